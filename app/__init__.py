@@ -1,0 +1,36 @@
+"""The OrderFlow web application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .config import ROOT, load_config
+
+__all__ = ["create_app"]
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application; ``config`` overrides the environment (used by tests)."""
+    settings = load_config(config)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(settings)
+
+    from flask_wtf.csrf import CSRFProtect
+
+    from . import db, errors, i18n, queue, security, views
+
+    db.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+    i18n.init_app(app)
+    queue.init_app(app)
+    csrf = CSRFProtect(app)
+    views.init_app(app, csrf)
+    return app

@@ -1,0 +1,129 @@
+"""Administration of integrations: inbound channels, and outbound delivery (dead letters
+with replay, the host allowlist)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from flow_engine import order_schema
+
+from ..channels import mapping
+from ..channels import services as channels
+from ..db import get_session
+from ..errors import AppError, NotFoundError
+from ..models import AllowedHost, Channel
+from ..runs import outbox
+from ..security import current_user, permission_required
+
+bp = Blueprint("outbox_admin", __name__, url_prefix="/admin/outbox")
+
+
+@bp.get("/")
+@permission_required("channels.manage")
+def index() -> str:
+    db = get_session()
+    hosts = list(db.scalars(select(AllowedHost).order_by(AllowedHost.host)))
+    template = "admin/_outbox.html" if request.headers.get("HX-Request") else "admin/outbox.html"
+    return render_template(
+        template,
+        dead=outbox.dead_letters(db),
+        hosts=hosts,
+        channels=channels.list_channels(db),
+        kinds=mapping.KINDS,
+        order_channels=order_schema()["properties"]["channel"]["enum"],
+        created=None,
+    )
+
+
+@bp.post("/channels")
+@permission_required("channels.manage")
+def add_channel() -> str | Response:
+    """Configure an inbound channel; its secret is shown once, on the page answering."""
+    db = get_session()
+    form = request.form
+    try:
+        channel = channels.create_channel(
+            db, current_user(), key=form.get("key", "").strip(), kind=form.get("kind", ""),
+            order_channel=form.get("order_channel", ""), name=form.get("name", "").strip(),
+        )  # fmt: skip
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+        return redirect(url_for("outbox_admin.index"))
+    db.commit()
+    hosts = list(db.scalars(select(AllowedHost).order_by(AllowedHost.host)))
+    return render_template(
+        "admin/outbox.html",
+        dead=outbox.dead_letters(db),
+        hosts=hosts,
+        channels=channels.list_channels(db),
+        kinds=mapping.KINDS,
+        order_channels=order_schema()["properties"]["channel"]["enum"],
+        created=channel,
+    )
+
+
+@bp.post("/channels/<int:channel_id>/toggle")
+@permission_required("channels.manage")
+def toggle_channel(channel_id: int) -> Response:
+    db = get_session()
+    channel = db.get(Channel, channel_id)
+    if channel is None:
+        raise NotFoundError(_("There is no such channel."))
+    channel.active = not channel.active
+    db.commit()
+    flash(_("Channel %(key)s: %(state)s.", key=channel.key,
+            state=_("active") if channel.active else _("paused")), "success")  # fmt: skip
+    return redirect(url_for("outbox_admin.index"))
+
+
+@bp.post("/<int:message_id>/replay")
+@permission_required("channels.manage")
+def replay(message_id: int) -> Response:
+    db = get_session()
+    try:
+        outbox.replay(db, message_id)
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+    else:
+        db.commit()
+        flash(_("Message %(id)s queued again.", id=message_id), "success")
+    return redirect(url_for("outbox_admin.index"))
+
+
+@bp.post("/hosts")
+@permission_required("channels.manage")
+def add_host() -> Response:
+    db = get_session()
+    user = current_user()
+    try:
+        row = outbox.add_allowed_host(
+            db, user.username if user else None, request.form.get("host", ""),
+            request.form.get("note", ""),
+        )  # fmt: skip
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+    else:
+        db.commit()
+        flash(_("%(host)s may now receive webhooks.", host=row.host), "success")
+    return redirect(url_for("outbox_admin.index"))
+
+
+@bp.post("/hosts/<int:host_id>/delete")
+@permission_required("channels.manage")
+def remove_host(host_id: int) -> Response:
+    db = get_session()
+    try:
+        outbox.remove_allowed_host(db, host_id)
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+    else:
+        db.commit()
+        flash(_("Host removed from the allowlist."), "success")
+    return redirect(url_for("outbox_admin.index"))

@@ -1,0 +1,98 @@
+"""The ``/api/v1`` blueprint, its rate limit and its error bodies.
+
+Every error is ``{"error": {"code", "message", "details"?}}``: ``code`` is stable for
+programs, ``message`` is for people (Chinese or English by ``Accept-Language``), and
+``details`` of validation errors lists each problem as ``{"path", "message", "rule"?}``
+with a JSON pointer into the request body (``?name`` for a query parameter).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from werkzeug.routing import BaseConverter
+from werkzeug.routing import ValidationError as RoutingValidationError
+
+from .. import ratelimit
+from ..errors import AppError, NotFoundError, error_body
+from ._http import reply
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(BaseConverter):
+    """A row id in a URL: 1 to 2**31 - 1; anything else does not match (404)."""
+
+    regex = r"[1-9][0-9]{0,9}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            raise RoutingValidationError()
+        return number
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+@bp.record_once
+def _setup(state: Any) -> None:
+    state.app.url_map.converters["id"] = IdConverter
+    ratelimit.init_app(state.app)
+
+
+def _caller() -> str:
+    header = request.headers.get("Authorization", "") or request.headers.get("X-API-Key", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else header
+    parts = token.split("_", 2)
+    # The key prefix is public and fixed per key: count per key, else per address.
+    return f"key:{parts[1]}" if len(parts) == 3 else f"ip:{ratelimit.client_address()}"
+
+
+@bp.before_request
+def _limit() -> None:
+    if "\x00" in request.path:
+        raise NotFoundError(_l("This page does not exist."))
+    if request.endpoint in ("api.channel_webhook", "api.openapi", "api.reference_page"):
+        return
+    ratelimit.check("RATELIMIT_API", _caller())
+
+
+def problems(err: AppError) -> list[dict[str, Any]] | None:
+    """The error's details as a list of ``{path, message, ...}`` in the caller's language."""
+    fields = getattr(err, "fields", None)
+    if fields:
+        return [{"path": f"/{name}", "message": str(msg)} for name, msg in fields.items()]
+    details = err.details
+    if not details:
+        return None
+    if isinstance(details, dict):
+        return [{"path": f"/{k}", "message": str(v)} for k, v in details.items()]
+    zh = (get_locale() or "zh").language == "zh" if get_locale() else True
+    out = []
+    for item in details:
+        if not isinstance(item, dict):
+            out.append({"path": "/", "message": str(item)})
+            continue
+        entry = dict(item)
+        if zh and entry.get("message_zh"):
+            entry["message"] = entry["message_zh"]
+        entry.setdefault("path", "/")
+        entry["message"] = str(entry.get("message", ""))
+        out.append(entry)
+    return out
+
+
+@bp.errorhandler(AppError)
+def _app_error(err: AppError) -> Response:
+    headers = {}
+    if isinstance(err, ratelimit.RateLimitedError):
+        headers["Retry-After"] = str(err.retry_after)
+    body = error_body(err.code, str(err.message), problems(err))
+    return reply(body, err.status, headers)

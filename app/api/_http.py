@@ -1,0 +1,228 @@
+"""Request and response plumbing shared by the API modules: JSON bodies with size and depth
+limits, exact-decimal JSON responses, cursor pagination, query parameters."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import simplejson
+from flask import Response, current_app, g, request
+from flask_babel import lazy_gettext as _l
+
+from ..db import get_db, in_transaction, json_dumps
+from ..errors import AppError, ValidationError
+
+T = TypeVar("T")
+MAX_DEPTH = 32
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class PayloadTooLargeError(AppError):
+    code = "payload_too_large"
+    status = 413
+
+
+class UnsupportedMediaTypeError(AppError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+def _too_deep(raw: bytes, limit: int) -> bool:
+    # Cheap test first: a body with fewer brackets than the limit cannot be too deep.
+    if raw.count(b"{") + raw.count(b"[") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x7B, 0x5B):
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x7D, 0x5D):
+            depth -= 1
+    return False
+
+
+def raw_body() -> bytes:
+    """The request body, refused past ``API_MAX_BODY`` bytes (413)."""
+    limit = int(current_app.config.get("API_MAX_BODY", 1024 * 1024))
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLargeError(
+            _l("The request body is larger than %(n)d bytes.", n=limit),
+            details=[{"path": "/", "message": f"max {limit} bytes", "rule": "maxBytes"}],
+        )
+    raw = request.get_data(cache=True)
+    if len(raw) > limit:
+        raise PayloadTooLargeError(_l("The request body is larger than %(n)d bytes.", n=limit))
+    return raw
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a JSON body (numbers with a fraction become exact decimals)."""
+    if _too_deep(raw, MAX_DEPTH):
+        raise ValidationError(
+            _l("The JSON is nested deeper than %(n)d levels.", n=MAX_DEPTH),
+            code="too_deep",
+            details=[{"path": "/", "message": f"max depth {MAX_DEPTH}", "rule": "maxDepth"}],
+        )
+    if b"\\u0000" in raw:
+        raise ValidationError(
+            _l("Text may not contain NUL characters."),
+            code="invalid_json",
+            details=[{"path": "/", "message": "\\u0000", "rule": "json"}],
+        )
+    try:
+        return simplejson.loads(raw, use_decimal=True)
+    except (ValueError, RecursionError) as err:
+        raise ValidationError(
+            _l("The body is not valid JSON: %(reason)s", reason=str(err)[:200]),
+            code="invalid_json",
+            details=[{"path": "/", "message": str(err)[:200], "rule": "json"}],
+        ) from err
+
+
+def json_body(*, want: type = dict) -> Any:
+    """The request's JSON body, checked for media type, size, depth and top-level type."""
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaTypeError(_l("Send the body as application/json."))
+    doc = parse_json(raw_body())
+    if not isinstance(doc, want):
+        kind = "object" if want is dict else "array"
+        raise ValidationError(
+            _l("The body must be a JSON %(kind)s.", kind=kind),
+            code="invalid_body",
+            details=[{"path": "/", "message": f"expected {kind}", "rule": "type"}],
+        )
+    return doc
+
+
+def reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response that keeps decimals exact."""
+    response = Response(json_dumps(body), status=status, mimetype="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+# -- query parameters -----------------------------------------------------------------
+
+
+def _bad_param(name: str, message: Any) -> ValidationError:
+    return ValidationError(
+        message,
+        code="invalid_parameter",
+        details=[{"path": f"?{name}", "message": str(message), "rule": "parameter"}],
+    )
+
+
+def int_param(name: str, default: int, *, low: int = 1, high: int = 2**31 - 1) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad_param(name, _l("%(name)s must be a whole number.", name=name)) from None
+    if not low <= value <= high:
+        raise _bad_param(
+            name, _l("%(name)s must be between %(low)d and %(high)d.", name=name, low=low,
+                     high=high)
+        )  # fmt: skip
+    return value
+
+
+def limit_param() -> int:
+    return int_param("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+
+
+def time_param(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise _bad_param(name, _l("%(name)s must be an ISO 8601 time with an offset.", name=name))
+    return moment
+
+
+def str_param(name: str, *, max_length: int = 128) -> str | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > max_length or "\x00" in raw:
+        raise _bad_param(name, _l("%(name)s is too long.", name=name))
+    return raw
+
+
+def encode_cursor(*parts: Any) -> str:
+    text = "|".join(str(p) for p in parts)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(count: int) -> list[str] | None:
+    raw = request.args.get("cursor")
+    if not raw:
+        return None
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        parts = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        parts = []
+    if len(parts) != count:
+        raise _bad_param("cursor", _l("The cursor is not valid; start again without it."))
+    return parts
+
+
+def cursor_id() -> int | None:
+    parts = decode_cursor(1)
+    if parts is None:
+        return None
+    try:
+        return int(parts[0])
+    except ValueError:
+        raise _bad_param("cursor", _l("The cursor is not valid; start again without it.")) from None
+
+
+def page(items: list[Any], limit: int, key: Any) -> dict[str, Any]:
+    """``{"items": [...], "next_cursor": ...}`` from ``limit + 1`` fetched rows."""
+    more = len(items) > limit
+    items = items[:limit]
+    return {
+        "items": items,
+        "next_cursor": encode_cursor(key(items[-1])) if more and items else None,
+    }
+
+
+def actor_name() -> str:
+    """Who acts through the API: the key's name, as the audit trail records it."""
+    key = g.get("api_key")
+    return f"api:{key.name}" if key is not None else "api"
+
+
+def transact(work: Callable[[Any], T]) -> T:
+    """Run ``work(session)`` in its own transaction and commit, retrying write conflicts
+    (SQLite's "database is locked", a stale run lock) from a fresh read."""
+    return in_transaction(get_db(), work)

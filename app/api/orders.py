@@ -1,0 +1,188 @@
+"""Orders: create (idempotent), get, list with filters and cursor pagination, search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+
+from ..db import get_session
+from ..errors import NotFoundError, ValidationError
+from ..models import Order, Run
+from ..orders import intake, schema
+from ..security import api_key_required
+from ..status import services as status
+from ._blueprint import bp
+from ._http import (
+    cursor_id,
+    iso,
+    json_body,
+    limit_param,
+    page,
+    reply,
+    str_param,
+    time_param,
+    transact,
+)
+
+IDEMPOTENCY_MAX = 128
+
+
+def order_json(order: Order, *, with_data: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": order.id,
+        "channel": order.channel,
+        "external_id": order.external_id,
+        "tracking_id": order.tracking_id,
+        "tracking_url": url_for("tracking.track", tracking_id=order.tracking_id),
+        "status": order.status,
+        "customer_id": order.customer_id,
+        "amount": order.amount,
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
+    }
+    if with_data:
+        body["data"] = order.data
+    return body
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "order_id": run.order_id,
+        "flow_version_id": run.flow_version_id,
+        "status": run.status,
+        "outcome": run.outcome,
+        "current_nodes": list(run.current_nodes or ()),
+        "incident": run.incident,
+        "started_at": iso(run.started_at),
+        "updated_at": iso(run.updated_at),
+        "finished_at": iso(run.finished_at),
+    }
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_MAX or not key.isprintable():
+        raise ValidationError(
+            _l("Idempotency-Key must be 1 to %(n)d printable characters.", n=IDEMPOTENCY_MAX),
+            code="invalid_idempotency_key",
+            details=[{"path": "Idempotency-Key", "message": "1-128 printable characters"}],
+        )
+    return key
+
+
+def store(doc: dict[str, Any], *, idempotency_key: str | None, dedup_key: str | None = None,
+          ) -> intake.Received:  # fmt: skip
+    """Receive an order in its own transaction; once more after losing a dedup race."""
+
+    def work(db: Any) -> intake.Received:
+        return intake.receive(db, doc, idempotency_key=idempotency_key, dedup_key=dedup_key)
+
+    try:
+        return transact(work)
+    except intake.DedupRaceError:
+        return transact(work)
+
+
+def created_reply(received: intake.Received) -> Response:
+    body = order_json(received.order)
+    body["runs"] = [r.id for r in received.runs]
+    headers = {"Location": url_for("api.get_order", order_id=received.order.id)}
+    if not received.created:
+        headers["Idempotent-Replayed"] = "true"
+        body["duplicate_of"] = received.matched
+    return reply(body, 201 if received.created else 200, headers)
+
+
+@bp.post("/orders")
+@api_key_required("orders:write")
+def create_order() -> Response:
+    """Create an order; a repeat (same Idempotency-Key or channel + external id) returns
+    the stored order with 200 instead of 201."""
+    key = _idempotency_key()
+    doc = json_body()
+    return created_reply(store(doc, idempotency_key=key))
+
+
+@bp.get("/orders")
+@api_key_required("orders:read")
+def list_orders() -> Response:
+    db = get_session()
+    limit = limit_param()
+    query = select(Order).order_by(Order.id.desc()).limit(limit + 1)
+    after = cursor_id()
+    if after is not None:
+        query = query.where(Order.id < after)
+    for name, column in (
+        ("status", Order.status),
+        ("channel", Order.channel),
+        ("external_id", Order.external_id),
+        ("tracking_id", Order.tracking_id),
+        ("customer", Order.customer_id),
+    ):
+        value = str_param(name)
+        if value is not None:
+            query = query.where(column == value)
+    since, until = time_param("created_from"), time_param("created_to")
+    if since is not None:
+        query = query.where(Order.created_at >= since)
+    if until is not None:
+        query = query.where(Order.created_at < until)
+    q = str_param("q")
+    if q is not None:
+        query = query.where(
+            or_(Order.external_id == q, Order.tracking_id == q, Order.customer_id == q)
+        )
+    orders = list(db.scalars(query))
+    result = page(orders, limit, lambda o: o.id)
+    result["items"] = [order_json(o, with_data=False) for o in result["items"]]
+    return reply(result)
+
+
+def _order(order_id: int) -> Order:
+    order = get_session().get(Order, order_id)
+    if order is None:
+        raise NotFoundError(_l("There is no order %(id)s.", id=order_id))
+    return order
+
+
+@bp.get("/orders/<id:order_id>")
+@api_key_required("orders:read")
+def get_order(order_id: int) -> Response:
+    order = _order(order_id)
+    body = order_json(order)
+    events = status.history(get_session(), order.id)
+    body["milestones"] = [
+        {"state": m["state"], "at": iso(m["at"])} for m in status.milestones(order, events)
+    ]
+    return reply(body)
+
+
+@bp.get("/orders/<id:order_id>/status-events")
+@api_key_required("orders:read")
+def order_status_events(order_id: int) -> Response:
+    from .status import event_json
+
+    order = _order(order_id)
+    return reply({"items": [event_json(e) for e in status.history(get_session(), order.id)]})
+
+
+@bp.get("/orders/<id:order_id>/runs")
+@api_key_required("runs:read")
+def order_runs(order_id: int) -> Response:
+    order = _order(order_id)
+    runs = get_session().scalars(select(Run).where(Run.order_id == order.id).order_by(Run.id))
+    return reply({"items": [run_json(r) for r in runs]})
+
+
+@bp.get("/order-schema")
+@api_key_required("orders:read")
+def order_schema() -> Response:
+    """The order JSON Schema payloads are validated against, custom fields included."""
+    return reply(schema.effective_schema(get_session()))

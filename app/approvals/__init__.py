@@ -1,0 +1,1 @@
+"""Approvals: the approver inbox and decisions, delegation and out of office."""

@@ -1,0 +1,208 @@
+"""What the approver sees: the inbox rows and one approval with its order, checks and history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import ApprovalAction, ApprovalTask, FlowVersion, Order, Run, RunEvent, User, utcnow
+from . import services
+
+HISTORY_KINDS = ("node_passed", "node_waiting", "event_received", "run_completed", "run_cancelled")
+
+
+@dataclass
+class Row:
+    """One approval in the inbox."""
+
+    task: ApprovalTask
+    order: Order | None
+    flow: str
+    reason: str
+    checks_failed: int
+    checks_total: int
+    acting_for: str | None
+    overdue: bool
+
+
+@dataclass
+class Detail:
+    """One approval as the approver opens it."""
+
+    task: ApprovalTask
+    order: Order | None
+    run: Run | None
+    flow: str
+    reason: str
+    checks: list[dict[str, Any]]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[ApprovalAction] = field(default_factory=list)
+    steps: list[ApprovalTask] = field(default_factory=list)
+    acting_for: str | None = None
+    decided_by: ApprovalTask | None = None
+
+
+def _text(value: Any, language: str) -> str:
+    if isinstance(value, dict):
+        return str(value.get(language) or value.get("zh") or value.get("en") or "")
+    return str(value or "")
+
+
+def _visible(db: Session, user: User, now: datetime) -> Any:
+    people = [user, *services.principals(db, user, now)]
+    names = [p.username for p in people]
+    roles = sorted({r for p in people for r in p.role_names})
+    return or_(
+        ApprovalTask.assignee.in_(names),
+        and_(ApprovalTask.assignee.is_(None), ApprovalTask.role.in_(roles) if roles else false()),
+    )
+
+
+def inbox(
+    db: Session,
+    user: User,
+    *,
+    language: str = "zh",
+    show: str = "pending",
+    search: str = "",
+    overdue_only: bool = False,
+    everyone: bool = False,
+    now: datetime | None = None,
+    limit: int = 200,
+) -> list[Row]:
+    """Approvals waiting for ``user`` (or decided by them, ``show="done"``), soonest due first."""
+    now = now or utcnow()
+    query = (
+        select(ApprovalTask, Order, FlowVersion)
+        .join(Run, Run.id == ApprovalTask.run_id)
+        .join(Order, Order.id == Run.order_id)
+        .join(FlowVersion, FlowVersion.id == Run.flow_version_id)
+    )
+    if show == "done":
+        decided = select(ApprovalAction.task_key).where(ApprovalAction.actor == user.username)
+        query = query.where(ApprovalTask.task_key.in_(decided)).order_by(
+            ApprovalTask.decided_at.desc()
+        )
+    else:
+        query = query.where(ApprovalTask.status == "pending")
+        if not (everyone and "admin" in user.role_names):
+            query = query.where(_visible(db, user, now))
+        query = query.order_by(ApprovalTask.due_at.is_(None), ApprovalTask.due_at, ApprovalTask.id)
+    if search.strip():
+        query = query.where(Order.external_id.contains(search.strip()))
+    if overdue_only:
+        query = query.where(ApprovalTask.due_at < now)
+    rows = []
+    for task, order, version in db.execute(query.limit(limit)):
+        checks = task.payload.get("checks") or []
+        flow = version.flow.name_zh if language == "zh" else version.flow.name_en
+        rows.append(
+            Row(
+                task=task,
+                order=order,
+                flow=flow or version.flow.key,
+                reason=_text(task.payload.get("reason"), language),
+                checks_failed=sum(1 for c in checks if not c.get("passed")),
+                checks_total=len(checks),
+                acting_for=services.acting_for(db, user, task, now=now) if show != "done" else None,
+                overdue=task.due_at is not None and task.due_at < now,
+            )
+        )
+    return rows
+
+
+def pending_count(db: Session, user: User) -> int:
+    """How many approvals wait for ``user`` now."""
+    from sqlalchemy import func
+
+    query = select(func.count(ApprovalTask.id)).where(
+        ApprovalTask.status == "pending", _visible(db, user, utcnow())
+    )
+    return int(db.scalar(query) or 0)
+
+
+def _node_names(version: FlowVersion | None, language: str) -> dict[str, str]:
+    names = {}
+    for node in (version.doc if version else {}).get("nodes", ()):
+        name = node.get("name")
+        names[node["id"]] = _text(name, language) if name else node["id"]
+    return names
+
+
+def detail(
+    db: Session,
+    user: User,
+    task: ApprovalTask,
+    *,
+    language: str = "zh",
+    now: datetime | None = None,
+) -> Detail:
+    """The approval with its order, checks, the steps before it and the audit trail."""
+    run = db.get(Run, task.run_id)
+    order = db.get(Order, run.order_id) if run else None
+    version = db.get(FlowVersion, run.flow_version_id) if run else None
+    names = _node_names(version, language)
+    checks = [
+        {
+            "name": c.get("name"),
+            "label": _text(c.get("label"), language) or c.get("name"),
+            "value": c.get("value"),
+            "passed": bool(c.get("passed")),
+            "inputs": c.get("inputs") or {},
+        }
+        for c in task.payload.get("checks") or ()
+    ]
+    events = db.scalars(
+        select(RunEvent)
+        .where(RunEvent.run_id == task.run_id, RunEvent.kind.in_(HISTORY_KINDS))
+        .order_by(RunEvent.seq)
+    )
+    history = [
+        {
+            "at": e.at,
+            "kind": e.kind,
+            "node": names.get(e.node_id or "", e.node_id or ""),
+            "branch": e.branch,
+            "actor": e.actor,
+            "data": e.data or {},
+        }
+        for e in events
+    ]
+    actions = list(
+        db.scalars(
+            select(ApprovalAction)
+            .where(ApprovalAction.run_id == task.run_id)
+            .order_by(ApprovalAction.at, ApprovalAction.id)
+        )
+    )
+    steps = list(
+        db.scalars(
+            select(ApprovalTask)
+            .where(ApprovalTask.run_id == task.run_id, ApprovalTask.node_id == task.node_id)
+            .order_by(ApprovalTask.id)
+        )
+    )
+    flow = ""
+    if version is not None:
+        flow = (
+            version.flow.name_zh if language == "zh" else version.flow.name_en
+        ) or version.flow.key
+    return Detail(
+        task=task,
+        order=order,
+        run=run,
+        flow=flow,
+        reason=_text(task.payload.get("reason"), language),
+        checks=checks,
+        history=history,
+        actions=actions,
+        steps=steps,
+        acting_for=services.acting_for(db, user, task, now=now)
+        if task.status == "pending"
+        else None,
+        decided_by=services.decider(db, task) if task.status != "pending" else None,
+    )

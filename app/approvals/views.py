@@ -1,0 +1,303 @@
+"""Approver pages: the inbox, one approval, decisions (one or many), delegation, out of
+office, and the sign-in links from notifications."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..db import get_session
+from ..errors import AppError, ValidationError
+from ..models import User, utcnow
+from ..notifications import links
+from ..notifications import services as notifications
+from ..security import can, current_user, permission_required
+from . import queries, services
+from .device import device_label
+
+bp = Blueprint("approvals", __name__, url_prefix="/approvals")
+LINK_SESSION_SECONDS = 30 * 60
+
+
+def _me() -> User:
+    """The signed-in user; the view's decorator has made sure there is one."""
+    user = current_user()
+    if user is None:
+        abort(401)
+    return user
+
+
+@bp.record_once
+def _install(state: Any) -> None:
+    from .hooks import install
+
+    install(state.app)
+
+
+def _language() -> str:
+    locale = get_locale()
+    return locale.language if locale else "zh"
+
+
+def _device() -> str:
+    return device_label(request.user_agent.string)
+
+
+def _viewer(task_key: str) -> tuple[User | None, str]:
+    """Who looks at ``task_key``: the signed-in user, or the one a link signed in for it."""
+    user = current_user()
+    if user is not None:
+        return (user, "web") if can("approvals.decide") else (None, "")
+    scope = session.get("approval_link") or {}
+    if scope.get("task") == task_key and scope.get("until", 0) > time.time():
+        found = get_session().get(User, scope.get("uid"))
+        if found is not None and found.is_active:
+            return found, "link"
+    return None, ""
+
+
+def _login_redirect() -> Response:
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+@bp.get("/")
+@permission_required("approvals.decide")
+def inbox() -> str:
+    db = get_session()
+    user = _me()
+    args = request.args
+    rows = queries.inbox(
+        db,
+        user,
+        language=_language(),
+        show="done" if args.get("show") == "done" else "pending",
+        search=args.get("q", "")[:64],
+        overdue_only=args.get("overdue") == "1",
+        everyone=args.get("all") == "1",
+    )
+    template = (
+        "approvals/_inbox.html" if request.headers.get("HX-Request") else "approvals/inbox.html"
+    )
+    return render_template(template, rows=rows, args=args, now=utcnow())
+
+
+@bp.get("/<task_key>")
+def detail(task_key: str) -> str | Response:
+    user, via = _viewer(task_key)
+    if user is None:
+        return _login_redirect()
+    db = get_session()
+    task = services.get_task(db, task_key)
+    view = queries.detail(db, user, task, language=_language())
+    if via == "web" and view.acting_for is None and not services.may_decide(user, task):
+        if not any(a.actor == user.username for a in view.actions):
+            return render_template("approvals/not_yours.html", task=task), 403
+    notifications.mark_task_read(db, user, task_key)
+    db.commit()
+    users = db.scalars(select(User).where(User.is_active.is_(True)).order_by(User.username))
+    colleagues = [u for u in users if u.id != user.id]
+    return render_template(
+        "approvals/detail.html", view=view, viewer=user, via=via, colleagues=colleagues,
+        now=utcnow(),
+    )  # fmt: skip
+
+
+@bp.post("/<task_key>/decide")
+def decide(task_key: str) -> Response | tuple[str, int]:
+    user, via = _viewer(task_key)
+    if user is None:
+        return _login_redirect()
+    db = get_session()
+    decision = request.form.get("decision", "")
+    try:
+        services.decide(
+            db, user, task_key, decision, comment=request.form.get("comment"), via=via,
+            device=_device(),
+        )  # fmt: skip
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+    else:
+        db.commit()
+        flash(_("Approved.") if decision == "approved" else _("Rejected."), "success")
+    return redirect(url_for("approvals.detail", task_key=task_key))
+
+
+@bp.post("/<task_key>/delegate")
+def delegate(task_key: str) -> Response:
+    user, via = _viewer(task_key)
+    if user is None:
+        return _login_redirect()
+    db = get_session()
+    try:
+        new = services.delegate(
+            db, user, task_key, request.form.get("to_user", ""),
+            comment=request.form.get("comment"), via=via, device=_device(),
+        )  # fmt: skip
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+    else:
+        db.commit()
+        flash(_("Handed to %(name)s.", name=new.assignee), "success")
+    return redirect(url_for("approvals.detail", task_key=task_key))
+
+
+@bp.post("/bulk")
+@permission_required("approvals.decide")
+def bulk() -> Response:
+    db = get_session()
+    user = _me()
+    form = request.form
+    try:
+        results = services.decide_many(
+            db, user, form.getlist("task"), form.get("decision", ""),
+            comment=form.get("comment"), device=_device(),
+        )  # fmt: skip
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+        return redirect(url_for("approvals.inbox"))
+    db.commit()
+    done = sum(1 for r in results if r.ok)
+    flash(_("%(done)d of %(total)d decided.", done=done, total=len(results)), "success")
+    for r in results:
+        if not r.ok:
+            flash(f"{r.task_key}: {r.message}", "error")
+    return redirect(url_for("approvals.inbox"))
+
+
+def _moment(text: str, field: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(_("Give a date and time."), fields={field: "invalid"}) from None
+    if moment.tzinfo is None:
+        from ..calendar.services import calendar
+
+        moment = moment.replace(tzinfo=calendar(get_session()).zone)
+    return moment
+
+
+@bp.route("/away", methods=["GET", "POST"])
+@permission_required("approvals.decide")
+def away() -> str | Response:
+    db = get_session()
+    user = _me()
+    if request.method == "POST":
+        form = request.form
+        try:
+            if form.get("action") == "clear":
+                services.clear_away(db, user)
+            else:
+                services.set_away(
+                    db, user, start=_moment(form.get("from", ""), "from"),
+                    end=_moment(form.get("until", ""), "until"), delegate_to=form.get("delegate", ""),
+                )  # fmt: skip
+        except AppError as err:
+            db.rollback()
+            flash(str(err.message), "error")
+        else:
+            db.commit()
+            flash(_("Out-of-office setting saved."), "success")
+        return redirect(url_for("approvals.away"))
+    users = db.scalars(select(User).where(User.is_active.is_(True)).order_by(User.username))
+    colleagues = [u for u in users if u.id != user.id]
+    return render_template("approvals/away.html", user=user, colleagues=colleagues, now=utcnow())
+
+
+@bp.get("/link/<token>")
+def open_link(token: str) -> Response | tuple[str, int]:
+    db = get_session()
+    me = current_user()
+    scope = session.get("approval_link") or {}
+    try:
+        grant = links.redeem(db, current_app, token, signed_in_as=me.username if me else None)
+    except links.LinkError as err:
+        db.rollback()
+        task_key = _peek(token)
+        if me is None and task_key and scope.get("task") == task_key:
+            return redirect(url_for("approvals.detail", task_key=task_key))
+        if me is not None and task_key and err.code != "link_wrong_user":
+            return redirect(url_for("approvals.detail", task_key=task_key))
+        return render_template("approvals/link_error.html", error=err), err.status
+    db.commit()
+    if me is None:
+        session["approval_link"] = {
+            "uid": grant.user.id,
+            "task": grant.task.task_key,
+            "until": time.time() + LINK_SESSION_SECONDS,
+        }
+        if grant.user.locale:
+            session["lang"] = grant.user.locale
+    return redirect(url_for("approvals.detail", task_key=grant.task.task_key))
+
+
+def _peek(token: str) -> str | None:
+    from itsdangerous import BadSignature, URLSafeSerializer
+
+    try:
+        data = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=links.SALT).loads(token)
+    except BadSignature:
+        return None
+    return str(data.get("t")) if isinstance(data, dict) else None
+
+
+@bp.app_context_processor
+def _counts() -> dict[str, Any]:
+    def pending_approvals() -> int:
+        user = current_user()
+        return queries.pending_count(get_session(), user) if user else 0
+
+    def unread_notifications() -> int:
+        user = current_user()
+        return notifications.unread_count(get_session(), user) if user else 0
+
+    return {"pending_approvals": pending_approvals, "unread_notifications": unread_notifications}
+
+
+@bp.app_template_filter("countdown")
+def _countdown(due: datetime | None) -> str:
+    if due is None:
+        return _("no time limit")
+    seconds = int((due - utcnow()).total_seconds())
+    left = abs(seconds)
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        span = _("%(d)dd %(h)dh", d=days, h=hours)
+    elif hours:
+        span = _("%(h)dh %(m)dm", h=hours, m=minutes)
+    else:
+        span = _("%(m)dm", m=minutes)
+    return _("%(span)s left", span=span) if seconds >= 0 else _("overdue by %(span)s", span=span)
+
+
+@bp.app_template_filter("local")
+def _local(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    from ..calendar.services import calendar
+
+    if "approval_zone" not in g:
+        g.approval_zone = calendar(get_session()).zone
+    return moment.astimezone(g.approval_zone).strftime("%Y-%m-%d %H:%M")

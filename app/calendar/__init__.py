@@ -1,0 +1,1 @@
+"""The business calendar that business-time SLAs count on, and its admin page."""

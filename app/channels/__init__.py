@@ -1,0 +1,1 @@
+"""Inbound sales channels: signed webhooks and payload mappings to the canonical order."""

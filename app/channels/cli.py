@@ -1,0 +1,136 @@
+"""Shell commands for integrations: channels, order custom fields, outbound delivery."""
+
+from __future__ import annotations
+
+import click
+
+from ..commands._app import friendly_errors, ready_app
+from ..db import get_db, in_transaction
+from ..orders import schema
+from ..runs import outbox
+from . import mapping
+from . import services as channels
+
+
+@click.group("channel")
+def channel() -> None:
+    """Inbound sales channels (signed order webhooks)."""
+
+
+@channel.command("add")
+@click.argument("key")
+@click.option(
+    "--kind",
+    type=click.Choice(mapping.KINDS),
+    required=True,
+    help="Which shipped payload mapping the channel's webhooks follow.",
+)
+@click.option("--order-channel", required=True, help="The order's channel value, e.g. tmall.")
+@click.option("--name", default="", help="A readable name.")
+@friendly_errors
+def channel_add(key: str, kind: str, order_channel: str, name: str) -> None:
+    """Configure channel KEY and print its webhook URL and secret (shown once)."""
+    database = get_db(ready_app())
+    made = in_transaction(
+        database,
+        lambda db: channels.create_channel(
+            db, None, key=key, kind=kind, order_channel=order_channel, name=name
+        ),
+    )
+    click.echo(f"Channel {made.key} ({made.kind}) created.")
+    click.echo(f"Webhook URL: /api/v1/channels/{made.key}/webhook")
+    click.echo(f"Secret (sign 't.body' with HMAC-SHA256): {made.secret}")
+
+
+@channel.command("list")
+@friendly_errors
+def channel_list() -> None:
+    """List configured channels."""
+    with get_db(ready_app()).session() as db:
+        for row in channels.list_channels(db):
+            state = "active" if row.active else "inactive"
+            click.echo(f"{row.key:<20} {row.kind:<8} {row.order_channel:<10} {state}")
+
+
+@click.group("order-field")
+def order_field() -> None:
+    """Custom order fields (under ``custom``) that payloads are checked against."""
+
+
+@order_field.command("add")
+@click.argument("name")
+@click.option("--type", "kind", type=click.Choice(sorted(schema.FIELD_TYPES)), required=True)
+@click.option("--label-en", required=True)
+@click.option("--label-zh", required=True)
+@click.option("--required", is_flag=True, help="Orders without it are refused.")
+@click.option("--option", "options", multiple=True, help="An allowed value (repeat).")
+@friendly_errors
+def field_add(name: str, kind: str, label_en: str, label_zh: str, required: bool,
+              options: tuple[str, ...]) -> None:  # fmt: skip
+    """Add custom field NAME to the order schema."""
+    in_transaction(
+        get_db(ready_app()),
+        lambda db: schema.add_field(db, None, name=name, type=kind, label_en=label_en,
+                                    label_zh=label_zh, required=required,
+                                    options=list(options) or None),
+    )  # fmt: skip
+    click.echo(f"Custom field custom.{name} added.")
+
+
+@order_field.command("list")
+@friendly_errors
+def field_list() -> None:
+    """List custom order fields."""
+    with get_db(ready_app()).session() as db:
+        for f in schema.list_fields(db):
+            flag = " required" if f.required else ""
+            click.echo(f"custom.{f.name:<24} {f.type:<10} {f.label_zh} / {f.label_en}{flag}")
+
+
+@order_field.command("remove")
+@click.argument("name")
+@friendly_errors
+def field_remove(name: str) -> None:
+    """Remove custom field NAME (stored orders keep their data)."""
+    in_transaction(get_db(ready_app()), lambda db: schema.remove_field(db, None, name))
+    click.echo(f"Custom field custom.{name} removed.")
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Outbound delivery: the host allowlist and dead letters."""
+
+
+@outbox_group.command("allow")
+@click.argument("host")
+@click.option("--note", default="")
+@friendly_errors
+def outbox_allow(host: str, note: str) -> None:
+    """Allow outbound webhooks to HOST (or *.domain)."""
+    row = in_transaction(
+        get_db(ready_app()), lambda db: outbox.add_allowed_host(db, "cli", host, note)
+    )
+    click.echo(f"{row.host} allowed.")
+
+
+@outbox_group.command("dead")
+@friendly_errors
+def outbox_dead() -> None:
+    """List dead letters."""
+    with get_db(ready_app()).session() as db:
+        for m in outbox.dead_letters(db):
+            click.echo(f"{m.id:>8} {m.payload.get('url', m.kind)}  {m.last_error or ''}")
+
+
+@outbox_group.command("replay")
+@click.argument("message_id", type=int)
+@friendly_errors
+def outbox_replay(message_id: int) -> None:
+    """Queue dead message MESSAGE_ID again."""
+    in_transaction(get_db(ready_app()), lambda db: outbox.replay(db, message_id))
+    click.echo(f"Message {message_id} queued again.")
+
+
+def register(cli: click.Group) -> None:
+    for group in (channel, order_field, outbox_group):
+        cli.add_command(group)

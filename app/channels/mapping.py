@@ -1,0 +1,191 @@
+"""Channel payload → canonical order, by path mappings kept as data.
+
+A mapping is ``{"fields": {target: spec}, "dedup": [canonical paths]}``. Targets are dotted
+paths in the canonical order (``customer.id``). A spec is one of::
+
+    {"path": "trade.tid"}                      a dotted path in the payload
+    {"first": ["outer_sku_id", "sku_id"]}      the first path that has a value
+    {"join": ["a.first", "a.last"], "sep": " "} non-empty values joined
+    {"const": "CNY"}                           a fixed value
+    {"each": "line_items", "fields": {...}}    a list, each item mapped by ``fields``
+
+with optional ``type`` (string, int, decimal, fen, datetime, china_time, unix_time, date,
+split), ``default`` and ``required``. Shipped mappings live in ``mappings/<kind>.json``; a
+channel's own ``mapping`` overrides fields of its kind's one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from ..errors import ValidationError
+
+CHINA = timezone(timedelta(hours=8))
+KINDS = ("shopify", "taobao", "douyin", "b2b_po")
+_MISSING = object()
+
+
+class MappingProblem(Exception):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+@cache
+def shipped(kind: str) -> dict[str, Any]:
+    """The mapping shipped for a channel kind."""
+    if kind not in KINDS:
+        raise ValidationError(_l("Unknown channel kind %(kind)s.", kind=kind), code="unknown_kind")
+    path = Path(__file__).parent / "mappings" / f"{kind}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def effective(kind: str, override: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The kind's mapping with a channel's overrides applied."""
+    base = shipped(kind)
+    override = override or {}
+    return {
+        "fields": {**base["fields"], **(override.get("fields") or {})},
+        "dedup": override.get("dedup", base.get("dedup")),
+    }
+
+
+def _get(doc: Any, path: str) -> Any:
+    node = doc
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return _MISSING if node is None or node == "" else node
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    return Decimal(str(value))
+
+
+def _datetime(value: Any, zone: timezone = UTC) -> str:
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.isoformat()
+
+
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "string": str,
+    "int": lambda v: int(_decimal(v)),
+    "decimal": _decimal,
+    "fen": lambda v: (_decimal(v) / 100).quantize(Decimal("0.01")),
+    "datetime": _datetime,
+    "china_time": lambda v: _datetime(str(v).replace(" ", "T"), CHINA),
+    "unix_time": lambda v: datetime.fromtimestamp(int(_decimal(v)), CHINA).isoformat(),
+    "date": lambda v: _datetime(f"{str(v)[:10]}T00:00:00", CHINA),
+    "split": lambda v: [t.strip() for t in str(v).split(",") if t.strip()],
+}
+
+
+def _value(spec: Mapping[str, Any], doc: Any, where: str) -> Any:
+    if "const" in spec:
+        value = spec["const"]
+    elif "path" in spec:
+        value = _get(doc, spec["path"])
+    elif "first" in spec:
+        value = next((v for v in (_get(doc, p) for p in spec["first"]) if v is not _MISSING),
+                     _MISSING)  # fmt: skip
+    elif "join" in spec:
+        parts = [str(v) for v in (_get(doc, p) for p in spec["join"]) if v is not _MISSING]
+        value = spec.get("sep", " ").join(parts) if parts else _MISSING
+    else:
+        raise MappingProblem(where, "mapping spec needs path, first, join, const or each")
+    if value is _MISSING:
+        value = spec.get("default", _MISSING)
+    if value is _MISSING:
+        if spec.get("required"):
+            source = spec.get("path") or spec.get("first") or spec.get("join")
+            raise MappingProblem(where, f"missing in the channel payload (from {source})")
+        return _MISSING
+    kind = spec.get("type")
+    if kind:
+        try:
+            value = CONVERTERS[kind](value)
+        except (ValueError, TypeError, InvalidOperation, OverflowError, KeyError) as err:
+            raise MappingProblem(where, f"cannot read {value!r} as {kind}") from err
+    return value
+
+
+def _put(target: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = target
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def _map(fields: Mapping[str, Any], doc: Any, prefix: str, problems: list) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for target, spec in fields.items():
+        where = f"{prefix}/{target.replace('.', '/')}"
+        try:
+            if "each" in spec:
+                items = _get(doc, spec["each"])
+                items = [] if items is _MISSING else items
+                if not isinstance(items, list):
+                    raise MappingProblem(where, f"{spec['each']} is not a list")
+                value: Any = [
+                    _map(spec["fields"], item, f"{where}/{i}", problems)
+                    for i, item in enumerate(items)
+                ]
+            else:
+                value = _value(spec, doc, where)
+        except MappingProblem as problem:
+            problems.append({"path": problem.path, "message": problem.message, "rule": "mapping"})
+            continue
+        if value is not _MISSING:
+            _put(out, target, value)
+    return out
+
+
+def to_order(mapping: Mapping[str, Any], payload: Any, *, channel: str) -> dict[str, Any]:
+    """Map ``payload`` to a canonical order; ValidationError lists every unmappable field."""
+    if not isinstance(payload, Mapping):
+        raise ValidationError(
+            _l("The channel payload is not a JSON object."),
+            code="invalid_payload",
+            details=[{"path": "/", "message": "expected object", "rule": "type"}],
+        )
+    problems: list[dict[str, Any]] = []
+    order = _map(mapping["fields"], payload, "", problems)
+    if problems:
+        raise ValidationError(
+            _l("The channel payload cannot be mapped to an order (%(n)d problems).",
+               n=len(problems)),
+            code="mapping_failed",
+            details=problems,
+        )  # fmt: skip
+    order["channel"] = channel
+    return order
+
+
+def dedup_key(mapping: Mapping[str, Any], order: Mapping[str, Any]) -> str | None:
+    """The cross-channel key of ``order`` when the mapping has a dedup rule and every part
+    of it has a value; orders with the same key are one buyer order."""
+    rule = mapping.get("dedup")
+    if not rule:
+        return None
+    parts = [_get(order, path) for path in rule]
+    if any(p is _MISSING for p in parts):
+        return None
+    return "|".join([*rule, *(str(p) for p in parts)])[:200]

@@ -1,0 +1,321 @@
+"""The ``orderflow`` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from .commands._app import command_app, friendly_errors, ready_app
+from .config import ROLES
+from .errors import AppError
+
+log = logging.getLogger(__name__)
+
+DEMO_USERS = (
+    # username, password, roles, display name
+    ("admin", "orderflow-admin", ("admin",), "系统管理员"),
+    ("supervisor", "orderflow-supervisor", ("supervisor",), "流程主管 王敏"),
+    ("approver", "orderflow-approver", ("approver",), "财务审批 李强"),
+    ("viewer", "orderflow-viewer", ("viewer",), "运营查看 张丽"),
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """OrderFlow: rule and flow configurator for order operations."""
+
+
+# -- serve / worker ----------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--workers",
+    "queue_workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 16),
+    help="Background worker threads in this process (0: run them with 'orderflow worker').",
+)
+def serve(host: str, port: int, threads: int, queue_workers: int) -> None:
+    """Run the web server (waitress) with an embedded background worker."""
+    from waitress import serve as waitress_serve
+
+    from .queue import start_embedded_consumer
+    from .runs.tasks import recover
+
+    app = ready_app()
+    consumer = start_embedded_consumer(queue_workers)[0] if queue_workers else None
+    if consumer is not None:
+        recover()  # catch up on timers and deliveries that came due while nothing ran
+    click.echo(f"OrderFlow is running at http://{host}:{port}/  (Ctrl+C to stop)")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="OrderFlow")
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+
+
+@cli.command()
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--type",
+    "worker_type",
+    default="thread",
+    show_default=True,
+    type=click.Choice(["thread", "process"]),
+)
+def worker(workers: int, worker_type: str) -> None:
+    """Run background workers only (scale-out mode; start as many as you need)."""
+    from .queue import run_worker
+    from .runs.tasks import recover
+
+    ready_app()
+    recover()
+    click.echo(f"OrderFlow worker started with {workers} {worker_type} workers")
+    run_worker(workers=workers, worker_type=worker_type)
+
+
+# -- db ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@friendly_errors
+def db_upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION (default: the latest)."""
+    from .db import check_connection, get_db
+    from .migrate import current_revision, upgrade
+
+    app = command_app()
+    check_connection(get_db(app).engine)
+    upgrade(app.config["DATABASE_URL"], revision)
+    click.echo(f"Database at revision {current_revision(get_db(app).engine)}")
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+@friendly_errors
+def db_downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION (default: one step back)."""
+    from .db import check_connection, get_db
+    from .migrate import current_revision, downgrade
+
+    app = command_app()
+    check_connection(get_db(app).engine)
+    downgrade(app.config["DATABASE_URL"], revision)
+    click.echo(f"Database at revision {current_revision(get_db(app).engine) or 'none'}")
+
+
+@db.command("current")
+@friendly_errors
+def db_current() -> None:
+    """Print the schema revision of the database and the latest one."""
+    from .db import check_connection, get_db
+    from .migrate import current_revision, head_revision
+
+    app = command_app()
+    check_connection(get_db(app).engine)
+    current = current_revision(get_db(app).engine)
+    head = head_revision(app.config["DATABASE_URL"])
+    state = "up to date" if current == head else "needs 'orderflow db upgrade'"
+    click.echo(f"current: {current or 'none'}\nlatest:  {head}\n{state}")
+
+
+# -- users -------------------------------------------------------------------------------
+
+
+@cli.group()
+def user() -> None:
+    """Users and roles."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
+@click.option(
+    "--password",
+    envvar="ORDERFLOW_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The password (else read from ORDERFLOW_PASSWORD or asked for).",
+)
+@click.option("--display-name", default="")
+@click.option("--email", default=None)
+@click.option("--locale", type=click.Choice(["zh", "en"]), default=None)
+@friendly_errors
+def user_create(
+    username: str,
+    roles: tuple[str, ...],
+    password: str,
+    display_name: str,
+    email: str | None,
+    locale: str | None,
+) -> None:
+    """Create a user with one or more roles."""
+    from .db import get_session
+    from .users import services
+
+    with ready_app().app_context():
+        created = services.create_user(
+            get_session(),
+            None,
+            username=username,
+            password=password,
+            roles=roles,
+            display_name=display_name,
+            email=email,
+            locale=locale,
+        )
+        click.echo(
+            f"Created user {created.username} with roles {', '.join(sorted(created.role_names))}"
+        )
+
+
+@user.command("list")
+@friendly_errors
+def user_list() -> None:
+    """List users with their roles."""
+    from .db import get_session
+    from .users import services
+
+    with ready_app().app_context():
+        for u in services.list_users(get_session()):
+            state = "" if u.is_active else "  (inactive)"
+            click.echo(
+                f"{u.username:<24} {','.join(sorted(u.role_names)):<30} {u.display_name}{state}"
+            )
+
+
+@user.command("set-role")
+@click.argument("username")
+@click.argument("roles", nargs=-1, required=True, type=click.Choice(ROLES))
+@friendly_errors
+def user_set_role(username: str, roles: tuple[str, ...]) -> None:
+    """Replace the roles of USERNAME with ROLES."""
+    from .db import get_session
+    from .users import services
+
+    with ready_app().app_context():
+        db_session = get_session()
+        target = services.set_roles(
+            db_session, None, services.get_user(db_session, username), roles
+        )
+        click.echo(f"{target.username}: {', '.join(sorted(target.role_names))}")
+
+
+@user.command("set-password")
+@click.argument("username")
+@click.option(
+    "--password",
+    envvar="ORDERFLOW_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+)
+@friendly_errors
+def user_set_password(username: str, password: str) -> None:
+    """Set a new password for USERNAME (logs out their sessions)."""
+    from .db import get_session
+    from .users import services
+
+    with ready_app().app_context():
+        db_session = get_session()
+        services.set_password(db_session, None, services.get_user(db_session, username), password)
+        click.echo(f"Password of {username} changed")
+
+
+# -- demo --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--no-templates", is_flag=True, help="Only the demo users.")
+@friendly_errors
+def demo(no_templates: bool) -> None:
+    """Load demo users, industry templates and their sample orders (for trying OrderFlow).
+
+    Running it again changes nothing: existing users, unchanged templates and orders
+    already received are left as they are.
+    """
+    from sqlalchemy import select
+
+    from .db import get_session
+    from .models import User
+    from .users import services
+
+    app = ready_app()
+    with app.app_context():
+        db_session = get_session()
+        lines = []
+        for username, password, roles, display in DEMO_USERS:
+            exists = db_session.scalars(select(User.id).where(User.username == username)).first()
+            if exists is None:
+                services.create_user(
+                    db_session,
+                    None,
+                    username=username,
+                    password=password,
+                    roles=roles,
+                    display_name=display,
+                )
+                lines.append(f"  {username:<11} {password:<22} {', '.join(roles)}")
+            else:
+                lines.append(f"  {username:<11} {'(exists, unchanged)':<22} {', '.join(roles)}")
+        db_session.commit()
+        click.echo("Demo users (username, password, role):")
+        click.echo("\n".join(lines))
+    if not no_templates:
+        from .templates_admin.demo import load_demo
+
+        for line in load_demo(app):
+            click.echo(line)
+
+
+def _register_commands() -> None:
+    from .alerts import cli as alert_commands
+    from .calendar import cli as business_calendar
+    from .channels import cli as integrations
+    from .commands import ops
+    from .commands.dsl import dsl
+    from .commands.flow import flow
+    from .commands.templates import templates
+    from .metrics import cli as metric_commands
+
+    cli.add_command(dsl)
+    cli.add_command(flow)
+    cli.add_command(templates)
+    ops.register(cli, flow)
+    integrations.register(cli)
+    business_calendar.register(cli)
+    alert_commands.register(cli)
+    metric_commands.register(cli)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the ``orderflow`` script."""
+    long_running = len(sys.argv) > 1 and sys.argv[1] in {"serve", "worker"}
+    level = os.environ.get("ORDERFLOW_LOG_LEVEL") or ("INFO" if long_running else "WARNING")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level == "INFO":  # the queue and migrations log every step; keep that for DEBUG
+        for noisy in ("huey", "alembic"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        cli(prog_name="orderflow")
+    except AppError as err:  # configuration errors raised before a command ran
+        click.echo(f"Error: {err.message}", err=True)
+        sys.exit(1)

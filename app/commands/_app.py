@@ -1,0 +1,60 @@
+"""What every command needs: an app for the configured database, and clear errors."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+
+from .. import create_app
+from ..errors import AppError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(fn: F) -> F:
+    """Show domain errors as one clear line instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AppError as err:
+            raise click.ClickException(str(err.message)) from err
+
+    return wrapped  # type: ignore[return-value]
+
+
+def command_app() -> Flask:
+    """The app for this command; its connections are closed when the command ends."""
+    from ..db import get_db
+
+    try:
+        app = create_app()
+    except AppError as err:
+        raise click.ClickException(str(err.message)) from err
+    click.get_current_context().call_on_close(get_db(app).dispose)
+    return app
+
+
+def ready_app() -> Flask:
+    """An app whose database is reachable and migrated to the code's head revision."""
+    from ..db import check_connection, get_db
+    from ..migrate import current_revision, head_revision
+
+    app = command_app()
+    engine = get_db(app).engine
+    try:
+        check_connection(engine)
+    except AppError as err:
+        raise click.ClickException(str(err.message)) from err
+    current, head = current_revision(engine), head_revision(app.config["DATABASE_URL"])
+    if current != head:
+        raise click.ClickException(
+            f"The database schema is at revision {current or 'none'} but this version of "
+            f"OrderFlow needs {head}. Run: orderflow db upgrade"
+        )
+    return app

@@ -1,0 +1,295 @@
+"""Operating on stored data from the shell: flows, orders, runs, reference data, stock."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import simplejson
+
+from ..db import get_db, in_transaction
+from ..errors import ValidationError
+from ._app import friendly_errors, ready_app
+
+
+def _load_json(path: str) -> Any:
+    try:
+        return simplejson.loads(Path(path).read_text(encoding="utf-8"), use_decimal=True)
+    except (OSError, UnicodeDecodeError) as err:
+        raise click.ClickException(f"cannot read {path}: {err}") from err
+    except ValueError as err:
+        raise click.ClickException(f"{path} is not valid JSON: {err}") from err
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(simplejson.dumps(value, use_decimal=True, ensure_ascii=False, indent=2, default=str))
+
+
+def _details(err: ValidationError) -> str:
+    lines = [str(err.message)]
+    for item in err.details or []:
+        lines.append(f"  {item.get('path', '')}: {item.get('message', item)}")
+    return "\n".join(lines)
+
+
+# -- flows (added to the `flow` group) ---------------------------------------------------
+
+
+@click.command("import")
+@click.argument("flow_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--publish", "publish_now", is_flag=True, help="Publish it as the next version.")
+@click.option("--note", default="", help="Publication note.")
+@friendly_errors
+def flow_import(flow_file: str, publish_now: bool, note: str) -> None:
+    """Create or update a flow's draft from FLOW_FILE (and publish it)."""
+    from ..flows import services
+
+    doc = _load_json(flow_file)
+    database = get_db(ready_app())
+    try:
+        flow, version = in_transaction(
+            database,
+            lambda db: services.import_flow(db, None, doc, publish_now=publish_now, note=note),
+        )
+    except ValidationError as err:
+        raise click.ClickException(_details(err)) from err
+    suffix = f", published as version {version.number}" if version else " (draft)"
+    click.echo(f"Flow {flow.key} saved{suffix}")
+
+
+@click.command("publish")
+@click.argument("key")
+@click.option("--note", default="")
+@friendly_errors
+def flow_publish(key: str, note: str) -> None:
+    """Publish the draft of flow KEY as its next version."""
+    from ..flows import services
+
+    database = get_db(ready_app())
+    try:
+        version = in_transaction(
+            database, lambda db: services.publish(db, None, services.get_flow(db, key), note=note)
+        )
+    except ValidationError as err:
+        raise click.ClickException(_details(err)) from err
+    click.echo(f"Flow {key} version {version.number} is live")
+
+
+@click.command("list")
+@friendly_errors
+def flow_list() -> None:
+    """List flows with their live version."""
+    from ..flows import services
+
+    with get_db(ready_app()).session() as db:
+        for f in services.list_flows(db):
+            live = f"v{f.published_version}" if f.published_version else "draft only"
+            click.echo(f"{f.key:<32} {live:<12} {f.name_zh or f.name_en}")
+
+
+@click.command("backtest")
+@click.argument("key")
+@click.option(
+    "--draft",
+    "draft_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Flow file to test instead of the stored draft.",
+)
+@click.option(
+    "--last",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="How many recent orders.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@friendly_errors
+def flow_backtest(key: str, draft_file: str | None, last: int, as_json: bool) -> None:
+    """Compare the draft of flow KEY with its live version over the last stored orders."""
+    from ..flows import backtest, services
+
+    draft = _load_json(draft_file) if draft_file else None
+    with get_db(ready_app()).session() as db:
+        flow = services.get_flow(db, key)
+        with click.progressbar(length=last, label="Backtesting", file=sys.stderr) as bar:
+            try:
+                report = backtest.backtest(
+                    db, flow, draft, last=last, progress=lambda _n: bar.update(1)
+                )
+            except ValidationError as err:
+                raise click.ClickException(_details(err)) from err
+    if as_json:
+        _echo_json(report.to_dict())
+        return
+    c = report.counts
+    click.echo(
+        f"{report.orders} orders, {report.changed} change: path {c['path']}, outcome {c['outcome']}, fields {c['fields']}"
+    )
+    for d in report.diffs[:50]:
+        before = d.published.outcome or d.published.status or "not triggered"
+        after = d.draft.outcome or d.draft.status or "not triggered"
+        click.echo(f"  {d.channel}/{d.external_id}: {', '.join(d.changes)}  ({before} -> {after})")
+
+
+# -- orders ------------------------------------------------------------------------------
+
+
+@click.group()
+def order() -> None:
+    """Orders."""
+
+
+@order.command("ingest")
+@click.argument("order_file", type=click.Path(exists=True, dir_okay=False))
+@friendly_errors
+def order_ingest(order_file: str) -> None:
+    """Store the order(s) in ORDER_FILE (an object or a list) and run their flows."""
+    from ..orders import services
+
+    data = _load_json(order_file)
+    docs = data if isinstance(data, list) else [data]
+    database = get_db(ready_app())
+    for i, doc in enumerate(docs, start=1):
+        try:
+            stored, created, runs = in_transaction(
+                database, lambda db, doc=doc: services.ingest(db, doc)
+            )
+        except ValidationError as err:
+            raise click.ClickException(f"order {i}: {_details(err)}") from err
+        state = (
+            ", ".join(f"run {r.id} {r.status}{' ' + r.outcome if r.outcome else ''}" for r in runs)
+            or "no flow started"
+        )
+        click.echo(
+            f"order {stored.id} {stored.channel}/{stored.external_id}: {'stored' if created else 'seen before'}; {state}"
+        )
+
+
+# -- runs --------------------------------------------------------------------------------
+
+
+@click.group()
+def run() -> None:
+    """Runs of orders through flows."""
+
+
+@run.command("show")
+@click.argument("run_id", type=int)
+@friendly_errors
+def run_show(run_id: int) -> None:
+    """Print a run's state and its audit trail."""
+    from ..errors import NotFoundError
+    from ..models import Run
+    from ..runs import services
+
+    with get_db(ready_app()).session() as db:
+        r = db.get(Run, run_id)
+        if r is None:
+            raise NotFoundError(f"Run {run_id} does not exist.")
+        click.echo(
+            f"run {r.id}  order {r.order_id}  status {r.status}  outcome {r.outcome or '-'}  at {', '.join(r.current_nodes) or '-'}"
+        )
+        if r.incident:
+            click.echo(f"incident at {r.incident['node_id']}: {r.incident['message']}")
+        for e in services.timeline(db, run_id):
+            who = f" by {e.actor}" if e.actor else ""
+            branch = f" -> {e.branch}" if e.branch else ""
+            click.echo(
+                f"  {e.seq:>3} {e.at:%Y-%m-%d %H:%M:%S} {e.kind:<16} {e.node_id or '':<16}{branch}{who}"
+            )
+
+
+@run.command("retry")
+@click.argument("run_id", type=int)
+@click.option(
+    "--order",
+    "order_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Corrected order data.",
+)
+@friendly_errors
+def run_retry(run_id: int, order_file: str | None) -> None:
+    """Resume a run that stopped in an incident."""
+    from ..runs import services
+
+    order_doc = _load_json(order_file) if order_file else None
+    outcome = in_transaction(
+        get_db(ready_app()), lambda db: services.retry(db, run_id, actor="cli", order=order_doc)
+    )
+    r = outcome.run
+    click.echo(f"run {r.id}: {r.status}{' ' + r.outcome if r.outcome else ''}")
+
+
+# -- reference data and stock ------------------------------------------------------------
+
+
+@click.group()
+def reference() -> None:
+    """Reference tables (warehouses, carriers, customers ...)."""
+
+
+@reference.command("import")
+@click.argument("table")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "key_field", default="id", show_default=True, help="Key column.")
+@click.option("--merge", is_flag=True, help="Keep rows missing from the file (default: replace).")
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    metavar="COLUMN:TYPE",
+    help="Column type (string, number, integer, boolean, list with | between items); repeatable.",
+)
+@friendly_errors
+def reference_import(
+    table: str, csv_file: str, key_field: str, merge: bool, types: tuple[str, ...]
+) -> None:
+    """Load CSV_FILE into reference TABLE (created if missing)."""
+    from ..reference import services
+
+    text = Path(csv_file).read_text(encoding="utf-8-sig")
+    columns = []
+    for spec in types:
+        name, _, kind = spec.partition(":")
+        if not name or not kind:
+            raise click.BadParameter(f"{spec!r}: use COLUMN:TYPE", param_hint="--type")
+        columns.append({"name": name, "type": kind})
+
+    def work(db):  # type: ignore[no-untyped-def]
+        t = services.ensure_table(db, table, key_field=key_field, columns=columns)
+        return services.import_csv(db, t, text, replace=not merge)
+
+    try:
+        count = in_transaction(get_db(ready_app()), work)
+    except ValidationError as err:
+        raise click.ClickException(_details(err)) from err
+    click.echo(f"{table}: {count} rows")
+
+
+@click.group()
+def inventory() -> None:
+    """Stock per SKU and warehouse."""
+
+
+@inventory.command("set")
+@click.argument("sku")
+@click.argument("warehouse")
+@click.argument("on_hand", type=click.IntRange(0))
+@friendly_errors
+def inventory_set(sku: str, warehouse: str, on_hand: int) -> None:
+    """Set the physical stock of SKU in WAREHOUSE."""
+    from ..inventory import services
+
+    item = in_transaction(
+        get_db(ready_app()), lambda db: services.set_stock(db, sku, warehouse, on_hand)
+    )
+    click.echo(f"{sku} @ {warehouse}: on hand {item.on_hand}, reserved {item.reserved}")
+
+
+def register(cli: click.Group, flow_group: click.Group) -> None:
+    for command in (flow_import, flow_publish, flow_list, flow_backtest):
+        flow_group.add_command(command)
+    for group in (order, run, reference, inventory):
+        cli.add_command(group)

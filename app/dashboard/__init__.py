@@ -1,0 +1,1 @@
+"""The operations dashboard: KPI panels, before/after a publish, and flow bottlenecks."""

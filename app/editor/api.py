@@ -1,0 +1,266 @@
+"""JSON endpoints the flow editor calls: draft load/save, validation, condition builder,
+decision-table analysis, simulation, backtest, diff, publish and test orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from flow_engine import flow_context_schema, validate_flow
+from rule_dsl import DslError
+from rule_dsl.expression import validate_expression
+from rule_dsl.rules import validate_ruleset
+
+from ..db import get_session, jsonable
+from ..errors import ConflictError, ValidationError
+from ..flows import backtest as backtests
+from ..flows import services as flows
+from ..models import User
+from ..orders import services as orders
+from ..security import current_user, permission_required
+from . import builder, forms, services, tables
+from .catalog import expression_kind, field_aliases, node_types, order_fields
+
+bp = Blueprint("editor_api", __name__, url_prefix="/flows")
+MAX_BACKTEST = 2000
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError(_("Send a JSON object."), code="invalid_json")
+    return data
+
+
+def _doc(data: dict[str, Any]) -> dict[str, Any]:
+    doc = data.get("doc")
+    if not isinstance(doc, dict):
+        raise ValidationError(_("The flow document is missing."), code="invalid_flow")
+    return doc
+
+
+def _who(user_id: int | None) -> str:
+    user = get_session().get(User, user_id) if user_id else None
+    return (user.display_name or user.username) if user else ""
+
+
+def _draft_meta(flow: Any) -> dict[str, Any]:
+    return {
+        "revision": flow.draft_revision,
+        "updated_at": flow.draft_updated_at.isoformat() if flow.draft_updated_at else None,
+        "updated_by": _who(flow.draft_updated_by_id),
+        "updated_by_me": bool(current_user() and flow.draft_updated_by_id == current_user().id),
+        "published_version": flow.published_version,
+    }
+
+
+def _issues(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [jsonable(i.to_dict()) for i in validate_flow(doc)]
+
+
+@bp.get("/editor/catalog")
+@permission_required("flows.view")
+def catalog() -> ResponseReturnValue:
+    return jsonify(
+        {
+            "node_types": list(node_types()),
+            "fields": list(order_fields()),
+            "aliases": field_aliases(),
+        }
+    )
+
+
+@bp.get("/<key>/draft")
+@permission_required("flows.view")
+def load_draft(key: str) -> ResponseReturnValue:
+    flow = flows.get_flow(get_session(), key)
+    return jsonify({"doc": flow.draft, **_draft_meta(flow)})
+
+
+@bp.get("/<key>/draft/revision")
+@permission_required("flows.view")
+def draft_revision(key: str) -> ResponseReturnValue:
+    return jsonify(_draft_meta(flows.get_flow(get_session(), key)))
+
+
+@bp.put("/<key>/draft")
+@permission_required("flows.edit")
+def save_draft(key: str) -> ResponseReturnValue:
+    db = get_session()
+    data = _body()
+    flow = flows.get_flow(db, key)
+    base = data.get("base_revision")
+    if not isinstance(base, int):
+        raise ValidationError(_("base_revision is required."), code="invalid_request")
+    try:
+        flow, issues = flows.save_draft(db, current_user(), flow, _doc(data), base_revision=base)
+    except ConflictError as err:
+        db.rollback()
+        fresh = flows.get_flow(db, key)
+        raise ConflictError(err.message, code=err.code, details=_draft_meta(fresh)) from None
+    db.commit()
+    return jsonify({**_draft_meta(flow), "issues": [jsonable(i.to_dict()) for i in issues]})
+
+
+@bp.post("/<key>/validate")
+@permission_required("flows.view")
+def validate(key: str) -> ResponseReturnValue:
+    flows.get_flow(get_session(), key)
+    return jsonify({"issues": _issues(_doc(_body()))})
+
+
+def _schema_for(node_type: str) -> dict[str, Any]:
+    schema = flow_context_schema()
+    if node_type == "route":
+        schema["properties"]["candidate"] = {"type": "object", "additionalProperties": True}
+    return schema
+
+
+@bp.post("/editor/expression")
+@permission_required("flows.view")
+def check_expression() -> ResponseReturnValue:
+    """Live validation of one DSL field; the caret error and "did you mean" come back."""
+    data = _body()
+    source = str(data.get("source") or "")
+    node_type = str(data.get("node_type") or "")
+    kind = data.get("kind") or expression_kind(node_type, str(data.get("path") or ""))
+    schema = _schema_for(node_type)
+    if kind == "ruleset":
+        errors = validate_ruleset(source, schema)
+    else:
+        errors = validate_expression(
+            source, schema, expect="boolean" if kind == "condition" else None
+        )
+    out: dict[str, Any] = {"ok": not errors, "errors": [e.to_dict() for e in errors], "kind": kind}
+    if kind == "condition" and not errors:
+        out["builder"] = builder.from_dsl(source)
+    return jsonify(out)
+
+
+@bp.post("/editor/builder/to-dsl")
+@permission_required("flows.view")
+def builder_to_dsl() -> ResponseReturnValue:
+    tree = _body().get("tree")
+    if not isinstance(tree, dict):
+        raise ValidationError(_("The condition is missing."), code="invalid_request")
+    source = builder.to_dsl(tree)
+    errors = validate_expression(source, flow_context_schema(), expect="boolean")
+    return jsonify({"source": source, "errors": [e.to_dict() for e in errors]})
+
+
+@bp.post("/editor/builder/from-dsl")
+@permission_required("flows.view")
+def builder_from_dsl() -> ResponseReturnValue:
+    source = str(_body().get("source") or "")
+    try:
+        return jsonify(builder.from_dsl(source))
+    except DslError as err:
+        return jsonify({"tree": None, "reason": "syntax", "errors": [err.to_dict()]})
+
+
+@bp.post("/editor/table")
+@permission_required("flows.view")
+def analyze_table() -> ResponseReturnValue:
+    data = _body()
+    table = data.get("table")
+    if not isinstance(table, dict):
+        raise ValidationError(_("The decision table is missing."), code="invalid_request")
+    last = data.get("last", tables.DEFAULT_ORDERS)
+    last = last if isinstance(last, int) else tables.DEFAULT_ORDERS
+    return jsonify(jsonable(tables.analyze_table(get_session(), table, last=last)))
+
+
+@bp.post("/editor/node-form")
+@permission_required("flows.view")
+def node_form() -> ResponseReturnValue:
+    """The configuration form of a node, generated from its type's config schema."""
+    raw = request.form.get("node") or "{}"
+    node = forms.parse_node(raw)
+    lang = get_locale().language if get_locale() else "zh"
+    return render_template("editor/_node_form.html", **forms.form_context(node, lang))
+
+
+@bp.post("/<key>/simulate")
+@permission_required("flows.view")
+def simulate(key: str) -> ResponseReturnValue:
+    db = get_session()
+    flows.get_flow(db, key)
+    data = _body()
+    return jsonify(services.simulate_draft(db, _doc(data), data))
+
+
+@bp.post("/<key>/backtest")
+@permission_required("flows.view")
+def backtest(key: str) -> ResponseReturnValue:
+    db = get_session()
+    flow = flows.get_flow(db, key)
+    data = _body()
+    last = data.get("last", 200)
+    if not isinstance(last, int) or not 1 <= last <= MAX_BACKTEST:
+        raise ValidationError(
+            _("Backtest between 1 and %(n)d orders.", n=MAX_BACKTEST), code="invalid_request"
+        )
+    report = backtests.backtest(db, flow, _doc(data), last=last)
+    return jsonify(jsonable(report.to_dict()))
+
+
+@bp.get("/<key>/diff")
+@permission_required("flows.view")
+def diff(key: str) -> ResponseReturnValue:
+    db = get_session()
+    flow = flows.get_flow(db, key)
+    live = flows.live_version(db, flow)
+    out = services.version_diff(live.doc if live else None, flow.draft or {})
+    out["live_version"] = live.number if live else None
+    return jsonify(out)
+
+
+@bp.get("/<key>/versions/<int:number>")
+@permission_required("flows.view")
+def version(key: str, number: int) -> ResponseReturnValue:
+    db = get_session()
+    v = services.version_of(db, flows.get_flow(db, key), number)
+    return jsonify({"doc": v.doc, "number": v.number, "note": v.note})
+
+
+@bp.post("/<key>/publish")
+@permission_required("flows.publish")
+def publish(key: str) -> ResponseReturnValue:
+    """Publish the saved draft, but only the revision the supervisor reviewed."""
+    db = get_session()
+    data = _body()
+    flow = flows.get_flow(db, key)
+    note = str(data.get("note") or "").strip()
+    if not note:
+        raise ValidationError(_("Say in a note what this version changes."), code="note_required")
+    if data.get("revision") != flow.draft_revision:
+        raise ConflictError(
+            _("The draft changed since you reviewed it. Review the changes again."),
+            code="draft_conflict",
+            details=_draft_meta(flow),
+        )
+    version = flows.publish(db, current_user(), flow, note=note[:2000])
+    db.commit()
+    return jsonify({"version": version.number, **_draft_meta(flow)})
+
+
+@bp.post("/<key>/test-order")
+@permission_required("flows.publish")
+def test_order(key: str) -> ResponseReturnValue:
+    """Send an order in as if a channel had: it is stored and runs on the live flows."""
+    db = get_session()
+    flows.get_flow(db, key)
+    doc = services._order_from(db, _body())
+    order, created, runs = orders.ingest(db, doc)
+    db.commit()
+    return jsonify(
+        {
+            "order_id": order.id,
+            "created": created,
+            "runs": [{"id": r.id, "status": r.status} for r in runs],
+        }
+    )

@@ -1,0 +1,138 @@
+"""What the editor offers: node types for the palette, order fields for the condition builder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import Any
+
+from flow_engine import NODE_HANDLERS, order_schema
+
+FAMILY_ORDER = ("control", "decide", "act", "human", "wait")
+# Config fields whose expression is a condition (a boolean); other DSL fields are values.
+CONDITION_FIELDS = {
+    ("condition", "expression"),
+    ("switch", "when"),
+    ("approval", "expression"),
+    ("route", "where"),
+}
+
+
+def expression_kind(node_type: str, path: str) -> str:
+    """How the editor checks the DSL field at ``path`` of a node config:
+    ``condition``, ``ruleset`` or ``value``."""
+    if node_type == "ruleset":
+        return "ruleset"
+    parts = [p for p in path.split(".") if not p.isdigit()]
+    if parts and (node_type, parts[-1]) in CONDITION_FIELDS:
+        return "condition"
+    if node_type == "approval" and parts[:1] == ["checks"]:
+        return "condition"
+    return "value"
+
+
+def _branches(handler: Any) -> dict[str, Any]:
+    spec = handler.branches({})
+    required = [b for b in spec.required if b is not None]
+    allowed = None if spec.allowed is None else sorted(b for b in spec.allowed if b is not None)
+    return {
+        "required": required,
+        "allowed": allowed,
+        "single": None in spec.required or (spec.allowed is not None and None in spec.allowed),
+        "any": spec.allowed is None,
+    }
+
+
+@cache
+def node_types() -> tuple[dict[str, Any], ...]:
+    """Every node type of the engine with its titles, family, exits and config schema."""
+    out = []
+    for type_, handler in NODE_HANDLERS.items():
+        out.append(
+            {
+                "type": type_,
+                "family": handler.family,
+                "title": dict(handler.title),
+                "description": handler.config_schema.get("description", ""),
+                "waits": bool(getattr(handler, "waits", False)),
+                "branches": _branches(handler),
+                "config_schema": handler.config_schema,
+            }
+        )
+    out.sort(key=lambda t: FAMILY_ORDER.index(t["family"]))
+    return tuple(out)
+
+
+def branches_of(node_type: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The exits of a node with this config (switch cases add their branch names)."""
+    handler = NODE_HANDLERS.get(node_type)
+    if handler is None:
+        return {"required": [], "allowed": [], "single": False, "any": False}
+    try:
+        spec = handler.branches(config)
+    except Exception:  # a half-edited config must not break the editor; fall back to the type
+        spec = handler.branches({})
+    required = [b for b in spec.required if b is not None]
+    allowed = None if spec.allowed is None else [b for b in spec.allowed if b is not None]
+    if allowed is not None:
+        allowed = sorted(
+            set(allowed),
+            key=lambda b: (b not in required, required.index(b) if b in required else 0, b),
+        )
+    return {
+        "required": required,
+        "allowed": allowed,
+        "single": None in spec.required or (spec.allowed is not None and None in spec.allowed),
+        "any": spec.allowed is None,
+    }
+
+
+def _walk(
+    schema: Mapping[str, Any], path: str, label: str, defs: Mapping[str, Any]
+) -> Iterator[dict[str, Any]]:
+    if "$ref" in schema:
+        schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    types = schema.get("type")
+    kinds = [types] if isinstance(types, str) else [t for t in types or () if t != "null"]
+    kind = kinds[0] if kinds else None
+    if kind == "object" and "properties" in schema:
+        for name, sub in schema["properties"].items():
+            sub_label = sub.get("x-label-zh", name)
+            yield from _walk(sub, f"{path}.{name}", f"{label}.{sub_label}", defs)
+        return
+    if kind in (None, "array", "object"):
+        return
+    fmt = schema.get("format")
+    yield {
+        "path": path,
+        "label_zh": label,
+        "type": "datetime" if fmt == "date-time" else "date" if fmt == "date" else kind,
+        "enum": list(schema.get("enum") or []),
+        "description": schema.get("description", ""),
+        "nullable": isinstance(types, list) and "null" in types,
+    }
+
+
+@cache
+def order_fields() -> tuple[dict[str, Any], ...]:
+    """Scalar fields of the order and customer for the builder's field picker."""
+    schema = order_schema()
+    defs = schema.get("$defs", {})
+    fields = []
+    for name, sub in (schema.get("properties") or {}).items():
+        label = sub.get("x-label-zh", name)
+        if name == "customer":
+            fields.extend(_walk(sub, "customer", label, defs))
+        else:
+            fields.extend(_walk(sub, f"order.{name}", f"订单.{label}", defs))
+    return tuple(fields)
+
+
+@cache
+def field_aliases() -> dict[str, str]:
+    """Chinese label path -> field path (``订单.金额`` -> ``order.amount``)."""
+    aliases = {f["label_zh"]: f["path"] for f in order_fields()}
+    for f in order_fields():
+        if f["path"].startswith("customer."):
+            aliases["订单." + f["label_zh"]] = "order." + f["path"]
+    return aliases

@@ -1,0 +1,171 @@
+"""Backtest: run a draft and the published version side by side over stored orders and
+report the orders whose path, outcome or fields differ. Nothing is written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flow_engine import CompiledFlow, FlowError, FlowValidationError, compile_flow, simulate
+from rule_dsl import DslError
+
+from ..errors import ValidationError
+from ..inventory.services import available_for
+from ..models import Flow, Order
+from ..reference.services import reference_cache
+from ..runs.cache import compiled_version
+from ..runs.services import enrich_customer
+from .services import _issues_error, live_version
+
+MAX_ORDERS = 10_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where one order ends in one version of the flow."""
+
+    triggered: bool
+    status: str | None = None
+    outcome: str | None = None
+    path: tuple[str, ...] = ()
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    waiting_at: tuple[str, ...] = ()
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "triggered": self.triggered,
+            "status": self.status,
+            "outcome": self.outcome,
+            "path": list(self.path),
+            "fields": dict(self.fields),
+            "waiting_at": list(self.waiting_at),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class OrderDiff:
+    order_id: int
+    external_id: str
+    channel: str
+    changes: tuple[str, ...]
+    published: Outcome
+    draft: Outcome
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "external_id": self.external_id,
+            "channel": self.channel,
+            "changes": list(self.changes),
+            "published": self.published.to_dict(),
+            "draft": self.draft.to_dict(),
+        }
+
+
+@dataclass
+class BacktestReport:
+    flow_key: str
+    published_version: int | None
+    orders: int = 0
+    changed: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {"path": 0, "outcome": 0, "fields": 0})
+    diffs: list[OrderDiff] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow_key,
+            "published_version": self.published_version,
+            "orders": self.orders,
+            "changed": self.changed,
+            "counts": dict(self.counts),
+            "diffs": [d.to_dict() for d in self.diffs],
+        }
+
+
+def _outcome(
+    flow: CompiledFlow | None, order: Order, doc: Mapping[str, Any], ref: Mapping[str, Any]
+) -> Outcome:
+    if flow is None:
+        return Outcome(triggered=False)
+    try:
+        if not flow.matches(flow.trigger_event, doc, now=order.created_at, ref=ref):
+            return Outcome(triggered=False)
+        report = simulate(
+            flow, doc, now=order.created_at, ref=ref, run_id=f"backtest-{order.id}"
+        ).to_dict()
+    except (DslError, FlowError) as err:
+        return Outcome(triggered=True, status="error", error=str(err))
+    return Outcome(
+        triggered=True,
+        status=report["status"],
+        outcome=report["outcome"],
+        path=tuple(report["path"]),
+        fields=report["fields_set"],
+        waiting_at=tuple(p["node"] for p in report["pending"]),
+    )
+
+
+def _changes(a: Outcome, b: Outcome) -> tuple[str, ...]:
+    out = []
+    if a.path != b.path or a.triggered != b.triggered:
+        out.append("path")
+    if (a.status, a.outcome, a.waiting_at, a.error) != (b.status, b.outcome, b.waiting_at, b.error):
+        out.append("outcome")
+    if a.fields != b.fields:
+        out.append("fields")
+    return tuple(out)
+
+
+def backtest(
+    db: Session,
+    flow: Flow,
+    draft_doc: Mapping[str, Any] | None = None,
+    *,
+    last: int = 100,
+    progress: Callable[[int], None] | None = None,
+) -> BacktestReport:
+    """Compare the draft (or ``draft_doc``) with the live version over the last ``last`` orders."""
+    if not 1 <= last <= MAX_ORDERS:
+        raise ValidationError(
+            _l("Backtest between 1 and %(n)d orders.", n=MAX_ORDERS), fields={"last": "range"}
+        )
+    doc = draft_doc if draft_doc is not None else flow.draft
+    if doc is None:
+        raise ValidationError(_l("There is no draft to backtest."), code="no_draft")
+    try:
+        draft = compile_flow(doc, version="draft")
+    except FlowValidationError as err:
+        raise _issues_error(err.issues) from err
+    version = live_version(db, flow)
+    published = compiled_version(version) if version else None
+    orders = list(
+        db.scalars(select(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(last))
+    )
+    tables = reference_cache.get(db)
+    skus = {
+        ln.get("sku") for o in orders for ln in o.data.get("lines") or () if isinstance(ln, Mapping)
+    }
+    ref = {**tables, "inventory": available_for(db, [s for s in skus if s])}
+    report = BacktestReport(flow.key, version.number if version else None)
+    for done, order in enumerate(orders, start=1):
+        doc_in = enrich_customer(order.data, ref)
+        before, after = _outcome(published, order, doc_in, ref), _outcome(draft, order, doc_in, ref)
+        changes = _changes(before, after)
+        report.orders += 1
+        if changes:
+            report.changed += 1
+            for kind in changes:
+                report.counts[kind] += 1
+            report.diffs.append(
+                OrderDiff(order.id, order.external_id, order.channel, changes, before, after)
+            )
+        if progress is not None:
+            progress(done)
+    return report

@@ -1,0 +1,201 @@
+"""Flows: drafts that people edit, versions that orders run on.
+
+A draft may be saved with problems (work in progress, autosave); publishing compiles it and
+refuses it while any error remains. A published version is never changed: publishing again
+adds the next version, and runs stay on the version they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from flow_engine import (
+    FlowError,
+    FlowValidationError,
+    ValidationIssue,
+    compile_flow,
+    flow_digest,
+    migrate,
+    validate_flow,
+)
+
+from ..errors import ConflictError, NotFoundError, ValidationError
+from ..models import Flow, FlowVersion, User, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def _issues_error(issues: list[ValidationIssue] | tuple[ValidationIssue, ...]) -> ValidationError:
+    errors = [i.to_dict() for i in issues if i.severity == "error"]
+    return ValidationError(
+        _l("The flow has %(n)d problems; fix them before publishing.", n=len(errors)),
+        code="invalid_flow",
+        details=errors,
+    )
+
+
+def get_flow(db: Session, key: str) -> Flow:
+    flow = db.scalars(select(Flow).where(Flow.key == key)).one_or_none()
+    if flow is None:
+        raise NotFoundError(_l("There is no flow with the key %(key)s.", key=key))
+    return flow
+
+
+def list_flows(db: Session, *, include_archived: bool = False) -> list[Flow]:
+    query = select(Flow).order_by(Flow.key)
+    if not include_archived:
+        query = query.where(Flow.archived_at.is_(None))
+    return list(db.scalars(query))
+
+
+def _key_of(doc: Mapping[str, Any]) -> str:
+    key = doc.get("key") if isinstance(doc, Mapping) else None
+    if not isinstance(key, str) or not key:
+        raise ValidationError(
+            _l("The flow document has no key."), code="invalid_flow", fields={"key": "missing"}
+        )
+    return key
+
+
+def _names(doc: Mapping[str, Any]) -> tuple[str, str]:
+    name = doc.get("name") or {}
+    if isinstance(name, str):
+        return name, name
+    return str(name.get("zh") or name.get("en") or ""), str(name.get("en") or name.get("zh") or "")
+
+
+def create_flow(db: Session, actor: User | None, doc: Mapping[str, Any]) -> Flow:
+    """Create a flow whose draft is ``doc``. Raises ConflictError if the key exists."""
+    key = _key_of(doc)
+    if db.scalars(select(Flow.id).where(Flow.key == key)).first() is not None:
+        raise ConflictError(_l("A flow with the key %(key)s exists already.", key=key))
+    name_zh, name_en = _names(doc)
+    flow = Flow(
+        key=key,
+        name_zh=name_zh,
+        name_en=name_en,
+        description=str(doc.get("description") or ""),
+        owner_id=actor.id if actor else None,
+        draft=dict(doc),
+        draft_revision=1,
+        draft_updated_at=utcnow(),
+        draft_updated_by_id=actor.id if actor else None,
+    )
+    db.add(flow)
+    db.flush()
+    log.info("flow %s created by %s", key, actor.username if actor else "system")
+    return flow
+
+
+def save_draft(
+    db: Session, actor: User | None, flow: Flow, doc: Mapping[str, Any], *, base_revision: int
+) -> tuple[Flow, list[ValidationIssue]]:
+    """Save ``doc`` as the draft if nobody saved since ``base_revision``; return the issues.
+
+    Two people editing the same draft: the second save names a revision that is no longer
+    current and is refused, so nobody silently overwrites the other.
+    """
+    if _key_of(doc) != flow.key:
+        raise ValidationError(
+            _l("The key of a flow cannot change."), code="invalid_flow", fields={"key": "changed"}
+        )
+    updated = db.execute(
+        update(Flow)
+        .where(Flow.id == flow.id, Flow.draft_revision == base_revision)
+        .values(
+            draft=dict(doc),
+            draft_revision=Flow.draft_revision + 1,
+            draft_updated_at=utcnow(),
+            draft_updated_by_id=actor.id if actor else None,
+            name_zh=_names(doc)[0],
+            name_en=_names(doc)[1],
+            description=str(doc.get("description") or ""),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if updated != 1:
+        raise ConflictError(
+            _l("Someone else saved this flow since you opened it. Reload to see their changes."),
+            code="draft_conflict",
+        )
+    db.refresh(flow)
+    return flow, validate_flow(doc)
+
+
+def publish(db: Session, actor: User | None, flow: Flow, *, note: str = "") -> FlowVersion:
+    """Publish the draft as the next immutable version; new orders start on it."""
+    if flow.draft is None:
+        raise ValidationError(_l("There is no draft to publish."), code="no_draft")
+    try:
+        compiled = compile_flow(flow.draft)
+    except FlowValidationError as err:
+        raise _issues_error(err.issues) from err
+    except FlowError as err:
+        raise ValidationError(str(err), code="invalid_flow") from err
+    doc = migrate(flow.draft)
+    number = (
+        db.scalar(select(func.max(FlowVersion.number)).where(FlowVersion.flow_id == flow.id)) or 0
+    ) + 1
+    db.execute(update(FlowVersion).where(FlowVersion.flow_id == flow.id).values(is_live=False))
+    version = FlowVersion(
+        flow_id=flow.id,
+        number=number,
+        doc=doc,
+        digest=flow_digest(doc),
+        trigger_event=compiled.trigger_event,
+        is_live=True,
+        note=note,
+        published_by_id=actor.id if actor else None,
+    )
+    db.add(version)
+    flow.published_version = number
+    flow.archived_at = None
+    db.flush()
+    log.info(
+        "flow %s version %d published by %s",
+        flow.key,
+        number,
+        actor.username if actor else "system",
+    )
+    return version
+
+
+def live_version(db: Session, flow: Flow) -> FlowVersion | None:
+    return db.scalars(
+        select(FlowVersion).where(FlowVersion.flow_id == flow.id, FlowVersion.is_live.is_(True))
+    ).one_or_none()
+
+
+def archive(db: Session, actor: User | None, flow: Flow) -> None:
+    """Stop starting new runs of ``flow``; running ones finish on their version."""
+    db.execute(update(FlowVersion).where(FlowVersion.flow_id == flow.id).values(is_live=False))
+    flow.archived_at = utcnow()
+    db.flush()
+    log.info("flow %s archived by %s", flow.key, actor.username if actor else "system")
+
+
+def import_flow(
+    db: Session,
+    actor: User | None,
+    doc: Mapping[str, Any],
+    *,
+    publish_now: bool = False,
+    note: str = "",
+) -> tuple[Flow, FlowVersion | None]:
+    """Create or update a flow from a document; optionally publish it in the same transaction."""
+    if not isinstance(doc, Mapping):
+        raise ValidationError(_l("A flow document is a JSON object."), code="invalid_flow")
+    key = _key_of(doc)
+    flow = db.scalars(select(Flow).where(Flow.key == key)).one_or_none()
+    if flow is None:
+        flow = create_flow(db, actor, doc)
+    else:
+        flow, _ = save_draft(db, actor, flow, doc, base_revision=flow.draft_revision)
+    version = publish(db, actor, flow, note=note) if publish_now else None
+    return flow, version

@@ -1,0 +1,55 @@
+"""Languages: Simplified Chinese and English through Flask-Babel."""
+
+from __future__ import annotations
+
+from flask import Flask, g, has_request_context, request, session
+from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectChoice
+
+from .config import LANGUAGES
+
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "supervisor": _l("Flow supervisor"),
+    "approver": _l("Approver"),
+    "viewer": _l("Viewer"),
+}
+
+
+def language_choices(with_browser: bool = True) -> list[SelectChoice]:
+    """Options of a language picker; the empty value means "follow the browser"."""
+    options = [SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()]
+    return [SelectChoice("", _l("Browser language")), *options] if with_browser else options
+
+
+def select_locale() -> str:
+    """The user's setting, else the language picked in the header, else the browser's.
+
+    Outside a request (the CLI, background tasks) messages are in English.
+    """
+    if not has_request_context():
+        return "en"
+    user = g.get("user")
+    if user is not None and user.locale in LANGUAGES:
+        return user.locale
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "zh"
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def inject_languages() -> dict[str, object]:
+        from flask_babel import get_locale
+
+        locale = get_locale()
+        return {
+            "languages": LANGUAGE_NAMES,
+            "current_language": locale.language if locale else "zh",
+            "role_labels": ROLE_LABELS,
+        }

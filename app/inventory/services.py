@@ -1,0 +1,144 @@
+"""Stock and reservations. A reservation is one conditional UPDATE per line inside the
+run's transaction: two orders can never hold the same last unit, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from ..models import InventoryItem, Reservation, utcnow
+
+log = logging.getLogger(__name__)
+RESERVATIONS = Reservation.__table__
+
+
+def set_stock(db: Session, sku: str, warehouse: str, on_hand: int) -> InventoryItem:
+    """Set the physical stock of ``sku`` in ``warehouse`` (reservations are kept)."""
+    item = db.scalars(
+        select(InventoryItem).where(InventoryItem.sku == sku, InventoryItem.warehouse == warehouse)
+    ).one_or_none()
+    if item is None:
+        item = InventoryItem(sku=sku, warehouse=warehouse, on_hand=on_hand, reserved=0)
+        db.add(item)
+    else:
+        item.on_hand = on_hand
+        item.updated_at = utcnow()
+    db.flush()
+    return item
+
+
+def available_for(db: Session, skus: Iterable[str]) -> dict[str, dict[str, int]]:
+    """``{warehouse: {sku: available}}`` for the given SKUs, as flows read it in ``ref``."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return {}
+    rows = db.connection().execute(_AVAILABLE, {"skus": wanted})
+    out: dict[str, dict[str, int]] = {}
+    for warehouse, sku, available in rows:
+        out.setdefault(warehouse, {})[sku] = int(available)
+    return out
+
+
+def reserve(
+    db: Session, *, effect_id: str, run_id: int | None, allocations: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Reserve every allocation or none. Returns ``{"status": "reserved" | "insufficient", ...}``.
+
+    Runs inside the caller's transaction; when a later line falls short, the lines already
+    taken are given back before returning, so nothing stays reserved.
+    """
+    lines: dict[tuple[str, str], int] = {}
+    for a in allocations:
+        key = (str(a["warehouse"]), str(a["sku"]))
+        lines[key] = lines.get(key, 0) + int(a["qty"])
+    done: list[tuple[str, str, int]] = []
+    short: list[dict[str, Any]] = []
+    for (warehouse, sku), qty in sorted(lines.items()):
+        if _adjust(db, warehouse, sku, qty) == 1:
+            done.append((warehouse, sku, qty))
+        else:
+            short.append({"warehouse": warehouse, "sku": sku, "requested": qty})
+    if short:
+        for warehouse, sku, qty in done:  # all or nothing: give back what this call took
+            _adjust(db, warehouse, sku, -qty)
+        available = available_for(db, [s["sku"] for s in short])
+        for s in short:
+            s["available"] = available.get(s["warehouse"], {}).get(s["sku"], 0)
+        return {"status": "insufficient", "shortages": short}
+    # The unique (effect, sku, warehouse) constraint refuses a second reservation by one effect.
+    db.connection().execute(
+        RESERVATIONS.insert(),
+        [
+            {
+                "effect_id": effect_id,
+                "run_id": run_id,
+                "sku": s,
+                "warehouse": w,
+                "qty": q,
+                "status": "held",
+                "created_at": utcnow(),
+            }
+            for w, s, q in done
+        ],
+    )
+    return {"status": "reserved", "allocations": [_line(w, s, q) for w, s, q in done]}
+
+
+def _adjust(db: Session, warehouse: str, sku: str, qty: int) -> int:
+    """Change the reserved count by ``qty`` if the stock allows it; returns rows changed."""
+    statement = _TAKE if qty > 0 else _GIVE_BACK
+    params = {"w": warehouse, "s": sku, "q": qty, "now": utcnow()}
+    return db.connection().execute(statement, params).rowcount
+
+
+# Statements on the ingest path are built once and reused with new parameters.
+_AVAILABLE = select(
+    InventoryItem.warehouse, InventoryItem.sku, InventoryItem.on_hand - InventoryItem.reserved
+).where(InventoryItem.sku.in_(bindparam("skus", expanding=True)))
+_ITEM = and_(InventoryItem.sku == bindparam("s"), InventoryItem.warehouse == bindparam("w"))
+_TAKE = (
+    update(InventoryItem)
+    .where(_ITEM, InventoryItem.on_hand - InventoryItem.reserved >= bindparam("q"))
+    .values(reserved=InventoryItem.reserved + bindparam("q"), updated_at=bindparam("now"))
+)
+_GIVE_BACK = (
+    update(InventoryItem)
+    .where(_ITEM)
+    .values(reserved=InventoryItem.reserved + bindparam("q"), updated_at=bindparam("now"))
+)
+
+
+def release(db: Session, *, run_id: int | None, allocations: Iterable[Mapping[str, Any]]) -> int:
+    """Give back held reservations of ``run_id`` matching ``allocations``; returns units freed."""
+    freed = 0
+    for a in allocations:
+        held = db.scalars(
+            select(Reservation)
+            .where(
+                Reservation.run_id == run_id,
+                Reservation.sku == str(a["sku"]),
+                Reservation.warehouse == str(a["warehouse"]),
+                Reservation.status == "held",
+            )
+            .order_by(Reservation.id)
+        ).all()
+        for r in held:
+            db.execute(
+                update(InventoryItem)
+                .where(InventoryItem.sku == r.sku, InventoryItem.warehouse == r.warehouse)
+                .values(reserved=InventoryItem.reserved - r.qty, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            r.status = "released"
+            r.released_at = utcnow()
+            freed += r.qty
+    db.flush()
+    return freed
+
+
+def _line(warehouse: str, sku: str, qty: int) -> dict[str, Any]:
+    return {"warehouse": warehouse, "sku": sku, "qty": qty}

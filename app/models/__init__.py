@@ -1,0 +1,94 @@
+"""SQLAlchemy models, one module per aggregate."""
+
+from .alert import Alert, AlertOrder, AlertRule
+from .api_key import ApiKey
+from .approval import ApprovalAction, ApprovalLink, ApprovalTask
+from .base import Base, JSONType, UTCDateTime, utcnow
+from .channel import Channel, OrderDedupKey, WebhookReceipt
+from .cost import CostDimension, CostDriver, OrderCost, OrderDimension
+from .flow import Flow, FlowVersion
+from .inventory import InventoryItem, Reservation
+from .metrics import (
+    CostHourly,
+    DeliveryHourly,
+    DurationDaily,
+    DurationHourly,
+    EdgeDaily,
+    EdgeHourly,
+    LookupHourly,
+    MetricCursor,
+    NodeDaily,
+    NodeHourly,
+    NodeVisit,
+    OrderFact,
+    OrderHourly,
+    StatusLagFact,
+    StockoutFact,
+)
+from .notification import Notification, NotificationChannel, NotificationTemplate
+from .order import Order
+from .outbox import OutboxMessage
+from .reference import ReferenceRow, ReferenceTable
+from .run import Run, RunEvent, RunTimer
+from .settings import AllowedHost, CustomField
+from .status import StatusEvent
+from .template import TemplateImport, TemplateItem
+from .user import Role, User, user_roles
+
+__all__ = [
+    "Alert",
+    "AlertOrder",
+    "AlertRule",
+    "AllowedHost",
+    "ApiKey",
+    "ApprovalAction",
+    "ApprovalLink",
+    "ApprovalTask",
+    "Base",
+    "Channel",
+    "CostDimension",
+    "CostDriver",
+    "CostHourly",
+    "CustomField",
+    "DeliveryHourly",
+    "DurationDaily",
+    "DurationHourly",
+    "EdgeDaily",
+    "EdgeHourly",
+    "Flow",
+    "FlowVersion",
+    "InventoryItem",
+    "JSONType",
+    "LookupHourly",
+    "MetricCursor",
+    "NodeDaily",
+    "NodeHourly",
+    "NodeVisit",
+    "Notification",
+    "NotificationChannel",
+    "NotificationTemplate",
+    "Order",
+    "OrderCost",
+    "OrderDedupKey",
+    "OrderDimension",
+    "OrderFact",
+    "OrderHourly",
+    "OutboxMessage",
+    "ReferenceRow",
+    "ReferenceTable",
+    "Reservation",
+    "Role",
+    "Run",
+    "RunEvent",
+    "RunTimer",
+    "StatusEvent",
+    "StatusLagFact",
+    "StockoutFact",
+    "TemplateImport",
+    "TemplateItem",
+    "UTCDateTime",
+    "User",
+    "WebhookReceipt",
+    "user_roles",
+    "utcnow",
+]

@@ -1,0 +1,285 @@
+"""The outbox deliverer of ``notify`` messages.
+
+A ``notify`` message from a run (an approval that needs someone, a reminder, an escalation,
+a flow's notify node) is first *fanned out*: its recipients are resolved to users (roles to
+their members, people out of office to their delegates), each gets an in-app notification,
+and each (channel, user) pair becomes a message of its own with the rendered text and, where
+the channel is personal, a single-use sign-in link. Those are sent at once and, like any
+outbox message, retried with backoff until they go through or are dead-lettered, each on
+its own: a failing robot does not send the email twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..db import get_db, in_transaction
+from ..models import (
+    ApprovalAction,
+    ApprovalTask,
+    Notification,
+    NotificationChannel,
+    Order,
+    OutboxMessage,
+    Run,
+    User,
+    utcnow,
+)
+from ..runs import outbox
+from . import links, messages
+from .channels import SENDERS
+from .people import resolve
+
+log = logging.getLogger(__name__)
+
+APPROVAL_EVENTS = {
+    "approval": "approval_needed",
+    "escalation": "approval_escalated",
+    "delegated": "approval_delegated",
+    "approval_reminder": "approval_reminder",
+}
+PERSONAL = ("email", "sms")  # channels that reach one person: they carry sign-in links
+
+
+def deliver_notify(message: OutboxMessage, _secret: str) -> dict[str, Any]:
+    """Deliver one ``notify`` outbox message (fan out, or send one fanned-out part)."""
+    from ..queue import task_app
+
+    app = task_app()
+    database = get_db(app)
+    if "channel_id" in message.payload:
+        return send_part(database, message.payload)
+    children = in_transaction(database, lambda db: fan_out(db, app, message))
+    results = [outbox.deliver(database, child) for child in children]
+    return {"status": 200, "parts": len(children), "results": results}
+
+
+def send_part(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Send one fanned-out message through its channel, as configured now."""
+    with database.session() as db:
+        channel = db.get(NotificationChannel, payload["channel_id"])
+        if channel is None or not channel.enabled:
+            raise outbox.DeliveryError("the channel was removed or disabled", permanent=True)
+        config = dict(channel.config)
+        if channel.kind != "email":
+            outbox.check_destination(db, config.get("webhook_url"))
+    return SENDERS[channel.kind](config, payload)
+
+
+def _zone(db: Session) -> ZoneInfo:
+    from ..calendar.services import settings
+
+    try:
+        return ZoneInfo(str(settings(db).get("timezone") or "Asia/Shanghai"))
+    except (ValueError, KeyError):
+        return ZoneInfo("Asia/Shanghai")
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any]:
+    """What message templates see about a task and its order."""
+    order = db.scalars(
+        select(Order).join(Run, Run.order_id == Order.id).where(Run.id == task.run_id)
+    ).first()
+    data = order.data if order is not None else {}
+    customer = data.get("customer") or {}
+    checks = task.payload.get("checks") or []
+    reason = task.payload.get("reason") or {}
+    amount = data.get("amount")
+    return {
+        "order_id": task.payload.get("order_id") or (order.external_id if order else ""),
+        "customer": customer.get("name") or customer.get("id") or "",
+        "amount": f"{amount:,.2f}"
+        if isinstance(amount, int | float) or hasattr(amount, "quantize")
+        else (amount or ""),
+        "currency": data.get("currency") or "",
+        "reason": reason.get(language) or reason.get("zh") or reason.get("en") or "",
+        "checks_total": len(checks),
+        "checks_failed": sum(1 for c in checks if not c.get("passed")),
+        "due": _local(task.due_at, _zone(db)),
+    }
+
+
+def _channels(db: Session, event: str, kinds: list[str] | None) -> list[NotificationChannel]:
+    found = db.scalars(
+        select(NotificationChannel)
+        .where(NotificationChannel.enabled.is_(True))
+        .order_by(NotificationChannel.id)
+    )
+    if event == "flow_message":
+        return [c for c in found if kinds is None or c.kind in kinds]
+    return [c for c in found if event in (c.events or ())]
+
+
+def _targets(
+    db: Session, payload: Mapping[str, Any], now: datetime
+) -> list[tuple[User, ApprovalTask | None, str | None]]:
+    """(user, task, acting for) for everyone this message reaches."""
+    keys = list(payload.get("task_ids") or ())
+    tasks = (
+        list(db.scalars(select(ApprovalTask).where(ApprovalTask.task_key.in_(keys))))
+        if keys
+        else []
+    )
+    out: list[tuple[User, ApprovalTask | None, str | None]] = []
+    seen: set[tuple[int, str | None]] = set()
+    if tasks:
+        for task in sorted(tasks, key=lambda t: keys.index(t.task_key)):
+            if task.status != "pending":
+                continue
+            who = {"user": task.assignee} if task.assignee else {"role": task.role}
+            for user, principal in resolve(db, [who], now):
+                if (user.id, task.task_key) not in seen:
+                    seen.add((user.id, task.task_key))
+                    out.append((user, task, principal))
+        return out
+    for user, principal in resolve(db, list(payload.get("recipients") or ()), now):
+        if (user.id, None) not in seen:
+            seen.add((user.id, None))
+            out.append((user, None, principal))
+    return out
+
+
+def _part(channel: NotificationChannel, user: User) -> dict[str, Any] | None:
+    """Who to address on this channel, or None if the user cannot be reached there."""
+    if channel.kind == "email":
+        return {"email": user.email, "name": user.display_name} if user.email else None
+    if channel.kind == "sms":
+        return {"phone": user.phone} if user.phone else None
+    return {
+        "mobiles": [user.phone] if user.phone else [],
+        "wecom_ids": [user.wecom_id] if user.wecom_id else [],
+        "dingtalk_ids": [user.dingtalk_id] if user.dingtalk_id else [],
+        "feishu_ids": [user.feishu_id] if user.feishu_id else [],
+    }
+
+
+def fan_out(db: Session, app: Flask, message: OutboxMessage) -> list[int]:
+    """Create the in-app notifications and one outbox message per channel and user; returns
+    the ids of the parts still to send. Safe to run again for the same message."""
+    payload = message.payload
+    now = utcnow()
+    event = payload.get("event") or APPROVAL_EVENTS.get(str(payload.get("kind")), "flow_message")
+    channels = _channels(db, event, payload.get("channels"))
+    parts: list[dict[str, Any]] = []
+    base = links.base_url(app)
+    for n, (user, task, principal) in enumerate(_targets(db, payload, now)):
+        language = user.locale or "zh"
+        values: dict[str, Any] = {"name": user.display_name or user.username, "link": ""}
+        if task is not None:
+            values |= task_values(db, task, language)
+            values["link"] = f"{base}/approvals/{task.task_key}"
+            values["delegated_by"] = (
+                _delegated_by(db, task, user) if event == "approval_delegated" else ""
+            )
+            if principal:
+                _note_routed(db, task, principal, user, now)
+        else:
+            text = payload.get("message") or {}
+            values["message"] = _fill(
+                text.get(language) or text.get("zh") or text.get("en") or "",
+                payload.get("params") or {},
+            )
+        source = f"outbox:{message.id}:{user.id}:{task.task_key if task else ''}"
+        if (
+            db.scalars(select(Notification.id).where(Notification.source_key == source)).first()
+            is None
+        ):
+            title, body = messages.render(db, "inbox", event, language, values)
+            db.add(Notification(user_id=user.id, source_key=source, event=event, title=title[:255], body=body,
+                                url=f"/approvals/{task.task_key}" if task else None,
+                                task_key=task.task_key if task else None, created_at=now))  # fmt: skip
+        for channel in channels:
+            address = _part(channel, user)
+            if address is None:
+                continue
+            personal = channel.kind in PERSONAL or bool(channel.config.get("personal_links"))
+            parts.append({"n": n, "channel": channel, "user": user, "task": task, "values": values,
+                          "address": address, "personal": personal, "language": language})  # fmt: skip
+    return _queue_parts(db, app, message, event, parts, now)
+
+
+def _queue_parts(
+    db: Session,
+    app: Flask,
+    message: OutboxMessage,
+    event: str,
+    parts: list[dict[str, Any]],
+    now: datetime,
+) -> list[int]:
+    keys = [f"n{message.id}.{p['channel'].id}.{p['user'].id}.{p['n']}" for p in parts]
+    existing = (
+        set(db.scalars(select(OutboxMessage.effect_id).where(OutboxMessage.effect_id.in_(keys))))
+        if keys
+        else set()
+    )
+    rows = []
+    for key, p in zip(keys, parts, strict=True):
+        if key in existing:
+            continue
+        values, task = dict(p["values"]), p["task"]
+        if task is not None and p["personal"]:
+            values["link"] = links.issue(
+                db, app, task.task_key, p["user"].username, channel=p["channel"].kind, now=now
+            )
+        subject, body = messages.render(db, p["channel"].kind, event, p["language"], values)
+        row = OutboxMessage(run_id=message.run_id, effect_id=key, kind="notify", status=outbox.PENDING,
+                            attempts=0, next_attempt_at=now, created_at=now,
+                            payload={"channel_id": p["channel"].id, "channel_kind": p["channel"].kind,
+                                     "subject": subject, "body": body, "link": values["link"], "key": key,
+                                     "username": p["user"].username, **p["address"]})  # fmt: skip
+        db.add(row)
+        rows.append(row)
+    db.flush()
+    pending = (
+        set(
+            db.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.effect_id.in_(keys), OutboxMessage.status == outbox.PENDING
+                )
+            )
+        )
+        if keys
+        else set()
+    )
+    return sorted(pending)
+
+
+def _note_routed(
+    db: Session, task: ApprovalTask, principal: str, user: User, now: datetime
+) -> None:
+    db.add(ApprovalAction(task_key=task.task_key, run_id=task.run_id, action="routed", actor="system",
+                          on_behalf_of=principal, to_user=user.username, at=now))  # fmt: skip
+
+
+def _delegated_by(db: Session, task: ApprovalTask, user: User) -> str:
+    action = db.scalars(
+        select(ApprovalAction)
+        .where(
+            ApprovalAction.run_id == task.run_id,
+            ApprovalAction.action == "delegated",
+            ApprovalAction.to_user == (task.assignee or user.username),
+        )
+        .order_by(ApprovalAction.id.desc())
+    ).first()
+    if action is None or not action.actor:
+        return ""
+    found = db.scalars(select(User).where(User.username == action.actor)).first()
+    return (found.display_name or found.username) if found else action.actor
+
+
+def _fill(text: str, params: Mapping[str, Any]) -> str:
+    for key, value in params.items():
+        text = text.replace("{" + str(key) + "}", str(value))
+    return text

@@ -1,0 +1,202 @@
+"""In-app notifications and the admin's notification channels."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..errors import ConflictError, NotFoundError, ValidationError
+from ..models import AllowedHost, Notification, NotificationChannel, User, utcnow
+from ..runs import outbox
+from .channels import CHANNEL_KINDS, SENDERS
+from .messages import EVENTS
+
+log = logging.getLogger(__name__)
+SECRET_MASK = "••••••"  # noqa: S105 (the mask shown instead of a secret)
+
+
+# -- in-app -------------------------------------------------------------------------------
+
+
+def unread_count(db: Session, user: User) -> int:
+    """How many of ``user``'s notifications are unread."""
+    query = select(func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)
+    )
+    return int(db.scalar(query) or 0)
+
+
+def recent(db: Session, user: User, *, limit: int = 50) -> list[Notification]:
+    """``user``'s latest notifications, newest first."""
+    query = (
+        select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return list(db.scalars(query))
+
+
+def mark_read(
+    db: Session, user: User, ids: Iterable[int] | None = None, *, now: datetime | None = None
+) -> int:
+    """Mark the given (or all) unread notifications of ``user`` read. No commit."""
+    query = update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)
+    )
+    if ids is not None:
+        query = query.where(Notification.id.in_(list(ids)))
+    result = db.execute(query.values(read_at=now or utcnow()))
+    return int(result.rowcount or 0)
+
+
+def mark_task_read(db: Session, user: User, task_key: str) -> None:
+    """Opening an approval reads its notifications. No commit."""
+    db.execute(
+        update(Notification)
+        .where(
+            Notification.user_id == user.id,
+            Notification.task_key == task_key,
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=utcnow())
+    )
+
+
+# -- channels -----------------------------------------------------------------------------
+
+
+def list_channels(db: Session) -> list[NotificationChannel]:
+    return list(db.scalars(select(NotificationChannel).order_by(NotificationChannel.name)))
+
+
+def get_channel(db: Session, channel_id: int) -> NotificationChannel:
+    channel = db.get(NotificationChannel, channel_id)
+    if channel is None:
+        raise NotFoundError(_l("There is no such notification channel."))
+    return channel
+
+
+def public_config(channel: NotificationChannel) -> dict[str, Any]:
+    """The channel's settings with secrets masked, for pages."""
+    secret = {name for name, hidden in CHANNEL_KINDS[channel.kind] if hidden}
+    return {k: (SECRET_MASK if k in secret and v else v) for k, v in channel.config.items()}
+
+
+def _allow(db: Session, actor: User | None, url: str) -> None:
+    host = (urlsplit(url).hostname or "").lower()
+    if host and db.scalars(select(AllowedHost.id).where(AllowedHost.host == host)).first() is None:
+        outbox.add_allowed_host(db, actor.username if actor else None, host, "notification channel")
+
+
+def save_channel(
+    db: Session,
+    actor: User | None,
+    *,
+    channel_id: int | None,
+    name: str,
+    kind: str,
+    enabled: bool,
+    events: Iterable[str],
+    settings: Mapping[str, str],
+) -> NotificationChannel:
+    """Create or change a channel. A blank secret keeps the stored one. No commit.
+
+    A robot's or gateway's host goes on the outbound allowlist: configuring the channel is
+    the admin's decision to send there.
+    """
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise ValidationError(_l("Give the channel a name."), fields={"name": "required"})
+    if kind not in CHANNEL_KINDS:
+        raise ValidationError(_l("Unknown kind of channel."), fields={"kind": "invalid"})
+    chosen = [e for e in events if e in EVENTS]
+    channel = get_channel(db, channel_id) if channel_id else None
+    clash = db.scalars(select(NotificationChannel).where(NotificationChannel.name == name)).first()
+    if clash is not None and clash is not channel:
+        raise ConflictError(_l("A channel named %(name)s exists already.", name=name))
+    old = dict(channel.config) if channel is not None and channel.kind == kind else {}
+    config: dict[str, Any] = {}
+    for field, secret in CHANNEL_KINDS[kind]:
+        value = (settings.get(field) or "").strip()
+        config[field] = old.get(field, "") if secret and value in ("", SECRET_MASK) else value
+    config["personal_links"] = settings.get("personal_links") in ("1", "on", "true")
+    url = config.get("webhook_url")
+    if kind == "email":
+        if not config.get("host") or not str(config.get("port") or "25").isdigit():
+            raise ValidationError(
+                _l("An email channel needs the mail server and its port."),
+                fields={"host": "required"},
+            )
+    elif not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValidationError(
+            _l("Give the webhook address (https://...)."), fields={"webhook_url": "invalid"}
+        )
+    else:
+        _allow(db, actor, url)
+    if channel is None:
+        channel = NotificationChannel(name=name, kind=kind)
+        db.add(channel)
+    channel.name, channel.kind, channel.enabled = name, kind, enabled
+    channel.events, channel.config, channel.updated_at = chosen, config, utcnow()
+    db.flush()
+    log.info(
+        "notification channel %s (%s) saved by %s", name, kind, actor.username if actor else "-"
+    )
+    return channel
+
+
+def delete_channel(db: Session, channel_id: int) -> None:
+    db.delete(get_channel(db, channel_id))
+    db.flush()
+
+
+def send_test(db: Session, channel: NotificationChannel, user: User) -> dict[str, Any]:
+    """Send a test message to ``user`` through ``channel`` now; raises on failure."""
+    from .delivery import _part
+
+    address = _part(channel, user)
+    if address is None:
+        raise ValidationError(
+            _l("Your account has no address for this channel (email or mobile number).")
+        )
+    message = {
+        "subject": str(_l("OrderFlow test message")),
+        "body": str(_l("This channel works: OrderFlow can reach you here.")),
+        "key": f"test-{channel.id}-{utcnow().timestamp():.0f}",
+        **address,
+    }
+    if channel.kind != "email":
+        outbox.check_destination(db, channel.config.get("webhook_url"))
+    return SENDERS[channel.kind](dict(channel.config), message)
+
+
+# -- where people are reached -------------------------------------------------------------
+
+CONTACT_FIELDS = ("phone", "wecom_id", "dingtalk_id", "feishu_id")
+
+
+def list_users_for_admin(db: Session) -> list[User]:
+    return list(db.scalars(select(User).order_by(User.username)))
+
+
+def set_contact(db: Session, user: User, values: Mapping[str, str]) -> User:
+    """Set the mobile number and WeCom / DingTalk / Feishu user ids of ``user``. No commit."""
+    phone = (values.get("phone") or "").strip().replace(" ", "").replace("-", "")
+    if phone and not (phone.lstrip("+").isdigit() and 6 <= len(phone.lstrip("+")) <= 15):
+        raise ValidationError(
+            _l("Give the mobile number in digits, e.g. 13800138000."), fields={"phone": "invalid"}
+        )
+    user.phone = phone or None
+    for field in CONTACT_FIELDS[1:]:
+        text = (values.get(field) or "").strip()[:64]
+        setattr(user, field, text or None)
+    db.flush()
+    return user

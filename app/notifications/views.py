@@ -1,0 +1,204 @@
+"""In-app notifications, and the admin's notification channels and message templates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from ..db import get_session
+from ..errors import AppError
+from ..models import User
+from ..runs.outbox import DeliveryError
+from ..security import can, current_user, login_required, permission_required
+from . import messages, services
+from .channels import CHANNEL_KINDS
+
+bp = Blueprint("notifications", __name__)
+ADMIN = "channels.manage"
+
+
+def _me() -> User:
+    """The signed-in user; the view's decorator has made sure there is one."""
+    user = current_user()
+    if user is None:
+        abort(401)
+    return user
+
+
+@bp.get("/notifications/")
+@login_required
+def index() -> str:
+    user = _me()
+    return render_template("notifications/index.html", notes=services.recent(get_session(), user))
+
+
+@bp.get("/notifications/count")
+@login_required
+def count() -> str:
+    user = _me()
+    return render_template(
+        "notifications/_count.html", unread=services.unread_count(get_session(), user)
+    )
+
+
+@bp.post("/notifications/read")
+@login_required
+def read() -> Response:
+    user = _me()
+    db = get_session()
+    ids = [int(i) for i in request.form.getlist("id") if i.isdigit()] or None
+    services.mark_read(db, user, ids)
+    db.commit()
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/notifications/contact", methods=["GET", "POST"])
+@login_required
+def contact() -> str | Response:
+    return _contact_page(_me(), url_for("notifications.contact"))
+
+
+@bp.route("/admin/notifications/people/<int:user_id>", methods=["GET", "POST"])
+@permission_required(ADMIN)
+def person(user_id: int) -> str | Response:
+    target = get_session().get(User, user_id)
+    if target is None:
+        abort(404)
+    return _contact_page(target, url_for("notifications.person", user_id=user_id))
+
+
+def _contact_page(target: User, here: str) -> str | Response:
+    if request.method == "POST":
+        return _saved(
+            lambda db: services.set_contact(db, db.merge(target), request.form),
+            _("Contact details saved."),
+            here,
+        )
+    users = services.list_users_for_admin(get_session()) if can(ADMIN) else []
+    return render_template("notifications/contact.html", target=target, users=users)
+
+
+# -- admin: channels ----------------------------------------------------------------------
+
+
+def _saved(work: Callable[[Any], Any], message: str, target: str) -> Response:
+    db = get_session()
+    try:
+        work(db)
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+    else:
+        db.commit()
+        flash(message, "success")
+    return redirect(target)
+
+
+@bp.get("/admin/notifications/")
+@permission_required(ADMIN)
+def channels() -> str:
+    db = get_session()
+    edit_id = request.args.get("edit", type=int)
+    editing = services.get_channel(db, edit_id) if edit_id else None
+    return render_template(
+        "notifications/channels.html",
+        channels=services.list_channels(db),
+        editing=editing,
+        editing_config=services.public_config(editing) if editing else {},
+        kinds=CHANNEL_KINDS,
+        events=messages.EVENTS,
+        kind=request.args.get("kind") or (editing.kind if editing else "email"),
+    )
+
+
+@bp.post("/admin/notifications/channels")
+@permission_required(ADMIN)
+def save_channel() -> Response:
+    form = request.form
+    return _saved(
+        lambda db: services.save_channel(
+            db,
+            current_user(),
+            channel_id=form.get("id", type=int),
+            name=form.get("name", ""),
+            kind=form.get("kind", ""),
+            enabled=form.get("enabled") == "1",
+            events=form.getlist("events"),
+            settings=form,
+        ),
+        _("Channel saved."),
+        url_for("notifications.channels"),
+    )
+
+
+@bp.post("/admin/notifications/channels/<int:channel_id>/delete")
+@permission_required(ADMIN)
+def delete_channel(channel_id: int) -> Response:
+    return _saved(
+        lambda db: services.delete_channel(db, channel_id),
+        _("Channel removed."),
+        url_for("notifications.channels"),
+    )
+
+
+@bp.post("/admin/notifications/channels/<int:channel_id>/test")
+@permission_required(ADMIN)
+def test_channel(channel_id: int) -> Response:
+    db = get_session()
+    user = _me()
+    try:
+        services.send_test(db, services.get_channel(db, channel_id), user)
+    except AppError as err:
+        flash(str(err.message), "error")
+    except DeliveryError as err:
+        flash(_("The test message did not go through: %(reason)s", reason=str(err)), "error")
+    else:
+        flash(_("Test message sent."), "success")
+    return redirect(url_for("notifications.channels"))
+
+
+# -- admin: templates ---------------------------------------------------------------------
+
+
+@bp.get("/admin/notifications/templates")
+@permission_required(ADMIN)
+def templates() -> str:
+    db = get_session()
+    args = request.args
+    kind = args.get("kind", "email")
+    event = args.get("event", "approval_needed")
+    language = args.get("language", "zh")
+    subject, body, custom = messages.effective(db, kind, event, language)
+    return render_template(
+        "notifications/templates.html",
+        kinds=messages.TEMPLATE_KINDS,
+        events=messages.EVENTS,
+        template_languages=messages.LANGUAGES,
+        kind=kind,
+        event=event,
+        language=language,
+        subject=subject,
+        body=body,
+        custom=custom,
+    )
+
+
+@bp.post("/admin/notifications/templates")
+@permission_required(ADMIN)
+def save_template() -> Response:
+    form = request.form
+    key = (form.get("kind", ""), form.get("event", ""), form.get("language", ""))
+    target = url_for("notifications.templates", kind=key[0], event=key[1], language=key[2])
+    if form.get("action") == "reset":
+        return _saved(lambda db: messages.reset(db, *key), _("Back to the default text."), target)
+    return _saved(
+        lambda db: messages.save(
+            db, current_user(), *key, form.get("subject", ""), form.get("body", "")
+        ),
+        _("Template saved."),
+        target,
+    )

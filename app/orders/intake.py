@@ -1,0 +1,102 @@
+"""Orders from the API and channel webhooks: validated against the effective schema, stored
+once per idempotency key, per (channel, external id) and, where a channel's rule says so,
+per buyer order across channels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..errors import ConflictError
+from ..models import Order, OrderDedupKey, Run
+from . import schema
+from . import services as orders
+
+
+class DedupRaceError(ConflictError):
+    """Another request stored the same buyer order from another channel meanwhile."""
+
+    code = "dedup_race"
+
+
+@dataclass(frozen=True)
+class Received:
+    order: Order
+    created: bool
+    runs: list[Run]
+    # How the duplicate was recognised: idempotency_key, external_id or dedup_key.
+    matched: str | None = None
+
+
+def _by_dedup(db: Session, key: str) -> Order | None:
+    row = db.get(OrderDedupKey, key)
+    return db.get(Order, row.order_id) if row is not None else None
+
+
+def receive(
+    db: Session,
+    doc: Mapping[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    dedup_key: str | None = None,
+    now: datetime | None = None,
+) -> Received:
+    """Store ``doc`` unless it was seen before, and start its flows. No commit.
+
+    Raises :class:`DedupRaceError` when a concurrent request claimed ``dedup_key`` with
+    another order; the caller rolls back and calls again, and then gets that order.
+    """
+    schema.validate(db, doc)
+    if dedup_key:
+        existing = _by_dedup(db, dedup_key)
+        if existing is not None:
+            return Received(existing, False, [], "dedup_key")
+    order, created, runs = orders.ingest(db, doc, idempotency_key=idempotency_key, now=now)
+    if not created:
+        by_key = bool(idempotency_key) and order.idempotency_key == idempotency_key
+        if by_key and (order.channel, order.external_id) != (doc["channel"], doc["external_id"]):
+            raise ConflictError(
+                _l(
+                    "This Idempotency-Key was used for order %(channel)s/%(id)s; use a new key "
+                    "for another order.",
+                    channel=order.channel,
+                    id=order.external_id,
+                ),
+                code="idempotency_key_reused",
+            )
+        return Received(order, False, [], "idempotency_key" if by_key else "external_id")
+    if dedup_key:
+        try:
+            with db.begin_nested():
+                db.add(OrderDedupKey(key=dedup_key, order_id=order.id))
+                db.flush()
+        except IntegrityError as err:
+            raise DedupRaceError("the same buyer order arrived twice at once") from err
+    return Received(order, True, runs)
+
+
+def find_order(
+    db: Session,
+    *,
+    order_id: int | None = None,
+    channel: str | None = None,
+    external_id: str | None = None,
+    tracking_id: str | None = None,
+) -> Order | None:
+    """Find an order by id, by (channel, external id) or by tracking id."""
+    if order_id is not None:
+        return db.get(Order, order_id)
+    if tracking_id:
+        return db.scalars(select(Order).where(Order.tracking_id == tracking_id)).first()
+    if channel and external_id:
+        return db.scalars(
+            select(Order).where(Order.channel == channel, Order.external_id == external_id)
+        ).first()
+    return None

@@ -1,0 +1,110 @@
+"""Order pages: a live orders board and order detail page (htmx polling, 1 s), and the
+custom order fields admins add to the order schema."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from ..db import get_session
+from ..errors import AppError, NotFoundError
+from ..models import Order, Run
+from ..security import permission_required
+from ..status import services as status
+from . import schema
+
+bp = Blueprint("orders", __name__, url_prefix="/orders")
+BOARD_SIZE = 12
+
+
+def _template(name: str) -> str:
+    return f"orders/_{name}.html" if request.headers.get("HX-Request") else f"orders/{name}.html"
+
+
+@bp.get("/")
+@permission_required("orders.view")
+def board() -> str:
+    """Orders by state: counts and the latest orders of each state."""
+    db = get_session()
+    counts = dict(db.execute(select(Order.status, func.count()).group_by(Order.status)).all())
+    columns = []
+    for state in status.states().values():
+        latest = list(
+            db.scalars(
+                select(Order)
+                .where(Order.status == state.state)
+                .order_by(Order.updated_at.desc(), Order.id.desc())
+                .limit(BOARD_SIZE)
+            )
+        ) if counts.get(state.state) else []  # fmt: skip
+        columns.append({"state": state, "count": counts.get(state.state, 0), "orders": latest})
+    other = sum(n for s, n in counts.items() if s not in status.states())
+    return render_template(_template("board"), columns=columns, other=other)
+
+
+@bp.get("/<int:order_id>")
+@permission_required("orders.view")
+def detail(order_id: int) -> str:
+    db = get_session()
+    order = db.get(Order, order_id)
+    if order is None:
+        raise NotFoundError(_l("There is no order %(id)s.", id=order_id))
+    events = status.history(db, order.id)
+    runs = list(db.scalars(select(Run).where(Run.order_id == order.id).order_by(Run.id)))
+    return render_template(
+        _template("detail"),
+        order=order,
+        events=events,
+        milestones=status.milestones(order, events),
+        states=status.states(),
+        runs=runs,
+        lag=status.lag_seconds,
+    )
+
+
+@bp.route("/fields", methods=["GET", "POST"])
+@permission_required("templates.manage")
+def fields() -> str | Response:
+    """Custom order fields: admins extend the order schema without code."""
+    db = get_session()
+    if request.method == "POST":
+        form = request.form
+        try:
+            field = schema.add_field(
+                db,
+                None,
+                name=form.get("name", "").strip(),
+                type=form.get("type", ""),
+                label_en=form.get("label_en", ""),
+                label_zh=form.get("label_zh", ""),
+                required=form.get("required") == "on",
+                options=[o.strip() for o in form.get("options", "").split(",") if o.strip()],
+            )
+        except AppError as err:
+            db.rollback()
+            flash(str(err.message), "error")
+        else:
+            db.commit()
+            flash(_("Field custom.%(name)s added.", name=field.name), "success")
+            return redirect(url_for("orders.fields"))
+    return render_template(
+        "orders/fields.html", fields=schema.list_fields(db), types=sorted(schema.FIELD_TYPES)
+    )
+
+
+@bp.post("/fields/<name>/delete")
+@permission_required("templates.manage")
+def delete_field(name: str) -> Response:
+    db = get_session()
+    try:
+        schema.remove_field(db, None, name)
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+    else:
+        db.commit()
+        flash(_("Field custom.%(name)s removed.", name=name), "success")
+    return redirect(url_for("orders.fields"))

@@ -1,0 +1,154 @@
+"""Rate limits: fixed windows counted in Redis (shared by every process) or in memory.
+
+A limit is written ``"COUNT/SECONDS"`` (``"30/60"``: thirty requests a minute) and set in the
+configuration or the environment (``ORDERFLOW_RATELIMIT_API``, ``..._WEBHOOK``,
+``..._PUBLIC``); ``"0/1"`` or an empty value turns a limit off. Without ``REDIS_URL`` every process counts for itself, so
+with N web processes a client may get up to N times the limit.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, request
+from flask_babel import lazy_gettext as _l
+
+from .errors import AppError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXTENSION_KEY = "orderflow.ratelimit"
+DEFAULTS = {
+    "RATELIMIT_API": "3000/1",
+    "RATELIMIT_WEBHOOK": "1000/1",
+    "RATELIMIT_PUBLIC": "30/60",
+}
+
+
+class RateLimitedError(AppError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(_l("Too many requests. Please wait a moment and try again."))
+        self.retry_after = retry_after
+
+
+def parse(spec: str | None) -> tuple[int, int] | None:
+    """``"30/60"`` → ``(30, 60)``; ``None`` when the limit is off."""
+    if not spec:
+        return None
+    count, _, seconds = str(spec).partition("/")
+    limit, window = int(count), int(seconds or 1)
+    if limit <= 0 or window <= 0:
+        return None
+    return limit, window
+
+
+class MemoryCounter:
+    """Per-process fixed-window counters (the embedded single-process deployment)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def hit(self, key: str, window: int, now: float) -> int:
+        slot = int(now // window)
+        with self._lock:
+            seen_slot, count = self._counts.get(key, (slot, 0))
+            count = count + 1 if seen_slot == slot else 1
+            self._counts[key] = (slot, count)
+            if len(self._counts) > 100_000:  # forget old windows rather than grow forever
+                self._counts = {k: v for k, v in self._counts.items() if v[0] == slot}
+            return count
+
+
+class RedisCounter:
+    """Counters shared by every process through Redis (``INCR`` + ``EXPIRE``)."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+        self._namespace = namespace
+
+    def hit(self, key: str, window: int, now: float) -> int:
+        slot = int(now // window)
+        name = f"{self._namespace}:rl:{key}:{slot}"
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.incr(name)
+        pipe.expire(name, window + 1)
+        count, _ = pipe.execute()
+        return int(count)
+
+
+def _counter(app: Flask) -> MemoryCounter | RedisCounter:
+    counter = app.extensions.get(EXTENSION_KEY)
+    if counter is None:
+        url = app.config.get("REDIS_URL")
+        # The queue name separates deployments (and test runs) sharing one Redis.
+        namespace = str(app.config.get("QUEUE_NAME") or "orderflow")
+        counter = RedisCounter(url, namespace) if url else MemoryCounter()
+        app.extensions[EXTENSION_KEY] = counter
+    return counter
+
+
+def client_address() -> str:
+    """The caller's address (behind a proxy, configure ProxyFix so this is the client's)."""
+    return request.remote_addr or "unknown"
+
+
+def check(name: str, who: str) -> None:
+    """Count one request of ``who`` against the limit ``name``; raise when over it."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    limit = parse(app.config.get(name, DEFAULTS.get(name)))
+    if limit is None:
+        return
+    count, window = limit
+    now = time.time()
+    try:
+        seen = _counter(app).hit(f"{name}:{who}", window, now)
+    except Exception:  # a Redis outage must not take the API down; the limit lapses
+        app.logger.warning("rate limit %s not checked: counter unavailable", name)
+        return
+    if seen > count:
+        retry_after = max(1, math.ceil(window - (now % window)))
+        raise RateLimitedError(retry_after)
+
+
+def limited(name: str, who: Callable[[], str] = client_address) -> Callable[[F], F]:
+    """Apply the configured limit ``name`` to a view, counted per ``who()``."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            check(name, who())
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def init_app(app: Flask) -> None:
+    """Set the default limits and answer 429 with ``Retry-After`` (idempotent)."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, os.environ.get(f"ORDERFLOW_{key}", value))
+    if app.extensions.get(EXTENSION_KEY + ".init"):
+        return
+    app.extensions[EXTENSION_KEY + ".init"] = True
+
+    @app.errorhandler(RateLimitedError)
+    def too_many(err: RateLimitedError) -> Any:
+        from .errors import _render
+
+        response, status = _render(err.status, err.code, str(err.message))
+        if not isinstance(response, str):
+            response.headers["Retry-After"] = str(err.retry_after)
+            return response, status
+        return response, status, {"Retry-After": str(err.retry_after)}

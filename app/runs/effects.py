@@ -1,0 +1,190 @@
+"""Performing a run's effects inside the run's transaction.
+
+Each effect kind has one handler. Handlers only write rows (timers, tasks, reservations,
+outbox messages, alerts), most of them through the transaction's :class:`Writes` buffer;
+anything another process must act on is woken up after commit.
+A handler may answer an awaited effect at once (inventory) by returning the event to feed
+back into the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from flow_engine import Effect, EffectResult, Event
+
+from ..db import jsonable
+from ..inventory import services as inventory
+from ..models import Alert, ApprovalTask, RunTimer
+from .writer import Writes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EffectContext:
+    db: Session
+    run_id: int
+    order_id: int
+    now: datetime
+    writes: Writes
+
+
+Handler = Callable[[EffectContext, Effect], Event | None]
+
+
+def _schedule_timer(ctx: EffectContext, effect: Effect) -> None:
+    ctx.writes.timer(
+        ctx.run_id, effect.payload["timer_id"], datetime.fromisoformat(effect.payload["due"])
+    )
+    return None
+
+
+def _cancel_timer(ctx: EffectContext, effect: Effect) -> None:
+    key = effect.payload["timer_id"]
+    if ctx.writes.cancel_buffered_timer(ctx.run_id, key):
+        return None
+    ctx.db.execute(
+        update(RunTimer)
+        .where(
+            RunTimer.run_id == ctx.run_id, RunTimer.timer_key == key, RunTimer.status == "pending"
+        )
+        .values(status="cancelled")
+    )
+    return None
+
+
+def _reserve(ctx: EffectContext, effect: Effect) -> Event:
+    answer = inventory.reserve(
+        ctx.db, effect_id=effect.id, run_id=ctx.run_id, allocations=effect.payload["allocations"]
+    )
+    status = answer.pop("status")
+    return EffectResult(effect.id, status, answer)
+
+
+def _release(ctx: EffectContext, effect: Effect) -> None:
+    inventory.release(ctx.db, run_id=ctx.run_id, allocations=effect.payload["allocations"])
+    return None
+
+
+def _create_tasks(ctx: EffectContext, effect: Effect) -> None:
+    payload = jsonable(effect.payload)
+    shown = {k: payload.get(k) for k in ("kind", "mode", "reason", "checks", "order_id")}
+    for task in payload["tasks"]:
+        who = task["assignee"]
+        ctx.db.add(
+            ApprovalTask(
+                task_key=task["id"],
+                run_id=ctx.run_id,
+                node_id=effect.node_id or "",
+                assignee=who.get("user"),
+                role=who.get("role"),
+                status="pending",
+                due_at=datetime.fromisoformat(payload["due"]) if payload.get("due") else None,
+                payload=shown,
+            )
+        )
+    return None
+
+
+def _withdraw_tasks(ctx: EffectContext, effect: Effect) -> None:
+    ctx.db.execute(
+        update(ApprovalTask)
+        .where(
+            ApprovalTask.run_id == ctx.run_id,
+            ApprovalTask.task_key.in_(list(effect.payload["task_ids"])),
+            ApprovalTask.status == "pending",
+        )
+        .values(status="withdrawn", comment=effect.payload.get("reason"))
+    )
+    return None
+
+
+def _to_outbox(ctx: EffectContext, effect: Effect) -> None:
+    payload = {**jsonable(effect.payload), "awaited": effect.awaited, "node_id": effect.node_id}
+    ctx.writes.outbox.append(
+        {
+            "run_id": ctx.run_id,
+            "effect_id": effect.id,
+            "kind": effect.kind,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": ctx.now,
+            "created_at": ctx.now,
+        }
+    )
+    return None
+
+
+def _alert(ctx: EffectContext, effect: Effect) -> None:
+    payload = jsonable(effect.payload)
+    message = payload.get("message") or {}
+    dedup = f"flow:{payload.get('code')}:order:{ctx.order_id}"
+    existing = ctx.db.scalars(
+        select(Alert).where(Alert.dedup_key == dedup, Alert.status == "open")
+    ).first()
+    if existing is not None:
+        existing.data = {**existing.data, "repeats": int(existing.data.get("repeats", 1)) + 1}
+        return None
+    params = payload.get("params") or {}
+    ctx.db.add(
+        Alert(
+            run_id=ctx.run_id,
+            order_id=ctx.order_id,
+            source=f"flow:{effect.node_id}",
+            severity=payload.get("severity", "warning"),
+            title=fill(str(message.get("zh") or message.get("en") or payload.get("code")), params),
+            message=fill(str(message.get("en") or ""), params),
+            dedup_key=dedup,
+            data={"code": payload.get("code"), "params": payload.get("params", {}), "repeats": 1},
+        )
+    )
+    return None
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill(text: str, params: Mapping[str, Any]) -> str:
+    """Put parameter values into ``{name}`` placeholders; unknown ones stay as written.
+
+    Only plain names are replaced (no attribute or index access), so a message text can never
+    reach into the values it is given.
+    """
+    return _PLACEHOLDER.sub(lambda m: str(params[m[1]]) if m[1] in params else m[0], text)
+
+
+EFFECT_HANDLERS: dict[str, Handler] = {
+    "schedule_timer": _schedule_timer,
+    "cancel_timer": _cancel_timer,
+    "reserve_inventory": _reserve,
+    "release_inventory": _release,
+    "create_approval_tasks": _create_tasks,
+    "withdraw_approval_tasks": _withdraw_tasks,
+    "webhook": _to_outbox,
+    "notify": _to_outbox,
+    "merge": _to_outbox,
+    "split": _to_outbox,
+    "alert": _alert,
+}
+
+
+def perform(ctx: EffectContext, effect: Effect) -> Event | None:
+    """Perform one effect; returns the answer event for an awaited effect answered at once."""
+    handler = EFFECT_HANDLERS.get(effect.kind)
+    if handler is None:
+        raise ValueError(f"no handler for effect kind {effect.kind!r}")
+    return handler(ctx, effect)
+
+
+def effect_summary(effect: Effect) -> dict[str, Any]:
+    return {"id": effect.id, "kind": effect.kind, "node": effect.node_id}

@@ -1,0 +1,287 @@
+"""Delivering outbox messages: claim, send, record, retry with backoff, dead-letter.
+
+A message is claimed with a conditional UPDATE that also sets a lease; a worker killed while
+sending leaves the lease to expire, and the next sweep sends it again. Receivers get the
+effect id as ``Idempotency-Key`` so that a message delivered twice is processed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import simplejson
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from flow_engine import EffectResult
+
+from ..db import Database, in_transaction, on_commit
+from ..errors import ConflictError, NotFoundError, ValidationError
+from ..models import AllowedHost, OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+TIMEOUT_SECONDS = 10
+MAX_RESPONSE_BYTES = 256 * 1024
+
+
+class DeliveryError(Exception):
+    """The receiver did not accept the message; ``permanent`` ones are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential backoff with jitter: about 10 s, 20 s, 40 s ... capped at one hour."""
+    base = min(10 * 2 ** max(attempts - 1, 0), 3600)
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 (jitter, not security)
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """``X-OrderFlow-Signature`` value: HMAC-SHA256 over ``"<timestamp>.<body>"``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def _webhook(message: OutboxMessage, secret: str) -> dict[str, Any]:
+    payload = message.payload
+    body = simplejson.dumps(
+        payload.get("body") or {}, use_decimal=True, ensure_ascii=False
+    ).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": "OrderFlow-Webhook/1",
+        "Idempotency-Key": message.effect_id or f"outbox-{message.id}",
+        "X-OrderFlow-Signature": sign(secret, timestamp, body),
+        **{str(k): str(v) for k, v in (payload.get("headers") or {}).items()},
+    }
+    request = urllib.request.Request(  # noqa: S310 (URL scheme checked below)
+        payload["url"], data=body, headers=headers, method=payload.get("method", "POST")
+    )
+    if not payload["url"].startswith(("http://", "https://")):
+        raise DeliveryError(f"not an http(s) URL: {payload['url']!r}", permanent=True)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            raw = response.read(MAX_RESPONSE_BYTES)
+            status = response.status
+    except urllib.error.HTTPError as err:
+        err.close()
+        permanent = 400 <= err.code < 500 and err.code not in (408, 409, 425, 429)
+        raise DeliveryError(
+            f"HTTP {err.code} from {payload['url']}", permanent=permanent, status=err.code
+        ) from err
+    except (urllib.error.URLError, TimeoutError, OSError) as err:
+        raise DeliveryError(
+            f"cannot reach {payload['url']}: {getattr(err, 'reason', err)}"
+        ) from err
+    try:
+        parsed: Any = simplejson.loads(raw, use_decimal=True) if raw else None
+    except ValueError:
+        parsed = raw.decode("utf-8", "replace")
+    return {"status": status, "body": parsed}
+
+
+def _notify(message: OutboxMessage, secret: str) -> dict[str, Any]:
+    # Notifications fan out to email, robots and SMS; robot and gateway URLs are checked
+    # against the allowlist per channel, where the URL is known.
+    from ..notifications.delivery import deliver_notify
+
+    return deliver_notify(message, secret)
+
+
+DELIVERERS: dict[str, Callable[[OutboxMessage, str], dict[str, Any]]] = {
+    "webhook": _webhook,
+    "notify": _notify,
+}
+
+
+def deliver(database: Database, message_id: int, *, now: datetime | None = None) -> str:
+    """Try to deliver one message; returns ``sent``, ``retry``, ``dead`` or ``skipped``."""
+    moment = now or utcnow()
+
+    def claim(db):  # type: ignore[no-untyped-def]
+        claimed = db.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                or_(OutboxMessage.status == PENDING, OutboxMessage.status == SENDING),
+                OutboxMessage.next_attempt_at <= moment,
+            )
+            .values(
+                status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=moment + LEASE
+            )
+        ).rowcount
+        return db.get(OutboxMessage, message_id) if claimed == 1 else None
+
+    message = in_transaction(database, claim)
+    if message is None or message.kind not in DELIVERERS:
+        return "skipped"
+    secret = _secret()
+    try:
+        if message.kind != "notify":
+            with database.session() as db:
+                check_destination(db, message.payload.get("url"))
+        response = DELIVERERS[message.kind](message, secret)
+    except DeliveryError as exc:
+        failure = exc
+    else:
+        return in_transaction(database, lambda db: _sent(db, message_id, response, moment))
+    return in_transaction(database, lambda db: _failed(db, message_id, failure, moment))
+
+
+def _host_matches(host: str, pattern: str) -> bool:
+    pattern = pattern.strip().lower()
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:]) and len(host) > len(pattern) - 1
+    return host == pattern
+
+
+def allowed_patterns(db: Session) -> list[str]:
+    """Hosts outbound messages may go to: the admin's list plus ``OUTBOX_ALLOWED_HOSTS``."""
+    from ..queue import task_app
+
+    configured = (
+        task_app().config.get("OUTBOX_ALLOWED_HOSTS")
+        or os.environ.get("ORDERFLOW_OUTBOX_ALLOWED_HOSTS")
+        or ""
+    )
+    extra = [h.strip().lower() for h in str(configured).split(",") if h.strip()]
+    return [*db.scalars(select(AllowedHost.host)), *extra]
+
+
+def check_destination(db: Session, url: Any) -> None:
+    """Refuse (permanently, before any connection) a URL whose host is not allowed."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise DeliveryError(f"not an http(s) URL: {url!r}", permanent=True)
+    host = (urlsplit(url).hostname or "").lower()
+    if not host or not any(_host_matches(host, p) for p in allowed_patterns(db)):
+        raise DeliveryError(
+            f"destination host {host!r} is not on the allowlist; not contacted", permanent=True
+        )
+
+
+def add_allowed_host(db: Session, actor: str | None, host: str, note: str = "") -> AllowedHost:
+    """Allow outbound messages to ``host`` (``*.example.com`` for subdomains). No commit."""
+    host = host.strip().lower()
+    bare = host[2:] if host.startswith("*.") else host
+    if not bare or len(host) > 255 or any(c in bare for c in "/:@ *?#"):
+        raise ValidationError(
+            _l("Give a host name or address, e.g. erp.example.com or *.example.com."),
+            fields={"host": "invalid"},
+        )
+    if db.scalars(select(AllowedHost).where(AllowedHost.host == host)).first() is not None:
+        raise ConflictError(_l("%(host)s is on the allowlist already.", host=host))
+    row = AllowedHost(host=host, note=note.strip()[:255], created_by=actor)
+    db.add(row)
+    db.flush()
+    return row
+
+
+def remove_allowed_host(db: Session, host_id: int) -> None:
+    row = db.get(AllowedHost, host_id)
+    if row is None:
+        raise NotFoundError(_l("This host is not on the allowlist."))
+    db.delete(row)
+    db.flush()
+
+
+def dead_letters(db: Session, *, limit: int = 200) -> list[OutboxMessage]:
+    """Messages that will not be retried any more, newest first."""
+    return list(
+        db.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == DEAD)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def replay(db: Session, message_id: int, *, now: datetime | None = None) -> OutboxMessage:
+    """Queue a dead message again with a fresh retry budget; woken after commit. No commit."""
+    moment = now or utcnow()
+    updated = db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == DEAD)
+        .values(status=PENDING, attempts=0, next_attempt_at=moment)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    message = db.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFoundError(_l("There is no outbox message %(id)s.", id=message_id))
+    if updated != 1:
+        raise ConflictError(_l("Only dead messages can be replayed."))
+    db.refresh(message)
+    log.info("outbox %s replayed", message_id)
+
+    from .tasks import wake_outbox_many
+
+    on_commit(db, lambda: wake_outbox_many([message_id]))
+    return message
+
+
+def _secret() -> str:
+    from ..queue import task_app
+
+    config = task_app().config
+    return config.get("WEBHOOK_SECRET") or config["SECRET_KEY"]
+
+
+def _sent(db, message_id: int, response: dict[str, Any], now: datetime) -> str:  # type: ignore[no-untyped-def]
+    message = db.get(OutboxMessage, message_id)
+    message.status = SENT
+    message.sent_at = now
+    message.last_error = None
+    if message.payload.get("awaited") and message.run_id is not None:
+        from . import services
+
+        services.apply_event(
+            db, message.run_id, EffectResult(message.effect_id, "ok", response), now=now
+        )
+    log.info("outbox %s delivered (%s)", message_id, response.get("status"))
+    return SENT
+
+
+def _failed(db, message_id: int, err: DeliveryError, now: datetime) -> str:  # type: ignore[no-untyped-def]
+    message = db.get(OutboxMessage, message_id)
+    message.last_error = str(err)[:2000]
+    if err.permanent or message.attempts >= MAX_ATTEMPTS:
+        message.status = DEAD
+        log.warning("outbox %s dead after %d attempts: %s", message_id, message.attempts, err)
+        if message.payload.get("awaited") and message.run_id is not None:
+            from . import services
+
+            data = {"error": str(err), "attempts": message.attempts, "status": err.status}
+            services.apply_event(
+                db, message.run_id, EffectResult(message.effect_id, "failed", data), now=now
+            )
+        return DEAD
+    message.status = PENDING
+    message.next_attempt_at = now + backoff(message.attempts)
+    log.info(
+        "outbox %s attempt %d failed, retry at %s: %s",
+        message_id,
+        message.attempts,
+        message.next_attempt_at,
+        err,
+    )
+    return "retry"

@@ -1,0 +1,322 @@
+"""Runs: start flows for orders, feed events to runs, persist what the engine decides.
+
+A run advances in one database transaction: the snapshot, its audit events and its effects
+(timers, tasks, reservations, outbox messages, alerts) commit together or not at all. The
+run row carries an optimistic lock, so two processes applying events to the same run never
+both win; the loser's transaction is retried from a fresh read (``db.in_transaction``), and
+the engine then ignores what was already applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from flow_engine import (
+    CANCELLED,
+    COMPLETED,
+    NEW,
+    AuditEvent,
+    CompiledFlow,
+    Event,
+    Retry,
+    RunSnapshot,
+    StepResult,
+    start_run,
+    step,
+)
+from rule_dsl import DslError
+
+from ..db import jsonable
+from ..errors import ConflictError, NotFoundError
+from ..inventory.services import available_for
+from ..models import Alert, FlowVersion, Order, Run, RunEvent, utcnow
+from ..reference.services import reference_cache
+from .cache import CatalogStamp, LiveVersion, catalog_stamp, compiled_version, live_flows
+from .effects import EffectContext, perform
+from .writer import Writes
+
+log = logging.getLogger(__name__)
+
+# Awaited effects answered inside the transaction feed back at most this many times per
+# event; a flow that keeps reserving in a loop without waiting is parked and alerted on.
+MAX_INLINE_ANSWERS = 100
+FINISHED_STATUSES = frozenset({COMPLETED, CANCELLED})
+_INSERT_RUN = Run.__table__.insert().returning(Run.__table__.c.id)
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What applying one event did."""
+
+    run: Run
+    accepted: bool
+    ignored: str | None = None
+
+
+def reference_for(
+    db: Session, order_doc: Mapping[str, Any], stamp: CatalogStamp | None = None
+) -> dict[str, Any]:
+    """Reference tables plus live stock of the order's SKUs, as flows see them in ``ref``."""
+    tables = reference_cache.get(db, stamp.reference if stamp else None)
+    skus = [line.get("sku") for line in order_doc.get("lines") or () if isinstance(line, Mapping)]
+    return {**tables, "inventory": available_for(db, [s for s in skus if s])}
+
+
+def enrich_customer(order_doc: Mapping[str, Any], ref: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge the customer master data (reference table ``customers``) into the order's
+    customer: master data wins for fields it has, the order keeps the others."""
+    customer = order_doc.get("customer")
+    if not isinstance(customer, Mapping) or not customer.get("id"):
+        return dict(order_doc)
+    row = reference_cache.row("customers", str(customer["id"]))
+    if row is None:
+        return dict(order_doc)
+    return {**order_doc, "customer": {**customer, **row}}
+
+
+def start_runs(
+    db: Session,
+    order: Order,
+    *,
+    event: str = "order.created",
+    now: datetime | None = None,
+    writes: Writes | None = None,
+    stamp: CatalogStamp | None = None,
+) -> list[Run]:
+    """Start a run of every live flow whose trigger matches ``order``. No commit.
+
+    With ``writes`` given (a batch), the caller flushes it; otherwise it is flushed here. A
+    batch also passes the ``stamp`` it read once.
+    """
+    now = now or utcnow()
+    stamp = stamp or catalog_stamp(db)
+    versions = live_flows.get(db, stamp, event)
+    if not versions:
+        return []
+    ref = reference_for(db, order.data, stamp)
+    doc = enrich_customer(order.data, ref)
+    own = writes is None
+    writes = writes or Writes(db, now)
+    runs = []
+    for version in versions:
+        try:
+            matched = version.flow.matches(event, doc, now=now, ref=ref)
+        except DslError as err:
+            _trigger_failed(db, order, version, err)
+            continue
+        if matched:
+            runs.append(_start(db, order, version, doc, ref, now, writes))
+    if own:
+        writes.flush()
+    return runs
+
+
+def _trigger_failed(db: Session, order: Order, version: LiveVersion, err: DslError) -> None:
+    key = version.flow_key
+    log.warning("trigger filter of %s failed on order %s: %s", key, order.id, err)
+    db.add(
+        Alert(
+            order_id=order.id,
+            source=f"trigger:{key}",
+            severity="warning",
+            title=f"流程 {key} 的触发条件无法判断订单 {order.external_id}",
+            message=f"The trigger filter of flow {key} failed on order {order.external_id}: {err.message}",
+            dedup_key=f"trigger:{version.id}:order:{order.id}",
+            data={"error": err.to_dict()},
+        )
+    )
+
+
+def _start(
+    db: Session,
+    order: Order,
+    version: LiveVersion,
+    doc: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    now: datetime,
+    writes: Writes,
+) -> Run:
+    row = {
+        "flow_version_id": version.id,
+        "order_id": order.id,
+        "status": NEW,
+        "snapshot": {},
+        "lock_version": 1,
+        "current_nodes": [],
+        "started_at": now,
+        "updated_at": now,
+    }
+    # The run id is part of the engine's deterministic ids, so the row comes first.
+    run_id = db.connection().execute(_INSERT_RUN, row).scalar_one()
+    result = start_run(version.flow, doc, run_id=str(run_id), now=now, ref=ref)
+    state = _settle(db, run_id, order.id, 1, version.flow, result, ref, now, writes)
+    # The buffered update will write exactly these values and bump the lock to 2.
+    run = Run(id=run_id, **(row | state | {"lock_version": 2}))
+    make_transient_to_detached(run)
+    db.add(run)  # persistent and clean: the buffered update writes the same values
+    return run
+
+
+def apply_event(
+    db: Session, run_id: int, event: Event, *, now: datetime | None = None
+) -> EventOutcome:
+    """Apply ``event`` to run ``run_id`` and perform what follows. No commit.
+
+    An event the run is not waiting for (a second decision on the same task, a timer that was
+    cancelled) changes nothing and says why in ``ignored``.
+    """
+    now = now or utcnow()
+    run = db.get(Run, run_id, with_for_update=not _is_sqlite(db))
+    if run is None:
+        raise NotFoundError(_l("Run %(id)s does not exist.", id=run_id))
+    version = db.get(FlowVersion, run.flow_version_id)
+    if version is None:  # FK guarantees it; a missing row means a damaged database
+        raise ConflictError(f"run {run_id} points at a missing flow version")
+    flow = compiled_version(version)
+    snapshot = RunSnapshot.from_dict(run.snapshot)
+    ref = reference_for(db, snapshot.order)
+    result = step(flow, snapshot, event, now=now, ref=ref)
+    if not result.accepted:
+        return EventOutcome(run, False, result.ignored)
+    writes = Writes(db, now)
+    state = _settle(db, run.id, run.order_id, run.lock_version, flow, result, ref, now, writes)
+    writes.flush()
+    for name, value in {**state, "lock_version": run.lock_version + 1}.items():
+        set_committed_value(run, name, value)
+    return EventOutcome(run, True)
+
+
+def retry(
+    db: Session,
+    run_id: int,
+    *,
+    actor: str,
+    order: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> EventOutcome:
+    """Resume a run that stopped in an incident, optionally with corrected order data."""
+    run = db.get(Run, run_id)
+    if run is None:
+        raise NotFoundError(_l("Run %(id)s does not exist.", id=run_id))
+    if run.status != "incident":
+        raise ConflictError(
+            _l(
+                "Only runs in an incident can be retried; this one is %(status)s.",
+                status=run.status,
+            )
+        )
+    return apply_event(db, run_id, Retry(actor=actor, order=order), now=now)
+
+
+def _settle(
+    db: Session,
+    run_id: int,
+    order_id: int,
+    lock_version: int,
+    flow: CompiledFlow,
+    result: StepResult,
+    ref: Mapping[str, Any],
+    now: datetime,
+    writes: Writes,
+) -> dict[str, Any]:
+    """Perform ``result``'s effects, feed inline answers back, buffer the audit and the new
+    run state; returns the run's new column values."""
+    ctx = EffectContext(db, run_id, order_id, now, writes)
+    audit = list(result.audit)
+    for _ in range(MAX_INLINE_ANSWERS):
+        answers = [a for a in (perform(ctx, e) for e in result.effects) if a is not None]
+        if not answers:
+            break
+        result = _feed(flow, result.snapshot, answers, ref, now)
+        audit.extend(result.audit)
+    else:
+        # Validation rejects loops without a wait; this guards against one that only waits
+        # on effects answered at once. The run stays parked and someone is told.
+        log.error("run %s: more than %d inline effect answers; parked", run_id, MAX_INLINE_ANSWERS)
+        for effect in result.effects:
+            perform(ctx, effect)  # its answer is not fed back: the run stays parked
+        db.add(
+            Alert(
+                run_id=run_id,
+                order_id=order_id,
+                source=f"run:{run_id}",
+                severity="critical",
+                title=f"运行 {run_id} 在库存预占上循环，已暂停",
+                message=f"Run {run_id} kept reserving inventory without waiting and was parked.",
+                dedup_key=f"inline-loop:run:{run_id}",
+            )
+        )
+    writes.audit.extend(_audit_rows(run_id, audit))
+    state = _run_state(result.snapshot, now)
+    writes.run_state(run_id, lock_version, state)
+    return state
+
+
+def _feed(
+    flow: CompiledFlow,
+    snapshot: RunSnapshot,
+    answers: list[Event],
+    ref: Mapping[str, Any],
+    now: datetime,
+) -> StepResult:
+    audit: list = []
+    effects: list = []
+    for answer in answers:
+        step_result = step(flow, snapshot, answer, now=now, ref=ref)
+        snapshot = step_result.snapshot
+        audit.extend(step_result.audit)
+        effects.extend(step_result.effects)
+    return StepResult(snapshot, tuple(audit), tuple(effects))
+
+
+def _audit_rows(run_id: int, audit: list[AuditEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": run_id,
+            "seq": a.seq,
+            "at": a.at,
+            "kind": a.kind,
+            "node_id": a.node_id,
+            "node_type": a.node_type,
+            "branch": a.branch,
+            "actor": a.actor,
+            "data": a.data,  # stored as JSON by the column's serializer (decimals exact)
+        }
+        for a in audit
+    ]
+
+
+def _run_state(snapshot: RunSnapshot, now: datetime) -> dict[str, Any]:
+    finished = snapshot.status in FINISHED_STATUSES
+    return {
+        "snapshot": snapshot.to_dict(),
+        "status": snapshot.status,
+        "outcome": snapshot.outcome,
+        "current_nodes": list(snapshot.current_nodes),
+        "incident": jsonable(snapshot.incident.to_dict()) if snapshot.incident else None,
+        "updated_at": now,
+        "finished_at": now if finished else None,
+    }
+
+
+def _is_sqlite(db: Session) -> bool:
+    return db.get_bind().dialect.name == "sqlite"
+
+
+def timeline(db: Session, run_id: int) -> list[RunEvent]:
+    return list(
+        db.scalars(select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.seq))
+    )
+
+
+def runs_of_order(db: Session, order_id: int) -> list[Run]:
+    return list(db.scalars(select(Run).where(Run.order_id == order_id).order_by(Run.id)))

@@ -1,0 +1,125 @@
+"""Background work of runs: timers and outbox delivery.
+
+The database is the truth. Huey is only the alarm clock: a timer row is woken at its due
+time by a scheduled task, and a periodic sweep fires every due timer and retries every
+due outbox message whatever happened to the queue (a worker killed mid-task, a lost Redis).
+Firing is a conditional UPDATE, so a timer fires once however many wake-ups arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from huey import crontab
+from sqlalchemy import select, update
+
+from flow_engine import TimerFired
+
+from ..db import get_db, in_transaction
+from ..models import OutboxMessage, RunTimer, utcnow
+from ..queue import huey, task_app
+from . import outbox, services
+
+log = logging.getLogger(__name__)
+SWEEP_BATCH = 500
+
+
+def wake_timer(timer_id: int, due: datetime) -> None:
+    """Ask the queue to fire ``timer_id`` at ``due`` (called after the timer row committed)."""
+    fire_timer.schedule(args=(timer_id,), eta=due)
+
+
+def wake_outbox_many(message_ids: list[int]) -> None:
+    """Ask the queue to deliver these messages (called after they committed)."""
+    deliver_messages(message_ids)
+
+
+@huey.task(retries=3, retry_delay=5)
+def fire_timer(timer_id: int) -> str:
+    """Fire one due timer; returns what happened (for logs and tests)."""
+    return fire_timer_now(timer_id)
+
+
+def fire_timer_now(timer_id: int, now: datetime | None = None) -> str:
+    database = get_db(task_app())
+
+    def work(db):  # type: ignore[no-untyped-def]
+        moment = now or utcnow()
+        timer = db.get(RunTimer, timer_id)
+        if timer is None or timer.status != "pending":
+            return "gone"
+        if timer.due_at > moment + timedelta(seconds=1):
+            return "early"  # a sweep or the schedule will come back at the due time
+        claimed = db.execute(
+            update(RunTimer)
+            .where(RunTimer.id == timer_id, RunTimer.status == "pending")
+            .values(status="fired", fired_at=moment)
+        ).rowcount
+        if claimed != 1:
+            return "gone"
+        outcome = services.apply_event(db, timer.run_id, TimerFired(timer.timer_key), now=moment)
+        return "fired" if outcome.accepted else f"ignored:{outcome.ignored}"
+
+    result = in_transaction(database, work)
+    if result == "early":
+        with database.session() as db:
+            timer = db.get(RunTimer, timer_id)
+            if timer is not None:
+                wake_timer(timer_id, timer.due_at)
+    return result
+
+
+@huey.task()
+def deliver_messages(message_ids: list[int]) -> list[str]:
+    database = get_db(task_app())
+    return [outbox.deliver(database, m) for m in message_ids]
+
+
+@huey.periodic_task(crontab(minute="*"))
+def sweep() -> dict[str, int]:
+    """Fire due timers and retry due outbox messages (every minute, and at start-up)."""
+    return sweep_now()
+
+
+def sweep_now(now: datetime | None = None) -> dict[str, int]:
+    database = get_db(task_app())
+    moment = now or utcnow()
+    with database.session() as db:
+        timers = list(
+            db.scalars(
+                select(RunTimer.id)
+                .where(RunTimer.status == "pending", RunTimer.due_at <= moment)
+                .order_by(RunTimer.due_at)
+                .limit(SWEEP_BATCH)
+            )
+        )
+        messages = list(
+            db.scalars(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status.in_((outbox.PENDING, outbox.SENDING)),
+                    OutboxMessage.kind.in_(outbox.DELIVERERS),
+                    OutboxMessage.next_attempt_at <= moment,
+                )
+                .order_by(OutboxMessage.next_attempt_at)
+                .limit(SWEEP_BATCH)
+            )
+        )
+    fired = sum(fire_timer_now(t, now=moment) == "fired" for t in timers)
+    sent = sum(outbox.deliver(database, m, now=moment) == "sent" for m in messages)
+    if timers or messages:
+        log.info(
+            "sweep: %d/%d timers fired, %d/%d messages sent",
+            fired,
+            len(timers),
+            sent,
+            len(messages),
+        )
+    return {"timers": len(timers), "fired": fired, "messages": len(messages), "sent": sent}
+
+
+@huey.task()
+def recover() -> dict[str, int]:
+    """Run once when a server or worker starts: catch up on anything missed while down."""
+    return sweep_now()

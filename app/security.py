@@ -1,0 +1,229 @@
+"""Passwords, roles and permissions, the logged-in user, API keys."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, abort, g, redirect, request, session, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from .db import get_session
+from .errors import AuthenticationError, PermissionDeniedError
+from .models import ApiKey, User, utcnow
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"orders.view", "flows.view", "runs.view", "dashboard.view"}),
+    "approver": frozenset({"orders.view", "approvals.decide"}),
+    "supervisor": frozenset(
+        {
+            "orders.view",
+            "flows.view",
+            "runs.view",
+            "dashboard.view",
+            "flows.edit",
+            "flows.publish",
+            "runs.retry",
+            "alerts.manage",
+        }
+    ),
+}
+ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values()) | {
+    "users.manage",
+    "api_keys.manage",
+    "templates.manage",
+    "channels.manage",
+}
+ROLE_PERMISSIONS["admin"] = ALL_PERMISSIONS
+
+API_SCOPES: tuple[str, ...] = (
+    "orders:read",
+    "orders:write",
+    "flows:read",
+    "flows:write",
+    "runs:read",
+    "approvals:write",
+    "reference:write",
+    "alerts:read",
+)
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of a login for an unknown user the same as for a
+# known one, so response times do not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+API_KEY_PREFIX = "of_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def burn_password_check(password: str) -> None:
+    verify_password(_DUMMY_HASH, password)
+
+
+def permissions_of(user: User | None) -> frozenset[str]:
+    if user is None or not user.is_active:
+        return frozenset()
+    perms: frozenset[str] = frozenset()
+    for name in user.role_names:
+        perms |= ROLE_PERMISSIONS.get(name, frozenset())
+    return perms
+
+
+def current_user() -> User | None:
+    return g.get("user")
+
+
+def can(permission: str) -> bool:
+    return permission in g.get("permissions", frozenset())
+
+
+def login_user(user: User) -> None:
+    session.clear()
+    session["uid"] = user.id
+    session["sv"] = user.session_version
+    session.permanent = True
+
+
+def logout_user() -> None:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def _load_user() -> None:
+    g.user = None
+    g.permissions = frozenset()
+    uid = session.get("uid")
+    if uid is None:
+        return
+    user = get_session().get(User, uid)
+    if user is None or not user.is_active or session.get("sv") != user.session_version:
+        session.pop("uid", None)
+        return
+    g.user = user
+    g.permissions = permissions_of(user)
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def permission_required(permission: str) -> Callable[[F], F]:
+    """Require a logged-in user holding ``permission``; others get the 403 page."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user() is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if not can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return login_required(wrapped)  # type: ignore[return-value]
+
+    return decorator
+
+
+# -- API keys ---------------------------------------------------------------------------
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_api_key_material() -> tuple[str, str, str]:
+    """Return ``(plaintext key, prefix, hash)``; only the hash is ever stored."""
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    plaintext = f"{API_KEY_PREFIX}{prefix}_{secret}"
+    return plaintext, prefix, _digest(plaintext)
+
+
+def _key_from_request() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("X-API-Key") or None
+
+
+def authenticate_api_key(plaintext: str | None) -> ApiKey:
+    """Find the active key for ``plaintext`` or raise :class:`AuthenticationError`."""
+    if not plaintext:
+        raise AuthenticationError("An API key is required (Authorization: Bearer of_...).")
+    parts = plaintext.split("_", 2)
+    if len(parts) != 3 or f"{parts[0]}_" != API_KEY_PREFIX:
+        raise AuthenticationError("The API key is malformed.", code="invalid_api_key")
+    db = get_session()
+    key = db.scalars(select(ApiKey).where(ApiKey.prefix == parts[1])).one_or_none()
+    if key is None or not hmac.compare_digest(key.key_hash, _digest(plaintext)):
+        raise AuthenticationError("The API key is not valid.", code="invalid_api_key")
+    now = utcnow()
+    if key.revoked_at is not None:
+        raise AuthenticationError("The API key has been revoked.", code="revoked_api_key")
+    if key.expires_at is not None and key.expires_at <= now:
+        raise AuthenticationError("The API key has expired.", code="expired_api_key")
+    # Record use at most once a minute so that busy clients do not write on every call.
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
+        key.last_used_at = now
+        try:
+            db.commit()
+        except OperationalError:
+            # Best effort: under write load SQLite may refuse at once; the request goes on
+            # and the next call records the use.
+            db.rollback()
+            key = db.scalars(select(ApiKey).where(ApiKey.prefix == parts[1])).one()
+    return key
+
+
+def api_key_required(scope: str) -> Callable[[F], F]:
+    """Require an API key carrying ``scope`` on an API view."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            key = authenticate_api_key(_key_from_request())
+            if scope not in key.scopes:
+                raise PermissionDeniedError(
+                    f"This API key lacks the scope {scope!r}.", code="missing_scope"
+                )
+            g.api_key = key
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_load_user)
+
+    @app.context_processor
+    def inject_user() -> dict[str, Any]:
+        return {"current_user": current_user(), "can": can}

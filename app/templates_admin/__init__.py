@@ -1,0 +1,1 @@
+"""Industry templates in the app: gallery, dry run, import, export and sample orders."""

@@ -1,0 +1,1 @@
+"""The public tracking page: where is my order, no login."""

@@ -1,0 +1,359 @@
+"""API benchmark: orders in through a real WSGI server, on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/api_bench.py [--seconds 15] [--workers 3] [--threads 4]
+                                        [--connections 16] [--skip-pg]
+
+For each database it migrates a fresh database, loads the routing flow
+(``bench/flows/routing.flow.json``) with its reference data and stock, starts gunicorn
+(``--workers`` processes, gthread, keep-alive) on loopback, and drives it with a small
+asyncio HTTP/1.1 client on the same machine (``--connections`` keep-alive connections, each
+sending the next order as soon as the previous answer arrived):
+
+* ingest: ``POST /api/v1/orders`` with realistic orders (the routing samples, unique
+  external ids): every accepted order is validated, stored, run through the 15-node flow
+  (decision table, stock reservation, route choice, webhook to the outbox) and committed
+  before the 201. Prints orders/s, p50/p90/p99 latency and errors;
+* status lag: for orders just ingested, ``POST /api/v1/status-events`` then poll
+  ``GET /api/v1/orders/<id>`` until the new state shows; prints p50/p99 of
+  event-sent → visible;
+* server CPU time per order (user + system of every gunicorn process), and the rate that
+  implies on this machine's cores when nothing else runs: the figure to compare between
+  machines and commits, since the measured rate also depends on whatever else is running;
+* peak RSS of every server process and of the load generator.
+
+PostgreSQL is measured when a server answers at ``ORDERFLOW_BENCH_PG`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); a throw-away database is created
+and dropped. The client shares the 2 cores with the server: figures are end to end on one
+machine, not the server alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import simplejson  # noqa: E402
+from sqlalchemy import create_engine, text, update  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.db import get_db, in_transaction  # noqa: E402
+from app.flows import services as flows  # noqa: E402
+from app.inventory import services as inventory  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.models import InventoryItem  # noqa: E402
+from app.reference import services as reference  # noqa: E402
+from app.runs import outbox  # noqa: E402
+from app.users import services as users  # noqa: E402
+
+FLOWS = ROOT / "bench" / "flows"
+PG_ADMIN_URL = os.environ.get(
+    "ORDERFLOW_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+TARGET_RATE, TARGET_P99_MS, TARGET_LAG_MS = 1000.0, 100.0, 1000.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _prepare(url: str, instance: str) -> str:
+    """Migrate, load the routing flow and its data, return an API key."""
+    upgrade(url)
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance})
+    database = get_db(app)
+    doc = json.loads((FLOWS / "routing.flow.json").read_text(encoding="utf-8"))
+    ref = simplejson.loads((FLOWS / "ref.json").read_text(encoding="utf-8"), use_decimal=True)
+
+    def load(db: Any) -> None:
+        for name, rows in ref.items():
+            if name == "inventory":
+                for warehouse, skus in rows.items():
+                    for sku, qty in skus.items():
+                        inventory.set_stock(db, sku, warehouse, int(qty))
+                continue
+            key_field = "sku" if name == "catalog" else "id"
+            reference.upsert_rows(db, reference.ensure_table(db, name, key_field=key_field), rows)
+        flows.import_flow(db, None, doc, publish_now=True)
+        db.execute(update(InventoryItem).where(InventoryItem.on_hand > 0).values(on_hand=10**9))
+        outbox.add_allowed_host(db, "bench", "127.0.0.1")
+
+    in_transaction(database, load)
+    with app.app_context():
+        _, key = users.create_api_key(
+            database.session(), None, name="bench", scopes=["orders:read", "orders:write"]
+        )
+    database.dispose()
+    return key
+
+
+def _orders() -> list[dict[str, Any]]:
+    samples = simplejson.loads((FLOWS / "orders.json").read_text(encoding="utf-8"),
+                               use_decimal=True)  # fmt: skip
+    return [s["order"] for s in samples]
+
+
+class Server:
+    def __init__(self, url: str, instance: str, workers: int, threads: int) -> None:
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "ORDERFLOW_INSTANCE_PATH": instance,
+            "ORDERFLOW_RATELIMIT_API": "",
+            "ORDERFLOW_LOG_LEVEL": "WARNING",
+        }
+        cmd = [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+            "--bind", f"127.0.0.1:{self.port}", "--keep-alive", "30", "--backlog", "2048",
+            "--log-level", "warning", "app:create_app()",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit("gunicorn did not start")
+
+    def _pids(self) -> list[int]:
+        pids = [self.proc.pid]
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        return pids
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the master and its workers."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self._pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
+    def rss_mb(self) -> float:
+        """Peak RSS (VmHWM) summed over the master and its workers."""
+        total = 0
+        for pid in self._pids():
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+            except OSError:
+                continue
+        return total / 1024
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection; requests are prebuilt bytes."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.port, self.key = port, key
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.key}"
+            f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        payload = await self.reader.readexactly(length) if length else b""
+        return int(status_line.split()[1]), payload
+
+
+async def _ingest(port: int, key: str, seconds: float, connections: int, prefix: str
+                  ) -> dict[str, Any]:  # fmt: skip
+    samples = _orders()
+    latencies: list[float] = []
+    errors: dict[int, int] = {}
+    ids: list[int] = []
+    counter = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal counter
+        conn = Conn(port, key)
+        await conn.open()
+        while time.perf_counter() < stop_at:
+            counter += 1
+            doc = copy.copy(samples[counter % len(samples)])
+            doc["external_id"] = f"{prefix}-{counter:08d}"
+            body = simplejson.dumps(doc, use_decimal=True).encode()
+            started = time.perf_counter()
+            status, payload = await conn.call("POST", "/api/v1/orders", body)
+            latencies.append(time.perf_counter() - started)
+            if status == 201:
+                if len(ids) < 500:
+                    ids.append(json.loads(payload)["id"])
+            else:
+                errors[status] = errors.get(status, 0) + 1
+        conn.writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return {
+        "requests": len(latencies),
+        "rate": (len(latencies) - sum(errors.values())) / elapsed,
+        "p50_ms": q[49] * 1000,
+        "p90_ms": q[89] * 1000,
+        "p99_ms": q[98] * 1000,
+        "errors": errors,
+        "ids": ids,
+    }
+
+
+async def _status_lag(port: int, key: str, order_ids: list[int], count: int) -> dict[str, float]:
+    conn = Conn(port, key)
+    await conn.open()
+    lags = []
+    for i, order_id in enumerate(order_ids[:count]):
+        event = {
+            "source": "wms", "event_id": f"lag-{order_id}-{i}", "code": "SHIPPED",
+            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "order": {"id": order_id},
+        }  # fmt: skip
+        sent = time.perf_counter()
+        await conn.call("POST", "/api/v1/status-events", json.dumps(event).encode())
+        while True:
+            status, payload = await conn.call("GET", f"/api/v1/orders/{order_id}")
+            if status == 200 and json.loads(payload)["status"] == "shipped":
+                break
+            await asyncio.sleep(0.001)
+        lags.append(time.perf_counter() - sent)
+    conn.writer.close()
+    lags.sort()
+    q = statistics.quantiles(lags, n=100)
+    return {"events": len(lags), "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+
+
+def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="of-api-bench-") as instance:
+        key = _prepare(url, instance)
+        server = Server(url, instance, args.workers, args.threads)
+        try:
+            # Warm-up: every worker compiles the flow and fills its caches once.
+            asyncio.run(_ingest(server.port, key, 2.0, args.connections, f"{label}-warm"))
+            cpu_before = server.cpu_seconds()
+            result = asyncio.run(
+                _ingest(server.port, key, args.seconds, args.connections, f"{label}-run")
+            )
+            cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / max(result["requests"], 1)
+            lag = asyncio.run(_status_lag(server.port, key, result["ids"], args.lag_events))
+            rss = server.rss_mb()
+        finally:
+            server.stop()
+    rate_ok = "OK " if result["rate"] >= TARGET_RATE else "MISS"
+    p99_ok = "OK " if result["p99_ms"] < TARGET_P99_MS else "MISS"
+    lag_ok = "OK " if lag["p99_ms"] < TARGET_LAG_MS else "MISS"
+    print(f"\n== {label}: gunicorn {args.workers} workers x {args.threads} threads, "
+          f"{args.connections} connections, {args.seconds:.0f} s")  # fmt: skip
+    print(f"  ingest      {result['rate']:8.0f} orders/s  [{rate_ok}] target {TARGET_RATE:.0f}")
+    print(
+        f"  latency     p50 {result['p50_ms']:6.1f} ms  p90 {result['p90_ms']:6.1f} ms  "
+        f"p99 {result['p99_ms']:6.1f} ms  [{p99_ok}] target p99 < {TARGET_P99_MS:.0f} ms"
+    )
+    print(f"  errors      {result['errors'] or 'none'} of {result['requests']} requests")
+    cores = os.cpu_count() or 1
+    print(
+        f"  server CPU  {cpu_ms:.2f} ms per order: at most {cores * 1000 / cpu_ms:.0f} "
+        f"orders/s on {cores} cores with nothing else running"
+    )
+    print(
+        f"  status lag  p50 {lag['p50_ms']:6.1f} ms  p99 {lag['p99_ms']:6.1f} ms over "
+        f"{lag['events']} events  [{lag_ok}] target < {TARGET_LAG_MS:.0f} ms"
+    )
+    print(f"  peak RSS    server {rss:.0f} MiB (all processes)")  # fmt: skip
+    return {"label": label, **{k: v for k, v in result.items() if k != "ids"}, "lag": lag,
+            "rss_mb": rss, "cpu_ms": cpu_ms}  # fmt: skip
+
+
+def _pg_database() -> str | None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"of_api_bench_{os.getpid()}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as err:  # no server: the section says so and is skipped
+        print(f"\n== PostgreSQL skipped: {str(err).splitlines()[0]}")
+        return None
+    finally:
+        admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_pg(url: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--lag-events", type=int, default=100)
+    parser.add_argument("--skip-pg", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    print(f"OrderFlow API benchmark on {os.cpu_count()} cores (client and server share them)")
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory(prefix="of-api-db-") as folder:
+            measure("SQLite", f"sqlite:///{folder}/orderflow.db", args)
+    if not args.skip_pg:
+        url = _pg_database()
+        if url:
+            try:
+                measure("PostgreSQL", url, args)
+            finally:
+                _drop_pg(url)
+    client_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nload generator peak RSS {client_rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

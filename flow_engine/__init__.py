@@ -1,0 +1,113 @@
+"""OrderFlow's flow engine: flow documents, validation, node types and a pure interpreter.
+
+::
+
+    from flow_engine import compile_flow, start_run, step, ApprovalDecided
+
+    flow = compile_flow(doc)                       # validates, compiles every expression
+    result = start_run(flow, order, run_id="R1", now=now, ref=reference_tables)
+    result.snapshot, result.audit, result.effects  # store, log, put in the outbox
+    result = step(flow, result.snapshot, ApprovalDecided("R1:a7", "li", "approved"), now=later)
+
+The engine never performs effects and never reads the clock: the app does both.
+"""
+
+from __future__ import annotations
+
+from flow_engine._calendar import BusinessCalendar
+from flow_engine.compiled import CompiledFlow, CompiledNode, compile_flow, flow_digest
+from flow_engine.context import build_context, flow_context_schema, flow_schema, order_schema
+from flow_engine.errors import (
+    FlowError,
+    FlowMigrationError,
+    FlowStateError,
+    FlowValidationError,
+    NodeError,
+)
+from flow_engine.events import (
+    ApprovalDecided,
+    ApprovalDelegated,
+    CancelRun,
+    EffectResult,
+    Event,
+    ExternalEvent,
+    OrderArrived,
+    Retry,
+    TimerFired,
+    event_from_dict,
+    event_to_dict,
+)
+from flow_engine.issues import ValidationIssue
+from flow_engine.migrations import migrate
+from flow_engine.model import CURRENT_FORMAT_VERSION, Edge, Flow, Node, Trigger
+from flow_engine.nodes import NODE_HANDLERS, NodeHandler
+from flow_engine.runner import start_run, step
+from flow_engine.simulate import InMemoryInventory, SimulationReport, simulate
+from flow_engine.state import (
+    CANCELLED,
+    COMPLETED,
+    INCIDENT,
+    NEW,
+    WAITING,
+    AuditEvent,
+    Effect,
+    Incident,
+    RunSnapshot,
+    StepResult,
+    Token,
+)
+from flow_engine.validate import validate_flow
+
+__all__ = [
+    "CANCELLED",
+    "COMPLETED",
+    "CURRENT_FORMAT_VERSION",
+    "INCIDENT",
+    "NEW",
+    "NODE_HANDLERS",
+    "WAITING",
+    "ApprovalDecided",
+    "ApprovalDelegated",
+    "AuditEvent",
+    "BusinessCalendar",
+    "CancelRun",
+    "CompiledFlow",
+    "CompiledNode",
+    "Edge",
+    "Effect",
+    "EffectResult",
+    "Event",
+    "ExternalEvent",
+    "Flow",
+    "FlowError",
+    "FlowMigrationError",
+    "FlowStateError",
+    "FlowValidationError",
+    "InMemoryInventory",
+    "Incident",
+    "Node",
+    "NodeError",
+    "NodeHandler",
+    "OrderArrived",
+    "Retry",
+    "RunSnapshot",
+    "SimulationReport",
+    "StepResult",
+    "TimerFired",
+    "Token",
+    "Trigger",
+    "ValidationIssue",
+    "build_context",
+    "compile_flow",
+    "event_from_dict",
+    "event_to_dict",
+    "flow_context_schema",
+    "flow_digest",
+    "flow_schema",
+    "migrate",
+    "order_schema",
+    "simulate",
+    "start_run",
+    "step",
+    "validate_flow",
+]

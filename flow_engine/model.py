@@ -1,0 +1,148 @@
+"""The static flow model: a flow document read into frozen dataclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CURRENT_FORMAT_VERSION = 2
+
+
+def _text(value: Any) -> dict[str, str]:
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if value is None:
+        return {}
+    return {"en": str(value), "zh": str(value)}
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """What starts a run: an event name and an optional DSL filter condition."""
+
+    event: str
+    filter: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        out: dict[str, Any] = {"event": self.event}
+        if self.filter is not None:
+            out["filter"] = self.filter
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One node of a flow; ``config`` is validated by the node type's config schema."""
+
+    id: str
+    type: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    name: Mapping[str, str] = field(default_factory=dict)
+    position: tuple[float, float] | None = None
+    index: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        out: dict[str, Any] = {"id": self.id, "type": self.type, "config": dict(self.config)}
+        if self.name:
+            out["name"] = dict(self.name)
+        if self.position is not None:
+            out["position"] = {"x": self.position[0], "y": self.position[1]}
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A directed edge; ``branch`` names the exit of a deciding node."""
+
+    source: str
+    target: str
+    branch: str | None = None
+    id: str | None = None
+    index: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        out: dict[str, Any] = {"from": self.source, "to": self.target}
+        if self.id is not None:
+            out["id"] = self.id
+        if self.branch is not None:
+            out["branch"] = self.branch
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """A flow document in the current format, as plain frozen data."""
+
+    key: str
+    name: Mapping[str, str]
+    trigger: Trigger
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    description: Any = None
+    format_version: int = CURRENT_FORMAT_VERSION
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Flow:
+        """Read a document that already passed the flow JSON Schema (current format)."""
+        nodes = []
+        for i, raw in enumerate(doc.get("nodes", ())):
+            pos = raw.get("position")
+            nodes.append(
+                Node(
+                    id=raw["id"],
+                    type=raw["type"],
+                    config=dict(raw.get("config") or {}),
+                    name=_text(raw.get("name")),
+                    position=(pos["x"], pos["y"]) if pos else None,
+                    index=i,
+                )
+            )
+        edges = tuple(
+            Edge(
+                source=raw["from"],
+                target=raw["to"],
+                branch=raw.get("branch"),
+                id=raw.get("id"),
+                index=i,
+            )
+            for i, raw in enumerate(doc.get("edges", ()))
+        )
+        trig = doc.get("trigger") or {}
+        return cls(
+            key=doc["key"],
+            name=_text(doc.get("name")),
+            trigger=Trigger(event=trig.get("event", ""), filter=trig.get("filter")),
+            nodes=tuple(nodes),
+            edges=edges,
+            description=doc.get("description"),
+            format_version=doc.get("format_version", CURRENT_FORMAT_VERSION),
+            metadata=dict(doc.get("metadata") or {}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON document."""
+        out: dict[str, Any] = {
+            "format_version": self.format_version,
+            "key": self.key,
+            "name": dict(self.name),
+            "trigger": self.trigger.to_dict(),
+            "nodes": [n.to_dict() for n in self.nodes],
+            "edges": [e.to_dict() for e in self.edges],
+        }
+        if self.description is not None:
+            out["description"] = self.description
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        return out
+
+    def node(self, node_id: str) -> Node:
+        """Return the node with this id (KeyError when absent)."""
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)

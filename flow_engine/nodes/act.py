@@ -1,0 +1,358 @@
+"""Acting nodes (data and messages): set, tag, webhook, notify, alert, merge."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flow_engine._durations import parse_duration
+from flow_engine.errors import NodeError
+from flow_engine.events import EffectResult, TimerFired
+from flow_engine.model import Node
+from flow_engine.nodes._people import compile_people, resolve_people
+from flow_engine.nodes.base import (
+    ASSIGNEE,
+    DURATION,
+    EXPRESSION,
+    I18N,
+    VAR_NAME,
+    CompileEnv,
+    HandlerBase,
+    Ignore,
+    Next,
+    Runtime,
+    Wait,
+    field,
+    obj,
+    split_paths,
+)
+from flow_engine.state import Token
+
+_PATH = {"type": "string", "pattern": "^(order|customer|vars)(\\.[A-Za-z_][A-Za-z0-9_]*)+$"}
+_PARAMS = {"type": "object", "additionalProperties": EXPRESSION, "maxProperties": 50}
+_SIMPLE = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean"}
+
+
+def _declared_type(schema: Mapping[str, Any], parts: list[str]) -> str | None:
+    node: Any = schema
+    for part in parts:
+        props = node.get("properties") if isinstance(node, Mapping) else None
+        if not isinstance(props, Mapping) or part not in props:
+            return None
+        node = props[part]
+    kind = node.get("type") if isinstance(node, Mapping) else None
+    return _SIMPLE.get(kind) if isinstance(kind, str) else None
+
+
+def compile_params(params: Mapping[str, str], env: CompileEnv, rel: str) -> tuple:
+    """Compile {name: expression} into (name, expression) pairs."""
+    return tuple(
+        (name, env.expression(src, f"{rel}/{name}")) for name, src in (params or {}).items()
+    )
+
+
+def eval_params(params: tuple, rt: Runtime) -> dict[str, Any]:
+    """Evaluate compiled params against the run context."""
+    return {name: expr(rt.context, now=rt.now) for name, expr in params}
+
+
+class SetHandler(HandlerBase):
+    type = "set"
+    family = "act"
+    title = {"en": "Set fields", "zh": "设置字段"}
+    config_schema = obj(
+        "Set fields",
+        "设置字段",
+        {
+            "fields": field(
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 100,
+                    "items": obj(
+                        "Assignment",
+                        "赋值",
+                        {
+                            "path": field(_PATH, "Field", "字段", "order.x, customer.x or vars.x"),
+                            "expression": field(EXPRESSION, "Value", "值"),
+                        },
+                        required=("path", "expression"),
+                    ),
+                },
+                "Fields",
+                "字段",
+                "Evaluated in order; later fields see earlier ones.",
+            )
+        },
+        required=("fields",),
+    )
+
+    def var_schema(self, node: Node) -> dict[str, Any]:
+        out = {}
+        for item in node.config.get("fields", ()):
+            parts = str(item.get("path", "")).split(".") if isinstance(item, Mapping) else []
+            if len(parts) >= 2 and parts[0] == "vars":
+                out[parts[1]] = {}
+        return out
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        out = []
+        for i, item in enumerate(node.config["fields"]):
+            parts = item["path"].split(".")
+            if parts[0] == "customer":
+                parts = ["order", *parts]
+            expect = _declared_type(env.context_schema, parts)
+            expr = env.expression(item["expression"], f"fields/{i}/expression", expect=expect)
+            out.append((item["path"], expr, split_paths(expr.paths) if expr else ()))
+        return tuple(out)
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        inputs: dict[str, Any] = {}
+        for path, expr, paths in prep:
+            inputs.update(rt.inputs(paths))
+            rt.set_path(path, expr(rt.context, now=rt.now))
+        return Next(None, {"inputs": inputs})
+
+
+class TagHandler(HandlerBase):
+    type = "tag"
+    family = "act"
+    title = {"en": "Tag", "zh": "打标签"}
+    config_schema = obj(
+        "Tag",
+        "打标签",
+        {
+            "tags": field(
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 50},
+                "Tags",
+                "标签",
+            ),
+            "expression": field(
+                EXPRESSION, "Computed tags", "计算标签", "Expression returning a tag or a list."
+            ),
+        },
+        description="Adds tags to order.tags (no duplicates).",
+    )
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        src = node.config.get("expression")
+        expr = env.expression(src, "expression") if src else None
+        return (tuple(node.config.get("tags", ())), expr)
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        tags, expr = prep
+        wanted = list(tags)
+        if expr is not None:
+            value = expr(rt.context, now=rt.now)
+            extra = value if isinstance(value, list | tuple) else [value]
+            wanted += [str(v) for v in extra if v is not None]
+        return Next(None, {"added": rt.add_tags(wanted)})
+
+
+class WebhookHandler(HandlerBase):
+    type = "webhook"
+    family = "act"
+    title = {"en": "Call webhook", "zh": "调用 Webhook"}
+    config_schema = obj(
+        "Call webhook",
+        "调用 Webhook",
+        {
+            "url": field({"type": "string", "pattern": "^https?://"}, "URL", "地址"),
+            "method": field(
+                {"enum": ["POST", "PUT", "PATCH"], "default": "POST"}, "Method", "方法"
+            ),
+            "headers": field(
+                {"type": "object", "additionalProperties": {"type": "string"}}, "Headers", "请求头"
+            ),
+            "body": field(_PARAMS, "Body fields", "请求体字段", "name -> expression"),
+            "await_response": field(
+                {"type": "boolean", "default": False},
+                "Wait for the response",
+                "等待响应",
+                "Pause the run until the app reports the call's result; a failure is an incident.",
+            ),
+            "store_as": field(VAR_NAME, "Store response as", "响应变量"),
+        },
+        required=("url",),
+        description="Outbound HTTP call delivered by the outbox, idempotency key = effect id.",
+    )
+
+    def var_schema(self, node: Node) -> dict[str, Any]:
+        name = node.config.get("store_as")
+        return {name: {}} if name else {}
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        cfg = node.config
+        return (
+            cfg["url"],
+            cfg.get("method", "POST"),
+            dict(cfg.get("headers", {})),
+            compile_params(cfg.get("body", {}), env, "body"),
+            bool(cfg.get("await_response", False)),
+            cfg.get("store_as"),
+        )
+
+    def run(self, prep: Any, rt: Runtime) -> Next | Wait:
+        url, method, headers, body, awaited, _ = prep
+        payload = {"url": url, "method": method, "headers": headers, "body": eval_params(body, rt)}
+        effect = rt.emit("webhook", payload, awaited=awaited)
+        if not awaited:
+            return Next(None, {"effect": effect.id})
+        return Wait({"kind": "effect", "keys": ["effect:" + effect.id], "effect_id": effect.id})
+
+    def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Next | Ignore:
+        if not isinstance(event, EffectResult):
+            return Ignore("not_waiting")
+        if event.status != "ok":
+            raise NodeError(
+                "webhook_failed",
+                f"webhook {prep[0]} failed: {dict(event.data)}",
+                f"Webhook {prep[0]} 调用失败：{dict(event.data)}",
+                details={"effect_id": event.effect_id, **event.data},
+            )
+        if prep[5]:
+            rt.set_var(prep[5], dict(event.data))
+        return Next(None, {"status": event.status})
+
+
+class NotifyHandler(HandlerBase):
+    type = "notify"
+    family = "act"
+    title = {"en": "Notify", "zh": "发送通知"}
+    config_schema = obj(
+        "Notify",
+        "发送通知",
+        {
+            "to": field(
+                {"type": "array", "minItems": 1, "items": ASSIGNEE}, "Recipients", "接收人"
+            ),
+            "channels": field(
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"enum": ["inbox", "email", "wecom", "dingtalk", "feishu", "sms"]},
+                },
+                "Channels",
+                "渠道",
+            ),
+            "message": field(I18N, "Message", "消息", "Text with {param} placeholders."),
+            "params": field(_PARAMS, "Parameters", "参数"),
+        },
+        required=("to", "message"),
+    )
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        cfg = node.config
+        return (
+            compile_people(cfg["to"], env, "to"),
+            tuple(cfg.get("channels", ("inbox",))),
+            dict(cfg["message"]),
+            compile_params(cfg.get("params", {}), env, "params"),
+        )
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        people, channels, message, params = prep
+        payload = {
+            "recipients": resolve_people(people, rt),
+            "channels": list(channels),
+            "message": message,
+            "params": eval_params(params, rt),
+        }
+        return Next(None, {"effect": rt.emit("notify", payload).id})
+
+
+class AlertHandler(HandlerBase):
+    type = "alert"
+    family = "act"
+    title = {"en": "Raise alert", "zh": "发出告警"}
+    config_schema = obj(
+        "Raise alert",
+        "发出告警",
+        {
+            "severity": field(
+                {"enum": ["info", "warning", "critical"]},
+                "Severity",
+                "级别",
+                **{"x-enum-zh": {"info": "提示", "warning": "警告", "critical": "严重"}},
+            ),
+            "code": field({"type": "string", "pattern": "^[a-z][a-z0-9_.]{0,63}$"}, "Code", "代码"),
+            "message": field(I18N, "Message", "消息"),
+            "params": field(_PARAMS, "Parameters", "参数"),
+        },
+        required=("severity", "code", "message"),
+    )
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        cfg = node.config
+        params = compile_params(cfg.get("params", {}), env, "params")
+        return (cfg["severity"], cfg["code"], dict(cfg["message"]), params)
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        severity, code, message, params = prep
+        payload = {
+            "severity": severity,
+            "code": code,
+            "message": message,
+            "params": eval_params(params, rt),
+        }
+        return Next(None, {"effect": rt.emit("alert", payload).id, "severity": severity})
+
+
+def merge_key(order: Mapping[str, Any]) -> str:
+    """Default merge group: same customer, same shipping address."""
+    customer = order.get("customer") or {}
+    addr = order.get("shipping_address") or {}
+    parts = [str(customer.get("id", ""))]
+    parts += [str(addr.get(k, "")) for k in ("country", "province", "city", "district", "street")]
+    return "|".join(parts)
+
+
+class MergeHandler(HandlerBase):
+    type = "merge"
+    family = "act"
+    title = {"en": "Merge hint", "zh": "合单"}
+    waits = True
+    config_schema = obj(
+        "Merge hint",
+        "合单",
+        {
+            "window": field(
+                DURATION, "Hold window", "等待窗口", "How long to hold for other orders."
+            ),
+            "key": field(
+                EXPRESSION,
+                "Group key",
+                "合单键",
+                "Defaults to customer id + shipping address.",
+            ),
+        },
+        required=("window",),
+        description="Holds the order, then the app combines it with the same customer's open "
+        "orders to the same address into one shipment.",
+    )
+
+    def var_schema(self, node: Node) -> dict[str, Any]:
+        return {"merge": {"type": "object"}}
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        src = node.config.get("key")
+        key = env.expression(src, "key", expect="string") if src else None
+        return (parse_duration(node.config["window"]), key)
+
+    def run(self, prep: Any, rt: Runtime) -> Next | Wait:
+        window, key_expr = prep
+        key = key_expr(rt.context, now=rt.now) if key_expr else merge_key(rt.context["order"])
+        until = rt.now + window
+        order_id = rt.context["order"].get("external_id")
+        payload = {"group_key": key, "order_id": order_id, "until": until.isoformat()}
+        rt.emit("merge", payload)
+        rt.set_var("merge", {"group_key": key, "until": until.isoformat()})
+        if not window:
+            return Next(None, {"group_key": key})
+        timer = rt.schedule_timer(until, "merge_window")
+        return Wait({"kind": "timer", "keys": ["timer:" + timer], "timers": [timer]})
+
+    def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Next | Ignore:
+        if isinstance(event, TimerFired):
+            return Next(None, {"window_closed": True})
+        return Ignore("not_waiting")

@@ -1,0 +1,338 @@
+"""What every node handler provides, and what handlers get from the compiler and the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import rule_dsl
+from flow_engine.issues import ERROR, WARNING, ValidationIssue, make_issue
+from flow_engine.model import Node
+from flow_engine.state import Effect, Token
+from rule_dsl import DslError, compile_expression
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes a handler returns to the runner (short-lived messages, so not frozen: cheaper)
+
+
+@dataclass(slots=True)
+class Next:
+    """Leave the node by ``branch`` (None: the single unlabelled exit; a tuple: several).
+
+    ``data`` goes to the audit trail; it must be a fresh dict, the runner adds ``changes``.
+    """
+
+    branch: str | tuple[str, ...] | None = None
+    data: Mapping[str, Any] | None = None
+    fork: bool = False
+
+
+@dataclass(slots=True)
+class Wait:
+    """Park the token; ``wait`` is JSON-able state whose ``keys`` name the events it awaits."""
+
+    wait: Mapping[str, Any]
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Finish:
+    """End the run with ``outcome``."""
+
+    outcome: str
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class JoinArrival:
+    """A token reached a join; the runner counts arrivals against the open fork."""
+
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Ignore:
+    """The event does not change this node (already decided, stale timer ...)."""
+
+    reason: str
+
+
+Outcome = Next | Wait | Finish | JoinArrival
+
+
+@dataclass(frozen=True, slots=True)
+class BranchSpec:
+    """Exits of a node: ``required`` must be connected, ``allowed`` (None: any label)."""
+
+    required: tuple[str | None, ...] = (None,)
+    allowed: frozenset[str | None] | None = frozenset({None})
+
+
+SINGLE_EXIT = BranchSpec()
+
+
+# ---------------------------------------------------------------------------------------------
+# The runner's side of a step, as handlers see it
+
+
+class Runtime(Protocol):
+    """Mutable state of one step, given to handlers by the runner."""
+
+    run_id: str
+    now: datetime
+    context: dict[str, Any]
+    ref: Mapping[str, Any]
+    node_id: str
+
+    def new_id(self, prefix: str) -> str: ...
+
+    def emit(self, kind: str, payload: Mapping[str, Any], *, awaited: bool = False) -> Effect: ...
+
+    def set_path(self, path: str, value: Any) -> None: ...
+
+    def set_var(self, name: str, value: Any) -> None: ...
+
+    def add_tags(self, tags: list[str]) -> list[str]: ...
+
+    def inputs(self, paths: tuple[tuple[str, tuple[Any, ...], bool], ...]) -> dict[str, Any]: ...
+
+    def schedule_timer(self, due: datetime, purpose: str) -> str: ...
+
+    def cancel_timer(self, timer_id: str) -> None: ...
+
+    def close_keys(self, reasons: Mapping[str, str]) -> None: ...
+
+    def hold_reservation(self, record: Mapping[str, Any]) -> None: ...
+
+    def release_reservations(self, from_node: str | None) -> list[Mapping[str, Any]]: ...
+
+
+class NodeHandler(Protocol):
+    """One node type: its config schema, exits, compilation and behaviour."""
+
+    type: str
+    family: str
+    title: Mapping[str, str]
+    config_schema: Mapping[str, Any]
+    waits: bool
+
+    def branches(self, config: Mapping[str, Any]) -> BranchSpec: ...
+
+    def var_schema(self, node: Node) -> dict[str, Any]: ...
+
+    def compile(self, node: Node, env: CompileEnv) -> Any: ...
+
+    def run(self, prep: Any, rt: Runtime) -> Outcome: ...
+
+    def resume(
+        self, prep: Any, rt: Runtime, token: Token, event: Any
+    ) -> Outcome | Wait | Ignore: ...
+
+    def cancel(self, prep: Any, rt: Runtime, token: Token) -> None: ...
+
+
+class HandlerBase:
+    """Defaults for handlers with a single exit that never wait."""
+
+    type = ""
+    family = ""
+    title: Mapping[str, str] = {}
+    config_schema: Mapping[str, Any] = {"type": "object"}
+    waits = False
+
+    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
+        return SINGLE_EXIT
+
+    def var_schema(self, node: Node) -> dict[str, Any]:
+        return {}
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        return node.config
+
+    def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Outcome | Wait | Ignore:
+        return Ignore("not_waiting")
+
+    def cancel(self, prep: Any, rt: Runtime, token: Token) -> None:
+        wait = token.wait or {}
+        for timer_id in wait.get("timers", ()):
+            rt.cancel_timer(timer_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compilation environment
+
+
+def _path_parts(path: str) -> tuple[str | int, ...]:
+    parts: list[str | int] = []
+    for piece in path.split("."):
+        name, bracket, rest = piece.partition("[")
+        parts.append(name)
+        while bracket:
+            inner, _, rest = rest.partition("]")
+            parts.append("[]" if inner == "" else int(inner) if inner.isdigit() else inner)
+            _, bracket, rest = rest.partition("[")
+    return tuple(parts)
+
+
+def split_paths(paths: frozenset[str]) -> tuple[tuple[str, tuple[str | int, ...], bool], ...]:
+    """Pre-split expression paths (``order.lines[].qty`` too) for recording inputs.
+
+    Each entry is ``(path, parts, plain)``; plain paths only go through object fields.
+    """
+    out = []
+    for path in sorted(paths):
+        parts = _path_parts(path)
+        out.append((path, parts, all(type(p) is str and p != "[]" for p in parts)))
+    return tuple(out)
+
+
+class CompileEnv:
+    """Compiles a node's expressions against the context schema and collects issues."""
+
+    def __init__(self, context_schema: dict[str, Any], issues: list[ValidationIssue]) -> None:
+        self.context_schema = context_schema
+        self.issues = issues
+        self.node_id: str | None = None
+        self.base_path = ""
+        self.connected: frozenset[str | None] = frozenset()
+
+    def at(self, node: Node, connected: frozenset[str | None] = frozenset()) -> CompileEnv:
+        """Point the environment at ``node`` (paths become /nodes/<index>/config/...)."""
+        self.node_id = node.id
+        self.base_path = f"/nodes/{node.index}/config"
+        self.connected = connected
+        return self
+
+    def _path(self, rel: str) -> str:
+        return f"{self.base_path}/{rel}" if rel else self.base_path
+
+    def _schema(self, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+        if not extra:
+            return self.context_schema
+        props = dict(self.context_schema.get("properties", {}))
+        props.update(extra)
+        return {**self.context_schema, "properties": props}
+
+    def dsl_error(self, exc: DslError, rel: str) -> None:
+        """Record a DSL compile error with its caret."""
+        data = exc.to_dict()
+        excerpt = f"\n{exc.excerpt}" if getattr(exc, "excerpt", None) else ""
+        self.issues.append(
+            make_issue(
+                "expression",
+                self._path(rel),
+                node_id=self.node_id,
+                dsl=data,
+                detail=f"{exc.message}{excerpt}",
+                detail_zh=f"{exc.message_zh}{excerpt}",
+            )
+        )
+
+    def expression(
+        self,
+        source: str,
+        rel: str,
+        *,
+        expect: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Compile one expression; None (and an issue) when it does not compile."""
+        try:
+            return compile_expression(source, self._schema(extra), expect=expect)
+        except DslError as exc:
+            self.dsl_error(exc, rel)
+            return None
+
+    def ruleset(self, source: str, rel: str) -> Any:
+        """Compile a rule set; None (and an issue) on error."""
+        try:
+            return rule_dsl.compile_ruleset(source, self.context_schema)
+        except DslError as exc:
+            self.dsl_error(exc, rel)
+            return None
+
+    def table(self, data: Mapping[str, Any], rel: str) -> Any:
+        """Build a decision table; None (and an issue) on error."""
+        try:
+            return rule_dsl.DecisionTable.from_dict(dict(data), self.context_schema)
+        except DslError as exc:
+            self.dsl_error(exc, rel)
+            return None
+
+    def error(self, code: str, rel: str, **params: Any) -> None:
+        """Record a node-level error."""
+        self.issues.append(make_issue(code, self._path(rel), node_id=self.node_id, **params))
+
+    def warning(self, code: str, rel: str, **params: Any) -> None:
+        """Record a node-level warning (does not block publishing)."""
+        self.issues.append(
+            make_issue(code, self._path(rel), node_id=self.node_id, severity=WARNING, **params)
+        )
+
+    @property
+    def failed(self) -> bool:
+        """True when any error has been recorded so far."""
+        return any(i.severity == ERROR for i in self.issues)
+
+
+# ---------------------------------------------------------------------------------------------
+# Config schema helpers: every property carries en/zh titles for the generated editor form
+
+
+def field(kind: Any, title: str, title_zh: str, description: str = "", **extra: Any) -> dict:
+    """A config schema property with English and Chinese titles."""
+    out: dict[str, Any] = dict(kind) if isinstance(kind, Mapping) else {"type": kind}
+    out["title"] = title
+    out["x-title-zh"] = title_zh
+    if description:
+        out["description"] = description
+    out.update(extra)
+    return out
+
+
+def obj(
+    title: str,
+    title_zh: str,
+    properties: Mapping[str, Any],
+    required: tuple[str, ...] = (),
+    description: str = "",
+) -> dict[str, Any]:
+    """A closed object schema with titles."""
+    out: dict[str, Any] = {
+        "type": "object",
+        "title": title,
+        "x-title-zh": title_zh,
+        "properties": dict(properties),
+        "additionalProperties": False,
+    }
+    if required:
+        out["required"] = list(required)
+    if description:
+        out["description"] = description
+    return out
+
+
+DURATION = {"type": "string", "pattern": "^([0-9]+[wdhms])+$"}
+EXPRESSION = {"type": "string", "minLength": 1, "maxLength": 8000, "x-editor": "dsl"}
+I18N = {
+    "type": "object",
+    "properties": {"en": {"type": "string"}, "zh": {"type": "string"}},
+    "additionalProperties": False,
+}
+VAR_NAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_]{0,63}$"}
+ASSIGNEE = {
+    "type": "object",
+    "title": "Assignee",
+    "x-title-zh": "处理人",
+    "description": "Exactly one of role, user or expression (returns a user id or a list).",
+    "properties": {
+        "role": {"type": "string", "title": "Role", "x-title-zh": "角色"},
+        "user": {"type": "string", "title": "User", "x-title-zh": "用户"},
+        "expression": {**EXPRESSION, "title": "Expression", "x-title-zh": "表达式"},
+    },
+    "minProperties": 1,
+    "maxProperties": 1,
+    "additionalProperties": False,
+}

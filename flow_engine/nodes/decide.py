@@ -1,0 +1,330 @@
+"""Deciding nodes: condition, switch, decision table and rule set."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flow_engine.model import Node
+from flow_engine.nodes.base import (
+    EXPRESSION,
+    VAR_NAME,
+    BranchSpec,
+    CompileEnv,
+    HandlerBase,
+    Next,
+    Runtime,
+    field,
+    obj,
+    split_paths,
+)
+from rule_dsl import compile_expression
+
+_FINDING_ZH = {"overlap": "规则重叠", "gap": "存在缺口", "unreachable": "规则不可达"}
+_BRANCH = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"}
+
+
+class ConditionHandler(HandlerBase):
+    type = "condition"
+    family = "decide"
+    title = {"en": "Condition", "zh": "条件判断"}
+    config_schema = obj(
+        "Condition",
+        "条件判断",
+        {
+            "expression": field(
+                EXPRESSION,
+                "Condition",
+                "条件",
+                "A rule DSL condition; true leaves by 'true', false or null by 'false'.",
+                examples=['order.amount > 5000 and customer.tier in ["gold", "platinum"]'],
+            )
+        },
+        required=("expression",),
+    )
+
+    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
+        return BranchSpec(required=("true", "false"), allowed=frozenset({"true", "false"}))
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        expr = env.expression(node.config["expression"], "expression", expect="boolean")
+        return None if expr is None else (expr, split_paths(expr.paths))
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        expr, paths = prep
+        value = expr(rt.context, now=rt.now)
+        branch = "true" if value is True else "false"
+        return Next(branch, {"inputs": rt.inputs(paths), "value": value})
+
+
+class SwitchHandler(HandlerBase):
+    type = "switch"
+    family = "decide"
+    title = {"en": "Switch", "zh": "多路分支"}
+    config_schema = obj(
+        "Switch",
+        "多路分支",
+        {
+            "mode": field(
+                {"enum": ["first", "all"], "default": "first"},
+                "Mode",
+                "匹配方式",
+                "first: leave by the first matching case; all: follow every matching case "
+                "in parallel (close them with a join).",
+                **{"x-enum-zh": {"first": "首个匹配", "all": "全部匹配"}},
+            ),
+            "cases": field(
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 200,
+                    "items": obj(
+                        "Case",
+                        "分支条件",
+                        {
+                            "branch": field(_BRANCH, "Branch", "分支名"),
+                            "when": field(EXPRESSION, "When", "条件"),
+                        },
+                        required=("branch", "when"),
+                    ),
+                },
+                "Cases",
+                "分支",
+                "Checked in order; several cases may share a branch.",
+            ),
+        },
+        required=("cases",),
+        description="Unmatched orders leave by the 'default' branch.",
+    )
+
+    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
+        labels = [c.get("branch") for c in config.get("cases", ()) if isinstance(c, Mapping)]
+        required = tuple(dict.fromkeys([*labels, "default"]))
+        return BranchSpec(required=required, allowed=frozenset(required))
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        cases = []
+        for i, case in enumerate(node.config["cases"]):
+            expr = env.expression(case["when"], f"cases/{i}/when", expect="boolean")
+            if expr is not None:
+                cases.append((case["branch"], expr, split_paths(expr.paths)))
+        return (node.config.get("mode", "first") == "all", tuple(cases))
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        match_all, cases = prep
+        context, now = rt.context, rt.now
+        matched: list[str] = []
+        inputs: dict[str, Any] = {}
+        for branch, expr, paths in cases:
+            inputs.update(rt.inputs(paths))
+            if expr(context, now=now) is True:
+                if not match_all:
+                    return Next(branch, {"inputs": inputs, "matched": [branch]})
+                if branch not in matched:
+                    matched.append(branch)
+        if not match_all:
+            return Next("default", {"inputs": inputs, "matched": []})
+        data = {"inputs": inputs, "matched": matched}
+        return Next(tuple(matched) or ("default",), data, fork=True)
+
+
+_CELLS = {"type": "array", "items": {"type": "string", "maxLength": 2000}}
+_TABLE = {
+    "type": "object",
+    "x-editor": "table",
+    "required": ["inputs", "outputs", "rules"],
+    "properties": {
+        "hit_policy": field(
+            {"enum": ["first", "unique", "priority", "collect", "rule_order"]},
+            "Hit policy",
+            "命中策略",
+            **{
+                "x-enum-zh": {
+                    "first": "首个命中",
+                    "unique": "唯一命中",
+                    "priority": "优先级",
+                    "collect": "全部收集",
+                    "rule_order": "按规则顺序",
+                }
+            },
+        ),  # fmt: skip
+        "aggregation": field(
+            {"enum": [None, "sum", "count", "min", "max"]}, "Aggregation", "汇总方式"
+        ),
+        "inputs": field(
+            {
+                "type": "array",
+                "minItems": 1,
+                "items": obj(
+                    "Input",
+                    "输入",
+                    {
+                        "name": field({"type": "string"}, "Name", "名称"),
+                        "expression": field(EXPRESSION, "Expression", "表达式"),
+                    },
+                    required=("name", "expression"),
+                ),
+            },
+            "Inputs",
+            "输入列",
+        ),
+        "outputs": field(
+            {
+                "type": "array",
+                "minItems": 1,
+                "items": obj(
+                    "Output",
+                    "输出",
+                    {
+                        "name": field({"type": "string"}, "Name", "名称"),
+                        "type": field({"type": "string"}, "Type", "类型"),
+                        "priorities": field({"type": "array"}, "Priorities", "优先顺序"),
+                    },
+                    required=("name",),
+                ),
+            },
+            "Outputs",
+            "输出列",
+        ),
+        "rules": field(
+            {
+                "type": "array",
+                "items": obj(
+                    "Rule",
+                    "规则",
+                    {
+                        "inputs": field(_CELLS, "Input cells", "输入条件"),
+                        "outputs": field(_CELLS, "Output cells", "输出值"),
+                        "description": field({"type": "string"}, "Description", "说明"),
+                    },
+                    required=("inputs", "outputs"),
+                ),
+            },
+            "Rules",
+            "规则",
+        ),
+    },
+}
+
+
+for _part in ("inputs", "outputs", "rules"):
+    # The rule language owns the table format; editors may keep extra keys on rows and columns.
+    _TABLE["properties"][_part]["items"]["additionalProperties"] = True
+
+
+def _table_var_schema(table: Mapping[str, Any]) -> dict[str, Any]:
+    outputs = {}
+    for out in table.get("outputs", ()):
+        if isinstance(out, Mapping) and isinstance(out.get("name"), str):
+            kind = out.get("type")
+            outputs[out["name"]] = {"type": kind} if isinstance(kind, str) else {}
+    row = {"type": "object", "properties": outputs}
+    if table.get("hit_policy") in ("collect", "rule_order") and not table.get("aggregation"):
+        return {"type": "array", "items": row}
+    return row
+
+
+class DecisionTableHandler(HandlerBase):
+    type = "decision_table"
+    family = "decide"
+    title = {"en": "Decision table", "zh": "决策表"}
+    config_schema = obj(
+        "Decision table",
+        "决策表",
+        {
+            "table": field(
+                _TABLE,
+                "Table",
+                "决策表",
+                "Hit policy, input expressions, outputs and rules (unary-test cells).",
+            ),
+            "store_as": field(
+                VAR_NAME,
+                "Store result as",
+                "结果变量",
+                "Variable receiving the outputs (vars.<name>); defaults to the node id.",
+            ),
+        },
+        required=("table",),
+    )
+
+    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
+        return BranchSpec(required=(None,), allowed=frozenset({None, "no_match"}))
+
+    def var_schema(self, node: Node) -> dict[str, Any]:
+        name = node.config.get("store_as") or node.id
+        return {name: _table_var_schema(node.config.get("table") or {})}
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        table = env.table(node.config["table"], "table")
+        if table is None:
+            return None
+        ordered = node.config["table"].get("hit_policy", "unique") == "first"
+        for finding in table.analyze():
+            if ordered and finding.kind == "overlap":
+                continue  # first-hit tables resolve overlaps by row order, by design
+            env.warning(
+                "table_finding",
+                "table/rules",
+                kind=finding.kind,
+                kind_zh=_FINDING_ZH.get(finding.kind, finding.kind),
+                detail=finding.message,
+                detail_zh=finding.message_zh,
+            )
+        paths: set[str] = set()
+        for item in node.config["table"].get("inputs", ()):
+            paths |= compile_expression(item["expression"], env.context_schema).paths
+        no_match = "no_match" in env.connected
+        return (
+            table,
+            node.config.get("store_as") or node.id,
+            split_paths(frozenset(paths)),
+            no_match,
+        )
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        table, store_as, paths, no_match = prep
+        result = table.evaluate(rt.context, now=rt.now)
+        rt.set_var(store_as, result.outputs)
+        data = {
+            "inputs": rt.inputs(paths),
+            "matched": list(result.matched),
+            "outputs": result.outputs,
+        }
+        if no_match and not result.matched:
+            return Next("no_match", data)
+        return Next(None, data)
+
+
+class RulesetHandler(HandlerBase):
+    type = "ruleset"
+    family = "decide"
+    title = {"en": "Rule set", "zh": "规则集"}
+    config_schema = obj(
+        "Rule set",
+        "规则集",
+        {
+            "source": field(
+                {**EXPRESSION, "maxLength": 100000},
+                "Rules",
+                "规则",
+                'rule "name" when <condition> then set <path> = <value> end ...',
+            )
+        },
+        required=("source",),
+    )
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        rules = env.ruleset(node.config["source"], "source")
+        if rules is None:
+            return None
+        return (rules, split_paths(frozenset(getattr(rules, "paths", ()))))
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        rules, paths = prep
+        inputs = rt.inputs(paths)
+        result = rules(rt.context, now=rt.now)
+        for path, value in result.changes.items():
+            rt.set_path(path, value)
+        added = rt.add_tags(list(result.tags)) if result.tags else []
+        return Next(None, {"inputs": inputs, "fired": list(result.fired), "tags": added})

@@ -1,0 +1,370 @@
+"""Human nodes: approval (any-one 或签, all 会签, sequential 依次) with SLA and escalation.
+
+The approval state lives in the waiting token (``wait``): tasks with their status
+(``pending``, ``queued``, ``approved``, ``rejected``, ``withdrawn``, ``delegated``), the checks
+shown to approvers, and the SLA timers. ``approval_decided``, ``approval_delegated`` and
+``timer_fired`` events advance it; a decision on a task that is no longer pending is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flow_engine._durations import parse_duration
+from flow_engine.events import ApprovalDecided, ApprovalDelegated, TimerFired
+from flow_engine.model import Node
+from flow_engine.nodes._people import compile_people, resolve_people
+from flow_engine.nodes.base import (
+    ASSIGNEE,
+    DURATION,
+    EXPRESSION,
+    I18N,
+    VAR_NAME,
+    BranchSpec,
+    CompileEnv,
+    HandlerBase,
+    Ignore,
+    Next,
+    Runtime,
+    Wait,
+    field,
+    obj,
+    split_paths,
+)
+from flow_engine.state import Token
+
+_PEOPLE = {"type": "array", "minItems": 1, "maxItems": 50, "items": ASSIGNEE}
+_TIMEOUTS = {
+    "timeout": "走超时分支",
+    "escalate": "升级",
+    "approve": "自动通过",
+    "reject": "自动拒绝",
+}
+
+
+def _timeout_branch(config: Mapping[str, Any]) -> bool:
+    sla = config.get("sla") or {}
+    action = sla.get("on_timeout", "timeout") if sla else None
+    return action == "timeout" or (action == "escalate" and "escalation_duration" in sla)
+
+
+class ApprovalHandler(HandlerBase):
+    type = "approval"
+    family = "human"
+    title = {"en": "Approval", "zh": "审批"}
+    waits = True
+    config_schema = obj(
+        "Approval",
+        "审批",
+        {
+            "assignees": field(
+                _PEOPLE, "Approvers", "审批人", "By role, by user or by expression."
+            ),
+            "mode": field(
+                {"enum": ["any", "all", "sequential"], "default": "any"},
+                "Mode",
+                "审批方式",
+                "any: the first decision counts; all: everyone must approve; "
+                "sequential: one after another in the listed order.",
+                **{"x-enum-zh": {"any": "或签", "all": "会签", "sequential": "依次审批"}},
+            ),
+            "reason": field(I18N, "Why approval is needed", "审批原因"),
+            "checks": field(
+                {
+                    "type": "array",
+                    "maxItems": 30,
+                    "items": obj(
+                        "Check",
+                        "自动检查",
+                        {
+                            "name": field(VAR_NAME, "Name", "名称"),
+                            "label": field(I18N, "Label", "显示名"),
+                            "expression": field(EXPRESSION, "Expression", "表达式"),
+                        },
+                        required=("name", "expression"),
+                    ),
+                },
+                "Checks shown to the approver",
+                "展示给审批人的自动检查",
+            ),
+            "sla": obj(
+                "SLA",
+                "时限",
+                {
+                    "duration": field(DURATION, "Decide within", "处理时限"),
+                    "reminders": field(
+                        {"type": "array", "items": DURATION, "maxItems": 10},
+                        "Remind after",
+                        "提醒时间",
+                        "Offsets from the start of the approval.",
+                    ),
+                    "on_timeout": field(
+                        {"enum": list(_TIMEOUTS), "default": "timeout"},
+                        "On timeout",
+                        "超时处理",
+                        **{"x-enum-zh": _TIMEOUTS},
+                    ),
+                    "escalate_to": field(_PEOPLE, "Escalate to", "升级给"),
+                    "escalation_duration": field(DURATION, "Escalation time limit", "升级后时限"),
+                    "business_hours": field(
+                        {"type": "boolean", "default": False},
+                        "Count business hours",
+                        "按工作时间计算",
+                        "Count only working hours on working days of the business calendar "
+                        "(weekends, holidays and make-up working days as the admin keeps them).",
+                    ),
+                },
+                required=("duration",),
+            ),
+            "store_as": field(VAR_NAME, "Store decision as", "结果变量"),
+        },
+        required=("assignees",),
+    )
+
+    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
+        required = (
+            ("approved", "rejected", "timeout")
+            if _timeout_branch(config)
+            else (
+                "approved",
+                "rejected",
+            )
+        )
+        return BranchSpec(required=required, allowed=frozenset({"approved", "rejected", "timeout"}))
+
+    def var_schema(self, node: Node) -> dict[str, Any]:
+        props = {"decision": {"type": "string"}, "actors": {"type": "array"}}
+        return {node.config.get("store_as") or node.id: {"type": "object", "properties": props}}
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        cfg = node.config
+        sla = cfg.get("sla") or {}
+        if sla.get("on_timeout") == "escalate" and not sla.get("escalate_to"):
+            env.error("config", "sla", detail="on_timeout 'escalate' needs escalate_to")
+        checks = []
+        for i, c in enumerate(cfg.get("checks", ())):
+            expr = env.expression(c["expression"], f"checks/{i}")
+            paths = split_paths(expr.paths) if expr is not None else ()
+            checks.append((c["name"], dict(c.get("label") or {}), expr, paths))
+        return {
+            "people": compile_people(cfg["assignees"], env, "assignees"),
+            "mode": cfg.get("mode", "any"),
+            "reason": dict(cfg.get("reason") or {}),
+            "checks": tuple(checks),
+            "duration": parse_duration(sla["duration"]) if sla else None,
+            "reminders": tuple(parse_duration(r) for r in sla.get("reminders", ())),
+            "on_timeout": sla.get("on_timeout", "timeout"),
+            "escalate_to": compile_people(sla.get("escalate_to", ()), env, "sla/escalate_to"),
+            "escalation_duration": (
+                parse_duration(sla["escalation_duration"]) if "escalation_duration" in sla else None
+            ),
+            "store_as": cfg.get("store_as") or node.id,
+            "business": bool(sla.get("business_hours")),
+        }
+
+    # -- starting --------------------------------------------------------------------------
+
+    def _new_tasks(self, rt: Runtime, people: list[dict[str, str]], sequential: bool) -> list:
+        return [
+            {
+                "id": rt.new_id("a"),
+                "assignee": who,
+                "status": "queued" if sequential and i else "pending",
+            }
+            for i, who in enumerate(people)
+        ]
+
+    def _announce(
+        self, rt: Runtime, prep: dict, tasks: list, state: Mapping[str, Any], kind: str
+    ) -> None:
+        fresh = [t for t in tasks if t["status"] == "pending"]
+        payload = {
+            "kind": kind,
+            "order_id": rt.context["order"].get("external_id"),
+            "mode": prep["mode"],
+            "reason": prep["reason"],
+            "checks": state["checks"],
+            "tasks": [{"id": t["id"], "assignee": t["assignee"]} for t in fresh],
+        }
+        if state.get("due"):
+            payload["due"] = state["due"]
+        rt.emit("create_approval_tasks", payload)
+
+    def run(self, prep: Any, rt: Runtime) -> Wait:
+        checks = []
+        for name, label, expr, paths in prep["checks"]:
+            value = expr(rt.context, now=rt.now)
+            checks.append(
+                {
+                    "name": name,
+                    "label": label,
+                    "value": value,
+                    "passed": value is True,
+                    # The values the check read, shown beside its verdict.
+                    "inputs": rt.inputs(paths),
+                }
+            )
+        people = resolve_people(prep["people"], rt)
+        tasks = self._new_tasks(rt, people, prep["mode"] == "sequential")
+        later, business = rt.later, prep["business"]  # type: ignore[attr-defined]
+        due = later(prep["duration"], business) if prep["duration"] is not None else None
+        reminders, deadline = [], None
+        for offset in prep["reminders"]:
+            reminders.append(rt.schedule_timer(later(offset, business), "sla_reminder"))
+        if due is not None:
+            deadline = rt.schedule_timer(due, "sla_deadline")
+        timers = [*reminders, *([deadline] if deadline else [])]
+        state = {
+            "kind": "approval",
+            "tasks": tasks,
+            "checks": checks,
+            "timers": timers,
+            "reminders": reminders,
+            "deadline": deadline,
+            "escalated": False,
+            "started_at": rt.now.isoformat(),
+            "due": due.isoformat() if due is not None else None,
+        }
+        self._announce(rt, prep, tasks, state, "approval")
+        data = {"checks": checks, "assignees": people, "mode": prep["mode"]}
+        if due is not None:
+            data["due"] = state["due"]
+        return Wait(_keyed(state), data)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Next | Wait | Ignore:
+        state = dict(token.wait or {})
+        if isinstance(event, TimerFired):
+            return self._timer(prep, rt, state, event.timer_id)
+        task_id = event.task_id
+        tasks = [dict(t) for t in state["tasks"]]
+        task = next((t for t in tasks if t["id"] == task_id), None)
+        if task is None:
+            return Ignore("unknown_task")
+        if task["status"] != "pending":
+            decided = task["status"] in ("approved", "rejected")
+            return Ignore("task_already_decided" if decided else f"task_{task['status']}")
+        state["tasks"] = tasks
+        if isinstance(event, ApprovalDelegated):
+            task["status"] = "delegated"
+            task["actor"] = event.actor
+            new = {"id": rt.new_id("a"), "assignee": {"user": event.to_user}, "status": "pending"}
+            tasks.insert(tasks.index(task) + 1, new)
+            rt.emit("withdraw_approval_tasks", {"task_ids": [task_id], "reason": "delegated"})
+            self._announce(rt, prep, [new], state, "delegated")
+            return Wait(_keyed(state), {"delegated_to": event.to_user})
+        if not isinstance(event, ApprovalDecided) or event.decision not in ("approved", "rejected"):
+            return Ignore("invalid_decision")
+        task.update(
+            status=event.decision,
+            actor=event.actor,
+            comment=event.comment,
+            decided_at=rt.now.isoformat(),
+        )
+        mode = prep["mode"]
+        if event.decision == "rejected" or mode == "any":
+            return self._finish(prep, rt, state, event.decision, auto=False)
+        if mode == "sequential":
+            queued = next((t for t in tasks if t["status"] == "queued"), None)
+            if queued is not None:
+                queued["status"] = "pending"
+                self._announce(rt, prep, [queued], state, "approval")
+                return Wait(_keyed(state), {"approved_by": event.actor, "next": queued["id"]})
+        elif any(t["status"] == "pending" for t in tasks):
+            return Wait(_keyed(state), {"approved_by": event.actor})
+        return self._finish(prep, rt, state, "approved", auto=False)
+
+    def _timer(self, prep: Any, rt: Runtime, state: dict, timer_id: str) -> Next | Wait | Ignore:
+        if timer_id in state["reminders"]:
+            state["reminders"] = [t for t in state["reminders"] if t != timer_id]
+            state["timers"] = [t for t in state["timers"] if t != timer_id]
+            pending = [t for t in state["tasks"] if t["status"] == "pending"]
+            rt.emit(
+                "notify",
+                {
+                    "kind": "approval_reminder",
+                    "recipients": [t["assignee"] for t in pending],
+                    "task_ids": [t["id"] for t in pending],
+                    "channels": ["inbox"],
+                    "message": {"en": "Approval waiting for you", "zh": "有待您处理的审批"},
+                    "params": {
+                        "order_id": rt.context["order"].get("external_id"),
+                        "due": state.get("due"),
+                    },
+                },
+            )
+            return Wait(_keyed(state), {"reminded": [t["id"] for t in pending]})
+        if timer_id != state["deadline"]:
+            return Ignore("unknown_timer")
+        state["timers"] = [t for t in state["timers"] if t != timer_id]
+        action = prep["on_timeout"]
+        if action == "escalate" and not state["escalated"]:
+            return self._escalate(prep, rt, state)
+        if action in ("approve", "reject"):
+            branch = "approved" if action == "approve" else "rejected"
+            return self._finish(prep, rt, state, branch, auto=True)
+        return self._finish(prep, rt, state, "timeout", auto=True)
+
+    def _escalate(self, prep: Any, rt: Runtime, state: dict) -> Wait:
+        tasks = [dict(t) for t in state["tasks"]]
+        withdrawn = [t["id"] for t in tasks if t["status"] in ("pending", "queued")]
+        for t in tasks:
+            if t["id"] in withdrawn:
+                t["status"] = "withdrawn"
+        if withdrawn:
+            rt.emit("withdraw_approval_tasks", {"task_ids": withdrawn, "reason": "escalated"})
+        people = resolve_people(prep["escalate_to"], rt)
+        fresh = self._new_tasks(rt, people, sequential=False)
+        state.update(tasks=tasks + fresh, escalated=True, deadline=None, due=None)
+        if prep["escalation_duration"] is not None:
+            due = rt.later(prep["escalation_duration"], prep["business"])  # type: ignore[attr-defined]
+            deadline = rt.schedule_timer(due, "sla_deadline")
+            state.update(deadline=deadline, due=due.isoformat())
+            state["timers"] = [*state["timers"], deadline]
+        self._announce(rt, prep, fresh, state, "escalation")
+        return Wait(_keyed(state), {"escalated_to": people})
+
+    def _finish(self, prep: Any, rt: Runtime, state: dict, branch: str, auto: bool) -> Next:
+        tasks = state["tasks"]
+        open_ids = [t["id"] for t in tasks if t["status"] in ("pending", "queued")]
+        if open_ids:
+            rt.emit("withdraw_approval_tasks", {"task_ids": open_ids, "reason": branch})
+        for timer_id in state["timers"]:
+            rt.cancel_timer(timer_id)
+        decided = [t for t in tasks if t["status"] in ("approved", "rejected")]
+        rt.close_keys(
+            {
+                f"task:{t['id']}": "task_already_decided"
+                if t["status"] in ("approved", "rejected") or t["id"] in open_ids
+                else f"task_{t['status']}"
+                for t in tasks
+            }
+        )
+        record = {
+            "decision": branch,
+            "auto": auto,
+            "actors": [t.get("actor") for t in decided],
+            "comments": [t.get("comment") for t in decided if t.get("comment")],
+            "checks": state["checks"],
+        }
+        rt.set_var(prep["store_as"], record)
+        return Next(branch, {"decision": branch, "auto": auto, "actors": record["actors"]})
+
+    def cancel(self, prep: Any, rt: Runtime, token: Token) -> None:
+        state = token.wait or {}
+        open_ids = [t["id"] for t in state.get("tasks", ()) if t["status"] in ("pending", "queued")]
+        if open_ids:
+            rt.emit("withdraw_approval_tasks", {"task_ids": open_ids, "reason": "cancelled"})
+        for timer_id in state.get("timers", ()):
+            rt.cancel_timer(timer_id)
+
+
+# Refresh the event keys the runner matches events against.
+def _keyed(state: dict) -> dict:
+    keys = [f"task:{t['id']}" for t in state["tasks"] if t["status"] in ("pending", "queued")]
+    keys += [f"task:{t['id']}" for t in state["tasks"] if t["status"] not in ("pending", "queued")]
+    keys += [f"timer:{t}" for t in state["timers"]]
+    state["keys"] = keys
+    return state

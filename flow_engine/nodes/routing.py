@@ -1,0 +1,309 @@
+"""Acting nodes that choose where an order ships from: route and split.
+
+Reference data (``ref``) these nodes read::
+
+    {"warehouses": [{"id": "GZ-01", "regions": ["广东", "*"], "cost": 10, "active": true,
+                     "capabilities": ["cold_chain"]}, ...],
+     "carriers":   [{"id": "SF", "regions": [...], "capabilities": [...], "cost": 12}, ...],
+     "inventory":  {"GZ-01": {"SKU-1": 40, ...}, ...}}      # available units per warehouse
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flow_engine.model import Node
+from flow_engine.nodes.base import (
+    EXPRESSION,
+    VAR_NAME,
+    BranchSpec,
+    CompileEnv,
+    HandlerBase,
+    Next,
+    Runtime,
+    field,
+    obj,
+)
+
+_CANDIDATE = {"candidate": {"type": "object", "additionalProperties": True}}
+_CONSTRAINTS = ["active", "stock", "region", "capability"]
+_ZH = {"active": "启用", "stock": "有库存", "region": "覆盖地区", "capability": "具备能力"}
+
+
+def demand(order: Mapping[str, Any]) -> dict[str, int]:
+    """Units needed per SKU (lines of the same SKU added up)."""
+    out: dict[str, int] = {}
+    for line in order.get("lines") or ():
+        sku = line.get("sku")
+        if sku is not None:
+            out[sku] = out.get(sku, 0) + int(line.get("qty") or 0)
+    return out
+
+
+def _required_caps(order: Mapping[str, Any]) -> set[str]:
+    caps: set[str] = set()
+    for line in order.get("lines") or ():
+        for key, value in (line.get("attributes") or {}).items():
+            if value is True:
+                caps.add(key)
+    return caps
+
+
+# What an order asks of a warehouse or carrier, computed once per node run.
+class _Needs:
+    __slots__ = ("demand", "caps", "places", "inventory")
+
+    def __init__(self, order: Mapping[str, Any], ref: Mapping[str, Any], caps: set[str]) -> None:
+        self.demand = demand(order)
+        self.caps = caps
+        addr = order.get("shipping_address") or {}
+        wanted = (addr.get("province"), addr.get("city"), addr.get("country"))
+        self.places = [p for p in wanted if p]
+        self.inventory = ref.get("inventory") or {}
+
+
+def _active(cand: Mapping[str, Any], needs: _Needs) -> str | None:
+    return None if cand.get("active", True) else "inactive"
+
+
+def _in_stock(cand: Mapping[str, Any], needs: _Needs) -> str | None:
+    stock = needs.inventory.get(cand.get("id")) or {}
+    short = [sku for sku, qty in needs.demand.items() if (stock.get(sku) or 0) < qty]
+    return f"no stock for {', '.join(short)}" if short else None
+
+
+def _serves(cand: Mapping[str, Any], needs: _Needs) -> str | None:
+    regions = cand.get("regions")
+    if regions is None or "*" in regions:
+        return None
+    for place in needs.places:
+        if place in regions:
+            return None
+    return f"does not serve {needs.places[0] if needs.places else 'the address'}"
+
+
+def _capable(cand: Mapping[str, Any], needs: _Needs) -> str | None:
+    missing = sorted(needs.caps - set(cand.get("capabilities") or ()))
+    return f"lacks {', '.join(missing)}" if missing else None
+
+
+CHECKS = {"active": _active, "stock": _in_stock, "region": _serves, "capability": _capable}
+CHEAP_FIRST = ("region", "active", "capability", "stock")
+
+
+# Check functions for the configured constraints, cheapest and most selective first.
+def _checks(constraints: Any) -> tuple:
+    return tuple(CHECKS[name] for name in CHEAP_FIRST if name in constraints)
+
+
+class RouteHandler(HandlerBase):
+    type = "route"
+    family = "act"
+    title = {"en": "Route", "zh": "路由选择"}
+    config_schema = obj(
+        "Route",
+        "路由选择",
+        {
+            "table": field(
+                {"enum": ["warehouses", "carriers"]},
+                "Choose from",
+                "选择对象",
+                **{"x-enum-zh": {"warehouses": "仓库", "carriers": "承运商"}},
+            ),
+            "constraints": field(
+                {"type": "array", "items": {"enum": _CONSTRAINTS}, "uniqueItems": True},
+                "Hard constraints",
+                "硬性约束",
+                "active, stock (every line in stock), region (serves the address), "
+                "capability (hazmat, cold_chain ... flagged on the lines); the reason recorded "
+                "for a rejected candidate is the first failed check, cheapest checks first",
+                **{"x-enum-zh": _ZH},
+            ),
+            "where": field(
+                {"type": "array", "items": EXPRESSION},
+                "Extra constraints",
+                "附加约束",
+                "Conditions over candidate.* and the order.",
+            ),
+            "capabilities": field(
+                EXPRESSION,
+                "Required capabilities",
+                "所需能力",
+                "List expression; defaults to line attributes set to true.",
+            ),
+            "cost": field(
+                EXPRESSION, "Cost score", "成本评分", "Lowest wins; defaults to candidate.cost."
+            ),
+            "store_as": field(VAR_NAME, "Store choice as", "结果变量"),
+        },
+        required=("table",),
+        description="Keeps the candidates that meet every hard constraint and picks the one with "
+        "the lowest cost score; the choice and the reason are recorded.",
+    )
+
+    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
+        return BranchSpec(required=("found", "none"), allowed=frozenset({"found", "none"}))
+
+    def var_schema(self, node: Node) -> dict[str, Any]:
+        props = {
+            "chosen": {"type": "string"},
+            "cost": {"type": "number"},
+            "reason": {"type": "string"},
+            "eligible": {"type": "array", "items": {"type": "string"}},
+        }
+        return {node.config.get("store_as") or node.id: {"type": "object", "properties": props}}
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        cfg = node.config
+        where = tuple(
+            env.expression(src, f"where/{i}", expect="boolean", extra=_CANDIDATE)
+            for i, src in enumerate(cfg.get("where", ()))
+        )
+        caps_src = cfg.get("capabilities")
+        caps = env.expression(caps_src, "capabilities") if caps_src else None
+        cost_src = cfg.get("cost")
+        cost = env.expression(cost_src, "cost", extra=_CANDIDATE) if cost_src else None
+        constraints = tuple(cfg.get("constraints", ("active",)))
+        checks = _checks(constraints)
+        store_as = cfg.get("store_as") or node.id
+        return (cfg["table"], constraints, checks, where, caps, cost, store_as)
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        table, constraints, checks, where, caps_expr, cost_expr, store_as = prep
+        context, now = rt.context, rt.now
+        order = context["order"]
+        if caps_expr is not None:
+            value = caps_expr(context, now=now) or []
+            caps = {str(v) for v in (value if isinstance(value, list | tuple) else [value])}
+        else:
+            caps = _required_caps(order) if _capable in checks else set()
+        needs = _Needs(order, rt.ref, caps)
+        rejected: dict[str, str] = {}
+        eligible: list[str] = []
+        best, best_cost = None, None
+        candidates = rt.ref.get(table) or ()
+        for cand in candidates:
+            cand_id = str(cand.get("id"))
+            reason = None
+            for check in checks:
+                reason = check(cand, needs)
+                if reason is not None:
+                    break
+            if reason is None and (where or cost_expr is not None):
+                ctx = {**context, "candidate": cand}
+                for expr in where:
+                    if expr(ctx, now=now) is not True:
+                        reason = f"fails {expr.source}"
+                        break
+                cost = cost_expr(ctx, now=now) if cost_expr is not None and reason is None else None
+                if reason is None and cost is None and cost_expr is not None:
+                    reason = "no cost score"
+            else:
+                cost = cand.get("cost", 0)
+            if reason is not None:
+                rejected[cand_id] = reason
+                continue
+            if cost is None:
+                cost = 0
+            eligible.append(cand_id)
+            if best is None or cost < best_cost:  # ties keep the earlier candidate
+                best, best_cost = cand, cost
+        if best is None:
+            choice = {"chosen": None, "reason": "no eligible candidate", "rejected": rejected}
+            rt.set_var(store_as, choice)
+            return Next("none", {"rejected": rejected, "constraints": list(constraints)})
+        reason = f"lowest cost {best_cost} among {len(eligible)} eligible of {len(candidates)}"
+        chosen = best.get("id")
+        choice = {
+            "chosen": chosen,
+            "cost": best_cost,
+            "reason": reason,
+            "eligible": eligible,
+            "rejected": rejected,
+        }
+        rt.set_var(store_as, choice)
+        return Next("found", {"chosen": chosen, "reason": reason, "rejected": rejected})
+
+
+# Greedy: the warehouse covering most remaining units first, cost then list order on ties.
+def _allocate(
+    need: dict[str, int], warehouses: list[Mapping[str, Any]], inventory: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    remaining = dict(need)
+    shipments = []
+    pool = list(enumerate(warehouses))
+    while remaining and pool:
+
+        def cover(item: tuple[int, Mapping[str, Any]]) -> tuple:
+            stock = inventory.get(item[1].get("id")) or {}
+            units = sum(min(int(stock.get(s) or 0), q) for s, q in remaining.items())
+            return (-units, item[1].get("cost", 0), item[0])
+
+        pool.sort(key=cover)
+        position, wh = pool.pop(0)
+        stock = inventory.get(wh.get("id")) or {}
+        lines = []
+        for sku, qty in list(remaining.items()):
+            take = min(int(stock.get(sku) or 0), qty)
+            if take:
+                lines.append({"sku": sku, "qty": take})
+                remaining[sku] = qty - take
+                if remaining[sku] == 0:
+                    del remaining[sku]
+        if not lines:
+            break
+        shipments.append({"warehouse": wh.get("id"), "lines": lines})
+    return shipments, remaining
+
+
+class SplitHandler(HandlerBase):
+    type = "split"
+    family = "act"
+    title = {"en": "Split shipment", "zh": "拆单"}
+    config_schema = obj(
+        "Split shipment",
+        "拆单",
+        {
+            "constraints": field(
+                {"type": "array", "items": {"enum": ["active", "region"]}, "uniqueItems": True},
+                "Warehouse constraints",
+                "仓库约束",
+                **{"x-enum-zh": _ZH},
+            ),
+            "store_as": field(VAR_NAME, "Store allocation as", "结果变量"),
+        },
+        description="Allocates lines across warehouses when no single one holds everything: "
+        "branch single, split (recorded for the split-shipment rate) or unavailable.",
+    )
+
+    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
+        labels = ("single", "split", "unavailable")
+        return BranchSpec(required=labels, allowed=frozenset(labels))
+
+    def var_schema(self, node: Node) -> dict[str, Any]:
+        return {node.config.get("store_as") or node.id: {"type": "object"}}
+
+    def compile(self, node: Node, env: CompileEnv) -> Any:
+        constraints = node.config.get("constraints", ("active", "region"))
+        return (_checks(constraints), node.config.get("store_as") or node.id)
+
+    def run(self, prep: Any, rt: Runtime) -> Next:
+        checks, store_as = prep
+        needs = _Needs(rt.context["order"], rt.ref, set())
+        ok = [
+            w
+            for w in rt.ref.get("warehouses") or ()
+            if not any(check(w, needs) for check in checks)
+        ]
+        shipments, short = _allocate(needs.demand, ok, needs.inventory)
+        if short:
+            branch = "unavailable"
+        else:
+            branch = "split" if len(shipments) > 1 else "single"
+        result = {"split": branch == "split", "shipments": shipments, "shortages": short}
+        rt.set_var(store_as, result)
+        if branch == "split":
+            order_id = rt.context["order"].get("external_id")
+            rt.emit("split", {"order_id": order_id, "shipments": shipments})
+        return Next(branch, {"shipments": len(shipments), "shortages": short})

@@ -1,0 +1,183 @@
+"""Flow validation: collects every problem in a document, with node id and JSON path.
+
+Checks, in order: format version (older documents are migrated first), the flow JSON Schema,
+each node's config schema, the graph (one start, no dangling edges, branches connected and
+known, reachability, no loop without a wait node, joins matched with splits) and every
+expression (compiled and type-checked against the order schema, errors carry the DSL caret).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from flow_engine._graph import GraphCheck
+from flow_engine.context import flow_context_schema, flow_schema
+from flow_engine.errors import FlowMigrationError
+from flow_engine.issues import ERROR, ValidationIssue, make_issue
+from flow_engine.migrations import migrate
+from flow_engine.model import Edge, Flow, Node, Trigger
+from flow_engine.nodes import NODE_HANDLERS
+from flow_engine.nodes.base import CompileEnv
+
+__all__ = ["ValidationIssue", "validate_flow"]
+
+_FLOW_VALIDATOR: Draft202012Validator | None = None
+_CONFIG_VALIDATORS: dict[str, Draft202012Validator] = {}
+
+
+@dataclass
+class Analysis:
+    """What validation learned about a document; compile_flow builds on it."""
+
+    issues: list[ValidationIssue]
+    flow: Flow | None = None
+    preps: dict[str, Any] | None = None
+    context_schema: dict[str, Any] | None = None
+    trigger_filter: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(i.severity == ERROR for i in self.issues)
+
+
+def validate_flow(
+    doc: Mapping[str, Any], order_schema: Mapping[str, Any] | None = None
+) -> list[ValidationIssue]:
+    """Return every problem in ``doc`` (empty when valid); warnings have severity 'warning'.
+
+    ``order_schema`` defaults to the canonical order schema shipped in flow_engine/schema.
+    """
+    return analyse(doc, order_schema).issues
+
+
+def _pointer(parts: Any) -> str:
+    return "".join(f"/{p}" for p in parts) or "/"
+
+
+def _node_id_at(doc: Mapping[str, Any], parts: list[Any]) -> str | None:
+    if len(parts) >= 2 and parts[0] == "nodes" and isinstance(parts[1], int):
+        nodes = doc.get("nodes")
+        if isinstance(nodes, list) and parts[1] < len(nodes) and isinstance(nodes[parts[1]], dict):
+            node_id = nodes[parts[1]].get("id")
+            return node_id if isinstance(node_id, str) else None
+    return None
+
+
+def _schema_issues(doc: Mapping[str, Any]) -> list[ValidationIssue]:
+    global _FLOW_VALIDATOR
+    if _FLOW_VALIDATOR is None:
+        _FLOW_VALIDATOR = Draft202012Validator(flow_schema())
+    out = []
+    for err in sorted(_FLOW_VALIDATOR.iter_errors(doc), key=lambda e: list(map(str, e.path))):
+        parts = list(err.absolute_path)
+        out.append(
+            make_issue(
+                "schema", _pointer(parts), node_id=_node_id_at(doc, parts), detail=err.message
+            )
+        )
+    return out
+
+
+def _config_validator(node_type: str) -> Draft202012Validator:
+    validator = _CONFIG_VALIDATORS.get(node_type)
+    if validator is None:
+        validator = Draft202012Validator(dict(NODE_HANDLERS[node_type].config_schema))
+        _CONFIG_VALIDATORS[node_type] = validator
+    return validator
+
+
+# Read what can be read of a document that may have schema errors.
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _usable_flow(doc: Mapping[str, Any]) -> Flow | None:
+    nodes, edges = doc.get("nodes"), doc.get("edges")
+    if not isinstance(nodes, list) or not isinstance(edges, list):
+        return None
+    good_nodes = tuple(
+        Node(raw["id"], raw["type"], dict(raw.get("config") or {}), index=i)
+        for i, raw in enumerate(nodes)
+        if isinstance(raw, dict)
+        and isinstance(raw.get("id"), str)
+        and isinstance(raw.get("type"), str)
+        and raw["type"] in NODE_HANDLERS
+        and isinstance(raw.get("config", {}), dict)
+    )
+    good_edges = tuple(
+        Edge(raw["from"], raw["to"], raw.get("branch"), _text_or_none(raw.get("id")), index=i)
+        for i, raw in enumerate(edges)
+        if isinstance(raw, dict)
+        and isinstance(raw.get("from"), str)
+        and isinstance(raw.get("to"), str)
+        and isinstance(raw.get("branch", ""), str)
+    )
+    trigger = doc.get("trigger") if isinstance(doc.get("trigger"), dict) else {}
+    text = trigger.get("filter")
+    return Flow(
+        key=str(doc.get("key", "")),
+        name={},
+        trigger=Trigger(str(trigger.get("event", "")), text if isinstance(text, str) else None),
+        nodes=good_nodes,
+        edges=good_edges,
+    )
+
+
+def analyse(doc: Any, order_schema: Mapping[str, Any] | None = None) -> Analysis:
+    """Validate ``doc`` and compile what compiles (used by validate_flow and compile_flow)."""
+    if not isinstance(doc, Mapping):
+        return Analysis([make_issue("schema", "/", detail="a flow document is a JSON object")])
+    try:
+        doc = migrate(doc)
+    except FlowMigrationError:
+        version = doc.get("format_version")
+        return Analysis(
+            [make_issue("unknown_format_version", "/format_version", version=repr(version))]
+        )
+    issues = _schema_issues(doc)
+    flow = _usable_flow(doc)
+    if flow is None:
+        return Analysis(issues)
+    valid_config = set()
+    for node in flow.nodes:
+        errors = list(_config_validator(node.type).iter_errors(dict(node.config)))
+        for err in errors:
+            path = f"/nodes/{node.index}/config" + _pointer(err.absolute_path).rstrip("/")
+            issues.append(make_issue("config", path, node_id=node.id, detail=err.message))
+        if not errors:
+            valid_config.add(node.index)
+    issues += GraphCheck(flow, NODE_HANDLERS, valid_config).run()
+
+    vars_schema: dict[str, Any] = {}
+    for node in flow.nodes:
+        if node.index in valid_config:
+            try:
+                vars_schema.update(NODE_HANDLERS[node.type].var_schema(node))
+            except (TypeError, ValueError, KeyError, AttributeError):
+                continue  # the node's own compile step reports what is wrong
+    schema = flow_context_schema(order_schema, vars_schema=vars_schema)
+    env = CompileEnv(schema, issues)
+    trigger_filter = None
+    if flow.trigger.filter:
+        env.node_id, env.base_path = None, "/trigger"
+        trigger_filter = env.expression(flow.trigger.filter, "filter", expect="boolean")
+    connected: dict[str, set[str | None]] = defaultdict(set)
+    for edge in flow.edges:
+        connected[edge.source].add(edge.branch)
+    preps: dict[str, Any] = {}
+    for node in flow.nodes:
+        if node.index in valid_config:
+            handler = NODE_HANDLERS[node.type]
+            env.at(node, frozenset(connected[node.id]))
+            try:
+                preps[node.id] = handler.compile(node, env)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                # Config that passes its schema but still cannot be used (e.g. table cells
+                # the rule language rejects in an unexpected way) is a problem of that node.
+                env.error("config", "", detail=f"{type(exc).__name__}: {exc}")
+    return Analysis(issues, flow, preps, schema, trigger_filter)

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Run the whole OrderFlow test suite: lint, then every test on SQLite (browser tests in
+# headless Chromium included), then the database-backed tests again on PostgreSQL + Redis.
+# Extra arguments go to pytest (e.g. -k login). Nothing is skipped silently: without a
+# reachable PostgreSQL or Chromium the run fails.
+source "$(dirname "$0")/_venv.sh"
+ensure_venv "test"
+cd "$ROOT"
+bin="$VENV/bin"
+export PYTHONDONTWRITEBYTECODE=1
+
+need_root_apt() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "Missing Debian packages: $*. Install them: sudo apt-get install -y $*" >&2
+    exit 1
+  fi
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Browser tests drive the Debian Chromium (never a downloaded browser build); the CJK
+# fonts make Chinese pages readable in the screenshots the tests save.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver)
+fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing Debian packages for the browser tests: ${missing[*]} ..."
+  need_root_apt "${missing[@]}"
+fi
+
+echo "== ruff"
+"$bin/ruff" check .
+"$bin/ruff" format --check . >/dev/null || { "$bin/ruff" format --check .; exit 1; }
+
+run_pytest() {
+  local label=$1; shift
+  echo "== pytest ($label)"
+  set +e
+  "$bin/python" -m pytest "$@"
+  local rc=$?
+  set -e
+  if [ $rc -ne 0 ]; then echo "pytest ($label) failed with exit code $rc" >&2; exit $rc; fi
+}
+
+run_pytest "SQLite" -p no:cacheprovider "$@"
+
+if [ "${ORDERFLOW_TEST_SQLITE_ONLY:-0}" = 1 ] && [ "${CI:-}" != true ]; then
+  echo "!! ORDERFLOW_TEST_SQLITE_ONLY=1: the PostgreSQL + Redis pass was NOT run." >&2
+  exit 0
+fi
+
+# PostgreSQL and Redis on 127.0.0.1, started with the machine's service commands if down.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "Starting PostgreSQL ..."
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+  echo "Starting Redis ..."
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  for _ in $(seq 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
+
+pg_user=${PGUSER:-postgres}
+dbname="orderflow_test_$$_$(date +%s)"
+psql -q -h 127.0.0.1 -U "$pg_user" -d postgres -c "CREATE DATABASE $dbname" >/dev/null
+trap 'psql -q -h 127.0.0.1 -U "$pg_user" -d postgres -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+export DATABASE_URL="postgresql+psycopg://$pg_user@127.0.0.1:5432/$dbname"
+export REDIS_URL="redis://127.0.0.1:6379/0"
+export ORDERFLOW_QUEUE_NAME="orderflow-test-$$"
+# The pure libraries do not touch a database; their tests ran in the first pass.
+run_pytest "PostgreSQL + Redis" -p no:cacheprovider -m "not browser" tests/app "$@"
+echo "== all test passes succeeded"

@@ -1,0 +1,181 @@
+/* OrderFlow dashboard: draws the KPI panels and the cost heatmap with ECharts from the JSON
+   the page carries (#db-data, #cost-data). Redraws after htmx swaps in new figures. */
+(function () {
+  'use strict';
+  const zh = (document.documentElement.lang || '').startsWith('zh');
+  const T = zh
+    ? { orders: '订单', unit: '单位成本', p50: '中位数', p95: 'P95', p90: 'P90', rate: '比率', raised: '新告警', cost: '成本', share: '成本占比', volume: '订单占比', ratio: '倍数' }
+    : { orders: 'Orders', unit: 'Unit cost', p50: 'Median', p95: 'P95', p90: 'P90', rate: 'Rate', raised: 'Raised', cost: 'Cost', share: 'Share of cost', volume: 'Share of orders', ratio: 'Ratio' };
+  const PALETTE = ['#1f6feb', '#1a7f37', '#9a6700', '#cf222e', '#8250df', '#0a7ea4', '#bf3989', '#57606a'];
+  const charts = [];
+
+  function duration(s) {
+    if (s == null) return '—';
+    if (s < 60) return s.toFixed(1) + (zh ? ' 秒' : ' s');
+    if (s < 3600) return (s / 60).toFixed(1) + (zh ? ' 分钟' : ' min');
+    if (s < 172800) return (s / 3600).toFixed(1) + (zh ? ' 小时' : ' h');
+    return (s / 86400).toFixed(1) + (zh ? ' 天' : ' d');
+  }
+
+  function labeller(range) {
+    const opts = range.hourly
+      ? { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false, timeZone: range.zone }
+      : { month: '2-digit', day: '2-digit', timeZone: range.zone };
+    const fmt = new Intl.DateTimeFormat(zh ? 'zh-CN' : 'en-GB', opts);
+    return (iso) => fmt.format(new Date(iso));
+  }
+
+  function markers(data, labels, series) {
+    // Dashed vertical lines where a flow version went live inside the range.
+    const lines = [];
+    for (const p of data.publishes || []) {
+      const t = new Date(p.published_at).getTime();
+      let at = -1;
+      series.forEach((row, i) => { if (new Date(row.t).getTime() <= t) at = i; });
+      if (at >= 0) lines.push({ xAxis: labels[at], label: { formatter: p.flow + ' v' + p.version, fontSize: 10 } });
+    }
+    return lines.length ? { symbol: 'none', lineStyle: { type: 'dashed', color: '#8250df' }, data: lines } : undefined;
+  }
+
+  function base(labels, valueAxis) {
+    return {
+      color: PALETTE,
+      grid: { left: 48, right: 12, top: 28, bottom: 28 },
+      tooltip: { trigger: 'axis', confine: true },
+      legend: { top: 0, type: 'scroll', textStyle: { fontSize: 11 } },
+      xAxis: { type: 'category', data: labels, axisLabel: { fontSize: 10 } },
+      yAxis: Object.assign({ type: 'value', axisLabel: { fontSize: 10 } }, valueAxis || {}),
+    };
+  }
+
+  function option(key, panel, data) {
+    const rows = panel.series;
+    const fmt = labeller(data.range);
+    const labels = rows.map((r) => fmt(r.t));
+    const mark = markers(data, labels, rows);
+    if (key === 'orders') {
+      const channels = Object.keys(panel.total.by_channel || {});
+      const o = base(labels);
+      o.series = channels.map((c, i) => ({
+        name: c, type: 'bar', stack: 'orders', data: rows.map((r) => (r.by_channel || {})[c] || 0),
+        markLine: i === 0 ? mark : undefined,
+      }));
+      if (!o.series.length) o.series = [{ name: T.orders, type: 'bar', data: rows.map((r) => r.orders), markLine: mark }];
+      return o;
+    }
+    if (key === 'unit_cost') {
+      const o = base(labels, { axisLabel: { formatter: (v) => '¥' + v, fontSize: 10 } });
+      o.series = [{ name: T.unit, type: 'line', smooth: true, connectNulls: true, showSymbol: true, data: rows.map((r) => r.unit_cost), markLine: mark }];
+      return o;
+    }
+    if (key === 'status_lag' || key === 'approval_turnaround') {
+      const hi = key === 'status_lag' ? 'p95' : 'p90';
+      const o = base(labels, { axisLabel: { formatter: duration, fontSize: 10 } });
+      o.tooltip.valueFormatter = duration;
+      o.series = [
+        { name: T.p50, type: 'line', connectNulls: true, data: rows.map((r) => r.p50), markLine: mark },
+        { name: T[hi], type: 'line', connectNulls: true, lineStyle: { type: 'dotted' }, data: rows.map((r) => r[hi]) },
+      ];
+      return o;
+    }
+    if (key === 'alerts_open') {
+      const o = base(labels);
+      o.series = [{ name: T.raised, type: 'bar', data: rows.map((r) => r.raised), itemStyle: { color: '#cf222e' }, markLine: mark }];
+      return o;
+    }
+    const o = base(labels, { max: 100, axisLabel: { formatter: '{value}%', fontSize: 10 } });
+    o.tooltip.valueFormatter = (v) => (v == null ? '—' : v.toFixed(1) + '%');
+    o.series = [{ name: T.rate, type: 'line', areaStyle: { opacity: 0.12 }, connectNulls: true, data: rows.map((r) => r.rate), markLine: mark }];
+    return o;
+  }
+
+  function drawPanels() {
+    const holder = document.getElementById('db-data');
+    if (!holder || !window.echarts) return;
+    const data = JSON.parse(holder.textContent);
+    for (const [key, panel] of Object.entries(data.panels)) {
+      const el = document.getElementById('chart-' + key);
+      if (!el) continue;
+      const chart = echarts.init(el, null, { renderer: 'svg' });
+      chart.setOption(option(key, panel, data));
+      charts.push(chart);
+    }
+  }
+
+  function drawCosts() {
+    const holder = document.getElementById('cost-data');
+    const el = document.getElementById('cost-chart');
+    if (!holder || !el || !window.echarts) return;
+    const data = JSON.parse(holder.textContent);
+    const types = data.types.map((t) => t.type);
+    const drivers = data.drivers.map((d) => (zh ? d.name_zh || d.name_en : d.name_en || d.name_zh) || d.key);
+    const index = {};
+    data.drivers.forEach((d, i) => { index[d.key] = i; });
+    const metric = holder.dataset.metric || 'ratio';
+    const cells = data.cells.map((c) => ({
+      value: [index[c.driver], types.indexOf(c.type), metric === 'amount' ? c.amount : (c.ratio == null ? '-' : c.ratio)],
+      cell: c,
+    }));
+    const values = cells.map((c) => c.value[2]).filter((v) => typeof v === 'number');
+    const max = metric === 'amount' ? Math.max(1, ...values) : Math.max(2, ...values);
+    const chart = echarts.init(el, null, { renderer: 'svg' });
+    el.style.height = Math.max(260, 42 * types.length + 90) + 'px';
+    chart.resize();
+    chart.setOption({
+      animation: false,
+      tooltip: {
+        confine: true,
+        formatter: (p) => {
+          const c = p.data.cell;
+          return '<b>' + c.type + ' × ' + drivers[p.data.value[0]] + '</b><br>' + T.cost + ' ¥' + c.amount.toLocaleString() +
+            '<br>' + T.share + ' ' + c.share_cost + '%<br>' + T.volume + ' ' + c.share_orders + '%' +
+            (c.ratio != null ? '<br>' + T.ratio + ' ' + c.ratio + '×' : '');
+        },
+      },
+      grid: { left: 110, right: 20, top: 10, bottom: 120 },
+      xAxis: { type: 'category', data: drivers, axisLabel: { interval: 0, rotate: 30, fontSize: 11 }, splitArea: { show: true } },
+      yAxis: { type: 'category', data: types, axisLabel: { fontSize: 11 }, splitArea: { show: true } },
+      visualMap: {
+        min: 0, max: max, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120,
+        inRange: { color: metric === 'amount' ? ['#f0f6ff', '#1f6feb', '#0b3d91'] : ['#eaf6ec', '#fff8c5', '#cf222e'] },
+      },
+      series: [{
+        type: 'heatmap', data: cells,
+        label: {
+          show: true, fontSize: 11, color: '#1d2330',
+          formatter: (p) => {
+            const v = p.data.value[2];
+            if (typeof v !== 'number') return '';
+            return metric === 'amount' ? '¥' + Math.round(v).toLocaleString() : v.toFixed(2) + '×';
+          },
+        },
+      }],
+    });
+    charts.push(chart);
+  }
+
+  function draw() {
+    while (charts.length) charts.pop().dispose();
+    drawPanels();
+    drawCosts();
+  }
+
+  function wireFilters() {
+    const form = document.getElementById('db-filters') || document.getElementById('cost-filters') || document.getElementById('heat-filters');
+    if (!form) return;
+    const range = form.querySelector('select[name=range]');
+    const dates = form.querySelectorAll('input[type=date]');
+    const sync = () => { form.classList.toggle('db-custom', range && range.value === 'custom'); };
+    if (range) range.addEventListener('change', () => { if (range.value !== 'custom') dates.forEach((d) => { d.value = ''; }); sync(); });
+    dates.forEach((d) => d.addEventListener('change', () => { if (range) range.value = 'custom'; sync(); }));
+    // A custom range is only sent once both dates are set.
+    form.addEventListener('htmx:confirm', (e) => {
+      if (range && range.value === 'custom' && !Array.from(dates).every((d) => d.value)) e.preventDefault();
+    });
+    sync();
+  }
+
+  document.addEventListener('DOMContentLoaded', () => { wireFilters(); draw(); });
+  document.addEventListener('htmx:afterSettle', (e) => { if (e.target && (e.target.id === 'db-panels' || e.target.id === 'cost-body')) draw(); });
+  window.addEventListener('resize', () => charts.forEach((c) => c.resize()));
+})();

@@ -1,0 +1,579 @@
+/* OrderFlow flow editor: the canvas (AntV X6), nodes, edges, branches, layout, marks. */
+(function () {
+  'use strict';
+  const OF = (window.OF = window.OF || {});
+
+  // ---- shared helpers -------------------------------------------------------------------
+  OF.i18n = JSON.parse(document.getElementById('editor-i18n')?.textContent || '{}');
+  OF.t = function (key, vars) {
+    let s = OF.i18n[key] || key;
+    for (const [k, v] of Object.entries(vars || {})) s = s.split('{' + k + '}').join(String(v));
+    return s;
+  };
+  OF.csrf = function () {
+    try { return JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']; } catch (e) { return ''; }
+  };
+  OF.api = async function (url, opts) {
+    opts = opts || {};
+    const init = { method: opts.method || 'GET', headers: { Accept: 'application/json', 'X-CSRFToken': OF.csrf() }, credentials: 'same-origin' };
+    if (opts.body !== undefined) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(opts.body); }
+    let res;
+    try { res = await fetch(url, init); } catch (e) { return { ok: false, status: 0, data: null, offline: true }; }
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    return { ok: res.ok, status: res.status, data: data };
+  };
+  OF.errorText = function (r) {
+    if (r.offline) return OF.t('offline');
+    return (r.data && r.data.error && r.data.error.message) || OF.t('unknown_error');
+  };
+  OF.esc = function (s) {
+    return String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+  };
+  OF.debounce = function (fn, ms) {
+    let t = null;
+    const d = function () { const a = arguments; clearTimeout(t); t = setTimeout(() => fn.apply(null, a), ms); };
+    d.flush = function () { clearTimeout(t); fn(); };
+    return d;
+  };
+  OF.localName = function (name, fallback) {
+    if (!name) return fallback || '';
+    if (typeof name === 'string') return name;
+    return (OF.lang === 'zh' ? name.zh || name.en : name.en || name.zh) || fallback || '';
+  };
+
+  const BRANCH_ZH = {
+    true: '是', false: '否', default: '默认', approved: '通过', rejected: '拒绝', timeout: '超时',
+    found: '找到', none: '无可选', reserved: '已预占', insufficient: '库存不足', single: '单仓',
+    split: '拆单', unavailable: '无货', received: '已收到', no_match: '未命中',
+  };
+  OF.branchLabel = function (b) {
+    if (b == null || b === '') return '';
+    return OF.lang === 'zh' && BRANCH_ZH[b] ? BRANCH_ZH[b] + ' ' + b : b;
+  };
+  const FAMILY_COLORS = {
+    control: ['#334155', '#f1f5f9'], decide: ['#b45309', '#fff7ed'], act: ['#1d4ed8', '#eff6ff'],
+    human: ['#7e22ce', '#faf5ff'], wait: ['#0f766e', '#f0fdfa'],
+  };
+  const W = 176, H = 58;
+  const VISUAL = { visual: true };
+
+  function clip(text, n) { text = String(text || ''); return text.length > n ? text.slice(0, n - 1) + '…' : text; }
+
+  // ---- the editor canvas ----------------------------------------------------------------
+  class FlowGraph {
+    constructor(container, minimap, options) {
+      this.types = {};
+      for (const t of options.nodeTypes) this.types[t.type] = t;
+      this.readOnly = !!options.readOnly;
+      this.listeners = { change: [], select: [] };
+      this.marks = { issues: new Map(), path: null, diff: null };
+      this.clip = null;
+      this.loading = false;
+      registerShape();
+      const ro = this.readOnly;
+      this.graph = new X6.Graph({
+        container: container,
+        autoResize: true,
+        background: { color: '#f8fafc' },
+        grid: { visible: true, size: 10, type: 'dot', args: { color: '#cbd5e1' } },
+        virtual: { enabled: true, margin: 200 },
+        panning: { enabled: true, eventTypes: ['leftMouseDown'] },
+        mousewheel: { enabled: true, modifiers: null, factor: 1.1, minScale: 0.15, maxScale: 2.5 },
+        interacting: ro ? { nodeMovable: false, edgeMovable: false, magnetConnectable: false, edgeLabelMovable: false, arrowheadMovable: false, vertexMovable: false, vertexAddable: false } : { edgeLabelMovable: false },
+        connecting: {
+          snap: { radius: 36 }, allowBlank: false, allowLoop: false, allowNode: true, allowPort: true,
+          allowMulti: 'withPort', allowEdge: false, highlight: true,
+          connector: { name: 'smooth' }, anchor: 'center', connectionPoint: 'boundary',
+          createEdge: () => this.graph.createEdge(Object.assign(edgeStyle(null), { id: this.newEdgeId() })),
+          validateMagnet: ({ magnet }) => !ro && magnet.getAttribute('port-group') === 'out',
+          validateConnection: ({ sourceCell, targetCell, targetMagnet }) => {
+            if (!sourceCell || !targetCell || sourceCell === targetCell) return false;
+            if (targetMagnet && targetMagnet.getAttribute('port-group') === 'out') return false;
+            return targetCell.getData()?.type !== 'start';
+          },
+        },
+        highlighting: { magnetAvailable: { name: 'stroke', args: { attrs: { stroke: '#16a34a', 'stroke-width': 3 } } } },
+      });
+      const g = this.graph;
+      // The UMD bundle ships the plugins without their Graph.prototype shortcuts: keep the
+      // plugin instances and call them directly.
+      this.sel = new X6.Selection({
+        enabled: true, multiple: true, rubberband: true, modifiers: 'shift', movable: !ro,
+        showNodeSelectionBox: true, showEdgeSelectionBox: false, pointerEvents: 'none',
+        multipleSelectionModifiers: ['ctrl', 'meta', 'shift'],
+      });
+      g.use(this.sel);
+      g.use(new X6.Snapline({ enabled: true }));
+      this.hist = new X6.History({
+        enabled: !ro,
+        beforeAddCommand: (event, args) => !(args && args.options && args.options.visual) && !this.loading,
+      });
+      g.use(this.hist);
+      if (minimap) g.use(new X6.MiniMap({ container: minimap, width: 180, height: 120, padding: 8, scalable: false }));
+      const changed = () => { if (!this.loading) this.emit('change'); };
+      g.on('cell:added', changed);
+      g.on('cell:removed', changed);
+      g.on('node:moved', changed);
+      g.on('cell:change:data', ({ options }) => { if (!options || !options.visual) changed(); });
+      g.on('history:undo', () => { this.refreshAll(); changed(); });
+      g.on('history:redo', () => { this.refreshAll(); changed(); });
+      g.on('edge:connected', ({ edge, isNew }) => {
+        if (isNew || true) this.assignBranch(edge);
+        changed();
+      });
+      g.on('selection:changed', () => this.emit('select', this.selected()));
+      g.on('blank:click', () => this.emit('select', this.selected()));
+      g.on('node:mouseenter', ({ node }) => { if (node.hasPort('out')) node.setPortProp('out', 'attrs/circle/r', 7, VISUAL); });
+      g.on('node:mouseleave', ({ node }) => { if (node.hasPort('out')) node.setPortProp('out', 'attrs/circle/r', 5, VISUAL); });
+      this.installTouch(container);
+    }
+
+    on(name, fn) { this.listeners[name].push(fn); }
+    emit(name, arg) { for (const fn of this.listeners[name]) fn(arg); }
+
+    typeTitle(type) {
+      const t = this.types[type];
+      return t ? OF.localName(t.title, type) : type;
+    }
+
+    // -- nodes
+    nodeMeta(data) {
+      const t = this.types[data.type] || { family: 'act', title: { en: data.type, zh: data.type } };
+      const title = OF.localName(data.name, '') || OF.localName(t.title, data.type);
+      const other = OF.lang === 'zh' ? t.title.en : t.title.zh;
+      return { t, title, sub: OF.localName(t.title, data.type) + ' · ' + other };
+    }
+
+    nodeAttrs(data) {
+      const m = this.nodeMeta(data);
+      const [ink, fill] = FAMILY_COLORS[m.t.family] || FAMILY_COLORS.act;
+      return {
+        body: { fill: fill, stroke: ink, strokeWidth: 1.5 },
+        stripe: { fill: ink },
+        title: { text: clip(m.title, 14) },
+        sub: { text: clip(m.sub, 24) },
+      };
+    }
+
+    addNodeCell(node) {
+      const data = { type: node.type, name: node.name || null, config: node.config || {} };
+      const isStart = node.type === 'start', isEnd = node.type === 'end';
+      const items = [];
+      if (!isStart) items.push({ id: 'in', group: 'in' });
+      if (!isEnd) items.push({ id: 'out', group: 'out' });
+      const pos = node.position || { x: 0, y: 0 };
+      return this.graph.addNode({
+        id: node.id, shape: 'of-node', x: pos.x, y: pos.y, width: W, height: H,
+        data: data, attrs: this.nodeAttrs(data), ports: { items: items },
+      });
+    }
+
+    newId(type) {
+      let n = 1;
+      while (this.graph.getCellById(type + '_' + n)) n++;
+      return type + '_' + n;
+    }
+
+    newEdgeId() {
+      let n = this.graph.getEdges().length + 1;
+      while (this.graph.getCellById('e' + n)) n++;
+      return 'e' + n;
+    }
+
+    addNode(type, pos) {
+      const id = this.newId(type);
+      const defaults = { end: { outcome: 'done' } };
+      const cell = this.addNodeCell({ id: id, type: type, config: JSON.parse(JSON.stringify(defaults[type] || {})), position: pos });
+      this.sel.clean();
+      this.sel.select(cell);
+      return cell;
+    }
+
+    viewportCenter() {
+      const rect = this.graph.container.getBoundingClientRect();
+      const p = this.graph.clientToLocal(rect.left + rect.width / 2, rect.top + rect.height / 2);
+      const jitter = (this.graph.getNodes().length % 5) * 14;
+      return { x: Math.round(p.x - W / 2 + jitter), y: Math.round(p.y - H / 2 + jitter) };
+    }
+
+    dropAt(type, clientX, clientY) {
+      const p = this.graph.clientToLocal(clientX, clientY);
+      return this.addNode(type, { x: Math.round(p.x - W / 2), y: Math.round(p.y - H / 2) });
+    }
+
+    updateNode(id, patch) {
+      const cell = this.graph.getCellById(id);
+      if (!cell) return;
+      const data = Object.assign({}, cell.getData(), patch);
+      cell.setData(data, { overwrite: true });
+      cell.setAttrs(this.nodeAttrs(data), VISUAL);
+      this.relabelEdges(cell);
+    }
+
+    refreshAll() {
+      for (const n of this.graph.getNodes()) n.setAttrs(this.nodeAttrs(n.getData()), VISUAL);
+      for (const e of this.graph.getEdges()) this.applyEdgeLabel(e);
+    }
+
+    // -- branches
+    branchesOf(data) {
+      const t = this.types[data.type];
+      if (!t) return { required: [], allowed: [], single: true, any: false };
+      const b = JSON.parse(JSON.stringify(t.branches));
+      if (data.type === 'switch') {
+        const names = [];
+        for (const c of (data.config && data.config.cases) || []) if (c && c.branch && !names.includes(c.branch)) names.push(c.branch);
+        b.required = names.concat(['default']);
+        b.allowed = b.required.slice();
+      }
+      if (data.type === 'approval') b.allowed = ['approved', 'rejected', 'timeout'];
+      if (data.type === 'wait_event') b.allowed = ['received', 'timeout'];
+      return b;
+    }
+
+    outgoing(cell) { return this.graph.getOutgoingEdges(cell) || []; }
+
+    assignBranch(edge) {
+      const source = edge.getSourceCell();
+      if (!source) return;
+      const spec = this.branchesOf(source.getData());
+      const used = this.outgoing(source).filter((e) => e !== edge).map((e) => (e.getData() || {}).branch);
+      let branch = (edge.getData() || {}).branch || null;
+      if (branch && !used.includes(branch)) { this.applyEdgeLabel(edge); return; }
+      branch = null;
+      const options = spec.any ? [] : (spec.allowed || []);
+      branch = spec.required.find((b) => !used.includes(b)) || options.find((b) => !used.includes(b)) || null;
+      if (!branch && spec.any) { let k = 1; while (used.includes('branch_' + k)) k++; branch = 'branch_' + k; }
+      if (!branch && !spec.single && options.length) branch = options[0];
+      edge.setData({ branch: branch }, { overwrite: true });
+      this.applyEdgeLabel(edge);
+    }
+
+    setBranch(edgeId, branch) {
+      const edge = this.graph.getCellById(edgeId);
+      if (!edge) return;
+      edge.setData({ branch: branch || null }, { overwrite: true });
+      this.applyEdgeLabel(edge);
+    }
+
+    applyEdgeLabel(edge) {
+      const b = (edge.getData() || {}).branch;
+      edge.setLabels(b ? [{ attrs: { label: { text: OF.branchLabel(b) } } }] : [], VISUAL);
+    }
+
+    relabelEdges(cell) { for (const e of this.outgoing(cell)) this.applyEdgeLabel(e); }
+
+    connect(sourceId, targetId, branch) {
+      const e = this.graph.addEdge(Object.assign(edgeStyle(branch), {
+        id: this.newEdgeId(),
+        source: { cell: sourceId, port: 'out' }, target: { cell: targetId, port: 'in' }, data: { branch: branch || null },
+      }));
+      this.applyEdgeLabel(e);
+      return e;
+    }
+
+    // -- documents
+    load(doc) {
+      this.loading = true;
+      const g = this.graph;
+      this.hist.disable();
+      g.clearCells();
+      const nodes = (doc.nodes || []).map((n) => ({
+        id: n.id, shape: 'of-node', x: (n.position || {}).x || 0, y: (n.position || {}).y || 0, width: W, height: H,
+        data: { type: n.type, name: n.name || null, config: n.config || {} },
+        attrs: this.nodeAttrs({ type: n.type, name: n.name, config: n.config || {} }),
+        ports: { items: [n.type !== 'start' && { id: 'in', group: 'in' }, n.type !== 'end' && { id: 'out', group: 'out' }].filter(Boolean) },
+      }));
+      const ids = new Set(nodes.map((n) => n.id));
+      const edges = (doc.edges || []).filter((e) => ids.has(e.from) && ids.has(e.to)).map((e, i) => Object.assign(edgeStyle(e.branch), {
+        id: e.id || 'e_' + e.from + '_' + e.to + '_' + i,
+        source: { cell: e.from, port: 'out' }, target: { cell: e.to, port: 'in' },
+        data: { branch: e.branch == null ? null : e.branch },
+        labels: e.branch ? [{ attrs: { label: { text: OF.branchLabel(e.branch) } } }] : [],
+      }));
+      g.resetCells([].concat(g.createNode ? nodes.map((n) => g.createNode(n)) : nodes, edges.map((e) => g.createEdge(e))));
+      this.missingEdges = (doc.edges || []).filter((e) => !(ids.has(e.from) && ids.has(e.to)));
+      this.hist.clean();
+      if (!this.readOnly) this.hist.enable();
+      this.loading = false;
+    }
+
+    overlapping() {
+      const boxes = this.graph.getNodes().map((n) => n.getBBox());
+      for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) if (boxes[i].isIntersectWithRect(boxes[j])) return true;
+      return false;
+    }
+
+    toDoc(base) {
+      const doc = Object.assign({}, base);
+      doc.nodes = this.graph.getNodes().map((n) => {
+        const d = n.getData() || {};
+        const p = n.getPosition();
+        const out = { id: n.id, type: d.type, config: d.config || {}, position: { x: Math.round(p.x), y: Math.round(p.y) } };
+        if (d.name && (d.name.zh || d.name.en)) out.name = d.name;
+        return out;
+      });
+      doc.edges = this.graph.getEdges().map((e) => {
+        const out = { id: e.id, from: e.getSourceCellId(), to: e.getTargetCellId() };
+        const b = (e.getData() || {}).branch;
+        if (b) out.branch = b;
+        return out;
+      }).filter((e) => e.from && e.to).concat(this.missingEdges || []);
+      return doc;
+    }
+
+    edgeIndex(doc) {
+      const out = {};
+      (doc.edges || []).forEach((e, i) => { out[i] = e.id; });
+      return out;
+    }
+
+    // -- selection, clipboard, delete
+    selected() { return this.sel.getSelectedCells(); }
+
+    selectOnly(id) {
+      const cell = this.graph.getCellById(id);
+      if (!cell) return;
+      this.sel.clean();
+      this.sel.select(cell);
+      if (cell.isNode()) this.graph.centerCell(cell);
+    }
+
+    cycle(step) {
+      const nodes = this.graph.getNodes().slice().sort((a, b) => a.getPosition().x - b.getPosition().x || a.getPosition().y - b.getPosition().y);
+      if (!nodes.length) return;
+      const cur = this.selected().find((c) => c.isNode());
+      let i = cur ? nodes.indexOf(cur) + step : 0;
+      i = (i + nodes.length) % nodes.length;
+      this.selectOnly(nodes[i].id);
+    }
+
+    nudge(dx, dy) {
+      const nodes = this.selected().filter((c) => c.isNode());
+      if (!nodes.length) return;
+      this.graph.batchUpdate('nudge', () => { for (const n of nodes) n.translate(dx, dy); });
+      this.emit('change');
+    }
+
+    copy() {
+      const nodes = this.selected().filter((c) => c.isNode());
+      if (!nodes.length) return 0;
+      const ids = new Set(nodes.map((n) => n.id));
+      const doc = this.toDoc({});
+      this.clip = {
+        nodes: doc.nodes.filter((n) => ids.has(n.id)),
+        edges: doc.edges.filter((e) => ids.has(e.from) && ids.has(e.to)),
+      };
+      try { localStorage.setItem('orderflow.clipboard', JSON.stringify(this.clip)); } catch (e) { /* private mode */ }
+      return nodes.length;
+    }
+
+    paste() {
+      let clip = this.clip;
+      try { clip = JSON.parse(localStorage.getItem('orderflow.clipboard')) || clip; } catch (e) { /* keep */ }
+      if (!clip || !clip.nodes.length) return;
+      const map = {};
+      const added = [];
+      this.graph.batchUpdate('paste', () => {
+        for (const n of clip.nodes) {
+          if (n.type === 'start' && this.graph.getNodes().some((c) => c.getData().type === 'start')) continue;
+          const id = this.newId(n.type);
+          map[n.id] = id;
+          added.push(this.addNodeCell(Object.assign({}, JSON.parse(JSON.stringify(n)), { id: id, position: { x: n.position.x + 40, y: n.position.y + 40 } })));
+        }
+        for (const e of clip.edges) if (map[e.from] && map[e.to]) this.connect(map[e.from], map[e.to], e.branch);
+      });
+      this.sel.clean();
+      this.sel.select(added);
+      clip.nodes.forEach((n) => { n.position = { x: n.position.x + 40, y: n.position.y + 40 }; });
+      this.clip = clip;
+    }
+
+    removeCells(cells) {
+      this.graph.batchUpdate('delete', () => this.graph.removeCells(cells));
+    }
+
+    // -- layout and view
+    layout(quiet) {
+      const g = new dagre.graphlib.Graph();
+      g.setGraph({ rankdir: 'LR', nodesep: 36, ranksep: 70, marginx: 20, marginy: 20 });
+      g.setDefaultEdgeLabel(() => ({}));
+      const nodes = this.graph.getNodes();
+      for (const n of nodes) g.setNode(n.id, { width: W, height: H });
+      for (const e of this.graph.getEdges()) {
+        const s = e.getSourceCellId(), t = e.getTargetCellId();
+        if (s && t) g.setEdge(s, t);
+      }
+      dagre.layout(g);
+      if (quiet) this.loading = true;
+      this.graph.batchUpdate('layout', () => {
+        for (const n of nodes) {
+          const p = g.node(n.id);
+          if (p) n.position(Math.round(p.x - W / 2), Math.round(p.y - H / 2));
+        }
+      });
+      this.loading = false;
+      this.fit();
+      if (!quiet) this.emit('change');
+    }
+
+    fit() {
+      if (this.graph.getNodes().length) this.graph.zoomToFit({ padding: 40, maxScale: 1.2 });
+    }
+
+    zoom(step) { this.graph.zoom(step, { minScale: 0.15, maxScale: 2.5 }); }
+
+    installTouch(container) {
+      let pinch = null;
+      const dist = (t) => Math.hypot(t[0].clientX - t[1].clientX, t[0].clientY - t[1].clientY);
+      container.addEventListener('touchstart', (e) => {
+        if (e.touches.length === 2) pinch = { d: dist(e.touches), s: this.graph.zoom() };
+      }, { passive: true });
+      container.addEventListener('touchmove', (e) => {
+        if (pinch && e.touches.length === 2) {
+          e.preventDefault();
+          const cx = (e.touches[0].clientX + e.touches[1].clientX) / 2, cy = (e.touches[0].clientY + e.touches[1].clientY) / 2;
+          const scale = Math.max(0.15, Math.min(2.5, pinch.s * dist(e.touches) / pinch.d));
+          this.graph.zoomTo(scale, { center: this.graph.clientToLocal(cx, cy) });
+        }
+      }, { passive: false });
+      container.addEventListener('touchend', (e) => { if (e.touches.length < 2) pinch = null; });
+    }
+
+    // -- marks: validation issues, simulated path, version diff
+    paintNode(node) {
+      const id = node.id;
+      const base = this.nodeAttrs(node.getData());
+      const issues = this.marks.issues.get(id);
+      const path = this.marks.path;
+      const diff = this.marks.diff;
+      let stroke = base.body.stroke, width = 1.5, fill = base.body.fill, opacity = 1, badge = '';
+      if (diff) {
+        if (diff.added.includes(id)) { stroke = '#16a34a'; width = 3; badge = '+'; }
+        else if (diff.changed.includes(id)) { stroke = '#d97706'; width = 3; badge = '~'; }
+        else opacity = 0.55;
+      }
+      if (path) {
+        if (path.nodes.has(id)) { stroke = '#16a34a'; width = 3.5; fill = '#dcfce7'; }
+        else opacity = 0.35;
+        if (path.waiting.has(id)) { stroke = '#2563eb'; fill = '#dbeafe'; badge = '‖'; }
+        if (path.failed.has(id)) { stroke = '#dc2626'; fill = '#fee2e2'; badge = '!'; }
+      }
+      if (issues) {
+        const err = issues.some((i) => i.severity === 'error');
+        stroke = err ? '#dc2626' : '#d97706'; width = 3; badge = (err ? '! ' : '? ') + issues.length;
+      }
+      node.setAttrs({ body: { stroke: stroke, strokeWidth: width, fill: fill }, badge: { text: badge, fill: stroke }, '.': { opacity: opacity } }, VISUAL);
+      node.attr('root/data-state', path && path.nodes.has(id) ? 'lit' : issues ? 'issue' : '', VISUAL);
+    }
+
+    paintEdge(edge) {
+      const path = this.marks.path;
+      const bad = this.marks.issues.get(edge.id);
+      let stroke = '#64748b', width = 1.6, dash = null;
+      if (path) {
+        if (path.edges.has(edge.id)) { stroke = '#16a34a'; width = 3.5; } else { stroke = '#cbd5e1'; }
+      }
+      if (bad) { stroke = '#dc2626'; width = 3; dash = '6 3'; }
+      edge.setAttrs({ line: { stroke: stroke, strokeWidth: width, strokeDasharray: dash } }, VISUAL);
+      edge.attr('root/data-state', path && path.edges.has(edge.id) ? 'lit' : bad ? 'issue' : '', VISUAL);
+    }
+
+    repaint() {
+      for (const n of this.graph.getNodes()) this.paintNode(n);
+      for (const e of this.graph.getEdges()) this.paintEdge(e);
+    }
+
+    showIssues(issues, doc) {
+      const byCell = new Map();
+      const edgeIds = this.edgeIndex(doc);
+      for (const issue of issues) {
+        let id = issue.node_id;
+        const m = /^\/edges\/(\d+)/.exec(issue.path || '');
+        if (m && edgeIds[m[1]]) id = edgeIds[m[1]];
+        if (!id || !this.graph.getCellById(id)) continue;
+        if (!byCell.has(id)) byCell.set(id, []);
+        byCell.get(id).push(issue);
+      }
+      this.marks.issues = byCell;
+      this.repaint();
+    }
+
+    showPath(steps) {
+      const nodes = new Set(), edges = new Set(), waiting = new Set(), failed = new Set();
+      for (const s of steps) {
+        if (!s.node) continue;
+        nodes.add(s.node);
+        if (s.event === 'node_waiting') waiting.add(s.node);
+        if (s.event === 'incident') failed.add(s.node);
+        if (s.event === 'node_passed' || s.event === 'event_received') { waiting.delete(s.node); }
+      }
+      for (const s of steps) {
+        if (s.event !== 'node_passed' || !s.node) continue;
+        const cell = this.graph.getCellById(s.node);
+        if (!cell) continue;
+        const branches = Array.isArray(s.branch) ? s.branch : [s.branch];
+        for (const e of this.outgoing(cell)) {
+          const b = (e.getData() || {}).branch || null;
+          const single = branches.length === 1 && (branches[0] == null || branches[0] === '*');
+          if ((single || branches.includes(b)) && nodes.has(e.getTargetCellId())) edges.add(e.id);
+        }
+      }
+      this.marks.path = { nodes, edges, waiting, failed };
+      this.repaint();
+    }
+
+    clearPath() { this.marks.path = null; this.repaint(); }
+    showDiff(diff) { this.marks.diff = diff; this.repaint(); }
+    clearDiff() { this.marks.diff = null; this.repaint(); }
+  }
+
+  function edgeStyle(branch) {
+    return {
+      shape: 'edge',
+      attrs: { line: { stroke: '#64748b', strokeWidth: 1.6, targetMarker: { name: 'block', width: 8, height: 6 } } },
+      defaultLabel: {
+        markup: [{ tagName: 'rect', selector: 'body' }, { tagName: 'text', selector: 'label' }],
+        attrs: {
+          label: { fill: '#0f172a', fontSize: 12, textAnchor: 'middle', textVerticalAnchor: 'middle', pointerEvents: 'none' },
+          body: { ref: 'label', fill: '#fff', stroke: '#94a3b8', strokeWidth: 1, rx: 4, ry: 4, refWidth: '140%', refHeight: '140%', refX: '-20%', refY: '-20%' },
+        },
+        position: { distance: 0.5 },
+      },
+      zIndex: 0,
+      data: { branch: branch || null },
+    };
+  }
+
+  let registered = false;
+  function registerShape() {
+    if (registered) return;
+    registered = true;
+    const port = (side) => ({
+      position: side,
+      attrs: { circle: { r: 5, magnet: true, stroke: '#475569', strokeWidth: 1.5, fill: '#fff', 'port-group': side === 'left' ? 'in' : 'out' } },
+    });
+    X6.Graph.registerNode('of-node', {
+      inherit: 'rect',
+      width: W, height: H,
+      markup: [
+        { tagName: 'rect', selector: 'body' },
+        { tagName: 'rect', selector: 'stripe' },
+        { tagName: 'text', selector: 'title' },
+        { tagName: 'text', selector: 'sub' },
+        { tagName: 'text', selector: 'badge' },
+      ],
+      attrs: {
+        body: { refWidth: '100%', refHeight: '100%', rx: 8, ry: 8, strokeWidth: 1.5 },
+        stripe: { x: 0, y: 0, width: 6, refHeight: '100%', rx: 3, ry: 3 },
+        title: { refX: 16, refY: 20, fontSize: 14, fontWeight: 600, fill: '#0f172a', textAnchor: 'start', textVerticalAnchor: 'middle' },
+        sub: { refX: 16, refY: 41, fontSize: 11, fill: '#475569', textAnchor: 'start', textVerticalAnchor: 'middle' },
+        badge: { refX: '100%', refX2: -8, refY: 12, fontSize: 12, fontWeight: 700, textAnchor: 'end', textVerticalAnchor: 'middle' },
+      },
+      ports: { groups: { in: port('left'), out: port('right') } },
+    }, true);
+  }
+
+  OF.FlowGraph = FlowGraph;
+})();

@@ -1,0 +1,214 @@
+"""Orders through the API: create, idempotency (also under concurrent duplicates), the error
+shape with JSON paths in both languages, limits, listing, filters, cursors and search."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import simplejson
+from sqlalchemy import func, select
+
+from app.db import get_db, get_session
+from app.models import Order
+from app.orders import schema
+
+from ..flows_fixtures import order_doc
+from .conftest import Api
+
+
+def _post(api: Api, doc: dict, **headers: str):
+    body = simplejson.dumps(doc, use_decimal=True)
+    return api.post("/orders", data=body, content_type="application/json", headers=headers)
+
+
+def _count(app) -> int:
+    with get_db(app).session() as db:
+        return db.scalar(select(func.count(Order.id)))
+
+
+def test_create_returns_201_with_tracking_and_exact_amount(api, app):
+    response = _post(api, order_doc("A1", "1234.56"))
+    assert response.status_code == 201
+    body = response.json
+    assert body["external_id"] == "A1" and body["status"] == "created"
+    assert body["tracking_url"] == f"/track/{body['tracking_id']}"
+    assert len(body["tracking_id"]) >= 16
+    assert b'"amount":1234.56' in response.data  # exact decimal, not a float or a string
+    assert response.headers["Location"] == f"/api/v1/orders/{body['id']}"
+
+
+def test_same_external_id_or_idempotency_key_returns_the_stored_order(api, app):
+    first = _post(api, order_doc("A2"), **{"Idempotency-Key": "req-1"})
+    again = _post(api, order_doc("A2"))
+    by_key = _post(api, order_doc("A2"), **{"Idempotency-Key": "req-1"})
+    reused = _post(api, order_doc("A2-other"), **{"Idempotency-Key": "req-1"})
+    assert first.status_code == 201
+    assert again.status_code == 200 and again.json["id"] == first.json["id"]
+    assert again.json["duplicate_of"] == "external_id"
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert by_key.status_code == 200 and by_key.json["id"] == first.json["id"]
+    assert by_key.json["duplicate_of"] == "idempotency_key"
+    assert reused.status_code == 409
+    assert reused.json["error"]["code"] == "idempotency_key_reused"
+    assert _count(app) == 1
+
+
+def test_concurrent_duplicates_store_one_order(app, make_key):
+    # A fresh key: the racing requests are also its first use (recorded once, best effort).
+    key = make_key(scopes=("orders:write", "orders:read"))
+    body = simplejson.dumps(order_doc("RACE-1"), use_decimal=True)
+    statuses: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def post() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/api/v1/orders",
+            data=body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "race"},
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(statuses) == [200] * 5 + [201]
+    assert _count(app) == 1
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [("en", "The order has 3 problems."), ("zh", "订单有 3 个问题。")],
+)
+def test_validation_error_lists_each_problem_with_its_path(api, lang, message):
+    doc = order_doc("A3")
+    doc["amount"] = "lots"
+    doc["lines"][0]["qty"] = "two"
+    del doc["currency"]
+    response = _post(api, doc, **{"Accept-Language": lang})
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "invalid_order"
+    assert error["message"] == message
+    paths = {p["path"]: p["rule"] for p in error["details"]}
+    assert paths == {"/amount": "type", "/currency": "required", "/lines/0/qty": "type"}
+    required = next(p for p in error["details"] if p["rule"] == "required")
+    assert required["message"] == (
+        "此字段为必填项。" if lang == "zh" else "This field is required."
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b"{not json", "application/json", 422, "invalid_json"),
+        (b"[1, 2]", "application/json", 422, "invalid_body"),
+        (b'{"a": 1}', "text/plain", 415, "unsupported_media_type"),
+        (b"[" * 40 + b"]" * 40, "application/json", 422, "too_deep"),
+        (b'{"x": "' + b"a" * (1024 * 1024 + 10) + b'"}', "application/json", 413,
+         "payload_too_large"),
+    ],
+)  # fmt: skip
+def test_malformed_bodies_get_the_error_shape(api, body, content_type, status, code):
+    response = api.post("/orders", data=body, content_type=content_type)
+    assert response.status_code == status
+    assert response.json["error"]["code"] == code
+    assert response.json["error"]["message"]
+
+
+def test_deep_nesting_inside_strings_is_not_counted(api):
+    doc = order_doc("A4", custom={"note": "[" * 100})
+    assert _post(api, doc).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "authentication_failed"),
+        ({"Authorization": "Bearer nonsense"}, 401, "invalid_api_key"),
+        ({"Authorization": "Bearer of_dead_beef"}, 401, "invalid_api_key"),
+    ],
+)
+def test_missing_or_wrong_keys_are_refused(client, headers, status, code):
+    response = client.get("/api/v1/orders", headers=headers)
+    assert response.status_code == status
+    assert response.json["error"]["code"] == code
+
+
+def test_scopes_are_enforced(client, make_key):
+    reader = Api(client, make_key(scopes=("orders:read",)))
+    response = _post(reader, order_doc("A5"))
+    assert response.status_code == 403
+    assert response.json["error"]["code"] == "missing_scope"
+    assert reader.get("/orders").status_code == 200
+    assert reader.get("/runs").status_code == 403
+
+
+def test_list_filters_search_and_cursor_pages(api):
+    for i in range(5):
+        customer = {"id": f"C-{i % 2}", "name": "n", "tier": "gold"}
+        _post(api, order_doc(f"L{i}", customer=customer))
+    _post(api, order_doc("JD-1", channel="jd"))
+    first = api.get("/orders?limit=2")
+    assert first.status_code == 200
+    assert [o["external_id"] for o in first.json["items"]] == ["JD-1", "L4"]
+    second = api.get(f"/orders?limit=2&cursor={first.json['next_cursor']}")
+    assert [o["external_id"] for o in second.json["items"]] == ["L3", "L2"]
+    seen = []
+    cursor = ""
+    while True:
+        page = api.get(f"/orders?limit=4&channel=taobao{cursor}").json
+        seen += [o["external_id"] for o in page["items"]]
+        if not page["next_cursor"]:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert seen == ["L4", "L3", "L2", "L1", "L0"]
+    by_customer = api.get("/orders?customer=C-1").json["items"]
+    assert {o["external_id"] for o in by_customer} == {"L1", "L3", "JD-1"}
+    tracking = api.get("/orders?q=L2").json["items"][0]["tracking_id"]
+    assert [o["external_id"] for o in api.get(f"/orders?q={tracking}").json["items"]] == ["L2"]
+    assert api.get("/orders?external_id=L0").json["items"][0]["external_id"] == "L0"
+    assert api.get("/orders?created_from=2100-01-01T00:00:00Z").json["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "path"),
+    [("limit=0", "?limit"), ("limit=x", "?limit"), ("cursor=%%%", "?cursor"),
+     ("created_from=yesterday", "?created_from")],
+)  # fmt: skip
+def test_bad_query_parameters_name_the_parameter(api, query, path):
+    response = api.get(f"/orders?{query}")
+    assert response.status_code == 422
+    assert response.json["error"]["details"][0]["path"] == path
+
+
+def test_get_order_and_not_found(api):
+    created = _post(api, order_doc("G1")).json
+    got = api.get(f"/orders/{created['id']}").json
+    assert got["data"]["customer"]["name"] == "李娜"
+    assert got["milestones"][0] == {"state": "created", "at": "2026-11-20T02:00:00Z"}
+    missing = api.get("/orders/999999", headers={"Accept-Language": "zh"})
+    assert missing.status_code == 404
+    assert missing.json["error"] == {"code": "not_found", "message": "订单 999999 不存在。"}
+    assert api.get("/nothing-here").json["error"]["code"] == "not_found"
+
+
+def test_custom_fields_extend_the_schema(api, app):
+    with app.app_context():
+        db = get_session()
+        schema.add_field(db, None, name="po_number", type="string", label_en="PO number",
+                         label_zh="采购单号", required=True)  # fmt: skip
+        db.commit()
+    published = api.get("/order-schema").json["properties"]["custom"]
+    assert published["properties"]["po_number"]["x-label-zh"] == "采购单号"
+    missing = _post(api, order_doc("CF1"))
+    assert missing.status_code == 422
+    assert {p["path"] for p in missing.json["error"]["details"]} == {"/custom"}
+    wrong = _post(api, order_doc("CF1", custom={"po_number": 7}))
+    assert [p["path"] for p in wrong.json["error"]["details"]] == ["/custom/po_number"]
+    assert _post(api, order_doc("CF1", custom={"po_number": "PO-7"})).status_code == 201

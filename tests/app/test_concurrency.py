@@ -1,0 +1,143 @@
+"""Racing writers: two approvers deciding at once, two orders reserving the last unit."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.approvals.services import decide
+from app.db import get_db, in_transaction
+from app.errors import ConflictError
+from app.models import ApprovalTask, InventoryItem, Reservation, Run
+from app.orders import services as orders
+from app.users import services as users
+
+from .flows_fixtures import flow_doc, order_doc, publish
+
+
+def _race(*jobs):
+    """Run the callables at the same moment in threads; return their results or errors."""
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+
+    def runner(i, job):
+        barrier.wait()
+        try:
+            results[i] = ("ok", job())
+        except Exception as err:  # the test inspects which error each side got
+            results[i] = ("error", err)
+
+    threads = [threading.Thread(target=runner, args=(i, job)) for i, job in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_two_approvers_deciding_at_once_give_one_outcome(app):
+    database = get_db(app)
+    doc = flow_doc(
+        "finance-review",
+        [{"id": "start", "type": "start"},
+         {"id": "review", "type": "approval", "config": {"assignees": [{"user": "li"}, {"user": "wang"}], "mode": "any"}},
+         {"id": "yes", "type": "end", "config": {"outcome": "approved"}},
+         {"id": "no", "type": "end", "config": {"outcome": "rejected"}}],
+        [("start", "review"), ("review", "yes", "approved"), ("review", "no", "rejected"), ("review", "no", "timeout")],
+    )  # fmt: skip
+
+    def setup(db):
+        for name in ("li", "wang"):
+            users.create_user(db, None, username=name, password="password1", roles=["approver"])
+        publish(db, doc)
+
+    in_transaction(database, setup)
+    _, _, (run,) = in_transaction(database, lambda db: orders.ingest(db, order_doc("R1", "9000")))
+    with database.session() as db:
+        tasks = {
+            t.assignee: t.task_key
+            for t in db.scalars(select(ApprovalTask).where(ApprovalTask.run_id == run.id))
+        }
+
+    def decision(name, verdict, comment):
+        return lambda: in_transaction(
+            database,
+            lambda db: decide(db, users.get_user(db, name), tasks[name], verdict, comment=comment),
+        )
+
+    results = _race(decision("li", "approved", None), decision("wang", "rejected", "价格不对"))
+    oks = [r for r in results if r[0] == "ok"]
+    errors = [r[1] for r in results if r[0] == "error"]
+    assert len(oks) == 1 and len(errors) == 1
+    assert isinstance(errors[0], ConflictError) and errors[0].code == "already_decided"
+    winner = "li" if results[0][0] == "ok" else "wang"
+    assert f"by {winner}" in str(errors[0].message) or "no longer open" in str(errors[0].message)
+    with database.session() as db:
+        final = db.get(Run, run.id)
+        assert final.status == "completed"
+        assert final.outcome == ("approved" if winner == "li" else "rejected")
+        statuses = sorted(
+            t.status for t in db.scalars(select(ApprovalTask).where(ApprovalTask.run_id == run.id))
+        )
+        assert statuses == sorted([final.outcome, "withdrawn"])
+
+
+def test_two_orders_never_reserve_the_same_last_unit(app):
+    database = get_db(app)
+    doc = flow_doc(
+        "reserve",
+        [{"id": "start", "type": "start"},
+         {"id": "hold", "type": "reserve_inventory", "config": {"warehouse": '"GZ-01"'}},
+         {"id": "ok", "type": "end", "config": {"outcome": "reserved"}},
+         {"id": "short", "type": "end", "config": {"outcome": "backorder"}}],
+        [("start", "hold"), ("hold", "ok", "reserved"), ("hold", "short", "insufficient")],
+    )  # fmt: skip
+
+    def setup(db):
+        from app.inventory.services import set_stock
+
+        set_stock(db, "SKU-1", "GZ-01", 1)
+        publish(db, doc)
+
+    in_transaction(database, setup)
+
+    def order(n):
+        return lambda: in_transaction(
+            database, lambda db: orders.ingest(db, order_doc(f"LAST{n}", "10.00"))
+        )
+
+    results = _race(*(order(n) for n in range(4)))
+    assert all(r[0] == "ok" for r in results), results
+    outcomes = sorted(r[1][2][0].outcome for r in results)
+    assert outcomes == ["backorder", "backorder", "backorder", "reserved"]
+    with database.session() as db:
+        item = db.scalars(select(InventoryItem)).one()
+        assert (item.on_hand, item.reserved) == (1, 1)
+        assert db.scalars(select(Reservation.qty)).all() == [1]
+
+
+def test_same_order_posted_concurrently_is_stored_once(app):
+    database = get_db(app)
+    doc = flow_doc(
+        "plain",
+        [
+            {"id": "start", "type": "start"},
+            {"id": "done", "type": "end", "config": {"outcome": "ok"}},
+        ],
+        [("start", "done")],
+    )
+    in_transaction(database, lambda db: publish(db, doc))
+
+    def post():
+        return in_transaction(database, lambda db: orders.ingest(db, order_doc("DUP", "12.00")))
+
+    results = _race(post, post, post)
+    assert all(r[0] == "ok" for r in results), results
+    ids = {r[1][0].id for r in results}
+    created = [r[1][1] for r in results]
+    assert len(ids) == 1 and created.count(True) == 1
+    with database.session() as db:
+        assert len(db.scalars(select(Run)).all()) == 1
+        assert db.get(Run, 1).snapshot["order"]["amount"] == {"$decimal": str(Decimal("12.00"))}

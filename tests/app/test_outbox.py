@@ -1,0 +1,138 @@
+"""Outbox delivery against a real HTTP server on loopback: signed, retried with backoff,
+dead-lettered, and resuming runs that wait for the response."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.db import get_db, in_transaction
+from app.models import OutboxMessage, Run, utcnow
+from app.orders import services as orders
+from app.runs import outbox, tasks
+
+from .flows_fixtures import flow_doc, order_doc, publish
+from .webhook_server import Receiver
+
+
+def _webhook_flow(url: str, *, awaited: bool = False) -> dict:
+    config = {"url": url, "body": {"order": "order.external_id", "amount": "order.amount"}}
+    if awaited:
+        config.update(await_response=True, store_as="wms")
+    return flow_doc(
+        "notify-wms",
+        [{"id": "start", "type": "start"}, {"id": "call", "type": "webhook", "config": config},
+         {"id": "done", "type": "end", "config": {"outcome": "sent"}}],
+        [("start", "call"), ("call", "done")],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def database(app):
+    return get_db(app)
+
+
+def _message(database) -> OutboxMessage:
+    with database.session() as db:
+        return db.scalars(select(OutboxMessage)).one()
+
+
+def test_failures_are_retried_with_backoff_then_delivered(app, database):
+    with Receiver(statuses=[500, 503]) as receiver:
+        in_transaction(database, lambda db: publish(db, _webhook_flow(receiver.url)))
+        start = utcnow()
+        in_transaction(database, lambda db: orders.ingest(db, order_doc("W1", "88.80"), now=start))
+        message = _message(database)
+        assert message.status == "pending"
+
+        assert outbox.deliver(database, message.id, now=start) == "retry"
+        first = _message(database)
+        assert first.attempts == 1 and "HTTP 500" in first.last_error
+        assert timedelta(seconds=7) < first.next_attempt_at - start < timedelta(seconds=13)
+
+        assert outbox.deliver(database, message.id, now=start) == "skipped"  # not due yet
+        with app.app_context():
+            swept = tasks.sweep_now(now=first.next_attempt_at)
+        assert swept["messages"] == 1 and swept["sent"] == 0
+        second = _message(database)
+        assert second.attempts == 2 and second.next_attempt_at - first.next_attempt_at > timedelta(
+            seconds=15
+        )
+
+        with app.app_context():
+            assert tasks.sweep_now(now=second.next_attempt_at)["sent"] == 1
+        final = _message(database)
+        assert final.status == "sent" and final.attempts == 3 and final.last_error is None
+
+    assert len(receiver.requests) == 3
+    request = receiver.requests[-1]
+    assert json.loads(request["body"]) == {"order": "W1", "amount": 88.80}
+    assert request["headers"]["idempotency-key"] == message.effect_id
+    timestamp, signature = (
+        p.split("=", 1)[1] for p in request["headers"]["x-orderflow-signature"].split(",")
+    )
+    expected = hmac.new(
+        app.config["SECRET_KEY"].encode(),
+        f"{timestamp}.".encode() + request["body"],
+        hashlib.sha256,
+    )
+    assert signature == expected.hexdigest()
+
+
+def test_permanent_failure_goes_to_dead_letters(app, database):
+    with Receiver(statuses=[400]) as receiver:
+        in_transaction(database, lambda db: publish(db, _webhook_flow(receiver.url)))
+        in_transaction(database, lambda db: orders.ingest(db, order_doc("W2")))
+        assert outbox.deliver(database, _message(database).id) == "dead"
+    dead = _message(database)
+    assert dead.status == "dead" and "HTTP 400" in dead.last_error and len(receiver.requests) == 1
+
+
+def test_retry_limit_dead_letters_an_unreachable_host(app, database):
+    url = "http://127.0.0.1:9/unreachable"  # discard port: nothing listens
+    in_transaction(database, lambda db: publish(db, _webhook_flow(url)))
+    in_transaction(database, lambda db: orders.ingest(db, order_doc("W3")))
+    moment = utcnow()
+    results = []
+    for _ in range(outbox.MAX_ATTEMPTS):
+        results.append(outbox.deliver(database, _message(database).id, now=moment))
+        moment = _message(database).next_attempt_at
+    assert results[:-1] == ["retry"] * (outbox.MAX_ATTEMPTS - 1) and results[-1] == "dead"
+    assert "cannot reach" in _message(database).last_error
+
+
+def test_awaited_webhook_resumes_the_run_with_the_response(app, database):
+    with Receiver(reply={"wms_order": "WMS-778"}) as receiver:
+        in_transaction(database, lambda db: publish(db, _webhook_flow(receiver.url, awaited=True)))
+        _, _, (run,) = in_transaction(database, lambda db: orders.ingest(db, order_doc("W4")))
+        assert run.status == "waiting"
+        assert outbox.deliver(database, _message(database).id) == "sent"
+    with database.session() as db:
+        done = db.get(Run, run.id)
+        assert (done.status, done.outcome) == ("completed", "sent")
+        assert done.snapshot["vars"]["wms"]["body"] == {"wms_order": "WMS-778"}
+
+
+def test_awaited_webhook_that_dies_puts_the_run_in_incident(app, database):
+    with Receiver(statuses=[422]) as receiver:
+        in_transaction(database, lambda db: publish(db, _webhook_flow(receiver.url, awaited=True)))
+        _, _, (run,) = in_transaction(database, lambda db: orders.ingest(db, order_doc("W5")))
+        assert outbox.deliver(database, _message(database).id) == "dead"
+    with database.session() as db:
+        failed = db.get(Run, run.id)
+        assert failed.status == "incident" and failed.incident["node_id"] == "call"
+
+
+def test_a_message_is_claimed_once(app, database):
+    with Receiver() as receiver:
+        in_transaction(database, lambda db: publish(db, _webhook_flow(receiver.url)))
+        in_transaction(database, lambda db: orders.ingest(db, order_doc("W6")))
+        message_id = _message(database).id
+        assert outbox.deliver(database, message_id) == "sent"
+        assert outbox.deliver(database, message_id) == "skipped"
+    assert len(receiver.requests) == 1
