@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -86,11 +86,25 @@ def f_abs(sid: int, value: Any) -> Any:
     return None if value is None else abs(_need(sid, "abs", value, "number", "duration"))
 
 
+# Whole numbers beyond this many digits are refused: turning 1e999999999 into a Python int
+# would build a billion-digit integer and stall the evaluation.
+_MAX_DIGITS = 1000
+
+
+def _whole(sid: int, name: str, value: Any, rounding: str = ROUND_DOWN) -> int:
+    """``value`` (a number) as an int, refusing magnitudes no order field can mean."""
+    if type(value) is int:
+        return value
+    if value.adjusted() >= _MAX_DIGITS:
+        raise EvalFault(sid, "eval_failed", reason=f"{name}(): the number is too large")
+    return int(value.to_integral_value(rounding=rounding))
+
+
 def f_round(sid: int, value: Any, digits: Any = 0) -> Any:
     if value is None or digits is None:
         return None
     value = _need(sid, "round", value, "number")
-    places = int(_need(sid, "round", digits, "number"))
+    places = _whole(sid, "round", _need(sid, "round", digits, "number"))
     if type(value) is int and places >= 0:
         return value
     try:
@@ -102,8 +116,7 @@ def f_round(sid: int, value: Any, digits: Any = 0) -> Any:
 def _to_int(sid: int, name: str, value: Any, rounding: str) -> Any:
     if value is None:
         return None
-    value = _need(sid, name, value, "number")
-    return value if type(value) is int else int(value.to_integral_value(rounding=rounding))
+    return _whole(sid, name, _need(sid, name, value, "number"), rounding)
 
 
 def f_floor(sid: int, value: Any) -> Any:
@@ -224,10 +237,11 @@ def f_substring(sid: int, value: Any, start: Any, length: Any = None) -> Any:
     if value is None or start is None:
         return None
     text = _text(sid, "substring", value)
-    begin = int(_need(sid, "substring", start, "number"))
+    begin = _whole(sid, "substring", _need(sid, "substring", start, "number"))
     if length is None:
         return text[begin:]
-    return text[begin : begin + max(int(_need(sid, "substring", length, "number")), 0)]
+    size = _whole(sid, "substring", _need(sid, "substring", length, "number"))
+    return text[begin : begin + max(size, 0)]
 
 
 def f_split(sid: int, value: Any, sep: Any) -> Any:
@@ -266,7 +280,7 @@ def f_number(sid: int, value: Any) -> Any:
         parsed = Decimal(text)
     except InvalidOperation:
         return None
-    if not parsed.is_finite():
+    if not parsed.is_finite() or parsed.adjusted() >= _MAX_DIGITS:
         return None
     return int(parsed) if parsed == parsed.to_integral_value() and "." not in text else parsed
 

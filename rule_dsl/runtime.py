@@ -113,7 +113,11 @@ def index(obj: Any, key: Any, sid: int) -> Any:
     """``obj[key]``: list position (negative counts from the end) or object key; else null."""
     key = num(key)
     if isinstance(obj, (list, tuple)):
-        if type(key) is Decimal and key == key.to_integral_value():
+        if type(key) is Decimal:
+            # A position past any list's length is simply absent; int() of 1e999999999
+            # would stall building the integer.
+            if key.adjusted() >= 18 or key != key.to_integral_value():
+                return None
             key = int(key)
         if type(key) is not int:
             return None

@@ -258,3 +258,25 @@ def test_lookaround_patterns_are_rejected_at_compile_time() -> None:
     with pytest.raises(DslTypeError) as info:
         compile_expression('matches(order.external_id, "(?=a)")', SCHEMA)
     assert info.value.code == "bad_pattern"
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "source",
+    [
+        'number("1e999999999")',
+        'floor(number("1.0e99999999"))',
+        'substring("abc", number("1.0e99999999"))',
+        '[1, 2][number("1.0e99999999")]',
+        'round(1.5, number("1.0e99999999"))',
+    ],
+)
+def test_huge_exponents_in_text_evaluate_quickly_to_null(source: str) -> None:
+    assert compile_expression(source)({}) is None
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("source", ["floor(order.x)", "ceil(order.x)", "round(2.5, order.x)"])
+def test_huge_numbers_in_order_data_are_an_eval_error(source: str) -> None:
+    with pytest.raises(DslEvalError, match="too large"):
+        compile_expression(source)({"order": {"x": Decimal("1E+999999999")}})
