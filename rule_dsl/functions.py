@@ -18,6 +18,7 @@ import re2
 
 from rule_dsl._timefns import TIME_FUNCTIONS, zone
 from rule_dsl.runtime import (
+    MAX_WHOLE_DIGITS,
     EvalFault,
     aggregate_all,
     aggregate_any,
@@ -86,16 +87,11 @@ def f_abs(sid: int, value: Any) -> Any:
     return None if value is None else abs(_need(sid, "abs", value, "number", "duration"))
 
 
-# Whole numbers beyond this many digits are refused: turning 1e999999999 into a Python int
-# would build a billion-digit integer and stall the evaluation.
-_MAX_DIGITS = 1000
-
-
 def _whole(sid: int, name: str, value: Any, rounding: str = ROUND_DOWN) -> int:
     """``value`` (a number) as an int, refusing magnitudes no order field can mean."""
     if type(value) is int:
         return value
-    if value.adjusted() >= _MAX_DIGITS:
+    if value.adjusted() >= MAX_WHOLE_DIGITS:
         raise EvalFault(sid, "eval_failed", reason=f"{name}(): the number is too large")
     return int(value.to_integral_value(rounding=rounding))
 
@@ -280,7 +276,7 @@ def f_number(sid: int, value: Any) -> Any:
         parsed = Decimal(text)
     except InvalidOperation:
         return None
-    if not parsed.is_finite() or parsed.adjusted() >= _MAX_DIGITS:
+    if not parsed.is_finite() or parsed.adjusted() >= MAX_WHOLE_DIGITS:
         return None
     return int(parsed) if parsed == parsed.to_integral_value() and "." not in text else parsed
 

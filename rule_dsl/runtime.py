@@ -13,7 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["NAMESPACE", "EvalFault", "kind_of", "normalize_now"]
+__all__ = ["MAX_WHOLE_DIGITS", "NAMESPACE", "EvalFault", "kind_of", "normalize_now"]
+
+# Numbers with this many digits before the point are never turned into Python ints: int() of
+# 1e999999999 would build a billion-digit integer and stall the evaluation.
+MAX_WHOLE_DIGITS = 1000
 
 _D = Decimal
 _ZERO = Decimal(0)
@@ -114,9 +118,7 @@ def index(obj: Any, key: Any, sid: int) -> Any:
     key = num(key)
     if isinstance(obj, (list, tuple)):
         if type(key) is Decimal:
-            # A position past any list's length is simply absent; int() of 1e999999999
-            # would stall building the integer.
-            if key.adjusted() >= 18 or key != key.to_integral_value():
+            if key.adjusted() >= MAX_WHOLE_DIGITS or key != key.to_integral_value():
                 return None
             key = int(key)
         if type(key) is not int:
