@@ -125,25 +125,39 @@ def test_calendar_admin_page_edits_days_and_computes_due_times(app, client, logi
 def test_reminder_and_automatic_decision_survive_a_killed_worker(app, app_config):
     db = db_of(app)
     approver(db, "li")
-    doc = approval_doc(sla={"duration": "9s", "reminders": ["2s"], "on_timeout": "reject"})
     env = _env(app_config)
+
+    def spawn() -> subprocess.Popen:
+        return subprocess.Popen([str(BIN), "worker", "--workers", "1"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
     with SmtpSink() as smtp:
         channel(db, "email", **smtp.config())
-        worker = subprocess.Popen([str(BIN), "worker", "--workers", "1"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        worker = spawn()
         try:
+            # A first approval proves the worker is up, so that the run under test starts on a
+            # warm worker and its reminder cannot come due before the worker is killed.
+            warm_up = approval_doc("warm-up")
+            warm_up["trigger"]["filter"] = 'order.external_id == "PO-0"'
+            start(db, warm_up, "PO-0")
+            assert smtp.wait(1, timeout=30), "the worker did not send the first approval email"
+            doc = approval_doc(sla={"duration": "10s", "reminders": ["4s"], "on_timeout": "reject"})
+            doc["trigger"]["filter"] = 'order.external_id == "PO-1"'
             began = time.monotonic()
-            run = start(db, doc)
-            assert smtp.wait(1, timeout=20), "the worker did not send the approval email"
+            run = start(db, doc, "PO-1")
+            assert smtp.wait(2, timeout=20), "the worker did not send the approval email"
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait(timeout=10)
-            time.sleep(max(0.0, 3 - (time.monotonic() - began)))  # the reminder comes due
+            assert time.monotonic() - began < 4, (
+                "the machine was too slow to kill before the reminder"
+            )
+            assert [t.status for t in _timers(db, run.id)] == ["pending", "pending"]
+            time.sleep(max(0.0, 5 - (time.monotonic() - began)))  # the reminder comes due
             assert run_of(db, run.id).status == "waiting"
-            worker = subprocess.Popen([str(BIN), "worker", "--workers", "1"], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            deadline = time.monotonic() + 30
+            worker = spawn()
+            deadline = time.monotonic() + 40
             while time.monotonic() < deadline and (
-                run_of(db, run.id).status != "completed" or len(smtp.messages) < 2
+                run_of(db, run.id).status != "completed" or len(smtp.messages) < 3
             ):
                 time.sleep(0.2)
         finally:
@@ -155,4 +169,4 @@ def test_reminder_and_automatic_decision_survive_a_killed_worker(app, app_config
                 worker.wait()
     assert run_of(db, run.id).outcome == "refused"
     assert [t.status for t in _timers(db, run.id)] == ["fired", "fired"]
-    assert "提醒" in smtp.messages[1]["Subject"]
+    assert "提醒" in smtp.messages[2]["Subject"]
