@@ -139,6 +139,15 @@ def test_booleans_are_not_numbers() -> None:
         compile_expression("order.custom.flag > 0")(ctx)
 
 
+def test_a_typed_sum_over_data_holding_booleans_is_a_type_error_not_a_count() -> None:
+    # qty is declared as an integer, so the sum takes the inlined fast path; the data lies.
+    lines = [{"sku": "A-1", "qty": True}, {"sku": "H-9", "qty": 2}]
+    total = compile_expression("sum(l.qty for l in order.lines)", SCHEMA)
+    with pytest.raises(DslEvalError, match="boolean"):
+        total(sample_context(lines=lines))
+    assert total(sample_context(lines=[{"qty": 3}, {"qty": 2}])) == 5
+
+
 NOW = datetime(2026, 1, 31, 20, 0, tzinfo=UTC)  # already 1 February in Shanghai
 
 TIME = [
