@@ -10,6 +10,13 @@ Format history:
 
 Each function takes a document in version N and returns a new document in version N + 1;
 ``migrate`` applies them in order. Documents are never modified in place.
+
+Stored run snapshots carry their own ``format_version`` (:data:`SNAPSHOT_FORMAT_VERSION`),
+upgraded the same way by ``migrate_snapshot``:
+
+1. Snapshots written before the field existed: no ``format_version``; ``closed`` and
+   ``pending_events`` may be missing.
+2. Current: ``format_version`` 2, every field present.
 """
 
 from __future__ import annotations
@@ -68,4 +75,36 @@ def migrate(doc: Mapping[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(dict(doc))
     while out["format_version"] != CURRENT_FORMAT_VERSION:
         out = MIGRATIONS[out["format_version"]](out)
+    return out
+
+
+SNAPSHOT_FORMAT_VERSION = 2
+
+
+def _snapshot_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    out.setdefault("closed", {})
+    out.setdefault("pending_events", [])
+    out["format_version"] = 2
+    return out
+
+
+SNAPSHOT_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _snapshot_v1_to_v2
+}
+
+
+def migrate_snapshot(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return a stored run snapshot in the current format (``data`` itself when it already is)."""
+    version = data.get("format_version", 1)
+    if version == SNAPSHOT_FORMAT_VERSION:
+        return data
+    if isinstance(version, bool) or version not in SNAPSHOT_MIGRATIONS:
+        raise FlowMigrationError(
+            f"unknown run snapshot format_version {version!r} (this OrderFlow reads up to "
+            f"{SNAPSHOT_FORMAT_VERSION})"
+        )
+    out = dict(data)
+    while out.get("format_version", 1) != SNAPSHOT_FORMAT_VERSION:
+        out = SNAPSHOT_MIGRATIONS[out.get("format_version", 1)](out)
     return out

@@ -14,8 +14,9 @@ from typing import Any
 
 from flow_engine._codec import decode, encode, iso, parse_iso
 from flow_engine._frozen import fast_init
-from flow_engine.errors import FlowStateError
+from flow_engine.errors import FlowMigrationError, FlowStateError
 from flow_engine.events import Event, event_from_dict, event_to_dict
+from flow_engine.migrations import SNAPSHOT_FORMAT_VERSION, migrate_snapshot
 
 # Run statuses: a snapshot returned by start_run()/step() is always in one of the last four.
 NEW = "new"  # created, no order applied yet (start_run() builds one and applies the order)
@@ -213,6 +214,7 @@ class RunSnapshot:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
         return {
+            "format_version": SNAPSHOT_FORMAT_VERSION,
             "run_id": self.run_id,
             "flow_key": self.flow_key,
             "flow_version": self.flow_version,
@@ -235,7 +237,11 @@ class RunSnapshot:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSnapshot:
-        """Read the JSON form (FlowStateError when malformed)."""
+        """Read the JSON form, upgrading older formats (FlowStateError when malformed)."""
+        try:
+            data = migrate_snapshot(data)
+        except FlowMigrationError as exc:
+            raise FlowStateError(str(exc)) from None
         try:
             status = data["status"]
             if status not in RUN_STATUSES:

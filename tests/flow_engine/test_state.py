@@ -24,6 +24,7 @@ from flow_engine import (
     event_to_dict,
     step,
 )
+from flow_engine.migrations import SNAPSHOT_FORMAT_VERSION
 from tests.flow_engine.helpers import NOW, chain, node, run, sample_order
 
 
@@ -72,6 +73,27 @@ def test_restored_snapshot_continues_exactly_like_the_original():
     restored = RunSnapshot.from_dict(_via_json(started.snapshot.to_dict()))
     event = ApprovalDecided(task, "x", "approved", "fine")
     assert step(flow, restored, event, now=NOW) == step(flow, started.snapshot, event, now=NOW)
+
+
+def test_snapshots_carry_their_format_version_and_older_ones_are_upgraded():
+    doc = chain(node("a", "approval", assignees=[{"user": "x"}]))
+    doc["edges"][-1]["branch"] = "approved"
+    doc["nodes"].append(node("no", "end", outcome="no"))
+    doc["edges"].append({"from": "a", "to": "no", "branch": "rejected"})
+    flow, started = run(doc)
+    stored = _via_json(started.snapshot.to_dict())
+    assert stored["format_version"] == SNAPSHOT_FORMAT_VERSION == 2
+    # A snapshot stored before the version field existed (format 1) still continues.
+    old = {
+        k: v for k, v in stored.items() if k not in ("format_version", "closed", "pending_events")
+    }
+    restored = RunSnapshot.from_dict(old)
+    assert restored == started.snapshot
+    task = started.snapshot.tokens[0].wait["tasks"][0]["id"]
+    event = ApprovalDecided(task, "x", "approved", "fine")
+    assert step(flow, restored, event, now=NOW) == step(flow, started.snapshot, event, now=NOW)
+    with pytest.raises(FlowStateError, match="format_version 3"):
+        RunSnapshot.from_dict({**stored, "format_version": 3})
 
 
 @pytest.mark.parametrize(
