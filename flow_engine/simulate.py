@@ -2,7 +2,8 @@
 
 Awaited effects are answered on the spot: ``reserve_inventory`` from a small in-memory
 inventory seeded with ``ref["inventory"]``, awaited webhooks with ``ok`` and the canned response
-given for their node. Scripted events may name a node instead of an id::
+given for their node, ``merge`` with a group of this order alone that closes at the end of its
+window (a simulation sees one order, so there is nobody to merge with). Scripted events may name a node instead of an id::
 
     {"type": "approval_decided", "node": "finance_review", "decision": "approved", "actor": "li"}
     {"type": "timer_fired", "node": "wait_payment"}          # the node's earliest pending timer
@@ -178,6 +179,11 @@ class _Simulator:
             elif effect.kind == "reserve_inventory":
                 status, data = self.inventory.reserve(payload["allocations"])
                 answers.append(EffectResult(effect.id, status, data))
+            elif effect.kind == "merge":
+                group = {"group_key": payload["group_key"], "shipment": f"SIM-{effect.id}",
+                         "closes_at": payload["until"], "orders": [payload["order_id"]],
+                         "opened": True}  # fmt: skip
+                answers.append(EffectResult(effect.id, "grouped", group))
             elif effect.kind == "webhook" and effect.awaited:
                 answers.append(
                     EffectResult(effect.id, "ok", self.responses.get(effect.node_id, {}))

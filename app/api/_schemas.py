@@ -83,6 +83,21 @@ SCHEMAS: dict[str, Obj] = {
         runs={"type": "array", "items": INT},
         duplicate_of={"type": "string", "enum": ["idempotency_key", "external_id", "dedup_key"]},
         milestones={"type": "array", "items": obj(["state"], state=STR, at=TIME)},
+        shipments={
+            "type": "array",
+            "description": "Merge groups and warehouse allocations the order's flows decided",
+            "items": obj(
+                ["id", "kind", "status"],
+                id=INT,
+                kind={"type": "string", "enum": ["merge", "split", "single"]},
+                status={"type": "string", "enum": ["open", "released", "cancelled"]},
+                warehouse={"type": ["string", "null"]},
+                closes_at=TIME,
+                lines={"type": "array", "items": OBJ},
+                in_shipment={"type": "boolean"},
+                orders={"type": "array", "items": STR},
+            ),
+        },
     ),
     "StatusEventInput": obj(
         ["source", "event_id", "code", "occurred_at", "order"],

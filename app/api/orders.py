@@ -13,6 +13,7 @@ from ..errors import NotFoundError, ValidationError
 from ..models import Order, Run
 from ..orders import intake, schema
 from ..security import api_key_required
+from ..shipments import services as shipments
 from ..status import services as status
 from ._blueprint import bp
 from ._http import (
@@ -160,6 +161,9 @@ def get_order(order_id: int) -> Response:
     events = status.history(get_session(), order.id)
     body["milestones"] = [
         {"state": m["state"], "at": iso(m["at"])} for m in status.milestones(order, events)
+    ]
+    body["shipments"] = [
+        {**s, "closes_at": iso(s["closes_at"])} for s in shipments.of_order(get_session(), order.id)
     ]
     return reply(body)
 

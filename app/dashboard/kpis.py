@@ -28,6 +28,8 @@ from ..models import (
     NodeVisit,
     Order,
     OrderHourly,
+    Shipment,
+    ShipmentOrder,
     StatusLagFact,
 )
 from .ranges import Range
@@ -272,6 +274,36 @@ def alerts_open(db: Session, r: Range) -> Panel:
                                            "raised": sum(raised.values())}, series)  # fmt: skip
 
 
+def split_rate(db: Session, r: Range) -> Panel:
+    """Share of orders allocated to warehouses in the range that ship in several parcels."""
+    query = (
+        select(ShipmentOrder.order_id, func.min(Shipment.created_at), func.max(Shipment.kind))
+        .join(Shipment, Shipment.id == ShipmentOrder.shipment_id)
+        .where(
+            Shipment.kind.in_(("split", "single")),
+            Shipment.created_at >= r.start,
+            Shipment.created_at < r.end,
+        )
+        .group_by(ShipmentOrder.order_id)
+    )
+    if r.channels:
+        query = query.join(Order, Order.id == ShipmentOrder.order_id).where(
+            Order.channel.in_(r.channels)
+        )
+    hits: dict[datetime, int] = defaultdict(int)
+    base: dict[datetime, int] = defaultdict(int)
+    for _order, at, kind in db.execute(query):  # "split" sorts after "single"
+        bucket = r.bucket(at)
+        base[bucket] += 1
+        hits[bucket] += kind == "split"
+    h, b = sum(hits.values()), sum(base.values())
+    series = [
+        {"t": _iso(x), "rate": _pct(hits[x], base[x]), "count": hits[x], "base": base[x]}
+        for x in r.buckets()
+    ]
+    return Panel("split_rate", "percent", {"rate": _pct(h, b), "count": h, "base": b}, series)
+
+
 PANELS: dict[str, Callable[[Session, Range], Panel]] = {
     "orders": orders,
     "unit_cost": unit_cost,
@@ -281,6 +313,7 @@ PANELS: dict[str, Callable[[Session, Range], Panel]] = {
     "self_service": self_service,
     "approval_turnaround": approval_turnaround,
     "alerts_open": alerts_open,
+    "split_rate": split_rate,
 }
 
 

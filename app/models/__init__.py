@@ -31,6 +31,7 @@ from .outbox import OutboxMessage
 from .reference import ReferenceRow, ReferenceTable
 from .run import Run, RunEvent, RunTimer
 from .settings import AllowedHost, CustomField
+from .shipment import Shipment, ShipmentOrder
 from .status import StatusEvent
 from .template import TemplateImport, TemplateItem
 from .user import Role, User, user_roles
@@ -78,6 +79,8 @@ __all__ = [
     "ReferenceTable",
     "Reservation",
     "Role",
+    "Shipment",
+    "ShipmentOrder",
     "Run",
     "RunEvent",
     "RunTimer",

@@ -24,6 +24,7 @@ from flow_engine import Effect, EffectResult, Event
 from ..db import jsonable
 from ..inventory import services as inventory
 from ..models import Alert, ApprovalTask, RunTimer
+from ..shipments import services as shipments
 from .writer import Writes
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,40 @@ def _reserve(ctx: EffectContext, effect: Effect) -> Event:
 
 def _release(ctx: EffectContext, effect: Effect) -> None:
     inventory.release(ctx.db, run_id=ctx.run_id, allocations=effect.payload["allocations"])
+    return None
+
+
+def _merge(ctx: EffectContext, effect: Effect) -> Event:
+    payload = effect.payload
+    group = shipments.join_group(
+        ctx.db,
+        group_key=str(payload["group_key"]),
+        order_id=ctx.order_id,
+        run_id=ctx.run_id,
+        until=datetime.fromisoformat(payload["until"]),
+        now=ctx.now,
+    )
+    return EffectResult(effect.id, "grouped", group)
+
+
+def _merge_closed(ctx: EffectContext, effect: Effect) -> None:
+    shipments.release_group(ctx.db, effect.payload.get("shipment"), ctx.now)
+    return None
+
+
+def _merge_left(ctx: EffectContext, effect: Effect) -> None:
+    shipments.leave_group(ctx.db, effect.payload.get("shipment"), ctx.order_id, ctx.now)
+    return None
+
+
+def _split(ctx: EffectContext, effect: Effect) -> None:
+    shipments.record_allocation(
+        ctx.db,
+        order_id=ctx.order_id,
+        run_id=ctx.run_id,
+        shipments=effect.payload.get("shipments") or (),
+        now=ctx.now,
+    )
     return None
 
 
@@ -172,8 +207,10 @@ EFFECT_HANDLERS: dict[str, Handler] = {
     "withdraw_approval_tasks": _withdraw_tasks,
     "webhook": _to_outbox,
     "notify": _to_outbox,
-    "merge": _to_outbox,
-    "split": _to_outbox,
+    "merge": _merge,
+    "merge_closed": _merge_closed,
+    "merge_left": _merge_left,
+    "split": _split,
     "alert": _alert,
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from flow_engine._durations import parse_duration
@@ -310,14 +311,17 @@ def merge_key(order: Mapping[str, Any]) -> str:
 class MergeHandler(HandlerBase):
     type = "merge"
     family = "act"
-    title = {"en": "Merge hint", "zh": "合单"}
+    title = {"en": "Merge orders", "zh": "合单"}
     waits = True
     config_schema = obj(
-        "Merge hint",
+        "Merge orders",
         "合单",
         {
             "window": field(
-                DURATION, "Hold window", "等待窗口", "How long to hold for other orders."
+                DURATION,
+                "Hold window",
+                "等待窗口",
+                "How long the first order of a group waits for the others to join it.",
             ),
             "key": field(
                 EXPRESSION,
@@ -327,32 +331,85 @@ class MergeHandler(HandlerBase):
             ),
         },
         required=("window",),
-        description="Holds the order, then the app combines it with the same customer's open "
-        "orders to the same address into one shipment.",
+        description="Holds the order and combines it with the same customer's open orders to "
+        "the same address into one shipment: the first order of a group opens it for the "
+        "window, later ones join it, and all of them continue when the window closes.",
     )
 
     def var_schema(self, node: Node) -> dict[str, Any]:
-        return {"merge": {"type": "object"}}
+        props = {
+            "group_key": {"type": "string"},
+            "shipment": {"type": "string"},
+            "closes_at": {"type": "string"},
+            "orders": {"type": "array", "items": {"type": "string"}},
+            "opened": {"type": "boolean"},
+        }
+        return {"merge": {"type": "object", "properties": props}}
 
     def compile(self, node: Node, env: CompileEnv) -> Any:
         src = node.config.get("key")
         key = env.expression(src, "key", expect="string") if src else None
         return (parse_duration(node.config["window"]), key)
 
-    def run(self, prep: Any, rt: Runtime) -> Next | Wait:
+    def run(self, prep: Any, rt: Runtime) -> Wait:
         window, key_expr = prep
         key = key_expr(rt.context, now=rt.now) if key_expr else merge_key(rt.context["order"])
+        if not isinstance(key, str) or not key:
+            raise NodeError("no_merge_key", "the merge key is empty", "合单键为空")
         until = rt.now + window
         order_id = rt.context["order"].get("external_id")
         payload = {"group_key": key, "order_id": order_id, "until": until.isoformat()}
-        rt.emit("merge", payload)
-        rt.set_var("merge", {"group_key": key, "until": until.isoformat()})
-        if not window:
-            return Next(None, {"group_key": key})
-        timer = rt.schedule_timer(until, "merge_window")
-        return Wait({"kind": "timer", "keys": ["timer:" + timer], "timers": [timer]})
+        # The app puts the order into its group (opening one if none is open) and answers
+        # with the group's shipment and closing time: the order waits for that time, not its own.
+        effect = rt.emit("merge", payload, awaited=True)
+        return Wait({"kind": "effect", "keys": ["effect:" + effect.id], "effect_id": effect.id})
 
-    def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Next | Ignore:
+    def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Next | Wait | Ignore:
         if isinstance(event, TimerFired):
-            return Next(None, {"window_closed": True})
-        return Ignore("not_waiting")
+            group = (token.wait or {}).get("group") or {}
+            rt.emit("merge_closed", {"shipment": group.get("shipment")})
+            return Next(None, {"window_closed": True, "shipment": group.get("shipment")})
+        if not isinstance(event, EffectResult):
+            return Ignore("not_waiting")
+        data = event.data
+        if event.status != "grouped" or not data.get("shipment") or not data.get("closes_at"):
+            raise NodeError(
+                "merge_failed",
+                f"the order could not be grouped: {event.status}",
+                f"合单失败：{event.status}",
+                details=dict(data),
+            )
+        closes_at = _aware(data["closes_at"])
+        group = {
+            "group_key": data.get("group_key"),
+            "shipment": str(data["shipment"]),
+            "closes_at": closes_at.isoformat(),
+            "orders": list(data.get("orders") or ()),
+            "opened": bool(data.get("opened")),
+        }
+        rt.set_var("merge", group)
+        if closes_at <= rt.now:
+            rt.emit("merge_closed", {"shipment": group["shipment"]})
+            return Next(None, {"window_closed": True, "shipment": group["shipment"]})
+        timer = rt.schedule_timer(closes_at, "merge_window")
+        keys = ["timer:" + timer]
+        return Wait({"kind": "timer", "keys": keys, "timers": [timer], "group": group})
+
+    def cancel(self, prep: Any, rt: Runtime, token: Token) -> None:
+        super().cancel(prep, rt, token)
+        group = (token.wait or {}).get("group")
+        if group:  # a cancelled order leaves its group; the others still ship together
+            order_id = rt.context["order"].get("external_id")
+            rt.emit("merge_left", {"shipment": group["shipment"], "order_id": order_id})
+
+
+def _aware(text: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(text))
+    except ValueError:
+        raise NodeError(
+            "merge_failed", f"bad closing time {text!r}", f"合单截止时间无效：{text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        raise NodeError("merge_failed", "closing time without zone", "合单截止时间缺少时区")
+    return moment

@@ -303,7 +303,8 @@ class SplitHandler(HandlerBase):
             branch = "split" if len(shipments) > 1 else "single"
         result = {"split": branch == "split", "shipments": shipments, "shortages": short}
         rt.set_var(store_as, result)
-        if branch == "split":
+        if shipments and not short:  # every allocation is recorded: the split rate's base
             order_id = rt.context["order"].get("external_id")
-            rt.emit("split", {"order_id": order_id, "shipments": shipments})
+            payload = {"order_id": order_id, "split": branch == "split", "shipments": shipments}
+            rt.emit("split", payload)
         return Next(branch, {"shipments": len(shipments), "shortages": short})

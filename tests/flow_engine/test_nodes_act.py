@@ -8,6 +8,7 @@ from flow_engine import (
     COMPLETED,
     INCIDENT,
     WAITING,
+    CancelRun,
     EffectResult,
     Retry,
     TimerFired,
@@ -149,21 +150,65 @@ def test_alert_carries_severity_code_and_params():
     assert alert.payload["params"] == {"sku": "SKU-A"}
 
 
-def test_merge_holds_the_order_for_the_window_then_continues():
+def _grouped(hint, closes_at, *, opened=True, orders=("TB1001",)):
+    data = {"group_key": hint.payload["group_key"], "shipment": "SH-7",
+            "closes_at": closes_at.isoformat(), "orders": list(orders), "opened": opened}  # fmt: skip
+    return EffectResult(hint.id, "grouped", data)
+
+
+def test_merge_opens_a_group_then_continues_when_its_window_closes():
     doc = chain(node("m", "merge", window="30m"))
     flow, held = run(doc)
     (hint,) = effects(held, "merge")
-    assert hint.payload["group_key"] == "C-1|CN|浙江|杭州||"
-    (timer,) = effects(held, "schedule_timer")
+    assert hint.awaited and hint.payload["group_key"] == "C-1|CN|浙江|杭州||"
+    assert hint.payload["until"] == (NOW + timedelta(minutes=30)).isoformat()
+    assert held.snapshot.status == WAITING and not effects(held, "schedule_timer")
+    grouped = step(flow, held.snapshot, _grouped(hint, NOW + timedelta(minutes=30)), now=NOW)
+    (timer,) = effects(grouped, "schedule_timer")
     assert timer.payload["due"] == (NOW + timedelta(minutes=30)).isoformat()
-    assert held.snapshot.status == WAITING
-    done = step(flow, held.snapshot, TimerFired(timer.payload["timer_id"]), now=NOW)
+    assert grouped.snapshot.vars["merge"]["shipment"] == "SH-7"
+    later = NOW + timedelta(minutes=30)
+    done = step(flow, grouped.snapshot, TimerFired(timer.payload["timer_id"]), now=later)
     assert done.snapshot.status == COMPLETED
-    assert done.snapshot.vars["merge"]["group_key"] == hint.payload["group_key"]
+    assert [e.payload for e in effects(done, "merge_closed")] == [{"shipment": "SH-7"}]
 
 
-def test_merge_with_custom_key_and_zero_window_does_not_wait():
+def test_merge_joining_an_open_group_waits_for_the_groups_closing_time_not_its_own():
+    doc = chain(node("m", "merge", window="30m"))
+    flow, held = run(doc)
+    (hint,) = effects(held, "merge")
+    closes = NOW + timedelta(minutes=12)  # the group was opened 18 minutes earlier
+    answer = _grouped(hint, closes, opened=False, orders=("TB1000", "TB1001"))
+    grouped = step(flow, held.snapshot, answer, now=NOW)
+    (timer,) = effects(grouped, "schedule_timer")
+    assert timer.payload["due"] == closes.isoformat()
+    assert grouped.snapshot.vars["merge"]["orders"] == ["TB1000", "TB1001"]
+    assert grouped.snapshot.vars["merge"]["opened"] is False
+
+
+def test_merge_in_a_group_already_closed_continues_at_once():
     doc = chain(node("m", "merge", window="0m", key='customer.id + "-" + order.channel'))
-    _, result = run(doc)
-    assert result.snapshot.status == COMPLETED
-    assert effects(result, "merge")[0].payload["group_key"] == "C-1-taobao"
+    flow, held = run(doc)
+    (hint,) = effects(held, "merge")
+    assert hint.payload["group_key"] == "C-1-taobao"
+    done = step(flow, held.snapshot, _grouped(hint, NOW), now=NOW)
+    assert done.snapshot.status == COMPLETED
+    assert effects(done, "merge_closed") and not effects(done, "schedule_timer")
+
+
+def test_merge_answer_that_is_not_a_group_is_an_incident():
+    flow, held = run(chain(node("m", "merge", window="30m")))
+    (hint,) = effects(held, "merge")
+    failed = step(flow, held.snapshot, EffectResult(hint.id, "failed", {}), now=NOW)
+    assert failed.snapshot.status == INCIDENT
+    assert failed.snapshot.incident.code == "merge_failed"
+
+
+def test_a_cancelled_order_leaves_its_merge_group():
+    flow, held = run(chain(node("m", "merge", window="30m")))
+    (hint,) = effects(held, "merge")
+    grouped = step(flow, held.snapshot, _grouped(hint, NOW + timedelta(minutes=30)), now=NOW)
+    cancelled = step(flow, grouped.snapshot, CancelRun(actor="ops", reason="customer"), now=NOW)
+    (left,) = effects(cancelled, "merge_left")
+    assert left.payload == {"shipment": "SH-7", "order_id": "TB1001"}
+    assert effects(cancelled, "cancel_timer")

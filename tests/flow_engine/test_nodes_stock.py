@@ -99,7 +99,8 @@ def test_split_single_split_and_unavailable():
     doc = _split()
     _, one = run(doc, sample_order(), ref=REF)
     assert one.snapshot.outcome == "single"
-    assert not effects(one, "split")
+    (single,) = effects(one, "split")
+    assert single.payload["split"] is False and len(single.payload["shipments"]) == 1
     big = sample_order(lines=[{"sku": "SKU-A", "qty": 80}, {"sku": "SKU-B", "qty": 10}])
     _, many = run(doc, big, ref=REF)
     assert many.snapshot.outcome == "split"
@@ -107,10 +108,11 @@ def test_split_single_split_and_unavailable():
     assert sum(ln["qty"] for s in shipments for ln in s["lines"] if ln["sku"] == "SKU-A") == 80
     assert len(shipments) == 2
     (hint,) = effects(many, "split")
-    assert hint.payload["shipments"] == shipments
+    assert hint.payload["shipments"] == shipments and hint.payload["split"] is True
     _, none = run(doc, sample_order(lines=[{"sku": "SKU-A", "qty": 500}]), ref=REF)
     assert none.snapshot.outcome == "unavailable"
     assert none.snapshot.vars["s"]["shortages"] == {"SKU-A": 500 - 111}
+    assert not effects(none, "split")  # nothing ships, so nothing is recorded
 
 
 def _reserve(**config):

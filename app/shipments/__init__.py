@@ -1,0 +1,1 @@
+"""Shipments decided by flows: merge groups and warehouse allocations."""
