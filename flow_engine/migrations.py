@@ -89,9 +89,7 @@ def _snapshot_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-SNAPSHOT_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    1: _snapshot_v1_to_v2
-}
+SNAPSHOT_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _snapshot_v1_to_v2}
 
 
 def migrate_snapshot(data: Mapping[str, Any]) -> Mapping[str, Any]:
