@@ -18,8 +18,24 @@ from flow_engine.errors import FlowStateError
 _SCALARS = (str, int, float, bool, type(None))
 
 
+_PLAIN = frozenset(_SCALARS)
+
+
 def encode(value: Any) -> Any:
     """Return a JSON-serialisable form of ``value``."""
+    kind = type(value)
+    if kind in _PLAIN:  # exact types first: this walks every stored order and snapshot
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): encode(v) for k, v in value.items()}
+    if kind is list:
+        return [encode(v) for v in value]
+    if kind is Decimal:
+        return {"$decimal": str(value)}
+    return _encode_other(value)
+
+
+def _encode_other(value: Any) -> Any:
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, Mapping):

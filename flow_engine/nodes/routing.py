@@ -6,6 +6,10 @@ Reference data (``ref``) these nodes read::
                      "capabilities": ["cold_chain"]}, ...],
      "carriers":   [{"id": "SF", "regions": [...], "capabilities": [...], "cost": 12}, ...],
      "inventory":  {"GZ-01": {"SKU-1": 40, ...}, ...}}      # available units per warehouse
+
+Reference tables are read as immutable values: a node prepares a table's rows once and reuses
+them while it is handed the same list, so a changed table must be a new list (the app's
+reference cache builds new lists on every change; stock in ``inventory`` is read afresh).
 """
 
 from __future__ import annotations
@@ -63,19 +67,59 @@ class _Needs:
         self.inventory = ref.get("inventory") or {}
 
 
-def _active(cand: Mapping[str, Any], needs: _Needs) -> str | None:
-    return None if cand.get("active", True) else "inactive"
+class _Candidate:
+    """A reference row read once for every order routed over the same table."""
+
+    __slots__ = ("row", "id", "key", "active", "regions", "capabilities", "cost")
+
+    def __init__(self, row: Mapping[str, Any]) -> None:
+        self.row = row
+        self.key = row.get("id")
+        self.id = str(self.key)
+        self.active = bool(row.get("active", True))
+        regions = row.get("regions")
+        self.regions = None if regions is None or "*" in regions else frozenset(regions)
+        self.capabilities = frozenset(row.get("capabilities") or ())
+        self.cost = row.get("cost", 0)
 
 
-def _in_stock(cand: Mapping[str, Any], needs: _Needs) -> str | None:
-    stock = needs.inventory.get(cand.get("id")) or {}
-    short = [sku for sku, qty in needs.demand.items() if (stock.get(sku) or 0) < qty]
-    return f"no stock for {', '.join(short)}" if short else None
+class _Candidates:
+    """The candidates of one table, rebuilt only when the app hands over a new table.
+
+    Compiled flows are shared between threads: the table and its entries are kept as one
+    tuple, swapped in one assignment, so a reader never pairs one table with another's rows.
+    """
+
+    __slots__ = ("pair",)
+
+    def __init__(self) -> None:
+        self.pair: tuple[Any, tuple[_Candidate, ...]] = (None, ())
+
+    def of(self, rows: Any) -> tuple[_Candidate, ...]:
+        pair = self.pair
+        if pair[0] is rows:  # the list itself is kept, so its identity stays its own
+            return pair[1]
+        entries = tuple(_Candidate(r) for r in rows)
+        self.pair = (rows, entries)
+        return entries
 
 
-def _serves(cand: Mapping[str, Any], needs: _Needs) -> str | None:
-    regions = cand.get("regions")
-    if regions is None or "*" in regions:
+def _active(cand: _Candidate, needs: _Needs) -> str | None:
+    return None if cand.active else "inactive"
+
+
+def _in_stock(cand: _Candidate, needs: _Needs) -> str | None:
+    stock = needs.inventory.get(cand.key) or {}
+    for sku, qty in needs.demand.items():
+        if (stock.get(sku) or 0) < qty:
+            short = [s for s, q in needs.demand.items() if (stock.get(s) or 0) < q]
+            return f"no stock for {', '.join(short)}"
+    return None
+
+
+def _serves(cand: _Candidate, needs: _Needs) -> str | None:
+    regions = cand.regions
+    if regions is None:
         return None
     for place in needs.places:
         if place in regions:
@@ -83,8 +127,10 @@ def _serves(cand: Mapping[str, Any], needs: _Needs) -> str | None:
     return f"does not serve {needs.places[0] if needs.places else 'the address'}"
 
 
-def _capable(cand: Mapping[str, Any], needs: _Needs) -> str | None:
-    missing = sorted(needs.caps - set(cand.get("capabilities") or ()))
+def _capable(cand: _Candidate, needs: _Needs) -> str | None:
+    if not needs.caps:
+        return None
+    missing = sorted(needs.caps - cand.capabilities)
     return f"lacks {', '.join(missing)}" if missing else None
 
 
@@ -167,10 +213,11 @@ class RouteHandler(HandlerBase):
         constraints = tuple(cfg.get("constraints", ("active",)))
         checks = _checks(constraints)
         store_as = cfg.get("store_as") or node.id
-        return (cfg["table"], constraints, checks, where, caps, cost, store_as)
+        cache = _Candidates()
+        return (cfg["table"], constraints, checks, where, caps, cost, store_as, cache)
 
     def run(self, prep: Any, rt: Runtime) -> Next:
-        table, constraints, checks, where, caps_expr, cost_expr, store_as = prep
+        table, constraints, checks, where, caps_expr, cost_expr, store_as, cache = prep
         context, now = rt.context, rt.now
         order = context["order"]
         if caps_expr is not None:
@@ -182,16 +229,16 @@ class RouteHandler(HandlerBase):
         rejected: dict[str, str] = {}
         eligible: list[str] = []
         best, best_cost = None, None
-        candidates = rt.ref.get(table) or ()
-        for cand in candidates:
-            cand_id = str(cand.get("id"))
+        rows = rt.ref.get(table) or ()
+        scored = bool(where) or cost_expr is not None
+        for cand in cache.of(rows):
             reason = None
             for check in checks:
                 reason = check(cand, needs)
                 if reason is not None:
                     break
-            if reason is None and (where or cost_expr is not None):
-                ctx = {**context, "candidate": cand}
+            if reason is None and scored:
+                ctx = {**context, "candidate": cand.row}
                 for expr in where:
                     if expr(ctx, now=now) is not True:
                         reason = f"fails {expr.source}"
@@ -200,21 +247,21 @@ class RouteHandler(HandlerBase):
                 if reason is None and cost is None and cost_expr is not None:
                     reason = "no cost score"
             else:
-                cost = cand.get("cost", 0)
+                cost = cand.cost
             if reason is not None:
-                rejected[cand_id] = reason
+                rejected[cand.id] = reason
                 continue
             if cost is None:
                 cost = 0
-            eligible.append(cand_id)
+            eligible.append(cand.id)
             if best is None or cost < best_cost:  # ties keep the earlier candidate
                 best, best_cost = cand, cost
         if best is None:
             choice = {"chosen": None, "reason": "no eligible candidate", "rejected": rejected}
             rt.set_var(store_as, choice)
             return Next("none", {"rejected": rejected, "constraints": list(constraints)})
-        reason = f"lowest cost {best_cost} among {len(eligible)} eligible of {len(candidates)}"
-        chosen = best.get("id")
+        reason = f"lowest cost {best_cost} among {len(eligible)} eligible of {len(rows)}"
+        chosen = best.key
         choice = {
             "chosen": chosen,
             "cost": best_cost,
@@ -286,14 +333,14 @@ class SplitHandler(HandlerBase):
 
     def compile(self, node: Node, env: CompileEnv) -> Any:
         constraints = node.config.get("constraints", ("active", "region"))
-        return (_checks(constraints), node.config.get("store_as") or node.id)
+        return (_checks(constraints), node.config.get("store_as") or node.id, _Candidates())
 
     def run(self, prep: Any, rt: Runtime) -> Next:
-        checks, store_as = prep
+        checks, store_as, cache = prep
         needs = _Needs(rt.context["order"], rt.ref, set())
         ok = [
-            w
-            for w in rt.ref.get("warehouses") or ()
+            w.row
+            for w in cache.of(rt.ref.get("warehouses") or ())
             if not any(check(w, needs) for check in checks)
         ]
         shipments, short = _allocate(needs.demand, ok, needs.inventory)
