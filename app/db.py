@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 import simplejson
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event, text
@@ -48,10 +49,22 @@ def _sqlite_begin(connection: Any) -> None:
 
 def json_dumps(value: Any) -> str:
     """JSON columns keep decimals exact: ``Decimal("12.50")`` is stored as the number 12.50;
-    datetimes are stored as ISO text."""
-    return simplejson.dumps(
-        value, use_decimal=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
-    )
+    datetimes are stored as ISO text.
+
+    orjson writes the common values several times faster (every run step stores a dozen
+    audit records); what it refuses (integers beyond 64 bits, say) is written by simplejson,
+    to the same text.
+    """
+    try:
+        return orjson.dumps(value, default=_orjson_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return _ENCODER.encode(value)
+
+
+def _orjson_default(value: Any) -> Any:
+    if type(value) is Decimal and value.is_finite():
+        return orjson.Fragment(str(value))  # the decimal's own digits, as a JSON number
+    return _json_default(value)
 
 
 def _json_default(value: Any) -> Any:
@@ -64,6 +77,12 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(value, key=repr)
     raise TypeError(f"cannot store a value of type {type(value).__name__} as JSON")
+
+
+# One encoder for every JSON column: building one per value costs more than most encodings.
+_ENCODER = simplejson.JSONEncoder(
+    use_decimal=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
+)
 
 
 def jsonable(value: Any) -> Any:

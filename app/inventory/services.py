@@ -44,12 +44,19 @@ def available_for(db: Session, skus: Iterable[str]) -> dict[str, dict[str, int]]
 
 
 def reserve(
-    db: Session, *, effect_id: str, run_id: int | None, allocations: Iterable[Mapping[str, Any]]
+    db: Session,
+    *,
+    effect_id: str,
+    run_id: int | None,
+    allocations: Iterable[Mapping[str, Any]],
+    rows: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Reserve every allocation or none. Returns ``{"status": "reserved" | "insufficient", ...}``.
 
     Runs inside the caller's transaction; when a later line falls short, the lines already
-    taken are given back before returning, so nothing stays reserved.
+    taken are given back before returning, so nothing stays reserved. The stock itself is
+    taken at once; the reservation records are appended to ``rows`` when given (the caller
+    writes them with its other rows before commit), else inserted here.
     """
     lines: dict[tuple[str, str], int] = {}
     for a in allocations:
@@ -70,21 +77,16 @@ def reserve(
             s["available"] = available.get(s["warehouse"], {}).get(s["sku"], 0)
         return {"status": "insufficient", "shortages": short}
     # The unique (effect, sku, warehouse) constraint refuses a second reservation by one effect.
-    db.connection().execute(
-        RESERVATIONS.insert(),
-        [
-            {
-                "effect_id": effect_id,
-                "run_id": run_id,
-                "sku": s,
-                "warehouse": w,
-                "qty": q,
-                "status": "held",
-                "created_at": utcnow(),
-            }
-            for w, s, q in done
-        ],
-    )
+    now = utcnow()
+    records = [
+        {"effect_id": effect_id, "run_id": run_id, "sku": s, "warehouse": w, "qty": q,
+         "status": "held", "created_at": now}
+        for w, s, q in done
+    ]  # fmt: skip
+    if rows is None:
+        db.connection().execute(RESERVATIONS.insert(), records)
+    else:
+        rows.extend(records)
     return {"status": "reserved", "allocations": [_line(w, s, q) for w, s, q in done]}
 
 
@@ -142,3 +144,55 @@ def release(db: Session, *, run_id: int | None, allocations: Iterable[Mapping[st
 
 def _line(warehouse: str, sku: str, qty: int) -> dict[str, Any]:
     return {"warehouse": warehouse, "sku": sku, "qty": qty}
+
+
+class StockView:
+    """Available stock of a batch's SKUs, read with one query and kept up to date by the
+    batch's own reservations and releases.
+
+    A batch of orders runs in one transaction: on SQLite it holds the write lock throughout,
+    so the view is exact; on PostgreSQL another transaction may take stock meanwhile, which
+    the conditional UPDATE of :func:`reserve` still refuses (the order then gets
+    ``insufficient``, as it would have with a read a moment earlier).
+    """
+
+    def __init__(self, db: Session, skus: Iterable[str]) -> None:
+        self.db = db
+        self.known: set[str] = set()
+        self.stock: dict[str, dict[str, int]] = {}
+        self._load(skus)
+
+    def _load(self, skus: Iterable[str]) -> None:
+        wanted = {s for s in skus if s and s not in self.known}
+        if not wanted:
+            return
+        for warehouse, by_sku in available_for(self.db, wanted).items():
+            self.stock.setdefault(warehouse, {}).update(by_sku)
+        self.known |= wanted
+
+    def available(self, skus: Iterable[str]) -> dict[str, dict[str, int]]:
+        """``{warehouse: {sku: available}}`` for ``skus``, as :func:`available_for` gives it."""
+        wanted = set(skus)
+        self._load(wanted)
+        out: dict[str, dict[str, int]] = {}
+        for warehouse, by_sku in self.stock.items():
+            picked = {s: n for s, n in by_sku.items() if s in wanted}
+            if picked:
+                out[warehouse] = picked
+        return out
+
+    def changed(self, allocations: Iterable[Mapping[str, Any]], sign: int) -> None:
+        """Stock taken (``sign`` 1) or given back (-1) by this transaction."""
+        for a in allocations:
+            by_sku = self.stock.setdefault(str(a["warehouse"]), {})
+            sku = str(a["sku"])
+            if sku in by_sku:
+                by_sku[sku] -= sign * int(a["qty"])
+
+    def forget(self, skus: Iterable[str]) -> None:
+        """Read these SKUs again next time (a reservation found less than the view said)."""
+        gone = set(skus)
+        self.known -= gone
+        for by_sku in self.stock.values():
+            for sku in gone:
+                by_sku.pop(sku, None)

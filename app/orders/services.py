@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from flow_engine import order_schema
 
 from ..errors import ConflictError, ValidationError
+from ..inventory.services import StockView
 from ..models import Order, Run, utcnow
 from ..runs import services as runs
-from ..runs.cache import CatalogStamp, catalog_stamp
+from ..runs.cache import catalog_stamp
 from ..runs.writer import Writes
 
 log = logging.getLogger(__name__)
@@ -110,26 +111,31 @@ def ingest_many(
     now = now or utcnow()
     writes = Writes(db, now)
     stamp = catalog_stamp(db)
-    results = [_store(db, doc, now=now, writes=writes, stamp=stamp) for doc in docs]
+    rows = [_order_row(doc, now=now) for doc in docs]
+    # One statement stores the whole batch; orders seen before are skipped by it and found.
+    stored = _insert_many(db, rows)
+    writes.stock = StockView(db, {sku for doc in docs for sku in runs.order_skus(doc)})
+    results = []
+    for values in rows:
+        order_id = stored.pop((values["channel"], values["external_id"]), None)
+        if order_id is None:  # stored before, or earlier in this same batch
+            results.append((_existing(db, values), False, []))
+            continue
+        order = _attach(db, order_id, values)
+        started = runs.start_runs(db, order, now=now, writes=writes, stamp=stamp)
+        results.append((order, True, started))
     writes.flush()
     return results
 
 
-def _store(
-    db: Session,
-    doc: Mapping[str, Any],
-    *,
-    now: datetime,
-    idempotency_key: str | None = None,
-    writes: Writes | None = None,
-    stamp: CatalogStamp | None = None,
-) -> tuple[Order, bool, list[Run]]:
-    channel, external_id = str(doc["channel"]), str(doc["external_id"])
+def _order_row(
+    doc: Mapping[str, Any], *, now: datetime, idempotency_key: str | None = None
+) -> dict[str, Any]:
     customer = doc.get("customer") if isinstance(doc.get("customer"), Mapping) else {}
     amount = doc.get("amount")
-    values = {
-        "channel": channel,
-        "external_id": external_id,
+    return {
+        "channel": str(doc["channel"]),
+        "external_id": str(doc["external_id"]),
         "idempotency_key": idempotency_key,
         "tracking_id": secrets.token_urlsafe(12),
         "status": str(doc.get("status") or "created"),
@@ -139,29 +145,65 @@ def _store(
         "created_at": now,
         "updated_at": now,
     }
-    # One statement that stores the order unless a concurrent request stored it first.
-    order_id = db.connection().execute(_insert_ignoring_duplicates(db), values).scalar()
-    if order_id is None:
-        existing = find_existing(
-            db, channel=channel, external_id=external_id, idempotency_key=idempotency_key
-        )
-        if existing is None:  # a tracking id collision (2**-96): the caller's retry draws anew
-            raise ConflictError("the order could not be stored; try again")
-        return existing, False, []
+
+
+def _existing(db: Session, values: Mapping[str, Any]) -> Order:
+    existing = find_existing(
+        db,
+        channel=values["channel"],
+        external_id=values["external_id"],
+        idempotency_key=values["idempotency_key"],
+    )
+    if existing is None:  # a tracking id collision (2**-96): the caller's retry draws anew
+        raise ConflictError("the order could not be stored; try again")
+    return existing
+
+
+def _attach(db: Session, order_id: int, values: Mapping[str, Any]) -> Order:
     order = Order(id=order_id, **values)
     make_transient_to_detached(order)
     db.add(order)  # persistent and clean, without reading back the row just written
-    started = runs.start_runs(db, order, now=now, writes=writes, stamp=stamp)
-    return order, True, started
+    return order
+
+
+def _store(
+    db: Session,
+    doc: Mapping[str, Any],
+    *,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> tuple[Order, bool, list[Run]]:
+    values = _order_row(doc, now=now, idempotency_key=idempotency_key)
+    # One statement that stores the order unless a concurrent request stored it first.
+    order_id = db.connection().execute(_insert_ignoring_duplicates(db), values).scalar()
+    if order_id is None:
+        return _existing(db, values), False, []
+    order = _attach(db, order_id, values)
+    return order, True, runs.start_runs(db, order, now=now)
+
+
+def _insert_many(db: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Insert ``rows`` skipping duplicates; ``{(channel, external_id): id}`` of those stored."""
+    table = Order.__table__
+    statement = _insert_base(db.get_bind().dialect.name).returning(
+        table.c.id, table.c.channel, table.c.external_id
+    )
+    result = db.connection().execute(statement, rows)
+    return {(channel, external_id): order_id for order_id, channel, external_id in result}
 
 
 @cache
-def _insert_for(dialect: str) -> Any:
+def _insert_base(dialect: str) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(Order.__table__).on_conflict_do_nothing().returning(Order.__table__.c.id)
+    return insert(Order.__table__).on_conflict_do_nothing()
+
+
+@cache
+def _insert_for(dialect: str) -> Any:
+    return _insert_base(dialect).returning(Order.__table__.c.id)
 
 
 def _insert_ignoring_duplicates(db: Session) -> Any:

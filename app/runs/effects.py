@@ -64,15 +64,30 @@ def _cancel_timer(ctx: EffectContext, effect: Effect) -> None:
 
 
 def _reserve(ctx: EffectContext, effect: Effect) -> Event:
+    allocations = effect.payload["allocations"]
     answer = inventory.reserve(
-        ctx.db, effect_id=effect.id, run_id=ctx.run_id, allocations=effect.payload["allocations"]
+        ctx.db,
+        effect_id=effect.id,
+        run_id=ctx.run_id,
+        allocations=allocations,
+        rows=ctx.writes.reservations,
     )
     status = answer.pop("status")
+    stock = ctx.writes.stock
+    if stock is not None:
+        if status == "reserved":
+            stock.changed(allocations, 1)
+        else:
+            stock.forget(a["sku"] for a in allocations)
     return EffectResult(effect.id, status, answer)
 
 
 def _release(ctx: EffectContext, effect: Effect) -> None:
-    inventory.release(ctx.db, run_id=ctx.run_id, allocations=effect.payload["allocations"])
+    ctx.writes.flush_reservations()  # a hold taken earlier in this transaction is released too
+    allocations = effect.payload["allocations"]
+    inventory.release(ctx.db, run_id=ctx.run_id, allocations=allocations)
+    if ctx.writes.stock is not None:
+        ctx.writes.stock.forget(a["sku"] for a in allocations)
     return None
 
 

@@ -37,7 +37,7 @@ from rule_dsl import DslError
 
 from ..db import jsonable
 from ..errors import ConflictError, NotFoundError
-from ..inventory.services import available_for
+from ..inventory.services import StockView, available_for
 from ..models import Alert, FlowVersion, Order, Run, RunEvent, utcnow
 from ..reference.services import reference_cache
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, compiled_version, live_flows
@@ -62,13 +62,23 @@ class EventOutcome:
     ignored: str | None = None
 
 
+def order_skus(order_doc: Mapping[str, Any]) -> list[str]:
+    lines = order_doc.get("lines") or ()
+    return [s for s in (ln.get("sku") for ln in lines if isinstance(ln, Mapping)) if s]
+
+
 def reference_for(
-    db: Session, order_doc: Mapping[str, Any], stamp: CatalogStamp | None = None
+    db: Session,
+    order_doc: Mapping[str, Any],
+    stamp: CatalogStamp | None = None,
+    stock: StockView | None = None,
 ) -> dict[str, Any]:
-    """Reference tables plus live stock of the order's SKUs, as flows see them in ``ref``."""
+    """Reference tables plus live stock of the order's SKUs, as flows see them in ``ref``
+    (from the batch's ``stock`` view when given)."""
     tables = reference_cache.get(db, stamp.reference if stamp else None)
-    skus = [line.get("sku") for line in order_doc.get("lines") or () if isinstance(line, Mapping)]
-    return {**tables, "inventory": available_for(db, [s for s in skus if s])}
+    skus = order_skus(order_doc)
+    inventory = stock.available(skus) if stock is not None else available_for(db, skus)
+    return {**tables, "inventory": inventory}
 
 
 def enrich_customer(order_doc: Mapping[str, Any], ref: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,7 +112,7 @@ def start_runs(
     versions = live_flows.get(db, stamp, event)
     if not versions:
         return []
-    ref = reference_for(db, order.data, stamp)
+    ref = reference_for(db, order.data, stamp, writes.stock if writes is not None else None)
     doc = enrich_customer(order.data, ref)
     own = writes is None
     writes = writes or Writes(db, now)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..db import on_commit
+from ..inventory.services import RESERVATIONS, StockView
 from ..models import OutboxMessage, Run, RunEvent, RunTimer
 
 RUNS = Run.__table__
@@ -52,7 +53,17 @@ class Writes:
         self.audit: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.timers: list[dict[str, Any]] = []
+        self.reservations: list[dict[str, Any]] = []
         self.runs: dict[int, dict[str, Any]] = {}
+        # A batch reads the stock of all its SKUs once (see StockView); single events read it
+        # afresh.
+        self.stock: StockView | None = None
+
+    def flush_reservations(self) -> None:
+        """Write the buffered reservation records now (before something reads them)."""
+        if self.reservations:
+            self.db.connection().execute(RESERVATIONS.insert(), self.reservations)
+            self.reservations = []
 
     def timer(self, run_id: int, key: str, due: datetime) -> None:
         self.timers.append({"run_id": run_id, "timer_key": key, "due_at": due, "status": "pending"})
@@ -81,6 +92,7 @@ class Writes:
             changed = conn.execute(_UPDATE_RUN, params).rowcount
             if changed != len(params):
                 raise StaleDataError(f"{len(params) - changed} run(s) changed by another process")
+        self.flush_reservations()
         if self.audit:
             conn.execute(RUN_EVENTS.insert(), self.audit)
         if self.timers:
