@@ -67,6 +67,28 @@ SCHEMAS: dict[str, Obj] = {
         ),
     ),
     "OrderInput": _order_input(),
+    "OrderBatchInput": obj(
+        ["orders"],
+        orders={"type": "array", "minItems": 1, "maxItems": 500, "items": ref("OrderInput")},
+    ),
+    "OrderBatchResult": obj(
+        ["items"],
+        items={
+            "type": "array",
+            "items": obj(
+                ["id", "channel", "external_id", "tracking_id", "created", "runs"],
+                id=INT,
+                channel=STR,
+                external_id=STR,
+                tracking_id=STR,
+                tracking_url=STR,
+                status=STR,
+                created=BOOL,
+                duplicate_of=nullable("string"),
+                runs={"type": "array", "items": INT},
+            ),
+        },
+    ),
     "Order": obj(
         ["id", "channel", "external_id", "tracking_id", "status", "created_at"],
         id=INT,

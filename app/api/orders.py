@@ -111,6 +111,28 @@ def create_order() -> Response:
     return created_reply(store(doc, idempotency_key=key))
 
 
+@bp.post("/orders/batch")
+@api_key_required("orders:write")
+def create_orders() -> Response:
+    """Create up to 500 orders in one transaction, all or nothing; orders seen before come
+    back with ``created`` false. 201 when at least one order was created, else 200."""
+    body = json_body()
+    docs = body.get("orders")
+    if not isinstance(docs, list):
+        raise ValidationError(
+            _l('Send the orders as a list under "orders".'),
+            code="invalid_body",
+            details=[{"path": "/orders", "message": "expected array", "rule": "type"}],
+        )
+    received = transact(lambda db: intake.receive_many(db, docs))
+    items = []
+    for r in received:
+        item = order_json(r.order, with_data=False)
+        item.update(created=r.created, duplicate_of=r.matched, runs=[run.id for run in r.runs])
+        items.append(item)
+    return reply({"items": items}, 201 if any(r.created for r in received) else 200)
+
+
 @bp.get("/orders")
 @api_key_required("orders:read")
 def list_orders() -> Response:

@@ -143,28 +143,72 @@ def order() -> None:
 
 @order.command("ingest")
 @click.argument("order_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--batch",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 500),
+    help="Orders per transaction; a batch with an invalid order stores none of its orders.",
+)
 @friendly_errors
-def order_ingest(order_file: str) -> None:
-    """Store the order(s) in ORDER_FILE (an object or a list) and run their flows."""
-    from ..orders import services
+def order_ingest(order_file: str, batch: int) -> None:
+    """Store the order(s) in ORDER_FILE and run their flows.
 
-    data = _load_json(order_file)
-    docs = data if isinstance(data, list) else [data]
+    ORDER_FILE holds one order, a list of orders, or one order per line (JSON Lines).
+    """
+    from ..orders import intake
+
+    docs = _load_orders(order_file)
     database = get_db(ready_app())
-    for i, doc in enumerate(docs, start=1):
+    stored = seen = 0
+    for start in range(0, len(docs), batch):
+        chunk = docs[start : start + batch]
         try:
-            stored, created, runs = in_transaction(
-                database, lambda db, doc=doc: services.ingest(db, doc)
-            )
+            received = in_transaction(database, lambda db, c=chunk: intake.receive_many(db, c))
         except ValidationError as err:
-            raise click.ClickException(f"order {i}: {_details(err)}") from err
-        state = (
-            ", ".join(f"run {r.id} {r.status}{' ' + r.outcome if r.outcome else ''}" for r in runs)
-            or "no flow started"
-        )
-        click.echo(
-            f"order {stored.id} {stored.channel}/{stored.external_id}: {'stored' if created else 'seen before'}; {state}"
-        )
+            first, last = start + 1, start + len(chunk)
+            done = f"{stored + seen} orders before it were stored" if start else "nothing stored"
+            problems = [str(err.message)]
+            for item in err.details or []:
+                index, _, rest = str(item.get("path", "")).removeprefix("/orders/").partition("/")
+                where = f"order {start + int(index) + 1}" if index.isdigit() else "batch"
+                problems.append(f"  {where} /{rest}: {item.get('message', item)}")
+            raise click.ClickException(
+                f"orders {first}-{last} refused ({done}): " + "\n".join(problems)
+            ) from err
+        for r in received:
+            state = (
+                ", ".join(
+                    f"run {run.id} {run.status}{' ' + run.outcome if run.outcome else ''}"
+                    for run in r.runs
+                )
+                or "no flow started"
+            )
+            word = "stored" if r.created else "seen before"
+            click.echo(
+                f"order {r.order.id} {r.order.channel}/{r.order.external_id}: {word}; {state}"
+            )
+            stored, seen = stored + r.created, seen + (not r.created)
+    click.echo(f"{stored} stored, {seen} seen before")
+
+
+def _load_orders(path: str) -> list[Any]:
+    text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
+    stripped = text.lstrip()
+    if stripped.startswith("{") and "\n{" in stripped.rstrip():  # JSON Lines
+        docs = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                docs.append(simplejson.loads(line, use_decimal=True))
+            except ValueError as err:
+                raise click.ClickException(
+                    f"{path} line {number} is not valid JSON: {err}"
+                ) from err
+        return docs
+    data = _load_json(path)
+    return data if isinstance(data, list) else [data]
 
 
 # -- runs --------------------------------------------------------------------------------

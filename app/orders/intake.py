@@ -4,7 +4,7 @@ per buyer order across channels."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import ConflictError
+from ..errors import ConflictError, ValidationError
 from ..models import Order, OrderDedupKey, Run
 from . import schema
 from . import services as orders
@@ -80,6 +80,41 @@ def receive(
         except IntegrityError as err:
             raise DedupRaceError("the same buyer order arrived twice at once") from err
     return Received(order, True, runs)
+
+
+MAX_BATCH = 500
+
+
+def receive_many(
+    db: Session, docs: Sequence[Any], *, now: datetime | None = None
+) -> list[Received]:
+    """Store a batch of orders and start their flows in one transaction, all or nothing.
+
+    Every order is checked against the effective schema first; one invalid order refuses the
+    batch and the error lists each problem under the order's index (``/3/amount``). Orders
+    seen before, also earlier in the same batch, come back with ``created`` false.
+    """
+    if not 1 <= len(docs) <= MAX_BATCH:
+        raise ValidationError(
+            _l("A batch holds 1 to %(n)d orders.", n=MAX_BATCH),
+            code="invalid_batch",
+            details=[{"path": "/orders", "message": f"1-{MAX_BATCH} orders", "rule": "maxItems"}],
+        )
+    problems: list[dict[str, Any]] = []
+    for i, doc in enumerate(docs):
+        try:
+            schema.validate(db, doc)
+        except ValidationError as err:
+            problems += [{**d, "path": f"/orders/{i}{d['path'].rstrip('/')}"} for d in err.details]
+    if problems:
+        raise ValidationError(
+            _l("The batch has %(n)d problems; no order was stored.", n=len(problems)),
+            code="invalid_order",
+            details=problems[: schema.MAX_PROBLEMS],
+        )
+    results = orders.ingest_many(db, docs, now=now)
+    return [Received(order, created, runs, None if created else "external_id")
+            for order, created, runs in results]  # fmt: skip
 
 
 def find_order(

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from app.cli import DEMO_USERS, cli
 
@@ -161,3 +162,32 @@ def test_serve_refuses_an_unmigrated_database(tmp_path):
     )
     assert result.returncode == 1
     assert "Run: orderflow db upgrade" in result.stderr
+
+
+def test_order_ingest_reads_json_lines_in_batches_and_refuses_a_bad_batch_whole(app, run, tmp_path):
+    import simplejson
+
+    from app.db import get_db
+    from app.models import Order
+
+    from .flows_fixtures import order_doc
+
+    docs = [order_doc(f"CLI-{i}") for i in range(5)]
+    lines = tmp_path / "orders.jsonl"
+    lines.write_text("\n".join(simplejson.dumps(d, use_decimal=True) for d in docs) + "\n")
+    result = run("order", "ingest", str(lines), "--batch", "2")
+    assert result.exit_code == 0, result.output
+    assert result.output.count(": stored;") == 5 and "5 stored, 0 seen before" in result.output
+    again = run("order", "ingest", str(lines))
+    assert "0 stored, 5 seen before" in again.output
+
+    bad = [order_doc("CLI-5"), order_doc("CLI-6"), {**order_doc("CLI-7"), "lines": "none"}]
+    listed = tmp_path / "bad.json"
+    listed.write_text(simplejson.dumps(bad, use_decimal=True))
+    refused = run("order", "ingest", str(listed), "--batch", "2")
+    assert refused.exit_code == 1
+    assert "orders 3-3 refused (2 orders before it were stored)" in refused.output
+    assert "order 3 /lines:" in refused.output
+    with get_db(app).session() as db:
+        stored = sorted(db.scalars(select(Order.external_id)))
+    assert stored == [f"CLI-{i}" for i in range(7)]

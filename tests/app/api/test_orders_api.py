@@ -212,3 +212,44 @@ def test_custom_fields_extend_the_schema(api, app):
     wrong = _post(api, order_doc("CF1", custom={"po_number": 7}))
     assert [p["path"] for p in wrong.json["error"]["details"]] == ["/custom/po_number"]
     assert _post(api, order_doc("CF1", custom={"po_number": "PO-7"})).status_code == 201
+
+
+def _batch(api: Api, docs: list) -> object:
+    body = simplejson.dumps({"orders": docs}, use_decimal=True)
+    return api.post("/orders/batch", data=body, content_type="application/json")
+
+
+def test_batch_stores_every_order_once_and_reports_duplicates(api, app):
+    first = _post(api, order_doc("B0"))
+    response = _batch(api, [order_doc("B1"), order_doc("B2"), order_doc("B0"), order_doc("B1")])
+    assert response.status_code == 201
+    items = response.json["items"]
+    assert [(i["external_id"], i["created"], i["duplicate_of"]) for i in items] == [
+        ("B1", True, None),
+        ("B2", True, None),
+        ("B0", False, "external_id"),
+        ("B1", False, "external_id"),
+    ]
+    assert items[2]["id"] == first.json["id"] and items[3]["id"] == items[0]["id"]
+    again = _batch(api, [order_doc("B1"), order_doc("B2")])
+    assert again.status_code == 200 and not any(i["created"] for i in again.json["items"])
+    assert _count(app) == 3
+
+
+def test_batch_with_one_bad_order_stores_nothing_and_points_at_it(api, app):
+    bad = {**order_doc("B4"), "amount": "a lot"}
+    response = _batch(api, [order_doc("B3"), bad])
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "invalid_order"
+    assert any(d["path"] == "/orders/1/amount" for d in error["details"])
+    assert _count(app) == 0
+    zh = api.post("/orders/batch", data=simplejson.dumps({"orders": []}),
+                  content_type="application/json", headers={"Accept-Language": "zh-CN"})  # fmt: skip
+    assert zh.status_code == 422 and zh.json["error"]["code"] == "invalid_batch"
+    assert zh.json["error"]["message"] == "一批订单须为 1 到 500 个。"
+    not_a_list = _batch(api, {"B5": order_doc("B5")})  # type: ignore[arg-type]
+    assert (
+        not_a_list.status_code == 422
+        and not_a_list.json["error"]["details"][0]["path"] == "/orders"
+    )
