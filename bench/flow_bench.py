@@ -16,6 +16,9 @@ Every ratio is measured within one run on the same generated orders:
 * peak memory (tracemalloc) and the process's max RSS.
 
 Outcomes are cross-checked order by order between the engine, the DSL-only chain and Spiff.
+The engine and Spiff get the same warm-up and the same number of timed passes (best kept).
+The exit status is 1 when a target (overhead per node, speed-up over Spiff, SQLite orders/s)
+is missed, so the figures cannot pass unnoticed.
 The persisted section (ingest + run + commit on SQLite / PostgreSQL) plugs in through
 :func:`persisted_section`.
 """
@@ -276,17 +279,28 @@ def order_size_section(doc: dict, ref: dict, repeat: int, count: int) -> None:
         )
 
 
-def spiff_section(doc: dict, ref: dict, orders: list[dict], us_engine: float) -> None:
+def spiff_section(
+    doc: dict, ref: dict, orders: list[dict], us_engine: float, repeat: int
+) -> float | None:
     try:
         spiff = SpiffRouting((FLOWS / "routing.bpmn").read_text(encoding="utf-8"), ref)
     except ImportError:
         print("\nSpiffWorkflow: not installed (pip install '.[bench]'), section skipped")
-        return
+        return None
     flow = compile_flow(doc)
     sample = orders[: min(len(orders), 1000)]
-    start = time.perf_counter()
+
+    def on_spiff() -> None:
+        for o in sample:
+            spiff.run(o)
+
+    def on_engine() -> None:
+        for i, o in enumerate(sample):
+            engine_run(flow, o, ref, f"R{i}")
+
+    # Both get the same warm-up and the same number of timed passes (best kept).
+    t_spiff, t_engine = timed_pair(on_spiff, on_engine, max(1, min(repeat, 3)))
     answers = [spiff.run(o) for o in sample]
-    t_spiff = time.perf_counter() - start
     ours = [answer_of(engine_run(flow, o, ref, f"R{i}")) for i, o in enumerate(sample)]
     wrong = [
         (o["external_id"], a, b) for o, a, b in zip(sample, ours, answers, strict=True) if a != b
@@ -294,15 +308,17 @@ def spiff_section(doc: dict, ref: dict, orders: list[dict], us_engine: float) ->
     if wrong:
         raise SystemExit(f"SpiffWorkflow and the engine disagree: {wrong[:3]}")
     us_spiff = t_spiff / len(sample) * 1e6
-    ratio = us_spiff / us_engine
+    us_ours = t_engine / len(sample) * 1e6
+    ratio = us_spiff / us_ours
     verdict = "ok" if ratio >= TARGET_SPIFF_RATIO else "BELOW TARGET"
     print(f"\nSpiffWorkflow {spiff.version}, same routing logic as BPMN, {len(sample)} orders")
     line(
         "SpiffWorkflow per instance", f"{us_spiff:10.0f} µs  ({spiff.tasks:.1f} tasks per instance)"
     )
-    line("OrderFlow engine per order", f"{us_engine:10.1f} µs")
+    line("OrderFlow engine per order (same orders)", f"{us_ours:10.1f} µs")
     line("OrderFlow speed-up", f"{ratio:10.0f}x  (target >= {TARGET_SPIFF_RATIO:.0f}x: {verdict})")
     line("answers cross-checked", f"{len(sample):10d} orders agree")
+    return ratio
 
 
 def memory_section(doc: dict, ref: dict, orders: list[dict]) -> None:
@@ -327,7 +343,7 @@ def memory_section(doc: dict, ref: dict, orders: list[dict]) -> None:
     line("process max RSS", f"{rss:10.0f} MiB")
 
 
-def persisted_section(doc: dict, ref: dict, orders: list[dict]) -> None:
+def persisted_section(doc: dict, ref: dict, orders: list[dict]) -> dict[str, float]:
     """Persisted throughput (ingest + run + commit on SQLite, then PostgreSQL).
 
     Measured by ``bench/flow_persisted.py`` through the app's real ingest path.
@@ -335,7 +351,7 @@ def persisted_section(doc: dict, ref: dict, orders: list[dict]) -> None:
     import flow_persisted
 
     print("\nPersisted throughput (ingest + run + commit)")
-    flow_persisted.run(doc, ref, orders[:2000])
+    return flow_persisted.run(doc, ref, orders[:2000])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -351,11 +367,29 @@ def main(argv: list[str] | None = None) -> None:
     routing = routing_section(doc, ref, orders, args.repeat)
     flow_size_section(args.repeat)
     order_size_section(doc, ref, args.repeat, max(100, args.orders // 10))
+    missed = []
+    if routing["overhead_us_per_node"] >= TARGET_OVERHEAD_US:
+        missed.append("engine overhead per node")
     if not args.skip_spiff:
-        spiff_section(doc, ref, orders, routing["us_engine"])
+        ratio = spiff_section(doc, ref, orders, routing["us_engine"], args.repeat)
+        if ratio is not None and ratio < TARGET_SPIFF_RATIO:
+            missed.append("speed-up over SpiffWorkflow")
     memory_section(doc, ref, orders[: min(len(orders), 2000)])
     if not args.skip_persisted:
-        persisted_section(doc, ref, orders)
+        persisted = persisted_section(doc, ref, orders)
+        if persisted.get("sqlite_best", 0) < flow_persisted_target():
+            missed.append("persisted orders/s on SQLite")
+    print()
+    if missed:
+        print("Targets missed: " + "; ".join(missed))
+        raise SystemExit(1)
+    print("All targets met.")
+
+
+def flow_persisted_target() -> float:
+    import flow_persisted
+
+    return flow_persisted.TARGET_SQLITE_PER_S
 
 
 if __name__ == "__main__":
