@@ -390,6 +390,34 @@ def test_batch_intake_matches_one_by_one(app, database):
     assert [created for _, created, _ in again] == [False, False]
 
 
+def test_orders_in_one_batch_see_the_stock_the_earlier_ones_took(app, database):
+    doc = flow_doc(
+        "last-units",
+        [{"id": "start", "type": "start"},
+         {"id": "route", "type": "route", "config": {"table": "warehouses",
+                                                      "constraints": ["active", "stock"]}},
+         {"id": "hold", "type": "reserve_inventory", "config": {"warehouse": "vars.route.chosen"}},
+         {"id": "ok", "type": "end", "config": {"outcome": "reserved"}},
+         {"id": "short", "type": "end", "config": {"outcome": "short"}},
+         {"id": "none", "type": "end", "config": {"outcome": "backorder"}}],
+        [("start", "route"), ("route", "hold", "found"), ("route", "none", "none"),
+         ("hold", "ok", "reserved"), ("hold", "short", "insufficient")],
+    )  # fmt: skip
+    ref = {"warehouses": [{"id": "GZ", "cost": 1}, {"id": "SH", "cost": 2}],
+           "inventory": {"GZ": {"SKU-1": 1}, "SH": {"SKU-1": 1}}}  # fmt: skip
+    in_transaction(database, lambda db: (load_reference(db, ref), publish(db, doc)))
+    batch = in_transaction(
+        database, lambda db: orders.ingest_many(db, [order_doc(f"L{i}") for i in range(3)])
+    )
+    outcomes = []
+    with database.session() as db:
+        for _, _, (run,) in batch:
+            stored = db.get(Run, run.id)
+            outcomes.append((stored.outcome, stored.snapshot["vars"]["route"]["chosen"]))
+    # The second order sees GZ's last unit gone and takes SH's; the third finds none left.
+    assert outcomes == [("reserved", "GZ"), ("reserved", "SH"), ("backorder", None)]
+
+
 def test_batch_with_one_invalid_order_stores_nothing(app, database):
     from app.errors import ValidationError
 
