@@ -20,9 +20,9 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _secret_key(instance: Path) -> str:
-    """Return the instance's secret key, generating it on first start."""
-    path = instance / "secret_key"
+def _secret_key(instance: Path, name: str = "secret_key") -> str:
+    """Return the instance's secret ``name``, generating it on first start."""
+    path = instance / name
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_urlsafe(48)
@@ -70,6 +70,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "TESTING": False,
     }
     config["SECRET_KEY"] = env.get("SECRET_KEY") or _secret_key(instance)
+    # Receivers of outbound webhooks hold this one, so it is not the key that signs sessions
+    # and approval links.
+    config["WEBHOOK_SECRET"] = env.get("ORDERFLOW_WEBHOOK_SECRET") or _secret_key(
+        instance, "webhook_secret"
+    )
     config.update(overrides)
     _check(config)
     return config

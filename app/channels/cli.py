@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from ..commands._app import friendly_errors, ready_app
@@ -129,6 +131,19 @@ def outbox_replay(message_id: int) -> None:
     """Queue dead message MESSAGE_ID again."""
     in_transaction(get_db(ready_app()), lambda db: outbox.replay(db, message_id))
     click.echo(f"Message {message_id} queued again.")
+
+
+@outbox_group.command("secret")
+def outbox_secret() -> None:
+    """Print the secret outbound webhooks are signed with (give it to the receivers)."""
+    app = ready_app()
+    source = (
+        "ORDERFLOW_WEBHOOK_SECRET"
+        if os.environ.get("ORDERFLOW_WEBHOOK_SECRET")
+        else f"{app.instance_path}/webhook_secret"
+    )
+    click.echo(app.config["WEBHOOK_SECRET"])
+    click.echo(f"(from {source})", err=True)
 
 
 def register(cli: click.Group) -> None:

@@ -14,8 +14,6 @@ import hmac
 import smtplib
 import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -24,7 +22,7 @@ from urllib.parse import quote_plus
 
 import simplejson
 
-from ..runs.outbox import DeliveryError, sign
+from ..runs.outbox import DeliveryError, send_http, sign
 
 TIMEOUT_SECONDS = 10
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -61,23 +59,8 @@ def feishu_sign(secret: str, timestamp: int) -> str:
 
 def _post_json(url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Any:
     data = simplejson.dumps(body, ensure_ascii=False, use_decimal=True).encode()
-    if not url.startswith(("http://", "https://")):
-        raise DeliveryError(f"not an http(s) URL: {url!r}", permanent=True)
-    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
-        url,
-        data=data,
-        method="POST",
-        headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            raw = response.read(MAX_RESPONSE_BYTES)
-    except urllib.error.HTTPError as err:
-        err.close()
-        permanent = 400 <= err.code < 500 and err.code not in (408, 425, 429)
-        raise DeliveryError(f"HTTP {err.code} from the channel", permanent=permanent) from err
-    except (urllib.error.URLError, TimeoutError, OSError) as err:
-        raise DeliveryError(f"cannot reach the channel: {getattr(err, 'reason', err)}") from err
+    wanted = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+    _, raw = send_http(url, data, wanted, max_bytes=MAX_RESPONSE_BYTES, who="the channel")
     try:
         return simplejson.loads(raw) if raw else {}
     except ValueError:

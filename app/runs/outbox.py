@@ -61,6 +61,55 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # The allowlist was checked for the host the flow names; a redirect would send the
+    # signed body somewhere that was never checked, so it is reported instead of followed.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def send_http(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    method: str = "POST",
+    max_bytes: int = MAX_RESPONSE_BYTES,
+    who: str | None = None,
+) -> tuple[int, bytes]:
+    """Send one request without following redirects; ``(status, body)`` or DeliveryError.
+
+    4xx answers (but 408, 409, 425 and 429) and redirects are permanent failures; timeouts,
+    refused connections and 5xx are retried by the caller's backoff.
+    """
+    who = who or url
+    if not url.startswith(("http://", "https://")):
+        raise DeliveryError(f"not an http(s) URL: {url!r}", permanent=True)
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310
+    try:
+        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
+            return response.status, response.read(max_bytes)
+    except urllib.error.HTTPError as err:
+        location = err.headers.get("Location") if err.headers else None
+        err.close()
+        if 300 <= err.code < 400:
+            raise DeliveryError(
+                f"HTTP {err.code} from {who} redirects to {location or 'elsewhere'}; "
+                "redirects are not followed (give the final address)",
+                permanent=True,
+                status=err.code,
+            ) from err
+        permanent = 400 <= err.code < 500 and err.code not in (408, 409, 425, 429)
+        raise DeliveryError(
+            f"HTTP {err.code} from {who}", permanent=permanent, status=err.code
+        ) from err
+    except (urllib.error.URLError, TimeoutError, OSError) as err:
+        raise DeliveryError(f"cannot reach {who}: {getattr(err, 'reason', err)}") from err
+
+
 def _webhook(message: OutboxMessage, secret: str) -> dict[str, Any]:
     payload = message.payload
     body = simplejson.dumps(
@@ -74,25 +123,7 @@ def _webhook(message: OutboxMessage, secret: str) -> dict[str, Any]:
         "X-OrderFlow-Signature": sign(secret, timestamp, body),
         **{str(k): str(v) for k, v in (payload.get("headers") or {}).items()},
     }
-    request = urllib.request.Request(  # noqa: S310 (URL scheme checked below)
-        payload["url"], data=body, headers=headers, method=payload.get("method", "POST")
-    )
-    if not payload["url"].startswith(("http://", "https://")):
-        raise DeliveryError(f"not an http(s) URL: {payload['url']!r}", permanent=True)
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            raw = response.read(MAX_RESPONSE_BYTES)
-            status = response.status
-    except urllib.error.HTTPError as err:
-        err.close()
-        permanent = 400 <= err.code < 500 and err.code not in (408, 409, 425, 429)
-        raise DeliveryError(
-            f"HTTP {err.code} from {payload['url']}", permanent=permanent, status=err.code
-        ) from err
-    except (urllib.error.URLError, TimeoutError, OSError) as err:
-        raise DeliveryError(
-            f"cannot reach {payload['url']}: {getattr(err, 'reason', err)}"
-        ) from err
+    status, raw = send_http(payload["url"], body, headers, method=payload.get("method", "POST"))
     try:
         parsed: Any = simplejson.loads(raw, use_decimal=True) if raw else None
     except ValueError:
@@ -242,8 +273,7 @@ def replay(db: Session, message_id: int, *, now: datetime | None = None) -> Outb
 def _secret() -> str:
     from ..queue import task_app
 
-    config = task_app().config
-    return config.get("WEBHOOK_SECRET") or config["SECRET_KEY"]
+    return str(task_app().config["WEBHOOK_SECRET"])
 
 
 def _sent(db, message_id: int, response: dict[str, Any], now: datetime) -> str:  # type: ignore[no-untyped-def]

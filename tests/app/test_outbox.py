@@ -76,12 +76,25 @@ def test_failures_are_retried_with_backoff_then_delivered(app, database):
     timestamp, signature = (
         p.split("=", 1)[1] for p in request["headers"]["x-orderflow-signature"].split(",")
     )
+    # Receivers hold the webhook secret, never the key that signs sessions and approval links.
+    assert app.config["WEBHOOK_SECRET"] != app.config["SECRET_KEY"]
     expected = hmac.new(
-        app.config["SECRET_KEY"].encode(),
+        app.config["WEBHOOK_SECRET"].encode(),
         f"{timestamp}.".encode() + request["body"],
         hashlib.sha256,
     )
     assert signature == expected.hexdigest()
+
+
+def test_a_redirect_is_not_followed_to_a_host_nobody_checked(app, database):
+    with Receiver() as elsewhere, Receiver(statuses=[307], location=elsewhere.url) as receiver:
+        in_transaction(database, lambda db: publish(db, _webhook_flow(receiver.url)))
+        in_transaction(database, lambda db: orders.ingest(db, order_doc("W9")))
+        assert outbox.deliver(database, _message(database).id) == "dead"
+    dead = _message(database)
+    assert "HTTP 307" in dead.last_error and "not followed" in dead.last_error
+    assert elsewhere.url in dead.last_error
+    assert len(receiver.requests) == 1 and elsewhere.requests == []
 
 
 def test_permanent_failure_goes_to_dead_letters(app, database):

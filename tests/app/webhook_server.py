@@ -10,10 +10,14 @@ from typing import Any
 
 class Receiver:
     def __init__(
-        self, statuses: list[int] | None = None, reply: dict[str, Any] | None = None
+        self,
+        statuses: list[int] | None = None,
+        reply: dict[str, Any] | None = None,
+        location: str | None = None,
     ) -> None:
         self.statuses = list(statuses or [])
         self.reply = reply or {"ok": True}
+        self.location = location  # sent with 3xx answers
         self.requests: list[dict[str, Any]] = []
         receiver = self
 
@@ -31,6 +35,8 @@ class Receiver:
                 payload = json.dumps(receiver.reply if status < 300 else {"error": status}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if 300 <= status < 400 and receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
