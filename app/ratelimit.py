@@ -2,7 +2,7 @@
 
 A limit is written ``"COUNT/SECONDS"`` (``"30/60"``: thirty requests a minute) and set in the
 configuration or the environment (``ORDERFLOW_RATELIMIT_API``, ``..._WEBHOOK``,
-``..._PUBLIC``); ``"0/1"`` or an empty value turns a limit off. Without ``REDIS_URL`` every process counts for itself, so
+``..._PUBLIC``, ``..._API_AUTH``); ``"0/1"`` or an empty value turns a limit off. Without ``REDIS_URL`` every process counts for itself, so
 with N web processes a client may get up to N times the limit.
 """
 
@@ -27,6 +27,8 @@ DEFAULTS = {
     "RATELIMIT_API": "3000/1",
     "RATELIMIT_WEBHOOK": "1000/1",
     "RATELIMIT_PUBLIC": "30/60",
+    # Failed API key checks per address: made-up keys cannot buy fresh buckets for ever.
+    "RATELIMIT_API_AUTH": "60/60",
 }
 
 
@@ -67,6 +69,12 @@ class MemoryCounter:
                 self._counts = {k: v for k, v in self._counts.items() if v[0] == slot}
             return count
 
+    def peek(self, key: str, window: int, now: float) -> int:
+        slot = int(now // window)
+        with self._lock:
+            seen_slot, count = self._counts.get(key, (slot, 0))
+        return count if seen_slot == slot else 0
+
 
 class RedisCounter:
     """Counters shared by every process through Redis (``INCR`` + ``EXPIRE``)."""
@@ -85,6 +93,10 @@ class RedisCounter:
         pipe.expire(name, window + 1)
         count, _ = pipe.execute()
         return int(count)
+
+    def peek(self, key: str, window: int, now: float) -> int:
+        value = self._redis.get(f"{self._namespace}:rl:{key}:{int(now // window)}")
+        return int(value or 0)
 
 
 def _counter(app: Flask) -> MemoryCounter | RedisCounter:
@@ -119,6 +131,22 @@ def check(name: str, who: str) -> None:
     if seen > count:
         retry_after = max(1, math.ceil(window - (now % window)))
         raise RateLimitedError(retry_after)
+
+
+def refuse_if_over(name: str, who: str) -> None:
+    """Raise when ``who`` is already over limit ``name``, without counting this request."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    limit = parse(app.config.get(name, DEFAULTS.get(name)))
+    if limit is None:
+        return
+    count, window = limit
+    now = time.time()
+    try:
+        seen = _counter(app).peek(f"{name}:{who}", window, now)
+    except Exception:  # as in check(): an unavailable counter lets the request through
+        return
+    if seen >= count:
+        raise RateLimitedError(max(1, math.ceil(window - (now % window))))
 
 
 def limited(name: str, who: Callable[[], str] = client_address) -> Callable[[F], F]:

@@ -208,7 +208,15 @@ def api_key_required(scope: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            key = authenticate_api_key(_key_from_request())
+            try:
+                key = authenticate_api_key(_key_from_request())
+            except AuthenticationError:
+                # Counted per address: the per-key limit is keyed by the prefix the caller
+                # sends, which a caller inventing keys could vary at will.
+                from . import ratelimit
+
+                ratelimit.check("RATELIMIT_API_AUTH", f"ip:{ratelimit.client_address()}")
+                raise
             if scope not in key.scopes:
                 raise PermissionDeniedError(
                     f"This API key lacks the scope {scope!r}.", code="missing_scope"

@@ -63,6 +63,21 @@ def test_api_rate_limit_answers_429_with_the_error_shape(app, api):
     assert int(limited.headers["Retry-After"]) >= 1
 
 
+def test_made_up_keys_cannot_dodge_the_limit_by_changing_prefix(app, api, client):
+    app.config["RATELIMIT_API_AUTH"] = "3/60"
+    statuses = [
+        client.get(
+            "/api/v1/orders", headers={"Authorization": f"Bearer of_{i:08x}_nope"}
+        ).status_code
+        for i in range(5)
+    ]
+    assert statuses == [401, 401, 401, 429, 429]
+    refused = client.get("/api/v1/orders", headers={"Authorization": "Bearer of_feedbeef_x"})
+    assert (
+        refused.json["error"]["code"] == "rate_limited" and int(refused.headers["Retry-After"]) >= 1
+    )
+
+
 def test_board_and_detail_update_live(api, client, make_user, login):
     make_user("viewer1", roles=("viewer",))
     login("viewer1")
