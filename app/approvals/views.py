@@ -25,7 +25,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..db import get_session
-from ..errors import AppError, ValidationError
+from ..errors import AppError, NotFoundError, ValidationError
 from ..models import User, utcnow
 from ..notifications import links
 from ..notifications import services as notifications
@@ -112,11 +112,17 @@ def detail(task_key: str) -> str | Response:
             return render_template("approvals/not_yours.html", task=task), 403
     notifications.mark_task_read(db, user, task_key)
     db.commit()
+    return _detail_page(db, view, user, via)
+
+
+def _detail_page(db: Any, view: queries.Detail, user: User, via: str, link: str = "") -> str:
+    """The approval page; ``link`` is the notification link it was opened with, unused yet:
+    its buttons then post to the link, which is used up by that tap."""
     users = db.scalars(select(User).where(User.is_active.is_(True)).order_by(User.username))
     colleagues = [u for u in users if u.id != user.id]
     return render_template(
         "approvals/detail.html", view=view, viewer=user, via=via, colleagues=colleagues,
-        now=utcnow(),
+        now=utcnow(), link=link,
     )  # fmt: skip
 
 
@@ -125,6 +131,10 @@ def decide(task_key: str) -> Response | tuple[str, int]:
     user, via = _viewer(task_key)
     if user is None:
         return _login_redirect()
+    return _decide(user, via, task_key)
+
+
+def _decide(user: User, via: str, task_key: str) -> Response:
     db = get_session()
     decision = request.form.get("decision", "")
     try:
@@ -146,6 +156,10 @@ def delegate(task_key: str) -> Response:
     user, via = _viewer(task_key)
     if user is None:
         return _login_redirect()
+    return _delegate(user, via, task_key)
+
+
+def _delegate(user: User, via: str, task_key: str) -> Response:
     db = get_session()
     try:
         new = services.delegate(
@@ -225,30 +239,57 @@ def away() -> str | Response:
 
 
 @bp.get("/link/<token>")
-def open_link(token: str) -> Response | tuple[str, int]:
+def open_link(token: str) -> Response | tuple[str, int] | str:
+    """A link from a notification: the approval, ready for one tap. Opening it uses nothing
+    up; the tap on *Approve*, *Reject* or *Hand over* does. So mail scanners and chat link
+    previews that fetch the link cannot spend it before the approver does."""
     db = get_session()
     me = current_user()
-    scope = session.get("approval_link") or {}
+    try:
+        _, grant = links.inspect(db, current_app, token, signed_in_as=me.username if me else None)
+    except links.LinkError as err:
+        return _link_refused(token, err)
+    if me is not None:  # signed in as the right person already: nothing to use up
+        return redirect(url_for("approvals.detail", task_key=grant.task.task_key))
+    if grant.user.locale:
+        session["lang"] = grant.user.locale
+    view = queries.detail(db, grant.user, grant.task, language=_language())
+    return _detail_page(db, view, grant.user, "link", link=request.path)
+
+
+@bp.post("/link/<token>/<action>")
+def use_link(token: str, action: str) -> Response | tuple[str, int]:
+    if action not in ("decide", "delegate"):
+        raise NotFoundError(_("This page does not exist."))
+    db = get_session()
+    me = current_user()
     try:
         grant = links.redeem(db, current_app, token, signed_in_as=me.username if me else None)
     except links.LinkError as err:
         db.rollback()
-        task_key = _peek(token)
-        if me is None and task_key and scope.get("task") == task_key:
-            return redirect(url_for("approvals.detail", task_key=task_key))
-        if me is not None and task_key and err.code != "link_wrong_user":
-            return redirect(url_for("approvals.detail", task_key=task_key))
-        return render_template("approvals/link_error.html", error=err), err.status
+        return _link_refused(token, err)
     db.commit()
-    if me is None:
+    if me is None:  # signed in for this one task, for a while, on this device
         session["approval_link"] = {
             "uid": grant.user.id,
             "task": grant.task.task_key,
             "until": time.time() + LINK_SESSION_SECONDS,
         }
-        if grant.user.locale:
-            session["lang"] = grant.user.locale
-    return redirect(url_for("approvals.detail", task_key=grant.task.task_key))
+    task_key = grant.task.task_key
+    if action == "decide":
+        return _decide(grant.user, "link", task_key)
+    return _delegate(grant.user, "link", task_key)
+
+
+def _link_refused(token: str, err: links.LinkError) -> Response | tuple[str, int]:
+    me = current_user()
+    scope = session.get("approval_link") or {}
+    task_key = _peek(token)
+    if me is None and task_key and scope.get("task") == task_key:
+        return redirect(url_for("approvals.detail", task_key=task_key))
+    if me is not None and task_key and err.code != "link_wrong_user":
+        return redirect(url_for("approvals.detail", task_key=task_key))
+    return render_template("approvals/link_error.html", error=err), err.status
 
 
 def _peek(token: str) -> str | None:

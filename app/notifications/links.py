@@ -76,16 +76,17 @@ def issue(
     return f"{base_url(app)}/approvals/link/{token}"
 
 
-def redeem(
+def inspect(
     db: Session,
     app: Flask,
     token: str,
     *,
     signed_in_as: str | None = None,
     now: datetime | None = None,
-) -> LinkGrant:
-    """Check and use up a link; raises :class:`LinkError` (tampered, expired, used, wrong
-    user). No commit: the caller commits, and the link counts as used from then on."""
+) -> tuple[ApprovalLink, LinkGrant]:
+    """Check a link without using it up; raises :class:`LinkError` (tampered, expired, used,
+    wrong user). Opening a link (GET) only inspects it, so that mail scanners and chat link
+    previews fetching it cannot spend it before the approver taps."""
     from ..approvals.services import acting_for
 
     now = now or utcnow()
@@ -120,6 +121,21 @@ def redeem(
             _l("This approval is no longer assigned to %(name)s.", name=username),
             code="link_wrong_user",
         )
+    return link, LinkGrant(user, task)
+
+
+def redeem(
+    db: Session,
+    app: Flask,
+    token: str,
+    *,
+    signed_in_as: str | None = None,
+    now: datetime | None = None,
+) -> LinkGrant:
+    """Check and use up a link (the approver's tap, a POST); raises :class:`LinkError`.
+    No commit: the caller commits, and the link counts as used from then on."""
+    now = now or utcnow()
+    link, grant = inspect(db, app, token, signed_in_as=signed_in_as, now=now)
     used = db.execute(
         update(ApprovalLink)
         .where(ApprovalLink.id == link.id, ApprovalLink.used_at.is_(None))
@@ -130,4 +146,4 @@ def redeem(
         raise LinkError(
             _l("This link was used already. Sign in to open the approval."), code="link_used"
         )
-    return LinkGrant(user, task)
+    return grant

@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.models import ApprovalLink, utcnow
 from app.notifications import links
 from app.users import services as users
 
-from ..conftest import csrf_token
 from .helpers import CHECKS, approval_doc, approver, as_user, db_of, run_of, start, tasks_of
 
 
@@ -31,28 +30,35 @@ def _link(app, db, task_key, username="li"):
     return url[url.index("/approvals/link/") :]
 
 
-def test_link_signs_in_for_that_task_only_and_approves_in_one_tap(app, db, client):
+def _tap(client, path, decision="approved", **headers):
+    """The approver's one tap on the page the link opened."""
+    page = client.get(path)
+    token = page.get_data(as_text=True).split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return client.post(f"{path}/decide", data={"csrf_token": token, "decision": decision},
+                       headers=headers)  # fmt: skip
+
+
+def test_link_opens_the_approval_and_one_tap_decides_it(app, db, client):
     run = start(db, approval_doc(checks=CHECKS))
     (task,) = tasks_of(db, run.id)
     path = _link(app, db, task.task_key)
     opened = client.get(path)
-    assert opened.status_code == 302 and opened.location.endswith(f"/approvals/{task.task_key}")
-    page = client.get(opened.location).get_data(as_text=True)
+    assert opened.status_code == 200
+    page = opened.get_data(as_text=True)
     assert 'data-check="credit_ok"' in page and "未超信用额度" in page and "库存充足" in page
     assert page.count('class="pass"') == 1 and page.count('class="fail"') == 1
-    # Signed in for this task only: the rest of OrderFlow still asks for a login.
+    assert f'action="{path}/decide"' in page
+    # Opening signs nobody in: the rest of OrderFlow, and the task page, still ask for a login.
     assert client.get("/approvals/").status_code == 302
-    assert client.get("/").status_code == 302
-    token = csrf_token(client, f"/approvals/{task.task_key}")
-    decided = client.post(
-        f"/approvals/{task.task_key}/decide",
-        data={"csrf_token": token, "decision": "approved"},
-        headers={"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile MicroMessenger"},
-    )
-    assert decided.status_code == 302
+    assert client.get(f"/approvals/{task.task_key}").status_code == 302
+    iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile MicroMessenger"
+    decided = _tap(client, path, **{"User-Agent": iphone})
+    assert decided.status_code == 302 and decided.location.endswith(f"/approvals/{task.task_key}")
     assert run_of(db, run.id).outcome == "accepted"
+    # The tap signed in for this task only.
     after = client.get(f"/approvals/{task.task_key}").get_data(as_text=True)
     assert 'data-testid="run-state"' in after and "accepted" in after
+    assert client.get("/").status_code == 302
     with db.session() as s:
         from app.models import ApprovalAction
 
@@ -60,15 +66,31 @@ def test_link_signs_in_for_that_task_only_and_approves_in_one_tap(app, db, clien
         assert (action.via, action.device) == ("link", "iPhone · WeChat")
 
 
+def test_link_previews_and_mail_scanners_do_not_use_the_link_up(app, db, client):
+    run = start(db, approval_doc())
+    (task,) = tasks_of(db, run.id)
+    path = _link(app, db, task.task_key)
+    for _ in range(3):  # a chat preview, a mail scanner, the approver glancing twice
+        assert app.test_client().get(path).status_code == 200
+    with db.session() as s:
+        assert s.scalars(select(ApprovalLink.used_at)).one() is None
+    assert _tap(client, path).status_code == 302
+    assert run_of(db, run.id).outcome == "accepted"
+
+
 def test_a_used_link_does_not_work_again_elsewhere(app, db, client):
     run = start(db, approval_doc())
     (task,) = tasks_of(db, run.id)
     path = _link(app, db, task.task_key)
-    assert client.get(path).status_code == 302
+    assert _tap(client, path, "rejected").status_code == 302  # no comment: refused, link used
+    assert run_of(db, run.id).status == "waiting"
     other = app.test_client()
     again = other.get(path)
     assert again.status_code == 401 and 'data-code="link_used"' in again.get_data(as_text=True)
     assert other.get(f"/approvals/{task.task_key}").status_code == 302  # to the login page
+    # The device that used it stays signed in for the task and may still decide.
+    page = client.get(f"/approvals/{task.task_key}").get_data(as_text=True)
+    assert "驳回时必须填写意见。" in page and f"/approvals/{task.task_key}/decide" in page
 
 
 def test_an_expired_link_is_refused(app, db, client):
