@@ -49,7 +49,8 @@ def export_rule(rule: AlertRule) -> dict[str, Any]:
         "rule": {"kind": TEMPLATE_KIND[rule.kind],
                  "native": {"kind": rule.kind, "definition": rule.definition,
                             "channels": rule.channels, "cooldown_seconds": rule.cooldown_seconds,
-                            "auto_resolve": rule.auto_resolve, "every_seconds": rule.every_seconds}},
+                            "auto_resolve": rule.auto_resolve, "every_seconds": rule.every_seconds,
+                            "enabled": rule.enabled}},
     }  # fmt: skip
     if rule.description:
         out["description"] = {"en": rule.description, "zh": rule.description}

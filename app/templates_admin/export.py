@@ -1,9 +1,10 @@
-"""Exporting an installation's own flows, tables and kept items as a bundle zip."""
+"""Exporting an installation's own flows, tables, alert rules and kept items as a bundle zip."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -14,7 +15,7 @@ from templates_lib import Bundle, BundleError, TableSpec, load_files, to_files, 
 
 from ..errors import ValidationError
 from ..flows.services import live_version
-from ..models import CustomField, Flow, ReferenceRow, ReferenceTable, TemplateItem
+from ..models import AlertRule, CustomField, Flow, ReferenceRow, ReferenceTable, TemplateItem
 from .services import bundle_error
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -46,6 +47,30 @@ def _table(db: Session, table: ReferenceTable) -> TableSpec:
     )
 
 
+@dataclass(frozen=True)
+class Exportable:
+    """Something besides flows and tables a bundle can carry: ``kind``, ``key`` and the data
+    written into the manifest."""
+
+    kind: str
+    key: str
+    data: dict[str, Any]
+
+
+def exportable_items(db: Session) -> list[Exportable]:
+    """The installation's alert rules as they are now (the admin's own and edited template
+    rules alike), then the kept texts, status mappings and boards."""
+    from ..alerts.exchange import export_rule
+
+    rules = {r.key: export_rule(r) for r in db.scalars(select(AlertRule).order_by(AlertRule.key))}
+    out = [Exportable("alert_rule", key, data) for key, data in rules.items()]
+    for item in db.scalars(select(TemplateItem).order_by(TemplateItem.kind, TemplateItem.key)):
+        if item.kind == "alert_rule" and item.key in rules:
+            continue  # the live rule, with the admin's changes, is exported instead
+        out.append(Exportable(item.kind, item.key, dict(item.data)))
+    return out
+
+
 def build_bundle(
     db: Session,
     *,
@@ -62,9 +87,10 @@ def build_bundle(
     item_keys: Iterable[str] | None = None,
 ) -> Bundle:
     """A bundle of the chosen flows and tables (with every row), the custom fields those
-    flows read and the kept alert rules and texts; checked like any uploaded bundle.
+    flows read, the alert rules and the kept texts; checked like any uploaded bundle.
 
-    ``item_keys`` (``"alert_rule:key"``) picks the kept items; ``None`` takes them all.
+    ``item_keys`` (``"alert_rule:key"``) picks among :func:`exportable_items`; ``None`` takes
+    them all.
     """
     problems: dict[str, str] = {}
     if not ID_RE.match(bundle_id or ""):
@@ -114,7 +140,7 @@ def build_bundle(
         manifest["custom_fields"] = fields
     chosen = None if item_keys is None else set(item_keys)
     if include_items:
-        for item in db.scalars(select(TemplateItem).order_by(TemplateItem.kind, TemplateItem.key)):
+        for item in exportable_items(db):
             if chosen is not None and f"{item.kind}:{item.key}" not in chosen:
                 continue
             if item.kind in _MANIFEST_KEYS:

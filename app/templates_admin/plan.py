@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 from templates_lib import Bundle
 
 from ..errors import ValidationError
-from ..models import CustomField, Flow, InventoryItem, ReferenceRow, ReferenceTable, TemplateItem
+from ..models import (
+    AlertRule,
+    CustomField,
+    Flow,
+    InventoryItem,
+    ReferenceRow,
+    ReferenceTable,
+    TemplateItem,
+)
 
 POLICIES = ("rename", "overwrite", "skip")
 FIXED_TABLES = frozenset({"customers", "warehouses", "carriers"})
@@ -250,8 +258,22 @@ def _flows(db: Session, plan: Plan) -> None:
             plan.flow_keys[key] = target
 
 
+def _same_rule(db: Session, key: str, spec: Mapping[str, Any]) -> bool:
+    """Whether the live alert rule ``key`` already is what ``spec`` describes."""
+    from ..alerts.exchange import export_rule, translate
+
+    live = db.scalars(select(AlertRule).where(AlertRule.key == key)).one_or_none()
+    if live is None:
+        return False
+    wanted, have = translate(spec)[0], translate(export_rule(live))[0]
+    return all(have.get(k) == v for k, v in wanted.items() if k != "enabled")
+
+
 def _kept(db: Session, plan: Plan) -> None:
     for kind, key, data in kept_items(plan.bundle):
+        if kind == "alert_rule" and _same_rule(db, key, data):
+            plan.items.append(Item(kind, key, "unchanged"))
+            continue
         current = db.scalars(
             select(TemplateItem).where(TemplateItem.kind == kind, TemplateItem.key == key)
         ).one_or_none()
@@ -268,10 +290,10 @@ def _kept(db: Session, plan: Plan) -> None:
 
 
 def pending_note(kind: str) -> str:
-    """Why a kept item is stored as data and not acted on yet."""
+    """What becomes of a kept item: alert rules go live, the other kinds are kept as data."""
     notes = {
         "alert_rule": _l(
-            "Kept as a pending alert rule: this installation does not evaluate alert rules yet."
+            "Becomes an alert rule, evaluated by the workers on schedule and on events."
         ),
         "notification_text": _l(
             "Kept as a pending text: notify nodes carry their own message; the text is "

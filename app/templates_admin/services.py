@@ -236,6 +236,16 @@ def _kept(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     db.flush()
 
 
+def _alert_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
+    """Keep the bundle's rule (for export and later re-imports) and make it a live rule."""
+    from ..alerts import exchange
+
+    _kept(db, actor, plan, item)
+    data = next(d for k, key, d in kept_items(plan.bundle) if k == item.kind and key == item.key)
+    spec = {**data, "key": item.target or item.key}
+    exchange.import_rules(db, actor, [spec], source=f"template:{plan.bundle.id}")
+
+
 def _host(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     from ..runs import outbox
 
@@ -249,7 +259,7 @@ _HANDLERS = {
     "table": _table,
     "stock": _stock,
     "flow": _flow,
-    "alert_rule": _kept,
+    "alert_rule": _alert_rule,
     "notification_text": _kept,
     "status_mapping": _kept,
     "status_board": _kept,

@@ -30,7 +30,7 @@ from templates_lib import Bundle
 from ..db import get_session
 from ..errors import AppError, ConflictError, NotFoundError, ValidationError
 from ..flows.services import list_flows
-from ..models import ReferenceTable, TemplateImport, TemplateItem
+from ..models import ReferenceTable, TemplateImport
 from ..security import current_user, permission_required
 from . import export, gallery, preview, services
 from .forms import ExportForm, default_options, import_options, param_values
@@ -280,8 +280,11 @@ def export_page() -> ResponseReturnValue:
     lang = _lang()
     flows = list_flows(db)
     tables = list(db.scalars(select(ReferenceTable).order_by(ReferenceTable.name)))
-    items = list(db.scalars(select(TemplateItem).order_by(TemplateItem.kind, TemplateItem.key)))
-    items = [i for i in items if i.kind in ("alert_rule", "notification_text", "status_mapping")]
+    items = [
+        i
+        for i in export.exportable_items(db)
+        if i.kind in ("alert_rule", "notification_text", "status_mapping")
+    ]
     form = ExportForm()
     form.set_choices(lang, flows, tables, items)
     error = None

@@ -133,3 +133,50 @@ def _counts(db) -> tuple[int, ...]:
         db.scalar(count.select_from(model))
         for model in (Flow, ReferenceTable, CustomField, TemplateImport, TemplateItem)
     )
+
+
+def test_bundle_alert_rules_go_live_and_the_admins_own_rules_are_exported(tx) -> None:
+    from app.alerts import exchange
+    from app.alerts import services as alerts
+    from app.models import AlertRule
+
+    bundle = builtin_bundle("b2b-flexible-routing")
+    plan = tx(lambda db: services.dry_run(db, bundle, policy="skip").to_dict())
+    (item,) = [i for i in plan["items"] if i["kind"] == "alert_rule"]
+    assert "evaluated by the workers" in item["note"]
+    tx(lambda db: services.import_bundle(db, None, bundle, create_fields=True))
+    live = tx(lambda db: [(r.key, r.source, r.enabled) for r in db.scalars(select(AlertRule))])
+    assert live == [("b2b.credit_holds", "template:b2b-flexible-routing", True)]
+    # The admin tunes the template's rule and adds one of their own.
+    own = {"key": "ops.big_orders", "name_zh": "大单", "kind": "order",
+           "definition": {"condition": "order.amount > 50000"}}  # fmt: skip
+
+    def tune(db):  # type: ignore[no-untyped-def]
+        rule = db.scalars(select(AlertRule).where(AlertRule.key == "b2b.credit_holds")).one()
+        values = exchange.translate(exchange.export_rule(rule))[0]
+        alerts.save_rule(db, None, {**values, "severity": "critical"}, existing=rule)
+        alerts.save_rule(db, None, own)
+
+    tx(tune)
+    again = tx(lambda db: services.dry_run(db, bundle, policy="skip").to_dict())
+    (item,) = [i for i in again["items"] if i["kind"] == "alert_rule"]
+    assert item["action"] == "unchanged"  # the bundle did not change since it was imported
+    tx(lambda db: services.import_bundle(db, None, bundle, create_fields=True, policy="skip"))
+    severity = tx(
+        lambda db: db.scalars(
+            select(AlertRule.severity).where(AlertRule.key == "b2b.credit_holds")
+        ).one()
+    )
+    assert severity == "critical"  # so importing it again keeps the admin's tuning
+
+    def build(db):  # type: ignore[no-untyped-def]
+        made = export.build_bundle(db, bundle_id="ours", name_en="Ours", name_zh="我们的",
+                                   flow_keys=list(bundle.flow_keys))  # fmt: skip
+        return services.read_upload(export.export_zip(made))
+
+    exported = {r["key"]: r for r in tx(build).alert_rules}
+    assert sorted(exported) == ["b2b.credit_holds", "ops.big_orders"]
+    assert exported["b2b.credit_holds"]["severity"] == "critical"
+    assert exported["ops.big_orders"]["rule"]["native"]["definition"]["condition"] == (
+        "order.amount > 50000"
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from app.db import get_db, in_transaction
 from app.flows.services import live_version
 from app.migrate import upgrade
-from app.models import CustomField, Flow, ReferenceRow, ReferenceTable, TemplateItem
+from app.models import AlertRule, CustomField, Flow, ReferenceRow, ReferenceTable, TemplateItem
 from app.templates_admin import services
 from app.users import services as users
 from templates_lib import read_zip
@@ -50,7 +50,7 @@ def empty_database_url(template_db: str, tmp_path) -> Iterator[str]:
 
 def _snapshot(app) -> dict[str, Any]:
     """Everything an export carries, as stored: flow documents, tables with their rows,
-    custom fields, kept alert rules and texts."""
+    custom fields, the live alert rules and the kept texts."""
     with get_db(app).session() as db:
         flows = {}
         for flow in db.scalars(select(Flow).order_by(Flow.key)):
@@ -72,7 +72,12 @@ def _snapshot(app) -> dict[str, Any]:
             for f in db.scalars(select(CustomField))
         }
         items = {(i.kind, i.key): i.data for i in db.scalars(select(TemplateItem))}
-    return {"flows": flows, "tables": tables, "fields": fields, "items": items}
+        rules = {
+            r.key: (r.kind, r.definition, r.severity, r.name_zh, r.name_en, r.recipients,
+                    r.channels, r.cooldown_seconds, r.auto_resolve, r.every_seconds, r.enabled)
+            for r in db.scalars(select(AlertRule))
+        }  # fmt: skip
+    return {"flows": flows, "tables": tables, "fields": fields, "items": items, "rules": rules}
 
 
 def _export(client, token: str, snapshot: dict[str, Any]) -> bytes:
@@ -83,7 +88,7 @@ def _export(client, token: str, snapshot: dict[str, Any]) -> bytes:
         "name_en": "Our order desk",
         "flows": sorted(snapshot["flows"]),
         "tables": sorted(snapshot["tables"]),
-        "items": sorted(f"{k}:{key}" for k, key in snapshot["items"] if k == "alert_rule")
+        "items": sorted(f"alert_rule:{key}" for key in snapshot["rules"])
         + sorted(f"{k}:{key}" for k, key in snapshot["items"] if k == "notification_text"),
     }
     response = client.post("/admin/templates/export", data=form)
@@ -130,9 +135,12 @@ def test_export_then_import_into_an_empty_installation_reproduces_everything(
     assert after["flows"] == before["flows"]
     assert after["tables"] == before["tables"]
     assert after["fields"] == before["fields"]
-    wanted = {
-        k: v for k, v in before["items"].items() if k[0] in ("alert_rule", "notification_text")
-    }
-    assert after["items"] == wanted
+    # The template bundles' alert rules went live on import, and live they arrive.
+    assert len(before["rules"]) >= 2
+    for key, rule in before["rules"].items():
+        assert after["rules"][key] == rule, key
+    assert after["rules"] == before["rules"]
+    texts = {k: v for k, v in before["items"].items() if k[0] == "notification_text"}
+    assert {k: v for k, v in after["items"].items() if k[0] == "notification_text"} == texts
     # And the second installation exports the very same bundle again.
     assert read_zip(_export(other, token, after)) == read_zip(zipped)
