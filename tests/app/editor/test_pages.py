@@ -81,10 +81,12 @@ def test_create_opens_an_empty_canvas_then_duplicate_and_archive(app, supervisor
 
 
 def test_viewer_sees_the_editor_read_only(app, client, login, make_user):
-    _flows(app, review_doc())
+    _flows(app, review_doc(), publish=("large-order-review",))
     make_user("vic", roles=("viewer",))
     login("vic")
     page = client.get("/flows/large-order-review").get_data(as_text=True)
+    # The published flow links to its bottleneck heatmap (the read-only view with timings).
+    assert 'href="/dashboard/flows/large-order-review" data-testid="bottlenecks"' in page
     assert (
         '"canEdit": false' in page
         and 'class="pal-item' not in page
