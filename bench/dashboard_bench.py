@@ -126,11 +126,13 @@ class Report:
         flag = "" if worst < LIMIT_MS else "   <-- over 500 ms"
         print(f"  {label:<52} median {median:8.1f} ms   max {worst:8.1f} ms{flag}", flush=True)
 
-    def summary(self) -> None:
+    def summary(self) -> int:
+        """Print the verdict; returns how many measurements missed the target."""
         over = [r for r in self.rows if r[2] >= LIMIT_MS]
         worst = max(self.rows, key=lambda r: r[2])
         print(f"\n{len(self.rows)} measurements; slowest: {worst[0]} ({worst[2]:.1f} ms); "
-              f"{len(over)} over {LIMIT_MS} ms")  # fmt: skip
+              f"{len(over)} over {LIMIT_MS} ms: {'ok' if not over else 'TARGET MISSED'}")  # fmt: skip
+        return len(over)
 
 
 def prepare(url: str, *, orders: int, days: int) -> tuple[Any, Any, Any]:
@@ -288,6 +290,7 @@ def main() -> None:
     parser.add_argument("--reuse", help="measure this existing database instead of generating one")
     args = parser.parse_args()
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    missed = 0
     name = f"of_dashbench_{os.getpid()}"
     url = args.reuse or ADMIN.rsplit("/", 1)[0] + "/" + name
     if not args.reuse:
@@ -304,7 +307,7 @@ def main() -> None:
         with app.app_context():
             consistency(database, generated_at)
             report = measure(app, database, args.repeat)
-            report.summary()
+            missed = report.summary()
             refresher(database)
         database.dispose()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -316,6 +319,8 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+    if missed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
