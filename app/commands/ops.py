@@ -123,10 +123,8 @@ def flow_backtest(key: str, draft_file: str | None, last: int, as_json: bool) ->
     if as_json:
         _echo_json(report.to_dict())
         return
-    c = report.counts
-    click.echo(
-        f"{report.orders} orders, {report.changed} change: path {c['path']}, outcome {c['outcome']}, fields {c['fields']}"
-    )
+    counts = ", ".join(f"{kind} {n}" for kind, n in report.counts.items())
+    click.echo(f"{report.orders} orders, {report.changed} change: {counts}")
     for d in report.diffs[:50]:
         before = d.published.outcome or d.published.status or "not triggered"
         after = d.draft.outcome or d.draft.status or "not triggered"

@@ -1,5 +1,6 @@
 """Backtest: run a draft and the published version side by side over stored orders and
-report the orders whose path, outcome or fields differ. Nothing is written."""
+report the orders whose path, outcome, fields, chosen warehouse or carrier, or approvers
+differ. Nothing is written."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ..runs.services import enrich_customer
 from .services import _issues_error, live_version
 
 MAX_ORDERS = 10_000
+CHANGE_KINDS = ("path", "outcome", "fields", "warehouse", "approver")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class Outcome:
     fields: Mapping[str, Any] = field(default_factory=dict)
     waiting_at: tuple[str, ...] = ()
     error: str | None = None
+    # What route and split nodes chose: "node: GZ-01" (split: the warehouses, comma separated).
+    routes: tuple[str, ...] = ()
+    # Who approval nodes asked: "node: role finance" / "node: user li".
+    approvers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +52,8 @@ class Outcome:
             "fields": dict(self.fields),
             "waiting_at": list(self.waiting_at),
             "error": self.error,
+            "routes": list(self.routes),
+            "approvers": list(self.approvers),
         }
 
 
@@ -75,7 +83,7 @@ class BacktestReport:
     published_version: int | None
     orders: int = 0
     changed: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: {"path": 0, "outcome": 0, "fields": 0})
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANGE_KINDS, 0))
     diffs: list[OrderDiff] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +110,7 @@ def _outcome(
         ).to_dict()
     except (DslError, FlowError) as err:
         return Outcome(triggered=True, status="error", error=str(err))
+    routes, approvers = _choices(report["steps"])
     return Outcome(
         triggered=True,
         status=report["status"],
@@ -109,7 +118,33 @@ def _outcome(
         path=tuple(report["path"]),
         fields=report["fields_set"],
         waiting_at=tuple(p["node"] for p in report["pending"]),
+        routes=routes,
+        approvers=approvers,
     )
+
+
+def _choices(steps: list[dict[str, Any]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the route/split nodes chose and whom the approval nodes asked, step by step."""
+    routes: list[str] = []
+    approvers: list[str] = []
+    for step in steps:
+        decision = step.get("decision") or {}
+        node = step.get("node")
+        if step.get("type") == "route" and "chosen" in decision:
+            routes.append(f"{node}: {decision['chosen'] or '-'}")
+        elif step.get("type") == "split" and "shipments" in decision:
+            shipments = decision["shipments"]
+            where = (
+                ", ".join(str(s.get("warehouse")) for s in shipments)
+                if isinstance(shipments, list)
+                else str(shipments)
+            )
+            routes.append(f"{node}: {where}")
+        elif step.get("type") == "approval" and decision.get("assignees"):
+            for who in decision["assignees"]:
+                kind = next((k for k in ("user", "role", "expression") if k in who), "")
+                approvers.append(f"{node}: {kind} {who.get(kind)}")
+    return tuple(routes), tuple(approvers)
 
 
 def _changes(a: Outcome, b: Outcome) -> tuple[str, ...]:
@@ -120,6 +155,10 @@ def _changes(a: Outcome, b: Outcome) -> tuple[str, ...]:
         out.append("outcome")
     if a.fields != b.fields:
         out.append("fields")
+    if a.routes != b.routes:
+        out.append("warehouse")
+    if a.approvers != b.approvers:
+        out.append("approver")
     return tuple(out)
 
 

@@ -45,7 +45,9 @@ def test_lowering_the_threshold_shows_the_orders_that_change(stored):
     assert set(diff.changes) == {"path", "outcome", "fields"}
     assert (diff.published.outcome, diff.draft.outcome) == ("auto", "review")
     assert diff.draft.fields == {"order.review": "finance"} and diff.published.fields == {}
-    assert report.to_dict()["counts"] == {"path": 1, "outcome": 1, "fields": 1}
+    assert report.to_dict()["counts"] == {
+        "path": 1, "outcome": 1, "fields": 1, "warehouse": 0, "approver": 0
+    }  # fmt: skip
 
 
 def test_identical_draft_changes_nothing(stored):
@@ -62,3 +64,38 @@ def test_backtest_refuses_an_invalid_draft(stored):
     with stored.session() as db, pytest.raises(ValidationError) as err:
         backtest.backtest(db, services.get_flow(db, "finance-review"), bad)
     assert err.value.details[0]["node_id"] == "big"
+
+
+def _desk(warehouse_cost: str, approver: str) -> dict:
+    return flow_doc(
+        "desk",
+        [{"id": "start", "type": "start"},
+         {"id": "route", "type": "route", "config": {"table": "warehouses", "cost": warehouse_cost}},
+         {"id": "ok", "type": "approval", "config": {"assignees": [{"user": approver}]}},
+         {"id": "yes", "type": "end", "config": {"outcome": "approved"}},
+         {"id": "none", "type": "end", "config": {"outcome": "backorder"}}],
+        [("start", "route"), ("route", "ok", "found"), ("route", "none", "none"),
+         ("ok", "yes", "approved"), ("ok", "none", "rejected"), ("ok", "none", "timeout")],
+    )  # fmt: skip
+
+
+def test_a_draft_that_ships_from_elsewhere_or_asks_someone_else_is_reported(app):
+    from .flows_fixtures import load_reference
+
+    database = get_db(app)
+    ref = {"warehouses": [{"id": "GZ", "cost": 1, "far": 9}, {"id": "SH", "cost": 2, "far": 1}]}
+    in_transaction(
+        database, lambda db: (load_reference(db, ref), publish(db, _desk("candidate.cost", "li")))
+    )
+    in_transaction(database, lambda db: orders.ingest(db, order_doc("D1")))
+    with database.session() as db:
+        flow = services.get_flow(db, "desk")
+        moved = backtest.backtest(db, flow, _desk("candidate.far", "li"), last=5)
+        asked = backtest.backtest(db, flow, _desk("candidate.cost", "wang"), last=5)
+    (diff,) = moved.diffs
+    assert diff.changes == ("fields", "warehouse")  # vars.route holds the choice too
+    assert diff.published.routes == ("route: GZ",)
+    assert diff.draft.routes == ("route: SH",)
+    (diff,) = asked.diffs
+    assert diff.changes == ("approver",) and diff.draft.approvers == ("ok: user wang",)
+    assert (moved.counts["warehouse"], asked.counts["approver"]) == (1, 1)

@@ -156,7 +156,7 @@
       const d = r.data;
       let h = '<p class="bt-summary"><strong>' + OF.esc(OF.t('bt_summary', { changed: d.changed, orders: d.orders })) + '</strong></p>';
       if (d.published_version == null) h += '<p class="muted">' + OF.esc(OF.t('no_live')) + '</p>';
-      h += '<p>' + ['path', 'outcome', 'fields'].map((k) => '<span class="tag">' + OF.esc(OF.t('bt_' + k)) + ' ' + d.counts[k] + '</span>').join(' ') + '</p>';
+      h += '<p>' + Object.keys(d.counts).map((k) => '<span class="tag">' + OF.esc(OF.t('bt_' + k)) + ' ' + d.counts[k] + '</span>').join(' ') + '</p>';
       h += '<div class="table-wrap"><table class="bt-table"><thead><tr><th>#</th><th></th><th>' + OF.esc(OF.t('published')) + '</th><th>' + OF.esc(OF.t('draft')) + '</th></tr></thead><tbody>' +
         d.diffs.slice(0, 200).map((x) => '<tr data-path="' + OF.esc(JSON.stringify(x.draft.path)) + '" tabindex="0"><td>' + OF.esc(x.external_id) + '<div class="muted small">' + OF.esc(x.channel) + '</div></td><td>' + x.changes.map((c) => '<span class="tag">' + OF.esc(OF.t('bt_' + c)) + '</span>').join('') + '</td>' +
           '<td>' + OF.esc(x.published.outcome || x.published.status || '—') + '<div class="muted small">' + OF.esc(x.published.path.join(' → ')) + '</div></td>' +
