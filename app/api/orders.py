@@ -124,7 +124,10 @@ def create_orders() -> Response:
             code="invalid_body",
             details=[{"path": "/orders", "message": "expected array", "rule": "type"}],
         )
-    received = transact(lambda db: intake.receive_many(db, docs))
+    try:
+        received = transact(lambda db: intake.receive_many(db, docs))
+    except intake.DedupRaceError:  # another request stored one of these buyer orders meanwhile
+        received = transact(lambda db: intake.receive_many(db, docs))
     items = []
     for r in received:
         item = order_json(r.order, with_data=False)

@@ -52,3 +52,22 @@ class OrderDedupKey(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IntakeRule(Base):
+    """How orders of some channels are prepared before they are stored: addresses cleaned
+    with the Chinese address parser, the same buyer order across channels recognised by the
+    values at ``dedup`` paths. Installed by template bundles (their ``intake`` section)."""
+
+    __tablename__ = "intake_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Where the rule came from: "template:<bundle id>"; one rule per source.
+    source: Mapped[str] = mapped_column(String(80), unique=True)
+    # The canonical ``channel`` values it applies to; empty: every channel.
+    channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    clean_address: Mapped[bool] = mapped_column(default=False)
+    dedup: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

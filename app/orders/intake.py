@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, ValidationError
 from ..models import Order, OrderDedupKey, Run
-from . import schema
+from . import rules, schema
 from . import services as orders
 
 
@@ -53,6 +53,8 @@ def receive(
     Raises :class:`DedupRaceError` when a concurrent request claimed ``dedup_key`` with
     another order; the caller rolls back and calls again, and then gets that order.
     """
+    doc, automatic = rules.prepare(db, doc)
+    dedup_key = dedup_key or automatic
     schema.validate(db, doc)
     if dedup_key:
         existing = _by_dedup(db, dedup_key)
@@ -100,6 +102,8 @@ def receive_many(
             code="invalid_batch",
             details=[{"path": "/orders", "message": f"1-{MAX_BATCH} orders", "rule": "maxItems"}],
         )
+    prepared = [rules.prepare(db, doc) for doc in docs]
+    docs = [doc for doc, _ in prepared]
     problems: list[dict[str, Any]] = []
     for i, doc in enumerate(docs):
         try:
@@ -112,9 +116,42 @@ def receive_many(
             code="invalid_order",
             details=problems[: schema.MAX_PROBLEMS],
         )
-    results = orders.ingest_many(db, docs, now=now)
-    return [Received(order, created, runs, None if created else "external_id")
-            for order, created, runs in results]  # fmt: skip
+    # The same buyer order seen before, or twice in this batch, is not stored again.
+    known: dict[str, Order] = {}
+    fresh: list[int] = []
+    for i, (_, key) in enumerate(prepared):
+        if key and key not in known:
+            found = _by_dedup(db, key)
+            if found is not None:
+                known[key] = found
+                continue
+        if key and key in known:
+            continue
+        fresh.append(i)
+        if key:
+            known[key] = None  # type: ignore[assignment] (claimed below, once stored)
+    stored = orders.ingest_many(db, [docs[i] for i in fresh], now=now) if fresh else []
+    results = dict(zip(fresh, stored, strict=True))
+    for i, (order, created, _) in results.items():
+        key = prepared[i][1]
+        if not key:
+            continue
+        known[key] = order
+        if created:
+            try:
+                with db.begin_nested():
+                    db.add(OrderDedupKey(key=key, order_id=order.id))
+                    db.flush()
+            except IntegrityError as err:
+                raise DedupRaceError("the same buyer order arrived twice at once") from err
+    out = []
+    for i, (_, key) in enumerate(prepared):
+        if i in results:
+            order, created, runs = results[i]
+            out.append(Received(order, created, runs, None if created else "external_id"))
+        else:
+            out.append(Received(known[key], False, [], "dedup_key"))  # type: ignore[index]
+    return out
 
 
 def find_order(

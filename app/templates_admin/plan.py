@@ -330,6 +330,31 @@ def webhook_hosts(bundle: Bundle) -> list[str]:
     return hosts
 
 
+def _intake(db: Session, plan: Plan) -> None:
+    """The bundle's ``intake`` section becomes an intake rule for the orders of its channels."""
+    from ..orders import rules
+
+    intake = plan.bundle.intake
+    if not intake or not (intake.get("clean_address") or intake.get("dedup")):
+        return
+    same = rules.same(db, f"template:{plan.bundle.id}", intake)
+    channels = ", ".join(intake.get("channels") or ()) or str(_l("every channel"))
+    what = []
+    if intake.get("clean_address"):
+        what.append(str(_l("addresses cleaned")))
+    if intake.get("dedup"):
+        what.append(str(_l("the same buyer order stored once")))
+    note = str(
+        _l(
+            "Orders from %(channels)s are prepared before they are stored: %(what)s.",
+            channels=channels,
+            what="; ".join(what),
+        )
+    )
+    action = "create" if same is None else ("unchanged" if same else "update")
+    plan.items.append(Item("intake_rule", plan.bundle.id, action, note=note))
+
+
 def _hosts(db: Session, plan: Plan) -> None:
     from ..runs import outbox
 
@@ -403,6 +428,7 @@ def make_plan(
     _stock(db, plan)
     _flows(db, plan)
     _kept(db, plan)
+    _intake(db, plan)
     _hosts(db, plan)
     return plan
 

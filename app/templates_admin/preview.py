@@ -33,6 +33,7 @@ KIND_LABELS = {
     "status_mapping": _l("Status mapping"),
     "status_board": _l("Status board"),
     "webhook_host": _l("Webhook host"),
+    "intake_rule": _l("Intake rule"),
 }
 POLICY_LABELS = {
     "rename": _l("Rename: import the bundle's copy beside the existing one"),

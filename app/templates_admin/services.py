@@ -246,6 +246,12 @@ def _alert_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     exchange.import_rules(db, actor, [spec], source=f"template:{plan.bundle.id}")
 
 
+def _intake_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
+    from ..orders import rules
+
+    rules.install(db, f"template:{plan.bundle.id}", plan.bundle.intake)
+
+
 def _host(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     from ..runs import outbox
 
@@ -264,6 +270,7 @@ _HANDLERS = {
     "status_mapping": _kept,
     "status_board": _kept,
     "webhook_host": _host,
+    "intake_rule": _intake_rule,
 }
 
 

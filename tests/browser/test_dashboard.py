@@ -47,7 +47,8 @@ def test_dashboard_panels_and_filters(live_server, page_for, seeded):
     page.wait_for_timeout(600)  # let the charts' entry animation finish before the screenshot
     assert page.inner_text("[data-testid=figure-manual_rate]").startswith("40.0%")
     assert "66.7%" in page.inner_text("[data-testid=figure-on_time]")
-    assert page.locator(".db-chart svg").count() == 8
+    assert page.locator(".db-chart svg").count() == 9  # eight KPIs and the split-shipment rate
+    assert page.locator("[data-panel=split_rate]").count() == 1
     screenshot(page, "dashboard-kpis")
     # Filtering by channel swaps the panels in place (htmx) and redraws the charts.
     page.check("input[name=channel][value=taobao]")

@@ -1,0 +1,94 @@
+"""Intake rules: addresses cleaned and the same buyer order across channels stored once, for
+orders from the API, a batch, and a template bundle's channels."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.db import get_db, in_transaction
+from app.models import IntakeRule, Order
+from app.orders import intake, rules
+from app.templates_admin import services as templates
+
+from .flows_fixtures import order_doc
+
+LIVE = {"channels": ["douyin", "taobao"], "clean_address": True,
+        "dedup": ["shipping_address.phone", "amount", "custom.live_session"]}  # fmt: skip
+
+
+def _order(external_id: str, channel: str = "douyin", amount: str = "648.00"):
+    return order_doc(
+        external_id,
+        amount,
+        channel=channel,
+        shipping_address={"country": "CN", "province": "", "city": "", "district": "",
+                          "street": "浙江杭州市余杭区五常街道文一西路969号",
+                          "phone": "+86 138-5710-2233"},
+        custom={"live_session": "LIVE-0302-A"},
+    )  # fmt: skip
+
+
+def _stored(database):
+    with database.session() as db:
+        return {o.external_id: o.data for o in db.scalars(select(Order))}
+
+
+def test_a_channel_with_a_rule_gets_clean_addresses_and_one_order_per_buyer_order(app):
+    database = get_db(app)
+    in_transaction(database, lambda db: rules.install(db, "template:live", LIVE))
+    first = in_transaction(database, lambda db: intake.receive(db, _order("DY-1")))
+    again = in_transaction(database, lambda db: intake.receive(db, _order("TB-9", "taobao")))
+    assert first.created and not again.created
+    assert again.matched == "dedup_key" and again.order.id == first.order.id
+    other = in_transaction(database, lambda db: intake.receive(db, _order("JD-1", "jd")))
+    assert other.created  # jd has no rule: neither cleaned nor matched
+    stored = _stored(database)
+    assert sorted(stored) == ["DY-1", "JD-1"]
+    address = stored["DY-1"]["shipping_address"]
+    assert (address["province"], address["city"], address["district"]) == (
+        "浙江省",
+        "杭州市",
+        "余杭区",
+    )
+    assert stored["DY-1"]["custom"]["raw_address"] == "浙江杭州市余杭区五常街道文一西路969号"
+    assert stored["JD-1"]["shipping_address"]["province"] == ""
+
+
+def test_a_batch_stores_one_order_per_buyer_order(app):
+    database = get_db(app)
+    in_transaction(database, lambda db: rules.install(db, "template:live", LIVE))
+    in_transaction(database, lambda db: intake.receive(db, _order("DY-1")))
+    batch = [
+        _order("TB-1", "taobao"),
+        _order("DY-2", amount=99),
+        _order("TB-2", "taobao", amount=99),
+    ]
+    received = in_transaction(database, lambda db: intake.receive_many(db, batch))
+    assert [(r.created, r.matched) for r in received] == [
+        (False, "dedup_key"),  # DY-1 came earlier
+        (True, None),
+        (False, "dedup_key"),  # the same as DY-2, earlier in this batch
+    ]
+    assert received[2].order.id == received[1].order.id
+    assert sorted(_stored(database)) == ["DY-1", "DY-2"]
+
+
+def test_importing_the_live_commerce_bundle_installs_its_rule(app):
+    database = get_db(app)
+    bundle = templates.get_builtin("live-commerce-intake")
+    plan = in_transaction(database, lambda db: templates.dry_run(db, bundle).to_dict())
+    (item,) = [i for i in plan["items"] if i["kind"] == "intake_rule"]
+    assert item["action"] == "create" and "douyin" in item["note"]
+    in_transaction(
+        database, lambda db: templates.import_bundle(db, None, bundle, create_fields=True)
+    )
+    with database.session() as db:
+        (rule,) = db.scalars(select(IntakeRule))
+        assert (rule.source, rule.clean_address) == ("template:live-commerce-intake", True)
+        assert rule.channels == sorted(bundle.intake["channels"])
+    again = in_transaction(database, lambda db: templates.dry_run(db, bundle).to_dict())
+    assert [i["action"] for i in again["items"] if i["kind"] == "intake_rule"] == ["unchanged"]
+    received = in_transaction(database, lambda db: intake.receive(db, _order("DY-7")))
+    assert received.order.data["shipping_address"]["city"] == "杭州市"
+    with database.session() as db:
+        assert db.scalar(select(func.count()).select_from(IntakeRule)) == 1
