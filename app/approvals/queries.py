@@ -39,6 +39,8 @@ class Detail:
     flow: str
     reason: str
     checks: list[dict[str, Any]]
+    # The decision that routed the order here: node, rule text, branch, the values it read.
+    sent_by: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     actions: list[ApprovalAction] = field(default_factory=list)
     steps: list[ApprovalTask] = field(default_factory=list)
@@ -156,10 +158,12 @@ def detail(
         }
         for c in task.payload.get("checks") or ()
     ]
-    events = db.scalars(
-        select(RunEvent)
-        .where(RunEvent.run_id == task.run_id, RunEvent.kind.in_(HISTORY_KINDS))
-        .order_by(RunEvent.seq)
+    events = list(
+        db.scalars(
+            select(RunEvent)
+            .where(RunEvent.run_id == task.run_id, RunEvent.kind.in_(HISTORY_KINDS))
+            .order_by(RunEvent.seq)
+        )
     )
     history = [
         {
@@ -197,6 +201,7 @@ def detail(
         run=run,
         flow=flow,
         reason=_text(task.payload.get("reason"), language),
+        sent_by=_sent_by(events, task, version, names),
         checks=checks,
         history=history,
         actions=actions,
@@ -206,3 +211,52 @@ def detail(
         else None,
         decided_by=services.decider(db, task) if task.status != "pending" else None,
     )
+
+
+DECIDING = ("condition", "switch", "decision_table", "ruleset")
+
+
+def _sent_by(
+    events: list[RunEvent], task: ApprovalTask, version: FlowVersion | None, names: dict[str, str]
+) -> dict[str, Any] | None:
+    """The last decision the order passed before it reached this approval, with the rule as
+    written and the values it read: why this order, and not another, waits here."""
+    arrived = next(
+        (e.seq for e in events if e.kind == "node_waiting" and e.node_id == task.node_id), None
+    )
+    if arrived is None:
+        return None
+    decided = [
+        e for e in events if e.seq < arrived and e.kind == "node_passed" and e.node_type in DECIDING
+    ]
+    if not decided:
+        return None
+    event = decided[-1]
+    config = next(
+        (n.get("config") or {} for n in (version.doc if version else {}).get("nodes", ())
+         if n.get("id") == event.node_id),
+        {},
+    )  # fmt: skip
+    data = event.data or {}
+    rule = ""
+    if event.node_type == "condition":
+        rule = str(config.get("expression") or "")
+    elif event.node_type == "switch":
+        cases: dict[str, list[str]] = {}
+        for case in config.get("cases", ()):
+            cases.setdefault(str(case.get("branch")), []).append(str(case.get("when")))
+        rule = "; ".join(
+            " or ".join(cases.get(str(b), [str(b)])) for b in data.get("matched") or ()
+        )
+    elif event.node_type == "decision_table":
+        rows = [int(r) + 1 for r in data.get("matched") or () if isinstance(r, int)]
+        rule = ", ".join(f"#{r}" for r in rows)
+    elif event.node_type == "ruleset":
+        rule = ", ".join(str(r) for r in data.get("fired") or ())
+    return {
+        "node": names.get(event.node_id or "", event.node_id or ""),
+        "type": event.node_type,
+        "rule": rule,
+        "branch": event.branch,
+        "inputs": data.get("inputs") or {},
+    }
