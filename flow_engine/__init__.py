@@ -41,7 +41,7 @@ from flow_engine.issues import ValidationIssue
 from flow_engine.migrations import migrate
 from flow_engine.model import CURRENT_FORMAT_VERSION, Edge, Flow, Node, Trigger
 from flow_engine.nodes import NODE_HANDLERS, NodeHandler
-from flow_engine.runner import start_run, step
+from flow_engine.runner import approval_checks, start_run, step
 from flow_engine.simulate import InMemoryInventory, SimulationReport, simulate
 from flow_engine.state import (
     CANCELLED,
@@ -107,6 +107,7 @@ __all__ = [
     "migrate",
     "order_schema",
     "simulate",
+    "approval_checks",
     "start_run",
     "step",
     "validate_flow",

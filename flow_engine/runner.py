@@ -101,6 +101,44 @@ def step(
     return _Step(flow, snapshot, now, ref, max_nodes, calendar).run(event)
 
 
+def approval_checks(
+    flow: CompiledFlow,
+    snapshot: RunSnapshot,
+    node_id: str,
+    *,
+    now: datetime,
+    ref: Mapping[str, Any] | None = None,
+    order: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The checks of approval node ``node_id`` evaluated now, on the run's data (or on
+    ``order`` when given, e.g. the order as it is stored now) and ``ref``. Changes nothing:
+    the approver sees whether stock, credit and dates still hold when they decide.
+
+    An expression error in a check gives that check ``value`` None and ``error``.
+    """
+    from flow_engine.nodes.human import evaluate_checks
+
+    _check_clock(now)
+    node = flow.nodes.get(node_id)
+    if node is None or node.type != "approval":
+        raise FlowStateError(f"{node_id!r} is not an approval node of {flow.key}")
+    working = Working(snapshot, now, ref)
+    if order is not None:
+        working.set_order(order)
+    try:
+        return evaluate_checks(node.prep, working)
+    except DslError:
+        out = []
+        for name, label, expr, paths in node.prep["checks"]:
+            try:
+                value, error = expr(working.context, now=now), None
+            except DslError as err:
+                value, error = None, err.message
+            out.append({"name": name, "label": label, "value": value, "passed": value is True,
+                        "inputs": working.inputs(paths), "error": error})  # fmt: skip
+        return out
+
+
 class _Step:
     def __init__(
         self,

@@ -148,16 +148,21 @@ def detail(
     order = db.get(Order, run.order_id) if run else None
     version = db.get(FlowVersion, run.flow_version_id) if run else None
     names = _node_names(version, language)
-    checks = [
-        {
+    fresh = _checks_now(db, task, run, version, now or utcnow()) if task.status == "pending" else {}
+    checks = []
+    for c in task.payload.get("checks") or ():
+        check = {
             "name": c.get("name"),
             "label": _text(c.get("label"), language) or c.get("name"),
             "value": c.get("value"),
             "passed": bool(c.get("passed")),
             "inputs": c.get("inputs") or {},
         }
-        for c in task.payload.get("checks") or ()
-    ]
+        current = fresh.get(str(c.get("name")))
+        if current is not None:  # what holds now, and whether it changed since the request
+            check["now"] = current
+            check["changed"] = current["passed"] != check["passed"]
+        checks.append(check)
     events = list(
         db.scalars(
             select(RunEvent)
@@ -260,3 +265,27 @@ def _sent_by(
         "branch": event.branch,
         "inputs": data.get("inputs") or {},
     }
+
+
+def _checks_now(
+    db: Session, task: ApprovalTask, run: Run | None, version: FlowVersion | None, now: datetime
+) -> dict[str, dict[str, Any]]:
+    """The approval's checks evaluated again on today's stock and customer data, by name;
+    empty when they cannot be (the run or its version is gone, the flow no longer compiles)."""
+    if run is None or version is None or not run.snapshot:
+        return {}
+    from flow_engine import FlowError, RunSnapshot, approval_checks
+
+    from ..runs.cache import compiled_version
+    from ..runs.services import enrich_customer, reference_for
+
+    try:
+        snapshot = RunSnapshot.from_dict(run.snapshot)
+        ref = reference_for(db, snapshot.order)
+        order = enrich_customer(snapshot.order, ref)
+        checks = approval_checks(
+            compiled_version(version), snapshot, task.node_id, now=now, ref=ref, order=order
+        )
+    except FlowError:
+        return {}
+    return {str(c["name"]): c for c in checks}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,15 +165,37 @@ class HandlerBase:
 # Compilation environment
 
 
+_SUBSCRIPT = re.compile(r"""\[(?:(\d+)|'([^']*)'|"([^"]*)"|)\]""")
+
+
 def _path_parts(path: str) -> tuple[str | int, ...]:
+    """``order.lines[0].sku`` -> ``("order", "lines", 0, "sku")``; ``[]`` stands for every
+    item; quoted subscripts are keys (``ref.inventory['GZ-01']['SKU.1']``), dots in them too."""
     parts: list[str | int] = []
-    for piece in path.split("."):
-        name, bracket, rest = piece.partition("[")
-        parts.append(name)
-        while bracket:
-            inner, _, rest = rest.partition("]")
-            parts.append("[]" if inner == "" else int(inner) if inner.isdigit() else inner)
-            _, bracket, rest = rest.partition("[")
+    i, n = 0, len(path)
+    while i < n:
+        if path[i] == ".":
+            i += 1
+            continue
+        if path[i] == "[":
+            match = _SUBSCRIPT.match(path, i)
+            if match is None:  # not a subscript the recorder knows: keep the rest as one key
+                parts.append(path[i:])
+                break
+            index, single, double = match.groups()
+            if index is not None:
+                parts.append(int(index))
+            elif single is not None or double is not None:
+                parts.append(single if single is not None else double)
+            else:
+                parts.append("[]")
+            i = match.end()
+            continue
+        end = i
+        while end < n and path[end] not in ".[":
+            end += 1
+        parts.append(path[i:end])
+        i = end
     return tuple(parts)
 
 

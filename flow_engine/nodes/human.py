@@ -192,19 +192,7 @@ class ApprovalHandler(HandlerBase):
         rt.emit("create_approval_tasks", payload)
 
     def run(self, prep: Any, rt: Runtime) -> Wait:
-        checks = []
-        for name, label, expr, paths in prep["checks"]:
-            value = expr(rt.context, now=rt.now)
-            checks.append(
-                {
-                    "name": name,
-                    "label": label,
-                    "value": value,
-                    "passed": value is True,
-                    # The values the check read, shown beside its verdict.
-                    "inputs": rt.inputs(paths),
-                }
-            )
+        checks = evaluate_checks(prep, rt)
         people = resolve_people(prep["people"], rt)
         tasks = self._new_tasks(rt, people, prep["mode"] == "sequential")
         later, business = rt.later, prep["business"]  # type: ignore[attr-defined]
@@ -362,6 +350,25 @@ class ApprovalHandler(HandlerBase):
 
 
 # Refresh the event keys the runner matches events against.
+def evaluate_checks(prep: Any, rt: Runtime) -> list[dict[str, Any]]:
+    """The node's checks against the run's data as ``rt`` holds it: name, label, value,
+    passed, and the values each check read."""
+    checks = []
+    for name, label, expr, paths in prep["checks"]:
+        value = expr(rt.context, now=rt.now)
+        checks.append(
+            {
+                "name": name,
+                "label": label,
+                "value": value,
+                "passed": value is True,
+                # The values the check read, shown beside its verdict.
+                "inputs": rt.inputs(paths),
+            }
+        )
+    return checks
+
+
 def _keyed(state: dict) -> dict:
     keys = [f"task:{t['id']}" for t in state["tasks"] if t["status"] in ("pending", "queued")]
     keys += [f"task:{t['id']}" for t in state["tasks"] if t["status"] not in ("pending", "queued")]

@@ -32,6 +32,15 @@ def test_condition_true_and_false_branches_with_inputs_recorded():
     assert ("c", "false") in passed(small)
 
 
+def test_inputs_read_through_quoted_keys_are_recorded_with_their_values():
+    doc = _condition("ref.inventory['GZ-01']['SKU.A'] >= order.lines[0].qty")
+    ref = {"inventory": {"GZ-01": {"SKU.A": 7}}}
+    _, result = run(doc, sample_order(), ref=ref)
+    (decision,) = [a for a in result.audit if a.node_id == "c"]
+    assert decision.branch == "true"
+    assert decision.data["inputs"]["ref.inventory['GZ-01']['SKU.A']"] == 7
+
+
 def test_condition_on_missing_data_takes_false():
     doc = _condition("order.amount > 1000")
     order = sample_order()
