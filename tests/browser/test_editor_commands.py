@@ -1,0 +1,102 @@
+"""Canvas commands in Chromium, through the keyboard and mouse as a supervisor uses them:
+copy/paste, delete with confirmation, undo/redo, auto-layout, and two people editing one
+draft."""
+
+from __future__ import annotations
+
+from ..app.editor.helpers import review_doc, store
+from .test_editor import _login
+
+
+def _nodes(page) -> list[str]:
+    return sorted(page.evaluate("OF.editor.fg.graph.getNodes().map(n => n.id)"))
+
+
+def _open(page, base: str) -> None:
+    page.goto(f"{base}/flows/large-order-review")
+    page.wait_for_selector("#editor .ed-canvas svg")
+    page.wait_for_function("OF.editor && OF.editor.fg.graph.getNodes().length > 0")
+
+
+def _click_node(page, node_id: str) -> None:
+    page.locator(f'#graph g[data-cell-id="{node_id}"]').first.click()
+    page.wait_for_selector(f'.node-form[data-node-id="{node_id}"]')
+
+
+def test_copy_paste_delete_undo_redo_and_arrange(app, live_server, page_for, make_user):
+    make_user("wang", roles=("supervisor",))
+    store(app, review_doc())
+    page = page_for(1440, 900, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _login(page, live_server, "wang")
+    _open(page, live_server)
+    original = _nodes(page)
+
+    _click_node(page, "large")
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    page.wait_for_function(f"OF.editor.fg.graph.getNodes().length === {len(original) + 1}")
+    (copy,) = set(_nodes(page)) - set(original)
+    kinds = page.evaluate(
+        f"OF.editor.currentDoc().nodes.filter(n => n.id === {copy!r}).map(n => n.type)"
+    )
+    assert kinds == ["condition"]
+
+    # Delete asks first; cancelling keeps the node, confirming removes it.
+    _click_node(page, copy)
+    page.keyboard.press("Delete")
+    page.wait_for_selector("#dlg-confirm[open]")
+    page.click("#dlg-confirm [value=cancel]")
+    assert copy in _nodes(page)
+    page.keyboard.press("Delete")
+    page.wait_for_selector("#dlg-confirm[open]")
+    page.click("#dlg-confirm [value=ok]")
+    page.wait_for_function(f"OF.editor.fg.graph.getNodes().length === {len(original)}")
+
+    # Undo brings it back, redo removes it again.
+    page.keyboard.press("Control+z")
+    page.wait_for_function(f"OF.editor.fg.graph.getNodes().length === {len(original) + 1}")
+    assert copy in _nodes(page)
+    page.keyboard.press("Control+Shift+z")
+    page.wait_for_function(f"OF.editor.fg.graph.getNodes().length === {len(original)}")
+    assert _nodes(page) == original
+
+    # Arrange lays the flow out left to right: start comes first.
+    page.evaluate("OF.editor.fg.graph.getCellById('start').position(900, 700)")
+    page.click("[data-cmd=layout]")
+    page.wait_for_function(
+        "(() => { const g = OF.editor.fg.graph; const xs = g.getNodes().map(n => n.position().x);"
+        " return g.getCellById('start').position().x === Math.min(...xs); })()"
+    )
+    assert errors == []
+
+
+def test_two_people_editing_one_draft_are_warned_and_nothing_is_overwritten(
+    app, live_server, page_for, make_user
+):
+    for name in ("wang", "zhao"):
+        make_user(name, roles=("supervisor",))
+    store(app, review_doc())
+    first = page_for(1440, 900, locale="zh-CN")
+    second = page_for(1440, 900, locale="zh-CN")
+    _login(first, live_server, "wang")
+    _login(second, live_server, "zhao")
+    _open(first, live_server)
+    _open(second, live_server)
+    first.evaluate("OF.editor.fg.graph.getCellById('start').position(40, 40)")
+    first.keyboard.press("Control+s")
+    first.wait_for_selector("#save-state[data-state=saved]")
+    second.evaluate("OF.editor.fg.graph.getCellById('start').position(400, 400)")
+    second.keyboard.press("Control+s")
+    second.wait_for_selector("#save-state[data-state=conflict]")
+    banner = second.inner_text("#banner")
+    assert "wang" in banner
+    # What the first person saved is still the draft.
+    with app.app_context():
+        from app.db import get_session
+        from app.flows import services as flows
+
+        draft = flows.get_flow(get_session(), "large-order-review").draft
+        (start,) = [n for n in draft["nodes"] if n["id"] == "start"]
+        assert start["position"] == {"x": 40, "y": 40}
