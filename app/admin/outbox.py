@@ -3,6 +3,9 @@ with replay, the host allowlist)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import simplejson
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -13,7 +16,7 @@ from flow_engine import order_schema
 from ..channels import mapping
 from ..channels import services as channels
 from ..db import get_session
-from ..errors import AppError, NotFoundError
+from ..errors import AppError, NotFoundError, ValidationError
 from ..models import AllowedHost, Channel
 from ..runs import outbox
 from ..security import current_user, permission_required
@@ -78,6 +81,63 @@ def toggle_channel(channel_id: int) -> Response:
     flash(_("Channel %(key)s: %(state)s.", key=channel.key,
             state=_("active") if channel.active else _("paused")), "success")  # fmt: skip
     return redirect(url_for("outbox_admin.index"))
+
+
+def _channel(channel_id: int) -> Channel:
+    channel = get_session().get(Channel, channel_id)
+    if channel is None:
+        raise NotFoundError(_("There is no such channel."))
+    return channel
+
+
+def _pretty(value: Any) -> str:
+    return simplejson.dumps(value, ensure_ascii=False, indent=2, use_decimal=True, default=str)
+
+
+@bp.route("/channels/<int:channel_id>/mapping", methods=["GET", "POST"])
+@permission_required("channels.manage")
+def channel_mapping(channel_id: int) -> tuple[str, int] | str | Response:
+    """A channel's own mapping: edit it, try it on a payload, save it once it maps."""
+    db = get_session()
+    channel = _channel(channel_id)
+    form = request.form
+    text = form.get("mapping") if request.method == "POST" else _pretty(channel.mapping or {})
+    payload_text = form.get("payload", "")
+    problems: list[dict[str, Any]] = []
+    message = ""
+    result = None
+    if request.method == "POST":
+        try:
+            override = _parse(text or "{}", "/mapping")
+            if form.get("action") == "save":
+                channels.set_mapping(db, channel, override)
+                db.commit()
+                flash(_("Mapping of %(key)s saved.", key=channel.key), "success")
+                return redirect(url_for("outbox_admin.channel_mapping", channel_id=channel.id))
+            order, key = channels.try_mapping(
+                db, channel, override, _parse(payload_text, "/payload")
+            )
+            result = {"order": _pretty(order), "dedup_key": key}
+        except AppError as err:
+            db.rollback()
+            message, problems = str(err.message), list(err.details or [])
+    status = 422 if problems or message else 200
+    return render_template(
+        "admin/channel_mapping.html", channel=channel, text=text, payload=payload_text,
+        shipped=_pretty(mapping.shipped(channel.kind)), result=result, message=message,
+        problems=problems,
+    ), status  # fmt: skip
+
+
+def _parse(text: str, where: str) -> Any:
+    try:
+        return simplejson.loads(text, use_decimal=True)
+    except ValueError as err:
+        raise ValidationError(
+            _("This is not valid JSON: %(reason)s", reason=str(err)),
+            code="invalid_json",
+            details=[{"path": where, "message": str(err), "rule": "json"}],
+        ) from None
 
 
 @bp.post("/<int:message_id>/replay")

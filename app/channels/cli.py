@@ -54,6 +54,45 @@ def channel_list() -> None:
             click.echo(f"{row.key:<20} {row.kind:<8} {row.order_channel:<10} {state}")
 
 
+@channel.command("mapping")
+@click.argument("key")
+@click.option(
+    "--set",
+    "mapping_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Save this JSON file as the channel's own mapping (checked first).",
+)
+@click.option(
+    "--try",
+    "payload_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Print the order this payload becomes (with --set: with the new mapping).",
+)
+@friendly_errors
+def channel_mapping(key: str, mapping_file: str | None, payload_file: str | None) -> None:
+    """Show, try or set the mapping of channel KEY."""
+    from ..commands.ops import _echo_json, _load_json
+
+    database = get_db(ready_app())
+    override = _load_json(mapping_file) if mapping_file else None
+    with database.session() as db:
+        row = channels.get_channel(db, key)
+        wanted = row.mapping if override is None else override
+        if payload_file:
+            order, dedup = channels.try_mapping(db, row, wanted, _load_json(payload_file))
+            _echo_json({"order": order, "dedup_key": dedup})
+        elif override is None:
+            _echo_json({"kind": row.kind, "own": row.mapping,
+                        "effective": mapping.effective(row.kind, row.mapping)})  # fmt: skip
+    if override is not None:
+
+        def save(db):  # type: ignore[no-untyped-def]
+            return channels.set_mapping(db, channels.get_channel(db, key), override)
+
+        in_transaction(database, save)
+        click.echo(f"Mapping of {key} saved.")
+
+
 @click.group("order-field")
 def order_field() -> None:
     """Custom order fields (under ``custom``) that payloads are checked against."""

@@ -17,6 +17,7 @@ channel's own ``mapping`` overrides fields of its kind's one.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -189,3 +190,72 @@ def dedup_key(mapping: Mapping[str, Any], order: Mapping[str, Any]) -> str | Non
     if any(p is _MISSING for p in parts):
         return None
     return "|".join([*rule, *(str(p) for p in parts)])[:200]
+
+
+_SOURCES = ("path", "first", "join", "const", "each")
+_SPEC_KEYS = frozenset({*_SOURCES, "sep", "fields", "type", "default", "required"})
+_TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def check_override(override: Any) -> dict[str, Any]:
+    """A channel's own mapping, checked: ``{"fields": {...}, "dedup": [...]}`` (both optional).
+
+    Raises ValidationError listing every problem with its JSON path; returns the override.
+    """
+    problems: list[dict[str, Any]] = []
+
+    def bad(path: str, message: str) -> None:
+        problems.append({"path": path, "message": message, "rule": "mapping"})
+
+    def fields(specs: Any, where: str) -> None:
+        if not isinstance(specs, Mapping):
+            bad(where, "expected an object of target path -> spec")
+            return
+        for target, spec in specs.items():
+            at = f"{where}/{target}"
+            if not _TARGET.match(str(target)):
+                bad(at, "a target is a dotted path such as customer.id")
+            if not isinstance(spec, Mapping):
+                bad(at, 'expected an object such as {"path": "trade.tid"}')
+                continue
+            sources = [k for k in _SOURCES if k in spec]
+            if len(sources) != 1:
+                bad(at, "give exactly one of path, first, join, const or each")
+            unknown = sorted(set(spec) - _SPEC_KEYS)
+            if unknown:
+                bad(at, f"unknown keys: {', '.join(unknown)}")
+            for key in ("path", "each"):
+                if key in spec and (not isinstance(spec[key], str) or not spec[key]):
+                    bad(f"{at}/{key}", "expected a dotted path in the payload")
+            for key in ("first", "join"):
+                if key in spec and (
+                    not isinstance(spec[key], list)
+                    or not spec[key]
+                    or not all(isinstance(p, str) and p for p in spec[key])
+                ):
+                    bad(f"{at}/{key}", "expected a list of payload paths")
+            if "type" in spec and spec["type"] not in CONVERTERS:
+                bad(f"{at}/type", f"one of {', '.join(CONVERTERS)}")
+            if "each" in spec:
+                fields(spec.get("fields"), f"{at}/fields")
+
+    if not isinstance(override, Mapping):
+        bad("/", "expected a JSON object with fields and/or dedup")
+    else:
+        unknown = sorted(set(override) - {"fields", "dedup"})
+        if unknown:
+            bad("/", f"unknown keys: {', '.join(unknown)}")
+        if "fields" in override:
+            fields(override["fields"], "/fields")
+        dedup = override.get("dedup")
+        if dedup is not None and (
+            not isinstance(dedup, list) or not all(isinstance(p, str) and p for p in dedup)
+        ):
+            bad("/dedup", "expected a list of order paths, or null for none")
+    if problems:
+        raise ValidationError(
+            _l("The mapping has %(n)d problems.", n=len(problems)),
+            code="invalid_mapping",
+            details=problems,
+        )
+    return dict(override)

@@ -93,6 +93,27 @@ def list_channels(db: Session) -> list[Channel]:
     return list(db.scalars(select(Channel).order_by(Channel.key)))
 
 
+def set_mapping(db: Session, channel: Channel, override: Any) -> Channel:
+    """Replace the channel's own mapping (overrides of its kind's shipped one). No commit."""
+    channel.mapping = mappings.check_override(override)
+    db.flush()
+    return channel
+
+
+def try_mapping(
+    db: Session, channel: Channel, override: Any, payload: Any
+) -> tuple[dict[str, Any], str | None]:
+    """The canonical order ``payload`` would become with ``override``, checked like a real
+    delivery (mapping problems and order-schema problems raise ValidationError), and its
+    cross-channel dedup key. Nothing is stored."""
+    from ..orders import schema
+
+    rules = mappings.effective(channel.kind, mappings.check_override(override))
+    order = mappings.to_order(rules, payload, channel=channel.order_channel)
+    schema.validate(db, order)
+    return order, mappings.dedup_key(rules, order)
+
+
 def create_channel(
     db: Session,
     actor: object,

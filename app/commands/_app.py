@@ -23,9 +23,21 @@ def friendly_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AppError as err:
-            raise click.ClickException(str(err.message)) from err
+            raise click.ClickException(_explained(err)) from err
 
     return wrapped  # type: ignore[return-value]
+
+
+def _explained(err: AppError) -> str:
+    """The error's message, then each problem on its own line with where it is."""
+    lines = [str(err.message)]
+    details = err.details if isinstance(err.details, list) else []
+    for item in details:
+        if isinstance(item, dict):
+            lines.append(f"  {item.get('path', '')}: {item.get('message', '')}")
+    for name, problem in (getattr(err, "fields", None) or {}).items():
+        lines.append(f"  {name}: {problem}")
+    return "\n".join(lines)
 
 
 def command_app() -> Flask:

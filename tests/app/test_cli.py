@@ -191,3 +191,25 @@ def test_order_ingest_reads_json_lines_in_batches_and_refuses_a_bad_batch_whole(
     with get_db(app).session() as db:
         stored = sorted(db.scalars(select(Order.external_id)))
     assert stored == [f"CLI-{i}" for i in range(7)]
+
+
+def test_channel_mapping_can_be_tried_and_set_from_the_shell(app, run, tmp_path):
+    import json
+
+    assert (
+        run("channel", "add", "tb", "--kind", "taobao", "--order-channel", "taobao").exit_code == 0
+    )
+    shown = run("channel", "mapping", "tb")
+    assert json.loads(shown.output)["effective"]["fields"]["external_id"]["path"] == "trade.tid"
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"fields": {"urgent": {"const": True}}}))
+    payload = tmp_path / "trade.json"
+    payload.write_text(json.dumps({"trade": {"tid": "T1", "payment": "9.90", "orders": {"order": [
+        {"outer_sku_id": "SKU-1", "num": 1, "price": "9.90"}]}}}))  # fmt: skip
+    tried = run("channel", "mapping", "tb", "--set", str(mine), "--try", str(payload))
+    assert tried.exit_code == 0, tried.output
+    assert '"urgent": true' in tried.output and "Mapping of tb saved." in tried.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"fields": {"amount": {"path": "x", "type": "money"}}}))
+    refused = run("channel", "mapping", "tb", "--set", str(bad))
+    assert refused.exit_code == 1 and "/fields/amount/type: one of string" in refused.output

@@ -178,3 +178,46 @@ def test_the_same_purchase_order_from_two_channels_is_one_order(client, api, mak
     other_buyer = {**PO, "buyer": {"id": "C-OTHER", "name": "Other"}}
     assert _send(client, "crm", crm, other_buyer).status_code == 201
     assert len(api.get("/orders").json["items"]) == 2
+
+
+def test_an_admin_edits_a_channels_mapping_tries_it_and_the_webhook_uses_it(
+    app, client, api, make_channel, login, make_user
+):
+    from ..conftest import csrf_token
+
+    secret = make_channel("tb2", "taobao", "taobao")
+    make_user("boss", roles=("admin",))
+    login("boss")
+    with get_db(app).session() as db:
+        channel_id = channels.get_channel(db, "tb2").id
+    page = f"/admin/outbox/channels/{channel_id}/mapping"
+    assert client.get("/admin/outbox/").get_data(as_text=True).count(f'href="{page}"') == 1
+    token = csrf_token(client, page)
+    # This shop keeps its own order number in the seller memo and marks every order urgent.
+    mine = {"fields": {"custom.shop_ref": {"path": "trade.seller_memo", "required": True},
+                       "urgent": {"const": True}}}  # fmt: skip
+    payload = {"trade": {**TAOBAO["trade"], "seller_memo": "SHOP-77"}}
+    tried = client.post(page, data={"csrf_token": token, "action": "try",
+                                    "mapping": json.dumps(mine), "payload": json.dumps(payload)})  # fmt: skip
+    assert tried.status_code == 200
+    result = tried.get_data(as_text=True).split('data-testid="mapping-result"', 1)[1]
+    assert "SHOP-77" in result and "3388123456789" in result
+    missing = client.post(page, data={"csrf_token": token, "action": "try",
+                                      "mapping": json.dumps(mine), "payload": json.dumps(TAOBAO)})  # fmt: skip
+    assert missing.status_code == 422
+    assert "/custom/shop_ref" in missing.get_data(as_text=True)
+    broken = {"fields": {"customer id": {"path": ""}, "amount": {"path": "a", "const": 1}}}
+    refused = client.post(page, data={"csrf_token": token, "action": "save",
+                                      "mapping": json.dumps(broken)})  # fmt: skip
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "/fields/customer id" in text and "/fields/amount" in text
+    with get_db(app).session() as db:
+        assert channels.get_channel(db, "tb2").mapping == {}  # nothing half-saved
+    saved = client.post(page, data={"csrf_token": token, "action": "save",
+                                    "mapping": json.dumps(mine)})  # fmt: skip
+    assert saved.status_code == 302
+    stored = _send(client, "tb2", secret, payload)
+    assert stored.status_code == 201
+    order = api.get(f"/orders/{stored.json['id']}").json["data"]
+    assert order["custom"]["shop_ref"] == "SHOP-77" and order["urgent"] is True
