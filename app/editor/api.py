@@ -171,7 +171,14 @@ def analyze_table() -> ResponseReturnValue:
         raise ValidationError(_("The decision table is missing."), code="invalid_request")
     last = data.get("last", tables.DEFAULT_ORDERS)
     last = last if isinstance(last, int) else tables.DEFAULT_ORDERS
-    return jsonify(jsonable(tables.analyze_table(get_session(), table, last=last)))
+    window = data.get("window")
+    if window is not None and not isinstance(window, str):
+        raise ValidationError(
+            _("The window is one of 24h, 7d, 30d or all."), fields={"window": "invalid"}
+        )
+    window = None if window in (None, "all") else window
+    report = tables.analyze_table(get_session(), table, last=last, window=window)
+    return jsonify(jsonable(report))
 
 
 @bp.post("/editor/node-form")

@@ -6,16 +6,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flow_engine import build_context, flow_context_schema
 from rule_dsl import DecisionTable, DslError
 
-from ..models import Order
-from ..runs.services import enrich_customer, reference_for
+from ..errors import ValidationError
+from ..inventory.services import StockView
+from ..models import Order, utcnow
+from ..runs.services import enrich_customer, order_skus, reference_for
 
 DEFAULT_ORDERS = 500
 MAX_ORDERS = 5000
@@ -83,13 +87,22 @@ def gap_table(data: Mapping[str, Any], message: str) -> dict[str, Any] | None:
     }
 
 
-def _recent_contexts(db: Session, last: int) -> list[tuple[Order, dict[str, Any]]]:
-    orders = list(
-        db.scalars(select(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(last))
-    )
+# The time windows the grid offers: "how many orders of the last week fell into this gap".
+WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+def _recent_contexts(
+    db: Session, last: int, since: datetime | None
+) -> list[tuple[Order, dict[str, Any]]]:
+    query = select(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(last)
+    if since is not None:
+        query = query.where(Order.created_at >= since)
+    orders = list(db.scalars(query))
+    # One stock read for all of them, not one per order.
+    stock = StockView(db, {sku for o in orders for sku in order_skus(o.data)})
     out = []
     for order in orders:
-        ref = reference_for(db, order.data)
+        ref = reference_for(db, order.data, stock=stock)
         out.append((order, build_context(enrich_customer(order.data, ref), ref=ref)))
     return out
 
@@ -101,13 +114,24 @@ def _top_channels(orders: list[Order]) -> list[dict[str, Any]]:
 
 
 def analyze_table(
-    db: Session, data: Mapping[str, Any], *, last: int = DEFAULT_ORDERS
+    db: Session,
+    data: Mapping[str, Any],
+    *,
+    last: int = DEFAULT_ORDERS,
+    window: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Validate ``data``; when it compiles, list its findings with recent-order counts.
 
-    Orders are evaluated without the variables earlier nodes of the flow would set, so
-    inputs that read ``vars`` see null here.
+    The orders are the last ``last`` ones, placed within ``window`` (a key of
+    :data:`WINDOWS`) when it is given. They are evaluated without the variables earlier
+    nodes of the flow would set, so inputs that read ``vars`` see null here.
     """
+    if window is not None and window not in WINDOWS:
+        raise ValidationError(
+            _l("Choose a window among %(w)s.", w=", ".join(WINDOWS)), fields={"window": "invalid"}
+        )
+    since = (now or utcnow()) - WINDOWS[window] if window else None
     schema = flow_context_schema()
     errors = DecisionTable.validate(data, schema)
     if errors:
@@ -116,17 +140,19 @@ def analyze_table(
     every = DecisionTable.from_dict(
         {**data, "hit_policy": "rule_order", "aggregation": None}, schema
     )
-    contexts = _recent_contexts(db, max(1, min(last, MAX_ORDERS)))
+    contexts = _recent_contexts(db, max(1, min(last, MAX_ORDERS)), since)
     matched: list[tuple[Order, frozenset[int]]] = []
+    unmatched: list[tuple[Order, dict[str, Any]]] = []
     failed = 0
     for order, ctx in contexts:
         try:
-            matched.append((order, frozenset(every.evaluate(ctx).matched)))
+            rows = frozenset(every.evaluate(ctx).matched)
         except DslError:
             failed += 1
-    unmatched = [
-        (o, ctx) for (o, rows), (_, ctx) in zip(matched, contexts, strict=False) if not rows
-    ]
+            continue
+        matched.append((order, rows))
+        if not rows:
+            unmatched.append((order, ctx))
     findings = []
     for finding in table.analyze():
         item = finding.to_dict()
@@ -146,6 +172,7 @@ def analyze_table(
         "errors": [],
         "findings": findings,
         "orders": len(contexts),
+        "window": window,
         "unmatched": len(unmatched),
         "unmatched_channels": _top_channels([o for o, _ in unmatched]),
         "failed": failed,

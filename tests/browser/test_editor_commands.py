@@ -100,3 +100,39 @@ def test_two_people_editing_one_draft_are_warned_and_nothing_is_overwritten(
         draft = flows.get_flow(get_session(), "large-order-review").draft
         (start,) = [n for n in draft["nodes"] if n["id"] == "start"]
         assert start["position"] == {"x": 40, "y": 40}
+
+
+def test_decision_table_findings_count_orders_of_the_chosen_window(
+    app, live_server, page_for, make_user
+):
+    from datetime import timedelta
+
+    from app.db import get_db, in_transaction
+    from app.models import utcnow
+    from app.orders import services as orders
+
+    from ..app.editor.test_editor_api import TABLE
+    from ..app.flows_fixtures import flow_doc, order_doc
+
+    make_user("wang", roles=("supervisor",))
+    doc = flow_doc(
+        "large-order-review",
+        [{"id": "start", "type": "start"},
+         {"id": "prio", "type": "decision_table", "config": {"table": TABLE, "store_as": "prio"}},
+         {"id": "done", "type": "end", "config": {"outcome": "ok"}}],
+        [("start", "prio"), ("prio", "done")],
+    )  # fmt: skip
+    store(app, doc)
+    now = utcnow()
+    for external_id, age in (("D-old", 10), ("D-new", 1)):
+        in_transaction(get_db(app), lambda db, e=external_id, a=age: orders.ingest(
+            db, order_doc(e, "300", channel="douyin"), now=now - timedelta(days=a)))  # fmt: skip
+    page = page_for(1440, 900, locale="en-US")
+    _login(page, live_server, "wang")
+    _open(page, live_server)
+    _click_node(page, "prio")
+    page.wait_for_selector(".dt-window")
+    assert page.input_value(".dt-window") == "7d"
+    page.wait_for_function("document.querySelector('.dt-grid').innerText.includes('last 1 orders')")
+    page.select_option(".dt-window", "all")
+    page.wait_for_function("document.querySelector('.dt-grid').innerText.includes('last 2 orders')")

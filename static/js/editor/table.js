@@ -121,7 +121,9 @@
       if (a.errors && a.errors.length) {
         return '<ul class="dt-list bad">' + a.errors.map((e) => '<li>' + OF.esc(zh ? e.message_zh : e.message) + (e.excerpt ? '<pre class="caret">' + OF.esc(e.excerpt) + '</pre>' : '') + '</li>').join('') + '</ul>';
       }
-      let h = '<h4>' + OF.esc(OF.t('findings')) + '</h4>';
+      const win = this.window || '7d';
+      let h = '<h4>' + OF.esc(OF.t('findings')) + ' <select class="dt-window" aria-label="' + OF.esc(OF.t('win_label')) + '">' +
+        ['24h', '7d', '30d', 'all'].map((w) => '<option value="' + w + '"' + (w === win ? ' selected' : '') + '>' + OF.esc(OF.t('win_' + w)) + '</option>').join('') + '</select></h4>';
       if (!a.findings.length) h += '<p class="ok-text">✓ ' + OF.esc(OF.t('no_findings')) + '</p>';
       h += '<ul class="dt-list">' + a.findings.map((f) => {
         const count = f.orders == null ? OF.t('orders_unknown') : OF.t('orders_fell', { n: f.orders, total: a.orders });
@@ -135,6 +137,7 @@
 
     edit(e) {
       const el = e.target, d = el.dataset, t = this.t;
+      if (el.classList.contains('dt-window')) { if (e.type === 'change') { this.window = el.value; this.runAnalysis(); } return; }
       if (el.classList.contains('dt-policy')) { t.hit_policy = el.value; return this.changed(true); }
       if (el.classList.contains('dt-h')) { t[d.part][+d.col][d.key] = el.value; return this.changed(e.type === 'change'); }
       if (el.classList.contains('dt-cell')) {
@@ -195,7 +198,7 @@
     }
 
     async runAnalysis() {
-      const r = await OF.api(OF.config.urls.table, { method: 'POST', body: { table: this.t } });
+      const r = await OF.api(OF.config.urls.table, { method: 'POST', body: { table: this.t, window: this.window || '7d' } });
       if (!r.ok) return;
       this.analysis = r.data;
       this.render();

@@ -263,3 +263,27 @@ def test_viewers_may_look_but_not_save_or_publish(app, client, login, make_user)
     with app.app_context():
         assert get_session().scalars(select(Order)).first() is None
         assert get_session().scalars(select(Run)).first() is None
+
+
+def test_table_findings_count_the_orders_of_a_time_window(app, editor):
+    from datetime import timedelta
+
+    from app.db import get_db, in_transaction
+    from app.models import utcnow
+    from app.orders import services as orders
+
+    from ..flows_fixtures import order_doc
+
+    now = utcnow()
+    for external_id, channel, age in (("D-old", "douyin", 10), ("D-new", "douyin", 2),
+                                      ("T-new", "taobao", 0)):  # fmt: skip
+        in_transaction(get_db(app), lambda db, e=external_id, c=channel, a=age: orders.ingest(
+            db, order_doc(e, "300", channel=c), now=now - timedelta(days=a, minutes=1)))  # fmt: skip
+    week = editor.post("/flows/editor/table", {"table": TABLE, "window": "7d"}).get_json()
+    every = editor.post("/flows/editor/table", {"table": TABLE, "window": "all"}).get_json()
+    assert (week["orders"], week["window"]) == (2, "7d") and every["orders"] == 3
+    others = next(f for f in week["findings"] if f["kind"] == "gap" and "not(" in f["message"])
+    assert others["sample_orders"] == ["D-new"]  # last week's douyin order, not the old one
+    refused = editor.post("/flows/editor/table", {"table": TABLE, "window": "1y"})
+    assert refused.status_code == 422
+    assert editor.post("/flows/editor/table", {"table": TABLE, "window": [7]}).status_code == 422
