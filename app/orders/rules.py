@@ -9,6 +9,7 @@ order, so another process sees a new rule within :data:`CACHE_SECONDS`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -23,6 +24,7 @@ from templates_lib import dedup_key, prepare_order
 from ..models import IntakeRule, utcnow
 
 CACHE_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 class _Rules:
@@ -67,7 +69,11 @@ def prepare(db: Session, doc: Any) -> tuple[Any, str | None]:
     for rule in _cache.get(db):
         if rule["channels"] and doc.get("channel") not in rule["channels"]:
             continue
-        doc = prepare_order(rule, doc)
+        try:
+            doc = prepare_order(rule, doc)
+        except Exception:  # an address the parser chokes on is stored as received
+            log.warning("intake rule: address of order %s left as received", doc.get("external_id"),
+                        exc_info=True)  # fmt: skip
         key = key or dedup_key(rule, doc)
     return doc, key
 

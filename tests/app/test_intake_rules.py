@@ -92,3 +92,16 @@ def test_importing_the_live_commerce_bundle_installs_its_rule(app):
     assert received.order.data["shipping_address"]["city"] == "杭州市"
     with database.session() as db:
         assert db.scalar(select(func.count()).select_from(IntakeRule)) == 1
+
+
+def test_an_address_the_parser_fails_on_is_stored_as_received(app, monkeypatch):
+    database = get_db(app)
+    in_transaction(database, lambda db: rules.install(db, "template:live", LIVE))
+
+    def broken(rule, doc):
+        raise RuntimeError("parser failure")
+
+    monkeypatch.setattr(rules, "prepare_order", broken)  # the parser itself failing
+    received = in_transaction(database, lambda db: intake.receive(db, _order("DY-1")))
+    assert received.created
+    assert received.order.data["shipping_address"]["province"] == ""  # as received
