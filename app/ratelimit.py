@@ -115,38 +115,34 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def check(name: str, who: str) -> None:
-    """Count one request of ``who`` against the limit ``name``; raise when over it."""
+def _apply(name: str, who: str, *, count_this: bool) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     limit = parse(app.config.get(name, DEFAULTS.get(name)))
     if limit is None:
         return
-    count, window = limit
+    allowed, window = limit
     now = time.time()
     try:
-        seen = _counter(app).hit(f"{name}:{who}", window, now)
+        counter = _counter(app)
+        if count_this:
+            over = counter.hit(f"{name}:{who}", window, now) > allowed
+        else:
+            over = counter.peek(f"{name}:{who}", window, now) >= allowed
     except Exception:  # a Redis outage must not take the API down; the limit lapses
         app.logger.warning("rate limit %s not checked: counter unavailable", name)
         return
-    if seen > count:
-        retry_after = max(1, math.ceil(window - (now % window)))
-        raise RateLimitedError(retry_after)
+    if over:
+        raise RateLimitedError(max(1, math.ceil(window - (now % window))))
+
+
+def check(name: str, who: str) -> None:
+    """Count one request of ``who`` against the limit ``name``; raise when over it."""
+    _apply(name, who, count_this=True)
 
 
 def refuse_if_over(name: str, who: str) -> None:
     """Raise when ``who`` is already over limit ``name``, without counting this request."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    limit = parse(app.config.get(name, DEFAULTS.get(name)))
-    if limit is None:
-        return
-    count, window = limit
-    now = time.time()
-    try:
-        seen = _counter(app).peek(f"{name}:{who}", window, now)
-    except Exception:  # as in check(): an unavailable counter lets the request through
-        return
-    if seen >= count:
-        raise RateLimitedError(max(1, math.ceil(window - (now % window))))
+    _apply(name, who, count_this=False)
 
 
 def limited(name: str, who: Callable[[], str] = client_address) -> Callable[[F], F]:

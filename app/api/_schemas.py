@@ -75,18 +75,12 @@ SCHEMAS: dict[str, Obj] = {
         ["items"],
         items={
             "type": "array",
-            "items": obj(
-                ["id", "channel", "external_id", "tracking_id", "created", "runs"],
-                id=INT,
-                channel=STR,
-                external_id=STR,
-                tracking_id=STR,
-                tracking_url=STR,
-                status=STR,
-                created=BOOL,
-                duplicate_of=nullable("string"),
-                runs={"type": "array", "items": INT},
-            ),
+            "items": {
+                "allOf": [
+                    ref("Order"),
+                    obj(["created", "runs"], created=BOOL, runs={"type": "array", "items": INT}),
+                ]
+            },
         },
     ),
     "Order": obj(

@@ -131,7 +131,9 @@ def create_orders() -> Response:
     items = []
     for r in received:
         item = order_json(r.order, with_data=False)
-        item.update(created=r.created, duplicate_of=r.matched, runs=[run.id for run in r.runs])
+        item.update(created=r.created, runs=[run.id for run in r.runs])
+        if r.matched:
+            item["duplicate_of"] = r.matched
         items.append(item)
     return reply({"items": items}, 201 if any(r.created for r in received) else 200)
 

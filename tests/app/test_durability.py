@@ -22,7 +22,7 @@ from app.orders import services as orders
 from app.users import services as users
 
 from .flows_fixtures import flow_doc, order_doc, publish
-from .test_queue import BIN, _env, _free_port, _wait_ready
+from .test_queue import BIN, _env, _free_port, _stop, _wait_ready
 
 
 def _serve(app_config, port, log):
@@ -78,12 +78,7 @@ def test_sigkill_mid_run_loses_nothing(app, app_config, tmp_path):
             assert done.finished_at <= utcnow()
     finally:
         if server.poll() is None:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            _stop(server)
         log.close()
     assert "Traceback" not in (tmp_path / "serve.log").read_text()
 
@@ -186,11 +181,6 @@ def test_sigkill_inside_intake_transactions_stores_each_order_once_or_not_at_all
     finally:
         stop.set()
         if server.poll() is None:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            _stop(server)
         log.close()
     assert "Traceback" not in (tmp_path / "serve.log").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+import jsonschema
 import pytest
 import simplejson
 from sqlalchemy import func, select
@@ -224,7 +225,10 @@ def test_batch_stores_every_order_once_and_reports_duplicates(api, app):
     response = _batch(api, [order_doc("B1"), order_doc("B2"), order_doc("B0"), order_doc("B1")])
     assert response.status_code == 201
     items = response.json["items"]
-    assert [(i["external_id"], i["created"], i["duplicate_of"]) for i in items] == [
+    spec = api.client.get("/api/v1/openapi.json").json
+    result = {**spec["components"]["schemas"]["OrderBatchResult"], "components": spec["components"]}
+    jsonschema.validate(response.json, result)  # the documented shape
+    assert [(i["external_id"], i["created"], i.get("duplicate_of")) for i in items] == [
         ("B1", True, None),
         ("B2", True, None),
         ("B0", False, "external_id"),

@@ -17,7 +17,7 @@ from app.db import in_transaction
 from app.models import Notification, RunTimer, utcnow
 
 from ..notifications.servers import SmtpSink
-from ..test_queue import BIN, _env
+from ..test_queue import BIN, _env, _stop
 from .helpers import approval_doc, approver, channel, db_of, deliver_all, run_of, start, tasks_of
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -161,12 +161,7 @@ def test_reminder_and_automatic_decision_survive_a_killed_worker(app, app_config
             ):
                 time.sleep(0.2)
         finally:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            _stop(worker)
     assert run_of(db, run.id).outcome == "refused"
     assert [t.status for t in _timers(db, run.id)] == ["fired", "fired"]
     assert "提醒" in smtp.messages[2]["Subject"]
