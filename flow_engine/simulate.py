@@ -3,7 +3,8 @@
 Awaited effects are answered on the spot: ``reserve_inventory`` from a small in-memory
 inventory seeded with ``ref["inventory"]``, awaited webhooks with ``ok`` and the canned response
 given for their node, ``merge`` with a group of this order alone that closes at the end of its
-window (a simulation sees one order, so there is nobody to merge with). Scripted events may name a node instead of an id::
+window (a simulation sees one order, so there is nobody to merge with). Scripted events may
+name a node instead of an id::
 
     {"type": "approval_decided", "node": "finance_review", "decision": "approved", "actor": "li"}
     {"type": "timer_fired", "node": "wait_payment"}          # the node's earliest pending timer

@@ -13,8 +13,8 @@ from ..channels import services as channels
 from ..models import utcnow
 from ..orders import intake
 from ._blueprint import bp
-from ._http import parse_json, raw_body, transact
-from .orders import created_reply
+from ._http import parse_json, raw_body
+from .orders import created_reply, receive_once_more
 
 
 @bp.post("/channels/<key>/webhook")
@@ -37,8 +37,4 @@ def channel_webhook(key: str) -> Response:
         order = mappings.to_order(rules, payload, channel=channel.order_channel)
         return intake.receive(db, order, dedup_key=mappings.dedup_key(rules, order), now=now)
 
-    try:
-        received = transact(work)
-    except intake.DedupRaceError:
-        received = transact(work)
-    return created_reply(received)
+    return created_reply(receive_once_more(work))

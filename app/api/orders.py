@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Response, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -78,17 +79,21 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def store(doc: dict[str, Any], *, idempotency_key: str | None, dedup_key: str | None = None,
-          ) -> intake.Received:  # fmt: skip
-    """Receive an order in its own transaction; once more after losing a dedup race."""
+T = TypeVar("T")
 
-    def work(db: Any) -> intake.Received:
-        return intake.receive(db, doc, idempotency_key=idempotency_key, dedup_key=dedup_key)
 
+def receive_once_more(work: Callable[[Any], T]) -> T:
+    """Run intake ``work`` in its own transaction; once more after losing a dedup race (the
+    second try finds the order the other request stored)."""
     try:
         return transact(work)
     except intake.DedupRaceError:
         return transact(work)
+
+
+def store(doc: dict[str, Any], *, idempotency_key: str | None) -> intake.Received:
+    """Receive an order in its own transaction."""
+    return receive_once_more(lambda db: intake.receive(db, doc, idempotency_key=idempotency_key))
 
 
 def created_reply(received: intake.Received) -> Response:
@@ -124,10 +129,7 @@ def create_orders() -> Response:
             code="invalid_body",
             details=[{"path": "/orders", "message": "expected array", "rule": "type"}],
         )
-    try:
-        received = transact(lambda db: intake.receive_many(db, docs))
-    except intake.DedupRaceError:  # another request stored one of these buyer orders meanwhile
-        received = transact(lambda db: intake.receive_many(db, docs))
+    received = receive_once_more(lambda db: intake.receive_many(db, docs))
     items = []
     for r in received:
         item = order_json(r.order, with_data=False)

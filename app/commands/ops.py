@@ -14,13 +14,22 @@ from ..errors import ValidationError
 from ._app import friendly_errors, ready_app
 
 
-def _load_json(path: str) -> Any:
+def _read(path: str) -> str:
     try:
-        return simplejson.loads(Path(path).read_text(encoding="utf-8"), use_decimal=True)
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise click.ClickException(f"cannot read {path}: {err}") from err
+
+
+def _parse(text: str, where: str) -> Any:
+    try:
+        return simplejson.loads(text, use_decimal=True)
     except ValueError as err:
-        raise click.ClickException(f"{path} is not valid JSON: {err}") from err
+        raise click.ClickException(f"{where} is not valid JSON: {err}") from err
+
+
+def _load_json(path: str) -> Any:
+    return _parse(_read(path), path)
 
 
 def _echo_json(value: Any) -> None:
@@ -191,21 +200,15 @@ def order_ingest(order_file: str, batch: int) -> None:
 
 
 def _load_orders(path: str) -> list[Any]:
-    text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
-    stripped = text.lstrip()
-    if stripped.startswith("{") and "\n{" in stripped.rstrip():  # JSON Lines
-        docs = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                docs.append(simplejson.loads(line, use_decimal=True))
-            except ValueError as err:
-                raise click.ClickException(
-                    f"{path} line {number} is not valid JSON: {err}"
-                ) from err
-        return docs
-    data = _load_json(path)
+    text = _read(path)
+    body = text.strip()
+    if body.startswith("{") and "\n{" in body:  # JSON Lines: one order per line
+        return [
+            _parse(line, f"{path} line {number}")
+            for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip()
+        ]
+    data = _parse(text, path)
     return data if isinstance(data, list) else [data]
 
 

@@ -75,13 +75,30 @@ def receive(
             )
         return Received(order, False, [], "idempotency_key" if by_key else "external_id")
     if dedup_key:
-        try:
-            with db.begin_nested():
-                db.add(OrderDedupKey(key=dedup_key, order_id=order.id))
-                db.flush()
-        except IntegrityError as err:
-            raise DedupRaceError("the same buyer order arrived twice at once") from err
+        _claim(db, dedup_key, order)
     return Received(order, True, runs)
+
+
+def _claim(db: Session, key: str, order: Order) -> None:
+    """Record ``key`` as ``order``'s; DedupRaceError when a concurrent request took it."""
+    try:
+        with db.begin_nested():
+            db.add(OrderDedupKey(key=key, order_id=order.id))
+            db.flush()
+    except IntegrityError as err:
+        raise DedupRaceError("the same buyer order arrived twice at once") from err
+
+
+def _by_dedup_many(db: Session, keys: set[str]) -> dict[str, Order]:
+    """The stored orders of these dedup keys, with one query."""
+    if not keys:
+        return {}
+    rows = db.execute(
+        select(OrderDedupKey.key, Order)
+        .join(Order, Order.id == OrderDedupKey.order_id)
+        .where(OrderDedupKey.key.in_(sorted(keys)))
+    )
+    return {key: order for key, order in rows}
 
 
 MAX_BATCH = 500
@@ -116,36 +133,27 @@ def receive_many(
             code="invalid_order",
             details=problems[: schema.MAX_PROBLEMS],
         )
-    # The same buyer order seen before, or twice in this batch, is not stored again.
-    known: dict[str, Order] = {}
-    fresh: list[int] = []
-    for i, (_, key) in enumerate(prepared):
-        if key and key not in known:
-            found = _by_dedup(db, key)
-            if found is not None:
-                known[key] = found
-                continue
-        if key and key in known:
+    # The same buyer order seen before, or twice in this batch, is stored once: the first
+    # occurrence of a key not seen before is stored, the others answer with its order.
+    keys = [key for _, key in prepared]
+    known = _by_dedup_many(db, {k for k in keys if k})
+    first: dict[str, int] = {}
+    fresh = []
+    for i, key in enumerate(keys):
+        if key and (key in known or key in first):
             continue
-        fresh.append(i)
         if key:
-            known[key] = None  # type: ignore[assignment] (claimed below, once stored)
+            first[key] = i
+        fresh.append(i)
     stored = orders.ingest_many(db, [docs[i] for i in fresh], now=now) if fresh else []
     results = dict(zip(fresh, stored, strict=True))
-    for i, (order, created, _) in results.items():
-        key = prepared[i][1]
-        if not key:
-            continue
+    for key, i in first.items():
+        order, created, _ = results[i]
         known[key] = order
         if created:
-            try:
-                with db.begin_nested():
-                    db.add(OrderDedupKey(key=key, order_id=order.id))
-                    db.flush()
-            except IntegrityError as err:
-                raise DedupRaceError("the same buyer order arrived twice at once") from err
+            _claim(db, key, order)
     out = []
-    for i, (_, key) in enumerate(prepared):
+    for i, key in enumerate(keys):
         if i in results:
             order, created, runs = results[i]
             out.append(Received(order, created, runs, None if created else "external_id"))

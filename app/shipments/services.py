@@ -33,14 +33,22 @@ def _open_group(db: Session, key: str) -> Shipment | None:
     return db.scalars(query.with_for_update()).first()
 
 
-def _members(db: Session, shipment_id: int) -> list[str]:
+def _members_of(db: Session, shipment_ids: Iterable[int]) -> dict[int, list[str]]:
+    """External ids of the orders in each shipment, in joining order, with one query."""
     query = (
-        select(Order.external_id)
+        select(ShipmentOrder.shipment_id, Order.external_id)
         .join(ShipmentOrder, ShipmentOrder.order_id == Order.id)
-        .where(ShipmentOrder.shipment_id == shipment_id, ShipmentOrder.status == IN)
+        .where(ShipmentOrder.shipment_id.in_(list(shipment_ids)), ShipmentOrder.status == IN)
         .order_by(ShipmentOrder.id)
     )
-    return list(db.scalars(query))
+    out: dict[int, list[str]] = {}
+    for shipment_id, external_id in db.execute(query):
+        out.setdefault(shipment_id, []).append(external_id)
+    return out
+
+
+def _members(db: Session, shipment_id: int) -> list[str]:
+    return _members_of(db, [shipment_id]).get(shipment_id, [])
 
 
 def join_group(
@@ -170,6 +178,7 @@ def of_order(db: Session, order_id: int) -> list[dict[str, Any]]:
         .where(ShipmentOrder.order_id == order_id)
         .order_by(Shipment.id)
     ).all()
+    members = _members_of(db, [s.id for s, _ in rows])
     return [
         {
             "id": s.id,
@@ -179,7 +188,7 @@ def of_order(db: Session, order_id: int) -> list[dict[str, Any]]:
             "closes_at": s.closes_at,
             "lines": member.lines,
             "in_shipment": member.status == IN,
-            "orders": _members(db, s.id),
+            "orders": members.get(s.id, []),
         }
         for s, member in rows
     ]

@@ -212,7 +212,8 @@ def _suffixed(name: Mapping[str, str], key: str) -> dict[str, str]:
     return {"en": f"{name['en']} ({n})"[:200], "zh": f"{name['zh']}（{n}）"[:200]}
 
 
-def _kept(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
+def _kept(db: Session, actor: User | None, plan: Plan, item: Any) -> dict[str, Any]:
+    """Store the bundle's item as data; returns that data."""
     data = next(d for k, key, d in kept_items(plan.bundle) if k == item.kind and key == item.key)
     target = item.target or item.key
     current = db.scalars(
@@ -234,14 +235,14 @@ def _kept(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
         current.bundle_id = plan.bundle.id
         current.updated_at = utcnow()
     db.flush()
+    return data
 
 
 def _alert_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     """Keep the bundle's rule (for export and later re-imports) and make it a live rule."""
     from ..alerts import exchange
 
-    _kept(db, actor, plan, item)
-    data = next(d for k, key, d in kept_items(plan.bundle) if k == item.kind and key == item.key)
+    data = _kept(db, actor, plan, item)
     spec = {**data, "key": item.target or item.key}
     exchange.import_rules(db, actor, [spec], source=f"template:{plan.bundle.id}")
 

@@ -366,9 +366,7 @@ class MergeHandler(HandlerBase):
 
     def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Next | Wait | Ignore:
         if isinstance(event, TimerFired):
-            group = (token.wait or {}).get("group") or {}
-            rt.emit("merge_closed", {"shipment": group.get("shipment")})
-            return Next(None, {"window_closed": True, "shipment": group.get("shipment")})
+            return _window_closed(rt, ((token.wait or {}).get("group") or {}).get("shipment"))
         if not isinstance(event, EffectResult):
             return Ignore("not_waiting")
         data = event.data
@@ -389,8 +387,7 @@ class MergeHandler(HandlerBase):
         }
         rt.set_var("merge", group)
         if closes_at <= rt.now:
-            rt.emit("merge_closed", {"shipment": group["shipment"]})
-            return Next(None, {"window_closed": True, "shipment": group["shipment"]})
+            return _window_closed(rt, group["shipment"])
         timer = rt.schedule_timer(closes_at, "merge_window")
         keys = ["timer:" + timer]
         return Wait({"kind": "timer", "keys": keys, "timers": [timer], "group": group})
@@ -401,6 +398,12 @@ class MergeHandler(HandlerBase):
         if group:  # a cancelled order leaves its group; the others still ship together
             order_id = rt.context["order"].get("external_id")
             rt.emit("merge_left", {"shipment": group["shipment"], "order_id": order_id})
+
+
+def _window_closed(rt: Runtime, shipment: Any) -> Next:
+    """The group ships: the app closes it (once) and the order continues."""
+    rt.emit("merge_closed", {"shipment": shipment})
+    return Next(None, {"window_closed": True, "shipment": shipment})
 
 
 def _aware(text: Any) -> datetime:

@@ -33,6 +33,7 @@ from flow_engine.nodes.base import (
     split_paths,
 )
 from flow_engine.state import Token
+from rule_dsl import DslError
 
 _PEOPLE = {"type": "array", "minItems": 1, "maxItems": 50, "items": ASSIGNEE}
 _TIMEOUTS = {
@@ -349,26 +350,29 @@ class ApprovalHandler(HandlerBase):
             rt.cancel_timer(timer_id)
 
 
-# Refresh the event keys the runner matches events against.
-def evaluate_checks(prep: Any, rt: Runtime) -> list[dict[str, Any]]:
+def evaluate_checks(prep: Any, rt: Runtime, *, tolerant: bool = False) -> list[dict[str, Any]]:
     """The node's checks against the run's data as ``rt`` holds it: name, label, value,
-    passed, and the values each check read."""
+    passed, and the values each check read.
+
+    A check whose expression fails raises (the run goes to incident), unless ``tolerant``:
+    then it gets value None and the reason in ``error``.
+    """
     checks = []
     for name, label, expr, paths in prep["checks"]:
-        value = expr(rt.context, now=rt.now)
-        checks.append(
-            {
-                "name": name,
-                "label": label,
-                "value": value,
-                "passed": value is True,
-                # The values the check read, shown beside its verdict.
-                "inputs": rt.inputs(paths),
-            }
-        )
+        check: dict[str, Any] = {"name": name, "label": label}
+        try:
+            check["value"] = expr(rt.context, now=rt.now)
+        except DslError as err:
+            if not tolerant:
+                raise
+            check["value"], check["error"] = None, err.message
+        check["passed"] = check["value"] is True
+        check["inputs"] = rt.inputs(paths)  # the values the check read, shown beside it
+        checks.append(check)
     return checks
 
 
+# Refresh the event keys the runner matches events against.
 def _keyed(state: dict) -> dict:
     keys = [f"task:{t['id']}" for t in state["tasks"] if t["status"] in ("pending", "queued")]
     keys += [f"task:{t['id']}" for t in state["tasks"] if t["status"] not in ("pending", "queued")]

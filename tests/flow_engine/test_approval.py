@@ -260,3 +260,24 @@ def test_assignees_by_expression():
     assert create.payload["tasks"][0]["assignee"] == {"user": "u-zhang"}
     assert started.snapshot.status == WAITING
     assert COMPLETED != started.snapshot.status
+
+
+def test_approval_checks_are_evaluated_again_on_todays_data_without_changing_the_run():
+    from flow_engine import FlowStateError, approval_checks
+
+    checks = [
+        {"name": "stock", "expression": 'ref.inventory["GZ"]["SKU-A"] >= 1'},
+        {"name": "ratio", "expression": "order.amount / order.custom.divisor > 1"},
+    ]
+    flow, started = run(_approval(checks=checks), sample_order(custom={"divisor": 2}),
+                        ref={"inventory": {"GZ": {"SKU-A": 3}}})  # fmt: skip
+    snapshot = started.snapshot
+    now = approval_checks(flow, snapshot, "ap", now=NOW, ref={"inventory": {"GZ": {"SKU-A": 0}}},
+                          order={**snapshot.order, "custom": {"divisor": 0}})  # fmt: skip
+    stock, ratio = now
+    assert (stock["passed"], stock["inputs"]) == (False, {"ref.inventory['GZ']['SKU-A']": 0})
+    # A check that cannot be evaluated on today's data says why instead of failing the page.
+    assert ratio["value"] is None and ratio["passed"] is False and "zero" in ratio["error"]
+    assert started.snapshot == snapshot  # nothing changed
+    with pytest.raises(FlowStateError):
+        approval_checks(flow, snapshot, "start", now=NOW)

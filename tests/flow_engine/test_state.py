@@ -63,12 +63,17 @@ def test_step_result_round_trips_with_decimals_datetimes_and_durations():
     assert isinstance(restored.snapshot.vars["ship_by"], datetime)
 
 
-def test_restored_snapshot_continues_exactly_like_the_original():
+def _approval_doc() -> dict:
+    """start → approval by x → approved / rejected: a run that waits with a task."""
     doc = chain(node("a", "approval", assignees=[{"user": "x"}]))
     doc["edges"][-1]["branch"] = "approved"
     doc["nodes"].append(node("no", "end", outcome="no"))
     doc["edges"].append({"from": "a", "to": "no", "branch": "rejected"})
-    flow, started = run(doc)
+    return doc
+
+
+def test_restored_snapshot_continues_exactly_like_the_original():
+    flow, started = run(_approval_doc())
     task = started.snapshot.tokens[0].wait["tasks"][0]["id"]
     restored = RunSnapshot.from_dict(_via_json(started.snapshot.to_dict()))
     event = ApprovalDecided(task, "x", "approved", "fine")
@@ -76,11 +81,7 @@ def test_restored_snapshot_continues_exactly_like_the_original():
 
 
 def test_snapshots_carry_their_format_version_and_older_ones_are_upgraded():
-    doc = chain(node("a", "approval", assignees=[{"user": "x"}]))
-    doc["edges"][-1]["branch"] = "approved"
-    doc["nodes"].append(node("no", "end", outcome="no"))
-    doc["edges"].append({"from": "a", "to": "no", "branch": "rejected"})
-    flow, started = run(doc)
+    flow, started = run(_approval_doc())
     stored = _via_json(started.snapshot.to_dict())
     assert stored["format_version"] == SNAPSHOT_FORMAT_VERSION == 2
     # A snapshot stored before the version field existed (format 1) still continues.
