@@ -46,8 +46,8 @@ class Column:
     sources: list[str] = field(default_factory=list)
 
 
-def _table_error(reason: str, location: dict[str, Any] | None = None) -> DslError:
-    err = make_error(DslSyntaxError, "bad_table", "", None, reason=reason)
+def _table_error(reason: str, reason_zh: str, location: dict[str, Any] | None = None) -> DslError:
+    err = make_error(DslSyntaxError, "bad_table", "", None, reason=reason, reason_zh=reason_zh)
     err.location = location
     return err
 
@@ -100,7 +100,11 @@ class _Compiler:
     def add_input(self, index: int, spec: Mapping[str, Any]) -> None:
         name, source = str(spec.get("name", f"input{index + 1}")), spec.get("expression")
         if not isinstance(source, str):
-            raise _table_error(f"input {index + 1} needs an expression", {"input": index})
+            raise _table_error(
+                f"input {index + 1} needs an expression",
+                f"输入 {index + 1} 缺少表达式",
+                {"input": index},
+            )
         location = {"part": "input", "column": index, "name": name}
         self.at(source, location)
         try:
@@ -117,7 +121,9 @@ class _Compiler:
         location = {"part": "input", "row": row, "column": col, "name": column.name}
         label = (f"row {row + 1}, input `{column.name}`", f"第 {row + 1} 行「{column.name}」")
         if not isinstance(source, str):
-            raise _table_error(f"{label[0]}: a cell must be text", location)
+            raise _table_error(
+                f"{label[0]}: a cell must be text", f"{label[1]}：单元格必须是文本", location
+            )
         self.at(source, location)
         try:
             tests = parse_tests(source)
@@ -156,7 +162,9 @@ class _Compiler:
         location = {"part": "output", "row": row, "column": col, "name": name}
         label = (f"row {row + 1}, output `{name}`", f"第 {row + 1} 行输出「{name}」")
         if not isinstance(source, str):
-            raise _table_error(f"{label[0]}: a cell must be text", location)
+            raise _table_error(
+                f"{label[0]}: a cell must be text", f"{label[1]}：单元格必须是文本", location
+            )
         self.at(source, location)
         self.outputs_src.setdefault(row, []).append(source)
         try:
@@ -244,35 +252,62 @@ def compile_table(
     """Validate and check a table; with ``errors``, cell faults are collected, not raised."""
     policy = str(data.get("hit_policy", "first")).lower().replace(" ", "_")
     if policy not in HIT_POLICIES:
-        raise _table_error(f"unknown hit policy {policy!r}; use one of {', '.join(HIT_POLICIES)}")
+        choices = ", ".join(HIT_POLICIES)
+        raise _table_error(
+            f"unknown hit policy {policy!r}; use one of {choices}",
+            f"未知的命中策略 {policy!r}，可选：{choices}",
+        )
     aggregation = data.get("aggregation")
     if aggregation is not None and (policy != "collect" or aggregation not in AGGREGATIONS):
-        raise _table_error("aggregation (sum, count, min, max) needs hit policy collect")
+        raise _table_error(
+            "aggregation (sum, count, min, max) needs hit policy collect",
+            "汇总（sum、count、min、max）需要命中策略 collect",
+        )
     inputs, outputs, rows = data.get("inputs"), data.get("outputs"), data.get("rules")
     if not isinstance(inputs, list) or not isinstance(outputs, list) or not outputs:
-        raise _table_error("a table needs a list of inputs and at least one output")
+        raise _table_error(
+            "a table needs a list of inputs and at least one output",
+            "决策表需要输入列表和至少一个输出",
+        )
     if not isinstance(rows, list):
-        raise _table_error("rules must be a list")
+        raise _table_error("rules must be a list", "rules 必须是列表")
     for index, spec in enumerate(outputs):
         if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
-            raise _table_error(f"output {index + 1} needs a name", {"output": index})
+            raise _table_error(
+                f"output {index + 1} needs a name", f"输出 {index + 1} 缺少名称", {"output": index}
+            )
     if aggregation is not None and len(outputs) != 1:
-        raise _table_error("an aggregation needs exactly one output column")
+        raise _table_error("an aggregation needs exactly one output column", "汇总只能有一个输出列")
     if policy == "priority" and not any(o.get("priorities") for o in outputs):
-        raise _table_error("hit policy priority needs `priorities` on an output")
+        raise _table_error(
+            "hit policy priority needs `priorities` on an output",
+            "命中策略 priority 需要在某个输出上设置 `priorities`",
+        )
     comp = _Compiler(data, schema)
     comp.errors = errors
     for index, spec in enumerate(inputs):
         if not isinstance(spec, Mapping):
-            raise _table_error(f"input {index + 1} must be an object", {"input": index})
+            raise _table_error(
+                f"input {index + 1} must be an object",
+                f"输入 {index + 1} 必须是对象",
+                {"input": index},
+            )
         comp.collect(comp.add_input, index, spec)
     for row, rule in enumerate(rows):
         cells = rule.get("inputs") if isinstance(rule, Mapping) else None
         outs = rule.get("outputs") if isinstance(rule, Mapping) else None
         if not isinstance(cells, list) or len(cells) != len(inputs):
-            raise _table_error(f"row {row + 1} needs {len(inputs)} input cells", {"row": row})
+            raise _table_error(
+                f"row {row + 1} needs {len(inputs)} input cells",
+                f"第 {row + 1} 行需要 {len(inputs)} 个输入单元格",
+                {"row": row},
+            )
         if not isinstance(outs, list) or len(outs) != len(outputs):
-            raise _table_error(f"row {row + 1} needs {len(outputs)} output cells", {"row": row})
+            raise _table_error(
+                f"row {row + 1} needs {len(outputs)} output cells",
+                f"第 {row + 1} 行需要 {len(outputs)} 个输出单元格",
+                {"row": row},
+            )
         for col, cell in enumerate(cells):
             comp.collect(comp.add_cell, row, col, cell)
         comp.outputs.append(
@@ -284,7 +319,9 @@ def compile_table(
             comp.add_output(-1, c, str(o.get("default", "null")), o) for c, o in enumerate(outputs)
         ]
         if not all(isinstance(n, A.Literal) for n in defaults):
-            raise _table_error("output defaults must be constants", {"part": "defaults"})
+            raise _table_error(
+                "output defaults must be constants", "输出默认值必须是常量", {"part": "defaults"}
+            )
     return comp, policy, aggregation, outputs, defaults
 
 

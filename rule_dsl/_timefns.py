@@ -69,7 +69,7 @@ def f_datetime(sid: int, value: Any, tz: Any = None) -> Any:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise EvalFault(sid, "eval_failed", reason=f"invalid datetime {value!r}") from None
+            raise EvalFault(sid, "bad_value", expected="datetime", value=repr(value)) from None
         if parsed.tzinfo is None:  # wall-clock time in the named zone
             return parsed.replace(tzinfo=zone_info)
         return parsed.astimezone(zone_info)
@@ -145,7 +145,7 @@ def _duration(unit: str) -> Callable[[int, Any], Any]:
         try:
             return timedelta(microseconds=int(amount * _US_PER_UNIT[unit]))
         except (OverflowError, InvalidOperation):
-            raise EvalFault(sid, "eval_failed", reason=f"{unit}() is out of range") from None
+            raise EvalFault(sid, "overflow", op=f"{unit}()") from None
 
     return make
 

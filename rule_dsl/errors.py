@@ -95,12 +95,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "cannot apply `{op}` to {left} and {right} at run time",
         "运行时不能对 {left_zh} 和 {right_zh} 使用 `{op}`",
     ),
-    "eval_failed": ("evaluation failed: {reason}", "求值失败：{reason}"),
+    "eval_failed": ("evaluation failed: {reason}", "求值失败：{reason_zh}"),
+    "bad_value": ("invalid {expected} {value}", "无效的{expected_zh} {value}"),
+    "wrong_value": ("a {type} is not a {expected}", "{type_zh}不是{expected_zh}"),
+    "too_large": ("`{name}`: the number is too large", "`{name}`：数字过大"),
+    "overflow": ("`{op}` overflowed", "`{op}` 计算溢出"),
+    "empty_separator": (
+        "`split` needs a non-empty separator",
+        "`split` 的分隔符不能为空",
+    ),
     "unique_violation": (
         "hit policy `unique` but rows {rows} all match",
         "命中策略为 `unique`，但第 {rows} 行同时匹配",
     ),
-    "bad_table": ("invalid decision table: {reason}", "决策表无效：{reason}"),
+    "bad_table": ("invalid decision table: {reason}", "决策表无效：{reason_zh}"),
 }
 
 HINTS: dict[str, tuple[str, str]] = {

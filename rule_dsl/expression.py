@@ -35,7 +35,12 @@ def run_checked(
         raise
     except Exception as err:  # a defect in a helper must still surface as a DslError
         raise make_error(
-            DslEvalError, "eval_failed", unit.source, whole, reason=type(err).__name__
+            DslEvalError,
+            "eval_failed",
+            unit.source,
+            whole,
+            reason=f"internal error ({type(err).__name__})",
+            reason_zh=f"内部错误（{type(err).__name__}）",
         ) from None
 
 

@@ -92,7 +92,7 @@ def _whole(sid: int, name: str, value: Any, rounding: str = ROUND_DOWN) -> int:
     if type(value) is int:
         return value
     if value.adjusted() >= MAX_WHOLE_DIGITS:
-        raise EvalFault(sid, "eval_failed", reason=f"{name}(): the number is too large")
+        raise EvalFault(sid, "too_large", name=name)
     return int(value.to_integral_value(rounding=rounding))
 
 
@@ -106,7 +106,7 @@ def f_round(sid: int, value: Any, digits: Any = 0) -> Any:
     try:
         return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     except InvalidOperation:
-        raise EvalFault(sid, "eval_failed", reason="round() result is too large") from None
+        raise EvalFault(sid, "too_large", name="round") from None
 
 
 def _to_int(sid: int, name: str, value: Any, rounding: str) -> Any:
@@ -245,7 +245,7 @@ def f_split(sid: int, value: Any, sep: Any) -> Any:
         return None
     separator = _text(sid, "split", sep)
     if not separator:
-        raise EvalFault(sid, "eval_failed", reason="split() needs a non-empty separator")
+        raise EvalFault(sid, "empty_separator")
     return _text(sid, "split", value).split(separator)
 
 

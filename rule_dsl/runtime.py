@@ -101,11 +101,11 @@ def to_datetime(value: Any, sid: int = -1) -> Any:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise EvalFault(sid, "eval_failed", reason=f"invalid datetime {value!r}") from None
+            raise EvalFault(sid, "bad_value", expected="datetime", value=repr(value)) from None
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     if t is date:
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise EvalFault(sid, "eval_failed", reason=f"a {kind_of(value)} is not a datetime")
+    raise EvalFault(sid, "wrong_value", type=kind_of(value), expected="datetime")
 
 
 def to_date(value: Any, sid: int = -1) -> Any:
@@ -119,8 +119,8 @@ def to_date(value: Any, sid: int = -1) -> Any:
         try:
             return date.fromisoformat(value) if len(value) <= 10 else to_datetime(value).date()
         except ValueError:
-            raise EvalFault(sid, "eval_failed", reason=f"invalid date {value!r}") from None
-    raise EvalFault(sid, "eval_failed", reason=f"a {kind_of(value)} is not a date")
+            raise EvalFault(sid, "bad_value", expected="date", value=repr(value)) from None
+    raise EvalFault(sid, "wrong_value", type=kind_of(value), expected="date")
 
 
 def get(obj: Any, key: Any) -> Any:
@@ -303,7 +303,7 @@ def arith(op: str, a: Any, b: Any, sid: int) -> Any:
                 raise EvalFault(sid, "division_by_zero")
             return _D(a // timedelta(microseconds=1)) / _D(b // timedelta(microseconds=1))
     except (OverflowError, InvalidOperation, ValueError):
-        raise EvalFault(sid, "eval_failed", reason=f"`{op}` overflowed") from None
+        raise EvalFault(sid, "overflow", op=op) from None
     raise _fault(sid, op, a, b)
 
 

@@ -57,7 +57,7 @@ class DecisionTable:
     ) -> DecisionTable:
         """Compile a table from its JSON form; raises ``DslError`` located at the cell."""
         if not isinstance(data, Mapping):
-            raise _table_error("a decision table must be an object")
+            raise _table_error("a decision table must be an object", "决策表必须是对象")
         return cls(data, schema)
 
     @staticmethod
@@ -66,7 +66,7 @@ class DecisionTable:
     ) -> list[DslError]:
         """Every error of a table in its JSON form (one per faulty cell), or ``[]``."""
         if not isinstance(data, Mapping):
-            return [_table_error("a decision table must be an object")]
+            return [_table_error("a decision table must be an object", "决策表必须是对象")]
         errors: list[DslError] = []
         try:
             compile_table(data, schema, errors)

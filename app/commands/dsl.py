@@ -21,11 +21,19 @@ from rule_dsl import (
 _LANGS = click.Choice(["en", "zh"])
 
 
-def _read_json(path: str, what: str) -> Any:
+def _read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        raise click.ClickException(f"cannot read {what} {path}: {exc}") from None
+
+
+def _read_json(path: str, what: str, text: str | None = None) -> Any:
+    text = _read_text(path, what) if text is None else text
     try:
         # parse_float keeps money exact: 12.30 stays Decimal("12.30")
-        return json.loads(Path(path).read_text(encoding="utf-8"), parse_float=Decimal)
-    except (OSError, ValueError) as exc:
+        return json.loads(text, parse_float=Decimal)
+    except ValueError as exc:
         raise click.ClickException(f"cannot read {what} {path}: {exc}") from None
 
 
@@ -140,15 +148,16 @@ def check_command(
     """Check an expression, rule set or decision table; print every error with its caret."""
     path = Path(source_file)
     schema = _read_json(schema_file, "schema") if schema_file else None
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(source_file, "source")
     kind = _kind_of(path, text) if kind == "auto" else kind
     if kind == "table":
-        errors = DecisionTable.validate(_read_json(source_file, "table"), schema)
+        errors = DecisionTable.validate(_read_json(source_file, "table", text), schema)
     elif kind == "ruleset":
         errors = validate_ruleset(text, schema)
     else:
         try:
-            errors = validate_expression(text.strip(), schema, expect=expect)
+            # the text is checked as written, so line numbers match the file
+            errors = validate_expression(text, schema, expect=expect)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--expect") from None
     for err in errors:

@@ -99,6 +99,32 @@ def test_check_expression_ok_and_failing(files: dict[str, Path]) -> None:
     assert "[expected_type]" in failed.output
 
 
+def test_check_expression_reports_the_line_of_the_file(files: dict[str, Path]) -> None:
+    source = files["dir"] / "large.dsl"
+    source.write_text("\n# orders over the finance limit\n\norder.amont > 5000\n", encoding="utf-8")
+    result = CliRunner().invoke(dsl, ["check", str(source), "--schema", str(files["schema"])])
+    assert result.exit_code == 1
+    assert f"{source}:4:7: type error [unknown_field]" in result.output
+    assert "order.amont > 5000\n          ^^^^^" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [(b"\xff\xfeorder", "large.dsl"), (b"{not json", "table.json")],
+    ids=["not-utf8", "not-json"],
+)
+def test_check_unreadable_file_is_a_clear_error(
+    files: dict[str, Path], content: bytes, kind: str
+) -> None:
+    source = files["dir"] / kind
+    source.write_bytes(content)
+    result = CliRunner().invoke(dsl, ["check", str(source)])
+    assert result.exit_code == 1
+    assert "Error: cannot read" in result.output
+    assert str(source) in result.output
+    assert "Traceback" not in result.output
+
+
 def test_check_rule_set_prints_every_error(files: dict[str, Path]) -> None:
     rules = files["dir"] / "review.rules"
     rules.write_text(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -312,6 +313,8 @@ EVAL_ERRORS = [
     ('order.custom.floor + "x"', "eval_type", 1, "`+`", "使用 `+`"),
     ("sum(x for x in order.custom.floor)", "not_a_list", 16, "expected a list", "列表"),
     ('matches("x", order.external_id + "(")', "bad_pattern", 1, "regular expression", "正则"),
+    ('split(order.external_id, "")', "empty_separator", 1, "non-empty separator", "分隔符不能为空"),
+    ('days(number("1e20"))', "overflow", 1, "`days()` overflowed", "`days()` 计算溢出"),
 ]
 
 
@@ -325,6 +328,19 @@ def test_eval_error(source: str, code: str, column: int, en: str, zh: str) -> No
     assert en in err.message
     assert zh in err.message_zh
     assert "^" in err.excerpt
+
+
+@pytest.mark.parametrize(
+    ("source", "en", "zh"),
+    [
+        ("round(order.x, 2)", "`round`: the number is too large", "`round`：数字过大"),
+        ("floor(order.x)", "`floor`: the number is too large", "`floor`：数字过大"),
+    ],
+)
+def test_numbers_too_large_for_a_function(source: str, en: str, zh: str) -> None:
+    with pytest.raises(DslEvalError) as info:
+        compile_expression(source)({"order": {"x": Decimal("1E+999999")}})
+    assert (info.value.code, info.value.message, info.value.message_zh) == ("too_large", en, zh)
 
 
 def test_source_length_is_bounded() -> None:

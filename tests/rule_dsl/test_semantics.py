@@ -206,8 +206,18 @@ def test_invalid_datetime_data_is_an_eval_error() -> None:
     expr = compile_expression("order.created_at < now()", SCHEMA)
     with pytest.raises(DslEvalError) as info:
         expr(sample_context(created_at="yesterday"))
-    assert info.value.code == "eval_failed"
-    assert "invalid datetime" in info.value.message
+    assert info.value.code == "bad_value"
+    assert info.value.message == "invalid datetime 'yesterday'"
+    assert info.value.message_zh == "无效的日期时间 'yesterday'"
+
+
+def test_value_of_the_wrong_kind_for_a_date_function_is_an_eval_error() -> None:
+    expr = compile_expression("days_between(order.custom.floor, today())", SCHEMA)
+    with pytest.raises(DslEvalError) as info:
+        expr(sample_context(), now=datetime(2026, 2, 1, tzinfo=UTC))
+    assert info.value.code == "wrong_value"
+    assert info.value.message == "a number is not a datetime"
+    assert info.value.message_zh == "数字不是日期时间"
 
 
 def test_comparing_date_with_number_is_rejected() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -248,23 +249,32 @@ def test_input_expression_error() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "fragment"),
+    ("change", "fragment", "fragment_zh"),
     [
-        ({"hit_policy": "sometimes"}, "unknown hit policy"),
-        ({"aggregation": "sum"}, "aggregation"),
-        ({"rules": [{"inputs": ["-"], "outputs": ['"A"']}]}, "needs 2 input cells"),
-        ({"rules": [{"inputs": ["-", "-"], "outputs": []}]}, "needs 1 output cells"),
-        ({"outputs": []}, "at least one output"),
-        ({"hit_policy": "priority"}, "priorities"),
-        ({"rules": "nope"}, "rules must be a list"),
+        ({"hit_policy": "sometimes"}, "unknown hit policy", "未知的命中策略"),
+        ({"aggregation": "sum"}, "aggregation", "需要命中策略 collect"),
+        ({"rules": [{"inputs": ["-"], "outputs": ['"A"']}]}, "needs 2 input cells", "第 1 行需要 2 个输入单元格"),
+        ({"rules": [{"inputs": ["-", "-"], "outputs": []}]}, "needs 1 output cells", "需要 1 个输出单元格"),
+        ({"outputs": []}, "at least one output", "至少一个输出"),
+        ({"hit_policy": "priority"}, "priorities", "`priorities`"),
+        ({"rules": "nope"}, "rules must be a list", "rules 必须是列表"),
+        ({"inputs": ["x"]}, "input 1 must be an object", "输入 1 必须是对象"),
+        ({"outputs": [{}]}, "output 1 needs a name", "输出 1 缺少名称"),
     ],
-)
-def test_structure_errors(change: dict[str, Any], fragment: str) -> None:
+)  # fmt: skip
+def test_structure_errors(change: dict[str, Any], fragment: str, fragment_zh: str) -> None:
     data = {**table("first", ROUTING), **change}
     with pytest.raises(DslError) as info:
         DecisionTable.from_dict(data, SCHEMA)
     assert info.value.code == "bad_table"
     assert fragment in info.value.message
+    assert info.value.message_zh.startswith("决策表无效：")
+    assert fragment_zh in info.value.message_zh
+    # no English prose leaks into the Chinese message: only quoted names and DSL keywords
+    keywords = (
+        r"`[^`]*`|'[^']*'|\b(rules|collect|sum|count|min|max|priority|first|unique|rule_order)\b"
+    )
+    assert not re.search("[A-Za-z]{3,}", re.sub(keywords, "", info.value.message_zh))
 
 
 def test_evaluation_error_names_the_cell() -> None:
