@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..db import Database, get_db, get_session, in_transaction
+from ..errors import ConflictError
 from ..models import LookupHourly, Order, utcnow
 from .rollups import hour_of
 
@@ -117,7 +118,14 @@ def flush_lookups(database: Database) -> int:
                 )
             )
 
-    in_transaction(database, work)
+    try:
+        in_transaction(database, work)
+    except ConflictError:
+        with _lock:  # keep the counts for the next flush instead of losing them
+            for (hour, channel, via), n in counts.items():
+                key = (where, hour, channel, via)
+                _pending[key] = _pending.get(key, 0) + n
+        raise
     return sum(counts.values())
 
 

@@ -42,17 +42,20 @@ class Slice:
 def lock(db: Session, name: str, now: datetime, *, wait: bool = False) -> MetricCursor | None:
     """The cursor ``name``, locked for this transaction; None if another pass holds it
     (or, with ``wait``, once the other pass has finished)."""
-    if db.get(MetricCursor, name) is None:
-        dialect = db.get_bind().dialect.name
+    dialect = db.get_bind().dialect.name
+    # On SQLite the first statement must write: a transaction that read first cannot take
+    # the write lock once another writer has committed (SQLite gives up at once, without
+    # waiting), and under a busy ingest that happens on every attempt.
+    if dialect == "sqlite" or db.get(MetricCursor, name) is None:
         module = postgresql if dialect == "postgresql" else sqlite
         db.execute(
             module.insert(MetricCursor)
             .values(name=name, position=0, gaps={}, updated_at=now)
             .on_conflict_do_nothing()
         )
-    if db.get_bind().dialect.name == "sqlite":
-        # Take the write lock first: the pass then never loses its work to a writer that
-        # committed after it started reading.
+    if dialect == "sqlite":
+        # Holding the write lock, the pass never loses its work to a writer that committed
+        # after it started reading.
         db.execute(update(MetricCursor).where(MetricCursor.name == name).values(updated_at=now))
         db.expire_all()
         return db.get(MetricCursor, name)

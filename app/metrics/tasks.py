@@ -18,6 +18,7 @@ from huey import crontab
 from huey.exceptions import TaskLockedException
 
 from ..db import get_db
+from ..errors import ConflictError
 from ..queue import huey, task_app
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ def tick(now: datetime | None = None, *, budget: float = 20.0) -> dict[str, Any]
             runs = evaluate_due(database, now=now)
     except TaskLockedException:
         return {"skipped": True}
+    except ConflictError as err:
+        # Every pass commits where it got to; the next tick (a minute at most) goes on.
+        log.warning("metrics tick postponed: %s", err)
+        return {"postponed": True}
     return {
         "events": report.events,
         "status_events": report.status_events,

@@ -120,3 +120,61 @@ def test_daily_rollups_add_up_to_the_hourly_ones(database, scenario):
         after = {(r.metric, r.day, r.channel): r.hist for r in db.scalars(select(DurationDaily))}
         db.rollback()
     assert after == before
+
+
+def test_the_refresh_lock_is_taken_by_a_write_first(database):
+    """A writer committing while the refresher starts must not cost the refresher its pass.
+
+    SQLite refuses at once (no busy wait) the first write of a transaction that has read
+    before another writer committed; under a busy ingest that failed every retry."""
+    from sqlalchemy import event
+
+    if not database.is_sqlite:
+        return  # PostgreSQL takes the lock with SELECT ... FOR UPDATE; nothing to race
+    other = database.engine.connect()
+    seen: list[str] = []
+
+    def interleave(conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if conn is other or seen or statement.startswith("BEGIN"):
+            return
+        seen.append(statement.split()[0].upper())
+        try:  # a concurrent ingest commits right after the refresher's first statement
+            other.exec_driver_sql("PRAGMA busy_timeout=50")
+            other.execute(insert(Order).values(
+                id=99, channel="taobao", external_id="X99", tracking_id="t99", status="created",
+                data={}, created_at=utcnow(), updated_at=utcnow(),
+            ))  # fmt: skip
+            other.commit()
+        except Exception:  # the refresher already holds the write lock: the writer waits
+            other.rollback()
+
+    event.listen(database.engine, "after_cursor_execute", interleave)
+    try:
+        with database.session() as db:
+            assert tail.lock(db, "refresh-race", utcnow()) is not None
+            db.commit()
+    finally:
+        event.remove(database.engine, "after_cursor_execute", interleave)
+        other.close()
+    assert seen == ["INSERT"]
+
+
+def test_a_tick_that_meets_a_busy_database_is_postponed_not_failed(
+    app, database, monkeypatch, caplog
+):
+    from app.errors import ConflictError
+    from app.metrics import hooks
+    from app.metrics import refresh as refresh_module
+
+    def busy(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise ConflictError("the data kept changing under this update; try again")
+
+    key = (hooks._where(database), "2026-12-01T08", "taobao", "page")
+    hooks._pending[key] = 3
+    monkeypatch.setattr(hooks, "in_transaction", busy)
+    monkeypatch.setattr(refresh_module, "in_transaction", busy)
+    with app.app_context():
+        result = tasks.tick()
+    assert result == {"postponed": True}
+    assert "metrics tick postponed" in caplog.text
+    assert hooks._pending.pop(key) == 3  # the look-up counts wait for the next flush
