@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask
@@ -69,4 +71,30 @@ def ready_app() -> Flask:
             f"The database schema is at revision {current or 'none'} but this version of "
             f"OrderFlow needs {head}. Run: orderflow db upgrade"
         )
+    _check_queue(app)
     return app
+
+
+def _check_queue(app: Flask) -> None:
+    """Refuse to start when the background queue's storage cannot be reached."""
+    from ..queue import check_queue
+
+    try:
+        check_queue()
+    except Exception as err:  # any storage error: the queue is not usable; say why
+        url = app.config.get("REDIS_URL")
+        where = (
+            _without_password(url) if url else str(Path(app.config["INSTANCE_PATH"]) / "queue.db")
+        )
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise click.ClickException(
+            f"Cannot reach the background queue at {where}: {reason}"
+        ) from err
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

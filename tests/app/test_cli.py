@@ -152,6 +152,15 @@ def test_bad_database_url_gives_a_clear_message(tmp_path, url, message):
     assert "Traceback" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("command", [("worker",), ("serve", "--port", "5998")])
+def test_unreachable_queue_gives_a_clear_message(app, env, command):
+    result = _orderflow(*command, **env, REDIS_URL="redis://:s3cret@127.0.0.1:1/0")
+    assert result.returncode == 1
+    assert "Cannot reach the background queue at redis://:***@127.0.0.1:1/0" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_serve_refuses_an_unmigrated_database(tmp_path):
     result = _orderflow(
         "serve",
