@@ -6,12 +6,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..models import ApprovalAction, ApprovalTask, FlowVersion, Order, Run, RunEvent, User, utcnow
+from ..models import (
+    ApprovalAction,
+    ApprovalTask,
+    Flow,
+    FlowVersion,
+    Order,
+    Run,
+    RunEvent,
+    User,
+    utcnow,
+)
 from . import services
 
+PAGE_SIZE = 50
 HISTORY_KINDS = ("node_passed", "node_waiting", "event_received", "run_completed", "run_cancelled")
 
 
@@ -54,14 +65,28 @@ def _text(value: Any, language: str) -> str:
     return str(value or "")
 
 
-def _visible(db: Session, user: User, now: datetime) -> Any:
-    people = [user, *services.principals(db, user, now)]
+def _visible(user: User, absent: list[User]) -> Any:
+    people = [user, *absent]
     names = [p.username for p in people]
     roles = sorted({r for p in people for r in p.role_names})
     return or_(
         ApprovalTask.assignee.in_(names),
         and_(ApprovalTask.assignee.is_(None), ApprovalTask.role.in_(roles) if roles else false()),
     )
+
+
+@dataclass
+class InboxPage:
+    """One page of the inbox and how many approvals match in all."""
+
+    rows: list[Row]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.page_size - 1) // self.page_size, 1)
 
 
 def inbox(
@@ -74,55 +99,63 @@ def inbox(
     overdue_only: bool = False,
     everyone: bool = False,
     now: datetime | None = None,
-    limit: int = 200,
-) -> list[Row]:
-    """Approvals waiting for ``user`` (or decided by them, ``show="done"``), soonest due first."""
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> InboxPage:
+    """Approvals waiting for ``user`` (or decided by them, ``show="done"``), soonest due first,
+    one page at a time (a page past the last shows the last)."""
     now = now or utcnow()
+    absent = services.principals(db, user, now)
     query = (
-        select(ApprovalTask, Order, FlowVersion)
+        select(ApprovalTask, Order, Flow)
         .join(Run, Run.id == ApprovalTask.run_id)
         .join(Order, Order.id == Run.order_id)
         .join(FlowVersion, FlowVersion.id == Run.flow_version_id)
+        .join(Flow, Flow.id == FlowVersion.flow_id)
     )
     if show == "done":
         decided = select(ApprovalAction.task_key).where(ApprovalAction.actor == user.username)
-        query = query.where(ApprovalTask.task_key.in_(decided)).order_by(
-            ApprovalTask.decided_at.desc()
-        )
+        query = query.where(ApprovalTask.task_key.in_(decided))
+        order_by: tuple[Any, ...] = (ApprovalTask.decided_at.desc(), ApprovalTask.id.desc())
     else:
         query = query.where(ApprovalTask.status == "pending")
         if not (everyone and "admin" in user.role_names):
-            query = query.where(_visible(db, user, now))
-        query = query.order_by(ApprovalTask.due_at.is_(None), ApprovalTask.due_at, ApprovalTask.id)
+            query = query.where(_visible(user, absent))
+        order_by = (ApprovalTask.due_at.is_(None), ApprovalTask.due_at, ApprovalTask.id)
     if search.strip():
         query = query.where(Order.external_id.contains(search.strip()))
     if overdue_only:
         query = query.where(ApprovalTask.due_at < now)
+    total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    page = min(max(page, 1), max((total + page_size - 1) // page_size, 1))
+    found = db.execute(query.order_by(*order_by).limit(page_size).offset((page - 1) * page_size))
     rows = []
-    for task, order, version in db.execute(query.limit(limit)):
+    for task, order, flow in found:
         checks = task.payload.get("checks") or []
-        flow = version.flow.name_zh if language == "zh" else version.flow.name_en
         rows.append(
             Row(
                 task=task,
                 order=order,
-                flow=flow or version.flow.key,
+                flow=(flow.name_zh if language == "zh" else flow.name_en) or flow.key,
                 reason=_text(task.payload.get("reason"), language),
                 checks_failed=sum(1 for c in checks if not c.get("passed")),
                 checks_total=len(checks),
-                acting_for=services.acting_for(db, user, task, now=now) if show != "done" else None,
+                acting_for=(
+                    services.acting_for(db, user, task, now=now, absent=absent)
+                    if show != "done"
+                    else None
+                ),
                 overdue=task.due_at is not None and task.due_at < now,
             )
         )
-    return rows
+    return InboxPage(rows, total, page, page_size)
 
 
 def pending_count(db: Session, user: User) -> int:
     """How many approvals wait for ``user`` now."""
-    from sqlalchemy import func
-
+    absent = services.principals(db, user, utcnow())
     query = select(func.count(ApprovalTask.id)).where(
-        ApprovalTask.status == "pending", _visible(db, user, utcnow())
+        ApprovalTask.status == "pending", _visible(user, absent)
     )
     return int(db.scalar(query) or 0)
 

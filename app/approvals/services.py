@@ -70,15 +70,22 @@ def principals(db: Session, user: User, now: datetime) -> list[User]:
 
 
 def acting_for(
-    db: Session, user: User, task: ApprovalTask, *, now: datetime | None = None
+    db: Session,
+    user: User,
+    task: ApprovalTask,
+    *,
+    now: datetime | None = None,
+    absent: list[User] | None = None,
 ) -> str | None:
     """The username ``user`` decides ``task`` for (their own, or an absent colleague's),
-    or None when they may not decide it."""
+    or None when they may not decide it. ``absent``: ``principals(...)`` already read."""
     if not user.is_active:
         return None
     if may_decide(user, task):
         return user.username
-    for principal in principals(db, user, now or utcnow()):
+    if absent is None:
+        absent = principals(db, user, now or utcnow())
+    for principal in absent:
         if may_decide(principal, task):
             return principal.username
     return None

@@ -84,7 +84,8 @@ def inbox() -> str:
     db = get_session()
     user = _me()
     args = request.args
-    rows = queries.inbox(
+    page = args.get("page", "1")
+    found = queries.inbox(
         db,
         user,
         language=_language(),
@@ -92,11 +93,13 @@ def inbox() -> str:
         search=args.get("q", "")[:64],
         overdue_only=args.get("overdue") == "1",
         everyone=args.get("all") == "1",
+        page=int(page) if page.isdigit() and len(page) < 7 else 1,
+        page_size=queries.PAGE_SIZE,
     )
     template = (
         "approvals/_inbox.html" if request.headers.get("HX-Request") else "approvals/inbox.html"
     )
-    return render_template(template, rows=rows, args=args, now=utcnow())
+    return render_template(template, rows=found.rows, found=found, args=args, now=utcnow())
 
 
 @bp.get("/<task_key>")

@@ -76,7 +76,7 @@ def test_out_of_office_delegate_acts_for_the_absent_approver_within_the_range(ap
         notes = {n.user_id for n in s.scalars(select(Notification))}
         assert notes == {user(db, "zhao").id}
         zhao = user(db, "zhao")
-        (row,) = queries.inbox(s, s.merge(zhao))
+        (row,) = queries.inbox(s, s.merge(zhao)).rows
         assert row.acting_for == "li"
         routed = s.scalars(select(ApprovalAction).where(ApprovalAction.action == "routed")).one()
         assert (routed.on_behalf_of, routed.to_user) == ("li", "zhao")
@@ -129,6 +129,30 @@ def test_bulk_approval_from_the_inbox_page(app, db, client, login):
         decided = select(ApprovalAction).where(ApprovalAction.action == "decided")
         vias = {(a.via, a.comment) for a in s.scalars(decided)}
         assert vias == {("bulk", "批量通过")}
+
+
+def test_the_inbox_pages_through_every_waiting_approval(app, db, client, login, monkeypatch):
+    runs = [start(db, approval_doc(), external_id=f"PO-{n}") for n in range(1, 6)]
+    with db.session() as s:
+        li = s.merge(user(db, "li"))
+        pages = [queries.inbox(s, li, page=n, page_size=2) for n in (1, 2, 3)]
+        assert [(p.total, p.pages, p.page) for p in pages] == [(5, 3, 1), (5, 3, 2), (5, 3, 3)]
+        seen = [r.order.external_id for p in pages for r in p.rows]
+        assert sorted(seen) == [f"PO-{n}" for n in range(1, 6)]  # each once, none lost
+        assert queries.inbox(s, li, page=99, page_size=2).page == 3  # past the end: the last
+        found = queries.inbox(s, li, search="PO-4", page_size=2)
+        assert (found.total, [r.order.external_id for r in found.rows]) == (1, ["PO-4"])
+    assert len(runs) == 5
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    login("li")
+    first = client.get("/approvals/?overdue=0&q=PO").get_data(as_text=True)
+    assert first.count('class="ap-pick"') == 2
+    assert "page=2" in first and "q=PO" in first and 'rel="prev"' not in first
+    last = client.get("/approvals/?page=3&q=PO", headers={"Accept-Language": "en"})
+    text = last.get_data(as_text=True)
+    assert text.count('class="ap-pick"') == 1 and 'rel="next"' not in text
+    assert "5 approvals, page 3 of 3" in text
+    assert client.get("/approvals/?page=abc").status_code == 200
 
 
 def test_bulk_decisions_stand_alone_when_one_was_decided_meanwhile(app, db):
