@@ -145,7 +145,8 @@ class ApprovalHandler(HandlerBase):
             env.error("config", "sla", detail="on_timeout 'escalate' needs escalate_to")
         checks = []
         for i, c in enumerate(cfg.get("checks", ())):
-            expr = env.expression(c["expression"], f"checks/{i}")
+            # a check is shown as passed or failed, so it must be a condition
+            expr = env.expression(c["expression"], f"checks/{i}/expression", expect="boolean")
             paths = split_paths(expr.paths) if expr is not None else ()
             checks.append((c["name"], dict(c.get("label") or {}), expr, paths))
         return {
