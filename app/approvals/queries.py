@@ -105,7 +105,7 @@ def inbox(
     """Approvals waiting for ``user`` (or decided by them, ``show="done"``), soonest due first,
     one page at a time (a page past the last shows the last)."""
     now = now or utcnow()
-    absent = services.principals(db, user, now)
+    absent = services.principals(db, user, now) if show != "done" else []
     query = (
         select(ApprovalTask, Order, Flow)
         .join(Run, Run.id == ApprovalTask.run_id)

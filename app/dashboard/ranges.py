@@ -8,7 +8,7 @@ hour; a custom range runs from the start of its first local day to the end of it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +36,11 @@ class Range:
     zone: ZoneInfo
     label: str = "custom"
     channels: tuple[str, ...] = ()
+    # Panels put tens of thousands of rollup rows (an hour times channels) into buckets; the
+    # time-zone arithmetic is done once per distinct moment.
+    _buckets: dict[datetime, datetime] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @property
     def span(self) -> timedelta:
@@ -51,11 +56,16 @@ class Range:
 
     def bucket(self, moment: datetime) -> datetime:
         """The start (UTC) of the bucket ``moment`` falls in."""
-        if self.hourly:
-            return hour_of(moment)
-        local = moment.astimezone(self.zone)
-        midnight = datetime(local.year, local.month, local.day, tzinfo=self.zone)
-        return midnight.astimezone(UTC)
+        found = self._buckets.get(moment)
+        if found is None:
+            if self.hourly:
+                found = hour_of(moment)
+            else:
+                local = moment.astimezone(self.zone)
+                midnight = datetime(local.year, local.month, local.day, tzinfo=self.zone)
+                found = midnight.astimezone(UTC)
+            self._buckets[moment] = found
+        return found
 
     def buckets(self) -> list[datetime]:
         out: list[datetime] = []
