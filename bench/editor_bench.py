@@ -2,9 +2,12 @@
 
 Prints the time from navigation to a rendered, interactive canvas (all nodes in the model,
 the draft loaded, issues checked) and the frame times while panning and zooming it for a
-few seconds (requestAnimationFrame deltas; 16.7 ms is 60 frames a second). The verdict:
-the canvas is interactive within 2 s, and 95 % of the frames while panning take at most
-33 ms (30 frames a second, where lag starts to show); the exit status is 1 otherwise.
+few seconds (requestAnimationFrame deltas; 16.7 ms is 60 frames a second): panning alone,
+zooming alone, and panning with a zoom step every tenth frame. The verdict: the canvas is
+interactive within 2 s, and 95 % of the frames of the mixed gesture take at most two display
+frames (30 frames a second, where lag starts to show); the exit status is 1 otherwise. Chromium runs
+headless with software rendering, so the frame times are an upper bound for a desktop
+browser with a GPU.
 
     .venv/bin/python bench/editor_bench.py [--nodes 200] [--seconds 3]
 """
@@ -21,7 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD_TARGET_MS = 2000
-FRAME_P95_TARGET_MS = 33.0
+# Frame times arrive in whole display frames (16.7 ms at 60 Hz): 30 frames a second is two of
+# them, 33.3 ms, plus up to a millisecond of timer jitter.
+FRAME_P95_TARGET_MS = 2 * 1000 / 60 + 1.0
 sys.path.insert(0, str(ROOT))
 
 from waitress.server import create_server  # noqa: E402
@@ -34,6 +39,15 @@ from app.users import services as users  # noqa: E402
 from flow_engine import CURRENT_FORMAT_VERSION, validate_flow  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def big_flow(nodes: int) -> dict:
@@ -95,7 +109,7 @@ def main() -> None:
     threading.Thread(target=server.run, daemon=True).start()
     base = f"http://127.0.0.1:{server.effective_port}"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless"])
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.goto(f"{base}/login")
         page.fill("input[name=username]", "bench")
@@ -112,38 +126,46 @@ def main() -> None:
                 timeout=60_000,
             )
             loads.append(time.perf_counter() - started)
-        frames = page.evaluate(
-            """(seconds) => new Promise((done) => {
-                const g = OF.editor.fg.graph; const out = []; let last = performance.now();
-                const end = last + seconds * 1000; let i = 0;
-                function tick(now) {
-                  out.push(now - last); last = now; i++;
-                  g.translateBy(i % 60 < 30 ? 12 : -12, i % 40 < 20 ? 5 : -5);
-                  if (i % 10 === 0) g.zoom(i % 20 === 0 ? 0.1 : -0.1);
-                  if (now < end) requestAnimationFrame(tick); else done(out.slice(1));
-                }
-                requestAnimationFrame(tick);
-            })""",
-            args.seconds,
-        )
+        # Each frame pans; with a zoom step every `zoom_every` frames (0: never).
+        gestures = {"pan": 0, "zoom": 1, "pan + zoom every 10th frame": 10}
+        measured = {
+            name: page.evaluate(
+                """([seconds, zoomEvery]) => new Promise((done) => {
+                    const g = OF.editor.fg.graph; const out = []; let last = performance.now();
+                    const end = last + seconds * 1000; let i = 0;
+                    function tick(now) {
+                      out.push(now - last); last = now; i++;
+                      if (zoomEvery !== 1) g.translateBy(i % 60 < 30 ? 12 : -12, i % 40 < 20 ? 5 : -5);
+                      if (zoomEvery && i % zoomEvery === 0) g.zoom(i % (2 * zoomEvery) === 0 ? 0.1 : -0.1);
+                      if (now < end) requestAnimationFrame(tick); else done(out.slice(1));
+                    }
+                    requestAnimationFrame(tick);
+                })""",
+                [args.seconds, every],
+            )
+            for name, every in gestures.items()
+        }
         browser.close()
     server.close()
-    frames.sort()
-    p95 = frames[int(len(frames) * 0.95) - 1]
     print(
         f"flow: {args.nodes} nodes, {len(doc['edges'])} edges (validation errors: {len(unconnected)})"
     )
     print(
         f"load to interactive canvas: best {min(loads) * 1000:.0f} ms, median {statistics.median(loads) * 1000:.0f} ms over {len(loads)} loads"
     )
-    print(
-        f"pan/zoom: {len(frames)} frames in {args.seconds:.1f} s, mean {statistics.mean(frames):.1f} ms, p95 {p95:.1f} ms, worst {frames[-1]:.1f} ms"
-    )
+    p95s = {}
+    for name, frames in measured.items():
+        frames.sort()
+        p95s[name] = frames[int(len(frames) * 0.95) - 1]
+        print(
+            f"{name}: {len(frames)} frames in {args.seconds:.1f} s, mean {statistics.mean(frames):.1f} ms, p95 {p95s[name]:.1f} ms, worst {frames[-1]:.1f} ms"
+        )
+    p95 = p95s["pan + zoom every 10th frame"]  # the verdict's gesture, as a user drives it
     load_ok = statistics.median(loads) * 1000 <= LOAD_TARGET_MS
     frames_ok = p95 <= FRAME_P95_TARGET_MS
     print(
         f"load median <= {LOAD_TARGET_MS} ms: {'ok' if load_ok else 'TARGET MISSED'}; "
-        f"frame p95 <= {FRAME_P95_TARGET_MS} ms: {'ok' if frames_ok else 'TARGET MISSED'}"
+        f"frame p95 <= {FRAME_P95_TARGET_MS:.1f} ms (two 60 Hz frames): {'ok' if frames_ok else 'TARGET MISSED'}"
     )
     if not (load_ok and frames_ok):
         raise SystemExit(1)

@@ -136,3 +136,43 @@ def test_decision_table_findings_count_orders_of_the_chosen_window(
     page.wait_for_function("document.querySelector('.dt-grid').innerText.includes('last 1 orders')")
     page.select_option(".dt-window", "all")
     page.wait_for_function("document.querySelector('.dt-grid').innerText.includes('last 2 orders')")
+
+
+def test_the_overview_shows_the_flow_and_the_visible_area_and_moves_the_view(
+    app, live_server, page_for, make_user
+):
+    make_user("wang", roles=("supervisor",))
+    store(app, review_doc())
+    page = page_for(1440, 900, locale="zh-CN")
+    _login(page, live_server, "wang")
+    _open(page, live_server)
+    # Every node is painted: the overview's canvas has as many ink pixels as boxes need.
+    painted = page.evaluate(
+        """() => { const c = document.querySelector('#minimap canvas');
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"""
+    )
+    assert painted > 100
+    outline = page.locator("#minimap .ed-minimap-view")
+
+    def box() -> dict:
+        page.wait_for_timeout(100)  # the outline follows on the next frame
+        return outline.bounding_box()
+
+    before = box()
+    page.evaluate("OF.editor.fg.graph.zoom(0.5)")
+    zoomed = box()
+    assert zoomed["width"] < before["width"] and zoomed["height"] < before["height"]
+
+    # A click in the overview centres the view on that point of the flow.
+    mini = page.locator("#minimap").bounding_box()
+    page.mouse.click(mini["x"] + 20, mini["y"] + mini["height"] / 2)
+    centre = page.evaluate(
+        """() => { const a = OF.editor.fg.graph.getGraphArea();
+                   const m = OF.editor.fg.minimap.fit;
+                   return [(a.x + a.width / 2 - m.x0) * m.scale + m.ox,
+                           (a.y + a.height / 2 - m.y0) * m.scale + m.oy]; }"""
+    )
+    assert abs(centre[0] - 20) < 2 and abs(centre[1] - mini["height"] / 2) < 2
+    moved = box()
+    assert abs(moved["x"] + moved["width"] / 2 - (mini["x"] + 20)) < 3

@@ -110,7 +110,7 @@
         beforeAddCommand: (event, args) => !(args && args.options && args.options.visual) && !this.loading,
       });
       g.use(this.hist);
-      if (minimap) g.use(new X6.MiniMap({ container: minimap, width: 180, height: 120, padding: 8, scalable: false }));
+      if (minimap && OF.MiniMap) this.minimap = new OF.MiniMap(g, minimap);
       const changed = () => { if (!this.loading) this.emit('change'); };
       g.on('cell:added', changed);
       g.on('cell:removed', changed);
