@@ -31,8 +31,8 @@ from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
 from ..models import Flow, FlowVersion, Order, Run, User
 from ..orders.services import validate_order
+from ..pinyin import matches
 from ..runs.services import enrich_customer, reference_for
-from .pinyin import matches
 
 log = logging.getLogger(__name__)
 SIMULATION_EVENTS = 50

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from pypinyin import Style, lazy_pinyin
-
 from templates_lib import INDUSTRIES, Bundle, builtin_bundles
 
-
-def _initials(text: str) -> str:
-    return "".join(p[:1] for p in lazy_pinyin(text, style=Style.FIRST_LETTER) if p.strip())
-
-
-def _full(text: str) -> str:
-    return "".join(lazy_pinyin(text))
+from ..pinyin import full, initials
 
 
 @cache
@@ -24,7 +16,7 @@ def _index() -> tuple[tuple[Bundle, str], ...]:
         names = [bundle.name["zh"], bundle.summary["zh"], *bundle.keywords]
         for doc in bundle.flows:
             names.append(doc["name"]["zh"])
-        pinyin = " ".join(_initials(n).lower() + " " + _full(n).lower() for n in names)
+        pinyin = " ".join(f"{initials(n)} {full(n)}" for n in names)
         out.append((bundle, f"{bundle.search_text()} {pinyin}"))
     return tuple(out)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.editor.builder import from_dsl, round_trip, to_dsl
-from app.editor.pinyin import initials, matches
 from app.errors import ValidationError
+from app.pinyin import full, initials, matches
 from rule_dsl import DslSyntaxError
 
 
@@ -68,10 +68,17 @@ def test_builder_values_are_typed_by_the_field(app):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("大额订单审核", "deddsh"), ("订单路由", "ddly"), ("抖音 B2B", "dyb2b"), ("财务审批", "cwsp")],
-)
+    [("大额订单审核", "deddsh"), ("订单路由", "ddly"), ("抖音 B2B", "dyb2b"), ("财务审批", "cwsp"),
+     ("重庆仓路由", "cqcly"), ("银行转账", "yhzz")],
+)  # fmt: skip
 def test_pinyin_initials(text, expected):
-    assert initials(text) == expected
+    assert initials(text) == expected  # 重 and 行 read as the word uses them
+
+
+def test_search_matches_whole_pinyin_too():
+    assert full("重庆仓") == "chongqingcang"
+    assert matches("chongqing", "重庆仓路由") and matches("chong qing", "重庆仓路由")
+    assert not matches("zhongqing", "重庆仓路由")
 
 
 def test_search_matches_text_and_initials():

@@ -1,0 +1,43 @@
+"""Pinyin for finding Chinese names by typing Latin letters: 重庆仓路由 is found by ``cqcly``
+(initials) or ``chongqing`` (full pinyin).
+
+pypinyin reads whole words, so characters with several readings get the one the word uses
+(重庆 is chong qing, not zhong qing).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pypinyin import Style, lazy_pinyin
+
+
+def _keep_each(text: str) -> list[str]:
+    return list(text)  # characters that are not Chinese pass through one by one
+
+
+@lru_cache(maxsize=4096)
+def initials(text: str) -> str:
+    """The pinyin initial of every Chinese character and the other letters and digits."""
+    parts = lazy_pinyin(text, style=Style.FIRST_LETTER, errors=_keep_each)
+    return "".join(p[:1].lower() for p in parts if p[:1].isalnum())
+
+
+@lru_cache(maxsize=4096)
+def full(text: str) -> str:
+    """The whole pinyin of ``text``, without tones or spaces."""
+    return "".join(p.lower() for p in lazy_pinyin(text, errors=_keep_each) if p.isalnum())
+
+
+def matches(query: str, *texts: str) -> bool:
+    """True when ``query`` is in one of ``texts``, or in the pinyin (initials or whole) of one."""
+    q = query.strip().lower()
+    if not q:
+        return True
+    compact = q.replace(" ", "")
+    for text in texts:
+        if q in text.lower():
+            return True
+        if compact.isascii() and (compact in initials(text) or compact in full(text)):
+            return True
+    return False
