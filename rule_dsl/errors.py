@@ -106,7 +106,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "unique_violation": (
         "hit policy `unique` but rows {rows} all match",
-        "命中策略为 `unique`，但第 {rows} 行同时匹配",
+        "命中策略为 `unique`，但第 {rows_zh} 行同时匹配",
     ),
     "bad_table": ("invalid decision table: {reason}", "决策表无效：{reason_zh}"),
 }

@@ -99,8 +99,15 @@ class DecisionTable:
         rows = tuple(row for row, _ in matches)
         if self.hit_policy == "unique":
             if len(matches) > 1:
-                shown = ", ".join(str(r + 1) for r in rows)
-                err = make_error(DslEvalError, "unique_violation", "", None, rows=shown)
+                numbers = [str(r + 1) for r in rows]
+                err = make_error(
+                    DslEvalError,
+                    "unique_violation",
+                    "",
+                    None,
+                    rows=", ".join(numbers),
+                    rows_zh="、".join(numbers),
+                )
                 err.location = {"part": "rows", "rows": list(rows)}
                 raise err
             return make(*matches[0])

@@ -86,7 +86,7 @@ def test_unique_policy_raises_on_two_matches() -> None:
         t.evaluate(ctx("上海", 500))  # rows 3 and 4
     assert info.value.code == "unique_violation"
     assert "rows 3, 4" in info.value.message
-    assert "第 3, 4 行" in info.value.message_zh
+    assert "第 3、4 行同时匹配" in info.value.message_zh
     assert info.value.location == {"part": "rows", "rows": [2, 3]}
 
 
