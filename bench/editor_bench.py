@@ -37,17 +37,7 @@ from app.flows import services as flows  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.users import services as users  # noqa: E402
 from flow_engine import CURRENT_FORMAT_VERSION, validate_flow  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 def big_flow(nodes: int) -> dict:
