@@ -66,11 +66,17 @@ def _wakes() -> int:
     return sum(1 for task in huey.pending() if task.name.endswith("metrics_soon"))
 
 
+def _queue_report() -> str:
+    """What the queue holds, for a failure message."""
+    return f"queue {huey.name}: pending {[t.name for t in huey.pending()]}, scheduled {[t.name for t in huey.scheduled()]}"
+
+
 def test_committed_events_schedule_one_refresh_soon(app, database):
     tasks._next_wake = 0.0
     before = _wakes()
-    in_transaction(database, lambda db: ingest(db, order_doc("W1")))
-    assert _wakes() == before + 1
+    _, created, _ = in_transaction(database, lambda db: ingest(db, order_doc("W1")))
+    assert created, "W1 was already stored: the ingest wrote nothing"
+    assert _wakes() == before + 1, _queue_report()
     in_transaction(database, lambda db: ingest(db, order_doc("W2")))  # within the debounce
     assert _wakes() == before + 1
     tasks._next_wake = 0.0
