@@ -6,7 +6,6 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import click
 from flask import Flask
@@ -77,6 +76,8 @@ def ready_app() -> Flask:
 
 def _check_queue(app: Flask) -> None:
     """Refuse to start when the background queue's storage cannot be reached."""
+    from sqlalchemy.engine import make_url
+
     from ..queue import check_queue
 
     try:
@@ -84,17 +85,11 @@ def _check_queue(app: Flask) -> None:
     except Exception as err:  # any storage error: the queue is not usable; say why
         url = app.config.get("REDIS_URL")
         where = (
-            _without_password(url) if url else str(Path(app.config["INSTANCE_PATH"]) / "queue.db")
+            make_url(url).render_as_string(hide_password=True)
+            if url
+            else str(Path(app.config["INSTANCE_PATH"]) / "queue.db")
         )
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise click.ClickException(
             f"Cannot reach the background queue at {where}: {reason}"
         ) from err
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()

@@ -132,7 +132,8 @@ def test_bulk_approval_from_the_inbox_page(app, db, client, login):
 
 
 def test_the_inbox_pages_through_every_waiting_approval(app, db, client, login, monkeypatch):
-    runs = [start(db, approval_doc(), external_id=f"PO-{n}") for n in range(1, 6)]
+    for n in range(1, 6):
+        start(db, approval_doc(), external_id=f"PO-{n}")
     with db.session() as s:
         li = s.merge(user(db, "li"))
         pages = [queries.inbox(s, li, page=n, page_size=2) for n in (1, 2, 3)]
@@ -142,7 +143,6 @@ def test_the_inbox_pages_through_every_waiting_approval(app, db, client, login, 
         assert queries.inbox(s, li, page=99, page_size=2).page == 3  # past the end: the last
         found = queries.inbox(s, li, search="PO-4", page_size=2)
         assert (found.total, [r.order.external_id for r in found.rows]) == (1, ["PO-4"])
-    assert len(runs) == 5
     monkeypatch.setattr(queries, "PAGE_SIZE", 2)
     login("li")
     first = client.get("/approvals/?overdue=0&q=PO").get_data(as_text=True)

@@ -77,10 +77,13 @@ def test_a_wrong_robot_signature_is_refused_retried_and_finally_dead(app, db):
         channel(db, "dingtalk", webhook_url=robots.url("dingtalk"), secret="not-the-secret")
         start(db, approval_doc())
         swept = deliver_all(app)
-        found = [
-            (m.id, m.status, m.attempts, m.next_attempt_at, m.last_error) for m in outbox_rows(db)
-        ]
-        assert robots.problems == ["dingtalk: bad sign"], (swept, found)
+        assert robots.problems == ["dingtalk: bad sign"], (
+            swept,
+            [
+                (m.id, m.status, m.attempts, m.next_attempt_at, m.last_error)
+                for m in outbox_rows(db)
+            ],
+        )
     parent, part = outbox_rows(db)
     assert parent.status == "sent"
     assert part.status == "pending" and "310000" in part.last_error and part.attempts == 1
