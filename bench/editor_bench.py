@@ -18,7 +18,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -29,7 +28,6 @@ LOAD_TARGET_MS = 2000
 FRAME_P95_TARGET_MS = 2 * 1000 / 60 + 1.0
 sys.path.insert(0, str(ROOT))
 
-from waitress.server import create_server  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.db import get_session  # noqa: E402
@@ -38,6 +36,7 @@ from app.migrate import upgrade  # noqa: E402
 from app.users import services as users  # noqa: E402
 from flow_engine import CURRENT_FORMAT_VERSION, validate_flow  # noqa: E402
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.serving import serving  # noqa: E402
 
 
 def big_flow(nodes: int) -> dict:
@@ -95,10 +94,7 @@ def main() -> None:
         flows.create_flow(db, None, doc)
         db.commit()
     unconnected = [i.code for i in validate_flow(doc) if i.severity == "error"]
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    base = f"http://127.0.0.1:{server.effective_port}"
-    with sync_playwright() as pw:
+    with serving(app) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.goto(f"{base}/login")
@@ -136,7 +132,6 @@ def main() -> None:
             for name, every in gestures.items()
         }
         browser.close()
-    server.close()
     print(
         f"flow: {args.nodes} nodes, {len(doc['edges'])} edges (validation errors: {len(unconnected)})"
     )

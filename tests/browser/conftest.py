@@ -3,12 +3,10 @@ OrderFlow server on loopback. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from waitress.server import create_server
 
 from tests.app.conftest import (  # noqa: F401  (fixtures shared with the app tests)
     app,
@@ -19,6 +17,7 @@ from tests.app.conftest import (  # noqa: F401  (fixtures shared with the app te
 )
 
 from .chromium import CHROMIUM, CHROMIUM_ARGS
+from .serving import serving
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -44,12 +43,8 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def live_server(app) -> Iterator[str]:  # noqa: F811
     """Serve ``app`` with waitress on a free loopback port."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture
