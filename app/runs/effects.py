@@ -71,14 +71,9 @@ def _reserve(ctx: EffectContext, effect: Effect) -> Event:
         run_id=ctx.run_id,
         allocations=allocations,
         rows=ctx.writes.reservations,
+        view=ctx.writes.stock,
     )
     status = answer.pop("status")
-    stock = ctx.writes.stock
-    if stock is not None:
-        if status == "reserved":
-            stock.changed(allocations, 1)
-        else:
-            stock.forget(a["sku"] for a in allocations)
     return EffectResult(effect.id, status, answer)
 
 

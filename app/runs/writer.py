@@ -60,7 +60,10 @@ class Writes:
         self.stock: StockView | None = None
 
     def flush_reservations(self) -> None:
-        """Write the buffered reservation records now (before something reads them)."""
+        """Write the stock taken and the reservation records now (before something reads
+        them); raises StaleDataError if another transaction took the stock meanwhile."""
+        if self.stock is not None:
+            self.stock.write()
         if self.reservations:
             self.db.connection().execute(RESERVATIONS.insert(), self.reservations)
             self.reservations = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from app.approvals.services import decide
@@ -141,3 +142,58 @@ def test_same_order_posted_concurrently_is_stored_once(app):
     with database.session() as db:
         assert len(db.scalars(select(Run)).all()) == 1
         assert db.get(Run, 1).snapshot["order"]["amount"] == {"$decimal": str(Decimal("12.00"))}
+
+
+def _last_units_flow():
+    return flow_doc(
+        "reserve",
+        [{"id": "start", "type": "start"},
+         {"id": "hold", "type": "reserve_inventory", "config": {"warehouse": '"GZ-01"'}},
+         {"id": "ok", "type": "end", "config": {"outcome": "reserved"}},
+         {"id": "short", "type": "end", "config": {"outcome": "backorder"}}],
+        [("start", "hold"), ("hold", "ok", "reserved"), ("hold", "short", "insufficient")],
+    )  # fmt: skip
+
+
+def test_two_batches_never_reserve_the_same_last_units(app):
+    from app.inventory.services import set_stock
+
+    database = get_db(app)
+    in_transaction(database, lambda db: (set_stock(db, "SKU-1", "GZ-01", 2),
+                                         publish(db, _last_units_flow())))  # fmt: skip
+
+    def batch(n):
+        docs = [order_doc(f"B{n}-{i}", "10.00") for i in range(3)]
+        return lambda: in_transaction(database, lambda db: orders.ingest_many(db, docs))
+
+    results = _race(batch(1), batch(2))
+    assert all(r[0] == "ok" for r in results), results
+    outcomes = sorted(started[0].outcome for r in results for _, _, started in r[1])
+    assert outcomes == ["backorder"] * 4 + ["reserved"] * 2
+    with database.session() as db:
+        item = db.scalars(select(InventoryItem)).one()
+        assert (item.on_hand, item.reserved) == (2, 2)
+        assert db.scalars(select(Reservation.qty)).all() == [1, 1]
+
+
+def test_a_batch_finds_out_when_its_stock_was_taken_meanwhile(app):
+    """The batch takes stock from its view; the write refuses when the stock is gone, so
+    that ``in_transaction`` runs the batch again from a fresh read."""
+    from sqlalchemy import update
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from app.inventory.services import StockView, set_stock
+
+    database = get_db(app)
+    with database.session() as db:
+        set_stock(db, "SKU-1", "GZ-01", 3)
+        view = StockView(db, ["SKU-1"])
+        assert view.take({("GZ-01", "SKU-1"): 2}) == []
+        # Someone else takes two units after the view was read.
+        db.execute(update(InventoryItem).values(reserved=2))
+        with pytest.raises(StaleDataError, match="SKU-1 in GZ-01"):
+            view.write()
+        assert view.take({("GZ-01", "SKU-1"): 2}) == [
+            {"warehouse": "GZ-01", "sku": "SKU-1", "requested": 2, "available": 1}
+        ]
+        db.rollback()
