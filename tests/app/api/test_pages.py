@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import simplejson
 
 from ..flows_fixtures import order_doc
@@ -78,22 +80,45 @@ def test_made_up_keys_cannot_dodge_the_limit_by_changing_prefix(app, api, client
     )
 
 
+def _version(html: str) -> str:
+    match = re.search(r'<input type="hidden" name="v" value="([^"]*)">', html)
+    assert match, "the live fragment carries its version"
+    return match.group(1)
+
+
 def test_board_and_detail_update_live(api, client, make_user, login):
     make_user("viewer1", roles=("viewer",))
     login("viewer1")
     order = _order(api, "B1")
     board = client.get("/orders/", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert 'hx-trigger="every 1s"' in board
+    assert 'hx-trigger="every 500ms"' in board
     assert 'data-testid="count-created">1<' in board
+    shown = _version(board)
+    poll = {"HX-Request": "true"}
+    # Nothing changed: the poll gets an empty 204, which htmx does not swap in.
+    idle = client.get(f"/orders/?v={shown}", headers=poll)
+    assert (idle.status_code, idle.data) == (204, b"")
     _ship(api, order)
-    fragment = client.get("/orders/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    changed = client.get(f"/orders/?v={shown}", headers=poll)
+    assert changed.status_code == 200
+    fragment = changed.get_data(as_text=True)
     assert "<html" not in fragment
     assert 'data-testid="count-shipped">1<' in fragment
     assert 'data-testid="count-created">0<' in fragment
+    assert _version(fragment) != shown
+    # A new order changes the board too.
+    _order(api, "B2")
+    assert client.get(f"/orders/?v={_version(fragment)}", headers=poll).status_code == 200
+    # A full page load always renders, whatever version it names.
+    assert client.get(f"/orders/?v={_version(fragment)}").status_code == 200
+
     detail = client.get(f"/orders/{order['id']}").get_data(as_text=True)
-    assert 'hx-trigger="every 1s"' in detail and 'data-state="shipped"' in detail
-    _ship(api, order, "SHIPPED", "2026-11-21T11:00:00+08:00")
-    live = client.get(f"/orders/{order['id']}", headers={"HX-Request": "true"})
+    assert 'hx-trigger="every 500ms"' in detail and 'data-state="shipped"' in detail
+    shown = _version(detail)
+    assert client.get(f"/orders/{order['id']}?v={shown}", headers=poll).status_code == 204
+    _ship(api, order, "SHIPPED", "2026-11-21T11:00:00+08:00")  # a late event: same state
+    live = client.get(f"/orders/{order['id']}?v={shown}", headers=poll)
+    assert live.status_code == 200
     assert live.get_data(as_text=True).count("<tr><td>wms</td>") == 2
     assert client.get("/orders/424242").status_code == 404
 
