@@ -27,17 +27,23 @@ bp = Blueprint("outbox_admin", __name__, url_prefix="/admin/outbox")
 @bp.get("/")
 @permission_required("channels.manage")
 def index() -> str:
-    db = get_session()
+    return _page(get_session())
+
+
+def _page(db: Any, **shown_once: Any) -> str:
+    """The integrations page; ``created`` (a channel) or ``host_secret`` (a host) carry a
+    secret that this answer shows once."""
     hosts = list(db.scalars(select(AllowedHost).order_by(AllowedHost.host)))
-    template = "admin/_outbox.html" if request.headers.get("HX-Request") else "admin/outbox.html"
+    partial = request.headers.get("HX-Request") and not shown_once
     return render_template(
-        template,
+        "admin/_outbox.html" if partial else "admin/outbox.html",
         dead=outbox.dead_letters(db),
         hosts=hosts,
         channels=channels.list_channels(db),
         kinds=mapping.KINDS,
         order_channels=order_schema()["properties"]["channel"]["enum"],
-        created=None,
+        created=shown_once.get("created"),
+        host_secret=shown_once.get("host_secret"),
     )
 
 
@@ -57,16 +63,7 @@ def add_channel() -> str | Response:
         flash(str(err.message), "error")
         return redirect(url_for("outbox_admin.index"))
     db.commit()
-    hosts = list(db.scalars(select(AllowedHost).order_by(AllowedHost.host)))
-    return render_template(
-        "admin/outbox.html",
-        dead=outbox.dead_letters(db),
-        hosts=hosts,
-        channels=channels.list_channels(db),
-        kinds=mapping.KINDS,
-        order_channels=order_schema()["properties"]["channel"]["enum"],
-        created=channel,
-    )
+    return _page(db, created=channel)
 
 
 @bp.post("/channels/<int:channel_id>/toggle")
@@ -157,20 +154,42 @@ def replay(message_id: int) -> Response:
 
 @bp.post("/hosts")
 @permission_required("channels.manage")
-def add_host() -> Response:
+def add_host() -> str | Response:
+    """Allow a host; with its own signing secret, the answer shows the secret once."""
     db = get_session()
     user = current_user()
     try:
         row = outbox.add_allowed_host(
             db, user.username if user else None, request.form.get("host", ""),
-            request.form.get("note", ""),
+            request.form.get("note", ""), own_secret=request.form.get("own_secret") == "on",
         )  # fmt: skip
     except AppError as err:
         db.rollback()
         flash(str(err.message), "error")
-    else:
-        db.commit()
-        flash(_("%(host)s may now receive webhooks.", host=row.host), "success")
+        return redirect(url_for("outbox_admin.index"))
+    db.commit()
+    flash(_("%(host)s may now receive webhooks.", host=row.host), "success")
+    if row.signing_secret:
+        return _page(db, host_secret=row)
+    return redirect(url_for("outbox_admin.index"))
+
+
+@bp.post("/hosts/<int:host_id>/secret")
+@permission_required("channels.manage")
+def host_secret(host_id: int) -> str | Response:
+    """A new signing secret for the host (``own`` = 1), or back to the shared one."""
+    db = get_session()
+    own = request.form.get("own") == "1"
+    try:
+        row = outbox.set_host_secret(db, host_id, own=own)
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+        return redirect(url_for("outbox_admin.index"))
+    db.commit()
+    if own:
+        return _page(db, host_secret=row)
+    flash(_("%(host)s now gets webhooks signed with the shared secret.", host=row.host), "success")
     return redirect(url_for("outbox_admin.index"))
 
 

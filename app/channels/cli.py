@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from ..commands._app import friendly_errors, ready_app
 from ..db import get_db, in_transaction
+from ..errors import NotFoundError
+from ..models import AllowedHost
 from ..orders import schema
 from ..runs import outbox
 from . import mapping
@@ -145,13 +150,38 @@ def outbox_group() -> None:
 @outbox_group.command("allow")
 @click.argument("host")
 @click.option("--note", default="")
+@click.option("--own-secret", is_flag=True, help="Sign its webhooks with a secret of its own.")
 @friendly_errors
-def outbox_allow(host: str, note: str) -> None:
+def outbox_allow(host: str, note: str, own_secret: bool) -> None:
     """Allow outbound webhooks to HOST (or *.domain)."""
     row = in_transaction(
-        get_db(ready_app()), lambda db: outbox.add_allowed_host(db, "cli", host, note)
+        get_db(ready_app()),
+        lambda db: outbox.add_allowed_host(db, "cli", host, note, own_secret=own_secret),
     )
     click.echo(f"{row.host} allowed.")
+    if row.signing_secret:
+        click.echo(f"Its webhooks are signed with: {row.signing_secret}")
+
+
+@outbox_group.command("host-secret")
+@click.argument("host")
+@click.option("--shared", is_flag=True, help="Use the installation's shared secret again.")
+@friendly_errors
+def outbox_host_secret(host: str, shared: bool) -> None:
+    """Give HOST a new signing secret of its own (the old one stops working at once)."""
+
+    def work(db: Any) -> Any:
+        row = db.scalars(select(AllowedHost).where(AllowedHost.host == host.strip().lower()))
+        found = row.first()
+        if found is None:
+            raise NotFoundError(_l("This host is not on the allowlist."))
+        return outbox.set_host_secret(db, found.id, own=not shared)
+
+    row = in_transaction(get_db(ready_app()), work)
+    if row.signing_secret:
+        click.echo(f"{row.host}: webhooks are now signed with: {row.signing_secret}")
+    else:
+        click.echo(f"{row.host}: webhooks are now signed with the shared secret.")
 
 
 @outbox_group.command("dead")

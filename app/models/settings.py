@@ -36,5 +36,8 @@ class AllowedHost(Base):
     # An exact host name or address, or ``*.example.com`` for its subdomains.
     host: Mapped[str] = mapped_column(String(255), unique=True)
     note: Mapped[str] = mapped_column(String(255), default="")
+    # Signs the webhooks sent to this host instead of the installation's shared secret
+    # (``WEBHOOK_SECRET``), so that each receiving system checks its own; needed in clear.
+    signing_secret: Mapped[str | None] = mapped_column(String(128))
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,6 +12,7 @@ import hmac
 import logging
 import os
 import random
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -170,7 +171,7 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
     try:
         if message.kind != "notify":
             with database.session() as db:
-                check_destination(db, message.payload.get("url"))
+                secret = check_destination(db, message.payload.get("url")) or secret
         response = DELIVERERS[message.kind](message, secret)
     except DeliveryError as exc:
         failure = exc
@@ -188,6 +189,12 @@ def _host_matches(host: str, pattern: str) -> bool:
 
 def allowed_patterns(db: Session) -> list[str]:
     """Hosts outbound messages may go to: the admin's list plus ``OUTBOX_ALLOWED_HOSTS``."""
+    return [pattern for pattern, _ in _allowed(db)]
+
+
+def _allowed(db: Session) -> list[tuple[str, str | None]]:
+    """``(host pattern, own signing secret or None)``: the admin's list, then the hosts of
+    ``OUTBOX_ALLOWED_HOSTS`` (which sign with the shared secret)."""
     from ..queue import task_app
 
     configured = (
@@ -195,23 +202,33 @@ def allowed_patterns(db: Session) -> list[str]:
         or os.environ.get("ORDERFLOW_OUTBOX_ALLOWED_HOSTS")
         or ""
     )
-    extra = [h.strip().lower() for h in str(configured).split(",") if h.strip()]
-    return [*db.scalars(select(AllowedHost.host)), *extra]
+    extra = [(h.strip().lower(), None) for h in str(configured).split(",") if h.strip()]
+    listed = db.execute(select(AllowedHost.host, AllowedHost.signing_secret)).all()
+    return [*((host, secret) for host, secret in listed), *extra]
 
 
-def check_destination(db: Session, url: Any) -> None:
-    """Refuse (permanently, before any connection) a URL whose host is not allowed."""
+def check_destination(db: Session, url: Any) -> str | None:
+    """Refuse (permanently, before any connection) a URL whose host is not allowed; returns
+    the signing secret of the host's own entry, if it has one (an exact host name wins over
+    a ``*.`` pattern)."""
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise DeliveryError(f"not an http(s) URL: {url!r}", permanent=True)
     host = (urlsplit(url).hostname or "").lower()
-    if not host or not any(_host_matches(host, p) for p in allowed_patterns(db)):
+    matching = [(p, secret) for p, secret in _allowed(db) if host and _host_matches(host, p)]
+    if not matching:
         raise DeliveryError(
             f"destination host {host!r} is not on the allowlist; not contacted", permanent=True
         )
+    # The most specific entry: the exact name, else the longest pattern.
+    _, secret = max(matching, key=lambda m: (not m[0].startswith("*."), len(m[0])))
+    return secret
 
 
-def add_allowed_host(db: Session, actor: str | None, host: str, note: str = "") -> AllowedHost:
-    """Allow outbound messages to ``host`` (``*.example.com`` for subdomains). No commit."""
+def add_allowed_host(
+    db: Session, actor: str | None, host: str, note: str = "", *, own_secret: bool = False
+) -> AllowedHost:
+    """Allow outbound messages to ``host`` (``*.example.com`` for subdomains); with
+    ``own_secret`` its webhooks are signed with a secret of its own. No commit."""
     host = host.strip().lower()
     bare = host[2:] if host.startswith("*.") else host
     if not bare or len(host) > 255 or any(c in bare for c in "/:@ *?#"):
@@ -221,8 +238,28 @@ def add_allowed_host(db: Session, actor: str | None, host: str, note: str = "") 
         )
     if db.scalars(select(AllowedHost).where(AllowedHost.host == host)).first() is not None:
         raise ConflictError(_l("%(host)s is on the allowlist already.", host=host))
-    row = AllowedHost(host=host, note=note.strip()[:255], created_by=actor)
+    row = AllowedHost(
+        host=host,
+        note=note.strip()[:255],
+        created_by=actor,
+        signing_secret=new_signing_secret() if own_secret else None,
+    )
     db.add(row)
+    db.flush()
+    return row
+
+
+def new_signing_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+def set_host_secret(db: Session, host_id: int, *, own: bool) -> AllowedHost:
+    """Give the host a new secret of its own (``own``), or make it use the shared secret
+    again. The old secret stops working at once. No commit."""
+    row = db.get(AllowedHost, host_id)
+    if row is None:
+        raise NotFoundError(_l("This host is not on the allowlist."))
+    row.signing_secret = new_signing_secret() if own else None
     db.flush()
     return row
 

@@ -44,6 +44,15 @@ def test_order_fields_and_outbox_commands(run):
     assert run("order-field", "remove", "po_number").exit_code == 0
     assert run("order-field", "list").output == ""
     assert run("outbox", "allow", "*.example.com").exit_code == 0
+    own = run("outbox", "allow", "tms.example.com", "--own-secret")
+    assert own.exit_code == 0 and re.search(r"signed with: whsec_\S{40,}", own.output)
+    rotated = run("outbox", "host-secret", "TMS.example.com")
+    assert rotated.exit_code == 0, rotated.output
+    assert re.search(r"whsec_\S{40,}", rotated.output).group(0) not in own.output
+    shared = run("outbox", "host-secret", "tms.example.com", "--shared")
+    assert "shared secret" in shared.output
+    unknown = run("outbox", "host-secret", "nowhere.example.com")
+    assert unknown.exit_code == 1 and "not on the allowlist" in unknown.output
     assert run("outbox", "dead").output == ""
     missing = run("outbox", "replay", "99")
     assert missing.exit_code == 1 and "99" in missing.output

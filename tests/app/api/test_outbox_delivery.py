@@ -158,3 +158,92 @@ def test_channels_managed_from_the_integrations_page(admin_client):
     bad = admin_client.post("/admin/outbox/channels", data={
         "csrf_token": token, "key": "Bad Key", "kind": "douyin", "order_channel": "douyin"})  # fmt: skip
     assert bad.status_code == 302
+
+
+def _signed_with(request: dict, secret: str) -> bool:
+    header = request["headers"]["x-orderflow-signature"]
+    timestamp = int(re.match(r"t=(\d+),", header).group(1))
+    return outbox.sign(secret, timestamp, request["body"]) == header
+
+
+def test_a_host_with_its_own_secret_gets_webhooks_signed_with_it(app, make_app):
+    app = make_app(OUTBOX_ALLOWED_HOSTS="", WEBHOOK_SECRET="shared-secret")
+    database = get_db(app)
+    with Receiver() as receiver:
+        in_transaction(database, lambda db: publish(db, _flow(receiver.url)))
+        host = in_transaction(
+            database, lambda db: outbox.add_allowed_host(db, "root", "127.0.0.1", own_secret=True)
+        )
+        own = host.signing_secret
+        assert own.startswith("whsec_") and len(own) > 40
+
+        def deliver_one(external_id: str) -> dict:
+            in_transaction(database, lambda db: orders.ingest(db, order_doc(external_id)))
+            with database.session() as db:
+                message_id = db.scalars(
+                    select(OutboxMessage.id).order_by(OutboxMessage.id.desc())
+                ).first()
+            with app.app_context():
+                assert outbox.deliver(database, message_id) == "sent"
+            return receiver.requests[-1]
+
+        first = deliver_one("OWN1")
+        assert _signed_with(first, own) and not _signed_with(first, "shared-secret")
+
+        # A new secret replaces the old one at once.
+        rotated = in_transaction(database, lambda db: outbox.set_host_secret(db, host.id, own=True))
+        second = deliver_one("OWN2")
+        assert rotated.signing_secret != own
+        assert _signed_with(second, rotated.signing_secret) and not _signed_with(second, own)
+
+        # Back to the shared secret.
+        in_transaction(database, lambda db: outbox.set_host_secret(db, host.id, own=False))
+        assert _signed_with(deliver_one("OWN3"), "shared-secret")
+
+
+def test_the_most_specific_allowlist_entry_gives_the_secret(app):
+    def setup(db):
+        wide = outbox.add_allowed_host(db, None, "*.example.com", own_secret=True)
+        deeper = outbox.add_allowed_host(db, None, "*.wms.example.com", own_secret=True)
+        exact = outbox.add_allowed_host(db, None, "erp.example.com")
+        return wide.signing_secret, deeper.signing_secret, exact.signing_secret
+
+    database = get_db(app)
+    wide, deeper, exact = in_transaction(database, setup)
+    assert exact is None
+    with app.app_context(), database.session() as db:
+        assert outbox.check_destination(db, "https://crm.example.com/x") == wide
+        assert outbox.check_destination(db, "https://eu.wms.example.com/x") == deeper
+        # The exact entry has no secret of its own: the shared secret signs, not the wildcard's.
+        assert outbox.check_destination(db, "https://erp.example.com/x") is None
+        with pytest.raises(outbox.DeliveryError, match="not on the allowlist"):
+            outbox.check_destination(db, "https://example.org/x")
+
+
+def test_host_secrets_managed_from_the_admin_page(admin_client):
+    token = csrf_token(admin_client, "/admin/outbox/")
+    made = admin_client.post("/admin/outbox/hosts", data={
+        "csrf_token": token, "host": "tms.example.com", "own_secret": "on"})  # fmt: skip
+    assert made.status_code == 200
+    shown = re.search(r'data-testid="host-secret">(whsec_[^<]+)<', made.get_data(as_text=True))
+    assert shown, "the new secret is shown once"
+    page = admin_client.get("/admin/outbox/").get_data(as_text=True)
+    assert shown.group(1) not in page  # and never again
+    row = page[page.index('data-host="tms.example.com"') :]
+    assert "专属密钥" in row[:600]
+    host_id = re.search(r"/admin/outbox/hosts/(\d+)/secret", row).group(1)
+    rotated = admin_client.post(f"/admin/outbox/hosts/{host_id}/secret",
+                                data={"csrf_token": token, "own": "1"})  # fmt: skip
+    again = re.search(r'data-testid="host-secret">(whsec_[^<]+)<', rotated.get_data(as_text=True))
+    assert again and again.group(1) != shown.group(1)
+    shared = admin_client.post(f"/admin/outbox/hosts/{host_id}/secret",
+                               data={"csrf_token": token, "own": "0"})  # fmt: skip
+    assert shared.status_code == 302
+    with admin_client.application.app_context():
+        from app.db import get_session
+        from app.models import AllowedHost
+
+        assert get_session().get(AllowedHost, int(host_id)).signing_secret is None
+    missing = admin_client.post("/admin/outbox/hosts/9999/secret",
+                                data={"csrf_token": token, "own": "1"})  # fmt: skip
+    assert missing.status_code == 302
