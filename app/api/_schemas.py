@@ -117,7 +117,11 @@ SCHEMAS: dict[str, Obj] = {
     ),
     "StatusEventInput": obj(
         ["source", "event_id", "code", "occurred_at", "order"],
-        source={"type": "string", "enum": ["erp", "wms", "tms", "carrier"]},
+        source={
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_-]{0,15}$",
+            "description": "a source system: erp, wms, tms, carrier, or one an admin added",
+        },
         event_id={"type": "string", "minLength": 1, "maxLength": 128},
         code={"type": "string", "minLength": 1, "maxLength": 64},
         occurred_at={"type": "string", "format": "date-time"},
@@ -151,6 +155,23 @@ SCHEMAS: dict[str, Obj] = {
         order_status=STR,
         runs_resumed=INT,
         duplicate=BOOL,
+    ),
+    "StatusSourceInput": obj(
+        ["codes"],
+        codes={
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 500,
+            "additionalProperties": {"type": "string"},
+            "description": "{CODE: order state}; codes are matched upper-case",
+        },
+    ),  # fmt: skip
+    "StatusSource": obj(
+        ["source", "codes", "shipped", "customised"],
+        source=STR,
+        codes={"type": "object", "additionalProperties": {"type": "string"}},
+        shipped=BOOL,
+        customised=BOOL,
     ),
     "StatusMappings": obj(
         ["states", "sources"],

@@ -46,6 +46,7 @@ PAGING = [
 ORDER_ID = _param("order_id", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})
 KEY = _param("key", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,63}$"})
 TABLE = _param("name", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"})
+SOURCE = _param("source", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,15}$"})
 
 # (method, path, operationId, summary, scope, parameters, body, {status: schema})
 OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Obj]] = [
@@ -79,6 +80,12 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
      {"201": ref("StatusEvent"), "200": ref("StatusEvent")}),
     ("get", "/status-mappings", "status_mappings", "Order states and source code mappings",
      "orders:read", [], None, {"200": ref("StatusMappings")}),
+    ("put", "/status-mappings/{source}", "put_status_mapping",
+     "Use these codes as the source system's table (replaces a shipped one, or adds a source)",
+     "reference:write", [SOURCE], ref("StatusSourceInput"), {"200": ref("StatusSource")}),
+    ("delete", "/status-mappings/{source}", "delete_status_mapping",
+     "Drop the saved table: a shipped source gets its shipped codes back, an added one is "
+     "gone (no codes)", "reference:write", [SOURCE], None, {"200": ref("StatusSource")}),
     ("get", "/flows", "list_flows", "List flows", "flows:read",
      [_param("archived", schema={"type": "boolean"})], None,
      {"200": list_of(ref("Flow"))}),

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response
+from flask import Response, g
 from flask_babel import lazy_gettext as _l
 
+from ..db import get_session
 from ..errors import NotFoundError, ValidationError
 from ..models import StatusEvent
 from ..orders import intake
 from ..security import api_key_required
 from ..status import services as status
+from ..status import sources as source_tables
 from ._blueprint import bp
 from ._http import iso, json_body, reply, transact
 
@@ -134,4 +136,40 @@ def status_mappings() -> Response:
         {"state": s.state, "rank": s.rank, "label_en": s.en, "label_zh": s.zh}
         for s in status.states().values()
     ]
-    return reply({"states": states, "sources": status.sources()})
+    return reply({"states": states, "sources": status.sources(get_session())})
+
+
+def _source_json(db: Any, source: str) -> dict[str, Any]:
+    view = next((v for v in source_tables.overview(db) if v.source == source), None)
+    if view is None:  # an added source, deleted
+        return {"source": source, "codes": {}, "shipped": False, "customised": False}
+    return {"source": view.source, "codes": view.codes, "shipped": view.shipped,
+            "customised": view.stored}  # fmt: skip
+
+
+@bp.put("/status-mappings/<source>")
+@api_key_required("reference:write")
+def put_status_mapping(source: str) -> Response:
+    """Use the codes sent as ``source``'s table: replaces a shipped source's table, or adds
+    a source system."""
+    doc = json_body()
+    actor = f"api:{g.api_key.name}"[:64]
+
+    def work(db: Any) -> dict[str, Any]:
+        source_tables.save(db, actor, source, doc.get("codes"))
+        return _source_json(db, source)
+
+    return reply(transact(work))
+
+
+@bp.delete("/status-mappings/<source>")
+@api_key_required("reference:write")
+def delete_status_mapping(source: str) -> Response:
+    """Drop the saved table: a shipped source gets its shipped codes back, an added source
+    is gone (answered with no codes)."""
+
+    def work(db: Any) -> dict[str, Any]:
+        source_tables.reset(db, source)
+        return _source_json(db, source)
+
+    return reply(transact(work))

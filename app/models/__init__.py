@@ -32,7 +32,7 @@ from .reference import ReferenceRow, ReferenceTable
 from .run import Run, RunEvent, RunTimer
 from .settings import AllowedHost, CustomField
 from .shipment import Shipment, ShipmentOrder
-from .status import StatusEvent
+from .status import StatusEvent, StatusSource
 from .template import TemplateImport, TemplateItem
 from .user import Role, User, user_roles
 
@@ -86,6 +86,7 @@ __all__ = [
     "RunEvent",
     "RunTimer",
     "StatusEvent",
+    "StatusSource",
     "StatusLagFact",
     "StockoutFact",
     "TemplateImport",

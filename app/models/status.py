@@ -35,3 +35,17 @@ class StatusEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     location: Mapped[str | None] = mapped_column(String(128))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class StatusSource(Base):
+    """A source system's status codes as an admin configured them: replaces the built-in
+    table of a source of the same key (erp, wms, tms, carrier), or adds a source."""
+
+    __tablename__ = "status_sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), unique=True)
+    # {CODE: order state}; codes are stored upper-case, as events are matched.
+    codes: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,7 +1,7 @@
 """The unified status model: source systems' codes mapped to OrderFlow order states.
 
 Each source system (ERP, WMS, TMS, carrier) reports its own codes; ``mappings.json`` maps
-them to the order states, which progress one way (``created → paid → approved → picking →
+them to the order states (admins replace or add tables: :mod:`.sources`), which progress one way (``created → paid → approved → picking →
 packed → shipped → customs_cleared → delivered → signed``). An event for an earlier state
 than the order's is recorded as a late milestone and changes nothing; ``cancelled`` is
 accepted until the order ships, ``returned`` once it has shipped; after either, nothing
@@ -30,6 +30,7 @@ from flow_engine import ExternalEvent
 from ..errors import ValidationError
 from ..models import Order, Run, StatusEvent, utcnow
 from ..runs import services as runs
+from . import sources as source_tables
 
 log = logging.getLogger(__name__)
 APPLIED, LATE, DUPLICATE = "applied", "late", "duplicate"
@@ -57,19 +58,21 @@ def states() -> dict[str, StateInfo]:
     }
 
 
-def sources() -> dict[str, dict[str, str]]:
-    """Per source system, its status codes and the order state each maps to."""
-    return _data()["sources"]
+def sources(db: Session) -> dict[str, dict[str, str]]:
+    """Per source system, its status codes and the order state each maps to (the shipped
+    tables with the ones admins saved in their place; see :mod:`.sources`)."""
+    return source_tables.effective(db)
 
 
-def map_code(source: str, code: str) -> str:
+def map_code(db: Session, source: str, code: str) -> str:
     """The order state for ``code`` of ``source``; ValidationError for unknown ones."""
-    table = sources().get(source)
+    known = sources(db)
+    table = known.get(source)
     if table is None:
         raise ValidationError(
             _l("Unknown source system %(source)s.", source=source),
             code="unknown_source",
-            details=[{"path": "/source", "message": f"one of {sorted(sources())}", "rule": "enum"}],
+            details=[{"path": "/source", "message": f"one of {sorted(known)}", "rule": "enum"}],
         )
     state = table.get(code.strip().upper())
     if state is None:
@@ -116,7 +119,7 @@ def record(
     now: datetime | None = None,
 ) -> Recorded:
     """Record one status event for ``order`` and apply it. No commit."""
-    state = map_code(source, code)
+    state = map_code(db, source, code)
     now = now or utcnow()
     seen = _existing(db, source, event_id)
     if seen is not None:

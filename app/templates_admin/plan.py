@@ -300,7 +300,9 @@ def pending_note(kind: str) -> str:
             "ready for the notification templates."
         ),
         "status_mapping": _l(
-            "Kept as data: this installation maps source statuses with its built-in table."
+            "Its codes are added to the source system's status mapping (Integrations → "
+            "Status mappings); codes naming a milestone that is no order state are kept as "
+            "data."
         ),
         "status_board": _l("Kept as data: the suggested columns of the status board."),
     }

@@ -247,6 +247,19 @@ def _alert_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     exchange.import_rules(db, actor, [spec], source=f"template:{plan.bundle.id}")
 
 
+def _status_mapping(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
+    """Keep the bundle's codes (for export) and add those naming an order state to the
+    source's status mapping; codes naming a milestone that is no order state stay data."""
+    from ..status import services as status
+    from ..status import sources
+
+    data = _kept(db, actor, plan, item)
+    known = status.states()
+    codes = {code: state for code, state in data["codes"].items() if state in known}
+    if codes:
+        sources.add_codes(db, actor.username if actor else None, data["source"], codes)
+
+
 def _intake_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     from ..orders import rules
 
@@ -268,7 +281,7 @@ _HANDLERS = {
     "flow": _flow,
     "alert_rule": _alert_rule,
     "notification_text": _kept,
-    "status_mapping": _kept,
+    "status_mapping": _status_mapping,
     "status_board": _kept,
     "webhook_host": _host,
     "intake_rule": _intake_rule,
