@@ -6,8 +6,11 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
@@ -15,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, abort, g, redirect, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import lazyload
 
 from .db import get_session
 from .errors import AuthenticationError, PermissionDeniedError
@@ -173,22 +177,74 @@ def _key_from_request() -> str | None:
     return request.headers.get("X-API-Key") or None
 
 
-def authenticate_api_key(plaintext: str | None) -> ApiKey:
+@dataclass(frozen=True)
+class ApiPrincipal:
+    """Who an API call acts as: the key's public facts, with no database session behind
+    them, so that a verified key can be reused by later calls of the same process."""
+
+    id: int
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    created_by_id: int | None
+    expires_at: datetime | None
+
+    @property
+    def created_by(self) -> User | None:
+        """The key's owner, read in the request's session."""
+        return get_session().get(User, self.created_by_id) if self.created_by_id else None
+
+
+# A verified key is trusted for this long in the process that verified it, so that busy
+# clients cost no database read per call; revoking a key reaches the other processes within
+# this time (and the revoking process at once). Expiry is checked on every call.
+API_KEY_RECHECK_SECONDS = 5.0
+_API_KEY_CACHE_SIZE = 1024
+_verified: dict[str, tuple[Any, float, ApiPrincipal]] = {}
+_verified_lock = threading.Lock()
+
+
+def forget_api_keys() -> None:
+    """Check every key against the database on its next use (after a revocation)."""
+    with _verified_lock:
+        _verified.clear()
+
+
+def authenticate_api_key(plaintext: str | None) -> ApiPrincipal:
     """Find the active key for ``plaintext`` or raise :class:`AuthenticationError`."""
     if not plaintext:
         raise AuthenticationError("An API key is required (Authorization: Bearer of_...).")
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or f"{parts[0]}_" != API_KEY_PREFIX:
         raise AuthenticationError("The API key is malformed.", code="invalid_api_key")
+    digest = _digest(plaintext)
     db = get_session()
-    key = db.scalars(select(ApiKey).where(ApiKey.prefix == parts[1])).one_or_none()
-    if key is None or not hmac.compare_digest(key.key_hash, _digest(plaintext)):
-        raise AuthenticationError("The API key is not valid.", code="invalid_api_key")
+    engine = db.get_bind()
     now = utcnow()
+    hit = _verified.get(digest)
+    if hit is not None and hit[0] is engine and time.monotonic() - hit[1] < API_KEY_RECHECK_SECONDS:
+        principal = hit[2]
+    else:
+        principal = _verify(db, parts[1], digest, plaintext, now)
+        with _verified_lock:
+            if len(_verified) >= _API_KEY_CACHE_SIZE:
+                _verified.clear()
+            _verified[digest] = (engine, time.monotonic(), principal)
+    if principal.expires_at is not None and principal.expires_at <= now:
+        raise AuthenticationError("The API key has expired.", code="expired_api_key")
+    return principal
+
+
+def _verify(db: Any, prefix: str, digest: str, plaintext: str, now: datetime) -> ApiPrincipal:
+    key = db.scalars(
+        select(ApiKey).where(ApiKey.prefix == prefix).options(lazyload(ApiKey.created_by))
+    ).one_or_none()
+    if key is None or not hmac.compare_digest(key.key_hash, digest):
+        raise AuthenticationError("The API key is not valid.", code="invalid_api_key")
     if key.revoked_at is not None:
         raise AuthenticationError("The API key has been revoked.", code="revoked_api_key")
-    if key.expires_at is not None and key.expires_at <= now:
-        raise AuthenticationError("The API key has expired.", code="expired_api_key")
+    principal = ApiPrincipal(key.id, key.name, key.prefix, tuple(key.scopes or ()),
+                             key.created_by_id, key.expires_at)  # fmt: skip
     # Record use at most once a minute so that busy clients do not write on every call.
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         key.last_used_at = now
@@ -196,10 +252,9 @@ def authenticate_api_key(plaintext: str | None) -> ApiKey:
             db.commit()
         except OperationalError:
             # Best effort: under write load SQLite may refuse at once; the request goes on
-            # and the next call records the use.
+            # and the next check records the use.
             db.rollback()
-            key = db.scalars(select(ApiKey).where(ApiKey.prefix == parts[1])).one()
-    return key
+    return principal
 
 
 def api_key_required(scope: str) -> Callable[[F], F]:

@@ -17,6 +17,7 @@ from ..models import ApiKey, Role, User, utcnow
 from ..security import (
     API_SCOPES,
     burn_password_check,
+    forget_api_keys,
     hash_password,
     new_api_key_material,
     verify_password,
@@ -227,5 +228,6 @@ def revoke_api_key(db: Session, actor: User | None, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.commit()
+        forget_api_keys()
         log.info("API key %s revoked by %s", key.prefix, _actor_name(actor))
     return key

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.db import get_session
+from app.db import get_db, get_session
 from app.models import ApiKey, utcnow
 from app.users import services
 
@@ -130,3 +130,46 @@ def test_api_key_pages_need_admin(client, login, make_user):
     assert (
         client.post("/admin/api-keys", data={"csrf_token": token, "name": "x"}).status_code == 403
     )
+
+
+def test_a_key_in_use_is_refused_as_soon_as_it_is_revoked(app, client, login, make_user):
+    key_id, plaintext = _create_key(app)
+    auth = {"Authorization": f"Bearer {plaintext}"}
+    assert client.get("/api/v1/me", headers=auth).status_code == 200  # verified, remembered
+    make_user("boss2", roles=("admin",))
+    login("boss2")
+    token = csrf_token(client, "/admin/api-keys")
+    client.post(f"/admin/api-keys/{key_id}/revoke", data={"csrf_token": token})
+    response = client.get("/api/v1/me", headers=auth)
+    assert response.status_code == 401 and response.json["error"]["code"] == "revoked_api_key"
+
+
+def test_a_revocation_by_another_process_applies_within_the_recheck_time(app, client, monkeypatch):
+    import time
+
+    from sqlalchemy import update
+
+    from app import security
+
+    key_id, plaintext = _create_key(app)
+    auth = {"Authorization": f"Bearer {plaintext}"}
+    assert client.get("/api/v1/me", headers=auth).status_code == 200
+    # Another process revokes the key: this one does not hear of it.
+    with get_db(app).engine.begin() as conn:
+        conn.execute(update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=utcnow()))
+    assert client.get("/api/v1/me", headers=auth).status_code == 200  # still trusted
+    later = time.monotonic() + security.API_KEY_RECHECK_SECONDS + 0.01
+    monkeypatch.setattr(security.time, "monotonic", lambda: later)
+    response = client.get("/api/v1/me", headers=auth)
+    assert response.status_code == 401 and response.json["error"]["code"] == "revoked_api_key"
+
+
+def test_a_remembered_key_still_expires_on_time(app, client, monkeypatch):
+    from app import security
+
+    _, plaintext = _create_key(app, expires_at=utcnow() + timedelta(seconds=30))
+    auth = {"Authorization": f"Bearer {plaintext}"}
+    assert client.get("/api/v1/me", headers=auth).status_code == 200
+    monkeypatch.setattr(security, "utcnow", lambda: utcnow() + timedelta(minutes=1))
+    response = client.get("/api/v1/me", headers=auth)
+    assert response.status_code == 401 and response.json["error"]["code"] == "expired_api_key"
