@@ -44,7 +44,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A unit of work that will write begins IMMEDIATE (see in_transaction): it waits for the
+    # write lock up to busy_timeout instead of reading first and then failing at once with
+    # "database is locked" when another writer committed meanwhile.
+    immediate = connection.get_execution_options().get("sqlite_immediate")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def json_dumps(value: Any) -> str:
@@ -181,11 +185,14 @@ def in_transaction(database: Database, work: Callable[[Session], T], *, attempts
 
     Conflicts are a stale optimistic lock (another process advanced the same run first) or
     SQLite's "database is locked". Each retry starts from a fresh read, so the work sees
-    what the winner committed.
+    what the winner committed. On SQLite the unit takes the write lock when it begins
+    (``BEGIN IMMEDIATE``), waiting for it up to the busy timeout.
     """
     for attempt in range(attempts):
         with database.session() as session:
             try:
+                if database.is_sqlite:
+                    session.connection(execution_options={"sqlite_immediate": True})
                 result = work(session)
                 session.commit()
                 return result

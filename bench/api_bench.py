@@ -158,17 +158,17 @@ class Server:
             total += int(fields[11]) + int(fields[12])
         return total / ticks
 
-    def rss_mb(self) -> float:
-        """Peak RSS (VmHWM) summed over the master and its workers."""
-        total = 0
+    def rss_mb(self) -> tuple[float, float]:
+        """Peak RSS (VmHWM): summed over the master and its workers, and the largest one."""
+        sizes = []
         for pid in self._pids():
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
-                        total += int(line.split()[1])
+                        sizes.append(int(line.split()[1]) / 1024)
             except OSError:
                 continue
-        return total / 1024
+        return sum(sizes), max(sizes, default=0.0)
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
@@ -209,6 +209,7 @@ async def _ingest(port: int, key: str, seconds: float, connections: int, prefix:
     errors: dict[int, int] = {}
     ids: list[int] = []
     counter = stored = 0
+    first_error: dict[int, str] = {}
     stop_at = time.perf_counter() + seconds
 
     async def worker() -> None:
@@ -238,6 +239,7 @@ async def _ingest(port: int, key: str, seconds: float, connections: int, prefix:
                     ids.extend(item["id"] for item in items)
             else:
                 errors[status] = errors.get(status, 0) + 1
+                first_error.setdefault(status, payload[:300].decode("utf-8", "replace"))
         conn.writer.close()
 
     began = time.perf_counter()
@@ -253,6 +255,7 @@ async def _ingest(port: int, key: str, seconds: float, connections: int, prefix:
         "p90_ms": q[89] * 1000,
         "p99_ms": q[98] * 1000,
         "errors": errors,
+        "first_error": first_error,
         "ids": ids,
     }
 
@@ -314,6 +317,8 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     print(f"  errors      {result['errors'] or 'none'} of {result['requests']} requests "
           "(latency is per request)")  # fmt: skip
+    for status, body in result["first_error"].items():
+        print(f"              first {status}: {body}")
     cores = os.cpu_count() or 1
     print(
         f"  server CPU  {cpu_ms:.2f} ms per order: at most {cores * 1000 / cpu_ms:.0f} "
@@ -323,9 +328,10 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
         f"  status lag  p50 {lag['p50_ms']:6.1f} ms  p99 {lag['p99_ms']:6.1f} ms over "
         f"{lag['events']} events  [{lag_ok}] target < {TARGET_LAG_MS:.0f} ms"
     )
-    print(f"  peak RSS    server {rss:.0f} MiB (all processes)")  # fmt: skip
-    return {"label": label, **{k: v for k, v in result.items() if k != "ids"}, "lag": lag,
-            "rss_mb": rss, "cpu_ms": cpu_ms}  # fmt: skip
+    print(f"  peak RSS    server {rss[0]:.0f} MiB (all processes), "
+          f"{rss[1]:.0f} MiB the largest process")  # fmt: skip
+    return {"label": label, **{k: v for k, v in result.items() if k not in ("ids", "first_error")}, "lag": lag,
+            "rss_mb": rss[0], "cpu_ms": cpu_ms}  # fmt: skip
 
 
 def _pg_database() -> str | None:

@@ -15,6 +15,7 @@ from app.models import ApprovalTask, InventoryItem, Reservation, Run
 from app.orders import services as orders
 from app.users import services as users
 
+from .conftest import USING_PG
 from .flows_fixtures import flow_doc, order_doc, publish
 
 
@@ -197,3 +198,33 @@ def test_a_batch_finds_out_when_its_stock_was_taken_meanwhile(app):
             {"warehouse": "GZ-01", "sku": "SKU-1", "requested": 2, "available": 1}
         ]
         db.rollback()
+
+
+@pytest.mark.skipif(USING_PG, reason="SQLite only: PostgreSQL locks rows, not the database")
+def test_a_sqlite_unit_of_work_holds_the_write_lock_from_its_start(app):
+    """A unit that reads before it writes must not fail at its first write with "database
+    is locked" because another writer committed in between: it takes the lock at BEGIN."""
+    import sqlite3
+
+    from sqlalchemy import text
+
+    from app.db import in_transaction
+
+    database = get_db(app)
+    path = database.engine.url.database
+    outcome = {}
+
+    def work(db):
+        db.execute(text("SELECT count(*) FROM orders")).scalar()  # reads only, so far
+        other = sqlite3.connect(path, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            outcome["other"] = "got the write lock"
+            other.rollback()
+        except sqlite3.OperationalError as err:
+            outcome["other"] = str(err)
+        finally:
+            other.close()
+
+    in_transaction(database, work)
+    assert outcome["other"] == "database is locked"
