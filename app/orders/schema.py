@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import re
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +24,7 @@ from flow_engine import order_schema
 from ..db import on_commit
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import CustomField
+from ..rechecked import Rechecked
 
 MAX_PROBLEMS = 50
 MAX_AMOUNT = 999_999_999_999
@@ -42,7 +42,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RECHECK_SECONDS = 1.0
 _lock = threading.Lock()
 _cache: dict[tuple[Any, ...], tuple[dict[str, Any], Any]] = {}
-_checked: tuple[Any, float, tuple[dict[str, Any], Any]] | None = None
+_current: Rechecked[tuple[dict[str, Any], Any]] = Rechecked(RECHECK_SECONDS)
 
 
 def _fingerprint(fields: list[CustomField]) -> tuple[Any, ...]:
@@ -83,12 +83,10 @@ def _build(fields: list[CustomField]) -> tuple[dict[str, Any], Any]:
 
 
 def _compiled(db: Session) -> tuple[dict[str, Any], Any]:
-    global _checked
-    now = time.monotonic()
-    engine = db.get_bind()
-    current = _checked
-    if current is not None and current[0] is engine and now - current[1] < RECHECK_SECONDS:
-        return current[2]
+    return _current.get(db, _load)
+
+
+def _load(db: Session) -> tuple[dict[str, Any], Any]:
     fields = list(db.scalars(select(CustomField).order_by(CustomField.name)))
     key = _fingerprint(fields)
     with _lock:
@@ -99,14 +97,12 @@ def _compiled(db: Session) -> tuple[dict[str, Any], Any]:
             if len(_cache) > 16:
                 _cache.clear()
             _cache[key] = hit
-    _checked = (engine, now, hit)
     return hit
 
 
 def forget() -> None:
     """Look at the custom fields again on the next order (after a change here)."""
-    global _checked
-    _checked = None
+    _current.forget()
 
 
 def effective_schema(db: Session) -> dict[str, Any]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,14 +24,14 @@ from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError, ValidationError
 from ..models import StatusSource, utcnow
+from ..rechecked import Rechecked
 
 SOURCE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 MAX_CODE = 64
 MAX_CODES = 500
 RECHECK_SECONDS = 1.0
 
-_lock = threading.Lock()
-_checked: tuple[Any, float, dict[str, dict[str, str]]] | None = None
+_tables: Rechecked[dict[str, dict[str, str]]] = Rechecked(RECHECK_SECONDS)
 
 
 def shipped() -> dict[str, dict[str, str]]:
@@ -45,25 +43,19 @@ def shipped() -> dict[str, dict[str, str]]:
 def effective(db: Session) -> dict[str, dict[str, str]]:
     """Per source system, its codes and the order state each maps to: the shipped tables,
     with the stored ones in their place. Do not change the answer: it is shared."""
-    global _checked
-    now = time.monotonic()
-    engine = db.get_bind()
-    current = _checked
-    if current is not None and current[0] is engine and now - current[1] < RECHECK_SECONDS:
-        return current[2]
+    return _tables.get(db, _load)
+
+
+def _load(db: Session) -> dict[str, dict[str, str]]:
     merged = dict(shipped())
     for row in db.scalars(select(StatusSource)):
         merged[row.source] = dict(row.codes)
-    with _lock:
-        _checked = (engine, now, merged)
     return merged
 
 
 def forget() -> None:
     """Read the stored tables again on the next event (after a change in this process)."""
-    global _checked
-    with _lock:
-        _checked = None
+    _tables.forget()
 
 
 @dataclass(frozen=True)
@@ -136,12 +128,7 @@ def check_codes(codes: Any, *, path: str = "/codes") -> dict[str, str]:
             problems.append({"path": where, "rule": "enum", "message": unknown})
             continue
         out[code] = state
-    if problems:
-        raise ValidationError(
-            _l("The status mapping has %(n)d problems; nothing was saved.", n=len(problems)),
-            code="invalid_codes",
-            details=problems,
-        )
+    _refuse(problems)
     return out
 
 
@@ -227,13 +214,17 @@ def parse_lines(text: str) -> dict[str, str]:
                              "message": unknown})  # fmt: skip
             continue
         codes[key] = state
+    _refuse(problems)
+    return codes
+
+
+def _refuse(problems: list[dict[str, Any]]) -> None:
     if problems:
         raise ValidationError(
             _l("The status mapping has %(n)d problems; nothing was saved.", n=len(problems)),
             code="invalid_codes",
             details=problems,
         )
-    return codes
 
 
 def as_lines(codes: Mapping[str, str]) -> str:

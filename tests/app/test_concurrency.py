@@ -88,14 +88,7 @@ def test_two_approvers_deciding_at_once_give_one_outcome(app):
 
 def test_two_orders_never_reserve_the_same_last_unit(app):
     database = get_db(app)
-    doc = flow_doc(
-        "reserve",
-        [{"id": "start", "type": "start"},
-         {"id": "hold", "type": "reserve_inventory", "config": {"warehouse": '"GZ-01"'}},
-         {"id": "ok", "type": "end", "config": {"outcome": "reserved"}},
-         {"id": "short", "type": "end", "config": {"outcome": "backorder"}}],
-        [("start", "hold"), ("hold", "ok", "reserved"), ("hold", "short", "insufficient")],
-    )  # fmt: skip
+    doc = _last_units_flow()
 
     def setup(db):
         from app.inventory.services import set_stock
