@@ -118,8 +118,8 @@ def test_lines_are_read_with_their_numbers(app):
             sources.parse_lines("A = shiped")
         assert err.value.details[0]["path"] == "line 1"
         assert "Did you mean shipped?" in err.value.details[0]["message"]
-    with app.app_context(), pytest.raises(NotFoundError):
-        sources.reset(get_db(app).session(), "erp")
+    with app.app_context(), get_db(app).session() as db, pytest.raises(NotFoundError):
+        sources.reset(db, "erp")
 
 
 @pytest.fixture
