@@ -228,11 +228,12 @@ class StockView:
 
     def available(self, skus: Iterable[str]) -> dict[str, dict[str, int]]:
         """``{warehouse: {sku: available}}`` for ``skus``, as :func:`available_for` gives it."""
-        wanted = set(skus)
+        wanted = sorted(set(skus))
         self._load(wanted)
         out: dict[str, dict[str, int]] = {}
         for warehouse, by_sku in self.stock.items():
-            picked = {s: n for s, n in by_sku.items() if s in wanted}
+            # Look up the order's few SKUs rather than walk the warehouse's many.
+            picked = {s: by_sku[s] for s in wanted if s in by_sku}
             if picked:
                 out[warehouse] = picked
         return out
