@@ -225,7 +225,7 @@ def authenticate_api_key(plaintext: str | None) -> ApiPrincipal:
     if hit is not None and hit[0] is engine and time.monotonic() - hit[1] < API_KEY_RECHECK_SECONDS:
         principal = hit[2]
     else:
-        principal = _verify(db, parts[1], digest, plaintext, now)
+        principal = _verify(db, parts[1], digest, now)
         with _verified_lock:
             if len(_verified) >= _API_KEY_CACHE_SIZE:
                 _verified.clear()
@@ -235,7 +235,7 @@ def authenticate_api_key(plaintext: str | None) -> ApiPrincipal:
     return principal
 
 
-def _verify(db: Any, prefix: str, digest: str, plaintext: str, now: datetime) -> ApiPrincipal:
+def _verify(db: Any, prefix: str, digest: str, now: datetime) -> ApiPrincipal:
     key = db.scalars(
         select(ApiKey).where(ApiKey.prefix == prefix).options(lazyload(ApiKey.created_by))
     ).one_or_none()

@@ -23,14 +23,18 @@ def _page(failed: dict[str, Any] | None = None) -> tuple[str, int]:
     db = get_session()
     views = sources.overview(db)
     texts = {v.source: sources.as_lines(v.codes) for v in views}
-    if failed and failed["source"] in texts:
-        texts[failed["source"]] = failed["text"]
+    # A refused form shows its errors and text where it was typed: in its source's panel,
+    # or, for a source that does not exist yet, in the form that adds one.
+    existing = failed if failed and failed["source"] in texts else None
+    if existing:
+        texts[existing["source"]] = existing["text"]
     page = render_template(
         "admin/status_mappings.html",
         views=views,
         texts=texts,
         states=status.states(),
-        failed=failed,
+        failed=existing,
+        failed_new=failed if failed and not existing else None,
     )
     return page, 422 if failed else 200
 
@@ -66,7 +70,7 @@ def save(source: str) -> tuple[str, int] | Response:
 def add() -> tuple[str, int] | Response:
     """A new source system, with its first codes."""
     source = request.form.get("source", "").strip()
-    if any(v.source == source for v in sources.overview(get_session())):
+    if sources.view(get_session(), source) is not None:
         return _page({"source": source, "text": request.form.get("codes", ""),
                       "message": _("%(source)s exists already: edit its codes below.",
                                    source=source), "problems": []})  # fmt: skip

@@ -140,10 +140,10 @@ def status_mappings() -> Response:
 
 
 def _source_json(db: Any, source: str) -> dict[str, Any]:
-    view = next((v for v in source_tables.overview(db) if v.source == source), None)
+    view = source_tables.view(db, source)
     if view is None:  # an added source, deleted
         return {"source": source, "codes": {}, "shipped": False, "customised": False}
-    return {"source": view.source, "codes": view.codes, "shipped": view.shipped,
+    return {"source": source, "codes": view.codes, "shipped": view.shipped,
             "customised": view.stored}  # fmt: skip
 
 

@@ -171,8 +171,9 @@ def outbox_host_secret(host: str, shared: bool) -> None:
     """Give HOST a new signing secret of its own (the old one stops working at once)."""
 
     def work(db: Any) -> Any:
-        row = db.scalars(select(AllowedHost).where(AllowedHost.host == host.strip().lower()))
-        found = row.first()
+        found = db.scalars(
+            select(AllowedHost).where(AllowedHost.host == host.strip().lower())
+        ).first()
         if found is None:
             raise NotFoundError(_l("This host is not on the allowlist."))
         return outbox.set_host_secret(db, found.id, own=not shared)

@@ -35,10 +35,6 @@ def _unchanged(version: str) -> bool:
     return bool(request.headers.get("HX-Request")) and request.args.get("v") == version
 
 
-def _nothing_new() -> Response:
-    return Response(status=204)
-
-
 def _version(*parts: object) -> str:
     """A short, URL-safe fingerprint of what a live page shows."""
     return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
@@ -59,7 +55,7 @@ def board() -> str | Response:
         ).one()
     )
     if _unchanged(version):
-        return _nothing_new()
+        return Response(status=204)  # nothing new: htmx keeps the page
     counts = dict(db.execute(select(Order.status, func.count()).group_by(Order.status)).all())
     columns = []
     for state in status.states().values():
@@ -89,7 +85,7 @@ def detail(order_id: int) -> str | Response:
     ).one()
     version = _version(order.updated_at, order.status, last_event, runs_changed, run_count)
     if _unchanged(version):
-        return _nothing_new()
+        return Response(status=204)  # nothing new: htmx keeps the page
     events = status.history(db, order.id)
     runs = list(db.scalars(select(Run).where(Run.order_id == order.id).order_by(Run.id)))
     return render_template(

@@ -203,8 +203,8 @@ def _allowed(db: Session) -> list[tuple[str, str | None]]:
         or ""
     )
     extra = [(h.strip().lower(), None) for h in str(configured).split(",") if h.strip()]
-    listed = db.execute(select(AllowedHost.host, AllowedHost.signing_secret)).all()
-    return [*((host, secret) for host, secret in listed), *extra]
+    listed = db.execute(select(AllowedHost.host, AllowedHost.signing_secret))
+    return [(host, secret) for host, secret in listed] + extra
 
 
 def check_destination(db: Session, url: Any) -> str | None:

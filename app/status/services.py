@@ -1,8 +1,9 @@
 """The unified status model: source systems' codes mapped to OrderFlow order states.
 
 Each source system (ERP, WMS, TMS, carrier) reports its own codes; ``mappings.json`` maps
-them to the order states (admins replace or add tables: :mod:`.sources`), which progress one way (``created → paid → approved → picking →
-packed → shipped → customs_cleared → delivered → signed``). An event for an earlier state
+them to the order states (admins replace or add tables: :mod:`.sources`), which progress
+one way (``created → paid → approved → picking → packed → shipped → customs_cleared →
+delivered → signed``). An event for an earlier state
 than the order's is recorded as a late milestone and changes nothing; ``cancelled`` is
 accepted until the order ships, ``returned`` once it has shipped; after either, nothing
 moves the order. Every event keeps its source time and its receive time (status lag), is

@@ -64,20 +64,28 @@ class SourceView:
     codes: dict[str, str]
     shipped: bool  # OrderFlow ships a table of this key
     stored: bool  # an admin's table is in use
-    updated_by: str | None = None
 
 
 def overview(db: Session) -> list[SourceView]:
     """Every source system with the table in use, shipped sources first."""
     rows = {row.source: row for row in db.scalars(select(StatusSource))}
     base = shipped()
-    out = []
-    for key in [*base, *sorted(k for k in rows if k not in base)]:
-        row = rows.get(key)
-        codes = dict(row.codes) if row is not None else dict(base[key])
-        out.append(SourceView(key, codes, key in base, row is not None,
-                              row.updated_by if row else None))  # fmt: skip
-    return out
+    return [_view(key, rows.get(key)) for key in [*base, *sorted(k for k in rows if k not in base)]]
+
+
+def view(db: Session, source: str) -> SourceView | None:
+    """One source system with the table in use; None when there is no such source."""
+    row = _stored(db, source)
+    return _view(source, row) if row is not None or source in shipped() else None
+
+
+def _view(source: str, row: StatusSource | None) -> SourceView:
+    codes = dict(row.codes) if row is not None else dict(shipped()[source])
+    return SourceView(source, codes, source in shipped(), row is not None)
+
+
+def _stored(db: Session, source: str) -> StatusSource | None:
+    return db.scalars(select(StatusSource).where(StatusSource.source == source)).one_or_none()
 
 
 def check_source_key(source: Any) -> str:
@@ -93,7 +101,7 @@ def check_source_key(source: Any) -> str:
     return source
 
 
-def check_codes(codes: Any, *, path: str = "/codes") -> dict[str, str]:
+def check_codes(codes: Any) -> dict[str, str]:
     """``{CODE: state}`` with codes upper-cased; ValidationError listing every problem."""
     from .services import states
 
@@ -101,20 +109,22 @@ def check_codes(codes: Any, *, path: str = "/codes") -> dict[str, str]:
         raise ValidationError(
             _l("Give at least one status code and the order state it means."),
             code="invalid_codes",
-            details=[{"path": path, "message": "a non-empty object", "rule": "type"}],
+            details=[{"path": "/codes", "message": "a non-empty object", "rule": "type"}],
         )
     if len(codes) > MAX_CODES:
         raise ValidationError(
             _l("A source system has at most %(n)d codes.", n=MAX_CODES),
             code="invalid_codes",
-            details=[{"path": path, "message": f"at most {MAX_CODES}", "rule": "maxProperties"}],
+            details=[
+                {"path": "/codes", "message": f"at most {MAX_CODES}", "rule": "maxProperties"}
+            ],
         )
     known = states()
     out: dict[str, str] = {}
     problems: list[dict[str, Any]] = []
     for raw, state in codes.items():
         code = str(raw).strip().upper()
-        where = f"{path}/{raw}"
+        where = f"/codes/{raw}"
         if not code or len(code) > MAX_CODE or not code.isprintable():
             problems.append({"path": where, "rule": "pattern",
                              "message": _("A code is 1 to %(n)d printable characters.", n=MAX_CODE)})  # fmt: skip
@@ -151,7 +161,7 @@ def save(db: Session, actor: str | None, source: str, codes: Any) -> StatusSourc
     """Use ``codes`` as ``source``'s table (replacing what it had). No commit."""
     source = check_source_key(source)
     table = check_codes(codes)
-    row = db.scalars(select(StatusSource).where(StatusSource.source == source)).one_or_none()
+    row = _stored(db, source)
     if row is None:
         row = StatusSource(source=source)
         db.add(row)
@@ -163,21 +173,19 @@ def save(db: Session, actor: str | None, source: str, codes: Any) -> StatusSourc
     return row
 
 
-def add_codes(db: Session, actor: str | None, source: str, codes: Mapping[str, str]) -> int:
+def add_codes(db: Session, actor: str | None, source: str, codes: Mapping[str, str]) -> None:
     """Add ``codes`` to the table ``source`` uses now (a code given again takes the new
-    state); returns how many codes were new or changed. No commit."""
-    current = dict(effective(db).get(check_source_key(source), {}))
+    state); nothing is written when the table has them all already. No commit."""
+    current = effective(db).get(check_source_key(source), {})
     table = check_codes(codes)
-    changed = sum(1 for code, state in table.items() if current.get(code) != state)
-    if changed:
+    if any(current.get(code) != state for code, state in table.items()):
         save(db, actor, source, {**current, **table})
-    return changed
 
 
 def reset(db: Session, source: str) -> None:
     """Drop the stored table of ``source``: a shipped source gets its shipped table back, an
     added one is gone. No commit."""
-    row = db.scalars(select(StatusSource).where(StatusSource.source == source)).one_or_none()
+    row = _stored(db, source)
     if row is None:
         raise NotFoundError(_l("No status mapping of %(source)s was saved.", source=source))
     db.delete(row)

@@ -45,6 +45,17 @@ def _broken_expression(files) -> None:
             "manifest_schema",
             "/industries",
         ),
+        (
+            lambda f: _edit(
+                f,
+                "manifest.json",
+                lambda d: d.__setitem__(
+                    "status_mappings", {"overseas_warehouse_system": {"OUT": "shipped"}}
+                ),
+            ),
+            "manifest_schema",
+            "/status_mappings",
+        ),  # fmt: skip
         (_broken_expression, "flow_invalid", "credit_ok"),
         (
             lambda f: f.__setitem__(
@@ -54,7 +65,13 @@ def _broken_expression(files) -> None:
             "cost",
         ),
     ],
-    ids=["bad-json", "schema-violation", "broken-expression", "bad-table-cell"],
+    ids=[
+        "bad-json",
+        "schema-violation",
+        "status-source-too-long",
+        "broken-expression",
+        "bad-table-cell",
+    ],  # fmt: skip
 )
 def test_malformed_bundle_is_refused_precisely(mutate, code, where, tx) -> None:
     with pytest.raises(ValidationError) as caught:
