@@ -208,14 +208,19 @@ class StockView:
         return []
 
     def write(self) -> None:
-        """Write the units taken since the last write: one conditional UPDATE per item."""
+        """Write the units taken since the last write: one conditional UPDATE per item, sent
+        together (one round trip on PostgreSQL); every item must match exactly one row."""
         if not self.pending:
             return
         now = utcnow()
-        conn = self.db.connection()
-        for (warehouse, sku), qty in sorted(self.pending.items()):
-            if conn.execute(_TAKE, {"w": warehouse, "s": sku, "q": qty, "now": now}).rowcount != 1:
-                raise StaleDataError(f"the stock of {sku} in {warehouse} changed meanwhile")
+        params = [
+            {"w": warehouse, "s": sku, "q": qty, "now": now}
+            for (warehouse, sku), qty in sorted(self.pending.items())
+        ]
+        changed = self.db.connection().execute(_TAKE, params).rowcount
+        if changed != len(params):
+            items = ", ".join(f"{p['s']} in {p['w']}" for p in params)
+            raise StaleDataError(f"the stock of one of {items} changed meanwhile")
         self.pending = {}
 
     def _load(self, skus: Iterable[str]) -> None:

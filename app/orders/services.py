@@ -115,6 +115,7 @@ def ingest_many(
     # One statement stores the whole batch; orders seen before are skipped by it and found.
     stored = _insert_many(db, rows)
     writes.stock = StockView(db, {sku for doc in docs for sku in runs.order_skus(doc)})
+    runs.reserve_runs(db, sorted(stored.values()), writes, stamp)
     results = []
     for values in rows:
         order_id = stored.pop((values["channel"], values["external_id"]), None)

@@ -23,7 +23,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from flow_engine import (
     CANCELLED,
     COMPLETED,
-    NEW,
     AuditEvent,
     CompiledFlow,
     Event,
@@ -42,7 +41,7 @@ from ..models import Alert, FlowVersion, Order, Run, RunEvent, utcnow
 from ..reference.services import reference_cache
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, compiled_version, live_flows
 from .effects import EffectContext, perform
-from .writer import Writes
+from .writer import Writes, new_run_row
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,6 @@ log = logging.getLogger(__name__)
 # event; a flow that keeps reserving in a loop without waiting is parked and alerted on.
 MAX_INLINE_ANSWERS = 100
 FINISHED_STATUSES = frozenset({COMPLETED, CANCELLED})
-_INSERT_RUN = Run.__table__.insert().returning(Run.__table__.c.id)
 
 
 @dataclass(frozen=True)
@@ -130,6 +128,20 @@ def start_runs(
     return runs
 
 
+def reserve_runs(
+    db: Session,
+    order_ids: list[int],
+    writes: Writes,
+    stamp: CatalogStamp,
+    *,
+    event: str = "order.created",
+) -> None:
+    """Insert the run rows a batch of new orders may need (one per order and live flow for
+    ``event``) with one statement; :func:`start_runs` then uses them."""
+    versions = live_flows.get(db, stamp, event)
+    writes.reserve_runs([(order_id, v.id) for order_id in order_ids for v in versions])
+
+
 def _trigger_failed(db: Session, order: Order, version: LiveVersion, err: DslError) -> None:
     key = version.flow_key
     log.warning("trigger filter of %s failed on order %s: %s", key, order.id, err)
@@ -155,18 +167,9 @@ def _start(
     now: datetime,
     writes: Writes,
 ) -> Run:
-    row = {
-        "flow_version_id": version.id,
-        "order_id": order.id,
-        "status": NEW,
-        "snapshot": {},
-        "lock_version": 1,
-        "current_nodes": [],
-        "started_at": now,
-        "updated_at": now,
-    }
+    row = new_run_row(order.id, version.id, now)
     # The run id is part of the engine's deterministic ids, so the row comes first.
-    run_id = db.connection().execute(_INSERT_RUN, row).scalar_one()
+    run_id = writes.run_id(row)
     result = start_run(version.flow, doc, run_id=str(run_id), now=now, ref=ref)
     state = _settle(db, run_id, order.id, 1, version.flow, result, ref, now, writes)
     # The buffered update will write exactly these values and bump the lock to 2.

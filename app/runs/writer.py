@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+
+from flow_engine import NEW
 
 from ..db import on_commit
 from ..inventory.services import RESERVATIONS, StockView
@@ -40,10 +42,12 @@ _UPDATE_RUN = (
         lock_version=bindparam("expected_version") + 1,
     )
 )
-_INSERT_TIMERS = TIMERS.insert().returning(
-    TIMERS.c.id, TIMERS.c.due_at, sort_by_parameter_order=True
-)
-_INSERT_OUTBOX = OUTBOX.insert().returning(OUTBOX.c.id, sort_by_parameter_order=True)
+_INSERT_RUN = RUNS.insert().returning(RUNS.c.id)
+# Many rows with RETURNING in one statement: rows come back in no set order (asking for the
+# parameters' order makes SQLite insert them one at a time), so each row says what it is.
+_INSERT_RUNS = RUNS.insert().returning(RUNS.c.id, RUNS.c.order_id, RUNS.c.flow_version_id)
+_INSERT_TIMERS = TIMERS.insert().returning(TIMERS.c.id, TIMERS.c.due_at)
+_INSERT_OUTBOX = OUTBOX.insert().returning(OUTBOX.c.id)
 
 
 class Writes:
@@ -58,6 +62,27 @@ class Writes:
         # A batch reads the stock of all its SKUs once (see StockView); single events read it
         # afresh.
         self.stock: StockView | None = None
+        # Run rows a batch inserted ahead, by (order id, flow version id); see reserve_runs.
+        self.reserved: dict[tuple[int, int], int] = {}
+
+    def reserve_runs(self, pairs: list[tuple[int, int]]) -> None:
+        """Insert the rows of the runs a batch may start, ``(order id, flow version id)``
+        each, with one statement. A run's id is part of the engine's ids, so its row must
+        exist before the run starts; rows whose trigger then does not match are deleted at
+        :meth:`flush`."""
+        if not pairs:
+            return
+        rows = [new_run_row(order_id, version_id, self.now) for order_id, version_id in pairs]
+        for run_id, order_id, version_id in self.db.connection().execute(_INSERT_RUNS, rows):
+            self.reserved[(order_id, version_id)] = run_id
+
+    def run_id(self, row: dict[str, Any]) -> int:
+        """The id of the run ``row`` (from :func:`new_run_row`): reserved ahead by the batch,
+        or inserted now."""
+        run_id = self.reserved.pop((row["order_id"], row["flow_version_id"]), None)
+        if run_id is None:
+            run_id = self.db.connection().execute(_INSERT_RUN, row).scalar_one()
+        return run_id
 
     def flush_reservations(self) -> None:
         """Write the stock taken and the reservation records now (before something reads
@@ -90,6 +115,9 @@ class Writes:
         from .tasks import wake_outbox_many, wake_timer
 
         conn = self.db.connection()
+        if self.reserved:  # runs whose trigger did not match
+            conn.execute(delete(RUNS).where(RUNS.c.id.in_(sorted(self.reserved.values()))))
+            self.reserved = {}
         if self.runs:
             params = list(self.runs.values())
             changed = conn.execute(_UPDATE_RUN, params).rowcount
@@ -107,3 +135,17 @@ class Writes:
             ids = [row[0] for row in conn.execute(_INSERT_OUTBOX, self.outbox).all()]
             on_commit(self.db, lambda: wake_outbox_many(ids))
         self.audit, self.outbox, self.timers, self.runs = [], [], [], {}
+
+
+def new_run_row(order_id: int, version_id: int, now: datetime) -> dict[str, Any]:
+    """The row of a run not started yet (the engine's first step fills it in)."""
+    return {
+        "flow_version_id": version_id,
+        "order_id": order_id,
+        "status": NEW,
+        "snapshot": {},
+        "lock_version": 1,
+        "current_nodes": [],
+        "started_at": now,
+        "updated_at": now,
+    }

@@ -185,7 +185,7 @@ def test_a_batch_finds_out_when_its_stock_was_taken_meanwhile(app):
         assert view.take({("GZ-01", "SKU-1"): 2}) == []
         # Someone else takes two units after the view was read.
         db.execute(update(InventoryItem).values(reserved=2))
-        with pytest.raises(StaleDataError, match="SKU-1 in GZ-01"):
+        with pytest.raises(StaleDataError, match="of one of SKU-1 in GZ-01 changed"):
             view.write()
         assert view.take({("GZ-01", "SKU-1"): 2}) == [
             {"warehouse": "GZ-01", "sku": "SKU-1", "requested": 2, "available": 1}

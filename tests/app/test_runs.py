@@ -390,6 +390,61 @@ def test_batch_intake_matches_one_by_one(app, database):
     assert [created for _, created, _ in again] == [False, False]
 
 
+def test_batch_keeps_only_the_runs_whose_trigger_matched(app, database):
+    """A batch inserts a run row per order and live flow ahead; rows of orders the trigger
+    filter turns away are gone after the commit, and each run carries its own id."""
+    doc = flow_doc(
+        "douyin-only",
+        [
+            {"id": "start", "type": "start"},
+            {"id": "done", "type": "end", "config": {"outcome": "ok"}},
+        ],
+        [("start", "done")],
+        filter='order.channel == "douyin"',
+    )
+    in_transaction(database, lambda db: publish(db, doc))
+    docs = [order_doc(f"T{i}", channel="douyin" if i % 2 else "taobao") for i in range(6)]
+    batch = in_transaction(database, lambda db: orders.ingest_many(db, docs))
+    assert [len(started) for _, _, started in batch] == [0, 1, 0, 1, 0, 1]
+    with database.session() as db:
+        stored = db.scalars(select(Run).order_by(Run.id)).all()
+        assert [r.id for r in stored] == sorted(r.id for _, _, s in batch for r in s)
+        assert {(r.status, r.outcome, r.lock_version) for r in stored} == {("completed", "ok", 2)}
+        assert all(r.snapshot["run_id"] == str(r.id) for r in stored)
+        channels = {db.get(Order, r.order_id).channel for r in stored}
+        assert channels == {"douyin"}
+        events = db.scalars(select(RunEvent.run_id).distinct()).all()
+        assert sorted(events) == [r.id for r in stored]
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(app, database):
+    """No statement per order: a batch of 15 orders sends as many statements as one of 5."""
+    from sqlalchemy import event
+
+    in_transaction(
+        database, lambda db: (load_reference(db, routing_ref()), publish(db, routing_doc()))
+    )
+    sample = routing_samples()[0]["order"]
+    counted: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        counted.append(statement)
+
+    def batch(prefix: str, n: int) -> int:
+        docs = [{**sample, "external_id": f"{prefix}{i}"} for i in range(n)]
+        counted.clear()
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            in_transaction(database, lambda db: orders.ingest_many(db, docs))
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+        return len(counted)
+
+    batch("W", 5)  # caches warmed
+    small, large = batch("S", 5), batch("L", 15)
+    assert small == large, "\n".join(s[:90] for s in counted)
+
+
 def test_orders_in_one_batch_see_the_stock_the_earlier_ones_took(app, database):
     doc = flow_doc(
         "last-units",
