@@ -1,9 +1,17 @@
 """API benchmark: orders in through a real WSGI server, on SQLite and on PostgreSQL.
 
-    .venv/bin/python bench/api_bench.py [--seconds 15] [--workers 3] [--threads 4]
-                                        [--connections 16] [--batch N] [--skip-pg]
+    .venv/bin/python bench/api_bench.py [--seconds 15] [--scenario single|batch|both]
+                                        [--workers W] [--threads T] [--connections C]
+                                        [--batch N] [--skip-pg] [--skip-sqlite]
 
-For each database it migrates a fresh database, loads the routing flow
+It runs two scenarios (``--scenario``), each on both databases:
+
+* ``single``: one order per ``POST /api/v1/orders``, 16 connections, gunicorn 3 workers x 4
+  threads (a channel webhook per order);
+* ``batch``: 20 orders per ``POST /api/v1/orders/batch``, 3 connections, gunicorn 3 workers
+  x 2 threads (an ERP or a queue consumer sending what it has).
+
+For each, it migrates a fresh database, loads the routing flow
 (``bench/flows/routing.flow.json``) with its reference data and stock, starts gunicorn
 (``--workers`` processes, gthread, keep-alive) on loopback, and drives it with a small
 asyncio HTTP/1.1 client on the same machine (``--connections`` keep-alive connections, each
@@ -355,29 +363,55 @@ def _drop_pg(url: str) -> None:
     admin.dispose()
 
 
+# The two ways systems send orders, each with the server shape that suits it: a channel
+# webhook posts one order per request (many connections); an ERP or a queue consumer posts
+# batches (few connections, fewer threads so a worker is not split between requests).
+SCENARIOS = {
+    "single": {"batch": 1, "connections": 16, "workers": 3, "threads": 4},
+    "batch": {"batch": 20, "connections": 3, "workers": 3, "threads": 2},
+}
+
+
+def _scenarios(args: argparse.Namespace) -> list[argparse.Namespace]:
+    """The scenarios to run; any of --batch/--connections/--workers/--threads given on the
+    command line overrides that setting in each of them."""
+    names = list(SCENARIOS) if args.scenario == "both" else [args.scenario]
+    runs = []
+    for name in names:
+        settings = dict(SCENARIOS[name])
+        for key in settings:
+            if getattr(args, key) is not None:
+                settings[key] = getattr(args, key)
+        runs.append(argparse.Namespace(**{**vars(args), **settings}))
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "both"], default="both",
+                        help="single: one order per request; batch: 20 per request")  # fmt: skip
+    parser.add_argument("--workers", type=int)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--connections", type=int)
     parser.add_argument("--lag-events", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=1,
+    parser.add_argument("--batch", type=int,
                         help="orders per request: 1 posts /orders, more posts /orders/batch")  # fmt: skip
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
     print(f"OrderFlow API benchmark on {os.cpu_count()} cores (client and server share them)")
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory(prefix="of-api-db-") as folder:
-            measure("SQLite", f"sqlite:///{folder}/orderflow.db", args)
-    if not args.skip_pg:
-        url = _pg_database()
-        if url:
-            try:
-                measure("PostgreSQL", url, args)
-            finally:
-                _drop_pg(url)
+    for run in _scenarios(args):
+        if not args.skip_sqlite:
+            with tempfile.TemporaryDirectory(prefix="of-api-db-") as folder:
+                measure("SQLite", f"sqlite:///{folder}/orderflow.db", run)
+        if not args.skip_pg:
+            url = _pg_database()
+            if url:
+                try:
+                    measure("PostgreSQL", url, run)
+                finally:
+                    _drop_pg(url)
     client_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nload generator peak RSS {client_rss:.0f} MiB")
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from flow_engine import Effect, EffectResult, Event
 
 from ..db import jsonable
 from ..inventory import services as inventory
-from ..models import Alert, ApprovalTask, RunTimer
+from ..models import ApprovalTask, RunTimer
 from ..shipments import services as shipments
 from .writer import Writes
 
@@ -173,25 +173,24 @@ def _to_outbox(ctx: EffectContext, effect: Effect) -> None:
 def _alert(ctx: EffectContext, effect: Effect) -> None:
     payload = jsonable(effect.payload)
     message = payload.get("message") or {}
-    dedup = f"flow:{payload.get('code')}:order:{ctx.order_id}"
-    existing = ctx.db.scalars(
-        select(Alert).where(Alert.dedup_key == dedup, Alert.status == "open")
-    ).first()
-    if existing is not None:
-        existing.data = {**existing.data, "repeats": int(existing.data.get("repeats", 1)) + 1}
-        return None
     params = payload.get("params") or {}
-    ctx.db.add(
-        Alert(
-            run_id=ctx.run_id,
-            order_id=ctx.order_id,
-            source=f"flow:{effect.node_id}",
-            severity=payload.get("severity", "warning"),
-            title=fill(str(message.get("zh") or message.get("en") or payload.get("code")), params),
-            message=fill(str(message.get("en") or ""), params),
-            dedup_key=dedup,
-            data={"code": payload.get("code"), "params": payload.get("params", {}), "repeats": 1},
-        )
+    ctx.writes.alert(
+        {
+            "run_id": ctx.run_id,
+            "order_id": ctx.order_id,
+            "source": f"flow:{effect.node_id}",
+            "severity": payload.get("severity", "warning"),
+            "title": fill(
+                str(message.get("zh") or message.get("en") or payload.get("code")), params
+            ),
+            "message": fill(str(message.get("en") or ""), params),
+            "dedup_key": f"flow:{payload.get('code')}:order:{ctx.order_id}",
+            "data": {
+                "code": payload.get("code"),
+                "params": payload.get("params", {}),
+                "repeats": 1,
+            },
+        }
     )
     return None
 

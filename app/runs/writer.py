@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -19,8 +19,9 @@ from flow_engine import NEW
 
 from ..db import on_commit
 from ..inventory.services import RESERVATIONS, StockView
-from ..models import OutboxMessage, Run, RunEvent, RunTimer
+from ..models import Alert, OutboxMessage, Run, RunEvent, RunTimer
 
+ALERTS = Alert.__table__
 RUNS = Run.__table__
 RUN_EVENTS = RunEvent.__table__
 OUTBOX = OutboxMessage.__table__
@@ -62,6 +63,8 @@ class Writes:
         # A batch reads the stock of all its SKUs once (see StockView); single events read it
         # afresh.
         self.stock: StockView | None = None
+        # Alerts raised, by dedup key; see alert.
+        self.alerts: dict[str, dict[str, Any]] = {}
         # Run rows a batch inserted ahead, by (order id, flow version id); see reserve_runs.
         self.reserved: dict[tuple[int, int], int] = {}
 
@@ -92,6 +95,31 @@ class Writes:
         if self.reservations:
             self.db.connection().execute(RESERVATIONS.insert(), self.reservations)
             self.reservations = []
+
+    def alert(self, row: dict[str, Any]) -> None:
+        """Raise the alert ``row`` (alerts table columns, ``data["repeats"]`` 1) at flush.
+        There is one open alert per ``dedup_key``: a repeat, in this transaction or of an
+        alert still open, counts in that alert's ``data["repeats"]``."""
+        held = self.alerts.get(row["dedup_key"])
+        if held is None:
+            self.alerts[row["dedup_key"]] = row
+        else:
+            held["data"] = {**held["data"], "repeats": held["data"]["repeats"] + 1}
+
+    def _flush_alerts(self) -> None:
+        rows, self.alerts = self.alerts, {}
+        still_open = self.db.scalars(
+            select(Alert)
+            .where(Alert.dedup_key.in_(sorted(rows)), Alert.status == "open")
+            .order_by(Alert.id)
+        )
+        for alert in still_open:
+            row = rows.pop(alert.dedup_key, None)
+            if row is not None:  # the oldest open alert of a key counts the repeats
+                repeats = int(alert.data.get("repeats", 1)) + row["data"]["repeats"]
+                alert.data = {**alert.data, "repeats": repeats}
+        if rows:
+            self.db.connection().execute(ALERTS.insert(), list(rows.values()))
 
     def timer(self, run_id: int, key: str, due: datetime) -> None:
         self.timers.append({"run_id": run_id, "timer_key": key, "due_at": due, "status": "pending"})
@@ -134,6 +162,8 @@ class Writes:
         if self.outbox:
             ids = [row[0] for row in conn.execute(_INSERT_OUTBOX, self.outbox).all()]
             on_commit(self.db, lambda: wake_outbox_many(ids))
+        if self.alerts:
+            self._flush_alerts()
         self.audit, self.outbox, self.timers, self.runs = [], [], [], {}
 
 

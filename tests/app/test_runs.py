@@ -523,3 +523,40 @@ def test_alert_texts_are_filled_with_their_parameters(app, database):
         alert = db.scalars(select(Alert)).one()
     assert alert.title == "订单 AL1 超出额度 1200.50"
     assert alert.message == "Order AL1 is over the limit by 1200.50 ({unknown})"
+
+
+def test_an_open_alert_counts_its_repeats_instead_of_adding_another(app, database):
+    """One open alert per order and code: repeats in the same transaction and in later ones
+    count in it; once it is resolved, the next one opens a new alert."""
+    alert = {"severity": "warning", "code": "stock.recheck", "message": {"en": "recheck"}}
+    doc = flow_doc(
+        "recheck-loop",
+        [{"id": "start", "type": "start"},
+         {"id": "warn", "type": "alert", "config": alert},
+         {"id": "warn_again", "type": "alert", "config": alert},
+         {"id": "hold", "type": "wait_event", "config": {"event": "recheck", "timeout": "3d"}},
+         {"id": "late", "type": "end", "config": {"outcome": "late"}}],
+        [("start", "warn"), ("warn", "warn_again"), ("warn_again", "hold"),
+         ("hold", "warn", "received"), ("hold", "late", "timeout")],
+    )  # fmt: skip
+    in_transaction(database, lambda db: publish(db, doc))
+    _, _, (run,) = ingest(database, order_doc("RA1"))
+    ingest(database, order_doc("RA2"))
+
+    def recheck() -> None:
+        in_transaction(database, lambda db: runs.apply_event(db, run.id, ExternalEvent("recheck")))
+
+    def alerts() -> list[tuple[str, int]]:
+        with database.session() as db:
+            rows = db.scalars(select(Alert).where(Alert.run_id == run.id).order_by(Alert.id))
+            return [(a.status, a.data["repeats"]) for a in rows]
+
+    assert alerts() == [("open", 2)]  # twice in the transaction that started the run
+    recheck()
+    assert alerts() == [("open", 4)]
+    with database.session() as db, db.begin():
+        db.get(Alert, db.scalar(select(Alert.id).where(Alert.run_id == run.id))).status = "resolved"
+    recheck()
+    assert alerts() == [("resolved", 4), ("open", 2)]
+    with database.session() as db:  # the other order has its own alert
+        assert db.scalar(select(func.count()).select_from(Alert)) == 3
