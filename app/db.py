@@ -242,3 +242,13 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = get_db().session()
     return g.db_session
+
+
+def release_session() -> None:
+    """End the request session's transaction and hand its connection back to the pool (the
+    session starts afresh if used again). For a request about to wait on other threads'
+    transactions: holding a pooled connection while waiting could starve the very thread
+    it waits for."""
+    session = g.get("db_session")
+    if session is not None:
+        session.close()

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from ..db import get_session
+from ..db import get_session, release_session
 from ..errors import NotFoundError, ValidationError
 from ..models import Order, Run
 from ..orders import intake, schema
+from ..orders.grouped import GroupCommit
 from ..security import api_key_required
 from ..shipments import services as shipments
 from ..status import services as status
@@ -113,7 +114,24 @@ def create_order() -> Response:
     the stored order with 200 instead of 201."""
     key = _idempotency_key()
     doc = json_body()
-    return created_reply(store(doc, idempotency_key=key))
+    release_session()  # the order is stored in transactions of its own
+    if key is not None:
+        return created_reply(store(doc, idempotency_key=key))
+    return created_reply(_group_commit().submit(doc))
+
+
+def _group_commit() -> GroupCommit:
+    """This app's group commit: orders posted at the same moment share a transaction."""
+    groups = current_app.extensions.get("orderflow.group_commit")
+    if groups is None:
+        groups = current_app.extensions.setdefault(
+            "orderflow.group_commit",
+            GroupCommit(
+                lambda doc: store(doc, idempotency_key=None),
+                lambda docs: receive_once_more(lambda db: intake.receive_many(db, docs)),
+            ),
+        )
+    return groups
 
 
 @bp.post("/orders/batch")

@@ -4,17 +4,18 @@ shape with JSON paths in both languages, limits, listing, filters, cursors and s
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import jsonschema
 import pytest
 import simplejson
 from sqlalchemy import func, select
 
-from app.db import get_db, get_session
-from app.models import Order
+from app.db import get_db, get_session, in_transaction
+from app.models import Order, Run
 from app.orders import schema
 
-from ..flows_fixtures import order_doc
+from ..flows_fixtures import load_reference, order_doc, publish, routing_doc, routing_ref
 from .conftest import Api
 
 
@@ -80,6 +81,73 @@ def test_concurrent_duplicates_store_one_order(app, make_key):
         t.join(30)
     assert sorted(statuses) == [200] * 5 + [201]
     assert _count(app) == 1
+
+
+@pytest.mark.parametrize("with_invalid", [False, True])
+def test_concurrent_requests_through_the_api_each_get_their_own_order(
+    app, make_key, monkeypatch, with_invalid
+):
+    """Real transactions: single-order posts arriving while another order's transaction runs
+    share the next transaction (group commit), and each request is answered with its own
+    order, its own duplicate notice or its own error (an invalid order sends its group back
+    to one transaction per order)."""
+    from app.orders import intake
+
+    in_transaction(
+        get_db(app), lambda db: (load_reference(db, routing_ref()), publish(db, routing_doc()))
+    )
+    key = make_key(scopes=("orders:write", "orders:read"))
+    n = 12
+    docs = [order_doc(f"G{i}") for i in range(n)]
+    docs.append(order_doc("G1"))  # the same order twice
+    if with_invalid:
+        bad = order_doc("G-bad")
+        bad["amount"] = "lots"
+        docs.append(bad)
+    # The first transaction to start takes a moment, so the other requests queue behind it.
+    receive, slowed = intake.receive, threading.Event()
+
+    def slow_first(*args: Any, **kwargs: Any) -> Any:
+        if not slowed.is_set():
+            slowed.set()
+            threading.Event().wait(0.3)
+        return receive(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "receive", slow_first)
+    barrier = threading.Barrier(len(docs))
+    replies: dict[int, Any] = {}
+
+    def post(i: int) -> None:
+        client = app.test_client()
+        body = simplejson.dumps(docs[i], use_decimal=True)
+        barrier.wait()
+        replies[i] = client.post(
+            "/api/v1/orders",
+            data=body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+    workers = [threading.Thread(target=post, args=(i,)) for i in range(len(docs))]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(60)
+    for i in range(n):
+        assert replies[i].json["external_id"] == f"G{i}", replies[i].json
+    twice = sorted(replies[i].status_code for i in (1, n))
+    assert twice == [200, 201]
+    assert replies[1].json["id"] == replies[n].json["id"]
+    assert all(replies[i].status_code == 201 for i in range(n) if i != 1)
+    with get_db(app).session() as db:
+        assert db.scalar(select(func.count(Order.id))) == n
+        assert db.scalar(select(func.count(Run.id))) == n
+    grouped = app.extensions["orderflow.group_commit"].groups
+    if with_invalid:
+        assert replies[n + 1].status_code == 422
+        assert [p["path"] for p in replies[n + 1].json["error"]["details"]] == ["/amount"]
+    else:
+        assert grouped >= 1
 
 
 @pytest.mark.parametrize(
