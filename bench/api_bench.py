@@ -6,8 +6,9 @@
 
 It runs two scenarios (``--scenario``), each on both databases:
 
-* ``single``: one order per ``POST /api/v1/orders``, 16 connections, gunicorn 3 workers x 4
-  threads (a channel webhook per order);
+* ``single``: one order per ``POST /api/v1/orders``, 24 connections, gunicorn 2 workers x 12
+  threads (a channel webhook per order; threads let orders that arrive together share a
+  transaction, see ``app/orders/grouped.py``);
 * ``batch``: 20 orders per ``POST /api/v1/orders/batch``, 3 connections, gunicorn 3 workers
   x 2 threads (an ERP or a queue consumer sending what it has).
 
@@ -364,10 +365,11 @@ def _drop_pg(url: str) -> None:
 
 
 # The two ways systems send orders, each with the server shape that suits it: a channel
-# webhook posts one order per request (many connections); an ERP or a queue consumer posts
-# batches (few connections, fewer threads so a worker is not split between requests).
+# webhook posts one order per request (many connections; many threads per worker, so that
+# orders arriving together share a transaction); an ERP or a queue consumer posts batches
+# (few connections, fewer threads so a worker is not split between requests).
 SCENARIOS = {
-    "single": {"batch": 1, "connections": 16, "workers": 3, "threads": 4},
+    "single": {"batch": 1, "connections": 24, "workers": 2, "threads": 12},
     "batch": {"batch": 20, "connections": 3, "workers": 3, "threads": 2},
 }
 

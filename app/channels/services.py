@@ -25,11 +25,11 @@ from flow_engine import order_schema
 
 from ..errors import AppError, ConflictError, NotFoundError, ValidationError
 from ..models import Channel, WebhookReceipt
+from ..signing import SIGNATURE_RE, sign
 from . import mapping as mappings
 
 REPLAY_WINDOW = timedelta(minutes=5)
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-SIGNATURE_RE = re.compile(r"^t=(\d{1,12}),v1=([0-9a-f]{64})$")
 
 
 class SignatureError(AppError):
@@ -37,12 +37,6 @@ class SignatureError(AppError):
 
     code = "bad_signature"
     status = 401
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The ``X-OrderFlow-Signature`` value a channel sends for ``body`` at ``timestamp``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
 
 
 def verify(

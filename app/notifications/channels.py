@@ -22,7 +22,8 @@ from urllib.parse import quote_plus
 
 import simplejson
 
-from ..runs.outbox import DeliveryError, send_http, sign
+from ..runs.outbox import DeliveryError, send_http
+from ..signing import sign
 
 TIMEOUT_SECONDS = 10
 MAX_RESPONSE_BYTES = 64 * 1024

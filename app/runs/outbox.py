@@ -7,8 +7,6 @@ effect id as ``Idempotency-Key`` so that a message delivered twice is processed 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
 import random
@@ -31,6 +29,7 @@ from flow_engine import EffectResult
 from ..db import Database, in_transaction, on_commit
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import AllowedHost, OutboxMessage, utcnow
+from ..signing import sign
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +53,6 @@ def backoff(attempts: int) -> timedelta:
     """Exponential backoff with jitter: about 10 s, 20 s, 40 s ... capped at one hour."""
     base = min(10 * 2 ** max(attempts - 1, 0), 3600)
     return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 (jitter, not security)
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """``X-OrderFlow-Signature`` value: HMAC-SHA256 over ``"<timestamp>.<body>"``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
