@@ -264,8 +264,9 @@ def test_same_order_twice_is_stored_once(app, database):
         assert db.scalar(select(func.count()).select_from(Run)) == 1
 
 
-def test_trigger_filter_selects_orders(app, database):
-    doc = flow_doc(
+def _douyin_only() -> dict:
+    """A flow that runs for douyin orders only."""
+    return flow_doc(
         "douyin-only",
         [
             {"id": "start", "type": "start"},
@@ -274,7 +275,10 @@ def test_trigger_filter_selects_orders(app, database):
         [("start", "done")],
         filter='order.channel == "douyin"',
     )
-    in_transaction(database, lambda db: publish(db, doc))
+
+
+def test_trigger_filter_selects_orders(app, database):
+    in_transaction(database, lambda db: publish(db, _douyin_only()))
     assert ingest(database, order_doc("F1"))[2] == []
     assert len(ingest(database, order_doc("F2", channel="douyin"))[2]) == 1
 
@@ -393,16 +397,7 @@ def test_batch_intake_matches_one_by_one(app, database):
 def test_batch_keeps_only_the_runs_whose_trigger_matched(app, database):
     """A batch inserts a run row per order and live flow ahead; rows of orders the trigger
     filter turns away are gone after the commit, and each run carries its own id."""
-    doc = flow_doc(
-        "douyin-only",
-        [
-            {"id": "start", "type": "start"},
-            {"id": "done", "type": "end", "config": {"outcome": "ok"}},
-        ],
-        [("start", "done")],
-        filter='order.channel == "douyin"',
-    )
-    in_transaction(database, lambda db: publish(db, doc))
+    in_transaction(database, lambda db: publish(db, _douyin_only()))
     docs = [order_doc(f"T{i}", channel="douyin" if i % 2 else "taobao") for i in range(6)]
     batch = in_transaction(database, lambda db: orders.ingest_many(db, docs))
     assert [len(started) for _, _, started in batch] == [0, 1, 0, 1, 0, 1]
