@@ -151,7 +151,6 @@ class Writes:
             changed = conn.execute(_UPDATE_RUN, params).rowcount
             if changed != len(params):
                 raise StaleDataError(f"{len(params) - changed} run(s) changed by another process")
-        self.flush_reservations()
         if self.audit:
             conn.execute(RUN_EVENTS.insert(), self.audit)
         if self.timers:
@@ -164,6 +163,9 @@ class Writes:
             on_commit(self.db, lambda: wake_outbox_many(ids))
         if self.alerts:
             self._flush_alerts()
+        # Stock last: concurrent batches take the same popular items, and each holds their
+        # rows from this UPDATE until its commit, so the less that follows it the better.
+        self.flush_reservations()
         self.audit, self.outbox, self.timers, self.runs = [], [], [], {}
 
 
