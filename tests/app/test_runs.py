@@ -438,6 +438,11 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(app, database):
     batch("W", 5)  # caches warmed
     small, large = batch("S", 5), batch("L", 15)
     assert small == large, "\n".join(s[:90] for s in counted)
+    # Stock is taken after the run's other rows are written: concurrent batches wait on the
+    # rows of popular items only from that statement to the commit.
+    verbs = [" ".join(s.split()[:3]) for s in counted]
+    take = verbs.index("UPDATE inventory SET")
+    assert take > max(verbs.index("INSERT INTO run_events"), verbs.index("INSERT INTO outbox"))
 
 
 def test_orders_in_one_batch_see_the_stock_the_earlier_ones_took(app, database):
