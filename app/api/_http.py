@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..db import get_db, in_transaction, json_dumps
 from ..errors import AppError, ValidationError
+from ..orders.grouped import GroupCommit
 
 T = TypeVar("T")
 MAX_DEPTH = 32
@@ -226,3 +227,15 @@ def transact(work: Callable[[Any], T]) -> T:
     """Run ``work(session)`` in its own transaction and commit, retrying write conflicts
     (SQLite's "database is locked", a stale run lock) from a fresh read."""
     return in_transaction(get_db(), work)
+
+
+def group_commit(
+    name: str, store_one: Callable[[Any], Any], store_many: Callable[[Any], Any]
+) -> GroupCommit:
+    """The app's group commit called ``name``: requests of that kind arriving at the same
+    moment share a transaction (``app/orders/grouped.py``)."""
+    key = f"orderflow.group_commit.{name}"
+    groups = current_app.extensions.get(key)
+    if groups is None:
+        groups = current_app.extensions.setdefault(key, GroupCommit(store_one, store_many))
+    return groups

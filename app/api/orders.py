@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, request, url_for
+from flask import Response, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
@@ -13,13 +13,13 @@ from ..db import get_session, release_session
 from ..errors import NotFoundError, ValidationError
 from ..models import Order, Run
 from ..orders import intake, schema
-from ..orders.grouped import GroupCommit
 from ..security import api_key_required
 from ..shipments import services as shipments
 from ..status import services as status
 from ._blueprint import bp
 from ._http import (
     cursor_id,
+    group_commit,
     iso,
     json_body,
     limit_param,
@@ -117,21 +117,15 @@ def create_order() -> Response:
     release_session()  # the order is stored in transactions of its own
     if key is not None:
         return created_reply(store(doc, idempotency_key=key))
-    return created_reply(_group_commit().submit(doc))
+    return created_reply(group_commit("orders", _store_each, _store_together).submit(doc))
 
 
-def _group_commit() -> GroupCommit:
-    """This app's group commit: orders posted at the same moment share a transaction."""
-    groups = current_app.extensions.get("orderflow.group_commit")
-    if groups is None:
-        groups = current_app.extensions.setdefault(
-            "orderflow.group_commit",
-            GroupCommit(
-                lambda doc: store(doc, idempotency_key=None),
-                lambda docs: receive_once_more(lambda db: intake.receive_many(db, docs)),
-            ),
-        )
-    return groups
+def _store_each(doc: dict[str, Any]) -> intake.Received:
+    return store(doc, idempotency_key=None)
+
+
+def _store_together(docs: list[dict[str, Any]]) -> list[intake.Received]:
+    return receive_once_more(lambda db: intake.receive_many(db, docs))
 
 
 @bp.post("/orders/batch")

@@ -27,10 +27,10 @@ MAX_GROUP = 50
 
 
 class _Pending:
-    __slots__ = ("doc", "done", "lead", "result", "error")
+    __slots__ = ("item", "done", "lead", "result", "error")
 
-    def __init__(self, doc: dict[str, Any]) -> None:
-        self.doc = doc
+    def __init__(self, item: Any) -> None:
+        self.item = item
         self.done = threading.Event()
         self.lead = False  # woken to store the next group instead of with a result
         self.result: Received | None = None
@@ -45,16 +45,19 @@ class _Pending:
 
 
 class GroupCommit:
-    """Stores orders arriving at once in one transaction; one instance per process.
+    """Stores orders arriving at once in one transaction; one instance per process and kind
+    of request.
 
-    ``store_one(doc)`` stores a single order in its own transaction; ``store_many(docs)``
-    stores several in one, all or nothing, returning one :class:`Received` per order.
+    ``store_one(item)`` stores a single request's order in its own transaction (an item is
+    what the request brought: an order document, a signed channel delivery);
+    ``store_many(items)`` stores several in one, all or nothing, returning one
+    :class:`Received` per item.
     """
 
     def __init__(
         self,
-        store_one: Callable[[dict[str, Any]], Received],
-        store_many: Callable[[Sequence[dict[str, Any]]], list[Received]],
+        store_one: Callable[[Any], Received],
+        store_many: Callable[[Sequence[Any]], list[Received]],
         max_group: int = MAX_GROUP,
     ) -> None:
         self._store_one = store_one
@@ -65,9 +68,10 @@ class GroupCommit:
         self._busy = False  # a thread is storing a group
         self.groups = 0  # transactions that stored more than one order (for tests and stats)
 
-    def submit(self, doc: dict[str, Any]) -> Received:
-        """Store ``doc``, with whatever else arrives meanwhile; raises its own error."""
-        pending = _Pending(doc)
+    def submit(self, item: Any) -> Received:
+        """Store ``item``'s order, with whatever else arrives meanwhile; raises its own
+        error."""
+        pending = _Pending(item)
         with self._lock:
             self._queue.append(pending)
             lead = not self._busy
@@ -100,7 +104,7 @@ class GroupCommit:
     def _store(self, group: list[_Pending]) -> None:
         if len(group) > 1:
             try:
-                received = self._store_many([p.doc for p in group])
+                received = self._store_many([p.item for p in group])
             except Exception as err:  # noqa: BLE001 - each order is stored again alone below
                 log.debug(
                     "group of %d orders refused (%s); storing them one by one", len(group), err
@@ -112,6 +116,6 @@ class GroupCommit:
                 return
         for pending in group:
             try:
-                pending.result = self._store_one(pending.doc)
+                pending.result = self._store_one(pending.item)
             except Exception as err:  # noqa: BLE001 - re-raised in the request it belongs to
                 pending.error = err

@@ -105,13 +105,19 @@ MAX_BATCH = 500
 
 
 def receive_many(
-    db: Session, docs: Sequence[Any], *, now: datetime | None = None
+    db: Session,
+    docs: Sequence[Any],
+    *,
+    dedup_keys: Sequence[str | None] | None = None,
+    now: datetime | None = None,
 ) -> list[Received]:
     """Store a batch of orders and start their flows in one transaction, all or nothing.
 
     Every order is checked against the effective schema first; one invalid order refuses the
     batch and the error lists each problem under the order's index (``/3/amount``). Orders
     seen before, also earlier in the same batch, come back with ``created`` false.
+    ``dedup_keys`` (one per order, or None) are the buyer-order keys a channel's mapping
+    gave; an order without one gets the intake rules' key, as :func:`receive` does.
     """
     if not 1 <= len(docs) <= MAX_BATCH:
         raise ValidationError(
@@ -135,7 +141,8 @@ def receive_many(
         )
     # The same buyer order seen before, or twice in this batch, is stored once: the first
     # occurrence of a key not seen before is stored, the others answer with its order.
-    keys = [key for _, key in prepared]
+    given = dedup_keys or [None] * len(prepared)
+    keys = [key or automatic for key, (_, automatic) in zip(given, prepared, strict=True)]
     known = _by_dedup_many(db, {k for k in keys if k})
     first: dict[str, int] = {}
     fresh = []

@@ -151,6 +151,69 @@ def test_a_replayed_delivery_is_refused(client, make_channel):
     assert redelivered.status_code == 200 and redelivered.json["duplicate_of"] == "external_id"
 
 
+@pytest.mark.parametrize("with_refused", [False, True])
+def test_deliveries_arriving_together_share_a_transaction_and_keep_their_answers(
+    app, make_channel, monkeypatch, with_refused
+):
+    """Deliveries arriving while another delivery's transaction runs are stored together
+    (group commit); each is answered with its own order, and a replayed or badly signed
+    one is refused on its own while the others are stored."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from app.models import Order
+    from app.orders import intake
+
+    secret = make_channel("shop", "shopify", "shopify")
+    stamp = int(time.time())
+    n = 8
+    sends = [({**SHOPIFY, "id": 7000 + i}, stamp, None) for i in range(n)]
+    if with_refused:
+        sends.append(({**SHOPIFY, "id": 7001}, stamp, None))  # a replay of delivery 1
+        sends.append(({**SHOPIFY, "id": 7999}, stamp, "t=1,v1=" + "0" * 64))
+    receive, slowed = intake.receive, threading.Event()
+
+    def slow_first(*args, **kwargs):
+        if not slowed.is_set():  # the first transaction takes a moment; the others queue
+            slowed.set()
+            threading.Event().wait(0.3)
+        return receive(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "receive", slow_first)
+    barrier = threading.Barrier(len(sends))
+    replies: dict[int, object] = {}
+
+    def send(i: int) -> None:
+        payload, at, signature = sends[i]
+        client = app.test_client()
+        barrier.wait()
+        replies[i] = _send(client, "shop", secret, payload, timestamp=at, signature=signature)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(sends))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    answers = {i: (r.status_code, r.json) for i, r in replies.items()}
+    stored = [i for i in range(n) if answers[i][0] == 201]
+    for i in stored:
+        assert answers[i][1]["external_id"] == str(7000 + i)
+    with get_db(app).session() as db:
+        assert db.scalar(select(func.count(Order.id))) == n
+    groups = app.extensions["orderflow.group_commit.channel_deliveries"].groups
+    if with_refused:
+        # Delivery 1 and its replay: whichever came first is stored, the other refused.
+        pair = sorted((answers[i][0], (answers[i][1].get("error") or {}).get("code"))
+                      for i in (1, n))  # fmt: skip
+        assert pair == [(201, None), (401, "replayed_signature")]
+        assert answers[n + 1][0] == 401 and answers[n + 1][1]["error"]["code"] == "bad_signature"
+        assert len(stored) == n - (answers[1][0] != 201)
+    else:
+        assert stored == list(range(n))
+        assert groups >= 1
+
+
 def test_unmappable_payload_lists_the_problems(client, make_channel):
     secret = make_channel("dy", "douyin", "douyin")
     payload = {**DOUYIN, "pay_amount": "lots", "sku_order_list": [{"item_num": 1}]}
@@ -178,6 +241,26 @@ def test_the_same_purchase_order_from_two_channels_is_one_order(client, api, mak
     other_buyer = {**PO, "buyer": {"id": "C-OTHER", "name": "Other"}}
     assert _send(client, "crm", crm, other_buyer).status_code == 201
     assert len(api.get("/orders").json["items"]) == 2
+
+
+def test_a_group_holding_the_same_purchase_order_twice_stores_one_order(app, make_channel):
+    """The group path (``receive_many`` with the mappings' keys) dedups as deliveries one by
+    one do: the same buyer order from two channels in one transaction is one order."""
+    from app.channels import mapping as mappings
+    from app.orders import intake
+
+    def mapped(kind: str, order_channel: str, payload: dict) -> tuple[dict, str | None]:
+        rules = mappings.effective(kind, None)
+        order = mappings.to_order(rules, payload, channel=order_channel)
+        return order, mappings.dedup_key(rules, order)
+
+    (a, key_a), (b, key_b) = mapped("b2b_po", "b2b", PO), mapped("b2b_po", "crm", PO)
+    assert key_a and key_a == key_b
+    got = in_transaction(
+        get_db(app), lambda db: intake.receive_many(db, [a, b], dedup_keys=[key_a, key_b])
+    )
+    assert [(r.created, r.matched) for r in got] == [(True, None), (False, "dedup_key")]
+    assert got[0].order.id == got[1].order.id
 
 
 def test_an_admin_edits_a_channels_mapping_tries_it_and_the_webhook_uses_it(

@@ -142,7 +142,7 @@ def test_concurrent_requests_through_the_api_each_get_their_own_order(
     with get_db(app).session() as db:
         assert db.scalar(select(func.count(Order.id))) == n
         assert db.scalar(select(func.count(Run.id))) == n
-    grouped = app.extensions["orderflow.group_commit"].groups
+    grouped = app.extensions["orderflow.group_commit.orders"].groups
     if with_invalid:
         assert replies[n + 1].status_code == 422
         assert [p["path"] for p in replies[n + 1].json["error"]["details"]] == ["/amount"]
