@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -55,3 +56,37 @@ class Api:
 def api(client: FlaskClient, make_key: Callable[..., str]) -> Api:
     """A client with a key holding every scope, owned by an admin."""
     return Api(client, make_key(owner="apiowner"))
+
+
+@pytest.fixture
+def first_intake_slowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first order transaction takes 0.3 s, so that requests arriving with it queue
+    behind it (and are then stored together by the group commit)."""
+    from app.orders import intake
+
+    receive, slowed = intake.receive, threading.Event()
+
+    def slow_first(*args: Any, **kwargs: Any) -> Any:
+        if not slowed.is_set():
+            slowed.set()
+            threading.Event().wait(0.3)
+        return receive(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "receive", slow_first)
+
+
+def at_once(count: int, call: Callable[[int], Any]) -> dict[int, Any]:
+    """``call(i)`` for each i below ``count``, in threads released together; answers by i."""
+    barrier = threading.Barrier(count)
+    answers: dict[int, Any] = {}
+
+    def run(i: int) -> None:
+        barrier.wait()
+        answers[i] = call(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return answers

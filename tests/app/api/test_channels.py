@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
 from app.channels import services as channels
 from app.db import get_db, in_transaction
+
+from .conftest import at_once
 
 SHOPIFY = {
     "id": 820982911946154508, "name": "#1001", "created_at": "2026-11-20T10:00:00-05:00",
@@ -153,17 +156,14 @@ def test_a_replayed_delivery_is_refused(client, make_channel):
 
 @pytest.mark.parametrize("with_refused", [False, True])
 def test_deliveries_arriving_together_share_a_transaction_and_keep_their_answers(
-    app, make_channel, monkeypatch, with_refused
+    app, make_channel, first_intake_slowed, with_refused
 ):
     """Deliveries arriving while another delivery's transaction runs are stored together
     (group commit); each is answered with its own order, and a replayed or badly signed
     one is refused on its own while the others are stored."""
-    import threading
-
     from sqlalchemy import func, select
 
     from app.models import Order
-    from app.orders import intake
 
     secret = make_channel("shop", "shopify", "shopify")
     stamp = int(time.time())
@@ -172,29 +172,12 @@ def test_deliveries_arriving_together_share_a_transaction_and_keep_their_answers
     if with_refused:
         sends.append(({**SHOPIFY, "id": 7001}, stamp, None))  # a replay of delivery 1
         sends.append(({**SHOPIFY, "id": 7999}, stamp, "t=1,v1=" + "0" * 64))
-    receive, slowed = intake.receive, threading.Event()
 
-    def slow_first(*args, **kwargs):
-        if not slowed.is_set():  # the first transaction takes a moment; the others queue
-            slowed.set()
-            threading.Event().wait(0.3)
-        return receive(*args, **kwargs)
-
-    monkeypatch.setattr(intake, "receive", slow_first)
-    barrier = threading.Barrier(len(sends))
-    replies: dict[int, object] = {}
-
-    def send(i: int) -> None:
+    def send(i: int) -> Any:
         payload, at, signature = sends[i]
-        client = app.test_client()
-        barrier.wait()
-        replies[i] = _send(client, "shop", secret, payload, timestamp=at, signature=signature)
+        return _send(app.test_client(), "shop", secret, payload, timestamp=at, signature=signature)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(sends))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    replies = at_once(len(sends), send)
     answers = {i: (r.status_code, r.json) for i, r in replies.items()}
     stored = [i for i in range(n) if answers[i][0] == 201]
     for i in stored:

@@ -3,7 +3,6 @@ shape with JSON paths in both languages, limits, listing, filters, cursors and s
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import jsonschema
@@ -16,7 +15,7 @@ from app.models import Order, Run
 from app.orders import schema
 
 from ..flows_fixtures import load_reference, order_doc, publish, routing_doc, routing_ref
-from .conftest import Api
+from .conftest import Api, at_once
 
 
 def _post(api: Api, doc: dict, **headers: str):
@@ -60,39 +59,32 @@ def test_concurrent_duplicates_store_one_order(app, make_key):
     # A fresh key: the racing requests are also its first use (recorded once, best effort).
     key = make_key(scopes=("orders:write", "orders:read"))
     body = simplejson.dumps(order_doc("RACE-1"), use_decimal=True)
-    statuses: list[int] = []
-    barrier = threading.Barrier(6)
 
-    def post() -> None:
-        client = app.test_client()
-        barrier.wait()
-        response = client.post(
-            "/api/v1/orders",
-            data=body,
-            content_type="application/json",
-            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "race"},
+    def post(_: int) -> int:
+        return (
+            app.test_client()
+            .post(
+                "/api/v1/orders",
+                data=body,
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "race"},
+            )
+            .status_code
         )
-        statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=post) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    statuses = list(at_once(6, post).values())
     assert sorted(statuses) == [200] * 5 + [201]
     assert _count(app) == 1
 
 
 @pytest.mark.parametrize("with_invalid", [False, True])
 def test_concurrent_requests_through_the_api_each_get_their_own_order(
-    app, make_key, monkeypatch, with_invalid
+    app, make_key, first_intake_slowed, with_invalid
 ):
     """Real transactions: single-order posts arriving while another order's transaction runs
     share the next transaction (group commit), and each request is answered with its own
     order, its own duplicate notice or its own error (an invalid order sends its group back
     to one transaction per order)."""
-    from app.orders import intake
-
     in_transaction(
         get_db(app), lambda db: (load_reference(db, routing_ref()), publish(db, routing_doc()))
     )
@@ -104,35 +96,16 @@ def test_concurrent_requests_through_the_api_each_get_their_own_order(
         bad = order_doc("G-bad")
         bad["amount"] = "lots"
         docs.append(bad)
-    # The first transaction to start takes a moment, so the other requests queue behind it.
-    receive, slowed = intake.receive, threading.Event()
 
-    def slow_first(*args: Any, **kwargs: Any) -> Any:
-        if not slowed.is_set():
-            slowed.set()
-            threading.Event().wait(0.3)
-        return receive(*args, **kwargs)
-
-    monkeypatch.setattr(intake, "receive", slow_first)
-    barrier = threading.Barrier(len(docs))
-    replies: dict[int, Any] = {}
-
-    def post(i: int) -> None:
-        client = app.test_client()
-        body = simplejson.dumps(docs[i], use_decimal=True)
-        barrier.wait()
-        replies[i] = client.post(
+    def post(i: int) -> Any:
+        return app.test_client().post(
             "/api/v1/orders",
-            data=body,
+            data=simplejson.dumps(docs[i], use_decimal=True),
             content_type="application/json",
             headers={"Authorization": f"Bearer {key}"},
         )
 
-    workers = [threading.Thread(target=post, args=(i,)) for i in range(len(docs))]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join(60)
+    replies = at_once(len(docs), post)
     for i in range(n):
         assert replies[i].json["external_id"] == f"G{i}", replies[i].json
     twice = sorted(replies[i].status_code for i in (1, n))
