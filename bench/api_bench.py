@@ -1,6 +1,6 @@
 """API benchmark: orders in through a real WSGI server, on SQLite and on PostgreSQL.
 
-    .venv/bin/python bench/api_bench.py [--seconds 15] [--scenario single|batch|both]
+    .venv/bin/python bench/api_bench.py [--seconds 15] [--scenario single|batch|channel|both]
                                         [--workers W] [--threads T] [--connections C]
                                         [--batch N] [--skip-pg] [--skip-sqlite]
 
@@ -10,7 +10,10 @@ It runs two scenarios (``--scenario``), each on both databases:
   threads (a channel webhook per order; threads let orders that arrive together share a
   transaction, see ``app/orders/grouped.py``);
 * ``batch``: 20 orders per ``POST /api/v1/orders/batch``, 3 connections, gunicorn 3 workers
-  x 2 threads (an ERP or a queue consumer sending what it has).
+  x 2 threads (an ERP or a queue consumer sending what it has);
+* ``channel`` (only when asked for): one signed Taobao-style trade per
+  ``POST /api/v1/channels/<key>/webhook``, set up as ``single`` (signature checked, receipt
+  kept, payload mapped to the canonical order, then the same intake).
 
 For each, it migrates a fresh database, loads the routing flow
 (``bench/flows/routing.flow.json``) with its reference data and stock, starts gunicorn
@@ -63,6 +66,7 @@ import simplejson  # noqa: E402
 from sqlalchemy import create_engine, text, update  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.channels import services as channels  # noqa: E402
 from app.db import get_db, in_transaction  # noqa: E402
 from app.flows import services as flows  # noqa: E402
 from app.inventory import services as inventory  # noqa: E402
@@ -70,6 +74,7 @@ from app.migrate import upgrade  # noqa: E402
 from app.models import InventoryItem  # noqa: E402
 from app.reference import services as reference  # noqa: E402
 from app.runs import outbox  # noqa: E402
+from app.signing import sign  # noqa: E402
 from app.users import services as users  # noqa: E402
 
 FLOWS = ROOT / "bench" / "flows"
@@ -85,8 +90,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _prepare(url: str, instance: str) -> str:
-    """Migrate, load the routing flow and its data, return an API key."""
+CHANNEL = "bench-tb"
+
+
+def _prepare(url: str, instance: str) -> tuple[str, str]:
+    """Migrate, load the routing flow and its data, add a Taobao-style channel; return an
+    API key and the channel's signing secret."""
     upgrade(url)
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance})
     database = get_db(app)
@@ -105,20 +114,44 @@ def _prepare(url: str, instance: str) -> str:
         flows.import_flow(db, None, doc, publish_now=True)
         db.execute(update(InventoryItem).where(InventoryItem.on_hand > 0).values(on_hand=10**9))
         outbox.add_allowed_host(db, "bench", "127.0.0.1")
+        return channels.create_channel(
+            db, None, key=CHANNEL, kind="taobao", order_channel="taobao"
+        ).secret
 
-    in_transaction(database, load)
+    secret = in_transaction(database, load)
     with app.app_context():
         _, key = users.create_api_key(
             database.session(), None, name="bench", scopes=["orders:read", "orders:write"]
         )
     database.dispose()
-    return key
+    return key, secret
 
 
 def _orders() -> list[dict[str, Any]]:
     samples = simplejson.loads((FLOWS / "orders.json").read_text(encoding="utf-8"),
                                use_decimal=True)  # fmt: skip
     return [s["order"] for s in samples]
+
+
+def _taobao(doc: dict[str, Any], tid: str) -> dict[str, Any]:
+    """The sample order as a Taobao-style trade, as the channel webhook receives it."""
+    addr = doc.get("shipping_address") or {}
+    customer = doc.get("customer") or {}
+    items = [
+        {
+            "outer_sku_id": ln["sku"],
+            "num": ln["qty"],
+            "price": str(ln["price"]),
+            "title": ln["name"],
+        }
+        for ln in doc["lines"]
+    ]
+    return {"trade": {
+        "tid": tid, "status": "WAIT_SELLER_SEND_GOODS", "payment": str(doc["amount"]),
+        "created": "2024-06-03 09:15:00", "buyer_open_uid": customer.get("id"),
+        "buyer_nick": customer.get("name"), "receiver_state": addr.get("province"),
+        "receiver_city": addr.get("city"), "receiver_address": "1 号", "orders": {"order": items},
+    }}  # fmt: skip
 
 
 class Server:
@@ -193,10 +226,12 @@ class Conn:
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
 
-    async def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    async def call(
+        self, method: str, path: str, body: bytes = b"", extra: str = ""
+    ) -> tuple[int, bytes]:
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.key}"
-            f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
         )
         self.writer.write(head.encode() + body)
         status_line = await self.reader.readline()
@@ -212,7 +247,9 @@ class Conn:
 
 
 async def _ingest(port: int, key: str, seconds: float, connections: int, prefix: str,
-                  batch: int = 1) -> dict[str, Any]:  # fmt: skip
+                  batch: int = 1, secret: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Post orders for ``seconds``; with ``secret``, one signed Taobao-style delivery per
+    request to the channel webhook instead of the API."""
     samples = _orders()
     latencies: list[float] = []
     errors: dict[int, int] = {}
@@ -232,13 +269,20 @@ async def _ingest(port: int, key: str, seconds: float, connections: int, prefix:
                 doc = copy.copy(samples[counter % len(samples)])
                 doc["external_id"] = f"{prefix}-{counter:08d}"
                 docs.append(doc)
-            if batch == 1:
+            extra = ""
+            if secret is not None:
+                path = f"/api/v1/channels/{CHANNEL}/webhook"
+                body = simplejson.dumps(_taobao(docs[0], docs[0]["external_id"]),
+                                        use_decimal=True, ensure_ascii=False)  # fmt: skip
+                stamp = int(time.time())
+                extra = f"X-OrderFlow-Signature: {sign(secret, stamp, body.encode())}\r\n"
+            elif batch == 1:
                 path, body = "/api/v1/orders", simplejson.dumps(docs[0], use_decimal=True)
             else:
                 path, body = "/api/v1/orders/batch", simplejson.dumps({"orders": docs},
                                                                       use_decimal=True)  # fmt: skip
             started = time.perf_counter()
-            status, payload = await conn.call("POST", path, body.encode())
+            status, payload = await conn.call("POST", path, body.encode(), extra)
             latencies.append(time.perf_counter() - started)
             if status == 201:
                 stored += batch
@@ -295,17 +339,26 @@ async def _status_lag(port: int, key: str, order_ids: list[int], count: int) -> 
 
 def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="of-api-bench-") as instance:
-        key = _prepare(url, instance)
+        key, channel_secret = _prepare(url, instance)
+        secret = channel_secret if args.channel else None
         server = Server(url, instance, args.workers, args.threads)
         try:
             # Warm-up: every worker compiles the flow and fills its caches once.
             asyncio.run(
-                _ingest(server.port, key, 2.0, args.connections, f"{label}-warm", args.batch)
+                _ingest(
+                    server.port, key, 2.0, args.connections, f"{label}-warm", args.batch, secret
+                )  # fmt: skip
             )
             cpu_before = server.cpu_seconds()
             result = asyncio.run(
                 _ingest(
-                    server.port, key, args.seconds, args.connections, f"{label}-run", args.batch
+                    server.port,
+                    key,
+                    args.seconds,
+                    args.connections,
+                    f"{label}-run",
+                    args.batch,
+                    secret,
                 )  # fmt: skip
             )
             cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / max(result["orders"], 1)
@@ -317,6 +370,8 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     p99_ok = "OK " if result["p99_ms"] < TARGET_P99_MS else "MISS"
     lag_ok = "OK " if lag["p99_ms"] < TARGET_LAG_MS else "MISS"
     how = "one order per request" if args.batch == 1 else f"{args.batch} orders per request"
+    if args.channel:
+        how = "one signed Taobao-style delivery per channel webhook request"
     print(f"\n== {label}: gunicorn {args.workers} workers x {args.threads} threads, "
           f"{args.connections} connections, {how}, {args.seconds:.0f} s")  # fmt: skip
     print(f"  ingest      {result['rate']:8.0f} orders/s  [{rate_ok}] target {TARGET_RATE:.0f}")
@@ -369,20 +424,22 @@ def _drop_pg(url: str) -> None:
 # orders arriving together share a transaction); an ERP or a queue consumer posts batches
 # (few connections, fewer threads so a worker is not split between requests).
 SCENARIOS = {
-    "single": {"batch": 1, "connections": 24, "workers": 2, "threads": 12},
-    "batch": {"batch": 20, "connections": 3, "workers": 3, "threads": 2},
+    "single": {"batch": 1, "connections": 24, "workers": 2, "threads": 12, "channel": False},
+    "batch": {"batch": 20, "connections": 3, "workers": 3, "threads": 2, "channel": False},
+    "channel": {"batch": 1, "connections": 24, "workers": 2, "threads": 12, "channel": True},
 }
+DEFAULT_SCENARIOS = ("single", "batch")
 
 
 def _scenarios(args: argparse.Namespace) -> list[argparse.Namespace]:
     """The scenarios to run; any of --batch/--connections/--workers/--threads given on the
     command line overrides that setting in each of them."""
-    names = list(SCENARIOS) if args.scenario == "both" else [args.scenario]
+    names = list(DEFAULT_SCENARIOS) if args.scenario == "both" else [args.scenario]
     runs = []
     for name in names:
         settings = dict(SCENARIOS[name])
         for key in settings:
-            if getattr(args, key) is not None:
+            if getattr(args, key, None) is not None:
                 settings[key] = getattr(args, key)
         runs.append(argparse.Namespace(**{**vars(args), **settings}))
     return runs
@@ -392,7 +449,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--scenario", choices=[*SCENARIOS, "both"], default="both",
-                        help="single: one order per request; batch: 20 per request")  # fmt: skip
+                        help="single: one order per request; batch: 20 per request; "
+                             "channel: one signed delivery per channel webhook request")  # fmt: skip
     parser.add_argument("--workers", type=int)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--connections", type=int)
