@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Response, g
+from flask import Response
 from flask_babel import lazy_gettext as _l
 
 from ..db import get_session
@@ -16,7 +16,7 @@ from ..security import api_key_required
 from ..status import services as status
 from ..status import sources as source_tables
 from ._blueprint import bp
-from ._http import iso, json_body, reply, transact
+from ._http import actor_name, iso, json_body, reply, transact
 
 
 def event_json(event: StatusEvent) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def put_status_mapping(source: str) -> Response:
     """Use the codes sent as ``source``'s table: replaces a shipped source's table, or adds
     a source system."""
     doc = json_body()
-    actor = f"api:{g.api_key.name}"[:64]
+    actor = actor_name()[:64]
 
     def work(db: Any) -> dict[str, Any]:
         source_tables.save(db, actor, source, doc.get("codes"))

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import click
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from ..commands._app import friendly_errors, ready_app
 from ..db import get_db, in_transaction
-from ..errors import NotFoundError
-from ..models import AllowedHost
 from ..orders import schema
 from ..runs import outbox
 from . import mapping
@@ -169,16 +164,9 @@ def outbox_allow(host: str, note: str, own_secret: bool) -> None:
 @friendly_errors
 def outbox_host_secret(host: str, shared: bool) -> None:
     """Give HOST a new signing secret of its own (the old one stops working at once)."""
-
-    def work(db: Any) -> Any:
-        found = db.scalars(
-            select(AllowedHost).where(AllowedHost.host == host.strip().lower())
-        ).first()
-        if found is None:
-            raise NotFoundError(_l("This host is not on the allowlist."))
-        return outbox.set_host_secret(db, found.id, own=not shared)
-
-    row = in_transaction(get_db(ready_app()), work)
+    row = in_transaction(
+        get_db(ready_app()), lambda db: outbox.set_host_secret(db, host, own=not shared)
+    )
     if row.signing_secret:
         click.echo(f"{row.host}: webhooks are now signed with: {row.signing_secret}")
     else:

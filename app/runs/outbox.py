@@ -229,7 +229,7 @@ def add_allowed_host(
             _l("Give a host name or address, e.g. erp.example.com or *.example.com."),
             fields={"host": "invalid"},
         )
-    if db.scalars(select(AllowedHost).where(AllowedHost.host == host)).first() is not None:
+    if _by_name(db, host) is not None:
         raise ConflictError(_l("%(host)s is on the allowlist already.", host=host))
     row = AllowedHost(
         host=host,
@@ -246,22 +246,29 @@ def new_signing_secret() -> str:
     return f"whsec_{secrets.token_urlsafe(32)}"
 
 
-def set_host_secret(db: Session, host_id: int, *, own: bool) -> AllowedHost:
-    """Give the host a new secret of its own (``own``), or make it use the shared secret
-    again. The old secret stops working at once. No commit."""
-    row = db.get(AllowedHost, host_id)
+def _by_name(db: Session, host: str) -> AllowedHost | None:
+    return db.scalars(select(AllowedHost).where(AllowedHost.host == host.strip().lower())).first()
+
+
+def allowed_host(db: Session, entry: int | str) -> AllowedHost:
+    """The allowlist entry with this id, or for this host name; NotFoundError if none."""
+    row = db.get(AllowedHost, entry) if isinstance(entry, int) else _by_name(db, entry)
     if row is None:
         raise NotFoundError(_l("This host is not on the allowlist."))
+    return row
+
+
+def set_host_secret(db: Session, entry: int | str, *, own: bool) -> AllowedHost:
+    """Give the host (entry id or host name) a new secret of its own (``own``), or make it
+    use the shared secret again. The old secret stops working at once. No commit."""
+    row = allowed_host(db, entry)
     row.signing_secret = new_signing_secret() if own else None
     db.flush()
     return row
 
 
 def remove_allowed_host(db: Session, host_id: int) -> None:
-    row = db.get(AllowedHost, host_id)
-    if row is None:
-        raise NotFoundError(_l("This host is not on the allowlist."))
-    db.delete(row)
+    db.delete(allowed_host(db, host_id))
     db.flush()
 
 

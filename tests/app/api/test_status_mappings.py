@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 import simplejson
+from sqlalchemy import select
 
 from app.db import get_db, in_transaction
 from app.errors import NotFoundError, ValidationError
+from app.models import StatusSource
 from app.status import sources
 
 from ..conftest import csrf_token
@@ -26,7 +28,7 @@ def _event(api, order: dict, source: str, code: str, n: int = 1):
         "occurred_at": "2026-11-21T09:00:00+08:00", "order": {"id": order["id"]}})  # fmt: skip
 
 
-def test_a_shipped_source_gets_its_own_codes_and_can_go_back(api):
+def test_a_shipped_source_gets_its_own_codes_and_can_go_back(app, api):
     order = _order(api)
     saved = api.put("/status-mappings/wms", json={"codes": {"gate_out": "shipped",
                                                             "QC-PASS": "packed"}})  # fmt: skip
@@ -38,6 +40,9 @@ def test_a_shipped_source_gets_its_own_codes_and_can_go_back(api):
     gone = _event(api, order, "wms", "PACKED")
     assert gone.status_code == 422 and gone.json["error"]["code"] == "unknown_status_code"
     assert api.get("/status-mappings").json["sources"]["wms"] == saved.json["codes"]
+    with get_db(app).session() as db:  # who changed it: the API key, by name
+        row = db.scalars(select(StatusSource).where(StatusSource.source == "wms")).one()
+        assert row.updated_by.startswith("api:test-")
 
     back = api.delete("/status-mappings/wms")
     assert back.status_code == 200 and back.json["customised"] is False
