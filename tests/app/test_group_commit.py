@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from app.orders.grouped import GroupCommit
+from app.orders.grouped import MAX_GROUP, GroupCommit
 
 
 class Store:
@@ -37,8 +37,10 @@ class Store:
         return [("stored", d["id"]) for d in docs]
 
 
-def _submit_while_first_is_held(store: Store, ids: list[str]) -> dict[str, Any]:
-    groups = GroupCommit(store.one, store.many)
+def _submit_while_first_is_held(
+    store: Store, ids: list[str], max_group: int = MAX_GROUP
+) -> dict[str, Any]:
+    groups = GroupCommit(store.one, store.many, max_group=max_group)
     answers: dict[str, Any] = {}
 
     def submit(doc_id: str) -> None:
@@ -86,23 +88,9 @@ def test_a_refused_group_is_stored_again_one_by_one():
 
 def test_a_group_larger_than_the_limit_is_split():
     store = Store()
-    groups = GroupCommit(store.one, store.many, max_group=3)
     ids = [f"O{i}" for i in range(8)]
-    answers: dict[str, Any] = {}
-    first = threading.Thread(target=lambda: answers.setdefault("O0", groups.submit({"id": "O0"})))
-    first.start()
-    assert store.started.wait(10)
-    others = [
-        threading.Thread(target=lambda i=i: answers.setdefault(i, groups.submit({"id": i})))
-        for i in ids[1:]
-    ]
-    for t in others:
-        t.start()
-    while len(groups._queue) < 7:
-        time.sleep(0.001)
-    store.release.set()
-    for t in [first, *others]:
-        t.join(10)
+    answers = _submit_while_first_is_held(store, ids, max_group=3)
     assert [len(c) for c in store.calls] == [1, 3, 3, 1]
     assert sorted(x for c in store.calls for x in c) == sorted(ids)
     assert all(answers[i] == ("stored", i) for i in ids)
+    assert answers["groups"] == 2
