@@ -9,19 +9,24 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from types import MappingProxyType
 from typing import Any
 
 from flow_engine._calendar import BusinessCalendar
 from flow_engine.errors import NodeError
-from flow_engine.state import AuditEvent, Effect, RunSnapshot, Token
+from flow_engine.state import EMPTY, AuditEvent, Effect, RunSnapshot, Token
 
 _WRITABLE_ROOTS = ("order", "vars", "customer")
-NO_DATA: Mapping[str, Any] = MappingProxyType({})
+NO_DATA = EMPTY
 
 
 class Working:
     """Everything a step changes, gathered before it is frozen into the next snapshot."""
+
+    __slots__ = (
+        "run_id", "now", "ref", "calendar", "order", "vars", "context", "seq", "audit",
+        "effects", "forks", "reservations", "closed", "_copied", "path", "waiting", "ready",
+        "node_id", "changes", "_owned",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -37,7 +42,8 @@ class Working:
         order = snap.order
         self.order: Mapping[str, Any] = order
         self.vars: dict[str, Any] = dict(snap.vars)
-        customer = order.get("customer") if isinstance(order, Mapping) else None
+        mapping = type(order) is dict or isinstance(order, Mapping)  # exact type: no ABC check
+        customer = order.get("customer") if mapping else None
         self.context: dict[str, Any] = {
             "order": order,
             "customer": customer if customer is not None else {},

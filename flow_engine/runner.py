@@ -62,15 +62,9 @@ def start_run(
     """Start a run of ``flow`` for ``order`` and advance it as far as it goes."""
     _check_clock(now)
     snapshot = RunSnapshot(run_id, flow.key, flow.version, NEW, {}, dict(vars or {}), (), now, now)
-    return step(
-        flow,
-        snapshot,
-        OrderArrived(order),
-        now=now,
-        ref=ref,
-        max_nodes=max_nodes,
-        calendar=calendar,
-    )
+    run = _Step(flow, snapshot, now, ref, max_nodes, calendar)
+    run.begin(order)  # what step() does with OrderArrived(order) on a new snapshot
+    return run.result()
 
 
 def step(
@@ -129,6 +123,11 @@ def approval_checks(
 
 
 class _Step:
+    __slots__ = (
+        "flow", "nodes", "snap", "w", "max_nodes", "count", "status", "outcome", "incident",
+        "pending",
+    )  # fmt: skip
+
     def __init__(
         self,
         flow: CompiledFlow,
@@ -165,12 +164,7 @@ class _Step:
         if self.status == NEW:
             if not isinstance(event, OrderArrived):
                 return self.ignore("not_started", event, primary)
-            self.status = WAITING
-            w.set_order(event.order)
-            started = {"flow": self.flow.key, "version": self.flow.version}
-            w.log("run_started", None, None, None, None, started)
-            w.ready.append(Token(w.new_id("k"), self.flow.start))
-            self.drain()
+            self.begin(event.order)
             return None
         if isinstance(event, OrderArrived):
             return self.ignore("already_started", event, primary)
@@ -191,6 +185,16 @@ class _Step:
             w.log("event_deferred", data={"event": event.type, **event_summary(event)})
             return None
         return self.resume(event, primary)
+
+    def begin(self, order: Mapping[str, Any]) -> None:
+        """Apply the order to a new run and walk from the start node."""
+        w = self.w
+        self.status = WAITING
+        w.set_order(order)
+        started = {"flow": self.flow.key, "version": self.flow.version}
+        w.log("run_started", None, None, None, None, started)
+        w.ready.append(Token(w.new_id("k"), self.flow.start))
+        self.drain()
 
     def ignore(self, reason: str, event: Event, primary: bool) -> str | None:
         if primary:

@@ -1,19 +1,20 @@
 """Run state: snapshots, audit events, effects and the events that advance a run.
 
-Every class is a frozen dataclass with ``to_dict()``/``from_dict()`` that round-trip through
-JSON (see ``flow_engine._codec`` for how Decimals and datetimes are tagged). Nested mappings
-inside a snapshot are shared between snapshots and must be treated as read-only.
+Every class is an immutable record (a ``NamedTuple``: a step builds dozens of them, and a
+tuple is the cheapest immutable object Python makes) with ``to_dict()``/``from_dict()`` that
+round-trip through JSON (see ``flow_engine._codec`` for how Decimals and datetimes are
+tagged). Nested mappings inside a snapshot are shared between snapshots and must be treated
+as read-only; empty ones default to the read-only ``EMPTY``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from flow_engine._codec import decode, encode, iso, parse_iso
-from flow_engine._frozen import fast_init
 from flow_engine.errors import FlowMigrationError, FlowStateError
 from flow_engine.events import Event, event_from_dict, event_to_dict
 from flow_engine.migrations import SNAPSHOT_FORMAT_VERSION, migrate_snapshot
@@ -26,11 +27,10 @@ INCIDENT = "incident"  # a node failed; a Retry event resumes at that node
 CANCELLED = "cancelled"  # a CancelRun event stopped the run
 RUN_STATUSES = (NEW, WAITING, COMPLETED, INCIDENT, CANCELLED)
 FINISHED = frozenset({COMPLETED, CANCELLED})
+EMPTY: Mapping[str, Any] = MappingProxyType({})  # the default of every empty mapping field
 
 
-@fast_init
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """A position in the flow: ready to run ``node_id`` or waiting there (``wait`` set)."""
 
     id: str
@@ -59,9 +59,7 @@ class Token:
         )
 
 
-@fast_init
-@dataclass(frozen=True)
-class Incident:
+class Incident(NamedTuple):
     """Why a run stopped in a node; cleared by a Retry event."""
 
     node_id: str
@@ -70,7 +68,7 @@ class Incident:
     message: str
     message_zh: str
     at: datetime
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = EMPTY
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -98,9 +96,7 @@ class Incident:
         )
 
 
-@fast_init
-@dataclass(frozen=True)
-class AuditEvent:
+class AuditEvent(NamedTuple):
     """One entry of a run's audit trail (what happened, where, why and by whom)."""
 
     seq: int
@@ -110,7 +106,7 @@ class AuditEvent:
     node_type: str | None = None
     branch: str | None = None
     actor: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = EMPTY
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
@@ -140,9 +136,7 @@ class AuditEvent:
         )
 
 
-@fast_init
-@dataclass(frozen=True)
-class Effect:
+class Effect(NamedTuple):
     """A side effect for the app to perform (outbox); ``awaited`` ones answer with EffectResult."""
 
     id: str
@@ -177,9 +171,7 @@ class Effect:
 # Snapshot
 
 
-@fast_init
-@dataclass(frozen=True)
-class RunSnapshot:
+class RunSnapshot(NamedTuple):
     """Everything needed to continue a run; the app stores ``to_dict()`` as the run row."""
 
     run_id: str
@@ -193,13 +185,13 @@ class RunSnapshot:
     updated_at: datetime
     seq: int = 0
     revision: int = 0
-    forks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    forks: Mapping[str, Mapping[str, Any]] = EMPTY
     outcome: str | None = None
     incident: Incident | None = None
     path: tuple[str, ...] = ()
     reservations: tuple[Mapping[str, Any], ...] = ()
     pending_events: tuple[Event, ...] = ()
-    closed: Mapping[str, str] = field(default_factory=dict)
+    closed: Mapping[str, str] = EMPTY
 
     @property
     def waiting(self) -> tuple[Token, ...]:
@@ -271,9 +263,7 @@ class RunSnapshot:
             raise FlowStateError(f"malformed run snapshot: {exc!r}") from None
 
 
-@fast_init
-@dataclass(frozen=True)
-class StepResult:
+class StepResult(NamedTuple):
     """What start_run()/step() return: new snapshot, audit entries, effects to perform.
 
     ``ignored`` is a reason code when the event changed nothing (duplicate approval decision,

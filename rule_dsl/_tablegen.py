@@ -14,7 +14,7 @@ from typing import Any
 from rule_dsl import _types as ty
 from rule_dsl import ast as A
 from rule_dsl.checker import Checker
-from rule_dsl.compiler import Emitter, Unit
+from rule_dsl.compiler import NUM_OR_FLOAT, Emitter, Unit, whole_literal
 from rule_dsl.errors import DslError, DslSyntaxError, make_error
 from rule_dsl.expression import run_checked
 from rule_dsl.parser import parse_expression, parse_tests
@@ -175,6 +175,17 @@ class _Compiler:
             raise _locate(err, location, *label) from None
         return node
 
+    def whole_cells(self, col: int) -> bool:
+        """Whether a cell of number column ``col`` compares with a whole-number literal."""
+        for cell in self.columns[col].cells:
+            for test in cell[1] if cell is not None else ():
+                if isinstance(test, A.Compare) and whole_literal(test.right):
+                    return True
+                rng = test.right if isinstance(test, A.In) else None
+                if isinstance(rng, A.Range) and whole_literal(rng.low) and whole_literal(rng.high):
+                    return True
+        return False
+
     def cell_condition(self, emitter: Emitter, row: int, col: int) -> str | None:
         """Source testing one input cell (None for ``-``)."""
         column = self.columns[col]
@@ -210,7 +221,7 @@ class _Compiler:
             return f"{local} in {members}"
         listed = self.unit.const(tuple(values))
         sid = self.unit.sid(tests[0].span.to(tests[-1].span))
-        guard = emitter.guards.get(local, f"{local}.__class__ in NUM_")
+        guard = emitter.guards.get((local, "in NUM_"), f"{local}.__class__ in NUM_")
         return f"({local} in {members} if {guard} else contained({local}, {listed}, {sid}))"
 
     def cell_key(self, row: int, col: int) -> str | None:
@@ -383,7 +394,11 @@ def generate(
             emitter.inputs[column.subject.name] = f"i{j}"
             if fast and column.type.kind == "number":
                 body.append(f"{pad}g{j} = i{j}.__class__ in NUM_")
-                emitter.guards[f"i{j}"] = f"g{j}"
+                emitter.guards[(f"i{j}", "in NUM_")] = f"g{j}"
+                if comp.whole_cells(j):
+                    float_ok = f"i{j}.__class__ is float_ and i{j} == i{j}"
+                    body.append(f"{pad}h{j} = g{j} or {float_ok}")
+                    emitter.guards[(f"i{j}", NUM_OR_FLOAT)] = f"h{j}"
         if not entry_first:
             body.append(f"{pad}m = []")
         body += comp.emit_rows(emitter, list(range(len(comp.outputs))), 0, pad, action)

@@ -21,6 +21,11 @@ from rule_dsl._unit import Unit, build_entry, build_unit, located
 __all__ = ["Emitter", "Unit", "build_entry", "build_unit", "located"]
 
 _SMALL_INT = 2**53
+# Class test for a number compared with a whole-number literal: a JSON float may be compared
+# as it is, because a float orders against (and equals) an integer below 2**53 exactly as its
+# shortest decimal form does, which is the value the checked path compares. NaN is left to
+# the checked path (it reports it).
+NUM_OR_FLOAT = "in NUM_ or float"
 _COMPREHENSION_HELPERS = {
     "sum": "agg_sum",
     "count": "agg_count",
@@ -30,6 +35,18 @@ _COMPREHENSION_HELPERS = {
     "any": "agg_any",
     "all": "agg_all",
 }
+
+
+def whole_literal(node: A.Node) -> bool:
+    """A whole-number literal that a float compares with exactly (see NUM_OR_FLOAT)."""
+    return isinstance(node, A.Literal) and type(node.value) is int and abs(node.value) < _SMALL_INT
+
+
+def class_test(first: str, again: str, cls: str) -> str:
+    """Source testing the class of a value: ``first`` reads it, ``again`` reads it after."""
+    if cls == NUM_OR_FLOAT:
+        return f"({first}.__class__ in NUM_ or {again}.__class__ is float_ and {again} == {again})"
+    return f"{first}.__class__ {cls}"
 
 
 class Emitter:
@@ -48,7 +65,8 @@ class Emitter:
         self.vars: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
         self.roots: dict[str, tuple[str, bool]] = {}
-        self.guards: dict[str, str] = {}  # local -> local holding `local.__class__ in NUM_`
+        # (local, class test) -> local already holding the result of that test
+        self.guards: dict[tuple[str, str], str] = {}
         self.no_walrus = 0
 
     # -------------------------------------------------------------- utilities
@@ -114,12 +132,11 @@ class Emitter:
                 names.append(src)
             elif src.isidentifier():
                 names.append(src)
-                known = self.guards.get(src) if cls == "in NUM_" else None
-                tests.append(known or f"{src}.__class__ {cls}")
+                tests.append(self.guards.get((src, cls)) or class_test(src, src, cls))
             else:
                 t1 = self.tmp()
                 names.append(t1)
-                tests.append(f"({t1} := {src}).__class__ {cls}")
+                tests.append(class_test(f"({t1} := {src})", t1, cls))
         if not tests:
             return f"({body(*names)})"
         guard = tests[0] if len(tests) == 1 else " & ".join(f"({t})" for t in tests)
@@ -228,7 +245,8 @@ class Emitter:
             fallback = lambda a, b: f"compare({op!r}, {a}, {b}, {sid})"  # noqa: E731
         if self.inline() and lk == rk == "number":
             operands = [(left, lhs), (right, rhs)]
-            return self.guarded(operands, "in NUM_", lambda a, b: f"{a} {op} {b}", fallback)
+            cls = NUM_OR_FLOAT if whole_literal(left) or whole_literal(right) else "in NUM_"
+            return self.guarded(operands, cls, lambda a, b: f"{a} {op} {b}", fallback)
         if self.inline() and lk == rk == "string":
             if equality:
                 return f"({lhs} {op} {rhs})"
@@ -289,9 +307,10 @@ class Emitter:
         if self.inline() and self.kind(left) == "number" and literal_bounds:
             lo_op = "<=" if rng.low_closed else "<"
             hi_op = "<=" if rng.high_closed else "<"
+            whole = whole_literal(rng.low) and whole_literal(rng.high)
             return self.guarded(
                 [(left, lhs)],
-                "in NUM_",
+                NUM_OR_FLOAT if whole else "in NUM_",
                 lambda a: f"{low} {lo_op} {a} {hi_op} {high}",
                 lambda a: f"in_range({a}, {low}, {high}, {flags}, {sid})",
             )

@@ -206,6 +206,10 @@ def eq(a: Any, b: Any) -> bool:
 _ORDERED = frozenset({"number", "string", "date", "datetime", "duration"})
 
 
+def _is_nan(value: Any) -> bool:
+    return type(value) is Decimal and value.is_nan()
+
+
 def compare(op: str, a: Any, b: Any, sid: int) -> bool:
     """Ordering comparison: false when either side is null; an error across types."""
     if a is None or b is None:
@@ -214,6 +218,8 @@ def compare(op: str, a: Any, b: Any, sid: int) -> bool:
     ka = kind_of(a)
     if ka != kind_of(b) or ka not in _ORDERED:
         raise _fault(sid, op, a, b)
+    if ka == "number" and (_is_nan(a) or _is_nan(b)):  # a JSON NaN orders with nothing
+        raise EvalFault(sid, "bad_value", expected="number", value="NaN")
     if ka == "datetime":  # same-zone datetimes would otherwise compare wall-clock times
         a, b = a.astimezone(UTC), b.astimezone(UTC)
     if op == "<":

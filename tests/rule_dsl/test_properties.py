@@ -385,3 +385,72 @@ def test_fast_and_checked_code_agree_on_hostile_data(ctx: Any) -> None:
         assert fast != ("error", "eval_failed"), (expr.source, ctx, fast)
         assert fast[0] == slow[0], (expr.source, ctx, fast, slow)
         assert repr(fast[1]) == repr(slow[1]), (expr.source, ctx, fast, slow)
+
+
+# ------------------------------------------------------------------ JSON floats against whole numbers
+
+_FLOAT_OPS = ("<", "<=", ">", ">=", "==", "!=")
+_LIMIT = 2**53 - 1
+whole_numbers = st.one_of(
+    st.integers(-1000, 1000), st.integers(-_LIMIT, _LIMIT), st.sampled_from([_LIMIT, -_LIMIT])
+)
+
+
+@st.composite
+def floats_near(draw: Any, n: int) -> float:
+    """A float equal to ``n``, one step either side of it, or anywhere."""
+    import math
+
+    near = float(n)
+    return draw(
+        st.one_of(
+            st.just(near),
+            st.just(math.nextafter(near, math.inf)),
+            st.just(math.nextafter(near, -math.inf)),
+            st.floats(allow_nan=True, allow_infinity=True),
+        )
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), whole_numbers, st.sampled_from(_FLOAT_OPS))
+def test_json_floats_compare_with_whole_literals_as_their_decimal_form(
+    data: Any, n: int, op: str
+) -> None:
+    """Fast code compares a JSON float with a whole-number literal directly; it must answer
+    exactly what the checked code answers on the float's decimal form (NaN included)."""
+    x = data.draw(floats_near(n))
+    high = n + data.draw(st.integers(1, 10))
+    sources = [f"order.amount {op} {n}", f"{n} {op} order.amount"]
+    if abs(high) <= _LIMIT:
+        sources.append(f"order.amount in [{n}..{high})")
+    ctx = {"order": {"amount": x}}
+    for source in sources:
+        expr = compile_expression(source, SCHEMA)
+        checked = expr._entry.__globals__["safe"]
+        fast = public_outcome(lambda e=expr: e(ctx, now=NOW))
+        slow = checked_outcome(lambda c=checked: c(ctx, NOW))
+        assert fast == slow, (source, x, fast, slow)
+    table = DecisionTable.from_dict(
+        {
+            "hit_policy": "first",
+            "inputs": [{"name": "amount", "expression": "order.amount"}],
+            "outputs": [{"name": "hit"}],
+            "rules": [
+                {"inputs": [f"{op} {n}" if op not in ("==", "!=") else str(n)], "outputs": ["1"]},
+                {"inputs": [f"[{n}..{n + 1}]"], "outputs": ["2"]},
+                {"inputs": ["-"], "outputs": ["3"]},
+            ],
+        },
+        SCHEMA,
+    )
+    if x != x:  # NaN orders with nothing: the range row reports it, with its location
+        assert public_outcome(lambda: table.evaluate(ctx, now=NOW)) == ("error", "bad_value")
+        return
+    exact = Decimal(repr(x))  # what the checked code compares: the float's decimal form
+    first = {
+        "<": exact < n, "<=": exact <= n, ">": exact > n, ">=": exact >= n,
+        "==": exact == n, "!=": exact == n,  # an equality cell is the plain number
+    }[op]  # fmt: skip
+    want = 1 if first else 2 if n <= exact <= n + 1 else 3
+    assert table.evaluate(ctx, now=NOW).outputs == {"hit": want}, (op, n, x)
