@@ -183,25 +183,6 @@ class Working:
             self.set_path("order.tags", current + new)
         return new
 
-    def inputs(self, paths: tuple[tuple[str, tuple[Any, ...], bool], ...]) -> dict[str, Any]:
-        out = {}
-        context = self.context
-        for path, parts, plain in paths:
-            if plain:
-                value: Any = context
-                for part in parts:
-                    if type(value) is dict:
-                        value = value.get(part)
-                    elif isinstance(value, Mapping):
-                        value = value.get(part)
-                    else:
-                        value = None
-                        break
-                out[path] = value
-            else:
-                out[path] = _resolve(context, parts)
-        return out
-
     def close_keys(self, reasons: Mapping[str, str]) -> None:
         if "closed" not in self._copied:
             self._copied.add("closed")
@@ -228,7 +209,8 @@ class Working:
 MAX_LISTED = 20  # list projections in the audit trail stop after this many items
 
 
-def _resolve(value: Any, parts: tuple[Any, ...]) -> Any:
+def resolve_path(value: Any, parts: tuple[Any, ...]) -> Any:
+    """The value at ``parts`` under ``value``; ``"[]"`` projects every item of a list."""
     for i, part in enumerate(parts):
         if type(value) is dict:
             value = value.get(part)
@@ -237,7 +219,7 @@ def _resolve(value: Any, parts: tuple[Any, ...]) -> Any:
             if not isinstance(value, list | tuple):
                 return None
             rest = parts[i + 1 :]
-            return [_resolve(item, rest) for item in value[:MAX_LISTED]]
+            return [resolve_path(item, rest) for item in value[:MAX_LISTED]]
         if isinstance(part, int):
             value = value[part] if isinstance(value, list | tuple) and part < len(value) else None
         else:

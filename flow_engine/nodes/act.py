@@ -16,6 +16,7 @@ from flow_engine.nodes.base import (
     DURATION,
     EXPRESSION,
     I18N,
+    NO_INPUTS,
     VAR_NAME,
     CompileEnv,
     HandlerBase,
@@ -24,8 +25,8 @@ from flow_engine.nodes.base import (
     Runtime,
     Wait,
     field,
+    input_reader,
     obj,
-    split_paths,
 )
 from flow_engine.state import Token
 
@@ -104,13 +105,13 @@ class SetHandler(HandlerBase):
                 parts = ["order", *parts]
             expect = _declared_type(env.context_schema, parts)
             expr = env.expression(item["expression"], f"fields/{i}/expression", expect=expect)
-            out.append((item["path"], expr, split_paths(expr.paths) if expr else ()))
+            out.append((item["path"], expr, input_reader(expr.paths) if expr else NO_INPUTS))
         return tuple(out)
 
     def run(self, prep: Any, rt: Runtime) -> Next:
         inputs: dict[str, Any] = {}
-        for path, expr, paths in prep:
-            inputs.update(rt.inputs(paths))
+        for path, expr, read_inputs in prep:
+            inputs.update(read_inputs(rt.context))
             rt.set_path(path, expr(rt.context, now=rt.now))
         return Next(None, {"inputs": inputs})
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import rule_dsl
+from flow_engine._runtime import resolve_path
 from flow_engine.issues import ERROR, WARNING, ValidationIssue, make_issue
 from flow_engine.model import Node
 from flow_engine.state import Effect, Token
@@ -96,8 +97,6 @@ class Runtime(Protocol):
     def set_var(self, name: str, value: Any) -> None: ...
 
     def add_tags(self, tags: list[str]) -> list[str]: ...
-
-    def inputs(self, paths: tuple[tuple[str, tuple[Any, ...], bool], ...]) -> dict[str, Any]: ...
 
     def schedule_timer(self, due: datetime, purpose: str) -> str: ...
 
@@ -199,16 +198,49 @@ def _path_parts(path: str) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-def split_paths(paths: frozenset[str]) -> tuple[tuple[str, tuple[str | int, ...], bool], ...]:
-    """Pre-split expression paths (``order.lines[].qty`` too) for recording inputs.
+InputReader = Callable[[Mapping[str, Any]], dict[str, Any]]
 
-    Each entry is ``(path, parts, plain)``; plain paths only go through object fields.
+
+def input_reader(paths: frozenset[str]) -> InputReader:
+    """A function reading the values of expression ``paths`` (``order.lines[].qty`` too) from
+    a run context, for the audit trail: ``{path: value}`` in path order.
+
+    The reads are generated as Python once per node (shared prefixes read once); a value that
+    is not an object ends its path with null, and list projections stop after
+    ``MAX_LISTED`` items.
     """
-    out = []
+    lines, items = ["def read(c):"], []
+    names: dict[tuple[str | int, ...], str] = {}
+    consts: dict[str, Any] = {"dict_": dict, "step_": _step_into, "resolve_": resolve_path}
     for path in sorted(paths):
         parts = _path_parts(path)
-        out.append((path, parts, all(type(p) is str and p != "[]" for p in parts)))
-    return tuple(out)
+        if not all(type(p) is str and p != "[]" for p in parts):
+            consts[f"p{len(consts)}"] = parts
+            items.append(f"{path!r}: resolve_(c, p{len(consts) - 1})")
+            continue
+        src = "c"
+        for depth in range(1, len(parts) + 1):
+            prefix, part = parts[:depth], parts[depth - 1]
+            if prefix not in names:
+                name = names[prefix] = f"v{len(names)}"
+                if depth == 1:  # the context itself is always a dict
+                    lines.append(f"    {name} = c.get({part!r})")
+                else:
+                    read = f"{src}.get({part!r}) if {src}.__class__ is dict_ else step_({src}, {part!r})"
+                    lines.append(f"    {name} = {read}")
+            src = names[prefix]
+        items.append(f"{path!r}: {src}")
+    lines.append("    return {" + ", ".join(items) + "}")
+    namespace = {"__builtins__": {}, **consts}
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built above from quoted paths
+    return namespace["read"]  # type: ignore[no-any-return]
+
+
+def _step_into(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+NO_INPUTS = input_reader(frozenset())
 
 
 class CompileEnv:

@@ -15,8 +15,8 @@ from flow_engine.nodes.base import (
     Next,
     Runtime,
     field,
+    input_reader,
     obj,
-    split_paths,
 )
 from rule_dsl import compile_expression
 
@@ -48,13 +48,13 @@ class ConditionHandler(HandlerBase):
 
     def compile(self, node: Node, env: CompileEnv) -> Any:
         expr = env.expression(node.config["expression"], "expression", expect="boolean")
-        return None if expr is None else (expr, split_paths(expr.paths))
+        return None if expr is None else (expr, input_reader(expr.paths))
 
     def run(self, prep: Any, rt: Runtime) -> Next:
-        expr, paths = prep
+        expr, read_inputs = prep
         value = expr(rt.context, now=rt.now)
         branch = "true" if value is True else "false"
-        return Next(branch, {"inputs": rt.inputs(paths), "value": value})
+        return Next(branch, {"inputs": read_inputs(rt.context), "value": value})
 
 
 class SwitchHandler(HandlerBase):
@@ -107,7 +107,7 @@ class SwitchHandler(HandlerBase):
         for i, case in enumerate(node.config["cases"]):
             expr = env.expression(case["when"], f"cases/{i}/when", expect="boolean")
             if expr is not None:
-                cases.append((case["branch"], expr, split_paths(expr.paths)))
+                cases.append((case["branch"], expr, input_reader(expr.paths)))
         return (node.config.get("mode", "first") == "all", tuple(cases))
 
     def run(self, prep: Any, rt: Runtime) -> Next:
@@ -115,8 +115,8 @@ class SwitchHandler(HandlerBase):
         context, now = rt.context, rt.now
         matched: list[str] = []
         inputs: dict[str, Any] = {}
-        for branch, expr, paths in cases:
-            inputs.update(rt.inputs(paths))
+        for branch, expr, read_inputs in cases:
+            inputs.update(read_inputs(rt.context))
             if expr(context, now=now) is True:
                 if not match_all:
                     return Next(branch, {"inputs": inputs, "matched": [branch]})
@@ -278,16 +278,16 @@ class DecisionTableHandler(HandlerBase):
         return (
             table,
             node.config.get("store_as") or node.id,
-            split_paths(frozenset(paths)),
+            input_reader(frozenset(paths)),
             no_match,
         )
 
     def run(self, prep: Any, rt: Runtime) -> Next:
-        table, store_as, paths, no_match = prep
+        table, store_as, read_inputs, no_match = prep
         result = table.evaluate(rt.context, now=rt.now)
         rt.set_var(store_as, result.outputs)
         data = {
-            "inputs": rt.inputs(paths),
+            "inputs": read_inputs(rt.context),
             "matched": list(result.matched),
             "outputs": result.outputs,
         }
@@ -318,11 +318,11 @@ class RulesetHandler(HandlerBase):
         rules = env.ruleset(node.config["source"], "source")
         if rules is None:
             return None
-        return (rules, split_paths(frozenset(getattr(rules, "paths", ()))))
+        return (rules, input_reader(frozenset(getattr(rules, "paths", ()))))
 
     def run(self, prep: Any, rt: Runtime) -> Next:
-        rules, paths = prep
-        inputs = rt.inputs(paths)
+        rules, read_inputs = prep
+        inputs = read_inputs(rt.context)
         result = rules(rt.context, now=rt.now)
         for path, value in result.changes.items():
             rt.set_path(path, value)

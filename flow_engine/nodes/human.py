@@ -20,6 +20,7 @@ from flow_engine.nodes.base import (
     DURATION,
     EXPRESSION,
     I18N,
+    NO_INPUTS,
     VAR_NAME,
     BranchSpec,
     CompileEnv,
@@ -29,8 +30,8 @@ from flow_engine.nodes.base import (
     Runtime,
     Wait,
     field,
+    input_reader,
     obj,
-    split_paths,
 )
 from flow_engine.state import Token
 from rule_dsl import DslError
@@ -147,8 +148,8 @@ class ApprovalHandler(HandlerBase):
         for i, c in enumerate(cfg.get("checks", ())):
             # a check is shown as passed or failed, so it must be a condition
             expr = env.expression(c["expression"], f"checks/{i}/expression", expect="boolean")
-            paths = split_paths(expr.paths) if expr is not None else ()
-            checks.append((c["name"], dict(c.get("label") or {}), expr, paths))
+            reader = input_reader(expr.paths) if expr is not None else NO_INPUTS
+            checks.append((c["name"], dict(c.get("label") or {}), expr, reader))
         return {
             "people": compile_people(cfg["assignees"], env, "assignees"),
             "mode": cfg.get("mode", "any"),
@@ -359,7 +360,7 @@ def evaluate_checks(prep: Any, rt: Runtime, *, tolerant: bool = False) -> list[d
     then it gets value None and the reason in ``error``.
     """
     checks = []
-    for name, label, expr, paths in prep["checks"]:
+    for name, label, expr, read_inputs in prep["checks"]:
         check: dict[str, Any] = {"name": name, "label": label}
         try:
             check["value"] = expr(rt.context, now=rt.now)
@@ -368,7 +369,7 @@ def evaluate_checks(prep: Any, rt: Runtime, *, tolerant: bool = False) -> list[d
                 raise
             check["value"], check["error"] = None, err.message
         check["passed"] = check["value"] is True
-        check["inputs"] = rt.inputs(paths)  # the values the check read, shown beside it
+        check["inputs"] = read_inputs(rt.context)  # the values the check read, shown beside it
         checks.append(check)
     return checks
 

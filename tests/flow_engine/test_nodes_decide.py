@@ -41,6 +41,42 @@ def test_inputs_read_through_quoted_keys_are_recorded_with_their_values():
     assert decision.data["inputs"]["ref.inventory['GZ-01']['SKU.A']"] == 7
 
 
+def test_input_reader_reads_each_path_as_the_audit_trail_shows_it():
+    from types import MappingProxyType
+
+    from flow_engine._runtime import MAX_LISTED
+    from flow_engine.nodes.base import input_reader
+
+    read = input_reader(
+        frozenset(
+            ["order.amount", "order.customer.tier", "order.lines[].qty", "order.lines[1].sku",
+             "vars.route.chosen", "vars.route", "customer.tier", "ref.inventory['GZ-01']['A.1']"]
+        )
+    )  # fmt: skip
+    lines = [{"sku": f"S{i}", "qty": i} for i in range(MAX_LISTED + 5)]
+    context = {
+        "order": MappingProxyType({"amount": 5, "customer": {"tier": "gold"}, "lines": lines}),
+        "customer": "not an object",
+        "vars": {"route": {"chosen": "GZ-01"}},
+        "ref": {"inventory": {"GZ-01": {"A.1": 3}}},
+    }
+    values = read(context)
+    assert list(values) == sorted(values)  # in path order, as the trail lists them
+    assert values == {
+        "customer.tier": None,  # read through a text: null, not an error
+        "order.amount": 5,  # read through a read-only mapping
+        "order.customer.tier": "gold",
+        "order.lines[1].sku": "S1",
+        "order.lines[].qty": list(range(MAX_LISTED)),  # projections stop at MAX_LISTED
+        "ref.inventory['GZ-01']['A.1']": 3,
+        "vars.route": {"chosen": "GZ-01"},
+        "vars.route.chosen": "GZ-01",
+    }
+    assert (
+        read({"order": None, "customer": None, "vars": {}, "ref": {}})["vars.route.chosen"] is None
+    )
+
+
 def test_condition_on_missing_data_takes_false():
     doc = _condition("order.amount > 1000")
     order = sample_order()
