@@ -16,7 +16,6 @@ from flow_engine.errors import NodeError
 from flow_engine.state import EMPTY, AuditEvent, Effect, RunSnapshot, Token
 
 _WRITABLE_ROOTS = ("order", "vars", "customer")
-NO_DATA = EMPTY
 
 
 class Working:
@@ -94,7 +93,7 @@ class Working:
     ) -> None:
         self.seq += 1
         self.audit.append(
-            AuditEvent(self.seq, self.now, kind, node_id, node_type, branch, actor, data or NO_DATA)
+            AuditEvent(self.seq, self.now, kind, node_id, node_type, branch, actor, data or EMPTY)
         )
 
     def emit(self, kind: str, payload: Mapping[str, Any], *, awaited: bool = False) -> Effect:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flow_engine._calendar import BusinessCalendar
-from flow_engine._runtime import NO_DATA, Working
+from flow_engine._runtime import Working
 from flow_engine.compiled import CompiledFlow, CompiledNode
 from flow_engine.errors import FlowStateError, NodeError
 from flow_engine.events import (
@@ -28,6 +28,7 @@ from flow_engine.nodes.base import Finish, Ignore, JoinArrival, Next, Wait
 from flow_engine.state import (
     CANCELLED,
     COMPLETED,
+    EMPTY,
     FINISHED,
     INCIDENT,
     NEW,
@@ -311,7 +312,7 @@ class _Step:
                 w.seq = seq
                 audit.append(
                     AuditEvent(
-                        seq, now, "node_passed", node_id, node.type, branch, None, data or NO_DATA
+                        seq, now, "node_passed", node_id, node.type, branch, None, data or EMPTY
                     )
                 )
                 node_id = targets[0]
