@@ -92,11 +92,6 @@ def receive_once_more(work: Callable[[Any], T]) -> T:
         return transact(work)
 
 
-def store(doc: dict[str, Any], *, idempotency_key: str | None) -> intake.Received:
-    """Receive an order in its own transaction."""
-    return receive_once_more(lambda db: intake.receive(db, doc, idempotency_key=idempotency_key))
-
-
 def created_reply(received: intake.Received) -> Response:
     body = order_json(received.order)
     body["runs"] = [r.id for r in received.runs]
@@ -115,17 +110,19 @@ def create_order() -> Response:
     key = _idempotency_key()
     doc = json_body()
     release_session()  # the order is stored in transactions of its own
-    if key is not None:
-        return created_reply(store(doc, idempotency_key=key))
-    return created_reply(group_commit("orders", _store_each, _store_together).submit(doc))
+    grouped = group_commit("orders", _store_each, _store_together)
+    return created_reply(grouped.submit((doc, key)))
 
 
-def _store_each(doc: dict[str, Any]) -> intake.Received:
-    return store(doc, idempotency_key=None)
+def _store_each(item: tuple[dict[str, Any], str | None]) -> intake.Received:
+    """One order (and its Idempotency-Key) in a transaction of its own."""
+    doc, key = item
+    return receive_once_more(lambda db: intake.receive(db, doc, idempotency_key=key))
 
 
-def _store_together(docs: list[dict[str, Any]]) -> list[intake.Received]:
-    return receive_once_more(lambda db: intake.receive_many(db, docs))
+def _store_together(items: list[tuple[dict[str, Any], str | None]]) -> list[intake.Received]:
+    docs, keys = [doc for doc, _ in items], [key for _, key in items]
+    return receive_once_more(lambda db: intake.receive_many(db, docs, idempotency_keys=keys))
 
 
 @bp.post("/orders/batch")

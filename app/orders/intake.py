@@ -62,21 +62,29 @@ def receive(
             return Received(existing, False, [], "dedup_key")
     order, created, runs = orders.ingest(db, doc, idempotency_key=idempotency_key, now=now)
     if not created:
-        by_key = bool(idempotency_key) and order.idempotency_key == idempotency_key
-        if by_key and (order.channel, order.external_id) != (doc["channel"], doc["external_id"]):
-            raise ConflictError(
-                _l(
-                    "This Idempotency-Key was used for order %(channel)s/%(id)s; use a new key "
-                    "for another order.",
-                    channel=order.channel,
-                    id=order.external_id,
-                ),
-                code="idempotency_key_reused",
-            )
-        return Received(order, False, [], "idempotency_key" if by_key else "external_id")
+        return Received(order, False, [], _seen_as(order, doc, idempotency_key))
     if dedup_key:
         _claim(db, dedup_key, order)
     return Received(order, True, runs)
+
+
+def _seen_as(order: Order, doc: Mapping[str, Any], idempotency_key: str | None) -> str:
+    """How stored ``order`` matched ``doc``: by its idempotency key or by its external id.
+
+    ConflictError when the key is the stored order's but ``doc`` is another order.
+    """
+    by_key = bool(idempotency_key) and order.idempotency_key == idempotency_key
+    if by_key and (order.channel, order.external_id) != (doc["channel"], doc["external_id"]):
+        raise ConflictError(
+            _l(
+                "This Idempotency-Key was used for order %(channel)s/%(id)s; use a new key "
+                "for another order.",
+                channel=order.channel,
+                id=order.external_id,
+            ),
+            code="idempotency_key_reused",
+        )
+    return "idempotency_key" if by_key else "external_id"
 
 
 def _claim(db: Session, key: str, order: Order) -> None:
@@ -109,6 +117,7 @@ def receive_many(
     docs: Sequence[Any],
     *,
     dedup_keys: Sequence[str | None] | None = None,
+    idempotency_keys: Sequence[str | None] | None = None,
     now: datetime | None = None,
 ) -> list[Received]:
     """Store a batch of orders and start their flows in one transaction, all or nothing.
@@ -118,6 +127,8 @@ def receive_many(
     seen before, also earlier in the same batch, come back with ``created`` false.
     ``dedup_keys`` (one per order, or None) are the buyer-order keys a channel's mapping
     gave; an order without one gets the intake rules' key, as :func:`receive` does.
+    ``idempotency_keys`` (one per order, or None) work as :func:`receive`'s: a key used
+    before for another order raises ConflictError (``idempotency_key_reused``).
     """
     if not 1 <= len(docs) <= MAX_BATCH:
         raise ValidationError(
@@ -152,7 +163,14 @@ def receive_many(
         if key:
             first[key] = i
         fresh.append(i)
-    stored = orders.ingest_many(db, [docs[i] for i in fresh], now=now) if fresh else []
+    given_keys = idempotency_keys or [None] * len(docs)
+    stored = (
+        orders.ingest_many(
+            db, [docs[i] for i in fresh], idempotency_keys=[given_keys[i] for i in fresh], now=now
+        )
+        if fresh
+        else []
+    )
     results = dict(zip(fresh, stored, strict=True))
     for key, i in first.items():
         order, created, _ = results[i]
@@ -163,7 +181,8 @@ def receive_many(
     for i, key in enumerate(keys):
         if i in results:
             order, created, runs = results[i]
-            out.append(Received(order, created, runs, None if created else "external_id"))
+            seen = None if created else _seen_as(order, docs[i], given_keys[i])
+            out.append(Received(order, created, runs, seen))
         else:
             out.append(Received(known[key], False, [], "dedup_key"))  # type: ignore[index]
     return out

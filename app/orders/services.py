@@ -88,13 +88,20 @@ def ingest(
 
 
 def ingest_many(
-    db: Session, docs: Sequence[Mapping[str, Any]], *, now: datetime | None = None
+    db: Session,
+    docs: Sequence[Mapping[str, Any]],
+    *,
+    idempotency_keys: Sequence[str | None] | None = None,
+    now: datetime | None = None,
 ) -> list[tuple[Order, bool, list[Run]]]:
     """Store a batch of orders and start their flows in one transaction, all or nothing.
 
     Every order is validated first: one invalid order refuses the batch, and the error lists
     each problem with its path under the order's index (``/3/amount``). The batch shares one
     catalog read and writes the runs' rows together, which is what makes bulk intake fast.
+    ``idempotency_keys`` (one per order, or None) are stored with the orders; an order whose
+    key or whose channel and external id were seen before comes back as it is, as in
+    :func:`ingest`.
     """
     problems: list[dict[str, Any]] = []
     for i, doc in enumerate(docs):
@@ -111,7 +118,8 @@ def ingest_many(
     now = now or utcnow()
     writes = Writes(db, now)
     stamp = catalog_stamp(db)
-    rows = [_order_row(doc, now=now) for doc in docs]
+    keys = idempotency_keys or [None] * len(docs)
+    rows = [_order_row(doc, now=now, idempotency_key=k) for doc, k in zip(docs, keys, strict=True)]
     # One statement stores the whole batch; orders seen before are skipped by it and found.
     stored = _insert_many(db, rows)
     writes.stock = StockView(db, {sku for doc in docs for sku in runs.order_skus(doc)})

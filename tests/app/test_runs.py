@@ -485,6 +485,37 @@ def test_batch_with_one_invalid_order_stores_nothing(app, database):
         assert db.scalar(select(func.count()).select_from(Order)) == 0
 
 
+def test_batch_with_idempotency_keys_answers_as_one_by_one(app, database):
+    """Keys work in a batch (the group commit's path) as they do one order at a time: a
+    repeated key answers with its order, a key reused for another order refuses the batch."""
+    from app.errors import ConflictError
+    from app.orders import intake
+
+    in_transaction(database, lambda db: intake.receive(db, order_doc("I0"), idempotency_key="k0"))
+    docs = [order_doc("I1"), order_doc("I0"), order_doc("I1"), order_doc("I2")]
+    keys = ["k1", "k0", "k1", None]
+    received = in_transaction(
+        database, lambda db: intake.receive_many(db, docs, idempotency_keys=keys)
+    )
+    assert [(r.order.external_id, r.created, r.matched) for r in received] == [
+        ("I1", True, None),
+        ("I0", False, "idempotency_key"),  # stored before, under the same key
+        ("I1", False, "idempotency_key"),  # earlier in this batch, under the same key
+        ("I2", True, None),
+    ]
+    with pytest.raises(ConflictError) as err:
+        in_transaction(
+            database,
+            lambda db: intake.receive_many(
+                db, [order_doc("I3"), order_doc("I4")], idempotency_keys=["k3", "k1"]
+            ),
+        )
+    assert err.value.code == "idempotency_key_reused"
+    with database.session() as db:
+        stored = dict(db.execute(select(Order.external_id, Order.idempotency_key)).all())
+    assert stored == {"I0": "k0", "I1": "k1", "I2": None}  # I3 was refused with its batch
+
+
 def test_customer_master_data_wins_over_the_order(app, database):
     from app.reference import services as reference
 

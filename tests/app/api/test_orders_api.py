@@ -123,6 +123,57 @@ def test_concurrent_requests_through_the_api_each_get_their_own_order(
         assert grouped >= 1
 
 
+@pytest.mark.parametrize("with_reused_key", [False, True])
+def test_concurrent_requests_with_idempotency_keys_are_grouped_and_answered_each(
+    app, make_key, first_intake_slowed, with_reused_key
+):
+    """Requests carrying an Idempotency-Key share transactions too: a retried request gets
+    the order of its first try (duplicate_of idempotency_key), and a key reused for another
+    order gets its own 409 while the others are stored."""
+    in_transaction(
+        get_db(app), lambda db: (load_reference(db, routing_ref()), publish(db, routing_doc()))
+    )
+    key = make_key(scopes=("orders:write", "orders:read"))
+    n = 10
+    posts = [(order_doc(f"K{i}"), f"key-{i}") for i in range(n)]
+    posts.append((order_doc("K3"), "key-3"))  # a retry of request 3
+    if with_reused_key:
+        posts.append((order_doc("K-other"), "key-5"))  # key-5 belongs to K5
+
+    def post(i: int) -> Any:
+        doc, idem = posts[i]
+        return app.test_client().post(
+            "/api/v1/orders",
+            data=simplejson.dumps(doc, use_decimal=True),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": idem},
+        )
+
+    replies = at_once(len(posts), post)
+    # Whichever of two orders sent with the same key is stored first owns it.
+    contested = {5, n + 1} if with_reused_key else set()
+    for i in set(range(n)) - contested:
+        assert replies[i].json.get("external_id") == f"K{i}", (i, replies[i].json)
+    assert sorted(replies[i].status_code for i in (3, n)) == [200, 201]
+    assert replies[3].json["id"] == replies[n].json["id"]
+    retried = replies[3] if replies[3].status_code == 200 else replies[n]
+    assert retried.json["duplicate_of"] == "idempotency_key"
+    assert all(replies[i].status_code == 201 for i in set(range(n)) - contested - {3})
+    owner = {f"K{i}": f"key-{i}" for i in range(n)}
+    if with_reused_key:
+        won, lost = sorted(contested, key=lambda i: replies[i].status_code)
+        assert (replies[won].status_code, replies[lost].status_code) == (201, 409)
+        assert replies[lost].json["error"]["code"] == "idempotency_key_reused"
+        del owner["K5"]
+        owner[posts[won][0]["external_id"]] = "key-5"
+    with get_db(app).session() as db:
+        stored = dict(db.execute(select(Order.external_id, Order.idempotency_key)).all())
+        assert stored == owner
+        assert db.scalar(select(func.count(Run.id))) == n
+    if not with_reused_key:
+        assert app.extensions["orderflow.group_commit.orders"].groups >= 1
+
+
 @pytest.mark.parametrize(
     ("lang", "message"),
     [("en", "The order has 3 problems."), ("zh", "订单有 3 个问题。")],
