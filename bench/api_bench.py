@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/api_bench.py [--seconds 15] [--scenario single|batch|channel|both]
                                         [--workers W] [--threads T] [--connections C]
-                                        [--batch N] [--skip-pg] [--skip-sqlite]
+                                        [--batch N] [--idempotency-keys]
+                                        [--skip-pg] [--skip-sqlite]
 
 It runs two scenarios (``--scenario``), each on both databases:
 
@@ -14,6 +15,9 @@ It runs two scenarios (``--scenario``), each on both databases:
 * ``channel`` (only when asked for): one signed Taobao-style trade per
   ``POST /api/v1/channels/<key>/webhook``, set up as ``single`` (signature checked, receipt
   kept, payload mapped to the canonical order, then the same intake).
+
+With ``--idempotency-keys`` each single order carries an ``Idempotency-Key`` header (what a
+careful client sends so that its retries are safe); such requests are grouped the same way.
 
 For each, it migrates a fresh database, loads the routing flow
 (``bench/flows/routing.flow.json``) with its reference data and stock, starts gunicorn
@@ -247,7 +251,8 @@ class Conn:
 
 
 async def _ingest(port: int, key: str, seconds: float, connections: int, prefix: str,
-                  batch: int = 1, secret: str | None = None) -> dict[str, Any]:  # fmt: skip
+                  batch: int = 1, secret: str | None = None,
+                  keyed: bool = False) -> dict[str, Any]:  # fmt: skip
     """Post orders for ``seconds``; with ``secret``, one signed Taobao-style delivery per
     request to the channel webhook instead of the API."""
     samples = _orders()
@@ -278,6 +283,8 @@ async def _ingest(port: int, key: str, seconds: float, connections: int, prefix:
                 extra = f"X-OrderFlow-Signature: {sign(secret, stamp, body.encode())}\r\n"
             elif batch == 1:
                 path, body = "/api/v1/orders", simplejson.dumps(docs[0], use_decimal=True)
+                if keyed:
+                    extra = f"Idempotency-Key: {docs[0]['external_id']}\r\n"
             else:
                 path, body = "/api/v1/orders/batch", simplejson.dumps({"orders": docs},
                                                                       use_decimal=True)  # fmt: skip
@@ -346,7 +353,14 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
             # Warm-up: every worker compiles the flow and fills its caches once.
             asyncio.run(
                 _ingest(
-                    server.port, key, 2.0, args.connections, f"{label}-warm", args.batch, secret
+                    server.port,
+                    key,
+                    2.0,
+                    args.connections,
+                    f"{label}-warm",
+                    args.batch,
+                    secret,
+                    args.idempotency_keys,
                 )  # fmt: skip
             )
             cpu_before = server.cpu_seconds()
@@ -359,6 +373,7 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
                     f"{label}-run",
                     args.batch,
                     secret,
+                    args.idempotency_keys,
                 )  # fmt: skip
             )
             cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / max(result["orders"], 1)
@@ -370,6 +385,8 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     p99_ok = "OK " if result["p99_ms"] < TARGET_P99_MS else "MISS"
     lag_ok = "OK " if lag["p99_ms"] < TARGET_LAG_MS else "MISS"
     how = "one order per request" if args.batch == 1 else f"{args.batch} orders per request"
+    if args.batch == 1 and args.idempotency_keys:
+        how += " with an Idempotency-Key"
     if args.channel:
         how = "one signed Taobao-style delivery per channel webhook request"
     print(f"\n== {label}: gunicorn {args.workers} workers x {args.threads} threads, "
@@ -457,6 +474,8 @@ def main() -> None:
     parser.add_argument("--lag-events", type=int, default=100)
     parser.add_argument("--batch", type=int,
                         help="orders per request: 1 posts /orders, more posts /orders/batch")  # fmt: skip
+    parser.add_argument("--idempotency-keys", action="store_true",
+                        help="single orders carry an Idempotency-Key header")  # fmt: skip
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
