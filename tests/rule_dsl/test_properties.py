@@ -3,10 +3,12 @@ reference evaluator (kept here, written from the documented semantics) on random
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -389,7 +391,9 @@ def test_fast_and_checked_code_agree_on_hostile_data(ctx: Any) -> None:
 
 # ------------------------------------------------------------------ JSON floats against whole numbers
 
-_FLOAT_OPS = ("<", "<=", ">", ">=", "==", "!=")
+# Each operator as a table cell: equality is the plain number, inequality its negation.
+_CELLS = {"<": "< {n}", "<=": "<= {n}", ">": "> {n}", ">=": ">= {n}", "==": "{n}", "!=": "not({n})"}
+_FLOAT_OPS = tuple(_CELLS)
 _LIMIT = 2**53 - 1
 whole_numbers = st.one_of(
     st.integers(-1000, 1000), st.integers(-_LIMIT, _LIMIT), st.sampled_from([_LIMIT, -_LIMIT])
@@ -399,8 +403,6 @@ whole_numbers = st.one_of(
 @st.composite
 def floats_near(draw: Any, n: int) -> float:
     """A float equal to ``n``, one step either side of it, or anywhere."""
-    import math
-
     near = float(n)
     return draw(
         st.one_of(
@@ -419,8 +421,20 @@ def test_json_floats_compare_with_whole_literals_as_their_decimal_form(
 ) -> None:
     """Fast code compares a JSON float with a whole-number literal directly; it must answer
     exactly what the checked code answers on the float's decimal form (NaN included)."""
-    x = data.draw(floats_near(n))
-    high = n + data.draw(st.integers(1, 10))
+    _check_float_against_whole(data.draw(floats_near(n)), n, n + data.draw(st.integers(1, 10)), op)
+
+
+@pytest.mark.parametrize("op", _FLOAT_OPS)
+@pytest.mark.parametrize(
+    ("x", "n"),
+    [(math.nan, 5), (math.inf, 5), (-math.inf, 5), (5.0, 5), (math.nextafter(5.0, 6), 5),
+     (math.nextafter(5.0, 4), 5), (-0.0, 0), (float(_LIMIT), _LIMIT), (0.1, 0)],
+)  # fmt: skip
+def test_json_float_edge_cases_against_whole_literals(x: float, n: int, op: str) -> None:
+    _check_float_against_whole(x, n, n + 3, op)
+
+
+def _check_float_against_whole(x: float, n: int, high: int, op: str) -> None:
     sources = [f"order.amount {op} {n}", f"{n} {op} order.amount"]
     if abs(high) <= _LIMIT:
         sources.append(f"order.amount in [{n}..{high})")
@@ -437,20 +451,21 @@ def test_json_floats_compare_with_whole_literals_as_their_decimal_form(
             "inputs": [{"name": "amount", "expression": "order.amount"}],
             "outputs": [{"name": "hit"}],
             "rules": [
-                {"inputs": [f"{op} {n}" if op not in ("==", "!=") else str(n)], "outputs": ["1"]},
+                {"inputs": [_CELLS[op].format(n=n)], "outputs": ["1"]},
                 {"inputs": [f"[{n}..{n + 1}]"], "outputs": ["2"]},
                 {"inputs": ["-"], "outputs": ["3"]},
             ],
         },
         SCHEMA,
     )
-    if x != x:  # NaN orders with nothing: the range row reports it, with its location
-        assert public_outcome(lambda: table.evaluate(ctx, now=NOW)) == ("error", "bad_value")
+    outcome = public_outcome(lambda: table.evaluate(ctx, now=NOW).outputs)
+    if x != x:  # NaN equals nothing and orders with nothing: an ordering reports it
+        assert outcome == (("value", {"hit": 1}) if op == "!=" else ("error", "bad_value"))
         return
     exact = Decimal(repr(x))  # what the checked code compares: the float's decimal form
     first = {
         "<": exact < n, "<=": exact <= n, ">": exact > n, ">=": exact >= n,
-        "==": exact == n, "!=": exact == n,  # an equality cell is the plain number
+        "==": exact == n, "!=": exact != n,
     }[op]  # fmt: skip
     want = 1 if first else 2 if n <= exact <= n + 1 else 3
-    assert table.evaluate(ctx, now=NOW).outputs == {"hit": want}, (op, n, x)
+    assert outcome == ("value", {"hit": want}), (op, n, x)
