@@ -9,6 +9,7 @@ Firing is a conditional UPDATE, so a timer fires once however many wake-ups arri
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from huey import crontab
@@ -16,7 +17,7 @@ from sqlalchemy import select, update
 
 from flow_engine import TimerFired
 
-from ..db import get_db, in_transaction
+from ..db import Database, get_db, in_transaction
 from ..models import OutboxMessage, RunTimer, utcnow
 from ..queue import huey, task_app
 from . import outbox, services
@@ -84,7 +85,8 @@ def sweep() -> dict[str, int]:
 
 def sweep_now(now: datetime | None = None) -> dict[str, int]:
     database = get_db(task_app())
-    moment = now or utcnow()
+    started = utcnow()
+    moment = now or started
     with database.session() as db:
         timers = list(
             db.scalars(
@@ -107,7 +109,10 @@ def sweep_now(now: datetime | None = None) -> dict[str, int]:
             )
         )
     fired = sum(fire_timer_now(t, now=moment) == "fired" for t in timers)
-    sent = sum(outbox.deliver(database, m, now=moment) == "sent" for m in messages)
+    # Each message is claimed at the time it is reached (``now`` moved on by the time spent):
+    # with a slow receiver, a lease taken when the batch began could run out before its
+    # message is sent, and another sweeper would send it a second time.
+    sent = _deliver_each(database, messages, lambda: moment + (utcnow() - started))
     if timers or messages:
         log.info(
             "sweep: %d/%d timers fired, %d/%d messages sent",
@@ -117,6 +122,18 @@ def sweep_now(now: datetime | None = None) -> dict[str, int]:
             len(messages),
         )
     return {"timers": len(timers), "fired": fired, "messages": len(messages), "sent": sent}
+
+
+def _deliver_each(database: Database, message_ids: list[int], clock: Callable[[], datetime]) -> int:
+    sent = 0
+    for message_id in message_ids:
+        try:
+            sent += outbox.deliver(database, message_id, now=clock()) == "sent"
+        except Exception:
+            # Recording the outcome failed (the database, most likely); the lease brings the
+            # message back, and the rest of the batch is still delivered.
+            log.exception("sweep: outbox %s could not be processed", message_id)
+    return sent
 
 
 @huey.task()
