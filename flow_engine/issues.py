@@ -77,6 +77,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Join '{id}' closes split '{split}' but is also entered from {nodes} outside it.",
         "汇聚节点“{id}”对应拆分“{split}”，但还有来自拆分之外的节点 {nodes} 的连线。",
     ),
+    "invalid_url": (
+        "Node '{node}': field '{field}' is not a usable address ({url!r}): {reason}. "
+        "Give an http:// or https:// address with a host, e.g. {example}.",
+        "节点“{node}”：字段“{field}”不是可用的地址（{url!r}）：{reason_zh}。"
+        "请填写带主机名的 http:// 或 https:// 地址，例如 {example}。",
+    ),
+    "reserved_header": (
+        "Node '{node}': header '{header}' is reserved. The outbox sets {reserved} itself: "
+        "receivers check X-OrderFlow-Signature and deduplicate on Idempotency-Key, and the "
+        "others frame the request. Remove it from 'headers'.",
+        "节点“{node}”：请求头“{header}”是保留请求头。{reserved} 由发件箱自行设置："
+        "接收方依靠 X-OrderFlow-Signature 验签、依靠 Idempotency-Key 去重，其余请求头决定请求格式。"
+        "请从“请求头”中删除它。",
+    ),
+    "invalid_header": (
+        "Node '{node}': header '{header}' cannot be sent: {reason}.",
+        "节点“{node}”：请求头“{header}”无法发送：{reason_zh}。",
+    ),
     "expression": ("{detail}", "{detail_zh}"),
     "table_finding": ("Decision table {kind}: {detail}", "决策表{kind_zh}：{detail_zh}"),
 }

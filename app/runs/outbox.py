@@ -1,12 +1,15 @@
 """Delivering outbox messages: claim, send, record, retry with backoff, dead-letter.
 
-A message is claimed with a conditional UPDATE that also sets a lease; a worker killed while
-sending leaves the lease to expire, and the next sweep sends it again. Receivers get the
-effect id as ``Idempotency-Key`` so that a message delivered twice is processed once.
+A message is claimed with a conditional UPDATE that also sets a lease from the time of
+claiming; a worker killed while sending leaves the lease to expire, and the next sweep sends
+it again. Receivers get the effect id as ``Idempotency-Key`` so that a message delivered
+twice is processed once. Whatever goes wrong in a delivery ends as a recorded failure:
+retried with backoff, dead-lettered after ``MAX_ATTEMPTS``; never a message left ``sending``.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import random
@@ -25,6 +28,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from flow_engine import EffectResult
+from flow_engine.outbound import is_reserved_header
 
 from ..db import Database, in_transaction, on_commit
 from ..errors import ConflictError, NotFoundError, ValidationError
@@ -82,8 +86,8 @@ def send_http(
     who = who or url
     if not url.startswith(("http://", "https://")):
         raise DeliveryError(f"not an http(s) URL: {url!r}", permanent=True)
-    request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310
     try:
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)  # noqa: S310
         with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, response.read(max_bytes)
     except urllib.error.HTTPError as err:
@@ -102,6 +106,12 @@ def send_http(
         ) from err
     except (urllib.error.URLError, TimeoutError, OSError) as err:
         raise DeliveryError(f"cannot reach {who}: {getattr(err, 'reason', err)}") from err
+    except http.client.InvalidURL as err:
+        raise DeliveryError(f"not a valid URL {url!r}: {err}", permanent=True) from err
+    except ValueError as err:  # a header name or value http.client refuses: it never will send
+        raise DeliveryError(f"cannot send to {who}: {err}", permanent=True) from err
+    except http.client.HTTPException as err:  # the receiver broke off its answer: try again
+        raise DeliveryError(f"bad answer from {who}: {type(err).__name__} {err}") from err
 
 
 def _webhook(message: OutboxMessage, secret: str) -> dict[str, Any]:
@@ -111,11 +121,11 @@ def _webhook(message: OutboxMessage, secret: str) -> dict[str, Any]:
     ).encode()
     timestamp = int(time.time())
     headers = {
+        **_custom_headers(message),
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": "OrderFlow-Webhook/1",
         "Idempotency-Key": message.effect_id or f"outbox-{message.id}",
         "X-OrderFlow-Signature": sign(secret, timestamp, body),
-        **{str(k): str(v) for k, v in (payload.get("headers") or {}).items()},
     }
     status, raw = send_http(payload["url"], body, headers, method=payload.get("method", "POST"))
     try:
@@ -123,6 +133,16 @@ def _webhook(message: OutboxMessage, secret: str) -> dict[str, Any]:
     except ValueError:
         parsed = raw.decode("utf-8", "replace")
     return {"status": status, "body": parsed}
+
+
+def _custom_headers(message: OutboxMessage) -> dict[str, str]:
+    # Flows saved before reserved headers were refused may still carry them: they are dropped,
+    # so a receiver's signature check and deduplication keep working.
+    stored = message.payload.get("headers") or {}
+    dropped = sorted(str(k) for k in stored if is_reserved_header(str(k)))
+    if dropped:
+        log.warning("outbox %s: reserved headers %s ignored", message.id, ", ".join(dropped))
+    return {str(k): str(v) for k, v in stored.items() if not is_reserved_header(str(k))}
 
 
 def _notify(message: OutboxMessage, secret: str) -> dict[str, Any]:
@@ -140,7 +160,11 @@ DELIVERERS: dict[str, Callable[[OutboxMessage, str], dict[str, Any]]] = {
 
 
 def deliver(database: Database, message_id: int, *, now: datetime | None = None) -> str:
-    """Try to deliver one message; returns ``sent``, ``retry``, ``dead`` or ``skipped``."""
+    """Try to deliver one message; returns ``sent``, ``retry``, ``dead`` or ``skipped``.
+
+    ``now`` is the time of claiming (the lease runs from it): give the time the message is
+    reached, never one taken for a whole batch.
+    """
     moment = now or utcnow()
 
     def claim(db):  # type: ignore[no-untyped-def]
@@ -168,6 +192,11 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
         response = DELIVERERS[message.kind](message, secret)
     except DeliveryError as exc:
         failure = exc
+    except Exception as exc:
+        # An unforeseen failure is still a failed attempt: recorded, retried, dead-lettered
+        # after the maximum, instead of leaving the message "sending" and the batch stopped.
+        log.exception("outbox %s: delivery failed unexpectedly", message_id)
+        failure = DeliveryError(f"{type(exc).__name__}: {exc}")
     else:
         return in_transaction(database, lambda db: _sent(db, message_id, response, moment))
     return in_transaction(database, lambda db: _failed(db, message_id, failure, moment))

@@ -28,6 +28,7 @@ from flow_engine.nodes.base import (
     input_reader,
     obj,
 )
+from flow_engine.outbound import EXAMPLE_URL, RESERVED_HEADERS, call_issues
 from flow_engine.state import Token
 
 _PATH = {"type": "string", "pattern": "^(order|customer|vars)(\\.[A-Za-z_][A-Za-z0-9_]*)+$"}
@@ -159,12 +160,18 @@ class WebhookHandler(HandlerBase):
         "Call webhook",
         "调用 Webhook",
         {
-            "url": field({"type": "string", "pattern": "^https?://"}, "URL", "地址"),
+            "url": field(
+                {"type": "string", "minLength": 1, "examples": [EXAMPLE_URL]}, "URL", "地址"
+            ),
             "method": field(
                 {"enum": ["POST", "PUT", "PATCH"], "default": "POST"}, "Method", "方法"
             ),
             "headers": field(
-                {"type": "object", "additionalProperties": {"type": "string"}}, "Headers", "请求头"
+                {"type": "object", "additionalProperties": {"type": "string"}},
+                "Headers",
+                "请求头",
+                "Extra headers; the ones the outbox sets itself are reserved: "
+                + ", ".join(RESERVED_HEADERS),
             ),
             "body": field(_PARAMS, "Body fields", "请求体字段", "name -> expression"),
             "await_response": field(
@@ -185,6 +192,7 @@ class WebhookHandler(HandlerBase):
 
     def compile(self, node: Node, env: CompileEnv) -> Any:
         cfg = node.config
+        env.issues.extend(call_issues(cfg, env.base_path, node.id))
         return (
             cfg["url"],
             cfg.get("method", "POST"),

@@ -149,3 +149,72 @@ def test_a_message_is_claimed_once(app, database):
         assert outbox.deliver(database, message_id) == "sent"
         assert outbox.deliver(database, message_id) == "skipped"
     assert len(receiver.requests) == 1
+
+
+def _queue(database, payloads: list[dict]) -> list[int]:
+    """Outbox messages as a flow saved before today's checks could have left them."""
+
+    def add(db):
+        rows = [
+            OutboxMessage(kind="webhook", payload=p, effect_id=f"eff-{n}")
+            for n, p in enumerate(payloads)
+        ]
+        db.add_all(rows)
+        db.flush()
+        return [r.id for r in rows]
+
+    return in_transaction(database, add)
+
+
+def _get(database, message_id: int) -> OutboxMessage:
+    with database.session() as db:
+        return db.get(OutboxMessage, message_id)
+
+
+def test_a_malformed_url_is_dead_lettered_and_the_rest_of_the_batch_is_sent(app, database):
+    with Receiver() as receiver:
+        bad = receiver.url.replace("/hook", "/a b")  # http.client refuses it: InvalidURL
+        bad_id, good_id = _queue(database, [{"url": bad}, {"url": receiver.url}])
+        with app.app_context():
+            swept = tasks.sweep_now()
+    assert swept["messages"] == 2 and swept["sent"] == 1
+    dead = _get(database, bad_id)
+    assert (dead.status, dead.attempts) == ("dead", 1)
+    assert "a b" in dead.last_error and "URL" in dead.last_error
+    assert _get(database, good_id).status == "sent" and len(receiver.requests) == 1
+
+
+def test_any_exception_in_a_delivery_is_a_recorded_failure_until_dead(app, database):
+    with Receiver() as receiver:
+        # Headers stored as text, not an object: the deliverer fails with a plain TypeError
+        # or AttributeError, not a DeliveryError.
+        (message_id,) = _queue(database, [{"url": receiver.url, "headers": "X-A: 1"}])
+        moment, results = utcnow(), []
+        for _ in range(outbox.MAX_ATTEMPTS):
+            results.append(outbox.deliver(database, message_id, now=moment))
+            message = _get(database, message_id)
+            assert message.status != "sending" and message.last_error
+            moment = message.next_attempt_at
+    assert results == ["retry"] * (outbox.MAX_ATTEMPTS - 1) + ["dead"]
+    assert message.attempts == outbox.MAX_ATTEMPTS and "Error" in message.last_error
+    assert receiver.requests == []
+
+
+def test_stored_headers_never_replace_the_ones_the_outbox_sets(app, database):
+    forged = {
+        "X-OrderFlow-Signature": "t=1,v1=forged",
+        "idempotency-key": "mine",
+        "Content-Type": "text/plain",
+        "X-OrderFlow-Event": "other",
+        "Host": "elsewhere.example",
+        "X-Tenant": "acme",
+    }
+    with Receiver() as receiver:
+        (message_id,) = _queue(database, [{"url": receiver.url, "headers": forged}])
+        assert outbox.deliver(database, message_id) == "sent"
+    headers = receiver.requests[0]["headers"]
+    assert headers["idempotency-key"] == "eff-0"
+    assert headers["x-orderflow-signature"].startswith("t=") and "forged" not in str(headers)
+    assert headers["content-type"].startswith("application/json")
+    assert headers["host"].startswith("127.0.0.1") and "x-orderflow-event" not in headers
+    assert headers["x-tenant"] == "acme"

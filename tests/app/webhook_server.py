@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,8 +15,10 @@ class Receiver:
         statuses: list[int] | None = None,
         reply: dict[str, Any] | None = None,
         location: str | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.statuses = list(statuses or [])
+        self.delay = delay  # seconds each answer takes: a slow receiver
         self.reply = reply or {"ok": True}
         self.location = location  # sent with 3xx answers
         self.requests: list[dict[str, Any]] = []
@@ -31,6 +34,7 @@ class Receiver:
                         "body": body,
                     }
                 )
+                time.sleep(receiver.delay)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 payload = json.dumps(receiver.reply if status < 300 else {"error": status}).encode()
                 self.send_response(status)
