@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, has_request_context, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
@@ -22,6 +22,13 @@ def language_choices(with_browser: bool = True) -> list[SelectChoice]:
     """Options of a language picker; the empty value means "follow the browser"."""
     options = [SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()]
     return [SelectChoice("", _l("Browser language")), *options] if with_browser else options
+
+
+def in_reader_language(english: str, chinese: str) -> str:
+    """Pick the reader's language of a text the libraries give in both (English outside
+    a request, like the catalogue's messages)."""
+    locale = get_locale() if has_request_context() else None
+    return chinese if locale is not None and locale.language == "zh" else english
 
 
 def select_locale() -> str:

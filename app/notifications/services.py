@@ -12,7 +12,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from flow_engine.outbound import EXAMPLE_URL, url_problem
+
 from ..errors import ConflictError, NotFoundError, ValidationError
+from ..i18n import in_reader_language
 from ..models import AllowedHost, Notification, NotificationChannel, User, utcnow
 from ..runs import outbox
 from .channels import CHANNEL_KINDS, SENDERS
@@ -135,9 +138,16 @@ def save_channel(
                 _l("An email channel needs the mail server and its port."),
                 fields={"host": "required"},
             )
-    elif not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    elif (problem := url_problem(url)) is not None:
         raise ValidationError(
-            _l("Give the webhook address (https://...)."), fields={"webhook_url": "invalid"}
+            _l(
+                "The webhook address %(url)s cannot be used: %(reason)s. Give an http:// or "
+                "https:// address with a host, e.g. %(example)s.",
+                url=repr(url),
+                reason=in_reader_language(*problem),
+                example=EXAMPLE_URL,
+            ),
+            fields={"webhook_url": "invalid"},
         )
     else:
         _allow(db, actor, url)

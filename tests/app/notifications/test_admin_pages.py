@@ -3,9 +3,13 @@ templates, people's contact ids; the calendar command; who may open them."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from app.db import get_session
+from app.errors import ValidationError
 from app.models import AllowedHost, NotificationChannel, NotificationTemplate, User
+from app.notifications.services import save_channel
 
 from ..conftest import csrf_token
 from .servers import RobotServer, SmtpSink
@@ -123,3 +127,21 @@ def test_calendar_command_seeds_statutory_holidays(runner, app):
         },
     )
     assert "2026-10-10  workday  国庆节调休" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "cannot be used: it contains a space or control character"),
+        ("zh", "无法使用：含有空格或控制字符"),
+    ],
+)
+def test_a_channel_address_the_sender_cannot_call_is_refused(app, language, expected):
+    url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=a b"
+    with app.test_request_context(headers={"Accept-Language": language}):
+        with pytest.raises(ValidationError) as info:
+            save_channel(get_session(), None, channel_id=None, name="ops", kind="wecom",
+                         enabled=True, events=[], settings={"webhook_url": url})  # fmt: skip
+        message = str(info.value.message)
+    assert info.value.fields == {"webhook_url": "invalid"}
+    assert expected in message and url in message and "https://erp.example.com/" in message
