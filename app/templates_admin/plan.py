@@ -20,9 +20,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flow_engine.outbound import EXAMPLE_URL, url_problem
 from templates_lib import Bundle
 
 from ..errors import ValidationError
+from ..i18n import in_reader_language
 from ..models import (
     AlertRule,
     CustomField,
@@ -448,7 +450,18 @@ def check_params(bundle: Bundle, given: Mapping[str, str]) -> dict[str, str]:
         value = str(given.get(name) or spec["default"]).strip()
         kind = spec.get("type", "text")
         pattern = {"number": _NUMBER, "url": _URL}.get(kind, _TEXT)
-        if not pattern.match(value):
+        unusable = url_problem(value) if kind == "url" else None
+        if unusable is not None:
+            problems[name] = str(
+                _l(
+                    "Not an address the outbox can call (%(value)s): %(reason)s. "
+                    "Example: %(example)s",
+                    value=value,
+                    reason=in_reader_language(*unusable),
+                    example=EXAMPLE_URL,
+                )
+            )
+        elif not pattern.match(value):
             problems[name] = str(_l("Not a valid %(kind)s: %(value)s", kind=kind, value=value))
         values[name] = value
     unknown = sorted(set(given) - set(bundle.parameters))

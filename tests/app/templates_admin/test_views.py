@@ -192,6 +192,22 @@ def test_bad_parameter_is_reported_by_name(app, client, admin):
     assert _counts(app) == (0, 0, 0, 0)
 
 
+@pytest.mark.parametrize(
+    ("language", "reason"), [(EN, "a port is a number from 1 to 65535"), (ZH, "端口是 1 到 65535")]
+)
+def test_an_address_parameter_the_sender_cannot_call_is_reported_by_name(
+    app, client, admin, language, reason
+):
+    data = {"csrf_token": admin, "param:finance_url": "https://finance.example.com:99999/holds"}
+    response = client.post(
+        "/admin/templates/late-order-payment-freeze/import", data=data, headers=HX | language
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "<code>finance_url</code>" in html and reason in html
+    assert _counts(app) == (0, 0, 0, 0)
+
+
 def test_each_conflict_is_settled_by_its_own_choice(app, client, admin):
     url = "/admin/templates/large-order-finance-review"
     assert client.post(f"{url}/import", data={"csrf_token": admin}).status_code == 302
