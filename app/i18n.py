@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
@@ -22,6 +25,14 @@ def language_choices(with_browser: bool = True) -> list[SelectChoice]:
     """Options of a language picker; the empty value means "follow the browser"."""
     options = [SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()]
     return [SelectChoice("", _l("Browser language")), *options] if with_browser else options
+
+
+def localized(text: Any, lang: str) -> str:
+    """A ``{"en", "zh"}`` text in ``lang`` (the other language when missing); plain text as is."""
+    if isinstance(text, Mapping):
+        other = "en" if lang == "zh" else "zh"
+        return str(text.get(lang) or text.get(other) or "")
+    return "" if text is None else str(text)
 
 
 def in_reader_language(english: str, chinese: str) -> str:
@@ -50,10 +61,13 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
 
+    @app.template_filter("localized")
+    def localized_filter(text: Any) -> str:
+        locale = get_locale()
+        return localized(text, locale.language if locale else "zh")
+
     @app.context_processor
     def inject_languages() -> dict[str, object]:
-        from flask_babel import get_locale
-
         locale = get_locale()
         return {
             "languages": LANGUAGE_NAMES,

@@ -182,7 +182,17 @@ SCHEMAS: dict[str, Obj] = {
         ["key", "name", "draft_revision"],
         key=STR,
         name=OBJ,
-        description=STR,
+        # As the flow schema allows: text, or the text in each language.
+        description={
+            "oneOf": [
+                STR,
+                {
+                    "type": "object",
+                    "properties": {"en": STR, "zh": STR},
+                    "additionalProperties": False,
+                },
+            ]
+        },  # fmt: skip
         draft_revision=INT,
         draft_updated_at=TIME,
         published_version=nullable("integer"),

@@ -70,6 +70,14 @@ def _names(doc: Mapping[str, Any]) -> tuple[str, str]:
     return str(name.get("zh") or name.get("en") or ""), str(name.get("en") or name.get("zh") or "")
 
 
+def _description(doc: Mapping[str, Any]) -> str | dict[str, str]:
+    # A draft may be saved with schema errors; only text or the {"en", "zh"} texts are kept.
+    text = doc.get("description")
+    if isinstance(text, Mapping):
+        return {lang: text[lang] for lang in ("en", "zh") if isinstance(text.get(lang), str)}
+    return text if isinstance(text, str) else ""
+
+
 def create_flow(db: Session, actor: User | None, doc: Mapping[str, Any]) -> Flow:
     """Create a flow whose draft is ``doc``. Raises ConflictError if the key exists."""
     key = _key_of(doc)
@@ -80,7 +88,7 @@ def create_flow(db: Session, actor: User | None, doc: Mapping[str, Any]) -> Flow
         key=key,
         name_zh=name_zh,
         name_en=name_en,
-        description=str(doc.get("description") or ""),
+        description=_description(doc),
         owner_id=actor.id if actor else None,
         draft=dict(doc),
         draft_revision=1,
@@ -115,7 +123,7 @@ def save_draft(
             draft_updated_by_id=actor.id if actor else None,
             name_zh=_names(doc)[0],
             name_en=_names(doc)[1],
-            description=str(doc.get("description") or ""),
+            description=_description(doc),
         )
         .execution_options(synchronize_session=False)
     ).rowcount

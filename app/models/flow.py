@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, JSONType, utcnow
+from .base import Base, JSONText, JSONType, utcnow
 
 
 class Flow(Base):
@@ -18,7 +18,8 @@ class Flow(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name_zh: Mapped[str] = mapped_column(String(200), default="")
     name_en: Mapped[str] = mapped_column(String(200), default="")
-    description: Mapped[str] = mapped_column(Text, default="")
+    # As the flow schema allows it: text, or {"en": ..., "zh": ...}.
+    description: Mapped[str | dict[str, str]] = mapped_column(JSONText, default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     draft: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # Bumped on every draft save: an editor saving over a revision it did not load is refused.

@@ -15,6 +15,8 @@ from markupsafe import Markup, escape
 
 from flow_engine import NODE_HANDLERS
 
+from ..i18n import localized
+
 W, H = 176, 58
 PAD = 24
 # The editor packs nodes 24 px apart; spreading the same arrangement leaves room for the
@@ -44,14 +46,6 @@ BRANCH_LABELS = {
     "received": _l("received"),
     "no_match": _l("no match"),
 }
-
-
-def local(text: Any, lang: str) -> str:
-    """A ``{"en", "zh"}`` text in ``lang`` (the other language when missing); plain text as is."""
-    if isinstance(text, Mapping):
-        other = "en" if lang == "zh" else "zh"
-        return str(text.get(lang) or text.get(other) or "")
-    return "" if text is None else str(text)
 
 
 def branch_label(branch: str | None) -> str:
@@ -113,8 +107,8 @@ def _node(node: Mapping[str, Any], at: dict[str, float], lang: str) -> str:
     handler = NODE_HANDLERS.get(str(node.get("type")))
     family = handler.family if handler is not None else "control"
     stroke, fill = FAMILY_COLORS.get(family, FAMILY_COLORS["control"])
-    kind = local(handler.title, lang) if handler is not None else str(node.get("type"))
-    name = local(node.get("name"), lang) or str(node.get("id"))
+    kind = localized(handler.title, lang) if handler is not None else str(node.get("type"))
+    name = localized(node.get("name"), lang) or str(node.get("id"))
     x, y = at["x"], at["y"]
     node_id, node_type = escape(node.get("id")), escape(node.get("type"))
     return (
@@ -164,7 +158,7 @@ def flow_svg(doc: Mapping[str, Any], lang: str = "zh") -> Markup:
             curve, label = _edge(a, b, branch_label(edge.get("branch")), arrow)
             edges.append(curve)
             labels.append(label)
-    title = local(doc.get("name"), lang) or key
+    title = localized(doc.get("name"), lang) or key
     boxes = "".join(_node(n, spots[str(n.get("id"))], lang) for n in nodes)
     body = "".join(edges) + boxes + "".join(labels)
     # Every text from the document above went through escape(); numbers are formatted floats.

@@ -30,11 +30,12 @@ from templates_lib import Bundle
 from ..db import get_session
 from ..errors import AppError, ConflictError, NotFoundError, ValidationError
 from ..flows.services import list_flows
+from ..i18n import localized
 from ..models import ReferenceTable, TemplateImport
 from ..security import current_user, permission_required
 from . import export, gallery, preview, services
 from .forms import ExportForm, default_options, import_options, param_values
-from .graph import branch_label, flow_svg, local
+from .graph import branch_label, flow_svg
 from .plan import Plan
 
 bp = Blueprint("templates_admin", __name__, url_prefix="/admin/templates")
@@ -54,7 +55,7 @@ def _partial() -> bool:
 def _helpers() -> dict[str, Any]:
     lang = _lang()
     return {
-        "local": lambda text: local(text, lang),
+        "local": lambda text: localized(text, lang),
         "flow_svg": lambda doc: flow_svg(doc, lang),
         "branch_label": branch_label,
         "decisions": preview.decisions,

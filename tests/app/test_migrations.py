@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import column, inspect, table, text
 
 from app.db import make_engine
 from app.migrate import current_revision, downgrade, head_revision, upgrade
 from app.models import Base
+from app.models.base import JSONType, UTCDateTime
 
 
 def _diff(url: str) -> list:
@@ -53,3 +57,32 @@ def test_sqlite_runs_with_wal_and_foreign_keys(database_url):
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_flow_descriptions_stored_as_python_text_are_repaired(database_url):
+    described = {"en": "Large orders", "zh": "大额订单"}
+    engine = make_engine(database_url)
+    try:
+        downgrade(database_url, "0011")
+        flows = table("flows", *(column(c) for c in ("key", "name_zh", "name_en", "description",
+                      "draft_revision")), column("draft", JSONType), column("created_at", UTCDateTime()))  # fmt: skip
+        rows = [
+            ("old-object", str(described), {"description": described}),
+            ("old-text", "Plain words", {"description": "Plain words"}),
+            ("no-draft", "Kept", None),
+        ]
+        with engine.begin() as conn:
+            conn.execute(flows.insert(), [
+                {"key": k, "name_zh": k, "name_en": k, "description": d, "draft": j,
+                 "draft_revision": 1, "created_at": datetime(2026, 12, 1, tzinfo=UTC)}
+                for k, d, j in rows])  # fmt: skip
+        upgrade(database_url)
+        with engine.connect() as conn:
+            stored = dict(conn.execute(text("SELECT key, description FROM flows")).all())
+    finally:
+        engine.dispose()
+    assert {k: json.loads(v) for k, v in stored.items()} == {
+        "old-object": described,
+        "old-text": "Plain words",
+        "no-draft": "Kept",
+    }
