@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import jsonschema
 
+from app.db import get_db, in_transaction
+from app.templates_admin import services as templates
+
 from ..flows_fixtures import flow_doc
 
 DESCRIPTION = {"en": "Large orders go to finance", "zh": "大额订单转财务审核"}
@@ -69,3 +72,12 @@ def test_a_webhook_address_the_sender_cannot_call_is_refused(api):
     assert issue["code"] == "invalid_url" and issue["path"] == "/nodes/1/config/url"
     assert "Node 'call-erp': field 'url'" in issue["message"] and "%20" in issue["message"]
     assert api.post("/flows/notify-erp/publish").status_code == 422
+
+
+def test_an_imported_template_keeps_its_flows_localized_descriptions(app, api):
+    bundle = templates.get_builtin("large-order-finance-review")
+    in_transaction(get_db(app), lambda db: templates.import_bundle(db, None, bundle))
+    (listed,) = api.get("/flows").json["items"]
+    (shipped,) = bundle.flows
+    assert listed["description"] == shipped["description"]
+    assert set(listed["description"]) == {"en", "zh"}
