@@ -77,8 +77,9 @@ def test_flow_descriptions_stored_as_python_text_are_repaired(database_url):
                  "draft_revision": 1, "created_at": datetime(2026, 12, 1, tzinfo=UTC)}
                 for k, d, j in rows])  # fmt: skip
         upgrade(database_url)
-        with engine.connect() as conn:
+        with engine.begin() as conn:
             stored = dict(conn.execute(text("SELECT key, description FROM flows")).all())
+            conn.execute(text("DELETE FROM flows"))  # PostgreSQL's database is shared
     finally:
         engine.dispose()
     assert {k: json.loads(v) for k, v in stored.items()} == {
