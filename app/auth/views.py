@@ -63,6 +63,10 @@ def login() -> str | Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
+    user = current_user()
+    if user is not None:
+        # Server-side: a copy of the cookie (another tab, device or a thief) ends too.
+        services.end_sessions(get_session(), user, user)
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -132,6 +132,30 @@ def set_password(db: Session, actor: User | None, user: User, password: str) -> 
     log.info("password of %s changed by %s", user.username, _actor_name(actor))
 
 
+def end_sessions(db: Session, actor: User | None, user: User) -> None:
+    """Sign ``user`` out on every device: each session cookie issued so far stops working."""
+    user.session_version += 1
+    db.commit()
+    log.info("sessions of %s ended by %s", user.username, _actor_name(actor))
+
+
+def set_active(db: Session, actor: User | None, user: User, active: bool) -> None:
+    """Deactivate (which also ends every session) or reactivate ``user``."""
+    if not active and actor is not None and actor.id == user.id:
+        raise ValidationError(
+            _l("You cannot deactivate your own account; ask another administrator."),
+            fields={"active": "self"},
+        )
+    user.is_active = active
+    if not active:
+        user.session_version += 1
+    db.commit()
+    log.info(
+        "user %s %s by %s", user.username, "activated" if active else "deactivated",
+        _actor_name(actor),
+    )  # fmt: skip
+
+
 def set_locale(db: Session, user: User, locale: str | None) -> None:
     if locale is not None and locale not in LANGUAGES:
         raise ValidationError(_l("Unknown language."), fields={"locale": "unknown"})
