@@ -172,21 +172,26 @@ def authenticate(
     lock_seconds: int,
     now: datetime | None = None,
 ) -> User:
-    """Check credentials with a lockout after ``max_failures`` consecutive failures."""
+    """Check credentials with a lockout after ``max_failures`` consecutive failures.
+
+    Every refusal (unknown user, wrong password, locked account) has the same message and
+    checks one password hash, so neither the answer nor its time tells which accounts
+    exist; the message states the lockout rule so that a locked-out person knows to wait.
+    """
     now = now or utcnow()
-    user = db.scalars(select(User).where(User.username == username.strip())).one_or_none()
-    if user is None or not user.is_active:
-        burn_password_check(password)
-        raise AuthenticationError(_l("Wrong username or password."))
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise AuthenticationError(
-            _l(
-                "Too many failed attempts. Try again in %(minutes)d minutes.",
-                minutes=minutes,
-            ),
-            code="locked",
+    refused = AuthenticationError(
+        _l(
+            "Wrong username or password. After %(n)d failed attempts in a row an account "
+            "is locked for %(minutes)d minutes.",
+            n=max_failures,
+            minutes=max(1, -(-lock_seconds // 60)),
         )
+    )
+    user = db.scalars(select(User).where(User.username == username.strip())).one_or_none()
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if user is None or not user.is_active or locked:
+        burn_password_check(password)
+        raise refused
     if not verify_password(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= max_failures:
@@ -194,7 +199,7 @@ def authenticate(
             user.failed_logins = 0
             log.warning("user %s locked after %d failed logins", user.username, max_failures)
         db.commit()
-        raise AuthenticationError(_l("Wrong username or password."))
+        raise refused
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

@@ -38,7 +38,8 @@ def test_logout_ends_a_copied_session_cookie(app, make_user):
 
 
 def _admin_post(admin: FlaskClient, path: str, **data: str):
-    return admin.post(path, data={"csrf_token": csrf_token(admin, "/admin/users"), **data})
+    token = csrf_token(admin, "/admin/users")
+    return admin.post(path, data={"csrf_token": token, **data}, headers={"Accept-Language": "en"})
 
 
 def test_deactivating_a_user_ends_their_sessions_and_login(app, make_user):
