@@ -122,11 +122,12 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _apply(name: str, who: str, *, count_this: bool, refuse: bool = True) -> None:
+def _over(name: str, who: str, *, count_this: bool) -> int | None:
+    """Seconds until ``who``'s window of limit ``name`` ends if it is over; else ``None``."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     limit = parse(app.config.get(name, DEFAULTS.get(name)))
     if limit is None:
-        return
+        return None
     allowed, window = limit
     now = time.time()
     try:
@@ -137,24 +138,28 @@ def _apply(name: str, who: str, *, count_this: bool, refuse: bool = True) -> Non
             over = counter.peek(f"{name}:{who}", window, now) >= allowed
     except Exception:  # a Redis outage must not take the API down; the limit lapses
         app.logger.warning("rate limit %s not checked: counter unavailable", name)
-        return
-    if over and refuse:
-        raise RateLimitedError(max(1, math.ceil(window - (now % window))))
+        return None
+    return max(1, math.ceil(window - (now % window))) if over else None
 
 
 def check(name: str, who: str) -> None:
     """Count one request of ``who`` against the limit ``name``; raise when over it."""
-    _apply(name, who, count_this=True)
+    retry_after = _over(name, who, count_this=True)
+    if retry_after is not None:
+        raise RateLimitedError(retry_after)
 
 
-def count(name: str, who: str) -> None:
-    """Count one event of ``who`` (a failure) against the limit ``name``, refusing nothing."""
-    _apply(name, who, count_this=True, refuse=False)
+def count(name: str, who: str) -> int | None:
+    """Count one event of ``who`` (a failure) against the limit ``name``, refusing nothing;
+    return the seconds to wait when ``who`` is now over it."""
+    return _over(name, who, count_this=True)
 
 
 def refuse_if_over(name: str, who: str) -> None:
     """Raise when ``who`` is already over limit ``name``, without counting this request."""
-    _apply(name, who, count_this=False)
+    retry_after = _over(name, who, count_this=False)
+    if retry_after is not None:
+        raise RateLimitedError(retry_after)
 
 
 def limited(name: str, who: Callable[[], str] = client_address) -> Callable[[F], F]:
