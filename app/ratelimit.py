@@ -2,7 +2,8 @@
 
 A limit is written ``"COUNT/SECONDS"`` (``"30/60"``: thirty requests a minute) and set in the
 configuration or the environment (``ORDERFLOW_RATELIMIT_API``, ``..._WEBHOOK``,
-``..._PUBLIC``, ``..._API_AUTH``); ``"0/1"`` or an empty value turns a limit off. Without ``REDIS_URL`` every process counts for itself, so
+``..._PUBLIC``, ``..._API_AUTH``, ``..._API_AUTH_ADDRESS``, ``..._LOGIN``); ``"0/1"`` or an
+empty value turns a limit off. Without ``REDIS_URL`` every process counts for itself, so
 with N web processes a client may get up to N times the limit.
 """
 
@@ -27,8 +28,14 @@ DEFAULTS = {
     "RATELIMIT_API": "3000/1",
     "RATELIMIT_WEBHOOK": "1000/1",
     "RATELIMIT_PUBLIC": "30/60",
-    # Failed API key checks per address: made-up keys cannot buy fresh buckets for ever.
-    "RATELIMIT_API_AUTH": "60/60",
+    # Failed API key checks per address and key prefix: a client sending a wrong or revoked
+    # key is slowed down without touching the other clients behind the same address.
+    "RATELIMIT_API_AUTH": "10/60",
+    # Failed API key checks per address over all prefixes: made-up keys cannot buy fresh
+    # buckets for ever. A valid key is never refused by either.
+    "RATELIMIT_API_AUTH_ADDRESS": "120/60",
+    # Failed sign-ins per address over all usernames (each account also locks on its own).
+    "RATELIMIT_LOGIN": "30/600",
 }
 
 
@@ -36,8 +43,8 @@ class RateLimitedError(AppError):
     code = "rate_limited"
     status = 429
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(_l("Too many requests. Please wait a moment and try again."))
+    def __init__(self, retry_after: int, message: Any = None) -> None:
+        super().__init__(message or _l("Too many requests. Please wait a moment and try again."))
         self.retry_after = retry_after
 
 
@@ -115,11 +122,12 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _apply(name: str, who: str, *, count_this: bool) -> None:
+def _over(name: str, who: str, *, count_this: bool) -> int | None:
+    """Seconds until ``who``'s window of limit ``name`` ends if it is over; else ``None``."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     limit = parse(app.config.get(name, DEFAULTS.get(name)))
     if limit is None:
-        return
+        return None
     allowed, window = limit
     now = time.time()
     try:
@@ -130,19 +138,28 @@ def _apply(name: str, who: str, *, count_this: bool) -> None:
             over = counter.peek(f"{name}:{who}", window, now) >= allowed
     except Exception:  # a Redis outage must not take the API down; the limit lapses
         app.logger.warning("rate limit %s not checked: counter unavailable", name)
-        return
-    if over:
-        raise RateLimitedError(max(1, math.ceil(window - (now % window))))
+        return None
+    return max(1, math.ceil(window - (now % window))) if over else None
 
 
 def check(name: str, who: str) -> None:
     """Count one request of ``who`` against the limit ``name``; raise when over it."""
-    _apply(name, who, count_this=True)
+    retry_after = _over(name, who, count_this=True)
+    if retry_after is not None:
+        raise RateLimitedError(retry_after)
+
+
+def count(name: str, who: str) -> int | None:
+    """Count one event of ``who`` (a failure) against the limit ``name``, refusing nothing;
+    return the seconds to wait when ``who`` is now over it."""
+    return _over(name, who, count_this=True)
 
 
 def refuse_if_over(name: str, who: str) -> None:
     """Raise when ``who`` is already over limit ``name``, without counting this request."""
-    _apply(name, who, count_this=False)
+    retry_after = _over(name, who, count_this=False)
+    if retry_after is not None:
+        raise RateLimitedError(retry_after)
 
 
 def limited(name: str, who: Callable[[], str] = client_address) -> Callable[[F], F]:

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, abort, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import lazyload
@@ -257,6 +258,36 @@ def _verify(db: Any, prefix: str, digest: str, now: datetime) -> ApiPrincipal:
     return principal
 
 
+def _throttle_failed_key() -> None:
+    """Count a failed key check; past a limit, answer 429 instead of 401.
+
+    Only failures are counted and only failures refused, so a valid key is never refused
+    because other keys failed from its address (clients behind one NAT). Counted per address
+    and key prefix (a wrong or revoked key slows down its own client) and per address over
+    all prefixes (made-up keys cannot buy fresh buckets for ever)."""
+    from . import ratelimit
+
+    address = ratelimit.client_address()
+    parts = (_key_from_request() or "").split("_", 2)
+    prefix = parts[1][:16] if len(parts) == 3 else "-"
+    waits = [
+        ratelimit.count("RATELIMIT_API_AUTH", f"ip:{address}:key:{prefix}"),
+        ratelimit.count("RATELIMIT_API_AUTH_ADDRESS", f"ip:{address}"),
+    ]
+    retry_after = max((w for w in waits if w is not None), default=None)
+    if retry_after is not None:
+        raise ratelimit.RateLimitedError(
+            retry_after,
+            _l(
+                "Too many failed API key checks from %(address)s. Wait %(seconds)d seconds, "
+                "then send a valid key (Authorization: Bearer of_...); valid keys from this "
+                "address are not refused.",
+                address=address,
+                seconds=retry_after,
+            ),
+        )
+
+
 def api_key_required(scope: str) -> Callable[[F], F]:
     """Require an API key carrying ``scope`` on an API view."""
 
@@ -266,11 +297,7 @@ def api_key_required(scope: str) -> Callable[[F], F]:
             try:
                 key = authenticate_api_key(_key_from_request())
             except AuthenticationError:
-                # Counted per address: the per-key limit is keyed by the prefix the caller
-                # sends, which a caller inventing keys could vary at will.
-                from . import ratelimit
-
-                ratelimit.check("RATELIMIT_API_AUTH", f"ip:{ratelimit.client_address()}")
+                _throttle_failed_key()
                 raise
             if scope not in key.scopes:
                 raise PermissionDeniedError(
@@ -284,8 +311,40 @@ def api_key_required(scope: str) -> Callable[[F], F]:
     return decorator
 
 
+# Scripts only from our own files (the vendored libraries under static/): no inline script,
+# no eval. Inline styles stay allowed: the pages and the graph library set style attributes,
+# and a style cannot run code.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _add_security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_load_user)
+    app.after_request(_add_security_headers)
 
     @app.context_processor
     def inject_user() -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -49,19 +49,52 @@ def users() -> str | Response | tuple[str, int]:
     ), status
 
 
+def _user_or_404(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        raise NotFoundError(_("There is no such user."))
+    return user
+
+
 @bp.post("/users/<int:user_id>/roles")
 @permission_required("users.manage")
 def set_roles(user_id: int) -> Response:
     db = get_session()
-    user = db.get(User, user_id)
-    if user is None:
-        raise NotFoundError(_("There is no such user."))
+    user = _user_or_404(user_id)
     form = RolesForm()
     if not form.validate_on_submit():
         flash(_("Choose at least one role."), "error")
         return redirect(url_for("admin.users"))
     services.set_roles(db, current_user(), user, form.roles.data or [])
     flash(_("Roles of %(name)s saved.", name=user.username), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/active")
+@permission_required("users.manage")
+def set_active(user_id: int) -> Response:
+    user = _user_or_404(user_id)
+    active = request.form.get("active") == "1"
+    if FlaskForm().validate_on_submit():
+        try:
+            services.set_active(get_session(), current_user(), user, active)
+        except AppError as err:
+            flash(str(err.message), "error")
+        else:
+            if active:
+                flash(_("%(name)s can sign in again.", name=user.username), "success")
+            else:
+                flash(_("%(name)s is deactivated and signed out.", name=user.username), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/sign-out")
+@permission_required("users.manage")
+def sign_out_everywhere(user_id: int) -> Response:
+    user = _user_or_404(user_id)
+    if FlaskForm().validate_on_submit():
+        services.end_sessions(get_session(), current_user(), user)
+        flash(_("%(name)s is signed out on every device.", name=user.username), "success")
     return redirect(url_for("admin.users"))
 
 

@@ -61,8 +61,6 @@ def _limit() -> None:
         raise NotFoundError(_l("This page does not exist."))
     if request.endpoint in ("api.channel_webhook", "api.openapi", "api.reference_page"):
         return
-    # An address that keeps sending keys that do not exist is refused before any lookup.
-    ratelimit.refuse_if_over("RATELIMIT_API_AUTH", f"ip:{ratelimit.client_address()}")
     ratelimit.check("RATELIMIT_API", _caller())
 
 

@@ -17,6 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from .. import ratelimit
 from ..db import get_session
 from ..errors import AppError
 from ..security import current_user, login_required, login_user, logout_user, verify_password
@@ -37,11 +38,15 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int]:
+def login() -> Response | tuple[str, int, dict[str, str]]:
     form = LoginForm()
-    error = None
+    error, status, headers = None, 200, {}
     if form.validate_on_submit():
+        # Failed sign-ins are counted per address across usernames, so that one address
+        # cannot try a password on many accounts; refused before any password is checked.
+        who = f"ip:{ratelimit.client_address()}"
         try:
+            ratelimit.refuse_if_over("RATELIMIT_LOGIN", who)
             user = services.authenticate(
                 get_session(),
                 form.username.data or "",
@@ -49,20 +54,34 @@ def login() -> str | Response | tuple[str, int]:
                 max_failures=current_app.config["LOGIN_MAX_FAILURES"],
                 lock_seconds=current_app.config["LOGIN_LOCK_SECONDS"],
             )
+        except ratelimit.RateLimitedError as err:
+            status, headers["Retry-After"] = 429, str(err.retry_after)
+            error = _(
+                "Too many failed sign-ins from your network address (%(address)s). Wait "
+                "%(seconds)d seconds and try again; sign-ins from other addresses still work.",
+                address=ratelimit.client_address(),
+                seconds=err.retry_after,
+            )
         except AppError as err:
-            error = str(err.message)
+            ratelimit.count("RATELIMIT_LOGIN", who)
+            status, error = 401, str(err.message)
         else:
             lang = session.get("lang")
             login_user(user)
             if lang and not user.locale:
                 session["lang"] = lang
             return redirect(_safe_next(request.args.get("next")))
-    status = 401 if error else (422 if form.errors else 200)
-    return render_template("auth/login.html", form=form, error=error), status
+    if form.errors:
+        status = 422
+    return render_template("auth/login.html", form=form, error=error), status, headers
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    user = current_user()
+    if user is not None:
+        # Server-side: a copy of the cookie (another tab, device or a thief) ends too.
+        services.end_sessions(get_session(), user, user)
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))

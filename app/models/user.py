@@ -39,7 +39,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
-    # Bumped on password change or deactivation: older session cookies stop working.
+    # Every session cookie carries the value it was issued with; bumping it (logout,
+    # password change, deactivation, an admin's "sign out everywhere") ends them all.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]

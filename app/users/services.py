@@ -132,6 +132,30 @@ def set_password(db: Session, actor: User | None, user: User, password: str) -> 
     log.info("password of %s changed by %s", user.username, _actor_name(actor))
 
 
+def end_sessions(db: Session, actor: User | None, user: User) -> None:
+    """Sign ``user`` out on every device: each session cookie issued so far stops working."""
+    user.session_version += 1
+    db.commit()
+    log.info("sessions of %s ended by %s", user.username, _actor_name(actor))
+
+
+def set_active(db: Session, actor: User | None, user: User, active: bool) -> None:
+    """Deactivate (which also ends every session) or reactivate ``user``."""
+    if not active and actor is not None and actor.id == user.id:
+        raise ValidationError(
+            _l("You cannot deactivate your own account; ask another administrator."),
+            fields={"active": "self"},
+        )
+    user.is_active = active
+    if not active:
+        user.session_version += 1
+    db.commit()
+    log.info(
+        "user %s %s by %s", user.username, "activated" if active else "deactivated",
+        _actor_name(actor),
+    )  # fmt: skip
+
+
 def set_locale(db: Session, user: User, locale: str | None) -> None:
     if locale is not None and locale not in LANGUAGES:
         raise ValidationError(_l("Unknown language."), fields={"locale": "unknown"})
@@ -148,21 +172,26 @@ def authenticate(
     lock_seconds: int,
     now: datetime | None = None,
 ) -> User:
-    """Check credentials with a lockout after ``max_failures`` consecutive failures."""
+    """Check credentials with a lockout after ``max_failures`` consecutive failures.
+
+    Every refusal (unknown user, wrong password, locked account) has the same message and
+    checks one password hash, so neither the answer nor its time tells which accounts
+    exist; the message states the lockout rule so that a locked-out person knows to wait.
+    """
     now = now or utcnow()
-    user = db.scalars(select(User).where(User.username == username.strip())).one_or_none()
-    if user is None or not user.is_active:
-        burn_password_check(password)
-        raise AuthenticationError(_l("Wrong username or password."))
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise AuthenticationError(
-            _l(
-                "Too many failed attempts. Try again in %(minutes)d minutes.",
-                minutes=minutes,
-            ),
-            code="locked",
+    refused = AuthenticationError(
+        _l(
+            "Wrong username or password. After %(n)d failed attempts in a row an account "
+            "is locked for %(minutes)d minutes.",
+            n=max_failures,
+            minutes=max(1, -(-lock_seconds // 60)),
         )
+    )
+    user = db.scalars(select(User).where(User.username == username.strip())).one_or_none()
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if user is None or not user.is_active or locked:
+        burn_password_check(password)
+        raise refused
     if not verify_password(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= max_failures:
@@ -170,7 +199,7 @@ def authenticate(
             user.failed_logins = 0
             log.warning("user %s locked after %d failed logins", user.username, max_failures)
         db.commit()
-        raise AuthenticationError(_l("Wrong username or password."))
+        raise refused
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

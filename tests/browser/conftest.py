@@ -3,6 +3,7 @@ OrderFlow server on loopback. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,21 +48,47 @@ def live_server(app) -> Iterator[str]:  # noqa: F811
         yield base
 
 
+# Reports every Content-Security-Policy violation of the page to the test.
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber} on ${document.location.pathname}`);
+});
+"""
+
+
 @pytest.fixture
 def page_for(browser) -> Iterator[object]:
-    """Factory: a new page with its own context (cookies), viewport and language."""
+    """Factory: a new page with its own context (cookies), viewport and language.
+
+    A test fails if any of its pages breaks the Content-Security-Policy."""
     contexts = []
+    violations: list[str] = []
 
     def make(width: int = 1280, height: int = 800, locale: str = "zh-CN", **kw: object):
         context = browser.new_context(
             viewport={"width": width, "height": height}, locale=locale, **kw
         )
+        context.expose_function("__cspViolation", lambda text: violations.append(text))
+        context.add_init_script(_CSP_LISTENER)
         contexts.append(context)
         return context.new_page()
 
     yield make
     for context in contexts:
         context.close()
+    assert violations == [], "Content-Security-Policy violations"
+
+
+def wait_until(page, expression: str, arg: object = None, timeout: float = 10_000) -> None:
+    """Poll ``expression`` (run as ``page.evaluate`` runs it) until it is truthy.
+
+    Playwright's ``wait_for_function`` runs its predicate through eval() inside the page,
+    which the Content-Security-Policy refuses; ``evaluate`` is not subject to it."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} ms waiting for {expression}")
+        page.wait_for_timeout(50)
 
 
 def screenshot(page, name: str) -> Path:

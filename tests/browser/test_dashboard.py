@@ -11,7 +11,7 @@ from app.models import utcnow
 from tests.app.dashboard.conftest import add_costs
 from tests.app.dashboard.scenario import build
 
-from .conftest import screenshot
+from .conftest import screenshot, wait_until
 
 
 @pytest.fixture
@@ -52,8 +52,9 @@ def test_dashboard_panels_and_filters(live_server, page_for, seeded):
     screenshot(page, "dashboard-kpis")
     # Filtering by channel swaps the panels in place (htmx) and redraws the charts.
     page.check("input[name=channel][value=taobao]")
-    page.wait_for_function(
-        "document.querySelector('[data-testid=figure-manual_rate]').innerText.startsWith('0.0%')"
+    wait_until(
+        page,
+        "document.querySelector('[data-testid=figure-manual_rate]').innerText.startsWith('0.0%')",
     )
     page.wait_for_selector("#chart-orders svg")
     assert "channel=taobao" in page.url
@@ -82,8 +83,9 @@ def test_bottleneck_view_costs_and_alerts(live_server, page_for, seeded):
     assert rows.index("B") < rows.index("A")  # B waited longest for QC release
     screenshot(page, "dashboard-bottleneck")
     page.goto(f"{live_server}/costs/?range=7d&dimension=urgency")
-    page.wait_for_function(  # the cells' labels appear once the chart's animation has run
-        "Array.from(document.querySelectorAll('#cost-chart svg text')).some(t => t.textContent.endsWith('×'))"
+    wait_until(
+        page,  # the cells' labels appear once the chart's animation has run
+        "Array.from(document.querySelectorAll('#cost-chart svg text')).some(t => t.textContent.endsWith('×'))",
     )
     assert "standard" in page.inner_text("[data-testid=cost-table]")
     screenshot(page, "dashboard-cost-heatmap")

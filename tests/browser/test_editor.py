@@ -7,7 +7,7 @@ import json
 from app.db import get_session
 from app.users import services as users
 
-from .conftest import screenshot
+from .conftest import screenshot, wait_until
 
 
 def _login(page, base: str, username: str) -> None:
@@ -113,8 +113,9 @@ def test_supervisor_builds_large_order_review_from_empty_canvas(
     page.select_option(".node-form .cb-rule .cb-field", "order.amount")
     page.select_option(".node-form .cb-rule .cb-cmp", ">=")
     page.fill(".node-form .cb-rule .cb-value", "20000")
-    page.wait_for_function(
-        "document.querySelector('.node-form textarea.dsl-input').value === 'order.amount >= 20000'"
+    wait_until(
+        page,
+        "document.querySelector('.node-form textarea.dsl-input').value === 'order.amount >= 20000'",
     )
     page.click(".node-form .mode-text")
     page.fill(".node-form textarea.dsl-input", "order.amont >= 20000")

@@ -5,6 +5,7 @@ draft."""
 from __future__ import annotations
 
 from ..app.editor.helpers import review_doc, store
+from .conftest import wait_until
 from .test_editor import _login
 
 
@@ -15,7 +16,7 @@ def _nodes(page) -> list[str]:
 def _open(page, base: str) -> None:
     page.goto(f"{base}/flows/large-order-review")
     page.wait_for_selector("#editor .ed-canvas svg")
-    page.wait_for_function("OF.editor && OF.editor.fg.graph.getNodes().length > 0")
+    wait_until(page, "OF.editor && OF.editor.fg.graph.getNodes().length > 0")
 
 
 def _click_node(page, node_id: str) -> None:
@@ -36,7 +37,7 @@ def test_copy_paste_delete_undo_redo_and_arrange(app, live_server, page_for, mak
     _click_node(page, "large")
     page.keyboard.press("Control+c")
     page.keyboard.press("Control+v")
-    page.wait_for_function(f"OF.editor.fg.graph.getNodes().length === {len(original) + 1}")
+    wait_until(page, f"OF.editor.fg.graph.getNodes().length === {len(original) + 1}")
     (copy,) = set(_nodes(page)) - set(original)
     kinds = page.evaluate(
         f"OF.editor.currentDoc().nodes.filter(n => n.id === {copy!r}).map(n => n.type)"
@@ -52,22 +53,23 @@ def test_copy_paste_delete_undo_redo_and_arrange(app, live_server, page_for, mak
     page.keyboard.press("Delete")
     page.wait_for_selector("#dlg-confirm[open]")
     page.click("#dlg-confirm [value=ok]")
-    page.wait_for_function(f"OF.editor.fg.graph.getNodes().length === {len(original)}")
+    wait_until(page, f"OF.editor.fg.graph.getNodes().length === {len(original)}")
 
     # Undo brings it back, redo removes it again.
     page.keyboard.press("Control+z")
-    page.wait_for_function(f"OF.editor.fg.graph.getNodes().length === {len(original) + 1}")
+    wait_until(page, f"OF.editor.fg.graph.getNodes().length === {len(original) + 1}")
     assert copy in _nodes(page)
     page.keyboard.press("Control+Shift+z")
-    page.wait_for_function(f"OF.editor.fg.graph.getNodes().length === {len(original)}")
+    wait_until(page, f"OF.editor.fg.graph.getNodes().length === {len(original)}")
     assert _nodes(page) == original
 
     # Arrange lays the flow out left to right: start comes first.
     page.evaluate("OF.editor.fg.graph.getCellById('start').position(900, 700)")
     page.click("[data-cmd=layout]")
-    page.wait_for_function(
+    wait_until(
+        page,
         "(() => { const g = OF.editor.fg.graph; const xs = g.getNodes().map(n => n.position().x);"
-        " return g.getCellById('start').position().x === Math.min(...xs); })()"
+        " return g.getCellById('start').position().x === Math.min(...xs); })()",
     )
     assert errors == []
 
@@ -133,9 +135,9 @@ def test_decision_table_findings_count_orders_of_the_chosen_window(
     _click_node(page, "prio")
     page.wait_for_selector(".dt-window")
     assert page.input_value(".dt-window") == "7d"
-    page.wait_for_function("document.querySelector('.dt-grid').innerText.includes('last 1 orders')")
+    wait_until(page, "document.querySelector('.dt-grid').innerText.includes('last 1 orders')")
     page.select_option(".dt-window", "all")
-    page.wait_for_function("document.querySelector('.dt-grid').innerText.includes('last 2 orders')")
+    wait_until(page, "document.querySelector('.dt-grid').innerText.includes('last 2 orders')")
 
 
 def test_the_overview_shows_the_flow_and_the_visible_area_and_moves_the_view(

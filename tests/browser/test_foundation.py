@@ -56,5 +56,8 @@ def test_wrong_password_message_in_browser(live_server, page_for, make_user):
     page.fill("input[name=username]", "ann")
     page.fill("input[name=password]", "nope-nope")
     page.click("button[type=submit].btn")
-    assert page.locator("[role=alert]").inner_text() == "Wrong username or password."
+    assert page.locator("[role=alert]").inner_text() == (
+        "Wrong username or password. After 5 failed attempts in a row an account is locked"
+        " for 15 minutes."
+    )
     screenshot(page, "foundation-login-error-360")

@@ -11,7 +11,7 @@ from app.db import get_session
 from app.users import services as users
 from tests.app.flows_fixtures import order_doc
 
-from .conftest import screenshot
+from .conftest import screenshot, wait_until
 
 PHONE = {"width": 360, "height": 740}
 
@@ -72,7 +72,8 @@ def test_order_page_and_board_update_within_a_second(app, live_server, page_for,
     _post(app, key, "/status-events", {
         "source": "carrier", "event_id": "live-2", "code": "DELIVERED",
         "occurred_at": "2026-11-22T10:00:00Z", "order": {"id": order["id"]}})  # fmt: skip
-    page.wait_for_function(
+    wait_until(
+        page,
         "document.querySelector('[data-testid=count-delivered]').innerText === '1'",
         timeout=3000,
     )

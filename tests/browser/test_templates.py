@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from app.db import get_db, in_transaction
 from app.users import services as users
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, wait_until
 
 BUNDLE = "large-order-finance-review"
 
@@ -32,7 +32,7 @@ def _login(page, base: str) -> None:
 
 def _search(page, words: str) -> list[str]:
     page.fill("[data-testid=template-search]", words)
-    page.wait_for_function("w => new URL(location.href).searchParams.get('q') === w", arg=words)
+    wait_until(page, "w => new URL(location.href).searchParams.get('q') === w", arg=words)
     page.wait_for_load_state("networkidle")
     return page.eval_on_selector_all("[data-bundle]", "els => els.map(e => e.dataset.bundle)")
 
@@ -63,8 +63,9 @@ def test_admin_finds_previews_and_imports_a_template(app, live_server, page_for)
     plan = page.locator("[data-testid=dry-run]")
     assert "流程以草稿形式导入" in plan.inner_text()
     page.check("[data-testid=opt-publish]")
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=dry-run]').innerText.includes('流程将立即发布')"
+    wait_until(
+        page,
+        "() => document.querySelector('[data-testid=dry-run]').innerText.includes('流程将立即发布')",
     )
     assert page.locator(f"tr[data-kind=flow][data-key={BUNDLE}][data-action=create]").count() == 1
 

@@ -66,7 +66,7 @@ def test_api_rate_limit_answers_429_with_the_error_shape(app, api):
 
 
 def test_made_up_keys_cannot_dodge_the_limit_by_changing_prefix(app, api, client):
-    app.config["RATELIMIT_API_AUTH"] = "3/60"
+    app.config["RATELIMIT_API_AUTH_ADDRESS"] = "3/60"
     statuses = [
         client.get(
             "/api/v1/orders", headers={"Authorization": f"Bearer of_{i:08x}_nope"}
