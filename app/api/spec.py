@@ -48,6 +48,15 @@ KEY = _param("key", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,63
 TABLE = _param("name", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"})
 SOURCE = _param("source", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,15}$"})
 
+# Any value is accepted, as browsers and HTTP libraries send it; unknown languages fall back.
+ACCEPT_LANGUAGE = _param(
+    "Accept-Language", "header", STR,
+    description="Language of error messages, as HTTP clients send it (e.g. "
+    "`zh-CN,zh;q=0.9,en;q=0.8`): the supported language (`zh`, `en`) with the highest "
+    "q= weight is used; with none of them, or no header, messages are in Chinese (`zh`). "
+    "错误信息的语言：按 q= 权重取支持的语言（zh、en），都没有或未发送时为中文。",
+)  # fmt: skip
+
 # (method, path, operationId, summary, scope, parameters, body, {status: schema})
 OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Obj]] = [
     ("get", "/me", "me", "The calling key, its name and scopes", "orders:read", [], None,
@@ -158,8 +167,7 @@ def _operation(op: tuple[Any, ...]) -> Obj:
         "operationId": op_id,
         "summary": summary,
         "tags": [path.strip("/").split("/")[0]],
-        "parameters": [*params, _param("Accept-Language", "header", {"type": "string",
-                                                                      "enum": ["zh", "en"]})],
+        "parameters": [*params, ACCEPT_LANGUAGE],
         "responses": {},
     }  # fmt: skip
     if scope is None:

@@ -87,3 +87,37 @@ def test_api_keeps_to_its_document(app, fuzz_key, label):
         case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
 
     check()
+
+
+def test_accept_language_is_declared_as_the_free_form_header_clients_send(api, client):
+    doc = client.get("/api/v1/openapi.json").json
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            (header,) = [p for p in op["parameters"] if p["name"] == "Accept-Language"]
+            assert header["schema"] == {"type": "string"}, op["operationId"]
+            assert "zh" in header["description"] and "q=" in header["description"]
+    cases = [
+        ("zh-CN,zh;q=0.9,en;q=0.8", "订单"),
+        ("en-GB,en;q=0.9", "order"),
+        ("fr-FR", "订单"),  # no supported language: the documented fallback is Chinese
+        ("*", "订单"),
+        ("", "订单"),
+    ]
+    for value, word in cases:
+        answer = api.post("/orders", json={"channel": "x"}, headers={"Accept-Language": value})
+        assert answer.status_code == 422, value
+        assert word in answer.json["error"]["message"], (value, answer.json)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "allowed"),
+    [
+        ("/api/v1/orders/1/runs", {"Accept": "application/json"}, {"GET", "HEAD", "OPTIONS"}),
+        ("/api/v1/status-events", {"Accept": "application/json"}, {"POST", "OPTIONS"}),
+        ("/login", {}, {"GET", "HEAD", "OPTIONS", "POST"}),
+    ],
+)
+def test_405_names_the_allowed_methods(client, path, headers, allowed):
+    answer = client.open(path, method="PATCH", headers=headers)
+    assert answer.status_code == 405
+    assert set(answer.headers["Allow"].replace(" ", "").split(",")) == allowed
