@@ -58,8 +58,8 @@ def _too_deep(raw: bytes, limit: int) -> bool:
     return False
 
 
-def raw_body() -> bytes:
-    """The request body, refused past ``API_MAX_BODY`` bytes (413)."""
+def body_limit() -> int:
+    """``API_MAX_BODY``: the largest body read, in bytes; a longer declared one is refused."""
     limit = int(current_app.config.get("API_MAX_BODY", 1024 * 1024))
     length = request.content_length
     if length is not None and length > limit:
@@ -67,6 +67,12 @@ def raw_body() -> bytes:
             _l("The request body is larger than %(n)d bytes.", n=limit),
             details=[{"path": "/", "message": f"max {limit} bytes", "rule": "maxBytes"}],
         )
+    return limit
+
+
+def raw_body() -> bytes:
+    """The request body, refused past ``API_MAX_BODY`` bytes (413)."""
+    limit = body_limit()
     raw = request.get_data(cache=True)
     if len(raw) > limit:
         raise PayloadTooLargeError(_l("The request body is larger than %(n)d bytes.", n=limit))

@@ -47,249 +47,277 @@ def _order_input() -> Obj:
     return schema
 
 
-SCHEMAS: dict[str, Obj] = {
-    "Problem": obj(
-        ["path", "message"],
-        path={
-            "type": "string",
-            "description": "JSON pointer into the body, ?name for a query parameter",
-        },
-        message=STR,
-        rule={"type": "string"},
-    ),
-    "Error": obj(
-        ["error"],
-        error=obj(
-            ["code", "message"],
-            code={"type": "string", "description": "Stable machine code, e.g. invalid_order"},
-            message={"type": "string", "description": "For people, zh or en by Accept-Language"},
-            details={"type": "array", "items": ref("Problem")},
+def _titled(schemas: dict[str, Obj]) -> dict[str, Obj]:
+    # Generators name models by title: the order schema's own "Order" title would clash
+    # with the Order answer, so every component is titled with its (unique) name.
+    return {name: {**schema, "title": name} for name, schema in schemas.items()}
+
+
+SCHEMAS: dict[str, Obj] = _titled(
+    {
+        "Problem": obj(
+            ["path", "message"],
+            path={
+                "type": "string",
+                "description": "JSON pointer into the body, ?name for a query parameter",
+            },
+            message=STR,
+            rule={"type": "string"},
         ),
-    ),
-    "OrderInput": _order_input(),
-    "OrderBatchInput": obj(
-        ["orders"],
-        orders={"type": "array", "minItems": 1, "maxItems": 500, "items": ref("OrderInput")},
-    ),
-    "OrderBatchResult": obj(
-        ["items"],
-        items={
-            "type": "array",
-            "items": {
-                "allOf": [
-                    ref("Order"),
-                    obj(["created", "runs"], created=BOOL, runs={"type": "array", "items": INT}),
-                ]
-            },
-        },
-    ),
-    "Order": obj(
-        ["id", "channel", "external_id", "tracking_id", "status", "created_at"],
-        id=INT,
-        channel=STR,
-        external_id=STR,
-        tracking_id=STR,
-        tracking_url=STR,
-        status=STR,
-        customer_id=nullable("string"),
-        amount=nullable("number"),
-        created_at=TIME,
-        updated_at=TIME,
-        data=OBJ,
-        runs={"type": "array", "items": INT},
-        duplicate_of={"type": "string", "enum": ["idempotency_key", "external_id", "dedup_key"]},
-        milestones={"type": "array", "items": obj(["state"], state=STR, at=TIME)},
-        shipments={
-            "type": "array",
-            "description": "Merge groups and warehouse allocations the order's flows decided",
-            "items": obj(
-                ["id", "kind", "status"],
-                id=INT,
-                kind={"type": "string", "enum": ["merge", "split", "single"]},
-                status={"type": "string", "enum": ["open", "released", "cancelled"]},
-                warehouse={"type": ["string", "null"]},
-                closes_at=TIME,
-                lines={"type": "array", "items": OBJ},
-                in_shipment={"type": "boolean"},
-                orders={"type": "array", "items": STR},
+        "Error": obj(
+            ["error"],
+            error=obj(
+                ["code", "message"],
+                code={"type": "string", "description": "Stable machine code, e.g. invalid_order"},
+                message={
+                    "type": "string",
+                    "description": "For people, zh or en by Accept-Language",
+                },
+                details={"type": "array", "items": ref("Problem")},
             ),
-        },
-    ),
-    "StatusEventInput": obj(
-        ["source", "event_id", "code", "occurred_at", "order"],
-        source={
-            "type": "string",
-            "pattern": "^[a-z][a-z0-9_-]{0,15}$",
-            "description": "a source system: erp, wms, tms, carrier, or one an admin added",
-        },
-        event_id={"type": "string", "minLength": 1, "maxLength": 128},
-        code={"type": "string", "minLength": 1, "maxLength": 64},
-        occurred_at={"type": "string", "format": "date-time"},
-        order={
-            "type": "object",
-            "description": "id, tracking_id, or channel + external_id",
-            "properties": {
-                "id": INT,
-                "tracking_id": STR,
-                "channel": STR,
-                "external_id": STR,
+        ),
+        "OrderInput": _order_input(),
+        "OrderBatchInput": obj(
+            ["orders"],
+            orders={"type": "array", "minItems": 1, "maxItems": 500, "items": ref("OrderInput")},
+        ),
+        "OrderBatchResult": obj(
+            ["items"],
+            items={
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        ref("Order"),
+                        obj(
+                            ["created", "runs"], created=BOOL, runs={"type": "array", "items": INT}
+                        ),
+                    ]
+                },
             },
-        },
-        location={"type": "string", "maxLength": 128},
-        data=OBJ,
-    ),
-    "StatusEvent": obj(
-        ["id", "order_id", "source", "event_id", "code", "state", "effect"],
-        id=INT,
-        order_id=INT,
-        source=STR,
-        event_id=STR,
-        code=STR,
-        state=STR,
-        effect={"type": "string", "enum": ["applied", "late"]},
-        occurred_at=TIME,
-        received_at=TIME,
-        lag_seconds={"type": "number"},
-        location=nullable("string"),
-        data=OBJ,
-        order_status=STR,
-        runs_resumed=INT,
-        duplicate=BOOL,
-    ),
-    "StatusSourceInput": obj(
-        ["codes"],
-        codes={
+        ),
+        "Order": obj(
+            ["id", "channel", "external_id", "tracking_id", "status", "created_at"],
+            id=INT,
+            channel=STR,
+            external_id=STR,
+            tracking_id=STR,
+            tracking_url=STR,
+            status=STR,
+            customer_id=nullable("string"),
+            amount=nullable("number"),
+            created_at=TIME,
+            updated_at=TIME,
+            data=OBJ,
+            runs={"type": "array", "items": INT},
+            duplicate_of={
+                "type": "string",
+                "enum": ["idempotency_key", "external_id", "dedup_key"],
+            },
+            milestones={"type": "array", "items": obj(["state"], state=STR, at=TIME)},
+            shipments={
+                "type": "array",
+                "description": "Merge groups and warehouse allocations the order's flows decided",
+                "items": obj(
+                    ["id", "kind", "status"],
+                    id=INT,
+                    kind={"type": "string", "enum": ["merge", "split", "single"]},
+                    status={"type": "string", "enum": ["open", "released", "cancelled"]},
+                    warehouse={"type": ["string", "null"]},
+                    closes_at=TIME,
+                    lines={"type": "array", "items": OBJ},
+                    in_shipment={"type": "boolean"},
+                    orders={"type": "array", "items": STR},
+                ),
+            },
+        ),
+        "StatusEventInput": obj(
+            ["source", "event_id", "code", "occurred_at", "order"],
+            source={
+                "type": "string",
+                "pattern": "^[a-z][a-z0-9_-]{0,15}$",
+                "description": "a source system: erp, wms, tms, carrier, or one an admin added",
+            },
+            event_id={"type": "string", "minLength": 1, "maxLength": 128},
+            code={"type": "string", "minLength": 1, "maxLength": 64},
+            occurred_at={"type": "string", "format": "date-time"},
+            order={
+                "type": "object",
+                "description": "id, tracking_id, or channel + external_id",
+                "properties": {
+                    "id": INT,
+                    "tracking_id": STR,
+                    "channel": STR,
+                    "external_id": STR,
+                },
+            },
+            location={"type": "string", "maxLength": 128},
+            data=OBJ,
+        ),
+        "StatusEvent": obj(
+            ["id", "order_id", "source", "event_id", "code", "state", "effect"],
+            id=INT,
+            order_id=INT,
+            source=STR,
+            event_id=STR,
+            code=STR,
+            state=STR,
+            effect={"type": "string", "enum": ["applied", "late"]},
+            occurred_at=TIME,
+            received_at=TIME,
+            lag_seconds={"type": "number"},
+            location=nullable("string"),
+            data=OBJ,
+            order_status=STR,
+            runs_resumed=INT,
+            duplicate=BOOL,
+        ),
+        "StatusSourceInput": obj(
+            ["codes"],
+            codes={
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 500,
+                "additionalProperties": {"type": "string"},
+                "description": "{CODE: order state}; codes are matched upper-case",
+            },
+        ),  # fmt: skip
+        "StatusSource": obj(
+            ["source", "codes", "shipped", "customised"],
+            source=STR,
+            codes={"type": "object", "additionalProperties": {"type": "string"}},
+            shipped=BOOL,
+            customised=BOOL,
+        ),
+        "StatusMappings": obj(
+            ["states", "sources"],
+            states={"type": "array", "items": obj(["state"], state=STR, rank=nullable("integer"))},
+            sources={"type": "object", "additionalProperties": {"type": "object"}},
+        ),  # fmt: skip
+        "Flow": obj(
+            ["key", "name", "draft_revision"],
+            key=STR,
+            name=OBJ,
+            description=STR,
+            draft_revision=INT,
+            draft_updated_at=TIME,
+            published_version=nullable("integer"),
+            archived=BOOL,
+            created_at=TIME,
+            draft=nullable("object"),
+            issues={"type": "array", "items": OBJ},
+            published={"type": ["object", "null"]},
+        ),
+        "FlowDocument": {"type": "object", "description": "A flow document (flow.schema.json)"},
+        "DraftInput": obj(["base_revision", "draft"], base_revision=INT, draft=OBJ),
+        "Version": obj(
+            ["number", "digest", "is_live"],
+            number=INT,
+            digest=STR,
+            trigger_event=STR,
+            is_live=BOOL,
+            note=STR,
+            published_at=TIME,
+            doc=OBJ,
+        ),
+        "ValidationResult": obj(
+            ["valid", "issues"], valid=BOOL, issues={"type": "array", "items": OBJ}
+        ),  # fmt: skip
+        "Run": obj(
+            ["id", "order_id", "status"],
+            id=INT,
+            order_id=INT,
+            flow_version_id=INT,
+            status=STR,
+            outcome=nullable("string"),
+            current_nodes={"type": "array", "items": STR},
+            incident=nullable("object"),
+            started_at=TIME,
+            updated_at=TIME,
+            finished_at=TIME,
+            vars=OBJ,
+        ),
+        "RunEvent": obj(
+            ["seq", "kind"],
+            seq=INT,
+            at=TIME,
+            kind=STR,
+            node_id=nullable("string"),
+            node_type=nullable("string"),
+            branch=nullable("string"),
+            actor=nullable("string"),
+            data=OBJ,
+        ),  # fmt: skip
+        "ApprovalTask": obj(
+            ["task_key", "run_id", "status"],
+            task_key=STR,
+            run_id=INT,
+            node_id=STR,
+            status=STR,
+            assignee=nullable("string"),
+            role=nullable("string"),
+            due_at=TIME,
+            decided_by=nullable("string"),
+            decided_at=TIME,
+            comment=nullable("string"),
+            payload=OBJ,
+            created_at=TIME,
+        ),  # fmt: skip
+        "DecisionInput": obj(
+            ["decision"],
+            decision={"type": "string", "enum": ["approved", "rejected"]},
+            comment={"type": "string", "description": "required when rejecting"},
+        ),
+        "Alert": obj(
+            ["id", "source", "severity", "title", "status"],
+            id=INT,
+            run_id=nullable("integer"),
+            order_id=nullable("integer"),
+            source=STR,
+            severity=STR,
+            title=STR,
+            message=STR,
+            status=STR,
+            data=OBJ,
+            created_at=TIME,
+            acknowledged_at=TIME,
+            resolved_at=TIME,
+        ),  # fmt: skip
+        "ReferenceTable": obj(
+            ["name", "key_field", "revision"],
+            name=STR,
+            key_field=STR,
+            description=STR,
+            columns={"type": "array", "items": OBJ},
+            revision=INT,
+            updated_at=TIME,
+            rows={"type": "array", "items": OBJ},
+        ),  # fmt: skip
+        "ReferenceTableInput": obj(
+            [],
+            key_field=STR,
+            description=STR,
+            columns={"type": "array", "items": obj(["name"], name=STR, type=STR)},
+            rows={"type": "array", "items": OBJ},
+        ),
+        "CsvUpload": obj(
+            ["file"],
+            file={
+                "type": "string",
+                "format": "binary",
+                "contentMediaType": "text/csv",
+                "description": "UTF-8 CSV; its header row names the columns",
+            },
+        ),
+        "RowsInput": obj(["rows"], rows={"type": "array", "items": OBJ}),
+        "Count": {
             "type": "object",
-            "minProperties": 1,
-            "maxProperties": 500,
-            "additionalProperties": {"type": "string"},
-            "description": "{CODE: order state}; codes are matched upper-case",
-        },
-    ),  # fmt: skip
-    "StatusSource": obj(
-        ["source", "codes", "shipped", "customised"],
-        source=STR,
-        codes={"type": "object", "additionalProperties": {"type": "string"}},
-        shipped=BOOL,
-        customised=BOOL,
-    ),
-    "StatusMappings": obj(
-        ["states", "sources"],
-        states={"type": "array", "items": obj(["state"], state=STR, rank=nullable("integer"))},
-        sources={"type": "object", "additionalProperties": {"type": "object"}},
-    ),  # fmt: skip
-    "Flow": obj(
-        ["key", "name", "draft_revision"],
-        key=STR,
-        name=OBJ,
-        description=STR,
-        draft_revision=INT,
-        draft_updated_at=TIME,
-        published_version=nullable("integer"),
-        archived=BOOL,
-        created_at=TIME,
-        draft=nullable("object"),
-        issues={"type": "array", "items": OBJ},
-        published={"type": ["object", "null"]},
-    ),
-    "FlowDocument": {"type": "object", "description": "A flow document (flow.schema.json)"},
-    "DraftInput": obj(["base_revision", "draft"], base_revision=INT, draft=OBJ),
-    "Version": obj(
-        ["number", "digest", "is_live"],
-        number=INT,
-        digest=STR,
-        trigger_event=STR,
-        is_live=BOOL,
-        note=STR,
-        published_at=TIME,
-        doc=OBJ,
-    ),
-    "ValidationResult": obj(
-        ["valid", "issues"], valid=BOOL, issues={"type": "array", "items": OBJ}
-    ),  # fmt: skip
-    "Run": obj(
-        ["id", "order_id", "status"],
-        id=INT,
-        order_id=INT,
-        flow_version_id=INT,
-        status=STR,
-        outcome=nullable("string"),
-        current_nodes={"type": "array", "items": STR},
-        incident=nullable("object"),
-        started_at=TIME,
-        updated_at=TIME,
-        finished_at=TIME,
-        vars=OBJ,
-    ),
-    "RunEvent": obj(
-        ["seq", "kind"],
-        seq=INT,
-        at=TIME,
-        kind=STR,
-        node_id=nullable("string"),
-        node_type=nullable("string"),
-        branch=nullable("string"),
-        actor=nullable("string"),
-        data=OBJ,
-    ),  # fmt: skip
-    "ApprovalTask": obj(
-        ["task_key", "run_id", "status"],
-        task_key=STR,
-        run_id=INT,
-        node_id=STR,
-        status=STR,
-        assignee=nullable("string"),
-        role=nullable("string"),
-        due_at=TIME,
-        decided_by=nullable("string"),
-        decided_at=TIME,
-        comment=nullable("string"),
-        payload=OBJ,
-        created_at=TIME,
-    ),  # fmt: skip
-    "DecisionInput": obj(
-        ["decision"],
-        decision={"type": "string", "enum": ["approved", "rejected"]},
-        comment={"type": "string", "description": "required when rejecting"},
-    ),
-    "Alert": obj(
-        ["id", "source", "severity", "title", "status"],
-        id=INT,
-        run_id=nullable("integer"),
-        order_id=nullable("integer"),
-        source=STR,
-        severity=STR,
-        title=STR,
-        message=STR,
-        status=STR,
-        data=OBJ,
-        created_at=TIME,
-        acknowledged_at=TIME,
-        resolved_at=TIME,
-    ),  # fmt: skip
-    "ReferenceTable": obj(
-        ["name", "key_field", "revision"],
-        name=STR,
-        key_field=STR,
-        description=STR,
-        columns={"type": "array", "items": OBJ},
-        revision=INT,
-        updated_at=TIME,
-        rows={"type": "array", "items": OBJ},
-    ),  # fmt: skip
-    "ReferenceTableInput": obj(
-        [],
-        key_field=STR,
-        description=STR,
-        columns={"type": "array", "items": obj(["name"], name=STR, type=STR)},
-        rows={"type": "array", "items": OBJ},
-    ),
-    "RowsInput": obj(["rows"], rows={"type": "array", "items": OBJ}),
-    "Count": {
-        "type": "object",
-        "properties": {"upserted": INT, "rows": INT, "revision": INT, "deleted": STR},
-    },  # fmt: skip
-    "Me": obj(
-        ["name", "prefix", "scopes"], name=STR, prefix=STR, scopes={"type": "array", "items": STR}
-    ),  # fmt: skip
-}
+            "properties": {"upserted": INT, "rows": INT, "revision": INT, "deleted": STR},
+        },  # fmt: skip
+        "Me": obj(
+            ["name", "prefix", "scopes"],
+            name=STR,
+            prefix=STR,
+            scopes={"type": "array", "items": STR},
+        ),  # fmt: skip
+    }
+)
