@@ -7,7 +7,13 @@ from typing import Any
 
 from flow_engine import order_schema
 
+from ..approvals.services import MAX_COMMENT
+from ..flows.services import KEY_RE as FLOW_KEY_RE
+from ..flows.services import RESERVED_KEYS
 from ..orders.schema import with_storage_limits
+from ..reference.services import COLUMN_TYPES
+from ..status.services import states
+from ..status.sources import CODE_RE, MAX_CODE
 
 Obj = dict[str, Any]
 
@@ -27,6 +33,15 @@ STR, INT, BOOL, OBJ = (
     {"type": "object"},
 )
 TIME = nullable("string", format="date-time")
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+FLOW_KEY = {"type": "string", "pattern": FLOW_KEY_RE.pattern, "not": {"enum": list(RESERVED_KEYS)}}
+MAX_ROWS_PER_CALL = 10_000
+ROWS = {"type": "array", "maxItems": MAX_ROWS_PER_CALL, "items": OBJ}
+
+
+def text(max_length: int) -> Obj:
+    """Text of 1 to ``max_length`` characters, not only white space."""
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": r"\S"}
 
 
 def list_of(item: Obj, *, paged: bool = False) -> Obj:
@@ -40,284 +55,315 @@ def obj(required: list[str], **props: Any) -> Obj:
     return {"type": "object", "required": required, "properties": props}
 
 
+def _split_nullable(node: Any) -> Any:
+    """``{"type": [T, "null"], **rules}`` as ``anyOf: [{"type": T, **rules}, null]``: the
+    same values, in the form generators and fuzzers apply the rules (format, length) to."""
+    if isinstance(node, list):
+        return [_split_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _split_nullable(value) for key, value in node.items()}
+    kinds = node.get("type")
+    if isinstance(kinds, list) and len(kinds) == 2 and "null" in kinds:
+        (kind,) = [k for k in kinds if k != "null"]
+        notes = {k: node.pop(k) for k in ("description", "x-label-zh") if k in node}
+        node = {"anyOf": [{**node, "type": kind}, {"type": "null"}], **notes}
+    return node
+
+
 def _order_input() -> Obj:
     schema = with_storage_limits(copy.deepcopy(order_schema()))
     schema.pop("$schema", None)
     schema.pop("$id", None)
-    return schema
+    return _split_nullable(schema)
 
 
-def _titled(schemas: dict[str, Obj]) -> dict[str, Obj]:
-    # Generators name models by title: the order schema's own "Order" title would clash
-    # with the Order answer, so every component is titled with its (unique) name.
-    return {name: {**schema, "title": name} for name, schema in schemas.items()}
-
-
-SCHEMAS: dict[str, Obj] = _titled(
-    {
-        "Problem": obj(
-            ["path", "message"],
-            path={
+SCHEMAS: dict[str, Obj] = {
+    "Problem": obj(
+        ["path", "message"],
+        path={
+            "type": "string",
+            "description": "JSON pointer into the body, ?name for a query parameter",
+        },
+        message=STR,
+        rule={"type": "string"},
+    ),
+    "Error": obj(
+        ["error"],
+        error=obj(
+            ["code", "message"],
+            code={"type": "string", "description": "Stable machine code, e.g. invalid_order"},
+            message={
                 "type": "string",
-                "description": "JSON pointer into the body, ?name for a query parameter",
+                "description": "For people, zh or en by Accept-Language",
             },
-            message=STR,
-            rule={"type": "string"},
+            details={"type": "array", "items": ref("Problem")},
         ),
-        "Error": obj(
-            ["error"],
-            error=obj(
-                ["code", "message"],
-                code={"type": "string", "description": "Stable machine code, e.g. invalid_order"},
-                message={
-                    "type": "string",
-                    "description": "For people, zh or en by Accept-Language",
-                },
-                details={"type": "array", "items": ref("Problem")},
+    ),
+    "OrderInput": _order_input(),
+    "OrderBatchInput": obj(
+        ["orders"],
+        orders={"type": "array", "minItems": 1, "maxItems": 500, "items": ref("OrderInput")},
+    ),
+    "OrderBatchResult": obj(
+        ["items"],
+        items={
+            "type": "array",
+            "items": {
+                "allOf": [
+                    ref("Order"),
+                    obj(["created", "runs"], created=BOOL, runs={"type": "array", "items": INT}),
+                ]
+            },
+        },
+    ),
+    "Order": obj(
+        ["id", "channel", "external_id", "tracking_id", "status", "created_at"],
+        id=INT,
+        channel=STR,
+        external_id=STR,
+        tracking_id=STR,
+        tracking_url=STR,
+        status=STR,
+        customer_id=nullable("string"),
+        amount=nullable("number"),
+        created_at=TIME,
+        updated_at=TIME,
+        data=OBJ,
+        runs={"type": "array", "items": INT},
+        duplicate_of={
+            "type": "string",
+            "enum": ["idempotency_key", "external_id", "dedup_key"],
+        },
+        milestones={"type": "array", "items": obj(["state"], state=STR, at=TIME)},
+        shipments={
+            "type": "array",
+            "description": "Merge groups and warehouse allocations the order's flows decided",
+            "items": obj(
+                ["id", "kind", "status"],
+                id=INT,
+                kind={"type": "string", "enum": ["merge", "split", "single"]},
+                status={"type": "string", "enum": ["open", "released", "cancelled"]},
+                warehouse={"type": ["string", "null"]},
+                closes_at=TIME,
+                lines={"type": "array", "items": OBJ},
+                in_shipment={"type": "boolean"},
+                orders={"type": "array", "items": STR},
             ),
-        ),
-        "OrderInput": _order_input(),
-        "OrderBatchInput": obj(
-            ["orders"],
-            orders={"type": "array", "minItems": 1, "maxItems": 500, "items": ref("OrderInput")},
-        ),
-        "OrderBatchResult": obj(
-            ["items"],
-            items={
-                "type": "array",
-                "items": {
-                    "allOf": [
-                        ref("Order"),
-                        obj(
-                            ["created", "runs"], created=BOOL, runs={"type": "array", "items": INT}
-                        ),
-                    ]
+        },
+    ),
+    "StatusEventInput": obj(
+        ["source", "event_id", "code", "occurred_at", "order"],
+        source={
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_-]{0,15}$",
+            "description": "a source system: erp, wms, tms, carrier, or one an admin added",
+        },
+        event_id=text(128),
+        code=text(64),
+        occurred_at={"type": "string", "format": "date-time"},
+        order={
+            "type": "object",
+            "description": "id, tracking_id, or channel + external_id",
+            "properties": {
+                "id": ID,
+                "tracking_id": nullable("string", maxLength=128),
+                "channel": nullable("string", maxLength=128),
+                "external_id": nullable("string", maxLength=128),
+            },
+            "anyOf": [
+                {"required": ["id"]},
+                {"required": ["tracking_id"], "properties": {"tracking_id": {"minLength": 1}}},
+                {
+                    "required": ["channel", "external_id"],
+                    "properties": {"channel": {"minLength": 1}, "external_id": {"minLength": 1}},
                 },
-            },
-        ),
-        "Order": obj(
-            ["id", "channel", "external_id", "tracking_id", "status", "created_at"],
-            id=INT,
-            channel=STR,
-            external_id=STR,
-            tracking_id=STR,
-            tracking_url=STR,
-            status=STR,
-            customer_id=nullable("string"),
-            amount=nullable("number"),
-            created_at=TIME,
-            updated_at=TIME,
-            data=OBJ,
-            runs={"type": "array", "items": INT},
-            duplicate_of={
-                "type": "string",
-                "enum": ["idempotency_key", "external_id", "dedup_key"],
-            },
-            milestones={"type": "array", "items": obj(["state"], state=STR, at=TIME)},
-            shipments={
-                "type": "array",
-                "description": "Merge groups and warehouse allocations the order's flows decided",
-                "items": obj(
-                    ["id", "kind", "status"],
-                    id=INT,
-                    kind={"type": "string", "enum": ["merge", "split", "single"]},
-                    status={"type": "string", "enum": ["open", "released", "cancelled"]},
-                    warehouse={"type": ["string", "null"]},
-                    closes_at=TIME,
-                    lines={"type": "array", "items": OBJ},
-                    in_shipment={"type": "boolean"},
-                    orders={"type": "array", "items": STR},
-                ),
-            },
-        ),
-        "StatusEventInput": obj(
-            ["source", "event_id", "code", "occurred_at", "order"],
-            source={
-                "type": "string",
-                "pattern": "^[a-z][a-z0-9_-]{0,15}$",
-                "description": "a source system: erp, wms, tms, carrier, or one an admin added",
-            },
-            event_id={"type": "string", "minLength": 1, "maxLength": 128},
-            code={"type": "string", "minLength": 1, "maxLength": 64},
-            occurred_at={"type": "string", "format": "date-time"},
-            order={
-                "type": "object",
-                "description": "id, tracking_id, or channel + external_id",
-                "properties": {
-                    "id": INT,
-                    "tracking_id": STR,
-                    "channel": STR,
-                    "external_id": STR,
-                },
-            },
-            location={"type": "string", "maxLength": 128},
-            data=OBJ,
-        ),
-        "StatusEvent": obj(
-            ["id", "order_id", "source", "event_id", "code", "state", "effect"],
-            id=INT,
-            order_id=INT,
-            source=STR,
-            event_id=STR,
-            code=STR,
-            state=STR,
-            effect={"type": "string", "enum": ["applied", "late"]},
-            occurred_at=TIME,
-            received_at=TIME,
-            lag_seconds={"type": "number"},
-            location=nullable("string"),
-            data=OBJ,
-            order_status=STR,
-            runs_resumed=INT,
-            duplicate=BOOL,
-        ),
-        "StatusSourceInput": obj(
-            ["codes"],
-            codes={
-                "type": "object",
-                "minProperties": 1,
-                "maxProperties": 500,
-                "additionalProperties": {"type": "string"},
-                "description": "{CODE: order state}; codes are matched upper-case",
-            },
-        ),  # fmt: skip
-        "StatusSource": obj(
-            ["source", "codes", "shipped", "customised"],
-            source=STR,
-            codes={"type": "object", "additionalProperties": {"type": "string"}},
-            shipped=BOOL,
-            customised=BOOL,
-        ),
-        "StatusMappings": obj(
-            ["states", "sources"],
-            states={"type": "array", "items": obj(["state"], state=STR, rank=nullable("integer"))},
-            sources={"type": "object", "additionalProperties": {"type": "object"}},
-        ),  # fmt: skip
-        "Flow": obj(
-            ["key", "name", "draft_revision"],
-            key=STR,
-            name=OBJ,
-            description=STR,
-            draft_revision=INT,
-            draft_updated_at=TIME,
-            published_version=nullable("integer"),
-            archived=BOOL,
-            created_at=TIME,
-            draft=nullable("object"),
-            issues={"type": "array", "items": OBJ},
-            published={"type": ["object", "null"]},
-        ),
-        "FlowDocument": {"type": "object", "description": "A flow document (flow.schema.json)"},
-        "DraftInput": obj(["base_revision", "draft"], base_revision=INT, draft=OBJ),
-        "Version": obj(
-            ["number", "digest", "is_live"],
-            number=INT,
-            digest=STR,
-            trigger_event=STR,
-            is_live=BOOL,
-            note=STR,
-            published_at=TIME,
-            doc=OBJ,
-        ),
-        "ValidationResult": obj(
-            ["valid", "issues"], valid=BOOL, issues={"type": "array", "items": OBJ}
-        ),  # fmt: skip
-        "Run": obj(
-            ["id", "order_id", "status"],
-            id=INT,
-            order_id=INT,
-            flow_version_id=INT,
-            status=STR,
-            outcome=nullable("string"),
-            current_nodes={"type": "array", "items": STR},
-            incident=nullable("object"),
-            started_at=TIME,
-            updated_at=TIME,
-            finished_at=TIME,
-            vars=OBJ,
-        ),
-        "RunEvent": obj(
-            ["seq", "kind"],
-            seq=INT,
-            at=TIME,
-            kind=STR,
-            node_id=nullable("string"),
-            node_type=nullable("string"),
-            branch=nullable("string"),
-            actor=nullable("string"),
-            data=OBJ,
-        ),  # fmt: skip
-        "ApprovalTask": obj(
-            ["task_key", "run_id", "status"],
-            task_key=STR,
-            run_id=INT,
-            node_id=STR,
-            status=STR,
-            assignee=nullable("string"),
-            role=nullable("string"),
-            due_at=TIME,
-            decided_by=nullable("string"),
-            decided_at=TIME,
-            comment=nullable("string"),
-            payload=OBJ,
-            created_at=TIME,
-        ),  # fmt: skip
-        "DecisionInput": obj(
+            ],
+        },
+        location={**text(128), "type": ["string", "null"]},
+        data={"type": ["object", "null"]},
+    ),
+    "StatusEvent": obj(
+        ["id", "order_id", "source", "event_id", "code", "state", "effect"],
+        id=INT,
+        order_id=INT,
+        source=STR,
+        event_id=STR,
+        code=STR,
+        state=STR,
+        effect={"type": "string", "enum": ["applied", "late"]},
+        occurred_at=TIME,
+        received_at=TIME,
+        lag_seconds={"type": "number"},
+        location=nullable("string"),
+        data=OBJ,
+        order_status=STR,
+        runs_resumed=INT,
+        duplicate=BOOL,
+    ),
+    "StatusSourceInput": obj(
+        ["codes"],
+        codes={
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 500,
+            "propertyNames": {"maxLength": MAX_CODE, "pattern": CODE_RE.pattern},
+            "additionalProperties": {"type": "string", "enum": list(states())},
+            "description": "{CODE: order state}; codes are matched upper-case, so each code "
+            "once whatever its case",
+        },
+    ),  # fmt: skip
+    "StatusSource": obj(
+        ["source", "codes", "shipped", "customised"],
+        source=STR,
+        codes={"type": "object", "additionalProperties": {"type": "string"}},
+        shipped=BOOL,
+        customised=BOOL,
+    ),
+    "StatusMappings": obj(
+        ["states", "sources"],
+        states={"type": "array", "items": obj(["state"], state=STR, rank=nullable("integer"))},
+        sources={"type": "object", "additionalProperties": {"type": "object"}},
+    ),  # fmt: skip
+    "Flow": obj(
+        ["key", "name", "draft_revision"],
+        key=STR,
+        name=OBJ,
+        description=STR,
+        draft_revision=INT,
+        draft_updated_at=TIME,
+        published_version=nullable("integer"),
+        archived=BOOL,
+        created_at=TIME,
+        draft=nullable("object"),
+        issues={"type": "array", "items": OBJ},
+        published={"type": ["object", "null"]},
+    ),
+    "FlowDocument": {
+        **obj(["key"], key=FLOW_KEY),
+        "description": "A flow document (flow.schema.json). Drafts may be incomplete: saving "
+        "answers their issues, publishing refuses them.",
+    },
+    "DraftInput": obj(["base_revision", "draft"], base_revision=INT, draft=ref("FlowDocument")),
+    "Version": obj(
+        ["number", "digest", "is_live"],
+        number=INT,
+        digest=STR,
+        trigger_event=STR,
+        is_live=BOOL,
+        note=STR,
+        published_at=TIME,
+        doc=OBJ,
+    ),
+    "ValidationResult": obj(
+        ["valid", "issues"], valid=BOOL, issues={"type": "array", "items": OBJ}
+    ),  # fmt: skip
+    "Run": obj(
+        ["id", "order_id", "status"],
+        id=INT,
+        order_id=INT,
+        flow_version_id=INT,
+        status=STR,
+        outcome=nullable("string"),
+        current_nodes={"type": "array", "items": STR},
+        incident=nullable("object"),
+        started_at=TIME,
+        updated_at=TIME,
+        finished_at=TIME,
+        vars=OBJ,
+    ),
+    "RunEvent": obj(
+        ["seq", "kind"],
+        seq=INT,
+        at=TIME,
+        kind=STR,
+        node_id=nullable("string"),
+        node_type=nullable("string"),
+        branch=nullable("string"),
+        actor=nullable("string"),
+        data=OBJ,
+    ),  # fmt: skip
+    "ApprovalTask": obj(
+        ["task_key", "run_id", "status"],
+        task_key=STR,
+        run_id=INT,
+        node_id=STR,
+        status=STR,
+        assignee=nullable("string"),
+        role=nullable("string"),
+        due_at=TIME,
+        decided_by=nullable("string"),
+        decided_at=TIME,
+        comment=nullable("string"),
+        payload=OBJ,
+        created_at=TIME,
+    ),  # fmt: skip
+    "DecisionInput": {
+        **obj(
             ["decision"],
             decision={"type": "string", "enum": ["approved", "rejected"]},
-            comment={"type": "string", "description": "required when rejecting"},
-        ),
-        "Alert": obj(
-            ["id", "source", "severity", "title", "status"],
-            id=INT,
-            run_id=nullable("integer"),
-            order_id=nullable("integer"),
-            source=STR,
-            severity=STR,
-            title=STR,
-            message=STR,
-            status=STR,
-            data=OBJ,
-            created_at=TIME,
-            acknowledged_at=TIME,
-            resolved_at=TIME,
-        ),  # fmt: skip
-        "ReferenceTable": obj(
-            ["name", "key_field", "revision"],
-            name=STR,
-            key_field=STR,
-            description=STR,
-            columns={"type": "array", "items": OBJ},
-            revision=INT,
-            updated_at=TIME,
-            rows={"type": "array", "items": OBJ},
-        ),  # fmt: skip
-        "ReferenceTableInput": obj(
-            [],
-            key_field=STR,
-            description=STR,
-            columns={"type": "array", "items": obj(["name"], name=STR, type=STR)},
-            rows={"type": "array", "items": OBJ},
-        ),
-        "CsvUpload": obj(
-            ["file"],
-            file={
-                "type": "string",
-                "format": "binary",
-                "contentMediaType": "text/csv",
-                "description": "UTF-8 CSV; its header row names the columns",
+            comment={
+                "type": ["string", "null"],
+                "maxLength": MAX_COMMENT,
+                "description": "required when rejecting",
             },
         ),
-        "RowsInput": obj(["rows"], rows={"type": "array", "items": OBJ}),
-        "Count": {
-            "type": "object",
-            "properties": {"upserted": INT, "rows": INT, "revision": INT, "deleted": STR},
-        },  # fmt: skip
-        "Me": obj(
-            ["name", "prefix", "scopes"],
-            name=STR,
-            prefix=STR,
-            scopes={"type": "array", "items": STR},
-        ),  # fmt: skip
-    }
-)
+        "if": {"properties": {"decision": {"const": "rejected"}}},
+        "then": {"required": ["comment"], "properties": {"comment": text(MAX_COMMENT)}},
+    },
+    "Alert": obj(
+        ["id", "source", "severity", "title", "status"],
+        id=INT,
+        run_id=nullable("integer"),
+        order_id=nullable("integer"),
+        source=STR,
+        severity=STR,
+        title=STR,
+        message=STR,
+        status=STR,
+        data=OBJ,
+        created_at=TIME,
+        acknowledged_at=TIME,
+        resolved_at=TIME,
+    ),  # fmt: skip
+    "ReferenceTable": obj(
+        ["name", "key_field", "revision"],
+        name=STR,
+        key_field=STR,
+        description=STR,
+        columns={"type": "array", "items": OBJ},
+        revision=INT,
+        updated_at=TIME,
+        rows={"type": "array", "items": OBJ},
+    ),  # fmt: skip
+    "ReferenceTableInput": obj(
+        [],
+        key_field=STR,
+        description=STR,
+        columns={
+            "type": "array",
+            "items": obj(["name"], name=STR, type={"type": "string", "enum": list(COLUMN_TYPES)}),
+        },
+        rows=ROWS,
+    ),
+    "CsvUpload": obj(
+        ["file"],
+        file={
+            "type": "string",
+            "format": "binary",
+            "contentMediaType": "text/csv",
+            "description": "UTF-8 CSV; its header row names the columns",
+        },
+    ),
+    "RowsInput": obj(["rows"], rows=ROWS),
+    "Count": {
+        "type": "object",
+        "properties": {"upserted": INT, "rows": INT, "revision": INT, "deleted": STR},
+    },  # fmt: skip
+    "Me": obj(
+        ["name", "prefix", "scopes"],
+        name=STR,
+        prefix=STR,
+        scopes={"type": "array", "items": STR},
+    ),  # fmt: skip
+}

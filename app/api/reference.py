@@ -15,8 +15,7 @@ from ..reference import services as reference
 from ..security import api_key_required
 from ._blueprint import bp
 from ._http import UnsupportedMediaTypeError, body_limit, iso, json_body, raw_body, reply
-
-MAX_ROWS_PER_CALL = 10_000
+from ._schemas import MAX_ROWS_PER_CALL
 
 
 def table_json(table: ReferenceTable, rows: list[ReferenceRow] | None = None) -> dict[str, Any]:
@@ -56,9 +55,9 @@ def get_table(name: str) -> Response:
 
 
 def _rows_of(body: dict[str, Any]) -> list[dict[str, Any]] | None:
-    rows = body.get("rows")
-    if rows is None:
+    if "rows" not in body:
         return None
+    rows = body["rows"]
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ValidationError(
             _l("rows is a list of JSON objects."),
@@ -109,7 +108,13 @@ def put_table(name: str) -> Response:
 def upsert_rows(name: str) -> Response:
     """Insert or update rows by their key."""
     body = json_body()
-    rows = _rows_of(body) or []
+    rows = _rows_of(body)
+    if rows is None:
+        raise ValidationError(
+            _l("Send the rows to insert or update as rows: [{...}, ...]."),
+            code="invalid_body",
+            details=[{"path": "/rows", "message": "required", "rule": "required"}],
+        )
     db = get_session()
     table = reference.get_table(db, name)
     count = reference.upsert_rows(db, table, rows)

@@ -121,3 +121,32 @@ def test_405_names_the_allowed_methods(client, path, headers, allowed):
     answer = client.open(path, method="PATCH", headers=headers)
     assert answer.status_code == 405
     assert set(answer.headers["Allow"].replace(" ", "").split(",")) == allowed
+
+
+def test_links_lead_from_each_created_resource_to_its_reads(client):
+    """The stateful phase of the schemathesis run follows these links: each must name an
+    operation and parameters that exist, with a value from the answer or the request."""
+    doc = client.get("/api/v1/openapi.json").json
+    operations = {op["operationId"]: op for ops in doc["paths"].values() for op in ops.values()}
+    followed = set()
+    for op_id, op in operations.items():
+        for response in op["responses"].values():
+            for link in response.get("links", {}).values():
+                target = operations[link["operationId"]]
+                names = {p["name"] for p in target["parameters"]}
+                required = {p["name"] for p in target["parameters"] if p["in"] == "path"}
+                assert required <= set(link["parameters"]) <= names, (op_id, link)
+                for value in link["parameters"].values():
+                    assert value.startswith(("$response.body#/", "$request.path.")), value
+                followed.add((op_id, link["operationId"]))
+    assert {
+        ("create_order", "get_order"),
+        ("create_order", "order_status_events"),
+        ("post_status_event", "get_order"),
+        ("create_flow", "get_flow"),
+        ("create_flow", "publish"),
+        ("publish", "version"),
+        ("put_table", "get_table"),
+        ("put_table", "upsert_rows"),
+        ("list_orders", "get_order"),
+    } <= followed
