@@ -203,7 +203,8 @@ def cursor_id() -> int | None:
         return None
     if len(raw) > 10 or not raw.isascii() or not raw.isdigit():
         raise _bad_param("cursor", _l("The cursor is not valid; start again without it."))
-    return int(raw)
+    # Ids are 32-bit: a larger cursor means what the largest does (PostgreSQL would refuse it).
+    return min(int(raw), 2**31 - 1)
 
 
 def page(items: list[Any], limit: int, key: Any) -> dict[str, Any]:
