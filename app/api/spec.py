@@ -192,7 +192,7 @@ _TABLE = {"name": "$request.path.name"}
 # (the stateful phase of the schemathesis run follows them). {operationId: {target: params}}
 LINKS: dict[str, dict[str, dict[str, str]]] = {
     "create_order": {"get_order": _ORDER, "order_status_events": _ORDER, "order_runs": _ORDER,
-                     "order_cost": _ORDER},
+                     "order_cost": _ORDER, "post_status_event": {}},
     "list_orders": {"get_order": _FIRST_ORDER, "order_status_events": _FIRST_ORDER},
     "post_status_event": {"get_order": {"order_id": "$response.body#/order_id"},
                           "order_status_events": {"order_id": "$response.body#/order_id"}},
@@ -213,11 +213,26 @@ LINKS: dict[str, dict[str, dict[str, str]]] = {
 }  # fmt: skip
 
 
+# Bodies of linked requests (merged into generated ones): the answer's values a client
+# sends on, e.g. a status event for the order just created.
+LINK_BODIES: dict[tuple[str, str], Obj] = {
+    ("create_order", "post_status_event"): {
+        "source": "erp", "code": "PAYMENT_CONFIRMED", "order": {"id": "$response.body#/id"},
+    },
+    ("create_flow", "save_draft"): {
+        "base_revision": "$response.body#/draft_revision", "draft": "$response.body#/draft",
+    },
+}  # fmt: skip
+
+
 def _links(op_id: str) -> Obj:
-    return {
-        target: {"operationId": target, "parameters": params}
-        for target, params in LINKS.get(op_id, {}).items()
-    }
+    links = {}
+    for target, params in LINKS.get(op_id, {}).items():
+        link: Obj = {"operationId": target, "parameters": params}
+        if (op_id, target) in LINK_BODIES:
+            link["requestBody"] = LINK_BODIES[op_id, target]
+        links[target] = link
+    return links
 
 
 def _operation(op: tuple[Any, ...]) -> Obj:

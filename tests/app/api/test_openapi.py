@@ -143,6 +143,8 @@ def test_links_lead_from_each_created_resource_to_its_reads(client):
         ("create_order", "get_order"),
         ("create_order", "order_status_events"),
         ("post_status_event", "get_order"),
+        ("create_order", "post_status_event"),
+        ("create_flow", "save_draft"),
         ("create_flow", "get_flow"),
         ("create_flow", "publish"),
         ("publish", "version"),
