@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -120,12 +120,17 @@ def init_app(app: Flask) -> None:
         return _render(400, "csrf_failed", msg)
 
     @app.errorhandler(HTTPException)
-    def handle_http(err: HTTPException) -> tuple[Response, int] | HTTPException:
+    def handle_http(err: HTTPException) -> Response | HTTPException:
         status = err.code or 500
         if status < 400:
             return err
         message = http_messages.get(status, lambda: err.description or err.name)()
-        return _render(status, err.name.lower().replace(" ", "_"), message)
+        response = make_response(_render(status, err.name.lower().replace(" ", "_"), message))
+        # Keep what the exception says about the answer (a 405's Allow), not its body's type.
+        for name, value in err.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def handle_unexpected(err: Exception) -> tuple[Response, int]:

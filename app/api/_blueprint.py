@@ -18,6 +18,7 @@ from werkzeug.routing import ValidationError as RoutingValidationError
 
 from .. import ratelimit
 from ..errors import AppError, NotFoundError, error_body
+from ..flows.services import KEY_RE, RESERVED_KEYS
 from ._http import reply
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -41,9 +42,17 @@ class IdConverter(BaseConverter):
         return str(int(value))
 
 
+class FlowKeyConverter(BaseConverter):
+    """A flow key in a URL; other text, and the reserved keys, do not match (404, or 405
+    where another route has the path: ``GET /flows/import``)."""
+
+    regex = "".join(f"(?!{key}$)" for key in RESERVED_KEYS) + KEY_RE.pattern.strip("^$")
+
+
 @bp.record_once
 def _setup(state: Any) -> None:
     state.app.url_map.converters["id"] = IdConverter
+    state.app.url_map.converters["flow_key"] = FlowKeyConverter
     ratelimit.init_app(state.app)
 
 

@@ -3,8 +3,6 @@ limits, exact-decimal JSON responses, cursor pagination, query parameters."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -58,8 +56,8 @@ def _too_deep(raw: bytes, limit: int) -> bool:
     return False
 
 
-def raw_body() -> bytes:
-    """The request body, refused past ``API_MAX_BODY`` bytes (413)."""
+def body_limit() -> int:
+    """``API_MAX_BODY``: the largest body read, in bytes; a longer declared one is refused."""
     limit = int(current_app.config.get("API_MAX_BODY", 1024 * 1024))
     length = request.content_length
     if length is not None and length > limit:
@@ -67,6 +65,12 @@ def raw_body() -> bytes:
             _l("The request body is larger than %(n)d bytes.", n=limit),
             details=[{"path": "/", "message": f"max {limit} bytes", "rule": "maxBytes"}],
         )
+    return limit
+
+
+def raw_body() -> bytes:
+    """The request body, refused past ``API_MAX_BODY`` bytes (413)."""
+    limit = body_limit()
     raw = request.get_data(cache=True)
     if len(raw) > limit:
         raise PayloadTooLargeError(_l("The request body is larger than %(n)d bytes.", n=limit))
@@ -138,12 +142,12 @@ def _bad_param(name: str, message: Any) -> ValidationError:
 
 def int_param(name: str, default: int, *, low: int = 1, high: int = 2**31 - 1) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad_param(name, _l("%(name)s must be a whole number.", name=name)) from None
+    # int() would also take " 5", "5_0" and other digits than 0-9, which no client means.
+    if not (raw.isascii() and raw.removeprefix("-").isdigit()):
+        raise _bad_param(name, _l("%(name)s must be a whole number.", name=name))
+    value = int(raw)
     if not low <= value <= high:
         raise _bad_param(
             name, _l("%(name)s must be between %(low)d and %(high)d.", name=name, low=low,
@@ -156,9 +160,19 @@ def limit_param() -> int:
     return int_param("limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
 
 
+def bool_param(name: str) -> bool:
+    """A boolean query parameter: ``true`` or ``false`` (absent: false)."""
+    raw = request.args.get(name)
+    if raw is None:
+        return False
+    if raw not in ("true", "false"):
+        raise _bad_param(name, _l("%(name)s must be true or false.", name=name))
+    return raw == "true"
+
+
 def time_param(name: str) -> datetime | None:
     raw = request.args.get(name)
-    if not raw:
+    if raw is None:
         return None
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -178,33 +192,19 @@ def str_param(name: str, *, max_length: int = 128) -> str | None:
     return raw
 
 
-def encode_cursor(*parts: Any) -> str:
-    text = "|".join(str(p) for p in parts)
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(count: int) -> list[str] | None:
-    raw = request.args.get("cursor")
-    if not raw:
-        return None
-    try:
-        padded = raw + "=" * (-len(raw) % 4)
-        parts = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        parts = []
-    if len(parts) != count:
-        raise _bad_param("cursor", _l("The cursor is not valid; start again without it."))
-    return parts
+CURSOR_PATTERN = "^[0-9]{0,10}$"
 
 
 def cursor_id() -> int | None:
-    parts = decode_cursor(1)
-    if parts is None:
+    """The ``cursor`` parameter: the id of the last item of the previous page (empty or
+    absent: the first page)."""
+    raw = request.args.get("cursor")
+    if not raw:
         return None
-    try:
-        return int(parts[0])
-    except ValueError:
-        raise _bad_param("cursor", _l("The cursor is not valid; start again without it.")) from None
+    if len(raw) > 10 or not raw.isascii() or not raw.isdigit():
+        raise _bad_param("cursor", _l("The cursor is not valid; start again without it."))
+    # Ids are 32-bit: a larger cursor means what the largest does (PostgreSQL would refuse it).
+    return min(int(raw), 2**31 - 1)
 
 
 def page(items: list[Any], limit: int, key: Any) -> dict[str, Any]:
@@ -213,7 +213,7 @@ def page(items: list[Any], limit: int, key: Any) -> dict[str, Any]:
     items = items[:limit]
     return {
         "items": items,
-        "next_cursor": encode_cursor(key(items[-1])) if more and items else None,
+        "next_cursor": str(key(items[-1])) if more and items else None,
     }
 
 

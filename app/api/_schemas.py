@@ -7,7 +7,13 @@ from typing import Any
 
 from flow_engine import order_schema
 
+from ..approvals.services import MAX_COMMENT
+from ..flows.services import KEY_RE as FLOW_KEY_RE
+from ..flows.services import RESERVED_KEYS
 from ..orders.schema import with_storage_limits
+from ..reference.services import COLUMN_TYPES
+from ..status.services import states
+from ..status.sources import CODE_RE, MAX_CODE
 
 Obj = dict[str, Any]
 
@@ -27,6 +33,15 @@ STR, INT, BOOL, OBJ = (
     {"type": "object"},
 )
 TIME = nullable("string", format="date-time")
+ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+FLOW_KEY = {"type": "string", "pattern": FLOW_KEY_RE.pattern, "not": {"enum": list(RESERVED_KEYS)}}
+MAX_ROWS_PER_CALL = 10_000
+ROWS = {"type": "array", "maxItems": MAX_ROWS_PER_CALL, "items": OBJ}
+
+
+def text(max_length: int) -> Obj:
+    """Text of 1 to ``max_length`` characters, not only white space."""
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": r"\S"}
 
 
 def list_of(item: Obj, *, paged: bool = False) -> Obj:
@@ -40,11 +55,27 @@ def obj(required: list[str], **props: Any) -> Obj:
     return {"type": "object", "required": required, "properties": props}
 
 
+def _split_nullable(node: Any) -> Any:
+    """``{"type": [T, "null"], **rules}`` as ``anyOf: [{"type": T, **rules}, null]``: the
+    same values, in the form generators and fuzzers apply the rules (format, length) to."""
+    if isinstance(node, list):
+        return [_split_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _split_nullable(value) for key, value in node.items()}
+    kinds = node.get("type")
+    if isinstance(kinds, list) and len(kinds) == 2 and "null" in kinds:
+        (kind,) = [k for k in kinds if k != "null"]
+        notes = {k: node.pop(k) for k in ("description", "x-label-zh") if k in node}
+        node = {"anyOf": [{**node, "type": kind}, {"type": "null"}], **notes}
+    return node
+
+
 def _order_input() -> Obj:
     schema = with_storage_limits(copy.deepcopy(order_schema()))
     schema.pop("$schema", None)
     schema.pop("$id", None)
-    return schema
+    return _split_nullable(schema)
 
 
 SCHEMAS: dict[str, Obj] = {
@@ -62,7 +93,10 @@ SCHEMAS: dict[str, Obj] = {
         error=obj(
             ["code", "message"],
             code={"type": "string", "description": "Stable machine code, e.g. invalid_order"},
-            message={"type": "string", "description": "For people, zh or en by Accept-Language"},
+            message={
+                "type": "string",
+                "description": "For people, zh or en by Accept-Language",
+            },
             details={"type": "array", "items": ref("Problem")},
         ),
     ),
@@ -97,7 +131,10 @@ SCHEMAS: dict[str, Obj] = {
         updated_at=TIME,
         data=OBJ,
         runs={"type": "array", "items": INT},
-        duplicate_of={"type": "string", "enum": ["idempotency_key", "external_id", "dedup_key"]},
+        duplicate_of={
+            "type": "string",
+            "enum": ["idempotency_key", "external_id", "dedup_key"],
+        },
         milestones={"type": "array", "items": obj(["state"], state=STR, at=TIME)},
         shipments={
             "type": "array",
@@ -122,21 +159,29 @@ SCHEMAS: dict[str, Obj] = {
             "pattern": "^[a-z][a-z0-9_-]{0,15}$",
             "description": "a source system: erp, wms, tms, carrier, or one an admin added",
         },
-        event_id={"type": "string", "minLength": 1, "maxLength": 128},
-        code={"type": "string", "minLength": 1, "maxLength": 64},
+        event_id=text(128),
+        code=text(64),
         occurred_at={"type": "string", "format": "date-time"},
         order={
             "type": "object",
             "description": "id, tracking_id, or channel + external_id",
             "properties": {
-                "id": INT,
-                "tracking_id": STR,
-                "channel": STR,
-                "external_id": STR,
+                "id": ID,
+                "tracking_id": nullable("string", maxLength=128),
+                "channel": nullable("string", maxLength=128),
+                "external_id": nullable("string", maxLength=128),
             },
+            "anyOf": [
+                {"required": ["id"]},
+                {"required": ["tracking_id"], "properties": {"tracking_id": {"minLength": 1}}},
+                {
+                    "required": ["channel", "external_id"],
+                    "properties": {"channel": {"minLength": 1}, "external_id": {"minLength": 1}},
+                },
+            ],
         },
-        location={"type": "string", "maxLength": 128},
-        data=OBJ,
+        location={**text(128), "type": ["string", "null"]},
+        data={"type": ["object", "null"]},
     ),
     "StatusEvent": obj(
         ["id", "order_id", "source", "event_id", "code", "state", "effect"],
@@ -162,8 +207,10 @@ SCHEMAS: dict[str, Obj] = {
             "type": "object",
             "minProperties": 1,
             "maxProperties": 500,
-            "additionalProperties": {"type": "string"},
-            "description": "{CODE: order state}; codes are matched upper-case",
+            "propertyNames": {"maxLength": MAX_CODE, "pattern": CODE_RE.pattern},
+            "additionalProperties": {"type": "string", "enum": list(states())},
+            "description": "{CODE: order state}; codes are matched upper-case, so each code "
+            "once whatever its case",
         },
     ),  # fmt: skip
     "StatusSource": obj(
@@ -202,8 +249,12 @@ SCHEMAS: dict[str, Obj] = {
         issues={"type": "array", "items": OBJ},
         published={"type": ["object", "null"]},
     ),
-    "FlowDocument": {"type": "object", "description": "A flow document (flow.schema.json)"},
-    "DraftInput": obj(["base_revision", "draft"], base_revision=INT, draft=OBJ),
+    "FlowDocument": {
+        **obj(["key"], key=FLOW_KEY),
+        "description": "A flow document (flow.schema.json). Drafts may be incomplete: saving "
+        "answers their issues, publishing refuses them.",
+    },
+    "DraftInput": obj(["base_revision", "draft"], base_revision=INT, draft=ref("FlowDocument")),
     "Version": obj(
         ["number", "digest", "is_live"],
         number=INT,
@@ -257,11 +308,19 @@ SCHEMAS: dict[str, Obj] = {
         payload=OBJ,
         created_at=TIME,
     ),  # fmt: skip
-    "DecisionInput": obj(
-        ["decision"],
-        decision={"type": "string", "enum": ["approved", "rejected"]},
-        comment={"type": "string", "description": "required when rejecting"},
-    ),
+    "DecisionInput": {
+        **obj(
+            ["decision"],
+            decision={"type": "string", "enum": ["approved", "rejected"]},
+            comment={
+                "type": ["string", "null"],
+                "maxLength": MAX_COMMENT,
+                "description": "required when rejecting",
+            },
+        ),
+        "if": {"properties": {"decision": {"const": "rejected"}}},
+        "then": {"required": ["comment"], "properties": {"comment": text(MAX_COMMENT)}},
+    },
     "Alert": obj(
         ["id", "source", "severity", "title", "status"],
         id=INT,
@@ -291,15 +350,30 @@ SCHEMAS: dict[str, Obj] = {
         [],
         key_field=STR,
         description=STR,
-        columns={"type": "array", "items": obj(["name"], name=STR, type=STR)},
-        rows={"type": "array", "items": OBJ},
+        columns={
+            "type": "array",
+            "items": obj(["name"], name=STR, type={"type": "string", "enum": list(COLUMN_TYPES)}),
+        },
+        rows=ROWS,
     ),
-    "RowsInput": obj(["rows"], rows={"type": "array", "items": OBJ}),
+    "CsvUpload": obj(
+        ["file"],
+        file={
+            "type": "string",
+            "format": "binary",
+            "contentMediaType": "text/csv",
+            "description": "UTF-8 CSV; its header row names the columns",
+        },
+    ),
+    "RowsInput": obj(["rows"], rows=ROWS),
     "Count": {
         "type": "object",
         "properties": {"upserted": INT, "rows": INT, "revision": INT, "deleted": STR},
     },  # fmt: skip
     "Me": obj(
-        ["name", "prefix", "scopes"], name=STR, prefix=STR, scopes={"type": "array", "items": STR}
+        ["name", "prefix", "scopes"],
+        name=STR,
+        prefix=STR,
+        scopes={"type": "array", "items": STR},
     ),  # fmt: skip
 }

@@ -28,6 +28,14 @@ from ._http import iso, reply, str_param
 
 
 def _range() -> ranges.Range:
+    for name in ("range", "from", "to"):
+        if request.args.get(name) == "":
+            # The pages' forms send empty fields; an API caller leaves the parameter out.
+            raise ValidationError(
+                _l("%(name)s is empty; leave it out or give a value.", name=name),
+                code="invalid_parameter",
+                details=[{"path": f"?{name}", "message": "empty", "rule": "parameter"}],
+            )
     try:
         return ranges.parse(request.args, utcnow(), zone())
     except ValidationError as err:
@@ -66,7 +74,7 @@ def dashboard_panel(panel: str) -> Response:
     return reply({"range": _range_json(r), **fn(get_session(), r).as_dict()})
 
 
-@bp.get("/flows/<key>/bottlenecks")
+@bp.get("/flows/<flow_key:key>/bottlenecks")
 @api_key_required("flows:read")
 def flow_bottlenecks(key: str) -> Response:
     """Per node and edge of a flow version: volume, median and p90 time, tokens waiting."""

@@ -17,7 +17,7 @@ from ..models import Flow, FlowVersion
 from ..orders import schema
 from ..security import api_key_required
 from ._blueprint import bp
-from ._http import int_param, iso, json_body, reply
+from ._http import bool_param, int_param, iso, json_body, reply
 
 
 def version_json(version: FlowVersion, *, with_doc: bool = False) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def _document() -> dict[str, Any]:
 @bp.get("/flows")
 @api_key_required("flows:read")
 def list_flows() -> Response:
-    archived = request.args.get("archived") in ("1", "true")
+    archived = bool_param("archived")
     items = flows.list_flows(get_session(), include_archived=archived)
     return reply({"items": [flow_json(f) for f in items]})
 
@@ -87,13 +87,13 @@ def create_flow() -> Response:
     return reply(body, 201)
 
 
-@bp.get("/flows/<key>")
+@bp.get("/flows/<flow_key:key>")
 @api_key_required("flows:read")
 def get_flow(key: str) -> Response:
     return reply(flow_json(flows.get_flow(get_session(), key), with_draft=True))
 
 
-@bp.put("/flows/<key>/draft")
+@bp.put("/flows/<flow_key:key>/draft")
 @api_key_required("flows:write")
 def save_draft(key: str) -> Response:
     """Save the draft; ``base_revision`` must be the revision the caller started from."""
@@ -120,7 +120,7 @@ def save_draft(key: str) -> Response:
     return reply(result)
 
 
-@bp.post("/flows/<key>/validate")
+@bp.post("/flows/<flow_key:key>/validate")
 @api_key_required("flows:read")
 def validate(key: str) -> Response:
     """Validate the stored draft, or the document in the body when one is sent."""
@@ -131,7 +131,7 @@ def validate(key: str) -> Response:
     return reply({"valid": not errors, "issues": issues})
 
 
-@bp.post("/flows/<key>/publish")
+@bp.post("/flows/<flow_key:key>/publish")
 @api_key_required("flows:write")
 def publish(key: str) -> Response:
     db = get_session()
@@ -154,14 +154,14 @@ def _versions(db: Any, flow: Flow) -> list[FlowVersion]:
     )
 
 
-@bp.get("/flows/<key>/versions")
+@bp.get("/flows/<flow_key:key>/versions")
 @api_key_required("flows:read")
 def versions(key: str) -> Response:
     db = get_session()
     return reply({"items": [version_json(v) for v in _versions(db, flows.get_flow(db, key))]})
 
 
-@bp.get("/flows/<key>/versions/<id:number>")
+@bp.get("/flows/<flow_key:key>/versions/<id:number>")
 @api_key_required("flows:read")
 def version(key: str, number: int) -> Response:
     db = get_session()
@@ -174,7 +174,7 @@ def version(key: str, number: int) -> Response:
     return reply(version_json(found, with_doc=True))
 
 
-@bp.get("/flows/<key>/export")
+@bp.get("/flows/<flow_key:key>/export")
 @api_key_required("flows:read")
 def export(key: str) -> Response:
     """The flow document: a given ``version``, else the live one, else the draft."""
@@ -199,7 +199,7 @@ def import_flow() -> Response:
     """Create or update a flow from a document; ``?publish=true`` publishes it too."""
     db = get_session()
     doc = json_body()
-    publish_now = request.args.get("publish") in ("1", "true")
+    publish_now = bool_param("publish")
     flow, version = flows.import_flow(db, None, doc, publish_now=publish_now)
     db.commit()
     body = flow_json(flow)

@@ -71,11 +71,16 @@ def _idempotency_key() -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > IDEMPOTENCY_MAX or not key.isprintable():
+    # Printable ASCII: what an HTTP header carries the same way through every proxy.
+    if not key or len(key) > IDEMPOTENCY_MAX or not all(" " <= c <= "~" for c in key):
         raise ValidationError(
-            _l("Idempotency-Key must be 1 to %(n)d printable characters.", n=IDEMPOTENCY_MAX),
+            _l(
+                "Idempotency-Key must be 1 to %(n)d printable ASCII characters, e.g. "
+                "order-2026-0001.",
+                n=IDEMPOTENCY_MAX,
+            ),
             code="invalid_idempotency_key",
-            details=[{"path": "Idempotency-Key", "message": "1-128 printable characters"}],
+            details=[{"path": "Idempotency-Key", "message": "1-128 printable ASCII characters"}],
         )
     return key
 

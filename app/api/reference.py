@@ -14,9 +14,8 @@ from ..models import ReferenceRow, ReferenceTable, utcnow
 from ..reference import services as reference
 from ..security import api_key_required
 from ._blueprint import bp
-from ._http import UnsupportedMediaTypeError, iso, json_body, raw_body, reply
-
-MAX_ROWS_PER_CALL = 10_000
+from ._http import UnsupportedMediaTypeError, body_limit, iso, json_body, raw_body, reply
+from ._schemas import MAX_ROWS_PER_CALL
 
 
 def table_json(table: ReferenceTable, rows: list[ReferenceRow] | None = None) -> dict[str, Any]:
@@ -56,9 +55,9 @@ def get_table(name: str) -> Response:
 
 
 def _rows_of(body: dict[str, Any]) -> list[dict[str, Any]] | None:
-    rows = body.get("rows")
-    if rows is None:
+    if "rows" not in body:
         return None
+    rows = body["rows"]
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ValidationError(
             _l("rows is a list of JSON objects."),
@@ -109,7 +108,13 @@ def put_table(name: str) -> Response:
 def upsert_rows(name: str) -> Response:
     """Insert or update rows by their key."""
     body = json_body()
-    rows = _rows_of(body) or []
+    rows = _rows_of(body)
+    if rows is None:
+        raise ValidationError(
+            _l("Send the rows to insert or update as rows: [{...}, ...]."),
+            code="invalid_body",
+            details=[{"path": "/rows", "message": "required", "rule": "required"}],
+        )
     db = get_session()
     table = reference.get_table(db, name)
     count = reference.upsert_rows(db, table, rows)
@@ -134,14 +139,31 @@ def delete_row(name: str, row_key: str) -> Response:
     return reply({"deleted": row_key, "revision": table.revision})
 
 
+def _csv_bytes() -> bytes:
+    if request.mimetype == "text/csv":
+        return raw_body()
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaTypeError(
+            _l("Send the CSV as a multipart/form-data file part named file, or as text/csv.")
+        )
+    limit = body_limit()
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationError(
+            _l("The form has no file part named file (the CSV)."),
+            code="invalid_csv",
+            details=[{"path": "/file", "message": "missing", "rule": "required"}],
+        )
+    return upload.read(limit)
+
+
 @bp.post("/reference-tables/<name>/csv")
 @api_key_required("reference:write")
 def upload_csv(name: str) -> Response:
-    """Replace the table's rows with a CSV (``text/csv``, header row = column names)."""
-    if request.mimetype != "text/csv":
-        raise UnsupportedMediaTypeError(_l("Send the CSV as text/csv."))
+    """Replace the table's rows with a CSV (header row = column names): a multipart file
+    part named ``file``, or a ``text/csv`` body."""
     try:
-        text = raw_body().decode("utf-8")
+        text = _csv_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationError(
             _l("The CSV must be UTF-8."),

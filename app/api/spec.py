@@ -11,8 +11,10 @@ import copy
 from functools import cache
 from typing import Any
 
+from ..channels.services import KEY_RE as CHANNEL_KEY_RE
 from ..security import API_SCOPES
-from ._schemas import OBJ, SCHEMAS, STR, Obj, list_of, obj, ref
+from ._http import CURSOR_PATTERN
+from ._schemas import FLOW_KEY, OBJ, SCHEMAS, STR, Obj, list_of, obj, ref
 
 ERRORS = {
     "400": "The request cannot be read",
@@ -41,28 +43,55 @@ def _param(name: str, where: str = "query", schema: Obj | None = None, *,
 
 PAGING = [
     _param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
-    _param("cursor", description="next_cursor of the previous page"),
+    _param(
+        "cursor",
+        schema={"type": "string", "pattern": CURSOR_PATTERN},
+        description="next_cursor of the previous page (empty: the first page)",
+    ),
 ]
+
+
+def _filter(name: str, max_length: int = 128, description: str = "") -> Obj:
+    """An exact-match filter (empty: no filter)."""
+    return _param(name, schema={"type": "string", "maxLength": max_length}, description=description)
+
+
 ORDER_ID = _param("order_id", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})
-KEY = _param("key", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,63}$"})
+KEY = _param("key", "path", FLOW_KEY)
+CHANNEL = _param("key", "path", {"type": "string", "pattern": CHANNEL_KEY_RE.pattern})
+IDEMPOTENCY_KEY = _param(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[ -~]*[!-~][ -~]*$"},
+    description="1 to 128 printable ASCII characters",
+)
 TABLE = _param("name", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"})
 SOURCE = _param("source", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,15}$"})
+
+# Any value is accepted, as browsers and HTTP libraries send it; unknown languages fall back.
+ACCEPT_LANGUAGE = _param(
+    "Accept-Language", "header", STR,
+    description="Language of error messages, as HTTP clients send it (e.g. "
+    "`zh-CN,zh;q=0.9,en;q=0.8`): the supported language (`zh`, `en`) with the highest "
+    "q= weight is used; with none of them, or no header, messages are in Chinese (`zh`). "
+    "错误信息的语言：按 q= 权重取支持的语言（zh、en），都没有或未发送时为中文。",
+)  # fmt: skip
 
 # (method, path, operationId, summary, scope, parameters, body, {status: schema})
 OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Obj]] = [
     ("get", "/me", "me", "The calling key, its name and scopes", "orders:read", [], None,
      {"200": ref("Me")}),
     ("post", "/orders", "create_order", "Create an order (idempotent)", "orders:write",
-     [_param("Idempotency-Key", "header", {"type": "string", "maxLength": 128})],
+     [IDEMPOTENCY_KEY],
      ref("OrderInput"), {"201": ref("Order"), "200": ref("Order")}),
     ("post", "/orders/batch", "create_orders",
      "Create up to 500 orders in one transaction (all or nothing, idempotent per order)",
      "orders:write", [], ref("OrderBatchInput"),
      {"201": ref("OrderBatchResult"), "200": ref("OrderBatchResult")}),
     ("get", "/orders", "list_orders", "List and search orders, newest first", "orders:read",
-     [*PAGING, _param("status"), _param("channel"), _param("external_id"),
-      _param("tracking_id"), _param("customer", description="customer id"),
-      _param("q", description="external id, tracking id or customer id"),
+     [*PAGING, _filter("status"), _filter("channel"), _filter("external_id"),
+      _filter("tracking_id"), _filter("customer", description="customer id"),
+      _filter("q", description="external id, tracking id or customer id"),
       _param("created_from", schema={"type": "string", "format": "date-time"}),
       _param("created_to", schema={"type": "string", "format": "date-time"})],
      None, {"200": list_of(ref("Order"), paged=True)}),
@@ -96,7 +125,7 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
     ("put", "/flows/{key}/draft", "save_draft", "Save the draft (revision-checked)",
      "flows:write", [KEY], ref("DraftInput"), {"200": ref("Flow")}),
     ("post", "/flows/{key}/validate", "validate", "Validate the draft or a sent document",
-     "flows:read", [KEY], {**ref("FlowDocument"), "x-optional": True},
+     "flows:read", [KEY], {**OBJ, "x-optional": True},
      {"200": ref("ValidationResult")}),
     ("post", "/flows/{key}/publish", "publish", "Publish the draft as the next version",
      "flows:write", [KEY], {**obj([], note=STR), "x-optional": True},
@@ -107,13 +136,15 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
      "flows:read", [KEY, _param("number", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})], None,
      {"200": ref("Version")}),
     ("get", "/flows/{key}/export", "export", "The flow document (version, live or draft)",
-     "flows:read", [KEY, _param("version", schema={"type": "integer", "minimum": 0})], None,
+     "flows:read", [KEY, _param("version", schema={"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                  description="0 or absent: the live version, else the draft")], None,
      {"200": ref("FlowDocument")}),
     ("post", "/flows/import", "import_flow", "Create or update a flow from a document",
      "flows:write", [_param("publish", schema={"type": "boolean"})], ref("FlowDocument"),
      {"200": ref("Flow"), "201": ref("Flow")}),
     ("get", "/runs", "list_runs", "List runs, newest first", "runs:read",
-     [*PAGING, _param("status"), _param("order_id", schema={"type": "integer", "minimum": 0})],
+     [*PAGING, _filter("status", 16),
+      _param("order_id", schema={"type": "integer", "minimum": 0, "maximum": 2**31 - 1})],
      None, {"200": list_of(ref("Run"), paged=True)}),
     ("get", "/runs/{run_id}", "get_run", "A run", "runs:read",
      [_param("run_id", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})], None, {"200": ref("Run")}),
@@ -126,7 +157,7 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
      "approvals:write", [_param("task_key", "path")], ref("DecisionInput"),
      {"200": ref("ApprovalTask")}),
     ("get", "/alerts", "list_alerts", "List alerts, newest first", "alerts:read",
-     [*PAGING, _param("status"), _param("severity")], None,
+     [*PAGING, _filter("status", 16), _filter("severity", 16)], None,
      {"200": list_of(ref("Alert"), paged=True)}),
     ("get", "/alerts/{alert_id}", "get_alert", "An alert", "alerts:read",
      [_param("alert_id", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})], None,
@@ -141,15 +172,67 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
      "reference:write", [TABLE], ref("RowsInput"), {"200": ref("Count")}),
     ("delete", "/reference-tables/{name}/rows/{row_key}", "delete_row", "Delete a row",
      "reference:write", [TABLE, _param("row_key", "path")], None, {"200": ref("Count")}),
-    ("post", "/reference-tables/{name}/csv", "upload_csv", "Replace rows from a CSV",
-     "reference:write", [TABLE], {"x-media": "text/csv", "type": "string"},
+    ("post", "/reference-tables/{name}/csv", "upload_csv",
+     "Replace rows from a CSV (a file part named file; a text/csv body is accepted too)",
+     "reference:write", [TABLE], {"x-media": "multipart/form-data", **ref("CsvUpload")},
      {"200": ref("Count")}),
     ("post", "/channels/{key}/webhook", "channel_webhook",
      "An order from a sales channel (HMAC-signed, no API key)", None,
-     [KEY, _param("X-OrderFlow-Signature", "header", required=True,
+     [CHANNEL, _param("X-OrderFlow-Signature", "header", required=True,
                   description="t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>")],
      OBJ, {"201": ref("Order"), "200": ref("Order")}),
 ]  # fmt: skip
+
+
+_ORDER = {"order_id": "$response.body#/id"}
+_FIRST_ORDER = {"order_id": "$response.body#/items/0/id"}
+_FLOW = {"key": "$response.body#/key"}
+_TABLE = {"name": "$request.path.name"}
+# Where a client goes next with what an answer gave it: OpenAPI links on the 2xx answers
+# (the stateful phase of the schemathesis run follows them). {operationId: {target: params}}
+LINKS: dict[str, dict[str, dict[str, str]]] = {
+    "create_order": {"get_order": _ORDER, "order_status_events": _ORDER, "order_runs": _ORDER,
+                     "order_cost": _ORDER, "post_status_event": {}},
+    "list_orders": {"get_order": _FIRST_ORDER, "order_status_events": _FIRST_ORDER},
+    "post_status_event": {"get_order": {"order_id": "$response.body#/order_id"},
+                          "order_status_events": {"order_id": "$response.body#/order_id"}},
+    "create_flow": {"get_flow": _FLOW, "save_draft": _FLOW, "validate": _FLOW, "publish": _FLOW,
+                    "versions": _FLOW, "export": _FLOW, "flow_bottlenecks": _FLOW},
+    "import_flow": {"get_flow": _FLOW, "versions": _FLOW},
+    "save_draft": {"validate": _FLOW, "publish": _FLOW},
+    "publish": {"version": {"key": "$request.path.key", "number": "$response.body#/number"},
+                "export": {"key": "$request.path.key", "version": "$response.body#/number"}},
+    "list_flows": {"get_flow": {"key": "$response.body#/items/0/key"}},
+    "put_table": {"get_table": _TABLE, "upsert_rows": _TABLE, "upload_csv": _TABLE},
+    "upsert_rows": {"get_table": _TABLE},
+    "list_tables": {"get_table": {"name": "$response.body#/items/0/name"}},
+    "list_runs": {"get_run": {"run_id": "$response.body#/items/0/id"},
+                  "run_timeline": {"run_id": "$response.body#/items/0/id"}},
+    "list_alerts": {"get_alert": {"alert_id": "$response.body#/items/0/id"}},
+    "put_status_mapping": {"delete_status_mapping": {"source": "$request.path.source"}},
+}  # fmt: skip
+
+
+# Bodies of linked requests (merged into generated ones): the answer's values a client
+# sends on, e.g. a status event for the order just created.
+LINK_BODIES: dict[tuple[str, str], Obj] = {
+    ("create_order", "post_status_event"): {
+        "source": "erp", "code": "PAYMENT_CONFIRMED", "order": {"id": "$response.body#/id"},
+    },
+    ("create_flow", "save_draft"): {
+        "base_revision": "$response.body#/draft_revision", "draft": "$response.body#/draft",
+    },
+}  # fmt: skip
+
+
+def _links(op_id: str) -> Obj:
+    links = {}
+    for target, params in LINKS.get(op_id, {}).items():
+        link: Obj = {"operationId": target, "parameters": params}
+        if (op_id, target) in LINK_BODIES:
+            link["requestBody"] = LINK_BODIES[op_id, target]
+        links[target] = link
+    return links
 
 
 def _operation(op: tuple[Any, ...]) -> Obj:
@@ -158,8 +241,7 @@ def _operation(op: tuple[Any, ...]) -> Obj:
         "operationId": op_id,
         "summary": summary,
         "tags": [path.strip("/").split("/")[0]],
-        "parameters": [*params, _param("Accept-Language", "header", {"type": "string",
-                                                                      "enum": ["zh", "en"]})],
+        "parameters": [*params, ACCEPT_LANGUAGE],
         "responses": {},
     }  # fmt: skip
     if scope is None:
@@ -178,6 +260,8 @@ def _operation(op: tuple[Any, ...]) -> Obj:
             "description": "OK" if status in ("200", "201") else status,
             "content": {"application/json": {"schema": schema}},
         }
+        if status.startswith("2") and op_id in LINKS:
+            operation["responses"][status]["links"] = _links(op_id)
     for status, text in ERRORS.items():
         operation["responses"].setdefault(status, {
             "description": text,
@@ -206,7 +290,9 @@ def _document(server: str) -> Obj:
         },
         "servers": [{"url": server}],
         "components": {
-            "schemas": SCHEMAS,
+            # Generators name models by title: the order schema's own title ("Order") would
+            # clash with the Order answer, so each component is titled with its unique name.
+            "schemas": {name: {**schema, "title": name} for name, schema in SCHEMAS.items()},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -97,7 +97,8 @@ def post_status_event() -> Response:
     code = _text(doc, "code", 64)
     occurred_at = _time(doc)
     location = _text(doc, "location", 128, required=False)
-    data = doc.get("data") or {}
+    data = doc.get("data")
+    data = {} if data is None else data
     if not isinstance(data, dict):
         raise _problem("/data", _l("data is a JSON object."))
     order_ref = _order_ref(doc)

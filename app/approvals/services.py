@@ -93,7 +93,7 @@ def acting_for(
 
 def _comment(comment: str | None) -> str | None:
     text = (comment or "").strip() or None
-    if text is not None and len(text) > MAX_COMMENT:
+    if text is not None and len(comment or "") > MAX_COMMENT:
         raise ValidationError(
             _l("A comment has at most %(n)d characters.", n=MAX_COMMENT),
             fields={"comment": "too_long"},

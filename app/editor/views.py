@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -18,7 +16,6 @@ from . import runs, services
 from .catalog import node_types, order_fields
 
 bp = Blueprint("editor", __name__)
-KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
 def _partial() -> bool:
@@ -46,7 +43,7 @@ def flow_create() -> ResponseReturnValue:
     key = request.form.get("key", "").strip().lower()
     name_zh = request.form.get("name_zh", "").strip()[:200]
     name_en = request.form.get("name_en", "").strip()[:200]
-    if not KEY_RE.match(key):
+    if not flows.KEY_RE.match(key):
         flash(_("The key uses lowercase letters, digits, - _ . (up to 64)."), "error")
         return redirect(url_for("editor.flow_list"))
     db = get_session()

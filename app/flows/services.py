@@ -8,6 +8,7 @@ adds the next version, and runs stay on the version they started with.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,10 @@ from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Flow, FlowVersion, User, utcnow
 
 log = logging.getLogger(__name__)
+# A flow's key: in URLs and stored in a 64-character column. /flows/import is a route of
+# its own, so no flow may be called import.
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+RESERVED_KEYS = ("import",)
 
 
 def _issues_error(issues: list[ValidationIssue] | tuple[ValidationIssue, ...]) -> ValidationError:
@@ -59,6 +64,18 @@ def _key_of(doc: Mapping[str, Any]) -> str:
     if not isinstance(key, str) or not key:
         raise ValidationError(
             _l("The flow document has no key."), code="invalid_flow", fields={"key": "missing"}
+        )
+    if not KEY_RE.fullmatch(key):
+        raise ValidationError(
+            _l("The key uses lowercase letters, digits, - _ . (up to 64)."),
+            code="invalid_flow",
+            fields={"key": KEY_RE.pattern},
+        )
+    if key in RESERVED_KEYS:
+        raise ValidationError(
+            _l("%(key)s is reserved; choose another key, e.g. %(key)s_orders.", key=key),
+            code="invalid_flow",
+            fields={"key": "reserved"},
         )
     return key
 

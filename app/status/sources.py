@@ -27,6 +27,8 @@ from ..models import StatusSource, utcnow
 from ..rechecked import Rechecked
 
 SOURCE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+# A status code: no control characters, not blank (stored trimmed and upper-cased).
+CODE_RE = re.compile(r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")
 MAX_CODE = 64
 MAX_CODES = 500
 RECHECK_SECONDS = 1.0
@@ -125,7 +127,7 @@ def check_codes(codes: Any) -> dict[str, str]:
     for raw, state in codes.items():
         code = str(raw).strip().upper()
         where = f"/codes/{raw}"
-        if not code or len(code) > MAX_CODE or not code.isprintable():
+        if len(str(raw)) > MAX_CODE or not CODE_RE.fullmatch(str(raw)):
             problems.append({"path": where, "rule": "pattern",
                              "message": _("A code is 1 to %(n)d printable characters.", n=MAX_CODE)})  # fmt: skip
             continue

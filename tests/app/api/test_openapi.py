@@ -87,3 +87,68 @@ def test_api_keeps_to_its_document(app, fuzz_key, label):
         case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
 
     check()
+
+
+def test_accept_language_is_declared_as_the_free_form_header_clients_send(api, client):
+    doc = client.get("/api/v1/openapi.json").json
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            (header,) = [p for p in op["parameters"] if p["name"] == "Accept-Language"]
+            assert header["schema"] == {"type": "string"}, op["operationId"]
+            assert "zh" in header["description"] and "q=" in header["description"]
+    cases = [
+        ("zh-CN,zh;q=0.9,en;q=0.8", "订单"),
+        ("en-GB,en;q=0.9", "order"),
+        ("fr-FR", "订单"),  # no supported language: the documented fallback is Chinese
+        ("*", "订单"),
+        ("", "订单"),
+    ]
+    for value, word in cases:
+        answer = api.post("/orders", json={"channel": "x"}, headers={"Accept-Language": value})
+        assert answer.status_code == 422, value
+        assert word in answer.json["error"]["message"], (value, answer.json)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "allowed"),
+    [
+        ("/api/v1/orders/1/runs", {"Accept": "application/json"}, {"GET", "HEAD", "OPTIONS"}),
+        ("/api/v1/status-events", {"Accept": "application/json"}, {"POST", "OPTIONS"}),
+        ("/login", {}, {"GET", "HEAD", "OPTIONS", "POST"}),
+    ],
+)
+def test_405_names_the_allowed_methods(client, path, headers, allowed):
+    answer = client.open(path, method="PATCH", headers=headers)
+    assert answer.status_code == 405
+    assert set(answer.headers["Allow"].replace(" ", "").split(",")) == allowed
+
+
+def test_links_lead_from_each_created_resource_to_its_reads(client):
+    """The stateful phase of the schemathesis run follows these links: each must name an
+    operation and parameters that exist, with a value from the answer or the request."""
+    doc = client.get("/api/v1/openapi.json").json
+    operations = {op["operationId"]: op for ops in doc["paths"].values() for op in ops.values()}
+    followed = set()
+    for op_id, op in operations.items():
+        for response in op["responses"].values():
+            for link in response.get("links", {}).values():
+                target = operations[link["operationId"]]
+                names = {p["name"] for p in target["parameters"]}
+                required = {p["name"] for p in target["parameters"] if p["in"] == "path"}
+                assert required <= set(link["parameters"]) <= names, (op_id, link)
+                for value in link["parameters"].values():
+                    assert value.startswith(("$response.body#/", "$request.path.")), value
+                followed.add((op_id, link["operationId"]))
+    assert {
+        ("create_order", "get_order"),
+        ("create_order", "order_status_events"),
+        ("post_status_event", "get_order"),
+        ("create_order", "post_status_event"),
+        ("create_flow", "save_draft"),
+        ("create_flow", "get_flow"),
+        ("create_flow", "publish"),
+        ("publish", "version"),
+        ("put_table", "get_table"),
+        ("put_table", "upsert_rows"),
+        ("list_orders", "get_order"),
+    } <= followed

@@ -272,12 +272,27 @@ def test_list_filters_search_and_cursor_pages(api):
 @pytest.mark.parametrize(
     ("query", "path"),
     [("limit=0", "?limit"), ("limit=x", "?limit"), ("cursor=%%%", "?cursor"),
-     ("created_from=yesterday", "?created_from")],
+     ("created_from=yesterday", "?created_from"),
+     # what the document calls invalid is refused, as schemathesis checks: empty or loose
+     # numbers and times, a cursor that is no id
+     ("limit=", "?limit"), ("limit=%205", "?limit"), ("limit=1_0", "?limit"),
+     ("created_to=", "?created_to"), ("cursor=MTI", "?cursor"), ("cursor=12345678901", "?cursor"),
+     ("status=" + "s" * 129, "?status")],
 )  # fmt: skip
 def test_bad_query_parameters_name_the_parameter(api, query, path):
     response = api.get(f"/orders?{query}")
     assert response.status_code == 422
     assert response.json["error"]["details"][0]["path"] == path
+
+
+def test_cursor_is_the_last_id_and_any_documented_one_is_read(api):
+    ids = [_post(api, order_doc(f"C{i}")).json["id"] for i in range(3)]
+    first = api.get("/orders?limit=2").json
+    assert first["next_cursor"] == str(ids[1])
+    assert [o["id"] for o in api.get(f"/orders?cursor={ids[1]}").json["items"]] == [ids[0]]
+    # past the largest id (PostgreSQL's integer) it is the first page, not a 500
+    assert len(api.get("/orders?cursor=9999999999").json["items"]) == 3
+    assert api.get("/flows?archived=yes").status_code == 422
 
 
 def test_get_order_and_not_found(api):
