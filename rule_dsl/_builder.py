@@ -11,6 +11,7 @@ from lark import Token, Tree
 
 from rule_dsl import ast as A
 from rule_dsl.errors import DslSyntaxError, make_error
+from rule_dsl.runtime import MAX_DIGITS
 
 __all__ = ["Builder", "span_of", "token_span"]
 
@@ -67,6 +68,9 @@ class Builder:
         kind = token.type
         if kind == "NUMBER":
             text = str(token)
+            if len(text.split(".")[0].lstrip("0")) > MAX_DIGITS:
+                name = f"{text[:12]}…"
+                raise make_error(DslSyntaxError, "too_large", self.source, span, name=name)
             try:
                 value: Any = int(text) if "." not in text else Decimal(text)
             except (ValueError, InvalidOperation):

@@ -13,7 +13,15 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rule_dsl.runtime import EvalFault, kind_of, num, to_date, to_datetime
+from rule_dsl.runtime import (
+    DATE_LIMIT,
+    EvalFault,
+    kind_of,
+    num,
+    overflow,
+    to_date,
+    to_datetime,
+)
 
 __all__ = ["TIME_FUNCTIONS", "zone"]
 
@@ -43,19 +51,27 @@ def _tz(name: Any, sid: int) -> ZoneInfo:
         raise EvalFault(sid, "bad_timezone", name=repr(name)) from None
 
 
+def _in_zone(sid: int, name: str, moment: datetime, zone_info: Any) -> datetime:
+    """``moment.astimezone(zone_info)``; the ends of the calendar overflow in some zones."""
+    try:
+        return moment.astimezone(zone_info)
+    except OverflowError:
+        raise overflow(sid, name, DATE_LIMIT) from None
+
+
 def f_now(sid: int, clock: datetime) -> Any:
     return clock
 
 
 def f_today(sid: int, clock: datetime, tz: Any = None) -> Any:
-    return (clock.astimezone(_tz(tz, sid)) if tz is not None else clock).date()
+    return (_in_zone(sid, "today", clock, _tz(tz, sid)) if tz is not None else clock).date()
 
 
 def f_date(sid: int, value: Any, tz: Any = None) -> Any:
     if value is None:
         return None
     if tz is not None:
-        value = to_datetime(value, sid).astimezone(_tz(tz, sid))
+        value = _in_zone(sid, "date", to_datetime(value, sid), _tz(tz, sid))
     return to_date(value, sid)
 
 
@@ -72,16 +88,16 @@ def f_datetime(sid: int, value: Any, tz: Any = None) -> Any:
             raise EvalFault(sid, "bad_value", expected="datetime", value=repr(value)) from None
         if parsed.tzinfo is None:  # wall-clock time in the named zone
             return parsed.replace(tzinfo=zone_info)
-        return parsed.astimezone(zone_info)
+        return _in_zone(sid, "datetime", parsed, zone_info)
     if type(value) is date:
         return datetime(value.year, value.month, value.day, tzinfo=zone_info)
-    return to_datetime(value, sid).astimezone(zone_info)
+    return _in_zone(sid, "datetime", to_datetime(value, sid), zone_info)
 
 
 def f_in_timezone(sid: int, value: Any, tz: Any) -> Any:
     if value is None or tz is None:
         return None
-    return to_datetime(value, sid).astimezone(_tz(tz, sid))
+    return _in_zone(sid, "in_timezone", to_datetime(value, sid), _tz(tz, sid))
 
 
 def _delta(sid: int, name: str, start: Any, end: Any) -> Any:
@@ -89,7 +105,9 @@ def _delta(sid: int, name: str, start: Any, end: Any) -> Any:
         return None
     if type(start) is date and type(end) is date:
         return end - start
-    return to_datetime(end, sid).astimezone(UTC) - to_datetime(start, sid).astimezone(UTC)
+    return _in_zone(sid, name, to_datetime(end, sid), UTC) - _in_zone(
+        sid, name, to_datetime(start, sid), UTC
+    )
 
 
 def _whole_days(delta: timedelta) -> int:
@@ -145,7 +163,7 @@ def _duration(unit: str) -> Callable[[int, Any], Any]:
         try:
             return timedelta(microseconds=int(amount * _US_PER_UNIT[unit]))
         except (OverflowError, InvalidOperation):
-            raise EvalFault(sid, "overflow", op=f"{unit}()") from None
+            raise overflow(sid, f"{unit}()") from None
 
     return make
 

@@ -26,6 +26,10 @@ _SMALL_INT = 2**53
 # shortest decimal form does, which is the value the checked path compares. NaN is left to
 # the checked path (it reports it).
 NUM_OR_FLOAT = "in NUM_ or float"
+# Inside a comprehension these functions walk their list arguments and these build texts or
+# lists; both count against the evaluation's step budget there (``runtime.charge``).
+_WALKS = frozenset({"sum", "avg", "count", "any", "all", "min", "max", "distinct", "contains"})
+_BUILDS = frozenset({"replace", "join", "split", "upper", "lower", "string", "distinct"})
 _COMPREHENSION_HELPERS = {
     "sum": "agg_sum",
     "count": "agg_count",
@@ -68,14 +72,23 @@ class Emitter:
         # (local, class test) -> local already holding the result of that test
         self.guards: dict[tuple[str, str], str] = {}
         self.no_walrus = 0
+        self.budget = False  # whether the code charges the step budget ``w_``
 
     # -------------------------------------------------------------- utilities
     def prelude(self) -> list[str]:
         """Statements reading each top-level name once, ahead of the expression."""
-        return [
+        lines = [
             f"{local} = ctx[{name!r}]" if present else f"{local} = ctx.get({name!r})"
             for name, (local, present) in self.roots.items()
         ]
+        return ["w_ = [MAX_STEPS_]", *lines] if self.budget else lines
+
+    def charged(self, src: str, sid: int) -> str:
+        """``src`` counted against the step budget when inside a comprehension."""
+        if not self.vars:
+            return src
+        self.budget = True
+        return f"charge_({src}, {sid}, w_)"
 
     def tmp(self) -> str:
         self.count += 1
@@ -220,10 +233,20 @@ class Emitter:
             return self.guarded(
                 [(node.left, left), (node.right, right)],
                 "in NUM_",
-                lambda a, b: f"{a} {op} {b}",
+                (lambda a, b: self.product(a, b, sid))
+                if op == "*"
+                else lambda a, b: f"{a} {op} {b}",
                 lambda a, b: f"arith({op!r}, {a}, {b}, {sid})",
             )
-        return f"arith({op!r}, {left}, {right}, {sid})"
+        src = f"arith({op!r}, {left}, {right}, {sid})"
+        return self.charged(src, sid) if op == "+" and "number" not in kinds else src
+
+    def product(self, a: str, b: str, sid: int) -> str:
+        """Inlined ``a * b`` that refuses whole numbers over MAX_DIGITS (only ``*`` grows them
+        fast; a decimal product keeps 28 digits)."""
+        t1 = self.tmp()
+        within = f"-INT_BOUND_ < {t1} < INT_BOUND_"
+        return f"({t1} if ({t1} := {a} * {b}).__class__ is not int_ or {within} else int_overflow_({sid}))"
 
     def e_BoolOp(self, node: A.BoolOp) -> str:
         return "(" + f" {node.op} ".join(self.boolean(o) for o in node.operands) + ")"
@@ -294,7 +317,10 @@ class Emitter:
                     lambda a: f"contained({a}, {tup}, {sid})",
                 )
             else:
-                src = f"contained({self.emit_norm(node.left, lhs)}, {self.emit(right)}, {sid})"
+                container = self.emit(right)
+                if not isinstance(right, A.ListLit):
+                    container = self.charged(container, sid)
+                src = f"contained({self.emit_norm(node.left, lhs)}, {container}, {sid})"
         return f"(not {src})" if node.negated else src
 
     def range_src(self, rng: A.Range, left: A.Node, lhs: str) -> str:
@@ -331,19 +357,32 @@ class Emitter:
     def e_Call(self, node: A.Call) -> str:
         from rule_dsl.functions import SIGNATURES
 
-        args = [str(self.sid(node))]
+        sid = self.sid(node)
+        args = [str(sid)]
         if SIGNATURES[node.name].clock:
             args.append("now")
-        args.extend(self.emit(a) for a in node.args)
-        return f"f_{node.name}({', '.join(args)})"
+        walks = node.name in _WALKS
+        args.extend(
+            self.charged(self.emit(a), sid)
+            if walks and self.kind(a) in ("list", "any")
+            else self.emit(a)
+            for a in node.args
+        )
+        src = f"f_{node.name}({', '.join(args)})"
+        return self.charged(src, sid) if node.name in _BUILDS else src
 
     def e_Comprehension(self, node: A.Comprehension) -> str:
         sid = self.sid(node)
         self.no_walrus += 1  # Python forbids := in a comprehension's iterable
         try:
-            iterable = f"iterate({self.emit(node.iterable)}, {self.sid(node.iterable)})"
+            iterable = f"{self.emit(node.iterable)}, {self.sid(node.iterable)}"
         finally:
             self.no_walrus -= 1
+        if self.vars:  # nested: its walks multiply, so they count against the step budget
+            self.budget = True
+            iterable = f"iterate_w({iterable}, w_)"
+        else:
+            iterable = f"iterate({iterable})"
         var = f"c{len(self.vars)}_{self.count}"
         self.count += 1
         saved = self.vars.get(node.var)

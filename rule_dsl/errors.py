@@ -99,7 +99,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_value": ("invalid {expected} {value}", "无效的{expected_zh} {value}"),
     "wrong_value": ("a {type} is not a {expected}", "{type_zh}不是{expected_zh}"),
     "too_large": ("`{name}`: the number is too large", "`{name}`：数字过大"),
-    "overflow": ("`{op}` overflowed", "`{op}` 计算溢出"),
+    "overflow": ("`{op}` overflowed: {limit}", "`{op}` 计算溢出：{limit_zh}"),
+    "value_too_large": (
+        "`{op}` would build {size} {unit}; a value may hold at most {limit} {unit}",
+        "`{op}` 将生成 {size} {unit_zh}，单个值最多 {limit} {unit_zh}",
+    ),
+    "too_much_work": (
+        "the evaluation needs more than {limit} steps (items of lists walked, and text built,"
+        " inside comprehensions); filter the lists first or nest fewer comprehensions",
+        "求值需要超过 {limit} 步（推导式内遍历的列表元素与生成的文本）；请先筛选列表或减少推导式嵌套",
+    ),
     "empty_separator": (
         "`split` needs a non-empty separator",
         "`split` 的分隔符不能为空",

@@ -12,7 +12,7 @@ from rule_dsl.checker import Checker
 from rule_dsl.compiler import Emitter, Unit, build_entry, build_unit, located
 from rule_dsl.errors import DslError, DslEvalError, make_error
 from rule_dsl.parser import parse_expression
-from rule_dsl.runtime import EvalFault
+from rule_dsl.runtime import RANGE_LIMIT, EvalFault
 
 __all__ = ["Expression", "compile_expression", "run_checked", "validate_expression"]
 
@@ -33,6 +33,12 @@ def run_checked(
         raise located(unit, fault, whole) from None
     except DslError:
         raise
+    except (OverflowError, ArithmeticError):  # e.g. a datetime at year 9999 moved to UTC by ==
+        op = unit.source if len(unit.source) <= 40 else unit.source[:39] + "…"
+        limit, limit_zh = RANGE_LIMIT
+        raise make_error(
+            DslEvalError, "overflow", unit.source, whole, op=op, limit=limit, limit_zh=limit_zh
+        ) from None
     except Exception as err:  # a defect in a helper must still surface as a DslError
         raise make_error(
             DslEvalError,

@@ -18,7 +18,11 @@ import re2
 
 from rule_dsl._timefns import TIME_FUNCTIONS, zone
 from rule_dsl.runtime import (
-    MAX_WHOLE_DIGITS,
+    DIGITS_LIMIT,
+    INT_BOUND,
+    MAX_DIGITS,
+    MAX_STEPS,
+    MAX_TEXT,
     EvalFault,
     aggregate_all,
     aggregate_any,
@@ -27,9 +31,13 @@ from rule_dsl.runtime import (
     aggregate_max,
     aggregate_min,
     aggregate_sum,
+    check_size,
     eq,
     kind_of,
     num,
+    overflow,
+    too_large,
+    too_much_work,
 )
 
 __all__ = ["FUNCTIONS", "SIGNATURES", "Signature", "compile_pattern", "zone"]
@@ -91,7 +99,7 @@ def _whole(sid: int, name: str, value: Any, rounding: str = ROUND_DOWN) -> int:
     """``value`` (a number) as an int, refusing magnitudes no order field can mean."""
     if type(value) is int:
         return value
-    if value.adjusted() >= MAX_WHOLE_DIGITS:
+    if value.adjusted() >= MAX_DIGITS:
         raise EvalFault(sid, "too_large", name=name)
     return int(value.to_integral_value(rounding=rounding))
 
@@ -163,11 +171,30 @@ def f_all(sid: int, value: Any) -> Any:
     return aggregate_all(_list_arg(sid, "all", value), sid)
 
 
+def _hashable_alike(items: list[Any]) -> bool:
+    """All texts, or all exact numbers but NaN: there hash equality is the language's ``==``."""
+    classes = {item.__class__ for item in items}
+    if classes <= {str}:
+        return True
+    return classes <= {int, Decimal} and not any(
+        item.__class__ is Decimal and item.is_nan() for item in items
+    )
+
+
 def f_distinct(sid: int, value: Any) -> Any:
+    items = [num(item) for item in _list_arg(sid, "distinct", value)]
+    if _hashable_alike(items):
+        return list(dict.fromkeys(items))  # keeps the first of equal items, like the loop below
     out: list[Any] = []
-    for item in _list_arg(sid, "distinct", value):
+    # Items compared pairwise cost the square of the list, and comparing two objects walks
+    # both: ten steps per comparison.
+    steps = MAX_STEPS // 10
+    for item in items:
+        steps -= len(out)
+        if steps < 0:
+            raise too_much_work(sid)
         if not any(eq(item, seen) for seen in out):
-            out.append(num(item))
+            out.append(item)
     return out
 
 
@@ -177,12 +204,12 @@ def _text(sid: int, name: str, value: Any) -> Any:
 
 def f_lower(sid: int, value: Any) -> Any:
     value = _text(sid, "lower", value)
-    return None if value is None else value.lower()
+    return None if value is None else check_size(value.lower(), sid, "lower")
 
 
 def f_upper(sid: int, value: Any) -> Any:
-    value = _text(sid, "upper", value)
-    return None if value is None else value.upper()
+    value = _text(sid, "upper", value)  # "ß".upper() is "SS": case changes can lengthen text
+    return None if value is None else check_size(value.upper(), sid, "upper")
 
 
 def f_trim(sid: int, value: Any) -> Any:
@@ -224,9 +251,13 @@ def f_matches(sid: int, value: Any, pattern: Any) -> bool:
 def f_replace(sid: int, value: Any, old: Any, new: Any) -> Any:
     if value is None or old is None or new is None:
         return None
-    return _text(sid, "replace", value).replace(
-        _text(sid, "replace", old), _text(sid, "replace", new)
-    )
+    text, old, new = (_text(sid, "replace", x) for x in (value, old, new))
+    # The size is known before the text is built: "" matches between every two characters.
+    hits = len(text) + 1 if not old else text.count(old)
+    size = len(text) + hits * (len(new) - len(old))
+    if size > MAX_TEXT:
+        raise too_large(sid, "replace", size, True)
+    return text.replace(old, new)
 
 
 def f_substring(sid: int, value: Any, start: Any, length: Any = None) -> Any:
@@ -246,14 +277,19 @@ def f_split(sid: int, value: Any, sep: Any) -> Any:
     separator = _text(sid, "split", sep)
     if not separator:
         raise EvalFault(sid, "empty_separator")
-    return _text(sid, "split", value).split(separator)
+    return check_size(_text(sid, "split", value).split(separator), sid, "split")
 
 
 def f_join(sid: int, value: Any, sep: Any) -> Any:
     if value is None or sep is None:
         return None
     items = _list_arg(sid, "join", value)
-    return _text(sid, "join", sep).join(f_string(sid, x) for x in items if x is not None)
+    separator = _text(sid, "join", sep)
+    texts = [f_string(sid, x) for x in items if x is not None]
+    size = sum(map(len, texts)) + len(separator) * max(len(texts) - 1, 0)
+    if size > MAX_TEXT:
+        raise too_large(sid, "join", size, True)
+    return separator.join(texts)
 
 
 def f_string(sid: int, value: Any) -> Any:
@@ -264,7 +300,12 @@ def f_string(sid: int, value: Any) -> Any:
         return "true" if value else "false"
     if kind_of(value) in ("date", "datetime"):
         return value.isoformat()
-    return str(value)
+    if type(value) is int and not -INT_BOUND < value < INT_BOUND:
+        raise overflow(sid, "string", DIGITS_LIMIT)
+    try:
+        return str(value)
+    except ValueError:  # a list or object holding a number str() refuses (over 4,300 digits)
+        raise overflow(sid, "string", DIGITS_LIMIT) from None
 
 
 def f_number(sid: int, value: Any) -> Any:
@@ -276,7 +317,7 @@ def f_number(sid: int, value: Any) -> Any:
         parsed = Decimal(text)
     except InvalidOperation:
         return None
-    if not parsed.is_finite() or parsed.adjusted() >= MAX_WHOLE_DIGITS:
+    if not parsed.is_finite() or parsed.adjusted() >= MAX_DIGITS:
         return None
     return int(parsed) if parsed == parsed.to_integral_value() and "." not in text else parsed
 

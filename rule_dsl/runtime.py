@@ -10,17 +10,43 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-__all__ = ["MAX_WHOLE_DIGITS", "NAMESPACE", "EvalFault", "kind_of", "normalize_now"]
+__all__ = [
+    "INT_BOUND",
+    "MAX_DIGITS",
+    "MAX_ITEMS",
+    "MAX_STEPS",
+    "MAX_TEXT",
+    "NAMESPACE",
+    "EvalFault",
+    "kind_of",
+    "normalize_now",
+    "overflow",
+    "within_bounds",
+]
 
-# Numbers with this many digits before the point are never turned into Python ints: int() of
-# 1e999999999 would build a billion-digit integer and stall the evaluation.
-MAX_WHOLE_DIGITS = 1000
+# Bounds of one evaluation (docs/dsl.md, "Limits"). A source is at most 20,000 characters, so
+# without them a few hundred bytes of text could build gigabytes or run for hours.
+# Whole numbers keep at most this many digits, and numbers with more digits before the point
+# are never turned into Python ints: int() of 1e999999999 would stall the evaluation.
+MAX_DIGITS = 1000
+MAX_TEXT = 100_000  # characters in one text value
+MAX_ITEMS = 100_000  # items in one list value
+MAX_STEPS = 100_000  # steps of one evaluation: see ``charge``
 
 _D = Decimal
 _ZERO = Decimal(0)
+INT_BOUND = 10**MAX_DIGITS  # a whole number of MAX_DIGITS digits is below this
+_TEXT_PER_STEP = 100
+
+DIGITS_LIMIT = (
+    f"a whole number may have at most {MAX_DIGITS:,} digits",
+    f"整数最多 {MAX_DIGITS:,} 位",
+)
+DATE_LIMIT = ("dates must lie between the years 1 and 9999", "日期必须在公元 1 年至 9999 年之间")
+RANGE_LIMIT = ("the result is outside the supported range", "结果超出支持的范围")
 
 
 class EvalFault(Exception):
@@ -31,6 +57,77 @@ class EvalFault(Exception):
         self.sid = sid
         self.code = code
         self.params = params
+
+
+def overflow(sid: int, op: str, limit: tuple[str, str] = RANGE_LIMIT) -> EvalFault:
+    """The ``overflow`` fault of ``op``, saying which bound (``DIGITS_LIMIT``...) was passed."""
+    return EvalFault(sid, "overflow", op=op, limit=limit[0], limit_zh=limit[1])
+
+
+def int_overflow(sid: int) -> Any:
+    """Raise the fault of a product whose whole number passed MAX_DIGITS (fast-path ``*``)."""
+    raise overflow(sid, "*", DIGITS_LIMIT)
+
+
+def too_large(sid: int, op: str, size: int, text: bool) -> EvalFault:
+    """The ``value_too_large`` fault of ``op`` building ``size`` characters or items."""
+    limit = MAX_TEXT if text else MAX_ITEMS
+    unit, unit_zh = ("characters", "个字符") if text else ("items", "项")
+    return EvalFault(
+        sid, "value_too_large", op=op, size=f"{size:,}", limit=f"{limit:,}", unit=unit,
+        unit_zh=unit_zh,
+    )  # fmt: skip
+
+
+def check_size(value: Any, sid: int, op: str) -> Any:
+    """``value`` itself, when a text holds at most MAX_TEXT characters and a list MAX_ITEMS."""
+    t = type(value)
+    if t is str and len(value) > MAX_TEXT:
+        raise too_large(sid, op, len(value), True)
+    if t is list and len(value) > MAX_ITEMS:
+        raise too_large(sid, op, len(value), False)
+    return value
+
+
+def within_bounds(value: Any) -> bool:
+    """Whether every number in ``value`` (nested in lists and objects) is one any JSON store
+    keeps: finite, a whole number of at most MAX_DIGITS digits, a decimal of magnitude
+    between 10**-MAX_DIGITS and 10**MAX_DIGITS (or zero)."""
+    t = value.__class__
+    if t is int:
+        return -INT_BOUND < value < INT_BOUND
+    if t is Decimal:
+        return value.is_finite() and (not value or -MAX_DIGITS < value.adjusted() < MAX_DIGITS)
+    if t is float:
+        return value == value and value not in (float("inf"), float("-inf"))
+    if t is list or t is tuple:
+        return all(within_bounds(item) for item in value)
+    if isinstance(value, Mapping):
+        return all(within_bounds(item) for item in value.values())
+    return True
+
+
+def too_much_work(sid: int) -> EvalFault:
+    """The fault of an evaluation that passed MAX_STEPS."""
+    return EvalFault(sid, "too_much_work", limit=f"{MAX_STEPS:,}")
+
+
+def charge(value: Any, sid: int, budget: list[int]) -> Any:
+    """Count ``value`` against the evaluation's step budget and return it.
+
+    Compiled code charges what it walks or builds inside a comprehension: the list of a
+    comprehension nested in another, list arguments of list functions, the results of text
+    and list functions. A list costs a step per item, a text a step per 100 characters. Work
+    outside comprehensions is linear in the source and the data and is not counted.
+    """
+    t = type(value)
+    if t is list or t is tuple:
+        budget[0] -= len(value)
+    elif t is str:
+        budget[0] -= len(value) // _TEXT_PER_STEP
+    if budget[0] < 0:
+        raise too_much_work(sid)
+    return value
 
 
 def kind_of(value: Any) -> str:
@@ -135,7 +232,7 @@ def index(obj: Any, key: Any, sid: int) -> Any:
     key = num(key)
     if isinstance(obj, (list, tuple)):
         if type(key) is Decimal:
-            if key.adjusted() >= MAX_WHOLE_DIGITS or key != key.to_integral_value():
+            if key.adjusted() >= MAX_DIGITS or key != key.to_integral_value():
                 return None
             key = int(key)
         if type(key) is not int:
@@ -153,6 +250,11 @@ def iterate(value: Any, sid: int) -> Iterable[Any]:
     if type(value) is list or type(value) is tuple:
         return value
     raise EvalFault(sid, "not_a_list", type=kind_of(value))
+
+
+def iterate_charged(value: Any, sid: int, budget: list[int]) -> Iterable[Any]:
+    """``iterate`` for a comprehension nested in another: its items count as steps."""
+    return charge(iterate(value, sid), sid, budget)
 
 
 def _coerce_text(text: str, other: Any) -> Any:
@@ -221,7 +323,10 @@ def compare(op: str, a: Any, b: Any, sid: int) -> bool:
     if ka == "number" and (_is_nan(a) or _is_nan(b)):  # a JSON NaN orders with nothing
         raise EvalFault(sid, "bad_value", expected="number", value="NaN")
     if ka == "datetime":  # same-zone datetimes would otherwise compare wall-clock times
-        a, b = a.astimezone(UTC), b.astimezone(UTC)
+        try:
+            a, b = a.astimezone(UTC), b.astimezone(UTC)
+        except OverflowError:
+            raise overflow(sid, op, DATE_LIMIT) from None
     if op == "<":
         return bool(a < b)
     if op == "<=":
@@ -264,7 +369,10 @@ def _arith_number(op: str, a: Any, b: Any, sid: int) -> Any:
     if op == "-":
         return a - b
     if op == "*":
-        return a * b
+        product = a * b
+        if product.__class__ is int and not -INT_BOUND < product < INT_BOUND:
+            raise overflow(sid, op, DIGITS_LIMIT)
+        return product
     if b == 0:
         raise EvalFault(sid, "division_by_zero")
     if op == "/":
@@ -282,11 +390,13 @@ def arith(op: str, a: Any, b: Any, sid: int) -> Any:
         if ka == kb == "number":
             return _arith_number(op, a, b, sid)
         if op == "+" and ka == kb and ka in ("string", "list"):
+            if len(a) + len(b) > (MAX_TEXT if ka == "string" else MAX_ITEMS):
+                raise too_large(sid, op, len(a) + len(b), ka == "string")
             return a + b if ka == "string" else list(a) + list(b)
         if op in "+-" and ka == "datetime" and kb == "duration":
-            return _shift(a, b if op == "+" else -b)
+            return _shift(a, b if op == "+" else -b, sid, op)
         if op == "+" and ka == "duration" and kb == "datetime":
-            return _shift(b, a)
+            return _shift(b, a, sid, op)
         if op in "+-" and ka == "date" and kb == "duration":
             return a + b if op == "+" else a - b
         if op == "+" and ka == "duration" and kb == "date":
@@ -299,6 +409,8 @@ def arith(op: str, a: Any, b: Any, sid: int) -> Any:
             return a - b
         if op == "*" and {ka, kb} == {"duration", "number"}:
             d, n = (a, b) if ka == "duration" else (b, a)
+            if type(n) is Decimal and n.is_finite() and n.adjusted() >= MAX_DIGITS:
+                raise overflow(sid, op)  # int() of the product would build a huge number
             return timedelta(microseconds=int(_D(d // timedelta(microseconds=1)) * n))
         if op == "/" and ka == "duration" and kb == "number":
             if b == 0:
@@ -308,14 +420,19 @@ def arith(op: str, a: Any, b: Any, sid: int) -> Any:
             if not b:
                 raise EvalFault(sid, "division_by_zero")
             return _D(a // timedelta(microseconds=1)) / _D(b // timedelta(microseconds=1))
-    except (OverflowError, InvalidOperation, ValueError):
-        raise EvalFault(sid, "overflow", op=op) from None
+    except OverflowError:
+        raise overflow(sid, op, DATE_LIMIT if "date" in (ka + kb) else RANGE_LIMIT) from None
+    except (ArithmeticError, ValueError):  # decimal.Overflow: an exponent beyond 999,999
+        raise overflow(sid, op) from None
     raise _fault(sid, op, a, b)
 
 
-def _shift(moment: datetime, delta: timedelta) -> datetime:
+def _shift(moment: datetime, delta: timedelta, sid: int, op: str) -> datetime:
     """Elapsed-time shift: ``48h`` is 48 real hours even across a daylight-saving change."""
-    return (moment.astimezone(UTC) + delta).astimezone(moment.tzinfo)
+    try:
+        return (moment.astimezone(UTC) + delta).astimezone(moment.tzinfo)
+    except OverflowError:
+        raise overflow(sid, op, DATE_LIMIT) from None
 
 
 def negate(value: Any, sid: int) -> Any:
@@ -395,6 +512,12 @@ def _build_namespace() -> dict[str, Any]:
         "get": get,
         "index": index,
         "iterate": iterate,
+        "iterate_w": iterate_charged,
+        "charge_": charge,
+        "int_overflow_": int_overflow,
+        "int_": int,
+        "INT_BOUND_": INT_BOUND,
+        "MAX_STEPS_": MAX_STEPS,
         "eq": eq,
         "compare": compare,
         "in_range": in_range,
