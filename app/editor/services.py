@@ -29,6 +29,7 @@ from rule_dsl import DslError
 from ..db import jsonable
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
+from ..jsonbody import parse_json
 from ..models import Flow, FlowVersion, Order, Run, User
 from ..orders.services import validate_order
 from ..pinyin import matches
@@ -198,10 +199,15 @@ def _order_from(db: Session, source: Mapping[str, Any]) -> dict[str, Any]:
     doc = source.get("order")
     if isinstance(doc, str):
         try:
-            doc = json.loads(doc)
-        except ValueError as err:
+            doc = parse_json(doc)
+        except ValidationError as err:
+            if err.code != "invalid_json" or "lone surrogate" in str(err.details):
+                raise
+            reason = err.details[0]["message"]
             raise ValidationError(
-                _l("The order is not valid JSON: %(reason)s", reason=str(err)), code="invalid_json"
+                _l("The order is not valid JSON: %(reason)s", reason=reason),
+                code="invalid_json",
+                details=err.details,
             ) from None
     validate_order(doc)
     return dict(doc)
