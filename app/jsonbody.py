@@ -96,7 +96,7 @@ def parse_json(raw: bytes | str) -> Any:
     except (ValueError, RecursionError) as err:
         reason = str(err)[:200]
         raise _invalid(
-            _l("The body is not valid JSON: %(reason)s", reason=reason), "/", reason
+            _l("This is not valid JSON: %(reason)s", reason=reason), "/", reason
         ) from err
     hint = _SURROGATE_HINT_BYTES if isinstance(raw, bytes) else _SURROGATE_HINT
     found = _lone_surrogate(doc) if hint.search(raw) else None  # type: ignore[arg-type]

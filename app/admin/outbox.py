@@ -17,6 +17,7 @@ from ..channels import mapping
 from ..channels import services as channels
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
+from ..jsonbody import parse_json
 from ..models import AllowedHost, Channel
 from ..runs import outbox
 from ..security import current_user, permission_required
@@ -128,13 +129,10 @@ def channel_mapping(channel_id: int) -> tuple[str, int] | str | Response:
 
 def _parse(text: str, where: str) -> Any:
     try:
-        return simplejson.loads(text, use_decimal=True)
-    except ValueError as err:
-        raise ValidationError(
-            _("This is not valid JSON: %(reason)s", reason=str(err)),
-            code="invalid_json",
-            details=[{"path": where, "message": str(err), "rule": "json"}],
-        ) from None
+        return parse_json(text)
+    except ValidationError as err:
+        err.details = [{**p, "path": where + p["path"].rstrip("/")} for p in err.details]
+        raise
 
 
 @bp.post("/<int:message_id>/replay")

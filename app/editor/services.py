@@ -198,17 +198,7 @@ def _order_from(db: Session, source: Mapping[str, Any]) -> dict[str, Any]:
         return dict(order.data)
     doc = source.get("order")
     if isinstance(doc, str):
-        try:
-            doc = parse_json(doc)
-        except ValidationError as err:
-            if err.code != "invalid_json" or "lone surrogate" in str(err.details):
-                raise
-            reason = err.details[0]["message"]
-            raise ValidationError(
-                _l("The order is not valid JSON: %(reason)s", reason=reason),
-                code="invalid_json",
-                details=err.details,
-            ) from None
+        doc = parse_json(doc)
     validate_order(doc)
     return dict(doc)
 

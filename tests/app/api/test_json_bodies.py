@@ -175,3 +175,29 @@ def test_the_node_form_refuses_a_lone_surrogate(editor):
     )
     assert response.status_code == 422
     assert "lone surrogate \\ud800" in response.get_data(as_text=True)
+
+
+def test_a_channel_mapping_with_a_lone_surrogate_is_not_saved(app, client, login, make_user):
+    from tests.app.conftest import csrf_token
+
+    def work(db):
+        return channels.create_channel(db, None, key="tb", kind="taobao", order_channel="taobao").id
+
+    channel_id = in_transaction(get_db(app), work)
+    make_user("boss", roles=("admin",))
+    login("boss")
+    page = f"/admin/outbox/channels/{channel_id}/mapping"
+    mine = {"fields": {"urgent": {"const": LONE}}}
+    response = client.post(
+        page,
+        data={
+            "csrf_token": csrf_token(client, page),
+            "action": "save",
+            "mapping": json.dumps(mine),
+        },
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status_code == 422
+    assert "/mapping/fields/urgent/const" in response.get_data(as_text=True)
+    with get_db(app).session() as db:
+        assert channels.get_channel(db, "tb").mapping == {}
