@@ -49,7 +49,7 @@ def users() -> str | Response | tuple[str, int]:
     ), status
 
 
-@bp.post("/users/<int:user_id>/roles")
+@bp.post("/users/<id:user_id>/roles")
 @permission_required("users.manage")
 def set_roles(user_id: int) -> Response:
     db = get_session()
@@ -92,7 +92,7 @@ def api_keys() -> str | tuple[str, int]:
     ), status
 
 
-@bp.post("/api-keys/<int:key_id>/revoke")
+@bp.post("/api-keys/<id:key_id>/revoke")
 @permission_required("api_keys.manage")
 def revoke_api_key(key_id: int) -> Response:
     form = FlaskForm()

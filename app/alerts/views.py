@@ -65,7 +65,7 @@ def inbox() -> ResponseReturnValue:
     )
 
 
-@bp.get("/<int:alert_id>")
+@bp.get("/<id:alert_id>")
 @permission_required("dashboard.view")
 def detail(alert_id: int) -> ResponseReturnValue:
     db = get_session()
@@ -81,7 +81,7 @@ def detail(alert_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/<int:alert_id>/<any(acknowledge, resolve):action>")
+@bp.post("/<id:alert_id>/<any(acknowledge, resolve):action>")
 @permission_required("alerts.manage")
 def change(alert_id: int, action: str) -> ResponseReturnValue:
     _checked_form()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from flask import Response, current_app, g, request
@@ -115,7 +115,8 @@ def time_param(name: str) -> datetime | None:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or moment.tzinfo is None or not date.min.year < moment.year < date.max.year:
+        # Year 1 and 9999 are refused too: converted to UTC to compare, they would overflow.
         raise _bad_param(name, _l("%(name)s must be an ISO 8601 time with an offset.", name=name))
     return moment
 

@@ -227,7 +227,7 @@ def diff(key: str) -> ResponseReturnValue:
     return jsonify(out)
 
 
-@bp.get("/<key>/versions/<int:number>")
+@bp.get("/<key>/versions/<id:number>")
 @permission_required("flows.view")
 def version(key: str, number: int) -> ResponseReturnValue:
     db = get_session()
