@@ -177,22 +177,21 @@ def test_export_form_errors_are_explained(app, client, admin, change, message):
     assert response.status_code == 422 and message in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(
-    "data",
-    [b"not a zip at all", GOOD[:-10], damaged_member(GOOD, "manifest.json", stored=False)],
-    ids=["not-a-zip", "truncated", "bad-deflate"],
-)
-def test_the_import_command_refuses_a_damaged_zip_in_one_line(app, app_config, tmp_path, data):
+def test_the_import_command_refuses_a_damaged_zip_in_one_line(app, app_config, tmp_path, subtests):
     from click.testing import CliRunner
 
     from app.cli import cli
 
-    path = tmp_path / "bundle.zip"
-    path.write_bytes(data)
     env = {"ORDERFLOW_INSTANCE_PATH": app_config["INSTANCE_PATH"],
            "DATABASE_URL": app_config["DATABASE_URL"], "SECRET_KEY": "test"}  # fmt: skip
-    result = CliRunner().invoke(cli, ["templates", "import", str(path)], env=env)
-    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
-    assert "the file is not a valid template bundle" in result.output
-    assert "Traceback" not in result.output
+    damaged = {"not-a-zip": b"not a zip at all", "truncated": GOOD[:-10],
+               "bad-deflate": damaged_member(GOOD, "manifest.json", stored=False)}  # fmt: skip
+    for name, data in damaged.items():
+        with subtests.test(name):
+            path = tmp_path / f"{name}.zip"
+            path.write_bytes(data)
+            result = CliRunner().invoke(cli, ["templates", "import", str(path)], env=env)
+            assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+            assert "the file is not a valid template bundle" in result.output
+            assert "Traceback" not in result.output
     assert _counts(app) == (0, 0, 0, 0)
