@@ -13,7 +13,7 @@ from typing import Any
 from werkzeug.routing import BaseConverter
 from werkzeug.routing import ValidationError as RoutingValidationError
 
-__all__ = ["MAX_ID", "MAX_PAGE", "IdConverter", "id_arg", "page_arg"]
+__all__ = ["MAX_ID", "MAX_PAGE", "IdConverter", "id_arg", "page_arg", "row_id"]
 
 MAX_ID = 2**31 - 1
 MAX_PAGE = 10_000
@@ -41,10 +41,15 @@ def _whole(raw: Any) -> int | None:
     return int(text) if text.isdecimal() and len(text) <= 10 else None
 
 
+def row_id(raw: Any) -> int | None:
+    """``raw`` (text from a query string or form) as a row id, or None if it is not one."""
+    number = _whole(raw)
+    return number if number is not None and 1 <= number <= MAX_ID else None
+
+
 def id_arg(args: Mapping[str, Any], name: str) -> int | None:
     """The row id or version number in ``?name=``; None when absent or not one."""
-    number = _whole(args.get(name))
-    return number if number is not None and 1 <= number <= MAX_ID else None
+    return row_id(args.get(name))
 
 
 def page_arg(args: Mapping[str, Any], name: str = "page") -> int:

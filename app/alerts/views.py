@@ -15,6 +15,7 @@ from ..db import get_session
 from ..errors import AppError, ValidationError
 from ..models import AlertRule
 from ..security import can, current_user, permission_required
+from ..urls import row_id
 from . import exchange, services
 from .datasets import DATASETS
 from .rules import CHANNELS, KINDS, MEASURES, OPS, PERIODS, SEVERITIES, SUBJECTS
@@ -104,10 +105,11 @@ def bulk() -> ResponseReturnValue:
     db = get_session()
     done = 0
     for raw in request.form.getlist("alert")[:200]:
-        if not raw.isdigit():
+        alert_id = row_id(raw)
+        if alert_id is None:
             continue
         try:
-            getattr(services, action)(db, current_user(), services.get_alert(db, int(raw)))
+            getattr(services, action)(db, current_user(), services.get_alert(db, alert_id))
             done += 1
         except AppError:
             continue

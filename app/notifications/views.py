@@ -10,11 +10,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ..db import get_session
-from ..errors import AppError
+from ..errors import AppError, NotFoundError
 from ..models import User
 from ..runs.outbox import DeliveryError
 from ..security import can, current_user, login_required, permission_required
-from ..urls import id_arg
+from ..urls import id_arg, row_id
 from . import messages, services
 from .channels import CHANNEL_KINDS
 
@@ -116,6 +116,16 @@ def channels() -> str:
     )
 
 
+def _channel_id(raw: str | None) -> int | None:
+    """The channel a form edits; None for a new one."""
+    if not raw:
+        return None
+    number = row_id(raw)
+    if number is None:
+        raise NotFoundError(_("There is no such notification channel."))
+    return number
+
+
 @bp.post("/admin/notifications/channels")
 @permission_required(ADMIN)
 def save_channel() -> Response:
@@ -124,7 +134,7 @@ def save_channel() -> Response:
         lambda db: services.save_channel(
             db,
             current_user(),
-            channel_id=form.get("id", type=int),
+            channel_id=_channel_id(form.get("id")),
             name=form.get("name", ""),
             kind=form.get("kind", ""),
             enabled=form.get("enabled") == "1",

@@ -114,3 +114,16 @@ def test_nonsense_in_the_query_string_is_refused_or_ignored(app, client, login, 
             if response.status_code not in (200, 400, 404, 422):
                 failures[f"{page}?{name}={value}"] = response.status_code
     assert failures == {}
+
+
+def test_ids_past_the_range_in_forms_are_not_found(client, login, make_user):
+    make_user("boss", roles=("admin",))
+    login("boss")
+    token = csrf_token(client, "/alerts/")
+    huge = "99999999999999999999999"
+    channel = client.post("/admin/notifications/channels", data={
+        "csrf_token": token, "id": huge, "name": "x", "kind": "email"})  # fmt: skip
+    assert channel.status_code in (302, 404)
+    alerts = client.post("/alerts/bulk", data={"csrf_token": token, "action": "resolve",
+                                               "alert": [huge, "2147483648"]})  # fmt: skip
+    assert alerts.status_code in (200, 302)
