@@ -201,3 +201,16 @@ def test_a_channel_mapping_with_a_lone_surrogate_is_not_saved(app, client, login
     assert "/mapping/fields/urgent/const" in response.get_data(as_text=True)
     with get_db(app).session() as db:
         assert channels.get_channel(db, "tb").mapping == {}
+
+
+def test_order_ingest_from_a_file_refuses_a_lone_surrogate(app, app_config, runner, tmp_path):
+    from app.cli import cli
+
+    path = tmp_path / "orders.jsonl"
+    path.write_bytes(_body(_order("A1")) + b"\n" + _body({**_order(LONE), "external_id": "A2"}))
+    env = {"ORDERFLOW_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+           "DATABASE_URL": app_config["DATABASE_URL"], "SECRET_KEY": "test"}  # fmt: skip
+    result = runner.invoke(cli, ["order", "ingest", str(path)], env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{path} line 2" in result.output and "/customer/name" in result.output
+    assert _counts(app)[0] == 0
