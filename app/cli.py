@@ -292,6 +292,7 @@ def _register_commands() -> None:
     from .commands.flow import flow
     from .commands.templates import templates
     from .metrics import cli as metric_commands
+    from .users import cli as user_commands
 
     cli.add_command(dsl)
     cli.add_command(flow)
@@ -301,6 +302,7 @@ def _register_commands() -> None:
     business_calendar.register(cli)
     alert_commands.register(cli)
     metric_commands.register(cli)
+    user_commands.register(cli)
 
 
 _register_commands()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from .urls import IdConverter
+
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     from .admin.outbox import bp as outbox_admin_bp
@@ -27,6 +29,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     from .templates_admin.views import bp as templates_admin_bp
     from .tracking.views import bp as tracking_bp
 
+    app.url_map.converters["id"] = IdConverter  # before the routes that use it
     # The API authenticates every call with an API key, not a session cookie, so a
     # cross-site form cannot ride on it and CSRF tokens do not apply.
     csrf.exempt(api_bp)

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -108,10 +109,12 @@ def read_zip(data: bytes) -> dict[str, bytes]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in archive.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, ValueError) as err:
+    except (zipfile.BadZipFile, ValueError, EOFError) as err:
         raise BundleError(
-            [_problem("bad_zip", "", "", f"not a zip file: {err}", f"不是有效的 zip 文件：{err}")]
+            [_not_a_bundle("", f"not a zip file ({err})", f"不是有效的 zip 文件（{err}）")]
         ) from err
+    # The sizes are the central directory's, and zipfile never unpacks a member past its
+    # listed size (a member that holds more fails its CRC check): this bounds the unpacking.
     if len(infos) > MAX_FILES or sum(i.file_size for i in infos) > MAX_BYTES:
         raise BundleError(
             [
@@ -140,8 +143,29 @@ def read_zip(data: bytes) -> dict[str, bytes]:
         rel = info.filename[len(prefix) :]
         if rel.split("/")[-1].startswith(".") or rel.startswith("__MACOSX"):
             continue
-        files[rel] = archive.read(info)
+        try:
+            files[rel] = archive.read(info)
+        except _DAMAGED as err:
+            raise BundleError(
+                [_not_a_bundle(rel, f"{rel} is damaged ({err})", f"{rel} 已损坏（{err}）")]
+            ) from err
     return files
+
+
+# What reading a damaged member raises: a bad CRC or header (BadZipFile), bad deflate data
+# (zlib.error), data cut short (EOFError), an unknown compression method
+# (NotImplementedError), a password (RuntimeError).
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError)
+
+
+def _not_a_bundle(file: str, en: str, zh: str) -> Problem:
+    return _problem(
+        "bad_zip",
+        file,
+        "",
+        f"the file is not a valid template bundle: {en}",
+        f"该文件不是有效的模板包：{zh}",
+    )
 
 
 # -- parsing -----------------------------------------------------------------------------

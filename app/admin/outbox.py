@@ -17,6 +17,7 @@ from ..channels import mapping
 from ..channels import services as channels
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
+from ..jsonbody import parse_json
 from ..models import AllowedHost, Channel
 from ..runs import outbox
 from ..security import current_user, permission_required
@@ -66,7 +67,7 @@ def add_channel() -> str | Response:
     return _page(db, created=channel)
 
 
-@bp.post("/channels/<int:channel_id>/toggle")
+@bp.post("/channels/<id:channel_id>/toggle")
 @permission_required("channels.manage")
 def toggle_channel(channel_id: int) -> Response:
     db = get_session()
@@ -91,7 +92,7 @@ def _pretty(value: Any) -> str:
     return simplejson.dumps(value, ensure_ascii=False, indent=2, use_decimal=True, default=str)
 
 
-@bp.route("/channels/<int:channel_id>/mapping", methods=["GET", "POST"])
+@bp.route("/channels/<id:channel_id>/mapping", methods=["GET", "POST"])
 @permission_required("channels.manage")
 def channel_mapping(channel_id: int) -> tuple[str, int] | str | Response:
     """A channel's own mapping: edit it, try it on a payload, save it once it maps."""
@@ -128,16 +129,13 @@ def channel_mapping(channel_id: int) -> tuple[str, int] | str | Response:
 
 def _parse(text: str, where: str) -> Any:
     try:
-        return simplejson.loads(text, use_decimal=True)
-    except ValueError as err:
-        raise ValidationError(
-            _("This is not valid JSON: %(reason)s", reason=str(err)),
-            code="invalid_json",
-            details=[{"path": where, "message": str(err), "rule": "json"}],
-        ) from None
+        return parse_json(text)
+    except ValidationError as err:
+        err.details = [{**p, "path": where + p["path"].rstrip("/")} for p in err.details]
+        raise
 
 
-@bp.post("/<int:message_id>/replay")
+@bp.post("/<id:message_id>/replay")
 @permission_required("channels.manage")
 def replay(message_id: int) -> Response:
     db = get_session()
@@ -174,7 +172,7 @@ def add_host() -> str | Response:
     return redirect(url_for("outbox_admin.index"))
 
 
-@bp.post("/hosts/<int:host_id>/secret")
+@bp.post("/hosts/<id:host_id>/secret")
 @permission_required("channels.manage")
 def host_secret(host_id: int) -> str | Response:
     """A new signing secret for the host (``own`` = 1), or back to the shared one."""
@@ -193,7 +191,7 @@ def host_secret(host_id: int) -> str | Response:
     return redirect(url_for("outbox_admin.index"))
 
 
-@bp.post("/hosts/<int:host_id>/delete")
+@bp.post("/hosts/<id:host_id>/delete")
 @permission_required("channels.manage")
 def remove_host(host_id: int) -> Response:
     db = get_session()

@@ -56,7 +56,7 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
-@bp.post("/users/<int:user_id>/roles")
+@bp.post("/users/<id:user_id>/roles")
 @permission_required("users.manage")
 def set_roles(user_id: int) -> Response:
     db = get_session()
@@ -70,7 +70,7 @@ def set_roles(user_id: int) -> Response:
     return redirect(url_for("admin.users"))
 
 
-@bp.post("/users/<int:user_id>/active")
+@bp.post("/users/<id:user_id>/active")
 @permission_required("users.manage")
 def set_active(user_id: int) -> Response:
     user = _user_or_404(user_id)
@@ -88,7 +88,7 @@ def set_active(user_id: int) -> Response:
     return redirect(url_for("admin.users"))
 
 
-@bp.post("/users/<int:user_id>/sign-out")
+@bp.post("/users/<id:user_id>/sign-out")
 @permission_required("users.manage")
 def sign_out_everywhere(user_id: int) -> Response:
     user = _user_or_404(user_id)
@@ -125,7 +125,7 @@ def api_keys() -> str | tuple[str, int]:
     ), status
 
 
-@bp.post("/api-keys/<int:key_id>/revoke")
+@bp.post("/api-keys/<id:key_id>/revoke")
 @permission_required("api_keys.manage")
 def revoke_api_key(key_id: int) -> Response:
     form = FlaskForm()

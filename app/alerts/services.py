@@ -25,6 +25,7 @@ from ..errors import ConflictError, NotFoundError, ValidationError
 from ..metrics import facts, history
 from ..metrics.clock import zone as business_zone
 from ..models import Alert, AlertOrder, AlertRule, Order, OrderFact, User, utcnow
+from ..urls import page_arg
 from . import lifecycle, orders
 from .evaluate import Outcome, evaluate
 from .rules import check_definition, check_rule_fields
@@ -225,10 +226,7 @@ class AlertFilters:
         if status not in ("open", "acknowledged", "resolved", "all"):
             status = "open"
         severity = str(args.get("severity") or "")
-        try:
-            page = max(1, min(int(args.get("page") or 1), 10_000))
-        except ValueError:
-            page = 1
+        page = page_arg(args)
         return cls(status, severity if severity in ("info", "warning", "critical") else "",
                    str(args.get("rule") or "")[:64], str(args.get("q") or "")[:100], page)  # fmt: skip
 

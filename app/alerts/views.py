@@ -15,6 +15,7 @@ from ..db import get_session
 from ..errors import AppError, ValidationError
 from ..models import AlertRule
 from ..security import can, current_user, permission_required
+from ..urls import row_id
 from . import exchange, services
 from .datasets import DATASETS
 from .rules import CHANNELS, KINDS, MEASURES, OPS, PERIODS, SEVERITIES, SUBJECTS
@@ -65,7 +66,7 @@ def inbox() -> ResponseReturnValue:
     )
 
 
-@bp.get("/<int:alert_id>")
+@bp.get("/<id:alert_id>")
 @permission_required("dashboard.view")
 def detail(alert_id: int) -> ResponseReturnValue:
     db = get_session()
@@ -81,7 +82,7 @@ def detail(alert_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/<int:alert_id>/<any(acknowledge, resolve):action>")
+@bp.post("/<id:alert_id>/<any(acknowledge, resolve):action>")
 @permission_required("alerts.manage")
 def change(alert_id: int, action: str) -> ResponseReturnValue:
     _checked_form()
@@ -104,10 +105,11 @@ def bulk() -> ResponseReturnValue:
     db = get_session()
     done = 0
     for raw in request.form.getlist("alert")[:200]:
-        if not raw.isdigit():
+        alert_id = row_id(raw)
+        if alert_id is None:
             continue
         try:
-            getattr(services, action)(db, current_user(), services.get_alert(db, int(raw)))
+            getattr(services, action)(db, current_user(), services.get_alert(db, alert_id))
             done += 1
         except AppError:
             continue

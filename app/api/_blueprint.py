@@ -14,7 +14,6 @@ from flask import Blueprint, Response, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BaseConverter
-from werkzeug.routing import ValidationError as RoutingValidationError
 
 from .. import ratelimit
 from ..errors import AppError, NotFoundError, error_body
@@ -22,24 +21,6 @@ from ..flows.services import KEY_RE, RESERVED_KEYS
 from ._http import reply
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-MAX_ID = 2**31 - 1
-
-
-class IdConverter(BaseConverter):
-    """A row id in a URL: 1 to 2**31 - 1; anything else does not match (404)."""
-
-    regex = r"[1-9][0-9]{0,9}"
-
-    def to_python(self, value: str) -> int:
-        number = int(value)
-        if number > MAX_ID:
-            raise RoutingValidationError()
-        return number
-
-    def to_url(self, value: Any) -> str:
-        return str(int(value))
 
 
 class FlowKeyConverter(BaseConverter):
@@ -51,7 +32,6 @@ class FlowKeyConverter(BaseConverter):
 
 @bp.record_once
 def _setup(state: Any) -> None:
-    state.app.url_map.converters["id"] = IdConverter
     state.app.url_map.converters["flow_key"] = FlowKeyConverter
     ratelimit.init_app(state.app)
 

@@ -1,22 +1,22 @@
-"""Request and response plumbing shared by the API modules: JSON bodies with size and depth
-limits, exact-decimal JSON responses, cursor pagination, query parameters."""
+"""Request and response plumbing shared by the API modules: JSON bodies with size limits
+(parsed by ``app/jsonbody.py``), exact-decimal JSON responses, cursor pagination, query
+parameters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-import simplejson
 from flask import Response, current_app, g, request
 from flask_babel import lazy_gettext as _l
 
 from ..db import get_db, in_transaction, json_dumps
 from ..errors import AppError, ValidationError
+from ..jsonbody import parse_json
 from ..orders.grouped import GroupCommit
 
 T = TypeVar("T")
-MAX_DEPTH = 32
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -29,31 +29,6 @@ class PayloadTooLargeError(AppError):
 class UnsupportedMediaTypeError(AppError):
     code = "unsupported_media_type"
     status = 415
-
-
-def _too_deep(raw: bytes, limit: int) -> bool:
-    # Cheap test first: a body with fewer brackets than the limit cannot be too deep.
-    if raw.count(b"{") + raw.count(b"[") <= limit:
-        return False
-    depth = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x7B, 0x5B):
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x7D, 0x5D):
-            depth -= 1
-    return False
 
 
 def body_limit() -> int:
@@ -75,30 +50,6 @@ def raw_body() -> bytes:
     if len(raw) > limit:
         raise PayloadTooLargeError(_l("The request body is larger than %(n)d bytes.", n=limit))
     return raw
-
-
-def parse_json(raw: bytes) -> Any:
-    """Parse a JSON body (numbers with a fraction become exact decimals)."""
-    if _too_deep(raw, MAX_DEPTH):
-        raise ValidationError(
-            _l("The JSON is nested deeper than %(n)d levels.", n=MAX_DEPTH),
-            code="too_deep",
-            details=[{"path": "/", "message": f"max depth {MAX_DEPTH}", "rule": "maxDepth"}],
-        )
-    if b"\\u0000" in raw:
-        raise ValidationError(
-            _l("Text may not contain NUL characters."),
-            code="invalid_json",
-            details=[{"path": "/", "message": "\\u0000", "rule": "json"}],
-        )
-    try:
-        return simplejson.loads(raw, use_decimal=True)
-    except (ValueError, RecursionError) as err:
-        raise ValidationError(
-            _l("The body is not valid JSON: %(reason)s", reason=str(err)[:200]),
-            code="invalid_json",
-            details=[{"path": "/", "message": str(err)[:200], "rule": "json"}],
-        ) from err
 
 
 def json_body(*, want: type = dict) -> Any:
@@ -178,7 +129,8 @@ def time_param(name: str) -> datetime | None:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or moment.tzinfo is None or not date.min.year < moment.year < date.max.year:
+        # Year 1 and 9999 are refused too: converted to UTC to compare, they would overflow.
         raise _bad_param(name, _l("%(name)s must be an ISO 8601 time with an offset.", name=name))
     return moment
 

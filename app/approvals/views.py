@@ -30,6 +30,7 @@ from ..models import User, utcnow
 from ..notifications import links
 from ..notifications import services as notifications
 from ..security import can, current_user, permission_required
+from ..urls import page_arg
 from . import queries, services
 from .device import device_label
 
@@ -84,7 +85,6 @@ def inbox() -> str:
     db = get_session()
     user = _me()
     args = request.args
-    page = args.get("page", "1")
     found = queries.inbox(
         db,
         user,
@@ -93,7 +93,7 @@ def inbox() -> str:
         search=args.get("q", "")[:64],
         overdue_only=args.get("overdue") == "1",
         everyone=args.get("all") == "1",
-        page=int(page) if page.isdigit() and len(page) < 7 else 1,
+        page=page_arg(args),
         page_size=queries.PAGE_SIZE,
     )
     template = (

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
+
+from flow_engine import NodeError
 
 from ..db import get_session
 from ..errors import AppError
@@ -16,6 +19,7 @@ from . import services
 
 bp = Blueprint("calendar", __name__, url_prefix="/admin/calendar")
 PERMISSION = "channels.manage"
+MAX_TRY_HOURS = 10_000  # more than four years of working time
 
 
 def _year() -> int:
@@ -37,9 +41,19 @@ def index() -> str:
             moment = datetime.fromisoformat(start)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=services.calendar(db).zone)
-            try_result = services.business_due(db, moment, float(hours))
-        except (ValueError, AppError):
-            flash(_("Give a start like 2026-09-30T15:00 and a number of hours."), "error")
+            amount = float(hours)
+            if not 0 <= amount <= MAX_TRY_HOURS:  # false for NaN too
+                raise ValueError(hours)
+            try_result = services.business_due(db, moment, amount)
+        except (ValueError, OverflowError, AppError):  # OverflowError: past year 1 or 9999
+            flash(
+                _("Give a start like 2026-09-30T15:00 and a number of hours from 0 to %(most)d.",
+                  most=MAX_TRY_HOURS),
+                "error",
+            )  # fmt: skip
+        except NodeError as err:  # a calendar without working time
+            locale = get_locale()
+            flash(err.message if locale and locale.language == "en" else err.message_zh, "error")
     return render_template(
         "calendar/index.html",
         settings=services.settings(db),

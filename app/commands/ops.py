@@ -11,6 +11,7 @@ import simplejson
 
 from ..db import get_db, in_transaction
 from ..errors import ValidationError
+from ..jsonbody import parse_json
 from ._app import friendly_errors, ready_app
 
 
@@ -23,9 +24,10 @@ def _read(path: str) -> str:
 
 def _parse(text: str, where: str) -> Any:
     try:
-        return simplejson.loads(text, use_decimal=True)
-    except ValueError as err:
-        raise click.ClickException(f"{where} is not valid JSON: {err}") from err
+        return parse_json(text)
+    except ValidationError as err:
+        path = err.details[0]["path"] if err.details else "/"
+        raise click.ClickException(f"{where} {path}: {err.message}") from err
 
 
 def _load_json(path: str) -> Any:

@@ -70,7 +70,7 @@ def _hot(data: dict[str, Any] | None) -> set[tuple[str, str]]:
     }
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<id:order_id>")
 @permission_required("dashboard.view")
 def order(order_id: int) -> ResponseReturnValue:
     db = get_session()

@@ -91,9 +91,11 @@ class Range:
 
 def _day(text: str) -> date | None:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    # The range ends a day after its last day, in the company's zone: keep clear of year 9999.
+    return day if date.min.year < day.year < date.max.year else None
 
 
 def parse(args: Mapping[str, Any], now: datetime, zone: ZoneInfo) -> Range:

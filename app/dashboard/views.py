@@ -17,6 +17,7 @@ from ..flows import services as flows
 from ..metrics.clock import zone
 from ..models import Flow, FlowVersion, utcnow
 from ..security import permission_required
+from ..urls import id_arg
 from . import bottleneck, compare, format, kpis, ranges
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -54,8 +55,7 @@ def figures(r: ranges.Range, version_id: int | None = None) -> dict[str, Any]:
 
 
 def _version_arg() -> int | None:
-    raw = request.args.get("compare") or ""
-    return int(raw) if raw.isdigit() and int(raw) < 2**31 else None
+    return id_arg(request.args, "compare")
 
 
 @bp.get("/")

@@ -19,6 +19,7 @@ from ..db import get_session, jsonable
 from ..errors import ConflictError, ValidationError
 from ..flows import backtest as backtests
 from ..flows import services as flows
+from ..jsonbody import parse_json
 from ..models import User
 from ..orders import services as orders
 from ..security import current_user, permission_required
@@ -30,7 +31,7 @@ MAX_BACKTEST = 2000
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    data = parse_json(request.get_data(cache=True)) if request.is_json else None
     if not isinstance(data, dict):
         raise ValidationError(_("Send a JSON object."), code="invalid_json")
     return data
@@ -226,7 +227,7 @@ def diff(key: str) -> ResponseReturnValue:
     return jsonify(out)
 
 
-@bp.get("/<key>/versions/<int:number>")
+@bp.get("/<key>/versions/<id:number>")
 @permission_required("flows.view")
 def version(key: str, number: int) -> ResponseReturnValue:
     db = get_session()

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flow_engine import NODE_HANDLERS
 
 from ..errors import ValidationError
+from ..jsonbody import parse_json
 from .catalog import expression_kind
 
 MAX_NODE_JSON = 200_000
@@ -25,10 +26,7 @@ OBJECT_KINDS = ("group", "choice", "localized", "map")
 def parse_node(raw: str) -> dict[str, Any]:
     if len(raw) > MAX_NODE_JSON:
         raise ValidationError(_("The node is too large."), code="invalid_request")
-    try:
-        node = json.loads(raw)
-    except ValueError:
-        raise ValidationError(_("The node is not valid JSON."), code="invalid_json") from None
+    node = parse_json(raw)
     if not isinstance(node, dict) or node.get("type") not in NODE_HANDLERS:
         raise ValidationError(_("Unknown node type."), code="invalid_request")
     if not isinstance(node.get("config"), dict):

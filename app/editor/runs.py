@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..errors import NotFoundError
 from ..models import Flow, FlowVersion, Order, Run, RunEvent
 from ..runs.services import timeline
+from ..urls import id_arg, page_arg
 
 PAGE_SIZE = 50
 STATUSES = ("waiting", "completed", "incident", "cancelled")
@@ -27,15 +28,13 @@ class RunFilters:
 
     @classmethod
     def from_args(cls, args: Any) -> RunFilters:
-        version = args.get("version", "")
-        page = args.get("page", "1")
         status = args.get("status", "")
         return cls(
             flow=args.get("flow", "").strip(),
-            version=int(version) if str(version).isdigit() else None,
+            version=id_arg(args, "version"),
             status=status if status in STATUSES else "",
             order=args.get("order", "").strip()[:128],
-            page=max(int(page), 1) if str(page).isdigit() else 1,
+            page=page_arg(args),
         )
 
 

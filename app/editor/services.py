@@ -29,6 +29,7 @@ from rule_dsl import DslError
 from ..db import jsonable
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
+from ..jsonbody import parse_json
 from ..models import Flow, FlowVersion, Order, Run, User
 from ..orders.services import validate_order
 from ..pinyin import matches
@@ -197,12 +198,7 @@ def _order_from(db: Session, source: Mapping[str, Any]) -> dict[str, Any]:
         return dict(order.data)
     doc = source.get("order")
     if isinstance(doc, str):
-        try:
-            doc = json.loads(doc)
-        except ValueError as err:
-            raise ValidationError(
-                _l("The order is not valid JSON: %(reason)s", reason=str(err)), code="invalid_json"
-            ) from None
+        doc = parse_json(doc)
     validate_order(doc)
     return dict(doc)
 

@@ -119,7 +119,7 @@ def run_list() -> ResponseReturnValue:
     )
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<id:run_id>")
 @permission_required("runs.view")
 def run_detail(run_id: int) -> ResponseReturnValue:
     db = get_session()
@@ -135,7 +135,7 @@ def run_detail(run_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/runs/<int:run_id>/retry")
+@bp.post("/runs/<id:run_id>/retry")
 @permission_required("runs.retry")
 def run_retry(run_id: int) -> ResponseReturnValue:
     if not FlaskForm().validate_on_submit():

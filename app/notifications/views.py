@@ -10,10 +10,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from ..db import get_session
-from ..errors import AppError
+from ..errors import AppError, NotFoundError
 from ..models import User
 from ..runs.outbox import DeliveryError
 from ..security import can, current_user, login_required, permission_required
+from ..urls import id_arg, row_id
 from . import messages, services
 from .channels import CHANNEL_KINDS
 
@@ -62,7 +63,7 @@ def contact() -> str | Response:
     return _contact_page(_me(), url_for("notifications.contact"))
 
 
-@bp.route("/admin/notifications/people/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/admin/notifications/people/<id:user_id>", methods=["GET", "POST"])
 @permission_required(ADMIN)
 def person(user_id: int) -> str | Response:
     target = get_session().get(User, user_id)
@@ -102,7 +103,7 @@ def _saved(work: Callable[[Any], Any], message: str, target: str) -> Response:
 @permission_required(ADMIN)
 def channels() -> str:
     db = get_session()
-    edit_id = request.args.get("edit", type=int)
+    edit_id = id_arg(request.args, "edit")
     editing = services.get_channel(db, edit_id) if edit_id else None
     return render_template(
         "notifications/channels.html",
@@ -115,6 +116,16 @@ def channels() -> str:
     )
 
 
+def _channel_id(raw: str | None) -> int | None:
+    """The channel a form edits; None for a new one."""
+    if not raw:
+        return None
+    number = row_id(raw)
+    if number is None:
+        raise NotFoundError(_("There is no such notification channel."))
+    return number
+
+
 @bp.post("/admin/notifications/channels")
 @permission_required(ADMIN)
 def save_channel() -> Response:
@@ -123,7 +134,7 @@ def save_channel() -> Response:
         lambda db: services.save_channel(
             db,
             current_user(),
-            channel_id=form.get("id", type=int),
+            channel_id=_channel_id(form.get("id")),
             name=form.get("name", ""),
             kind=form.get("kind", ""),
             enabled=form.get("enabled") == "1",
@@ -135,7 +146,7 @@ def save_channel() -> Response:
     )
 
 
-@bp.post("/admin/notifications/channels/<int:channel_id>/delete")
+@bp.post("/admin/notifications/channels/<id:channel_id>/delete")
 @permission_required(ADMIN)
 def delete_channel(channel_id: int) -> Response:
     return _saved(
@@ -145,7 +156,7 @@ def delete_channel(channel_id: int) -> Response:
     )
 
 
-@bp.post("/admin/notifications/channels/<int:channel_id>/test")
+@bp.post("/admin/notifications/channels/<id:channel_id>/test")
 @permission_required(ADMIN)
 def test_channel(channel_id: int) -> Response:
     db = get_session()

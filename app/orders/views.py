@@ -72,7 +72,7 @@ def board() -> str | Response:
     return render_template(_template("board"), columns=columns, other=other, version=version)
 
 
-@bp.get("/<int:order_id>")
+@bp.get("/<id:order_id>")
 @permission_required("orders.view")
 def detail(order_id: int) -> str | Response:
     db = get_session()

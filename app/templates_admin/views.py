@@ -175,7 +175,7 @@ def _refused(bundle: Bundle, source: str, options: dict[str, Any], err: AppError
     return render_template(template, bundle=bundle, **context), err.status
 
 
-@bp.get("/imports/<int:import_id>")
+@bp.get("/imports/<id:import_id>")
 @permission_required(PERMISSION)
 def summary(import_id: int) -> ResponseReturnValue:
     record = get_session().get(TemplateImport, import_id)

@@ -22,6 +22,7 @@ from ..security import (
     new_api_key_material,
     verify_password,
 )
+from ..urls import MAX_ID
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,17 @@ def create_api_key(
     db.commit()
     log.info("API key %s (%s) created by %s", name, prefix, _actor_name(actor))
     return key, plaintext
+
+
+def find_api_key(db: Session, ref: str) -> ApiKey:
+    """The key whose prefix (the 8 characters after ``of_``) or id is ``ref``."""
+    ref = ref.strip()
+    key = db.scalars(select(ApiKey).where(ApiKey.prefix == ref)).one_or_none()
+    if key is None and ref.isdecimal() and int(ref) <= MAX_ID:
+        key = db.get(ApiKey, int(ref))
+    if key is None:
+        raise NotFoundError(_l("No API key has the prefix or id %(ref)s.", ref=ref))
+    return key
 
 
 def revoke_api_key(db: Session, actor: User | None, key_id: int) -> ApiKey:

@@ -15,6 +15,7 @@ from app.templates_admin import services
 from templates_lib import BUNDLES_DIR, read_dir, read_zip, to_zip
 from tests.app.conftest import csrf_token
 from tests.app.templates_admin.test_views import EN, HX, ZH, _counts
+from tests.templates_lib.damaged import GOOD, damaged_member
 
 LARGE = BUNDLES_DIR / "large-order-finance-review"
 LIMIT = 2 * 1024 * 1024  # the app's MAX_CONTENT_LENGTH
@@ -60,9 +61,23 @@ def _edited(change) -> bytes:
             "file flows/missing.flow.json is missing",
         ),
         (b"x" * (LIMIT + 1), 413, "文件超过 2.0 MiB", "larger than 2.0 MiB"),
+        (GOOD[: len(GOOD) // 2], 422, "该文件不是有效的模板包", "not a valid template bundle"),
+        (
+            damaged_member(GOOD, "manifest.json", stored=True),
+            422,
+            "该文件不是有效的模板包：manifest.json 已损坏",
+            "not a valid template bundle: manifest.json is damaged",
+        ),
+        (
+            damaged_member(GOOD, "manifest.json", stored=False),
+            422,
+            "该文件不是有效的模板包：manifest.json 已损坏",
+            "not a valid template bundle: manifest.json is damaged",
+        ),
     ],
-    ids=["not-a-zip", "schema-violation", "missing-flow-file", "too-large"],
-)
+    ids=["not-a-zip", "schema-violation", "missing-flow-file", "too-large", "truncated",
+         "bad-crc", "bad-deflate"],
+)  # fmt: skip
 def test_bad_uploads_are_refused_precisely_in_the_users_language(
     app, client, admin, data, status, zh, en
 ):
@@ -160,3 +175,23 @@ def test_export_form_errors_are_explained(app, client, admin, change, message):
             "name_en": "Desk", "version": "1.0.0", "flows": ["b2b-po-merge"], **change}  # fmt: skip
     response = client.post("/admin/templates/export", data=form, headers=ZH)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
+
+
+def test_the_import_command_refuses_a_damaged_zip_in_one_line(app, app_config, tmp_path, subtests):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    env = {"ORDERFLOW_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+           "DATABASE_URL": app_config["DATABASE_URL"], "SECRET_KEY": "test"}  # fmt: skip
+    damaged = {"not-a-zip": b"not a zip at all", "truncated": GOOD[:-10],
+               "bad-deflate": damaged_member(GOOD, "manifest.json", stored=False)}  # fmt: skip
+    for name, data in damaged.items():
+        with subtests.test(name):
+            path = tmp_path / f"{name}.zip"
+            path.write_bytes(data)
+            result = CliRunner().invoke(cli, ["templates", "import", str(path)], env=env)
+            assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+            assert "the file is not a valid template bundle" in result.output
+            assert "Traceback" not in result.output
+    assert _counts(app) == (0, 0, 0, 0)

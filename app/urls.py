@@ -1,0 +1,58 @@
+"""Numbers in URLs: row ids in paths (``<id:name>``) and numbers in query strings.
+
+Row ids are 32-bit on PostgreSQL. A larger number names no row, and passed to the database
+it fails (integer out of range on PostgreSQL, OverflowError on SQLite), so it is refused
+here: a 404 in a path, ignored in a query string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from werkzeug.routing import BaseConverter
+from werkzeug.routing import ValidationError as RoutingValidationError
+
+__all__ = ["MAX_ID", "MAX_PAGE", "IdConverter", "id_arg", "page_arg", "row_id"]
+
+MAX_ID = 2**31 - 1
+MAX_PAGE = 10_000
+
+
+class IdConverter(BaseConverter):
+    """A row id or version number in a URL path: 1 to 2**31 - 1; anything else does not
+    match, so the URL is a 404 before any view runs."""
+
+    regex = r"[1-9][0-9]{0,9}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            raise RoutingValidationError()
+        return number
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+def _whole(raw: Any) -> int | None:
+    text = str(raw or "").strip()
+    # Ten digits at most: the check is on the text, before int() turns a long one into work.
+    return int(text) if text.isdecimal() and len(text) <= 10 else None
+
+
+def row_id(raw: Any) -> int | None:
+    """``raw`` (text from a query string or form) as a row id, or None if it is not one."""
+    number = _whole(raw)
+    return number if number is not None and 1 <= number <= MAX_ID else None
+
+
+def id_arg(args: Mapping[str, Any], name: str) -> int | None:
+    """The row id or version number in ``?name=``; None when absent or not one."""
+    return row_id(args.get(name))
+
+
+def page_arg(args: Mapping[str, Any], name: str = "page") -> int:
+    """The page number in ``?page=``: 1 when absent or not a number, at most ``MAX_PAGE``."""
+    number = _whole(args.get(name))
+    return min(max(number, 1), MAX_PAGE) if number is not None else 1
