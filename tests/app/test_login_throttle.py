@@ -39,8 +39,8 @@ def test_failed_logins_from_one_address_are_throttled_across_usernames(app, make
 
 def test_successful_logins_from_one_address_are_not_counted(app, make_user):
     """An office behind one NAT address signs in every morning."""
-    app.config["RATELIMIT_LOGIN"] = "2/600"
-    for name in ("ann", "bob", "cy", "dee"):
+    app.config["RATELIMIT_LOGIN"] = "1/600"
+    for name in ("ann", "bob"):
         make_user(name)
         assert _attempt(app, name, "correct-horse").status_code == 302
 
