@@ -227,3 +227,13 @@ def test_stored_headers_never_replace_the_ones_the_outbox_sets(app, database):
     assert headers["content-type"].startswith("application/json")
     assert headers["host"].startswith("127.0.0.1") and "x-orderflow-event" not in headers
     assert headers["x-tenant"] == "acme"
+
+
+def test_a_stored_header_http_refuses_is_a_permanent_failure(app, database):
+    with Receiver() as receiver:
+        payload = {"url": receiver.url, "headers": {"X-Note": "one\r\nX-Injected: 1"}}
+        (message_id,) = _queue(database, [payload])
+        assert outbox.deliver(database, message_id) == "dead"
+    dead = _get(database, message_id)
+    assert "cannot send" in dead.last_error and dead.attempts == 1
+    assert receiver.requests == []
