@@ -28,7 +28,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from flow_engine import EffectResult
-from flow_engine.outbound import is_reserved_header
+from flow_engine.outbound import is_reserved_header, url_problem
 
 from ..db import Database, in_transaction, on_commit
 from ..errors import ConflictError, NotFoundError, ValidationError
@@ -230,11 +230,12 @@ def _allowed(db: Session) -> list[tuple[str, str | None]]:
 
 
 def check_destination(db: Session, url: Any) -> str | None:
-    """Refuse (permanently, before any connection) a URL whose host is not allowed; returns
-    the signing secret of the host's own entry, if it has one (an exact host name wins over
-    a ``*.`` pattern)."""
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise DeliveryError(f"not an http(s) URL: {url!r}", permanent=True)
+    """Refuse (permanently, before any connection) a URL that cannot be called or whose host
+    is not allowed; returns the signing secret of the host's own entry, if it has one (an
+    exact host name wins over a ``*.`` pattern)."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise DeliveryError(f"not a usable URL {url!r}: {problem[0]}", permanent=True)
     host = (urlsplit(url).hostname or "").lower()
     matching = [(p, secret) for p, secret in _allowed(db) if host and _host_matches(host, p)]
     if not matching:

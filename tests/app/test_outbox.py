@@ -171,16 +171,25 @@ def _get(database, message_id: int) -> OutboxMessage:
         return db.get(OutboxMessage, message_id)
 
 
-def test_a_malformed_url_is_dead_lettered_and_the_rest_of_the_batch_is_sent(app, database):
+@pytest.mark.parametrize(
+    ("broken", "shown"),
+    [
+        (lambda url: url.replace("/hook", "/a b"), "a b"),  # http.client: InvalidURL
+        (lambda url: "http://127.0.0.1:99999/hook", "99999"),  # socket: OverflowError
+    ],
+)
+def test_a_malformed_url_is_dead_lettered_and_the_rest_of_the_batch_is_sent(
+    app, database, broken, shown
+):
     with Receiver() as receiver:
-        bad = receiver.url.replace("/hook", "/a b")  # http.client refuses it: InvalidURL
+        bad = broken(receiver.url)
         bad_id, good_id = _queue(database, [{"url": bad}, {"url": receiver.url}])
         with app.app_context():
             swept = tasks.sweep_now()
     assert swept["messages"] == 2 and swept["sent"] == 1
     dead = _get(database, bad_id)
     assert (dead.status, dead.attempts) == ("dead", 1)
-    assert "a b" in dead.last_error and "URL" in dead.last_error
+    assert shown in dead.last_error and "URL" in dead.last_error
     assert _get(database, good_id).status == "sent" and len(receiver.requests) == 1
 
 
@@ -218,3 +227,13 @@ def test_stored_headers_never_replace_the_ones_the_outbox_sets(app, database):
     assert headers["content-type"].startswith("application/json")
     assert headers["host"].startswith("127.0.0.1") and "x-orderflow-event" not in headers
     assert headers["x-tenant"] == "acme"
+
+
+def test_a_stored_header_http_refuses_is_a_permanent_failure(app, database):
+    with Receiver() as receiver:
+        payload = {"url": receiver.url, "headers": {"X-Note": "one\r\nX-Injected: 1"}}
+        (message_id,) = _queue(database, [payload])
+        assert outbox.deliver(database, message_id) == "dead"
+    dead = _get(database, message_id)
+    assert "cannot send" in dead.last_error and dead.attempts == 1
+    assert receiver.requests == []

@@ -16,8 +16,8 @@ from app.runs import outbox, tasks
 from .webhook_server import Receiver
 
 MESSAGES = 10
-DELAY = 0.2  # seconds the receiver takes per message: the batch takes about 2 s
-LEASE = timedelta(seconds=1)  # longer than one delivery, shorter than the batch
+DELAY = 0.25  # seconds the receiver takes per message: the batch takes about 2.5 s
+LEASE = timedelta(seconds=1.5)  # far longer than one delivery, shorter than the batch
 
 
 def test_each_message_is_received_once_when_the_batch_outlasts_its_lease(app, monkeypatch):
