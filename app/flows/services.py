@@ -47,6 +47,21 @@ def get_flow(db: Session, key: str) -> Flow:
     return flow
 
 
+def is_stored_doc(db: Session, flow: Flow, doc: Mapping[str, Any]) -> bool:
+    """Whether ``doc`` is the flow's saved draft or one of its published versions (editor
+    positions aside): what a user who may not edit the flow may still run."""
+    try:
+        digest = flow_digest(doc)
+    except (KeyError, TypeError, AttributeError, ValueError):  # not a flow document at all
+        return False
+    if flow.draft is not None and flow_digest(flow.draft) == digest:
+        return True
+    published = select(FlowVersion.id).where(
+        FlowVersion.flow_id == flow.id, FlowVersion.digest == digest
+    )
+    return db.scalar(published.limit(1)) is not None
+
+
 def list_flows(db: Session, *, include_archived: bool = False) -> list[Flow]:
     query = select(Flow).order_by(Flow.key)
     if not include_archived:
