@@ -7,6 +7,7 @@ adds the next version, and runs stay on the version they started with.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -47,19 +48,31 @@ def get_flow(db: Session, key: str) -> Flow:
     return flow
 
 
+def _content(doc: Mapping[str, Any]) -> str:
+    """A flow document without what the editor's canvas changes by itself: node positions,
+    the order of nodes and edges, an empty ``config`` left out."""
+    nodes = [
+        {k: v for k, v in n.items() if k != "position"} | {"config": n.get("config") or {}}
+        for n in doc["nodes"]
+    ]
+    content = {
+        **doc,
+        "nodes": sorted(nodes, key=lambda n: str(n.get("id"))),
+        "edges": sorted(doc["edges"], key=lambda e: str(e.get("id"))),
+    }
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+
+
 def is_stored_doc(db: Session, flow: Flow, doc: Mapping[str, Any]) -> bool:
-    """Whether ``doc`` is the flow's saved draft or one of its published versions (editor
-    positions aside): what a user who may not edit the flow may still run."""
+    """Whether ``doc`` is the flow's saved draft or one of its published versions as the
+    editor sends it back: what a user who may not edit the flow may still run."""
     try:
-        digest = flow_digest(doc)
+        content = _content(doc)
     except (KeyError, TypeError, AttributeError, ValueError):  # not a flow document at all
         return False
-    if flow.draft is not None and flow_digest(flow.draft) == digest:
-        return True
-    published = select(FlowVersion.id).where(
-        FlowVersion.flow_id == flow.id, FlowVersion.digest == digest
-    )
-    return db.scalar(published.limit(1)) is not None
+    stored = [flow.draft] if flow.draft is not None else []
+    stored += db.scalars(select(FlowVersion.doc).where(FlowVersion.flow_id == flow.id))
+    return any(_content(other) == content for other in stored)
 
 
 def list_flows(db: Session, *, include_archived: bool = False) -> list[Flow]:

@@ -42,7 +42,10 @@ def test_a_viewer_simulates_the_stored_draft_and_published_versions_only(app, cl
     client.post("/logout", headers={"X-CSRFToken": Json(client).token})
     viewer = as_user("viewer")
     moved = review_doc(threshold="10000")
-    moved["nodes"][0]["position"] = {"x": 999, "y": 999}  # editor positions are not content
+    # as the canvas sends it back: positions moved, nodes and edges in its order, config {}
+    moved["nodes"][0]["position"] = {"x": 999, "y": 999}
+    moved["nodes"].reverse()
+    moved["edges"].reverse()
     for doc in (published, draft, moved):
         answer = viewer.post(f"/flows/{KEY}/simulate", {"doc": doc, "order": _order()})
         assert answer.status_code == 200, answer.get_json()
