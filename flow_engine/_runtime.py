@@ -14,6 +14,7 @@ from typing import Any
 from flow_engine._calendar import BusinessCalendar
 from flow_engine.errors import NodeError
 from flow_engine.state import EMPTY, AuditEvent, Effect, RunSnapshot, Token
+from rule_dsl.runtime import MAX_DIGITS, within_bounds
 
 _WRITABLE_ROOTS = ("order", "vars", "customer")
 
@@ -143,6 +144,15 @@ class Working:
                 "bad_path",
                 f"cannot set {path!r}: paths start with order., customer. or vars.",
                 f"无法设置 {path!r}：路径必须以 order.、customer. 或 vars. 开头",
+            )
+        if not within_bounds(value):  # it could not be stored with the run
+            raise NodeError(
+                "overflow",
+                f"cannot set {path!r}: a number in the value is out of range (whole numbers"
+                f" have at most {MAX_DIGITS:,} digits, decimals lie within 1E±{MAX_DIGITS})",
+                f"无法设置 {path!r}：值中的数字超出范围（整数最多 {MAX_DIGITS:,} 位，"
+                f"小数在 1E±{MAX_DIGITS} 之内）",
+                {"path": path},
             )
         if root == "customer":
             parts = ["order", *parts]

@@ -233,20 +233,19 @@ class Emitter:
             return self.guarded(
                 [(node.left, left), (node.right, right)],
                 "in NUM_",
-                (lambda a, b: self.product(a, b, sid))
-                if op == "*"
-                else lambda a, b: f"{a} {op} {b}",
+                lambda a, b: self.bounded(a, op, b, sid),
                 lambda a, b: f"arith({op!r}, {a}, {b}, {sid})",
             )
         src = f"arith({op!r}, {left}, {right}, {sid})"
         return self.charged(src, sid) if op == "+" and "number" not in kinds else src
 
-    def product(self, a: str, b: str, sid: int) -> str:
-        """Inlined ``a * b`` that refuses whole numbers over MAX_DIGITS (only ``*`` grows them
-        fast; a decimal product keeps 28 digits)."""
+    def bounded(self, a: str, op: str, b: str, sid: int) -> str:
+        """Inlined ``a op b`` that refuses whole numbers over MAX_DIGITS (a decimal result
+        keeps 28 digits: its context bounds it)."""
         t1 = self.tmp()
         within = f"-INT_BOUND_ < {t1} < INT_BOUND_"
-        return f"({t1} if ({t1} := {a} * {b}).__class__ is not int_ or {within} else int_overflow_({sid}))"
+        fault = f"int_overflow_({sid}, {op!r})"
+        return f"({t1} if ({t1} := {a} {op} {b}).__class__ is not int_ or {within} else {fault})"
 
     def e_BoolOp(self, node: A.BoolOp) -> str:
         return "(" + f" {node.op} ".join(self.boolean(o) for o in node.operands) + ")"

@@ -64,9 +64,9 @@ def overflow(sid: int, op: str, limit: tuple[str, str] = RANGE_LIMIT) -> EvalFau
     return EvalFault(sid, "overflow", op=op, limit=limit[0], limit_zh=limit[1])
 
 
-def int_overflow(sid: int) -> Any:
-    """Raise the fault of a product whose whole number passed MAX_DIGITS (fast-path ``*``)."""
-    raise overflow(sid, "*", DIGITS_LIMIT)
+def int_overflow(sid: int, op: str) -> Any:
+    """Raise the fault of a fast-path ``op`` whose whole number passed MAX_DIGITS."""
+    raise overflow(sid, op, DIGITS_LIMIT)
 
 
 def too_large(sid: int, op: str, size: int, text: bool) -> EvalFault:
@@ -168,6 +168,8 @@ def sum_numbers(values: Any) -> Any:
         if value.__class__ not in _EXACT_NUMBERS:
             raise TypeError("not an exact number")
         total += value
+    if total.__class__ is int and not -INT_BOUND < total < INT_BOUND:
+        raise OverflowError("the checked path reports where")
     return total
 
 
@@ -364,15 +366,11 @@ def truth(value: Any) -> bool:
 
 
 def _arith_number(op: str, a: Any, b: Any, sid: int) -> Any:
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        product = a * b
-        if product.__class__ is int and not -INT_BOUND < product < INT_BOUND:
+    if op in "+-*":
+        result = a + b if op == "+" else a - b if op == "-" else a * b
+        if result.__class__ is int and not -INT_BOUND < result < INT_BOUND:
             raise overflow(sid, op, DIGITS_LIMIT)
-        return product
+        return result
     if b == 0:
         raise EvalFault(sid, "division_by_zero")
     if op == "/":

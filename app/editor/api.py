@@ -16,13 +16,13 @@ from rule_dsl.expression import validate_expression
 from rule_dsl.rules import validate_ruleset
 
 from ..db import get_session, jsonable
-from ..errors import ConflictError, ValidationError
+from ..errors import ConflictError, PermissionDeniedError, ValidationError
 from ..flows import backtest as backtests
 from ..flows import services as flows
 from ..jsonbody import parse_json
 from ..models import User
 from ..orders import services as orders
-from ..security import current_user, permission_required
+from ..security import can, current_user, permission_required
 from . import builder, forms, services, tables
 from .catalog import expression_kind, field_aliases, node_types, order_fields
 
@@ -196,9 +196,19 @@ def node_form() -> ResponseReturnValue:
 @permission_required("flows.view")
 def simulate(key: str) -> ResponseReturnValue:
     db = get_session()
-    flows.get_flow(db, key)
+    flow = flows.get_flow(db, key)
     data = _body()
-    return jsonify(services.simulate_draft(db, _doc(data), data))
+    doc = _doc(data)
+    # The simulator compiles and runs the document it is sent: only editors may send their own.
+    if not can("flows.edit") and not flows.is_stored_doc(db, flow, doc):
+        raise PermissionDeniedError(
+            _(
+                "Simulating changes needs the permission to edit flows; you can simulate the"
+                " saved draft or a published version."
+            ),
+            code="permission_denied",
+        )
+    return jsonify(services.simulate_draft(db, doc, data))
 
 
 @bp.post("/<key>/backtest")

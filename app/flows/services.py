@@ -7,6 +7,7 @@ adds the next version, and runs stay on the version they started with.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -50,6 +51,33 @@ def get_flow(db: Session, key: str) -> Flow:
     if flow is None:
         raise NotFoundError(_l("There is no flow with the key %(key)s.", key=key))
     return flow
+
+
+def _content(doc: Mapping[str, Any]) -> str:
+    """A flow document without what the editor's canvas changes by itself: node positions,
+    the order of nodes and edges, an empty ``config`` left out."""
+    nodes = [
+        {k: v for k, v in n.items() if k != "position"} | {"config": n.get("config") or {}}
+        for n in doc["nodes"]
+    ]
+    content = {
+        **doc,
+        "nodes": sorted(nodes, key=lambda n: str(n.get("id"))),
+        "edges": sorted(doc["edges"], key=lambda e: str(e.get("id"))),
+    }
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def is_stored_doc(db: Session, flow: Flow, doc: Mapping[str, Any]) -> bool:
+    """Whether ``doc`` is the flow's saved draft or one of its published versions as the
+    editor sends it back: what a user who may not edit the flow may still run."""
+    try:
+        content = _content(doc)
+    except (KeyError, TypeError, AttributeError, ValueError):  # not a flow document at all
+        return False
+    stored = [flow.draft] if flow.draft is not None else []
+    stored += db.scalars(select(FlowVersion.doc).where(FlowVersion.flow_id == flow.id))
+    return any(_content(other) == content for other in stored)
 
 
 def list_flows(db: Session, *, include_archived: bool = False) -> list[Flow]:

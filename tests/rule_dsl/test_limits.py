@@ -12,6 +12,8 @@ import pytest
 from rule_dsl import DslEvalError, DslSyntaxError, compile_expression, compile_ruleset
 from rule_dsl.runtime import MAX_DIGITS, MAX_ITEMS, MAX_STEPS, MAX_TEXT
 
+from .schemas import SCHEMA, sample_context
+
 A400, B400 = '"' + "a" * 400 + '"', '"' + "b" * 400 + '"'
 BIG = int("9" * 1500)
 LINES = [{"sku": f"S{i}", "qty": i} for i in range(60)]
@@ -25,6 +27,9 @@ LIMITS: list[tuple[str, dict[str, Any], str, str, str]] = [
      "value_too_large", "`join`", "`join`"),
     ("string(order.x * order.x * order.x)", {"x": BIG}, "overflow", "1,000 digits", "1,000 位"),
     ("order.x * order.x", {"x": BIG}, "overflow", "`*`", "`*`"),
+    ("order.x + order.x", {"x": 10**999 * 6}, "overflow", "`+`", "`+`"),
+    ("order.x - order.y", {"x": 10**999 * 6, "y": -(10**999) * 6}, "overflow", "`-`", "`-`"),
+    ("sum(order.items)", {"items": [10**999 * 6] * 2}, "overflow", "`+`", "`+`"),
     ("string(order.huge)", {"huge": 10**5000}, "overflow", "`string`", "`string`"),
     ("order.d * order.d", {"d": Decimal("1E+999990")}, "overflow", "`*`", "`*`"),
     ('in_timezone("9999-12-31T23:00:00+00:00", "Asia/Shanghai")', {}, "overflow",
@@ -106,3 +111,25 @@ def test_equal_datetimes_at_the_end_of_the_calendar_overflow_instead_of_failing(
         expr({})
     assert info.value.code == "overflow"
     assert "outside the supported range" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "sum(l.qty * l.price for l in order.lines)",
+        "sum(l.qty * l.qty for l in order.lines)",
+        "sum(sum(m.qty for m in order.lines) for l in order.lines)",
+        "count(l for l in order.lines if l.sku in order.tags)",
+        'count(t for t in order.tags if contains(order.tags, t + "x"))',
+        "count(distinct(list(upper(t) for t in order.tags)))",
+    ],
+)
+def test_bounds_keep_the_fast_path(source: str) -> None:
+    """The checks live in the compiled fast path: well-shaped data never falls back."""
+    expr = compile_expression(source, SCHEMA)
+
+    def no_fallback(exc: Exception, ctx: Any, now: Any) -> Any:
+        raise AssertionError(f"fell back to the checked path: {exc!r}")
+
+    expr.__call__.__globals__["recover_"] = no_fallback
+    expr(sample_context())
