@@ -34,7 +34,21 @@ STR, INT, BOOL, OBJ = (
 )
 TIME = nullable("string", format="date-time")
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
-FLOW_KEY = {"type": "string", "pattern": FLOW_KEY_RE.pattern, "not": {"enum": list(RESERVED_KEYS)}}
+# Python's "$" (jsonschema's, hypothesis') also matches before a final newline, ECMA's
+# does not: patterns ending in "$" say "one line" explicitly so every validator agrees.
+ONE_LINE = {"pattern": "\n"}
+
+
+def anchored(pattern: str, **rules: Any) -> Obj:
+    """A string matching ``pattern`` (anchored with ^ and $), with no newline."""
+    return {"type": "string", "pattern": pattern, "not": ONE_LINE, **rules}
+
+
+FLOW_KEY = {
+    "type": "string",
+    "pattern": FLOW_KEY_RE.pattern,
+    "not": {"anyOf": [{"enum": list(RESERVED_KEYS)}, ONE_LINE]},
+}
 MAX_ROWS_PER_CALL = 10_000
 ROWS = {"type": "array", "maxItems": MAX_ROWS_PER_CALL, "items": OBJ}
 
@@ -207,7 +221,7 @@ SCHEMAS: dict[str, Obj] = {
             "type": "object",
             "minProperties": 1,
             "maxProperties": 500,
-            "propertyNames": {"maxLength": MAX_CODE, "pattern": CODE_RE.pattern},
+            "propertyNames": anchored(CODE_RE.pattern, maxLength=MAX_CODE),
             "additionalProperties": {"type": "string", "enum": list(states())},
             "description": "{CODE: order state}; codes are matched upper-case, so each code "
             "once whatever its case",
