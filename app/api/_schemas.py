@@ -107,10 +107,7 @@ SCHEMAS: dict[str, Obj] = {
         error=obj(
             ["code", "message"],
             code={"type": "string", "description": "Stable machine code, e.g. invalid_order"},
-            message={
-                "type": "string",
-                "description": "For people, zh or en by Accept-Language",
-            },
+            message={"type": "string", "description": "For people, zh or en by Accept-Language"},
             details={"type": "array", "items": ref("Problem")},
         ),
     ),
@@ -145,10 +142,7 @@ SCHEMAS: dict[str, Obj] = {
         updated_at=TIME,
         data=OBJ,
         runs={"type": "array", "items": INT},
-        duplicate_of={
-            "type": "string",
-            "enum": ["idempotency_key", "external_id", "dedup_key"],
-        },
+        duplicate_of={"type": "string", "enum": ["idempotency_key", "external_id", "dedup_key"]},
         milestones={"type": "array", "items": obj(["state"], state=STR, at=TIME)},
         shipments={
             "type": "array",
@@ -375,9 +369,6 @@ SCHEMAS: dict[str, Obj] = {
         "properties": {"upserted": INT, "rows": INT, "revision": INT, "deleted": STR},
     },  # fmt: skip
     "Me": obj(
-        ["name", "prefix", "scopes"],
-        name=STR,
-        prefix=STR,
-        scopes={"type": "array", "items": STR},
+        ["name", "prefix", "scopes"], name=STR, prefix=STR, scopes={"type": "array", "items": STR}
     ),  # fmt: skip
 }
