@@ -34,7 +34,21 @@ STR, INT, BOOL, OBJ = (
 )
 TIME = nullable("string", format="date-time")
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
-FLOW_KEY = {"type": "string", "pattern": FLOW_KEY_RE.pattern, "not": {"enum": list(RESERVED_KEYS)}}
+# Python's "$" (jsonschema's, hypothesis') also matches before a final newline, ECMA's
+# does not: patterns ending in "$" say "one line" explicitly so every validator agrees.
+ONE_LINE = {"pattern": "\n"}
+
+
+def anchored(pattern: str, **rules: Any) -> Obj:
+    """A string matching ``pattern`` (anchored with ^ and $), with no newline."""
+    return {"type": "string", "pattern": pattern, "not": ONE_LINE, **rules}
+
+
+FLOW_KEY = {
+    "type": "string",
+    "pattern": FLOW_KEY_RE.pattern,
+    "not": {"anyOf": [{"enum": list(RESERVED_KEYS)}, ONE_LINE]},
+}
 MAX_ROWS_PER_CALL = 10_000
 ROWS = {"type": "array", "maxItems": MAX_ROWS_PER_CALL, "items": OBJ}
 
@@ -93,10 +107,7 @@ SCHEMAS: dict[str, Obj] = {
         error=obj(
             ["code", "message"],
             code={"type": "string", "description": "Stable machine code, e.g. invalid_order"},
-            message={
-                "type": "string",
-                "description": "For people, zh or en by Accept-Language",
-            },
+            message={"type": "string", "description": "For people, zh or en by Accept-Language"},
             details={"type": "array", "items": ref("Problem")},
         ),
     ),
@@ -131,10 +142,7 @@ SCHEMAS: dict[str, Obj] = {
         updated_at=TIME,
         data=OBJ,
         runs={"type": "array", "items": INT},
-        duplicate_of={
-            "type": "string",
-            "enum": ["idempotency_key", "external_id", "dedup_key"],
-        },
+        duplicate_of={"type": "string", "enum": ["idempotency_key", "external_id", "dedup_key"]},
         milestones={"type": "array", "items": obj(["state"], state=STR, at=TIME)},
         shipments={
             "type": "array",
@@ -207,7 +215,7 @@ SCHEMAS: dict[str, Obj] = {
             "type": "object",
             "minProperties": 1,
             "maxProperties": 500,
-            "propertyNames": {"maxLength": MAX_CODE, "pattern": CODE_RE.pattern},
+            "propertyNames": anchored(CODE_RE.pattern, maxLength=MAX_CODE),
             "additionalProperties": {"type": "string", "enum": list(states())},
             "description": "{CODE: order state}; codes are matched upper-case, so each code "
             "once whatever its case",
@@ -371,9 +379,6 @@ SCHEMAS: dict[str, Obj] = {
         "properties": {"upserted": INT, "rows": INT, "revision": INT, "deleted": STR},
     },  # fmt: skip
     "Me": obj(
-        ["name", "prefix", "scopes"],
-        name=STR,
-        prefix=STR,
-        scopes={"type": "array", "items": STR},
+        ["name", "prefix", "scopes"], name=STR, prefix=STR, scopes={"type": "array", "items": STR}
     ),  # fmt: skip
 }

@@ -14,7 +14,15 @@ from ..models import ReferenceRow, ReferenceTable, utcnow
 from ..reference import services as reference
 from ..security import api_key_required
 from ._blueprint import bp
-from ._http import UnsupportedMediaTypeError, body_limit, iso, json_body, raw_body, reply
+from ._http import (
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    body_limit,
+    iso,
+    json_body,
+    raw_body,
+    reply,
+)
 from ._schemas import MAX_ROWS_PER_CALL
 
 
@@ -154,7 +162,10 @@ def _csv_bytes() -> bytes:
             code="invalid_csv",
             details=[{"path": "/file", "message": "missing", "rule": "required"}],
         )
-    return upload.read(limit)
+    data = upload.read(limit + 1)
+    if len(data) > limit:  # a body sent without Content-Length
+        raise PayloadTooLargeError(_l("The request body is larger than %(n)d bytes.", n=limit))
+    return data
 
 
 @bp.post("/reference-tables/<name>/csv")

@@ -14,7 +14,7 @@ from typing import Any
 from ..channels.services import KEY_RE as CHANNEL_KEY_RE
 from ..security import API_SCOPES
 from ._http import CURSOR_PATTERN
-from ._schemas import FLOW_KEY, OBJ, SCHEMAS, STR, Obj, list_of, obj, ref
+from ._schemas import FLOW_KEY, OBJ, SCHEMAS, STR, Obj, anchored, list_of, obj, ref
 
 ERRORS = {
     "400": "The request cannot be read",
@@ -45,7 +45,7 @@ PAGING = [
     _param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
     _param(
         "cursor",
-        schema={"type": "string", "pattern": CURSOR_PATTERN},
+        schema=anchored(CURSOR_PATTERN),
         description="next_cursor of the previous page (empty: the first page)",
     ),
 ]

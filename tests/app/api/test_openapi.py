@@ -11,6 +11,7 @@ import pytest
 import schemathesis
 import simplejson
 from hypothesis import HealthCheck, given, settings
+from jsonschema import Draft202012Validator
 from schemathesis.checks import positive_data_acceptance
 
 from app.api.spec import document
@@ -153,3 +154,53 @@ def test_links_lead_from_each_created_resource_to_its_reads(client):
         ("put_table", "upsert_rows"),
         ("list_orders", "get_order"),
     } <= followed
+
+
+def _body_schema(doc: dict, path: str, method: str) -> dict:
+    content = doc["paths"][path][method]["requestBody"]["content"]["application/json"]
+    return {"components": doc["components"], **content["schema"]}
+
+
+# (method, document path, URL, body): bodies the server refuses, one rule each; the
+# document must call each of them invalid too.
+REFUSED_BODIES = [
+    ("post", "/status-events", "/status-events", {"location": ""}),
+    ("post", "/status-events", "/status-events", {"location": "   "}),
+    ("post", "/status-events", "/status-events", {"event_id": " "}),
+    ("post", "/status-events", "/status-events", {"data": 0}),
+    ("post", "/status-events", "/status-events", {"order": {"id": 0}}),
+    ("post", "/status-events", "/status-events", {"order": {"tracking_id": ""}}),
+    ("post", "/status-events", "/status-events", {"order": {"channel": "taobao"}}),
+    ("post", "/status-events", "/status-events", {"order": {"external_id": "x" * 129, "id": 1}}),
+    ("put", "/status-mappings/{source}", "/status-mappings/erp", {"codes": {" ": "paid"}}),
+    ("put", "/status-mappings/{source}", "/status-mappings/erp", {"codes": {"A\n": "paid"}}),
+    ("put", "/status-mappings/{source}", "/status-mappings/erp", {"codes": {"X" * 65: "paid"}}),
+    ("put", "/status-mappings/{source}", "/status-mappings/erp", {"codes": {"OK": "payed"}}),
+    ("post", "/approvals/{task_key}/decision", "/approvals/t1/decision", {"decision": "rejected"}),
+    ("post", "/approvals/{task_key}/decision", "/approvals/t1/decision",
+     {"decision": "rejected", "comment": "  "}),
+    ("post", "/approvals/{task_key}/decision", "/approvals/t1/decision",
+     {"decision": "approved", "comment": "x" * 2001}),
+    ("put", "/reference-tables/{name}", "/reference-tables/carriers", {"rows": None}),
+    ("put", "/reference-tables/{name}", "/reference-tables/carriers",
+     {"columns": [{"name": "code", "type": "blob"}]}),
+    ("post", "/reference-tables/{name}/rows", "/reference-tables/carriers/rows", {}),
+    ("post", "/flows", "/flows", {"name": "no key"}),
+    ("post", "/flows", "/flows", {"key": "Big"}),
+    ("post", "/flows", "/flows", {"key": "import"}),
+    ("post", "/flows", "/flows", {"key": "k" * 65}),
+]  # fmt: skip
+EVENT = {"source": "erp", "event_id": "e1", "code": "PAID", "occurred_at": "2026-11-20T10:00:00Z",
+         "order": {"id": 1}}  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "url", "body"), REFUSED_BODIES)
+def test_the_document_declares_what_the_server_refuses(api, client, method, path, url, body):
+    doc = client.get("/api/v1/openapi.json").json
+    if path == "/status-events":
+        body = {**EVENT, **body}
+    if path.startswith("/reference-tables/{name}/"):
+        assert api.put("/reference-tables/carriers", json={"key_field": "code"}).status_code == 200
+    assert not Draft202012Validator(_body_schema(doc, path, method)).is_valid(body), body
+    answer = getattr(api, method)(url, json=body)
+    assert answer.status_code == 422, answer.json
