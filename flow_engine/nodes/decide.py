@@ -21,6 +21,8 @@ from flow_engine.nodes.base import (
 from rule_dsl import compile_expression
 
 _FINDING_ZH = {"overlap": "规则重叠", "gap": "存在缺口", "unreachable": "规则不可达"}
+# Hit policies that give one row's outputs: a miss leaves them null.
+_SINGLE_HIT = frozenset({"first", "unique", "priority"})
 _BRANCH = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"}
 
 
@@ -259,10 +261,29 @@ class DecisionTableHandler(HandlerBase):
         table = env.table(node.config["table"], "table")
         if table is None:
             return None
-        ordered = node.config["table"].get("hit_policy", "unique") == "first"
-        for finding in table.analyze():
-            if ordered and finding.kind == "overlap":
+        policy = node.config["table"].get("hit_policy", "unique")
+        no_match = "no_match" in env.connected
+        findings = table.analyze()
+        gaps = [f for f in findings if f.kind == "gap"]
+        can_miss = bool(gaps) and policy in _SINGLE_HIT and not no_match
+        if can_miss:
+            # an order in a gap would go on with no decision (outputs null); one example is
+            # enough to show what to fix, the other gaps are counted
+            en = node.name.get("en") or node.name.get("zh") or node.id
+            more = (
+                (f" (and {len(gaps) - 1} more)", f"（另有 {len(gaps) - 1} 处）")
+                if gaps[1:]
+                else ("", "")
+            )
+            env.warning(
+                "table_can_miss", "table/rules", name=en, name_zh=node.name.get("zh") or en,
+                detail=gaps[0].message + more[0], detail_zh=gaps[0].message_zh + more[1],
+            )  # fmt: skip
+        for finding in findings:
+            if policy == "first" and finding.kind == "overlap":
                 continue  # first-hit tables resolve overlaps by row order, by design
+            if can_miss and finding.kind == "gap":
+                continue
             env.warning(
                 "table_finding",
                 "table/rules",
@@ -274,7 +295,6 @@ class DecisionTableHandler(HandlerBase):
         paths: set[str] = set()
         for item in node.config["table"].get("inputs", ()):
             paths |= compile_expression(item["expression"], env.context_schema).paths
-        no_match = "no_match" in env.connected
         return (
             table,
             node.config.get("store_as") or node.id,

@@ -1,0 +1,91 @@
+"""No silent misses: a decision table that can miss is refused at publish unless it has a
+default row or a connected "no match" exit; a route with no candidate takes its "none" exit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flow_engine import FlowValidationError, compile_flow, simulate, validate_flow
+from tests.flow_engine.helpers import NOW, chain, edge, flow_doc, node, sample_order
+
+GAP_ROWS = [
+    {"inputs": ['"浙江"', "< 1000"], "outputs": ['"HZ-01"']},
+    {"inputs": ['"浙江"', ">= 5000"], "outputs": ['"HZ-02"']},
+    {"inputs": ['"广东"', "-"], "outputs": ['"GZ-01"']},
+]
+
+
+def _table(rows: list[dict[str, Any]], policy: str = "first", **extra: Any) -> dict[str, Any]:
+    return {
+        "hit_policy": policy,
+        "inputs": [
+            {"name": "province", "expression": "order.shipping_address.province"},
+            {"name": "amount", "expression": "order.amount"},
+        ],
+        "outputs": [{"name": "warehouse", "type": "string"}],
+        "rules": rows,
+        **extra,
+    }
+
+
+def _flow(table: dict[str, Any], *, no_match: bool = False) -> dict[str, Any]:
+    pick = node("pick", "decision_table", table=table)
+    pick["name"] = {"en": "Pick warehouse", "zh": "选择仓库"}
+    if not no_match:
+        return chain(pick)
+    nodes = [node("start", "start"), pick, node("end", "end", outcome="done"),
+             node("manual", "end", outcome="manual")]  # fmt: skip
+    edges = [edge("start", "pick"), edge("pick", "end"), edge("pick", "manual", "no_match")]
+    return flow_doc(nodes, edges)
+
+
+def test_a_table_that_can_miss_is_a_warning_in_a_draft_and_refused_at_publish() -> None:
+    doc = _flow(_table(GAP_ROWS))
+    issues = [i for i in validate_flow(doc) if i.code == "table_can_miss"]
+    assert [i.severity for i in issues] == ["warning"]  # a draft may be incomplete
+    compile_flow(doc)  # simulating a draft still works
+    with pytest.raises(FlowValidationError) as err:
+        compile_flow(doc, publishing=True)
+    (refusal,) = [i for i in err.value.issues if i.severity == "error"]
+    assert refusal.code == "table_can_miss" and refusal.node_id == "pick"
+    # named by its name, an input in the gap as example, and how to fix it
+    assert "'Pick warehouse'" in refusal.message and "pick'" not in refusal.message
+    assert '(e.g. province = "浙江", amount = ' in refusal.message
+    assert "default row" in refusal.message and '"no match" exit' in refusal.message
+    assert "“选择仓库”" in refusal.message_zh and "默认行" in refusal.message_zh
+    assert "未命中" in refusal.message_zh and "浙江" in refusal.message_zh
+
+
+@pytest.mark.parametrize(
+    ("table", "no_match"),
+    [
+        (_table([*GAP_ROWS, {"inputs": ["-", "-"], "outputs": ['"CENTRAL"']}]), False),
+        (_table(GAP_ROWS), True),
+        (
+            _table(GAP_ROWS, outputs=None) | {"outputs": [{"name": "warehouse", "default": '"X"'}]},
+            False,
+        ),
+        (_table(GAP_ROWS, policy="collect"), False),  # an empty collection is an answer
+    ],
+    ids=["default row", "no_match connected", "output default", "collect"],
+)
+def test_a_table_that_handles_its_gap_publishes(table: dict[str, Any], no_match: bool) -> None:
+    doc = _flow(table, no_match=no_match)
+    compile_flow(doc, publishing=True)
+    assert "table_can_miss" not in {i.code for i in validate_flow(doc)}
+
+
+def test_a_table_without_a_name_is_named_by_its_id() -> None:
+    doc = _flow(_table(GAP_ROWS))
+    del doc["nodes"][1]["name"]
+    (issue,) = [i for i in validate_flow(doc) if i.code == "table_can_miss"]
+    assert "'pick'" in issue.message and "“pick”" in issue.message_zh
+
+
+def test_the_no_match_exit_is_taken_by_an_order_in_the_gap() -> None:
+    flow = compile_flow(_flow(_table(GAP_ROWS), no_match=True), publishing=True)
+    order = sample_order(amount=2000)  # 浙江, between the two 浙江 rows
+    report = simulate(flow, order, now=NOW)
+    assert report.result.snapshot.outcome == "manual"
