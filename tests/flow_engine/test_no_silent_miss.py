@@ -89,3 +89,63 @@ def test_the_no_match_exit_is_taken_by_an_order_in_the_gap() -> None:
     order = sample_order(amount=2000)  # 浙江, between the two 浙江 rows
     report = simulate(flow, order, now=NOW)
     assert report.result.snapshot.outcome == "manual"
+
+
+# ------------------------------------------------------------------ route with no candidate
+
+REF = {
+    "warehouses": [
+        {"id": "GZ-01", "regions": ["广东"], "cost": 5},
+        {"id": "HZ-01", "regions": ["浙江"], "cost": 9},
+        {"id": "OLD-01", "regions": ["*"], "cost": 1, "active": False},
+    ],
+    "inventory": {"GZ-01": {"SKU-A": 9, "SKU-B": 9}, "HZ-01": {"SKU-A": 1}},
+}
+
+
+def _route_flow(*, none_exit: bool) -> dict[str, Any]:
+    route = node("pick", "route", table="warehouses", constraints=["active", "region", "stock"])
+    route["name"] = {"en": "Pick warehouse", "zh": "选择仓库"}
+    nodes = [node("start", "start"), route, node("shipped", "end", outcome="routed")]
+    edges = [edge("start", "pick"), edge("pick", "shipped", "found")]
+    if none_exit:
+        nodes.append(node("manual", "end", outcome="no_warehouse"))
+        edges.append(edge("pick", "manual", "none"))
+    return flow_doc(nodes, edges)
+
+
+def test_a_route_with_its_no_candidate_exit_connected_takes_it() -> None:
+    flow = compile_flow(_route_flow(none_exit=True), publishing=True)
+    report = simulate(flow, sample_order(), now=NOW, ref=REF)  # 浙江, HZ-01 lacks SKU-A x2
+    snap = report.result.snapshot
+    assert snap.status == "completed" and snap.outcome == "no_warehouse"
+    assert snap.vars["pick"]["chosen"] is None
+
+
+def test_a_route_without_its_no_candidate_exit_is_a_warning_and_refused_at_publish() -> None:
+    doc = _route_flow(none_exit=False)
+    (issue,) = [i for i in validate_flow(doc) if i.node_id == "pick"]
+    assert (issue.code, issue.severity) == ("route_no_candidate_exit", "warning")
+    assert "'Pick warehouse'" in issue.message and '"none" exit (no candidate)' in issue.message
+    assert "“选择仓库”" in issue.message_zh and "“无可选”（none）出口" in issue.message_zh
+    with pytest.raises(FlowValidationError) as err:
+        compile_flow(doc, publishing=True)
+    assert [i.code for i in err.value.issues if i.severity == "error"] == [issue.code]
+
+
+def test_no_candidate_without_the_exit_is_an_incident_naming_the_constraints() -> None:
+    flow = compile_flow(_route_flow(none_exit=False))  # a draft, as the simulator runs it
+    snap = simulate(flow, sample_order(), now=NOW, ref=REF).result.snapshot
+    assert snap.status == "incident" and snap.vars["pick"]["chosen"] is None
+    incident = snap.incident
+    assert (incident.node_id, incident.code) == ("pick", "no_candidate")
+    assert "Route 'Pick warehouse' found no warehouse" in incident.message
+    assert "active: OLD-01" in incident.message and "region: GZ-01" in incident.message
+    assert "stock: HZ-01" in incident.message
+    assert "路由“选择仓库”没有可选的仓库" in incident.message_zh
+    assert "启用：OLD-01" in incident.message_zh and "有库存：HZ-01" in incident.message_zh
+    assert incident.details["eliminated"] == {
+        "active": ["OLD-01"], "region": ["GZ-01"], "stock": ["HZ-01"]
+    }  # fmt: skip
+    found = simulate(flow, sample_order(shipping_address={"province": "广东"}), now=NOW, ref=REF)
+    assert found.result.snapshot.outcome == "routed"
