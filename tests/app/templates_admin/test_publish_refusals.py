@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.errors import ValidationError
 from app.models import Flow
 from app.templates_admin import services
+from app.templates_admin.plan import make_plan
 from templates_lib import BUNDLES_DIR, read_dir, to_zip
 
 
@@ -26,10 +27,14 @@ def _without_default_row() -> bytes:
 
 def test_a_template_import_that_publishes_refuses_a_table_that_can_miss(tx) -> None:
     bundle = services.read_upload(_without_default_row())
+    dry_run = tx(lambda db: make_plan(db, bundle, publish=True, create_fields=True))
+    (refusal,) = dry_run.refusals
+    assert refusal.startswith("b2b-order-routing: Decision table 'Credit policy by tier' can miss")
+    assert tx(lambda db: make_plan(db, bundle, create_fields=True)).ok  # drafts may miss
     with pytest.raises(ValidationError) as caught:
         tx(lambda db: services.import_bundle(db, None, bundle, publish=True, create_fields=True))
-    (problem,) = [p for p in caught.value.details if p["code"] == "table_can_miss"]
-    assert "Decision table 'Credit policy by tier' can miss" in problem["message"]
+    assert caught.value.code == "import_refused"
+    assert "Decision table 'Credit policy by tier' can miss" in str(caught.value.message)
     assert tx(lambda db: db.scalars(select(Flow.key)).all()) == []
     tx(lambda db: services.import_bundle(db, None, bundle, create_fields=True))
     published = tx(lambda db: dict(db.execute(select(Flow.key, Flow.published_version)).all()))
