@@ -149,3 +149,45 @@ def test_no_candidate_without_the_exit_is_an_incident_naming_the_constraints() -
     }  # fmt: skip
     found = simulate(flow, sample_order(shipping_address={"province": "广东"}), now=NOW, ref=REF)
     assert found.result.snapshot.outcome == "routed"
+
+
+# ------------------------------------------------------------------ a miss at run time
+
+BOOLEAN_TABLE = {
+    "hit_policy": "first",
+    "inputs": [{"name": "urgent", "expression": "order.urgent"}],
+    "outputs": [{"name": "lane", "type": "string"}],
+    "rules": [{"inputs": ["true"], "outputs": ['"express"']},
+              {"inputs": ["false"], "outputs": ['"standard"']}],
+}  # fmt: skip
+
+
+def test_a_miss_the_analysis_cannot_see_is_an_incident_not_a_null_decision() -> None:
+    """`true`/`false` cover a boolean column, so the table publishes; a missing flag is
+    neither (null equals only null), and the run stops visibly instead of going on."""
+    doc = _flow(BOOLEAN_TABLE)
+    flow = compile_flow(doc, publishing=True)
+    order = sample_order()
+    del order["urgent"]
+    snap = simulate(flow, order, now=NOW).result.snapshot
+    assert snap.status == "incident"
+    incident = snap.incident
+    assert (incident.node_id, incident.code) == ("pick", "table_no_match")
+    assert "Decision table 'Pick warehouse' matched no row" in incident.message
+    assert "order.urgent = null" in incident.message and "default row" in incident.message
+    assert "决策表“选择仓库”没有命中任何行" in incident.message_zh
+    assert incident.details["inputs"] == {"order.urgent": None}
+    assert simulate(flow, sample_order(urgent=False), now=NOW).result.snapshot.outcome == "done"
+
+
+def test_a_miss_with_a_default_or_a_no_match_exit_goes_on() -> None:
+    order = sample_order()
+    del order["urgent"]
+    with_exit = compile_flow(_flow(BOOLEAN_TABLE, no_match=True))
+    assert simulate(with_exit, order, now=NOW).result.snapshot.outcome == "manual"
+    outputs = [{"name": "lane", "type": "string", "default": '"standard"'}]
+    defaulted = compile_flow(_flow({**BOOLEAN_TABLE, "outputs": outputs}))
+    snap = simulate(defaulted, order, now=NOW).result.snapshot
+    assert (snap.outcome, snap.vars["pick"]) == ("done", {"lane": "standard"})
+    collect = compile_flow(_flow({**BOOLEAN_TABLE, "hit_policy": "collect"}))
+    assert simulate(collect, order, now=NOW).result.snapshot.outcome == "done"

@@ -97,3 +97,28 @@ def test_a_route_with_no_candidate_takes_its_none_exit_and_the_run_shows_why(app
     assert (run["status"], run["outcome"], run["incident"]) == ("completed", "no_warehouse", None)
     assert run["vars"]["pick"]["chosen"] is None
     assert run["vars"]["pick"]["rejected"] == {"GZ-01": "does not serve 西藏", "OLD-01": "inactive"}
+
+
+def test_a_table_miss_at_run_time_is_an_incident_visible_on_the_run(api):
+    table = {
+        "hit_policy": "first",
+        "inputs": [{"name": "urgent", "expression": "order.urgent"}],
+        "outputs": [{"name": "lane", "type": "string"}],
+        "rules": [{"inputs": ["true"], "outputs": ['"express"']},
+                  {"inputs": ["false"], "outputs": ['"standard"']}],
+    }  # fmt: skip
+    doc = _table_flow("lanes")
+    doc["nodes"][1]["config"]["table"] = table
+    assert api.post("/flows/import?publish=true", json=doc).status_code == 201
+    body = simplejson.dumps(order_doc("NM-1"), use_decimal=True)  # no `urgent` at all
+    order = api.post("/orders", data=body, content_type="application/json").json
+    (listed,) = api.get(f"/runs?order_id={order['id']}").json["items"]
+    run = api.get(f"/runs/{listed['id']}").json
+    assert run["status"] == "incident" and run["outcome"] is None
+    incident = run["incident"]
+    assert (incident["node_id"], incident["code"]) == ("pick", "table_no_match")
+    assert (
+        "Decision table 'Pick warehouse' matched no row for order.urgent = null"
+        in incident["message"]
+    )
+    assert "决策表“选择仓库”没有命中任何行" in incident["message_zh"]
