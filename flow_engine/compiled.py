@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from flow_engine.context import build_context
 from flow_engine.errors import FlowValidationError
-from flow_engine.issues import WARNING, ValidationIssue
+from flow_engine.issues import ERROR, REFUSED_AT_PUBLISH, WARNING, ValidationIssue
 from flow_engine.migrations import migrate
 from flow_engine.model import Flow
 from flow_engine.nodes import NODE_HANDLERS, NodeHandler
@@ -81,13 +81,21 @@ def compile_flow(
     order_schema: Mapping[str, Any] | None = None,
     *,
     version: str | None = None,
+    publishing: bool = False,
 ) -> CompiledFlow:
     """Validate and compile a flow document (any known format_version).
 
     Raises FlowValidationError listing every issue when the document has errors. ``version``
-    is what snapshots are pinned to; it defaults to ``sha256:<digest prefix>``.
+    is what snapshots are pinned to; it defaults to ``sha256:<digest prefix>``. With
+    ``publishing`` the warnings publishing refuses (a decision table that can miss) are
+    errors too.
     """
     analysis = analyse(doc, order_schema)
+    if publishing:
+        analysis.issues = [
+            replace(i, severity=ERROR) if i.code in REFUSED_AT_PUBLISH else i
+            for i in analysis.issues
+        ]
     if not analysis.ok or analysis.flow is None or analysis.preps is None:
         raise FlowValidationError(analysis.issues)
     current = migrate(doc)

@@ -97,7 +97,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "expression": ("{detail}", "{detail_zh}"),
     "table_finding": ("Decision table {kind}: {detail}", "决策表{kind_zh}：{detail_zh}"),
+    "table_can_miss": (
+        "Decision table '{name}' can miss: {detail}. An order there would go on with no "
+        "decision, so the flow cannot be published. Add a default row (every input '-') "
+        'or connect the table\'s "no match" exit.',
+        "决策表“{name_zh}”存在未命中的情况：{detail_zh}。落在这里的订单将没有任何决策，"
+        "因此流程无法发布。请添加一条默认行（所有输入均为“-”），或连接该节点的“未命中”出口。",
+    ),
+    "route_no_candidate_exit": (
+        "Route '{name}': its \"none\" exit (no candidate) is not connected. When no {table} "
+        "meets the constraints the run would stop in an incident, so the flow cannot be "
+        'published. Connect the "none" exit (e.g. to a manual-handling step).',
+        "路由“{name_zh}”的“无可选”（none）出口没有连线。没有{table_zh}满足约束时运行会停在异常上，"
+        "因此流程无法发布。请连接“无可选”出口（例如连到人工处理）。",
+    ),
 }
+# Warnings while a draft is edited (drafts may be incomplete) that publishing refuses.
+REFUSED_AT_PUBLISH = frozenset({"table_can_miss", "route_no_candidate_exit"})
 
 
 @dataclass(frozen=True, slots=True)

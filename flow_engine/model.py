@@ -9,7 +9,8 @@ from typing import Any
 CURRENT_FORMAT_VERSION = 2
 
 
-def _text(value: Any) -> dict[str, str]:
+def text_of(value: Any) -> dict[str, str]:
+    """A name or description as ``{"en": ..., "zh": ...}`` (a plain string serves both)."""
     if isinstance(value, Mapping):
         return {str(k): str(v) for k, v in value.items()}
     if value is None:
@@ -97,7 +98,7 @@ class Flow:
                     id=raw["id"],
                     type=raw["type"],
                     config=dict(raw.get("config") or {}),
-                    name=_text(raw.get("name")),
+                    name=text_of(raw.get("name")),
                     position=(pos["x"], pos["y"]) if pos else None,
                     index=i,
                 )
@@ -115,7 +116,7 @@ class Flow:
         trig = doc.get("trigger") or {}
         return cls(
             key=doc["key"],
-            name=_text(doc.get("name")),
+            name=text_of(doc.get("name")),
             trigger=Trigger(event=trig.get("event", ""), filter=trig.get("filter")),
             nodes=tuple(nodes),
             edges=edges,

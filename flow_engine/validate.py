@@ -20,7 +20,7 @@ from flow_engine.context import flow_context_schema, flow_schema
 from flow_engine.errors import FlowMigrationError
 from flow_engine.issues import ERROR, ValidationIssue, make_issue
 from flow_engine.migrations import migrate
-from flow_engine.model import Edge, Flow, Node, Trigger
+from flow_engine.model import Edge, Flow, Node, Trigger, text_of
 from flow_engine.nodes import NODE_HANDLERS
 from flow_engine.nodes.base import CompileEnv
 
@@ -101,7 +101,13 @@ def _usable_flow(doc: Mapping[str, Any]) -> Flow | None:
     if not isinstance(nodes, list) or not isinstance(edges, list):
         return None
     good_nodes = tuple(
-        Node(raw["id"], raw["type"], dict(raw.get("config") or {}), index=i)
+        Node(
+            raw["id"],
+            raw["type"],
+            dict(raw.get("config") or {}),
+            name=text_of(raw.get("name")) if isinstance(raw.get("name"), str | dict) else {},
+            index=i,
+        )
         for i, raw in enumerate(nodes)
         if isinstance(raw, dict)
         and isinstance(raw.get("id"), str)

@@ -274,9 +274,11 @@ class Emitter:
                 return f"({lhs} {op} {rhs})"
             operands = [(left, lhs), (right, rhs)]
             return self.guarded(operands, "is str_", lambda a, b: f"{a} {op} {b}", fallback)
-        if equality and isinstance(right, A.Literal) and right.kind == "boolean":
-            test = "is" if (op == "==") == right.value else "is not"
-            return f"({lhs} {test} True)"
+        # booleans are singletons and equal only themselves: null and every other type
+        # compare unequal, so an identity test is the whole of ``eq`` here, in either order
+        for literal, other in ((right, lhs), (left, rhs)):
+            if equality and isinstance(literal, A.Literal) and literal.kind == "boolean":
+                return f"({other} {'is' if op == '==' else 'is not'} {literal.value!r})"
         if self.fast:
             lhs, rhs = self.emit_norm(left, lhs), self.emit_norm(right, rhs)
         return fallback(lhs, rhs)

@@ -142,7 +142,7 @@ def simulate_sample(
             order = {**order, "customer": {**customer, **row}}
     out: dict[str, Observed | None] = {}
     for doc in bundle.flows:
-        flow = compile_flow(doc)
+        flow = compile_flow(doc, publishing=True)  # what is shipped must publish
         if not flow.matches("order.created", order, now=now, ref=ref):
             out[doc["key"]] = None
             continue

@@ -186,7 +186,7 @@ def publish(db: Session, actor: User | None, flow: Flow, *, note: str = "") -> F
     if flow.draft is None:
         raise ValidationError(_l("There is no draft to publish."), code="no_draft")
     try:
-        compiled = compile_flow(flow.draft)
+        compiled = compile_flow(flow.draft, publishing=True)
     except FlowValidationError as err:
         raise _issues_error(err.issues) from err
     except FlowError as err:

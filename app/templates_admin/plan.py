@@ -20,6 +20,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flow_engine import validate_flow
+from flow_engine.issues import REFUSED_AT_PUBLISH
 from flow_engine.outbound import EXAMPLE_URL, url_problem
 from templates_lib import Bundle
 
@@ -240,6 +242,12 @@ def _flows(db: Session, plan: Plan) -> None:
     keys = set(db.scalars(select(Flow.key)))
     for doc in plan.bundle.flows:
         key = doc["key"]
+        if plan.publish:  # what publishing would refuse, shown in the dry run already
+            plan.refusals += [
+                f"{key}: {in_reader_language(i.message, i.message_zh)}"
+                for i in validate_flow(doc)
+                if i.code in REFUSED_AT_PUBLISH
+            ]
         current = db.scalars(select(Flow).where(Flow.key == key)).one_or_none()
         if current is None:
             plan.items.append(Item("flow", key, "create"))

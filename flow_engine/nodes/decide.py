@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from flow_engine.errors import NodeError
 from flow_engine.model import Node
 from flow_engine.nodes.base import (
     EXPRESSION,
@@ -21,6 +23,8 @@ from flow_engine.nodes.base import (
 from rule_dsl import compile_expression
 
 _FINDING_ZH = {"overlap": "规则重叠", "gap": "存在缺口", "unreachable": "规则不可达"}
+# Hit policies that give one row's outputs: a miss leaves them null.
+_SINGLE_HIT = frozenset({"first", "unique", "priority"})
 _BRANCH = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"}
 
 
@@ -259,10 +263,30 @@ class DecisionTableHandler(HandlerBase):
         table = env.table(node.config["table"], "table")
         if table is None:
             return None
-        ordered = node.config["table"].get("hit_policy", "unique") == "first"
-        for finding in table.analyze():
-            if ordered and finding.kind == "overlap":
+        policy = node.config["table"].get("hit_policy", "unique")
+        no_match = "no_match" in env.connected
+        findings = table.analyze()
+        gaps = [f for f in findings if f.kind == "gap"]
+        can_miss = bool(gaps) and policy in _SINGLE_HIT and not no_match
+        en = node.name.get("en") or node.name.get("zh") or node.id
+        names = (en, node.name.get("zh") or en)
+        if can_miss:
+            # an order in a gap would go on with no decision (outputs null); one example is
+            # enough to show what to fix, the other gaps are counted
+            more = (
+                (f" (and {len(gaps) - 1} more)", f"（另有 {len(gaps) - 1} 处）")
+                if gaps[1:]
+                else ("", "")
+            )
+            env.warning(
+                "table_can_miss", "table/rules", name=names[0], name_zh=names[1],
+                detail=gaps[0].message + more[0], detail_zh=gaps[0].message_zh + more[1],
+            )  # fmt: skip
+        for finding in findings:
+            if policy == "first" and finding.kind == "overlap":
                 continue  # first-hit tables resolve overlaps by row order, by design
+            if can_miss and finding.kind == "gap":
+                continue
             env.warning(
                 "table_finding",
                 "table/rules",
@@ -274,16 +298,19 @@ class DecisionTableHandler(HandlerBase):
         paths: set[str] = set()
         for item in node.config["table"].get("inputs", ()):
             paths |= compile_expression(item["expression"], env.context_schema).paths
-        no_match = "no_match" in env.connected
+        # a single-hit table that can still miss at run time (a null input, a cell comparing
+        # with another value) and has neither a default nor a "no match" exit
+        strict = names if policy in _SINGLE_HIT and not no_match else None
         return (
             table,
             node.config.get("store_as") or node.id,
             input_reader(frozenset(paths)),
             no_match,
+            strict,
         )
 
     def run(self, prep: Any, rt: Runtime) -> Next:
-        table, store_as, read_inputs, no_match = prep
+        table, store_as, read_inputs, no_match, strict = prep
         result = table.evaluate(rt.context, now=rt.now)
         rt.set_var(store_as, result.outputs)
         data = {
@@ -293,7 +320,25 @@ class DecisionTableHandler(HandlerBase):
         }
         if no_match and not result.matched:
             return Next("no_match", data)
+        if strict is not None and result.outputs is None:  # never go on without a decision
+            raise _missed(strict, data["inputs"])
         return Next(None, data)
+
+
+def _missed(names: tuple[str, str], inputs: Mapping[str, Any]) -> NodeError:
+    shown = ", ".join(f"{path} = {_shown(value)}" for path, value in inputs.items())
+    return NodeError(
+        "table_no_match",
+        f"Decision table '{names[0]}' matched no row for {shown or 'this order'}. Add a default "
+        "row (every input '-') or connect its \"no match\" exit, then retry the run.",
+        f"决策表“{names[1]}”没有命中任何行：{shown or '该订单'}。请添加一条默认行（所有输入均为“-”），"
+        "或连接该节点的“未命中”出口，然后重试。",
+        {"inputs": dict(inputs)},
+    )
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 
 class RulesetHandler(HandlerBase):

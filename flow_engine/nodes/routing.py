@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flow_engine.errors import NodeError
 from flow_engine.model import Node
 from flow_engine.nodes.base import (
     EXPRESSION,
@@ -134,6 +135,47 @@ def _capable(cand: _Candidate, needs: _Needs) -> str | None:
     return f"lacks {', '.join(missing)}" if missing else None
 
 
+# The constraint a rejection reason comes from (reasons are written by the checks above and
+# by RouteHandler.run for the extra constraints and the cost score).
+_REASON_OF = (("inactive", "active"), ("no stock", "stock"), ("does not serve", "region"),
+              ("lacks", "capability"), ("fails ", "where"), ("no cost score", "cost"))  # fmt: skip
+_REASON_ZH = {**_ZH, "where": "附加约束", "cost": "成本评分"}
+_TABLE_ZH = {"warehouses": "仓库", "carriers": "承运商"}
+
+
+def _no_candidate(
+    names: tuple[str, str], table: str, count: int, rejected: Mapping[str, str]
+) -> NodeError:
+    """The incident of a route that found no candidate and has no "none" exit to take."""
+    eliminated: dict[str, list[str]] = {}
+    for cand, reason in rejected.items():
+        name = next((c for prefix, c in _REASON_OF if reason.startswith(prefix)), "where")
+        eliminated.setdefault(name, []).append(cand)
+    what, what_zh = table[:-1], _TABLE_ZH.get(table, table)
+    if not eliminated:
+        why = (f"the reference table '{table}' has no rows", f"参考表“{table}”没有数据")
+    else:
+        why = (
+            f"none of the {count} meets its constraints ("
+            + "; ".join(f"{c}: {', '.join(ids)}" for c, ids in eliminated.items())
+            + ")",
+            f"{count} 个候选均不满足约束（"
+            + "；".join(
+                f"{_REASON_ZH.get(c, c)}：{'、'.join(ids)}" for c, ids in eliminated.items()
+            )
+            + "）",
+        )
+    return NodeError(
+        "no_candidate",
+        f"Route '{names[0]}' found no {what}: {why[0]}. Connect its \"none\" exit (no "
+        "candidate) to handle such orders, or change the constraints or the reference data, "
+        "then retry the run.",
+        f"路由“{names[1]}”没有可选的{what_zh}：{why[1]}。请连接该节点的“无可选”（none）出口"
+        "来处理这类订单，或调整约束或参考数据，然后重试。",
+        {"table": table, "eliminated": eliminated, "rejected": dict(rejected)},
+    )
+
+
 CHECKS = {"active": _active, "stock": _in_stock, "region": _serves, "capability": _capable}
 CHEAP_FIRST = ("region", "active", "capability", "stock")
 
@@ -189,7 +231,8 @@ class RouteHandler(HandlerBase):
     )
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:
-        return BranchSpec(required=("found", "none"), allowed=frozenset({"found", "none"}))
+        # "none" (no candidate) may be left open in a draft; publishing refuses that
+        return BranchSpec(required=("found",), allowed=frozenset({"found", "none"}))
 
     def var_schema(self, node: Node) -> dict[str, Any]:
         props = {
@@ -214,10 +257,17 @@ class RouteHandler(HandlerBase):
         checks = _checks(constraints)
         store_as = cfg.get("store_as") or node.id
         cache = _Candidates()
-        return (cfg["table"], constraints, checks, where, caps, cost, store_as, cache)
+        names = (node.name.get("en") or node.name.get("zh") or node.id, node.name.get("zh"))
+        names = (names[0], names[1] or names[0])
+        if "none" not in env.connected:
+            table_zh = _TABLE_ZH.get(cfg["table"], cfg["table"])
+            env.warning("route_no_candidate_exit", "", name=names[0], name_zh=names[1],
+                        table=cfg["table"][:-1], table_zh=table_zh)  # fmt: skip
+        missing = None if "none" in env.connected else names
+        return (cfg["table"], constraints, checks, where, caps, cost, store_as, cache, missing)
 
     def run(self, prep: Any, rt: Runtime) -> Next:
-        table, constraints, checks, where, caps_expr, cost_expr, store_as, cache = prep
+        table, constraints, checks, where, caps_expr, cost_expr, store_as, cache, missing = prep
         context, now = rt.context, rt.now
         order = context["order"]
         if caps_expr is not None:
@@ -259,6 +309,8 @@ class RouteHandler(HandlerBase):
         if best is None:
             choice = {"chosen": None, "reason": "no eligible candidate", "rejected": rejected}
             rt.set_var(store_as, choice)
+            if missing is not None:  # never go on without a choice: a visible incident
+                raise _no_candidate(missing, table, len(rows), rejected)
             return Next("none", {"rejected": rejected, "constraints": list(constraints)})
         reason = f"lowest cost {best_cost} among {len(eligible)} eligible of {len(rows)}"
         chosen = best.key

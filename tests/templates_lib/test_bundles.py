@@ -40,7 +40,7 @@ def test_manifest_and_flows_pass_their_schemas(bundle) -> None:
 def test_every_flow_compiles_and_is_bilingual(bundle) -> None:
     resolved = bundle.resolved()
     for doc in resolved.flows:
-        compiled = compile_flow(doc)
+        compiled = compile_flow(doc, publishing=True)  # every bundle must publish
         assert compiled.trigger_event == "order.created"
         assert doc["name"]["zh"] and doc["name"]["en"]
     assert bundle.name["zh"] != bundle.name["en"]
