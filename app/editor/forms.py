@@ -66,8 +66,11 @@ def _duration_text(value: Any) -> tuple[Any, bool]:
     return canonical, canonical != value
 
 
-def _duration_help() -> str:
-    return _("Write e.g. 4h, 2d 4h, 30 min, 2 hours or 1.5h; it is stored as 4h, 2d4h, 30m.")
+def _duration_help(schema: Mapping[str, Any]) -> str:
+    said = str(schema.get("description") or "")
+    return (said + " " if said else "") + _(
+        "Write e.g. 4h, 2d 4h, 30 min, 2 hours or 1.5h; it is stored as 4h, 2d4h, 30m."
+    )
 
 
 def widget(
@@ -100,7 +103,7 @@ def widget(
             "kind": "duration",
             "value": text,
             "normalised": changed,
-            "help": _duration_help(),
+            "help": _duration_help(schema),
         }
     if "enum" in schema:
         return {
@@ -127,7 +130,7 @@ def widget(
                 "value": "\n".join(str(t) for t, _changed in texts),
                 "normalised": any(changed for _t, changed in texts),
                 "duration": True,
-                "help": _duration_help(),
+                "help": _duration_help(schema),
             }
         if _kind_of(items) == "string" and items.get("x-editor") != "dsl":
             return {**base, "kind": "lines", "value": "\n".join(str(v) for v in value or [])}
