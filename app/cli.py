@@ -45,18 +45,23 @@ def cli() -> None:
 )
 def serve(host: str, port: int, threads: int, queue_workers: int) -> None:
     """Run the web server (waitress) with an embedded background worker."""
-    from waitress import serve as waitress_serve
+    from waitress import create_server
 
     from .queue import start_embedded_consumer
     from .runs.tasks import recover
 
+    # Embedded mode answers the demo's webhooks itself (ORDERFLOW_DEMO_RECEIVER=0: not).
+    os.environ.setdefault("ORDERFLOW_DEMO_RECEIVER", "1")
     app = ready_app()
+    # Listen before the worker starts: deliveries to this server (the demo receiver) that
+    # came due while nothing ran then wait in the backlog instead of being refused.
+    server = create_server(app, host=host, port=port, threads=threads, ident="OrderFlow")
     consumer = start_embedded_consumer(queue_workers)[0] if queue_workers else None
     if consumer is not None:
         recover()  # catch up on timers and deliveries that came due while nothing ran
     click.echo(f"OrderFlow is running at http://{host}:{port}/  (Ctrl+C to stop)")
     try:
-        waitress_serve(app, host=host, port=port, threads=threads, ident="OrderFlow")
+        server.run()
     finally:
         if consumer is not None:
             consumer.stop(graceful=True)
@@ -279,8 +284,16 @@ def demo(no_templates: bool) -> None:
     if not no_templates:
         from .templates_admin.demo import load_demo
 
-        for line in load_demo(app):
+        for line in load_demo(app, receiver_base=_served_at()):
             click.echo(line)
+
+
+def _served_at() -> str:
+    """Where ``orderflow serve`` will answer, from the HOST and PORT that scripts/run.sh
+    gives both commands (a wildcard address is reached on loopback)."""
+    host = os.environ.get("HOST") or "127.0.0.1"
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "*") else host  # noqa: S104 (compared, not bound)
+    return f"http://{host}:{os.environ.get('PORT') or 5000}"
 
 
 def _register_commands() -> None:

@@ -53,6 +53,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REDIS_URL": env.get("REDIS_URL") or None,
         "QUEUE_NAME": env.get("ORDERFLOW_QUEUE_NAME", "orderflow"),
         "QUEUE_IMMEDIATE": _bool(env.get("ORDERFLOW_QUEUE_IMMEDIATE", "0")),
+        # /demo/receiver/<name> for the demo's webhooks; `orderflow serve` turns it on.
+        "DEMO_RECEIVER": _bool(env.get("ORDERFLOW_DEMO_RECEIVER", "0")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(env.get("ORDERFLOW_SECURE_COOKIES", "0")),

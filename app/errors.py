@@ -16,8 +16,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from werkzeug.exceptions import HTTPException
+
+from .urls import slashless_location
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +103,11 @@ def _render(status: int, code: str, message: str, details: Any = None) -> tuple[
     return render_template(template, status=status, code=code, message=message), status
 
 
+def _slashless() -> str | None:
+    adapter = current_app.create_url_adapter(request)
+    return slashless_location(adapter) if adapter is not None else None
+
+
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
     from flask_babel import gettext as _
@@ -124,6 +140,8 @@ def init_app(app: Flask) -> None:
         status = err.code or 500
         if status < 400:
             return err
+        if status == 404 and (location := _slashless()) is not None:
+            return redirect(location, 308)
         message = http_messages.get(status, lambda: err.description or err.name)()
         response = make_response(_render(status, err.name.lower().replace(" ", "_"), message))
         # Keep what the exception says about the answer (a 405's Allow), not its body's type.

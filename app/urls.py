@@ -1,4 +1,5 @@
-"""Numbers in URLs: row ids in paths (``<id:name>``) and numbers in query strings.
+"""Numbers in URLs: row ids in paths (``<id:name>``) and numbers in query strings; and
+the one spelling of each page's path (``/flows/`` redirects to ``/flows``).
 
 Row ids are 32-bit on PostgreSQL. A larger number names no row, and passed to the database
 it fails (integer out of range on PostgreSQL, OverflowError on SQLite), so it is refused
@@ -10,10 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from werkzeug.routing import BaseConverter
+from flask import request
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, MapAdapter
 from werkzeug.routing import ValidationError as RoutingValidationError
 
-__all__ = ["MAX_ID", "MAX_PAGE", "IdConverter", "id_arg", "page_arg", "row_id"]
+__all__ = [
+    "MAX_ID",
+    "MAX_PAGE",
+    "IdConverter",
+    "id_arg",
+    "page_arg",
+    "row_id",
+    "slashless_location",
+]
 
 MAX_ID = 2**31 - 1
 MAX_PAGE = 10_000
@@ -56,3 +67,25 @@ def page_arg(args: Mapping[str, Any], name: str = "page") -> int:
     """The page number in ``?page=``: 1 when absent or not a number, at most ``MAX_PAGE``."""
     number = _whole(args.get(name))
     return min(max(number, 1), MAX_PAGE) if number is not None else 1
+
+
+def slashless_location(adapter: MapAdapter) -> str | None:
+    """Where a GET for a path with a trailing slash that matched nothing belongs: the same
+    path without the slash when that is a route (``/flows/`` → ``/flows``), else None.
+
+    Werkzeug already sends ``/orders`` to ``/orders/``; this is the other direction, which
+    it leaves as a 404.
+    """
+    path = request.path
+    if request.method not in ("GET", "HEAD") or len(path) < 2 or not path.endswith("/"):
+        return None
+    stripped = path.rstrip("/")
+    # "//host" would be read by the browser as another site.
+    if not stripped or stripped.startswith("//"):
+        return None
+    try:
+        adapter.match(stripped, method="GET")
+    except HTTPException:
+        return None
+    query = request.query_string.decode("latin-1")
+    return request.script_root + stripped + ("?" + query if query else "")

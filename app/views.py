@@ -26,6 +26,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     from .metrics.views import bp as metrics_bp
     from .notifications.views import bp as notifications_bp
     from .orders.views import bp as orders_bp
+    from .templates_admin import receiver as demo_receiver
     from .templates_admin.views import bp as templates_admin_bp
     from .tracking.views import bp as tracking_bp
 
@@ -42,5 +43,6 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     for bp in (approvals_bp, notifications_bp, calendar_bp):
         app.register_blueprint(bp)
     app.register_blueprint(templates_admin_bp)
+    demo_receiver.init_app(app, csrf)
     for bp in (dashboard_bp, alerts_bp, costs_bp, metrics_bp):
         app.register_blueprint(bp)

@@ -56,7 +56,7 @@ from flow_engine.state import (
     StepResult,
     Token,
 )
-from flow_engine.validate import validate_flow
+from flow_engine.validate import normalise_durations, validate_flow
 
 __all__ = [
     "CANCELLED",
@@ -110,5 +110,6 @@ __all__ = [
     "simulate",
     "start_run",
     "step",
+    "normalise_durations",
     "validate_flow",
 ]

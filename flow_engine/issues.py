@@ -95,6 +95,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Node '{node}': header '{header}' cannot be sent: {reason}.",
         "节点“{node}”：请求头“{header}”无法发送：{reason_zh}。",
     ),
+    "invalid_duration": (
+        "Node '{node}': {field} '{value}' is not a duration we can read. "
+        "Write e.g. 4h, 2d 4h, 30m, 2 hours, 30 min, 1.5h.",
+        "节点「{node_zh}」的{field_zh}「{value}」无法识别。可以写：4h、2d 4h、4小时、2天、30分钟、半小时。",
+    ),
+    "duration_too_long": (
+        "Node '{node}': {field} '{value}' is longer than 10 years; give a shorter duration.",
+        "节点「{node_zh}」的{field_zh}「{value}」超过 10 年，请填写更短的时长。",
+    ),
     "expression": ("{detail}", "{detail_zh}"),
     "table_finding": ("Decision table {kind}: {detail}", "决策表{kind_zh}：{detail_zh}"),
     "table_can_miss": (

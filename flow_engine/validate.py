@@ -8,6 +8,7 @@ expression (compiled and type-checked against the order schema, errors carry the
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from flow_engine._durations import DurationError, duration_fields, normalise_duration
 from flow_engine._graph import GraphCheck
 from flow_engine.context import flow_context_schema, flow_schema
 from flow_engine.errors import FlowMigrationError
@@ -24,7 +26,7 @@ from flow_engine.model import Edge, Flow, Node, Trigger, text_of
 from flow_engine.nodes import NODE_HANDLERS
 from flow_engine.nodes.base import CompileEnv
 
-__all__ = ["ValidationIssue", "validate_flow"]
+__all__ = ["ValidationIssue", "normalise_durations", "validate_flow"]
 
 _FLOW_VALIDATOR: Draft202012Validator | None = None
 _CONFIG_VALIDATORS: dict[str, Draft202012Validator] = {}
@@ -91,6 +93,84 @@ def _config_validator(node_type: str) -> Draft202012Validator:
     return validator
 
 
+def _field_names(chain: tuple[Mapping[str, Any], ...], path: tuple[Any, ...]) -> tuple[str, str]:
+    en, zh = [], []
+    for schema, step in zip(chain[1:], path, strict=True):
+        if isinstance(step, int):
+            en.append(f"#{step + 1}")
+            zh.append(f"第 {step + 1} 项")
+        elif schema.get("title"):
+            en.append(str(schema["title"]))
+            zh.append(str(schema.get("x-title-zh") or schema["title"]))
+    return " › ".join(en), "“" + " · ".join(zh) + "”"
+
+
+def _node_names(doc: Mapping[str, Any], node: Node) -> tuple[str, str]:
+    name = doc["nodes"][node.index].get("name")
+    if isinstance(name, str) and name:
+        return name, name
+    name = name if isinstance(name, Mapping) else {}
+    en, zh = name.get("en") or name.get("zh"), name.get("zh") or name.get("en")
+    return str(en or node.id), str(zh or node.id)
+
+
+def _duration_issues(doc: Mapping[str, Any], node: Node, path: str) -> list[ValidationIssue]:
+    out = []
+    schema = NODE_HANDLERS[node.type].config_schema
+    for parts, text, chain in duration_fields(schema, node.config):
+        if not isinstance(text, str):
+            continue  # the config schema reports the wrong type
+        try:
+            normalise_duration(text)
+        except DurationError as err:
+            field_en, field_zh = _field_names(chain, parts)
+            node_en, node_zh = _node_names(doc, node)
+            code = "duration_too_long" if err.reason == "too_long" else "invalid_duration"
+            out.append(
+                make_issue(
+                    code,
+                    path + _pointer(parts),
+                    node_id=node.id,
+                    node=node_en,
+                    node_zh=node_zh,
+                    field=field_en,
+                    field_zh=field_zh,
+                    value=err.text,
+                )
+            )
+    return out
+
+
+def normalise_durations(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``doc`` with every readable duration in node configs in canonical form.
+
+    ``4小时`` becomes ``4h`` and ``2d 4h`` becomes ``2d4h``; what cannot be read is left as
+    written, for validation to report.
+    """
+    out = dict(doc)
+    nodes = doc.get("nodes")
+    if not isinstance(nodes, list):
+        return out
+    out["nodes"] = []
+    for raw in nodes:
+        handler = NODE_HANDLERS.get(raw.get("type")) if isinstance(raw, dict) else None
+        if handler is None or not isinstance(raw.get("config"), dict):
+            out["nodes"].append(raw)
+            continue
+        node = copy.deepcopy(raw)
+        for parts, text, _chain in duration_fields(handler.config_schema, raw["config"]):
+            try:
+                canonical = normalise_duration(text)
+            except DurationError:
+                continue
+            target = node["config"]
+            for step in parts[:-1]:
+                target = target[step]
+            target[parts[-1]] = canonical
+        out["nodes"].append(node)
+    return out
+
+
 # Read what can be read of a document that may have schema errors.
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
@@ -155,7 +235,9 @@ def analyse(doc: Any, order_schema: Mapping[str, Any] | None = None) -> Analysis
         for err in errors:
             path = f"/nodes/{node.index}/config" + _pointer(err.absolute_path).rstrip("/")
             issues.append(make_issue("config", path, node_id=node.id, detail=err.message))
-        if not errors:
+        durations = _duration_issues(doc, node, path=f"/nodes/{node.index}/config")
+        issues += durations
+        if not errors and not durations:
             valid_config.add(node.index)
     issues += GraphCheck(flow, NODE_HANDLERS, valid_config).run()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import simplejson
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -21,6 +21,7 @@ from ..jsonbody import parse_json
 from ..models import AllowedHost, Channel
 from ..runs import outbox
 from ..security import current_user, permission_required
+from ..templates_admin import receiver
 
 bp = Blueprint("outbox_admin", __name__, url_prefix="/admin/outbox")
 
@@ -45,6 +46,7 @@ def _page(db: Any, **shown_once: Any) -> str:
         order_channels=order_schema()["properties"]["channel"]["enum"],
         created=shown_once.get("created"),
         host_secret=shown_once.get("host_secret"),
+        demo_received=receiver.recent() if "demo_receiver" in current_app.blueprints else None,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from flow_engine import NODE_HANDLERS
+from flow_engine._durations import DurationError, normalise_duration
 
 from ..errors import ValidationError
 from ..jsonbody import parse_json
@@ -56,6 +57,22 @@ def _options(schema: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     return [(str(v), str(names.get(v, v)) if lang == "zh" else str(v)) for v in schema["enum"]]
 
 
+def _duration_text(value: Any) -> tuple[Any, bool]:
+    """The canonical form when ``value`` reads as a duration, and whether it changed."""
+    try:
+        canonical = normalise_duration(value)
+    except DurationError:
+        return value, False
+    return canonical, canonical != value
+
+
+def _duration_help(schema: Mapping[str, Any]) -> str:
+    said = str(schema.get("description") or "")
+    return (said + " " if said else "") + _(
+        "Write e.g. 4h, 2d 4h, 30 min, 2 hours or 1.5h; it is stored as 4h, 2d4h, 30m."
+    )
+
+
 def widget(
     schema: Mapping[str, Any],
     value: Any,
@@ -79,6 +96,15 @@ def widget(
         return {**base, "kind": "table", "json": json.dumps(value or {}, ensure_ascii=False)}
     if schema.get("x-editor") == "dsl":
         return {**base, "kind": "dsl", "expr": expression_kind(node_type, path)}
+    if schema.get("x-editor") == "duration":
+        text, changed = _duration_text(value)
+        return {
+            **base,
+            "kind": "duration",
+            "value": text,
+            "normalised": changed,
+            "help": _duration_help(schema),
+        }
     if "enum" in schema:
         return {
             **base,
@@ -96,6 +122,16 @@ def widget(
         items = schema.get("items") or {}
         if "enum" in items:
             return {**base, "kind": "multi", "options": _options(items, lang), "value": value or []}
+        if items.get("x-editor") == "duration":
+            texts = [_duration_text(v) for v in value or []]
+            return {
+                **base,
+                "kind": "lines",
+                "value": "\n".join(str(t) for t, _changed in texts),
+                "normalised": any(changed for _t, changed in texts),
+                "duration": True,
+                "help": _duration_help(schema),
+            }
         if _kind_of(items) == "string" and items.get("x-editor") != "dsl":
             return {**base, "kind": "lines", "value": "\n".join(str(v) for v in value or [])}
         values = value if isinstance(value, list) else []

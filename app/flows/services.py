@@ -24,6 +24,7 @@ from flow_engine import (
     compile_flow,
     flow_digest,
     migrate,
+    normalise_durations,
     validate_flow,
 )
 
@@ -126,6 +127,7 @@ def _description(doc: Mapping[str, Any]) -> str | dict[str, str]:
 def create_flow(db: Session, actor: User | None, doc: Mapping[str, Any]) -> Flow:
     """Create a flow whose draft is ``doc``. Raises ConflictError if the key exists."""
     key = _key_of(doc)
+    doc = normalise_durations(doc)
     if db.scalars(select(Flow.id).where(Flow.key == key)).first() is not None:
         raise ConflictError(_l("A flow with the key %(key)s exists already.", key=key))
     name_zh, name_en = _names(doc)
@@ -158,6 +160,7 @@ def save_draft(
         raise ValidationError(
             _l("The key of a flow cannot change."), code="invalid_flow", fields={"key": "changed"}
         )
+    doc = normalise_durations(doc)
     updated = db.execute(
         update(Flow)
         .where(Flow.id == flow.id, Flow.draft_revision == base_revision)

@@ -1,14 +1,23 @@
 """The demo: a sensible set of templates imported and published, with their sample orders
-fed so a newcomer sees live runs, approvals waiting and alerts at once."""
+fed so a newcomer sees live runs, approvals waiting and alerts at once.
+
+Webhook addresses in the templates (an ERP's) are pointed at the built-in demo receiver of
+the server at ``receiver_base``, whose host is put on the allowlist: the demo's deliveries
+arrive instead of filling the dead letters."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..db import get_db, in_transaction
-from . import samples, services
+from ..models import AllowedHost
+from ..runs import outbox
+from . import receiver, samples, services
 
 # Bundles whose flows start on different orders, so their samples show what each one does.
 DEMO_BUNDLES = (
@@ -22,16 +31,28 @@ DEMO_BUNDLES = (
 QUIET = frozenset({"unchanged", "warn", "skip"})
 
 
-def load_demo(app: Flask, bundle_ids: tuple[str, ...] = DEMO_BUNDLES) -> list[str]:
+def load_demo(
+    app: Flask,
+    bundle_ids: tuple[str, ...] = DEMO_BUNDLES,
+    *,
+    receiver_base: str = "http://127.0.0.1:5000",
+) -> list[str]:
     """Import each bundle (published, fields created, existing data kept) and feed its
     samples, one transaction per bundle; returns what happened, one line per bundle.
     Importing again changes nothing: unchanged bundles are not recorded again and orders
-    already received start no new runs."""
+    already received start no new runs. ``receiver_base`` is where the server will answer
+    (its demo receiver takes the templates' webhooks)."""
     database = get_db(app)
+    in_transaction(database, lambda db: _allow_receiver(db, receiver_base))
     lines = []
     for bundle_id in bundle_ids:
         bundle = services.get_builtin(bundle_id)
-        options: dict[str, Any] = dict(policy="skip", publish=True, create_fields=True)
+        options: dict[str, Any] = dict(
+            policy="skip",
+            publish=True,
+            create_fields=True,
+            params=_receiver_params(bundle, receiver_base),
+        )
 
         def work(db: Any, bundle: Any = bundle, options: dict[str, Any] = options) -> str:
             plan = services.dry_run(db, bundle, **options)
@@ -44,4 +65,23 @@ def load_demo(app: Flask, bundle_ids: tuple[str, ...] = DEMO_BUNDLES) -> list[st
             return f"  {bundle.name['zh']} / {bundle.name['en']}: {state}, {new} new sample orders"
 
         lines.append(in_transaction(database, work))
-    return ["Demo templates (published, with sample orders):", *lines]
+    return [
+        "Demo templates (published, with sample orders):",
+        *lines,
+        f"Their webhooks go to the demo receiver at {receiver.receiver_url(receiver_base, '<name>')}",
+    ]
+
+
+def _receiver_params(bundle: Any, base: str) -> dict[str, str]:
+    # erp_url → /demo/receiver/erp: the receiver's log says which address was called.
+    return {
+        name: receiver.receiver_url(base, name.removesuffix("_url"))
+        for name, spec in bundle.parameters.items()
+        if spec.get("type") == "url"
+    }
+
+
+def _allow_receiver(db: Session, base: str) -> None:
+    host = (urlsplit(base).hostname or "").lower()
+    if db.scalars(select(AllowedHost.id).where(AllowedHost.host == host)).first() is None:
+        outbox.add_allowed_host(db, None, host, receiver.NOTE)

@@ -372,7 +372,8 @@ def obj(
     return out
 
 
-DURATION = {"type": "string", "pattern": "^([0-9]+[wdhms])+$"}
+# Read by flow_engine._durations (4h, 2d 4h, 4小时, 半小时 ...); saving stores the canonical form.
+DURATION = {"type": "string", "minLength": 1, "maxLength": 40, "x-editor": "duration"}
 EXPRESSION = {"type": "string", "minLength": 1, "maxLength": 8000, "x-editor": "dsl"}
 I18N = {
     "type": "object",

@@ -56,7 +56,7 @@ class TimerHandler(HandlerBase):
             "Timer",
             "定时等待",
             {
-                "duration": field(DURATION, "Wait for", "等待时长", "e.g. 30m, 2h, 1d"),
+                "duration": field(DURATION, "Wait for", "等待时长"),
                 "until": field(
                     EXPRESSION,
                     "Wait until",

@@ -117,6 +117,8 @@
         grid._grid = new OF.TableGrid(grid, hidden, () => this.apply());
       });
       this.renderExits(form);
+      // The server shows durations as stored (4小时 → 4h); keep the node's config the same.
+      if (!readOnly && form.querySelector('[data-normalised]')) this.commit();
       if (readOnly) form.querySelectorAll('input, select, textarea, button').forEach((x) => { x.disabled = true; });
       this.ed.pinFormIssues(form, this.current && this.current.id);
     }
@@ -134,6 +136,7 @@
         this.graph.updateNode(this.current.id, { config: config });
         return this.reload();
       }
+      if (e.type === 'change' && t.hasAttribute('data-duration')) { this.commit(); return this.reload(); }
       this.apply();
     }
 
