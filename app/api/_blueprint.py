@@ -17,7 +17,7 @@ from werkzeug.routing import BaseConverter
 from werkzeug.routing import ValidationError as RoutingValidationError
 
 from .. import ratelimit
-from ..errors import AppError, NotFoundError, error_body
+from ..errors import AppError, NotFoundError, error_body, retry_headers
 from ._http import reply
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -93,8 +93,5 @@ def problems(err: AppError) -> list[dict[str, Any]] | None:
 
 @bp.errorhandler(AppError)
 def _app_error(err: AppError) -> Response:
-    headers = {}
-    if isinstance(err, ratelimit.RateLimitedError):
-        headers["Retry-After"] = str(err.retry_after)
     body = error_body(err.code, str(err.message), problems(err))
-    return reply(body, err.status, headers)
+    return reply(body, err.status, retry_headers(err))
