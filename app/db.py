@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 import orjson
 import simplejson
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -268,6 +269,12 @@ def is_lock_error(err: OperationalError) -> bool:
     )
 
 
+def is_unique_violation(err: IntegrityError) -> bool:
+    """A unique constraint refused the row: a concurrent request stored the same key first."""
+    orig = err.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
 def init_app(app: Flask) -> Database:
     """Attach a :class:`Database` to ``app`` and close request sessions on teardown."""
     busy_timeout = float(app.config.get("SQLITE_BUSY_TIMEOUT", BUSY_TIMEOUT))
@@ -280,19 +287,32 @@ def init_app(app: Flask) -> Database:
         if session is not None:
             session.close()
 
-    @app.errorhandler(OperationalError)
-    def database_error(err: OperationalError) -> Any:
-        session = g.get("db_session")
-        if session is not None:
-            session.rollback()  # the error page may load the signed-in user again
-        if not is_lock_error(err):
-            return unexpected_error_response(err)
-        log.warning("%s %s refused: the database stayed locked", request.method, request.path)
-        # Through the app's handlers for DatabaseBusyError, so that the API answers JSON in
-        # its own form and pages answer with a page.
-        return current_app.handle_user_exception(DatabaseBusyError())
+    app.register_error_handler(OperationalError, _database_error)
+    app.register_error_handler(IntegrityError, _database_error)
 
     return database
+
+
+def _database_error(err: OperationalError | IntegrityError) -> Any:
+    """A write that lost to another: 503 when the lock stayed taken, 409 when another request
+    stored the same key first; any other database error is a 500. Answered through the app's
+    handlers for the domain error, so that the API answers JSON in its own form."""
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()  # the error page may load the signed-in user again
+    if isinstance(err, OperationalError) and is_lock_error(err):
+        log.warning("%s %s refused: the database stayed locked", request.method, request.path)
+        return current_app.handle_user_exception(DatabaseBusyError())
+    if isinstance(err, IntegrityError) and is_unique_violation(err):
+        log.warning(
+            "%s %s lost a race for a unique key: %s", request.method, request.path, err.orig
+        )
+        conflict = ConflictError(
+            _l("Someone else saved the same item at the same moment. Reload and try again."),
+            code="concurrent_change",
+        )
+        return current_app.handle_user_exception(conflict)
+    return unexpected_error_response(err)
 
 
 def get_db(app: Flask | None = None) -> Database:

@@ -124,6 +124,9 @@ def upsert_rows(
                 fields={f"rows/{i}": "missing_key"},
             )
         prepared[str(key)] = data
+    # Upserts of one table take turns (on PostgreSQL; SQLite has one writer at a time), so
+    # that two cannot both find a key missing and both insert it.
+    db.execute(select(ReferenceTable.id).where(ReferenceTable.id == table.id).with_for_update())
     existing = {
         r.key: r for r in db.scalars(select(ReferenceRow).where(ReferenceRow.table_id == table.id))
     }

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
 import random
 import sqlite3
 import subprocess
@@ -35,10 +34,10 @@ from .test_queue import _env, _free_port, _stop, _wait_ready
 from .write_requests import REQUESTS, World, build_world
 
 THREADS = 4
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Forms without CSRF tokens, no rate limits, and unexpected errors answered with a 500 as in
 # production instead of raised into the test.
 WRITERS_CONFIG = {"WTF_CSRF_ENABLED": False, "RATELIMIT_API": "", "PROPAGATE_EXCEPTIONS": False}
-WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _write_endpoints(app: Any) -> set[str]:
@@ -70,8 +69,8 @@ def test_every_write_endpoint_is_listed(app):
     assert _write_endpoints(app) == set(REQUESTS)
 
 
-def test_every_write_endpoint_answers_concurrent_writers_without_a_5xx(make_app):
-    app = make_app(**WRITERS_CONFIG)
+def test_every_write_endpoint_answers_concurrent_writers_without_a_5xx(app):
+    app.config.update(WRITERS_CONFIG)
     world = build_world(app, get_db(app), THREADS)
     # Everyone signs out last, so that every other page is still reached signed in.
     endpoints = sorted(set(REQUESTS) - {"auth.logout"})
@@ -91,10 +90,6 @@ def test_every_write_endpoint_answers_concurrent_writers_without_a_5xx(make_app)
     assert server_errors == {}, f"{server_errors.total()} of {len(answers)} answers were 5xx"
     # The requests are valid: most of them are carried out, not refused.
     done = Counter(e for e, s, _ in answers if s < 400)
-    if os.environ.get("SHOW"):
-        for e, s, body in sorted(answers):
-            if e not in done:
-                print(e, s, body[:400].replace("\n", " "))
     assert len(done) >= len(REQUESTS) * 3 // 4, sorted(set(REQUESTS) - set(done))
 
 
@@ -108,8 +103,8 @@ def _send(client: Any, world: World, endpoint: str, n: int) -> tuple[int, str]:
     return response.status_code, response.get_data()[:2000].decode(errors="replace")
 
 
-def test_reference_rows_and_failed_logins_from_threads(make_app):
-    app = make_app(**WRITERS_CONFIG)
+def test_reference_rows_and_failed_logins_from_threads(app):
+    app.config.update(WRITERS_CONFIG)
     world = build_world(app, get_db(app), 1)
     headers = {"Authorization": f"Bearer {world.api_key}"}
 
@@ -216,8 +211,8 @@ def _write_lock_held(app: Any) -> Iterator[None]:
 
 
 @pytest.mark.skipif(USING_PG, reason="SQLite's write lock")
-def test_reads_go_on_and_writers_wait_while_another_writer_holds_the_lock(make_app):
-    app = make_app(**WRITERS_CONFIG)
+def test_reads_go_on_and_writers_wait_while_another_writer_holds_the_lock(app):
+    app.config.update(WRITERS_CONFIG)
     world = build_world(app, get_db(app), 1)
     api = {"Authorization": f"Bearer {world.api_key}"}
     client = app.test_client()
