@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from app.db import get_db
+from app.db import get_db, in_transaction
 from app.models import ReferenceRow, ReferenceTable
+from app.reference import services as reference
 
 from .conftest import CSRF_RE, USING_PG
 from .test_queue import _env, _free_port, _stop, _wait_ready
@@ -87,7 +88,8 @@ def test_every_write_endpoint_answers_concurrent_writers_without_a_5xx(app):
 
     answers = [a for per_thread in _together(THREADS, writer) for a in per_thread]
     server_errors = Counter(e for e, s, _ in answers if s >= 500)
-    assert server_errors == {}, f"{server_errors.total()} of {len(answers)} answers were 5xx"
+    first = next((f"{e}: {s} {body[:300]}" for e, s, body in answers if s >= 500), "")
+    assert server_errors == {}, f"{server_errors.total()} of {len(answers)} were 5xx; {first}"
     # The requests are valid: most of them are carried out, not refused.
     done = Counter(e for e, s, _ in answers if s < 400)
     assert len(done) >= len(REQUESTS) * 3 // 4, sorted(set(REQUESTS) - set(done))
@@ -253,3 +255,33 @@ def test_a_lock_held_past_the_busy_timeout_is_a_503_with_retry_after(make_app):
     }
     assert (login.status_code, login.headers["Retry-After"]) == (503, "1")
     assert "数据库正忙" in login.get_data(as_text=True)
+
+
+def test_reference_cache_reads_while_a_table_is_created(app):
+    """A table committed between the cache's two reads (PostgreSQL sees it in the second
+    statement only) is read consistently, not a KeyError in the middle of an order."""
+    database = get_db(app)
+
+    def table_with_row(name: str) -> None:
+        def work(db: Any) -> None:
+            reference.upsert_rows(db, reference.ensure_table(db, name, key_field="code"),
+                                  [{"code": name.upper()}])  # fmt: skip
+
+        in_transaction(database, work)
+
+    table_with_row("first")
+    created: list[str] = []
+
+    def commit_a_table_first(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM reference_rows" in statement and not created:
+            created.append("second")
+            table_with_row("second")
+
+    event.listen(database.engine, "before_cursor_execute", commit_a_table_first)
+    try:
+        with database.session() as db:
+            tables = reference.ReferenceCache().get(db)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", commit_a_table_first)
+    assert created == ["second"]
+    assert tables["first"] == [{"code": "FIRST"}]
