@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import event, select
 
+from app.cli import cli
 from app.db import get_db, in_transaction
 from app.models import ReferenceRow, ReferenceTable
 from app.reference import services as reference
@@ -285,3 +287,26 @@ def test_reference_cache_reads_while_a_table_is_created(app):
         event.remove(database.engine, "before_cursor_execute", commit_a_table_first)
     assert created == ["second"]
     assert tables["first"] == [{"code": "FIRST"}]
+
+
+@pytest.mark.skipif(USING_PG, reason="SQLite's write lock")
+def test_command_line_writers_wait_for_the_lock(app, app_config):
+    """`orderflow user create` and `calendar seed` while the server is writing: they wait."""
+    env = {"ORDERFLOW_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+           "DATABASE_URL": app_config["DATABASE_URL"], "SECRET_KEY": "test"}  # fmt: skip
+    commands = [["user", "create", "ops", "--role", "viewer", "--password", "correct-horse-1"],
+                ["calendar", "seed", "2026"]]  # fmt: skip
+    results: list[Any] = []
+    for command in commands:
+        runner = threading.Thread(
+            target=lambda c=command: results.append(CliRunner().invoke(cli, c, env=env))
+        )
+        with _write_lock_held(app):
+            runner.start()
+            time.sleep(0.5)
+            assert runner.is_alive()  # waiting for the lock, not refused
+        runner.join(15)
+    assert [(r.exit_code, r.output.split(":")[0]) for r in results] == [
+        (0, "Created user ops with roles viewer\n"),
+        (0, "2026"),
+    ], [r.output for r in results]
