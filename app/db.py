@@ -186,15 +186,10 @@ class Database:
         self.writer_engine = (
             self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         )
-        self.sessionmaker = self._sessionmaker(self.engine)
-        self.writer_sessionmaker = self._sessionmaker(self.writer_engine)
-
-    @staticmethod
-    def _sessionmaker(bind: Engine) -> sessionmaker[Session]:
-        made = sessionmaker(bind=bind, expire_on_commit=False)
-        event.listen(made, "after_commit", _run_on_commit)
-        event.listen(made, "after_rollback", _drop_on_commit)
-        return made
+        # One factory for both kinds of session: other modules hook its events.
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        event.listen(self.sessionmaker, "after_commit", _run_on_commit)
+        event.listen(self.sessionmaker, "after_rollback", _drop_on_commit)
 
     @property
     def is_sqlite(self) -> bool:
@@ -203,7 +198,7 @@ class Database:
     def session(self, *, writes: bool = False) -> Session:
         """A new session; with ``writes``, each of its transactions takes SQLite's write lock
         when it begins, waiting for it up to the busy timeout."""
-        return (self.writer_sessionmaker if writes else self.sessionmaker)()
+        return self.sessionmaker(bind=self.writer_engine) if writes else self.sessionmaker()
 
     def dispose(self) -> None:
         self.engine.dispose()

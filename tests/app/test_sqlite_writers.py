@@ -310,3 +310,22 @@ def test_command_line_writers_wait_for_the_lock(app, app_config):
         (0, "Created user ops with roles viewer\n"),
         (0, "2026"),
     ], [r.output for r in results]
+
+
+@pytest.mark.skipif(USING_PG, reason="SQLite's write lock")
+def test_an_approval_page_marks_its_notifications_read_after_waiting_for_the_lock(app):
+    """The one GET page that writes (opening an approval reads its notifications)."""
+    app.config.update(WRITERS_CONFIG)
+    world = build_world(app, get_db(app), 1)
+    client = app.test_client()
+    client.post("/login", data={"username": world.admins[0], "password": "correct-horse"})
+    answers: list[int] = []
+    page = threading.Thread(
+        target=lambda: answers.append(client.get(f"/approvals/{world.task_keys[0]}").status_code)
+    )
+    with _write_lock_held(app):
+        page.start()
+        time.sleep(0.5)
+        assert page.is_alive()  # waiting for the lock, not refused
+    page.join(10)
+    assert answers == [200]
