@@ -2,8 +2,10 @@
 and failed logins against real gunicorn processes, answer without a 5xx and lose nothing.
 
 On SQLite a transaction that read first and writes later is refused at once ("database is
-locked") when another writer committed in between; these tests are what keeps request
-sessions taking the write lock first (docs/adr/0006).
+locked") when another writer committed in between; these tests keep every writer (request
+sessions of POST/PUT/PATCH/DELETE, the approval page's read marks, the command line) taking
+the write lock first and waiting for it, GET requests reading without it, and a lock that
+outlasts the busy timeout answered 503 with Retry-After (docs/adr/0006).
 """
 
 from __future__ import annotations
@@ -227,7 +229,11 @@ def test_reads_go_on_and_writers_wait_while_another_writer_holds_the_lock(app):
         assert client.get("/api/v1/reference-tables", headers=api).status_code == 200
         check = {"source": "order.amount > 5", "kind": "condition"}
         assert client.post("/flows/editor/expression", json=check).get_json()["ok"] is True
-        assert time.monotonic() - started < 2  # GETs and checks take no write lock
+        unknown = {"Authorization": "Bearer of_nokey_0123456789abcdef"}
+        intake = app.test_client().post("/api/v1/orders", headers=unknown, json={})
+        assert intake.status_code == 401
+        # GETs, checks and API key checks (intake's first step) take no write lock.
+        assert time.monotonic() - started < 2
         writer = threading.Thread(target=lambda: posted.append(client.post(
             "/api/v1/reference-tables/carriers/rows", headers=api,
             json={"rows": [{"code": "LATE"}]}).status_code))  # fmt: skip
