@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from .commands._app import command_app, friendly_errors, ready_app
 from .config import ROLES
 from .errors import AppError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +174,12 @@ def user_create(
     locale: str | None,
 ) -> None:
     """Create a user with one or more roles."""
-    from .db import get_session
+    from .db import get_db, in_transaction
     from .users import services
 
-    with ready_app().app_context():
+    def work(db: Session) -> str:
         created = services.create_user(
-            get_session(),
+            db,
             None,
             username=username,
             password=password,
@@ -184,9 +188,10 @@ def user_create(
             email=email,
             locale=locale,
         )
-        click.echo(
-            f"Created user {created.username} with roles {', '.join(sorted(created.role_names))}"
-        )
+        return f"Created user {created.username} with roles {', '.join(sorted(created.role_names))}"
+
+    with ready_app().app_context():
+        click.echo(in_transaction(get_db(), work))
 
 
 @user.command("list")
@@ -210,15 +215,15 @@ def user_list() -> None:
 @friendly_errors
 def user_set_role(username: str, roles: tuple[str, ...]) -> None:
     """Replace the roles of USERNAME with ROLES."""
-    from .db import get_session
+    from .db import get_db, in_transaction
     from .users import services
 
+    def work(db: Session) -> str:
+        target = services.set_roles(db, None, services.get_user(db, username), roles)
+        return f"{target.username}: {', '.join(sorted(target.role_names))}"
+
     with ready_app().app_context():
-        db_session = get_session()
-        target = services.set_roles(
-            db_session, None, services.get_user(db_session, username), roles
-        )
-        click.echo(f"{target.username}: {', '.join(sorted(target.role_names))}")
+        click.echo(in_transaction(get_db(), work))
 
 
 @user.command("set-password")
@@ -233,12 +238,14 @@ def user_set_role(username: str, roles: tuple[str, ...]) -> None:
 @friendly_errors
 def user_set_password(username: str, password: str) -> None:
     """Set a new password for USERNAME (logs out their sessions)."""
-    from .db import get_session
+    from .db import get_db, in_transaction
     from .users import services
 
+    def work(db: Session) -> None:
+        services.set_password(db, None, services.get_user(db, username), password)
+
     with ready_app().app_context():
-        db_session = get_session()
-        services.set_password(db_session, None, services.get_user(db_session, username), password)
+        in_transaction(get_db(), work)
         click.echo(f"Password of {username} changed")
 
 
@@ -256,29 +263,27 @@ def demo(no_templates: bool) -> None:
     """
     from sqlalchemy import select
 
-    from .db import get_session
+    from .db import get_db, in_transaction
     from .models import User
     from .users import services
 
-    app = ready_app()
-    with app.app_context():
-        db_session = get_session()
+    def work(db: Session) -> list[str]:
         lines = []
         for username, password, roles, display in DEMO_USERS:
-            exists = db_session.scalars(select(User.id).where(User.username == username)).first()
+            exists = db.scalars(select(User.id).where(User.username == username)).first()
             if exists is None:
                 services.create_user(
-                    db_session,
-                    None,
-                    username=username,
-                    password=password,
-                    roles=roles,
+                    db, None, username=username, password=password, roles=roles,
                     display_name=display,
-                )
+                )  # fmt: skip
                 lines.append(f"  {username:<11} {password:<22} {', '.join(roles)}")
             else:
                 lines.append(f"  {username:<11} {'(exists, unchanged)':<22} {', '.join(roles)}")
-        db_session.commit()
+        return lines
+
+    app = ready_app()
+    with app.app_context():
+        lines = in_transaction(get_db(), work)
         click.echo("Demo users (username, password, role):")
         click.echo("\n".join(lines))
     if not no_templates:

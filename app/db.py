@@ -3,6 +3,10 @@
 SQLite (a file under ``instance/``, WAL journal, foreign keys on) by default, PostgreSQL
 through ``DATABASE_URL``. Views get one session per request from :func:`get_session`;
 services receive the session as an argument.
+
+On SQLite every transaction that may write takes the write lock with its first statement
+(docs/adr/0006): the units of :func:`in_transaction` and the request sessions of POST, PUT,
+PATCH and DELETE requests. GET requests read without it.
 """
 
 from __future__ import annotations
@@ -17,30 +21,42 @@ from typing import Any, TypeVar
 
 import orjson
 import simplejson
-from flask import Flask, g
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from .config import normalise_database_url
-from .errors import ConfigError, ConflictError
+from .errors import (
+    ConfigError,
+    ConflictError,
+    DatabaseBusyError,
+    unexpected_error_response,
+)
 
 EXTENSION_KEY = "orderflow.db"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BUSY_TIMEOUT = 10.0  # seconds a SQLite writer waits for the write lock (SQLITE_BUSY_TIMEOUT)
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy, not the sqlite3 module, open transactions (see _sqlite_begin): the
-    # module's own handling would commit a SAVEPOINT's work when it is released.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, open transactions (see _sqlite_begin): the
+        # module's own handling would commit a SAVEPOINT's work when it is released.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    return on_connect
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -110,15 +126,16 @@ def json_loads(text: str | bytes) -> Any:
     return simplejson.loads(text, use_decimal=True)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` with OrderFlow's connection settings."""
+def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with OrderFlow's connection settings; on SQLite a writer
+    waits up to ``busy_timeout`` seconds for the write lock."""
     url = normalise_database_url(url)
     kwargs.setdefault("json_serializer", json_dumps)
     kwargs.setdefault("json_deserializer", json_loads)
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 10}, **kwargs)
-            event.listen(engine, "connect", _sqlite_pragmas)
+            engine = create_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
+            event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
             event.listen(engine, "begin", _sqlite_begin)
         else:
             engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
@@ -163,8 +180,13 @@ def _drop_on_commit(session: Session, *_args: Any) -> None:
 class Database:
     """The engine and session factory of one app."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        self.engine = make_engine(url, busy_timeout=busy_timeout)
+        # The same connections, their transactions beginning IMMEDIATE on SQLite.
+        self.writer_engine = (
+            self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
+        )
+        # One factory for both kinds of session: other modules hook its events.
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
         event.listen(self.sessionmaker, "after_commit", _run_on_commit)
         event.listen(self.sessionmaker, "after_rollback", _drop_on_commit)
@@ -173,8 +195,10 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def session(self) -> Session:
-        return self.sessionmaker()
+    def session(self, *, writes: bool = False) -> Session:
+        """A new session; with ``writes``, each of its transactions takes SQLite's write lock
+        when it begins, waiting for it up to the busy timeout."""
+        return self.sessionmaker(bind=self.writer_engine) if writes else self.sessionmaker()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -186,20 +210,23 @@ def in_transaction(database: Database, work: Callable[[Session], T], *, attempts
     Conflicts are a stale optimistic lock (another process advanced the same run first) or
     SQLite's "database is locked". Each retry starts from a fresh read, so the work sees
     what the winner committed. On SQLite the unit takes the write lock when it begins
-    (``BEGIN IMMEDIATE``), waiting for it up to the busy timeout.
+    (``BEGIN IMMEDIATE``), waiting for it up to the busy timeout; a lock still refused after
+    the retries raises :class:`DatabaseBusyError` (503 with ``Retry-After``).
     """
+    _release_request_lock(database)
     for attempt in range(attempts):
-        with database.session() as session:
+        with database.session(writes=True) as session:
             try:
-                if database.is_sqlite:
-                    session.connection(execution_options={"sqlite_immediate": True})
+                session.connection()  # begin now: the lock is taken before any read
                 result = work(session)
                 session.commit()
                 return result
             except (StaleDataError, OperationalError) as err:
                 session.rollback()
-                if isinstance(err, OperationalError) and not _is_lock_error(err):
+                if isinstance(err, OperationalError) and not is_lock_error(err):
                     raise
+                if attempt == attempts - 1 and isinstance(err, OperationalError):
+                    raise DatabaseBusyError() from err
                 if attempt == attempts - 1:
                     raise ConflictError(
                         "the data kept changing under this update; try again"
@@ -208,7 +235,27 @@ def in_transaction(database: Database, work: Callable[[Session], T], *, attempts
     raise AssertionError("unreachable")
 
 
-def _is_lock_error(err: OperationalError) -> bool:
+def release_write_lock(session: Session) -> None:
+    """End ``session``'s transaction if it has nothing pending (a commit without changes;
+    loaded objects stay loaded), giving back SQLite's write lock before slow work that only
+    reads, such as checking a password hash. The next statement takes the lock again."""
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
+
+
+def _release_request_lock(database: Database) -> None:
+    # A unit of work run during a request must not wait for its own request's write lock.
+    # A view holding unsaved changes while it runs a unit of its own would be waiting for
+    # itself and must save or drop them first.
+    if not (database.is_sqlite and has_app_context()):
+        return
+    session = g.get("db_session")
+    if session is not None and session.get_bind() is database.writer_engine:
+        release_write_lock(session)
+
+
+def is_lock_error(err: OperationalError) -> bool:
+    """SQLite's "database is locked" or PostgreSQL's deadlock and serialization failures."""
     text_ = str(err.orig).lower()
     return (
         "database is locked" in text_
@@ -217,9 +264,16 @@ def _is_lock_error(err: OperationalError) -> bool:
     )
 
 
+def is_unique_violation(err: IntegrityError) -> bool:
+    """A unique constraint refused the row: a concurrent request stored the same key first."""
+    orig = err.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
 def init_app(app: Flask) -> Database:
     """Attach a :class:`Database` to ``app`` and close request sessions on teardown."""
-    database = Database(app.config["DATABASE_URL"])
+    busy_timeout = float(app.config.get("SQLITE_BUSY_TIMEOUT", BUSY_TIMEOUT))
+    database = Database(app.config["DATABASE_URL"], busy_timeout=busy_timeout)
     app.extensions[EXTENSION_KEY] = database
 
     @app.teardown_appcontext
@@ -228,20 +282,64 @@ def init_app(app: Flask) -> Database:
         if session is not None:
             session.close()
 
+    app.register_error_handler(OperationalError, _database_error)
+    app.register_error_handler(IntegrityError, _database_error)
+
     return database
 
 
-def get_db(app: Flask | None = None) -> Database:
-    from flask import current_app
+def _database_error(err: OperationalError | IntegrityError) -> Any:
+    """A write that lost to another: 503 when the lock stayed taken, 409 when another request
+    stored the same key first; any other database error is a 500. Answered through the app's
+    handlers for the domain error, so that the API answers JSON in its own form."""
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()  # the error page may load the signed-in user again
+    if isinstance(err, OperationalError) and is_lock_error(err):
+        log.warning("%s %s refused: the database stayed locked", request.method, request.path)
+        return current_app.handle_user_exception(DatabaseBusyError())
+    if isinstance(err, IntegrityError) and is_unique_violation(err):
+        log.warning(
+            "%s %s lost a race for a unique key: %s", request.method, request.path, err.orig
+        )
+        conflict = ConflictError(
+            _l("Someone else saved the same item at the same moment. Reload and try again."),
+            code="concurrent_change",
+        )
+        return current_app.handle_user_exception(conflict)
+    return unexpected_error_response(err)
 
+
+def get_db(app: Flask | None = None) -> Database:
     return (app or current_app).extensions[EXTENSION_KEY]
 
 
+def reads_only(view: F) -> F:
+    """Mark a view that answers a POST without changing data (a check, a preview, a
+    simulation): its request session reads without taking SQLite's write lock, so that it
+    neither waits for the writers nor holds them up."""
+    view.reads_only = True  # type: ignore[attr-defined]
+    return view
+
+
 def get_session() -> Session:
-    """The session of the current request (or app context)."""
+    """The session of the current request (or app context).
+
+    A request that may change data (any method but GET, HEAD and OPTIONS, in a view not
+    marked :func:`reads_only`) takes SQLite's write lock with its first statement: a
+    transaction that reads and then writes would be refused at once, without waiting, when
+    another writer committed in between.
+    """
     if "db_session" not in g:
-        g.db_session = get_db().session()
+        g.db_session = get_db().session(writes=has_request_context() and _may_write())
     return g.db_session
+
+
+def _may_write() -> bool:
+    if request.method in SAFE_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, "reads_only", False)
 
 
 def release_session() -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import lazyload
 
-from .db import get_session
+from .db import get_db, get_session
 from .errors import AuthenticationError, PermissionDeniedError
 from .models import ApiKey, User, utcnow
 
@@ -219,14 +219,17 @@ def authenticate_api_key(plaintext: str | None) -> ApiPrincipal:
     if len(parts) != 3 or f"{parts[0]}_" != API_KEY_PREFIX:
         raise AuthenticationError("The API key is malformed.", code="invalid_api_key")
     digest = _digest(plaintext)
-    db = get_session()
-    engine = db.get_bind()
+    database = get_db()
+    engine = database.engine
     now = utcnow()
     hit = _verified.get(digest)
     if hit is not None and hit[0] is engine and time.monotonic() - hit[1] < API_KEY_RECHECK_SECONDS:
         principal = hit[2]
     else:
-        principal = _verify(db, parts[1], digest, now)
+        # A session of its own, not the request's: checking a key takes no write lock, so
+        # requests arriving during an order's transaction join the next one (group commit).
+        with database.session() as db:
+            principal = _verify(db, parts[1], digest, now)
         with _verified_lock:
             if len(_verified) >= _API_KEY_CACHE_SIZE:
                 _verified.clear()

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
-from ..db import get_session
+from ..db import get_session, reads_only
 from ..errors import AppError, ValidationError
 from ..models import AlertRule
 from ..security import can, current_user, permission_required
@@ -293,6 +293,7 @@ def rule_evaluate(key: str) -> ResponseReturnValue:
 
 
 @bp.post("/rules/preview")
+@reads_only
 @permission_required("alerts.manage")
 def rule_preview() -> ResponseReturnValue:
     """What the rule in the form would find now (htmx fragment), without raising alerts."""

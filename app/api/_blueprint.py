@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BaseConverter
 
 from .. import ratelimit
-from ..errors import AppError, NotFoundError, error_body
+from ..errors import AppError, NotFoundError, error_body, retry_headers
 from ..flows.services import KEY_RE, RESERVED_KEYS
 from ._http import reply
 
@@ -80,8 +80,5 @@ def problems(err: AppError) -> list[dict[str, Any]] | None:
 
 @bp.errorhandler(AppError)
 def _app_error(err: AppError) -> Response:
-    headers = {}
-    if isinstance(err, ratelimit.RateLimitedError):
-        headers["Retry-After"] = str(err.retry_after)
     body = error_body(err.code, str(err.message), problems(err))
-    return reply(body, err.status, headers)
+    return reply(body, err.status, retry_headers(err))

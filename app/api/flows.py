@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from flow_engine import validate_flow
 
-from ..db import get_session
+from ..db import get_session, reads_only
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
 from ..models import Flow, FlowVersion
@@ -121,6 +121,7 @@ def save_draft(key: str) -> Response:
 
 
 @bp.post("/flows/<flow_key:key>/validate")
+@reads_only
 @api_key_required("flows:read")
 def validate(key: str) -> Response:
     """Validate the stored draft, or the document in the body when one is sent."""

@@ -27,6 +27,8 @@ ERRORS = {
     "415": "The body is not application/json",
     "422": "Validation failed: details lists each problem with its JSON path",
     "429": "Rate limited: retry after Retry-After seconds",
+    "503": "The database stayed busy with other writes (embedded SQLite): nothing was stored; "
+    "retry after Retry-After seconds",
 }
 
 

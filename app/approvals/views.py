@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..db import get_session
+from ..db import get_db, get_session, in_transaction
 from ..errors import AppError, NotFoundError, ValidationError
 from ..models import User, utcnow
 from ..notifications import links
@@ -113,8 +113,8 @@ def detail(task_key: str) -> str | Response:
     if via == "web" and view.acting_for is None and not services.may_decide(user, task):
         if not any(a.actor == user.username for a in view.actions):
             return render_template("approvals/not_yours.html", task=task), 403
-    notifications.mark_task_read(db, user, task_key)
-    db.commit()
+    # A page read takes no write lock; its one write waits for the lock in a unit of its own.
+    in_transaction(get_db(), lambda unit: notifications.mark_task_read(unit, user, task_key))
     return _detail_page(db, view, user, via)
 
 

@@ -17,15 +17,15 @@ def calendar_cli() -> None:
 @friendly_errors
 def seed(years: tuple[int, ...]) -> None:
     """Load the statutory holidays and make-up working days of YEARS (chinese-calendar)."""
-    from ..db import get_session
+    from ..db import get_db, in_transaction
     from . import services
 
     with ready_app().test_request_context():
-        db = get_session()
-        for year in years:
-            count = services.seed_statutory(db, year)
+        counts = in_transaction(
+            get_db(), lambda db: [services.seed_statutory(db, y) for y in years]
+        )
+        for year, count in zip(years, counts, strict=True):
             click.echo(f"{year}: {count} days loaded")
-        db.commit()
 
 
 @calendar_cli.command("show")

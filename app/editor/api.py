@@ -15,7 +15,7 @@ from rule_dsl import DslError
 from rule_dsl.expression import validate_expression
 from rule_dsl.rules import validate_ruleset
 
-from ..db import get_session, jsonable
+from ..db import get_session, jsonable, reads_only
 from ..errors import ConflictError, PermissionDeniedError, ValidationError
 from ..flows import backtest as backtests
 from ..flows import services as flows
@@ -108,6 +108,7 @@ def save_draft(key: str) -> ResponseReturnValue:
 
 
 @bp.post("/<key>/validate")
+@reads_only
 @permission_required("flows.view")
 def validate(key: str) -> ResponseReturnValue:
     flows.get_flow(get_session(), key)
@@ -122,6 +123,7 @@ def _schema_for(node_type: str) -> dict[str, Any]:
 
 
 @bp.post("/editor/expression")
+@reads_only
 @permission_required("flows.view")
 def check_expression() -> ResponseReturnValue:
     """Live validation of one DSL field; the caret error and "did you mean" come back."""
@@ -143,6 +145,7 @@ def check_expression() -> ResponseReturnValue:
 
 
 @bp.post("/editor/builder/to-dsl")
+@reads_only
 @permission_required("flows.view")
 def builder_to_dsl() -> ResponseReturnValue:
     tree = _body().get("tree")
@@ -154,6 +157,7 @@ def builder_to_dsl() -> ResponseReturnValue:
 
 
 @bp.post("/editor/builder/from-dsl")
+@reads_only
 @permission_required("flows.view")
 def builder_from_dsl() -> ResponseReturnValue:
     source = str(_body().get("source") or "")
@@ -164,6 +168,7 @@ def builder_from_dsl() -> ResponseReturnValue:
 
 
 @bp.post("/editor/table")
+@reads_only
 @permission_required("flows.view")
 def analyze_table() -> ResponseReturnValue:
     data = _body()
@@ -183,6 +188,7 @@ def analyze_table() -> ResponseReturnValue:
 
 
 @bp.post("/editor/node-form")
+@reads_only
 @permission_required("flows.view")
 def node_form() -> ResponseReturnValue:
     """The configuration form of a node, generated from its type's config schema."""
@@ -193,6 +199,7 @@ def node_form() -> ResponseReturnValue:
 
 
 @bp.post("/<key>/simulate")
+@reads_only
 @permission_required("flows.view")
 def simulate(key: str) -> ResponseReturnValue:
     db = get_session()
@@ -212,6 +219,7 @@ def simulate(key: str) -> ResponseReturnValue:
 
 
 @bp.post("/<key>/backtest")
+@reads_only
 @permission_required("flows.view")
 def backtest(key: str) -> ResponseReturnValue:
     db = get_session()

@@ -124,6 +124,9 @@ def upsert_rows(
                 fields={f"rows/{i}": "missing_key"},
             )
         prepared[str(key)] = data
+    # Upserts of one table take turns (on PostgreSQL; SQLite has one writer at a time), so
+    # that two cannot both find a key missing and both insert it.
+    db.execute(select(ReferenceTable.id).where(ReferenceTable.id == table.id).with_for_update())
     existing = {
         r.key: r for r in db.scalars(select(ReferenceRow).where(ReferenceRow.table_id == table.id))
     }
@@ -192,14 +195,20 @@ class ReferenceCache:
             stamp = (int(row[0]), int(row[1]))
         if stamp == self._stamp:
             return self._data
-        tables = {t.id: t.name for t in db.scalars(select(ReferenceTable))}
-        data: dict[str, list[dict[str, Any]]] = {name: [] for name in tables.values()}
-        by_key: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in tables.values()}
-        for row in db.scalars(
-            select(ReferenceRow).order_by(ReferenceRow.table_id, ReferenceRow.key)
-        ):
-            data[tables[row.table_id]].append(row.data)
-            by_key[tables[row.table_id]][row.key] = row.data
+        names = db.scalars(select(ReferenceTable.name)).all()
+        data: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        by_key: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in names}
+        # Each row with its table's name in one statement: on PostgreSQL each statement sees
+        # what had committed when it began, so a table created between two statements would
+        # have rows but no name.
+        rows = (
+            select(ReferenceTable.name, ReferenceRow.key, ReferenceRow.data)
+            .join(ReferenceTable, ReferenceRow.table_id == ReferenceTable.id)
+            .order_by(ReferenceRow.table_id, ReferenceRow.key)
+        )
+        for name, key, row_data in db.execute(rows):
+            data.setdefault(name, []).append(row_data)
+            by_key.setdefault(name, {})[key] = row_data
         with self._lock:
             self._stamp, self._data, self._by_key = stamp, data, by_key
         return data

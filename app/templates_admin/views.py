@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from templates_lib import Bundle
 
-from ..db import get_session
+from ..db import get_session, reads_only
 from ..errors import AppError, ConflictError, NotFoundError, ValidationError
 from ..flows.services import list_flows
 from ..i18n import localized
@@ -125,6 +125,7 @@ def show(bundle_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/<bundle_id>/dry-run")
+@reads_only
 @permission_required(PERMISSION)
 def dry_run(bundle_id: str) -> ResponseReturnValue:
     bundle = services.get_builtin(bundle_id)
@@ -220,6 +221,7 @@ def upload() -> ResponseReturnValue:
 
 
 @bp.post("/upload")
+@reads_only
 @permission_required(PERMISSION)
 def upload_dry_run() -> ResponseReturnValue:
     """Read the uploaded zip and show its contents and the dry run (the file is not kept:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import LANGUAGES, ROLES
+from ..db import release_write_lock
 from ..errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
 from ..models import ApiKey, Role, User, utcnow
 from ..security import (
@@ -189,11 +190,15 @@ def authenticate(
         )
     )
     user = db.scalars(select(User).where(User.username == username.strip())).one_or_none()
+    # The hash check is slow on purpose: other writers must not wait for it.
+    release_write_lock(db)
     locked = user is not None and user.locked_until is not None and user.locked_until > now
     if user is None or not user.is_active or locked:
         burn_password_check(password)
         raise refused
-    if not verify_password(user.password_hash, password):
+    correct = verify_password(user.password_hash, password)
+    db.refresh(user)  # the counters as other attempts left them, read under the write lock
+    if not correct:
         user.failed_logins += 1
         if user.failed_logins >= max_failures:
             user.locked_until = now + timedelta(seconds=lock_seconds)
