@@ -22,6 +22,7 @@ from app.orders.services import ingest
 from app.runs import outbox
 from app.signing import sign
 
+from ..api.conftest import Api, make_key  # noqa: F401  (fixture)
 from ..conftest import csrf_token
 from ..flows_fixtures import order_doc, publish
 from ..webhook_server import Receiver
@@ -195,3 +196,13 @@ def test_evaluate_now_opens_what_holds_at_that_time(
         assert refused.exit_code == 2
         assert "ISO 8601 time with an offset" in refused.output
         assert "2026-12-01T09:00:00+08:00" in refused.output
+
+
+def test_the_api_shows_a_rules_actions(client, make_key, make_rule):  # noqa: F811
+    key = make_rule("streak", STREAK, actions={"webhook": {"url": "http://127.0.0.1:9/h"}})
+    api = Api(client, make_key(("alerts:read",)))
+    body = api.get(f"/alert-rules/{key}").json
+    assert body["actions"] == {"webhook": {"url": "http://127.0.0.1:9/h"}, "start_flows": False}
+    spec = client.get("/api/v1/openapi.json").json
+    rule = spec["components"]["schemas"]["AlertRule"]["properties"]
+    assert set(rule["actions"]["properties"]) == {"webhook", "start_flows"}
