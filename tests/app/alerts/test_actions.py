@@ -21,10 +21,11 @@ from app.models import Alert, AlertRule, OutboxMessage
 from app.orders.services import ingest
 from app.runs import outbox
 from app.signing import sign
+from flow_engine import validate_flow
 
 from ..api.conftest import Api, make_key  # noqa: F401  (fixture)
 from ..conftest import csrf_token
-from ..flows_fixtures import order_doc, publish
+from ..flows_fixtures import flow_doc, order_doc, publish
 from ..webhook_server import Receiver
 from .test_kinds import _reserve_flow
 from .test_pages import FORM
@@ -161,10 +162,6 @@ def test_alert_opened_event_once_per_opening(database, stockouts, make_rule, eva
 
 
 def test_flows_accept_alert_opened_as_their_trigger():
-    from flow_engine import validate_flow
-
-    from ..flows_fixtures import flow_doc
-
     doc = flow_doc("on-alert", [{"id": "start", "type": "start"},
                                 {"id": "done", "type": "end", "config": {"outcome": "seen"}}],
                    [("start", "done")])  # fmt: skip
