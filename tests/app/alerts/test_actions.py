@@ -203,3 +203,16 @@ def test_the_api_shows_a_rules_actions(client, make_key, make_rule):  # noqa: F8
     spec = client.get("/api/v1/openapi.json").json
     rule = spec["components"]["schemas"]["AlertRule"]["properties"]
     assert set(rule["actions"]["properties"]) == {"webhook", "start_flows"}
+
+
+def test_a_refused_call_is_retried_with_the_same_key(database, stockouts, make_rule, evaluate):
+    with Receiver(statuses=[503]) as receiver:
+        key = make_rule("streak", STREAK, actions={"webhook": {"url": receiver.url}})
+        evaluate(key, DAY1 + timedelta(days=2, hours=2))
+        (message,) = _hooks(database)
+        assert outbox.deliver(database, message.id, now=message.next_attempt_at) == "retry"
+        (message,) = _hooks(database)
+        assert outbox.deliver(database, message.id, now=message.next_attempt_at) == "sent"
+    first, second = receiver.requests
+    assert first["headers"]["idempotency-key"] == second["headers"]["idempotency-key"]
+    assert first["body"] == second["body"]
