@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -35,21 +37,51 @@ def alerts_list() -> None:
     click.echo(f"alerts: {', '.join(f'{k} {v}' for k, v in sorted(counts.items())) or 'none'}")
 
 
+class Moment(click.ParamType):
+    """An ISO 8601 time with its UTC offset, as ``flow simulate --now`` takes it."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            self.fail(
+                f"{value!r} is not an ISO 8601 time with an offset; give date, time and "
+                "offset, e.g. 2026-12-01T09:00:00+08:00 (or ...Z for UTC)",
+                param,
+                ctx,
+            )
+        return moment
+
+
 @alerts.command("evaluate")
 @click.option("--rule", "key", help="Only this rule (default: every enabled rule).")
+@click.option(
+    "--now",
+    "now",
+    type=Moment(),
+    default=None,
+    help="Evaluate as of this time (ISO 8601 with offset, e.g. 2026-12-01T09:00:00+08:00).",
+)
 @friendly_errors
-def alerts_evaluate(key: str | None) -> None:
-    """Evaluate rules now and print what changed."""
+def alerts_evaluate(key: str | None, now: datetime | None) -> None:
+    """Evaluate rules (now, or as of ``--now``) and print what changed."""
     app = ready_app()
     database = get_db(app)
     with app.app_context():
         if key:
             changes = in_transaction(
-                database, lambda db: services.evaluate_rule(db, services.get_rule(db, key))
+                database,
+                lambda db: services.evaluate_rule(db, services.get_rule(db, key), now=now),
             )
             runs = [services.Evaluation(key, changes, 0)]
         else:
-            runs = services.evaluate_due(database, force=True)
+            runs = services.evaluate_due(database, now=now, force=True)
     for run in runs:
         if run.error:
             click.echo(f"{run.key}: failed: {run.error}")

@@ -52,6 +52,8 @@ def export_rule(rule: AlertRule) -> dict[str, Any]:
                             "auto_resolve": rule.auto_resolve, "every_seconds": rule.every_seconds,
                             "enabled": rule.enabled}},
     }  # fmt: skip
+    if any((rule.actions or {}).values()):
+        out["rule"]["native"]["actions"] = dict(rule.actions)
     if rule.description:
         out["description"] = {"en": rule.description, "zh": rule.description}
     if rule.recipients:

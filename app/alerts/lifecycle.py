@@ -9,6 +9,9 @@
   says so); acknowledged alerts resolve the same way.
 Notices are outbox ``notify`` messages written in the same transaction, delivered by the
 notification channels, retried and dead-lettered like every outbox message.
+- **Actions**: every opening, reopenings inside the cooldown included, runs the rule's
+  actions (:mod:`app.alerts.actions`): a webhook message in the same outbox, flows started
+  on ``alert.opened``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..db import on_commit
 from ..models import Alert, AlertOrder, AlertRule, Order, OutboxMessage
+from . import actions
 from .evaluate import Breach, Outcome
 
 ACTIVE = ("open", "acknowledged")
@@ -54,6 +58,7 @@ def apply(db: Session, rule: AlertRule, outcome: Outcome, now: datetime) -> Chan
     active = {a.key: a for a in db.scalars(query)}
     cooldown = timedelta(seconds=rule.cooldown_seconds)
     outbox: list[dict[str, Any]] = []
+    hooks: list[dict[str, Any] | None] = []
     for key, breach in outcome.breaches.items():
         alert = active.pop(key, None)
         if alert is not None:
@@ -69,15 +74,19 @@ def apply(db: Session, rule: AlertRule, outcome: Outcome, now: datetime) -> Chan
             changes.reopened.append(recent.id)
             if recent.notified_at is None or recent.notified_at <= now - cooldown:
                 outbox.append(_notice(rule, recent, now))
+            hooks.append(actions.on_opened(db, rule, recent, now))
             continue
         alert = _new(db, rule, breach, now)
         changes.opened.append(alert.id)
         outbox.append(_notice(rule, alert, now))
+        hooks.append(actions.on_opened(db, rule, alert, now))
     if rule.auto_resolve:
         for alert in active.values():
             alert.status, alert.resolved_at, alert.resolved_by = "resolved", now, "auto"
             changes.resolved.append(alert.id)
-    _send(db, [m for m in outbox if m is not None], changes)
+    notices = [m for m in outbox if m is not None]
+    changes.notified.extend(m["payload"]["alert_id"] for m in notices)
+    _send(db, notices + [m for m in hooks if m is not None])
     db.flush()
     return changes
 
@@ -224,7 +233,7 @@ def _notice(rule: AlertRule, alert: Alert, now: datetime) -> dict[str, Any] | No
     }
 
 
-def _send(db: Session, messages: list[dict[str, Any]], changes: Changes) -> None:
+def _send(db: Session, messages: list[dict[str, Any]]) -> None:
     if not messages:
         return
     table = OutboxMessage.__table__
@@ -234,7 +243,6 @@ def _send(db: Session, messages: list[dict[str, Any]], changes: Changes) -> None
             insert(table).returning(table.c.id, sort_by_parameter_order=True), messages
         )
     ]
-    changes.notified.extend(m["payload"]["alert_id"] for m in messages)
 
     def wake() -> None:
         from ..runs.tasks import wake_outbox_many

@@ -26,7 +26,7 @@ from ..metrics import facts, history
 from ..metrics.clock import zone as business_zone
 from ..models import Alert, AlertOrder, AlertRule, Order, OrderFact, User, utcnow
 from ..urls import page_arg
-from . import lifecycle, orders
+from . import actions, lifecycle, orders
 from .evaluate import Outcome, evaluate
 from .rules import check_definition, check_rule_fields
 
@@ -62,7 +62,8 @@ def save_rule(
 ) -> AlertRule:
     """Create a rule, or change ``existing``, from form, API or template values. No commit.
 
-    ``raw`` holds the rule columns and ``kind`` with ``definition`` (a mapping).
+    ``raw`` holds the rule columns and ``kind`` with ``definition`` and ``actions``
+    (mappings); without ``actions`` an existing rule keeps its own.
     """
     kind = str(raw.get("kind") or (existing.kind if existing else ""))
     errors: dict[str, Any] = {}
@@ -78,6 +79,11 @@ def save_rule(
         errors.update(
             {f"definition.{k}": v for k, v in err.fields.items()} or {"kind": err.message}
         )
+    chosen = existing.actions if existing is not None and "actions" not in raw else None
+    try:
+        chosen = chosen or actions.check_actions(db, raw.get("actions"))
+    except ValidationError as err:
+        errors.update({k: err.message for k in err.fields})
     if errors:
         raise ValidationError(_l("The rule has problems; see the marked fields."), fields=errors)
     taken = db.scalars(select(AlertRule).where(AlertRule.key == fields["key"])).one_or_none()
@@ -91,6 +97,7 @@ def save_rule(
         setattr(rule, name, value)
     rule.kind = kind
     rule.definition = definition
+    rule.actions = chosen
     rule.updated_by = _who(actor)
     rule.updated_at = now
     rule.last_error = None

@@ -185,6 +185,10 @@ def form_values(form: MultiDict[str, str], existing: AlertRule | None = None) ->
         "every_seconds": form.get("every_seconds") or 60,
         "auto_resolve": form.get("auto_resolve") == "on",
         "enabled": form.get("enabled") == "on",
+        "actions": {
+            "webhook": {"url": form.get("webhook_url", "").strip()},
+            "start_flows": form.get("start_flows") == "on",
+        },
     }
 
 
@@ -254,7 +258,7 @@ def rule_edit(key: str) -> ResponseReturnValue:
     if request.method == "GET":
         values = {c: getattr(rule, c) for c in ("key", "name_zh", "name_en", "description", "kind",
                   "definition", "severity", "recipients", "channels", "cooldown_seconds",
-                  "every_seconds", "auto_resolve", "enabled")}  # fmt: skip
+                  "every_seconds", "auto_resolve", "enabled", "actions")}  # fmt: skip
         return _edit_page(rule, values, {})
     _checked_form()
     values = form_values(request.form, rule)

@@ -119,6 +119,8 @@ def rule_json(rule: AlertRule) -> dict[str, Any]:
         "severity": rule.severity, "recipients": rule.recipients, "channels": rule.channels,
         "cooldown_seconds": rule.cooldown_seconds, "auto_resolve": rule.auto_resolve,
         "enabled": rule.enabled, "every_seconds": rule.every_seconds, "source": rule.source,
+        "actions": {"webhook": (rule.actions or {}).get("webhook"),
+                    "start_flows": bool((rule.actions or {}).get("start_flows"))},
         "last_evaluated_at": iso(rule.last_evaluated_at), "last_error": rule.last_error,
     }  # fmt: skip
 
@@ -147,6 +149,16 @@ def _param(name: str, where: str = "query", schema: dict[str, Any] | None = None
 
 _T = {"type": ["string", "null"]}
 _OBJ = {"type": "object"}
+_ACTIONS = {
+    "type": "object",
+    "description": "What each opening of an alert does besides notifying.",
+    "properties": {
+        "webhook": {"type": ["object", "null"], "properties": {"url": {"type": "string"}},
+                    "description": "Called once per opening through the outbox (signed, retried)."},
+        "start_flows": {"type": "boolean",
+                        "description": "Start live flows whose trigger is alert.opened."},
+    },
+}  # fmt: skip
 _RANGE = [
     _param("range", schema={"type": "string", "enum": list(ranges.PRESETS)},
                 description="preset ending with the current hour (default 7d)"),
@@ -206,6 +218,7 @@ SCHEMAS = {
         enabled={"type": "boolean"},
         every_seconds={"type": "integer"},
         source={"type": "string"},
+        actions=_ACTIONS,
         last_evaluated_at=_T,
         last_error=_T,
     ),  # fmt: skip

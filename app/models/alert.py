@@ -39,6 +39,8 @@ class AlertRule(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     # Evaluated at most this often on schedule (events may wake it sooner).
     every_seconds: Mapped[int] = mapped_column(default=60)
+    # What an opening does besides notifying: {"webhook": {"url": ...}, "start_flows": true}.
+    actions: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict, server_default="{}")
     # ui, api, or template:<bundle id> for rules a template bundle brought in.
     source: Mapped[str] = mapped_column(String(80), default="ui")
     created_by: Mapped[str | None] = mapped_column(String(64))
