@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 
 from app.approvals import services as approvals
 from app.db import get_db
-from app.models import ApprovalTask, Order, Run, User
+from app.models import ApprovalTask, Order, Run
 from app.orders import views
 
 from .approvals.helpers import approver, as_user
@@ -26,10 +26,7 @@ EN = {"Accept-Language": "en"}
 def board(app, client, make_user, login):
     """Every board flow published, approver li (张丽) and a signed-in viewer."""
     db = get_db(app)
-    approver(db, "li")
-    with db.session() as s:
-        s.scalars(select(User).where(User.username == "li")).one().display_name = "张丽"
-        s.commit()
+    approver(db, "li", display_name="张丽")
     publish_all(db)
     make_user("viewer1", roles=("viewer",))
     login("viewer1")
