@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 
 from app.approvals import services as approvals
 from app.db import get_db
+from app.migrate import downgrade, upgrade
 from app.models import ApprovalTask, Order, Run
 from app.orders import views
 
@@ -162,3 +163,14 @@ def test_tracking_says_processing_without_details_while_a_flow_decides(board, cl
         assert s.scalars(select(Run.stand)).one() == "done"
     done = client.get(f"/track/{tracking}", headers=ZH).get_data(as_text=True)
     assert 'data-state="created"' in done and "已下单" in done
+
+
+def test_the_migration_fills_in_where_stored_runs_stand(app, board, database_url):
+    for stand in AMOUNTS:
+        ingest(board, f"PO-{stand}", stand)
+    board.dispose()  # the migration alters the runs table: no pooled connection may hold it
+    downgrade(database_url, "0012")
+    upgrade(database_url)
+    with board.session() as s:
+        stands = dict(s.execute(select(Order.external_id, Run.stand).join(Run)).all())
+    assert stands == {f"PO-{stand}": stand for stand in AMOUNTS}
