@@ -115,7 +115,9 @@ def test_counts_match_the_lists_across_pages(board, client, monkeypatch):
         assert page == (n + 1) // 2
 
 
-def test_an_unknown_column_is_a_clear_404(board, client):
+def test_an_unknown_column_is_a_clear_404(client, make_user, login):
+    make_user("viewer1", roles=("viewer",))
+    login("viewer1")
     response = client.get("/orders/?stand=lost", headers=EN)
     assert response.status_code == 404
     assert "There is no board column lost" in response.get_data(as_text=True)
