@@ -42,6 +42,12 @@ def in_reader_language(english: str, chinese: str) -> str:
     return chinese if locale is not None and locale.language == "zh" else english
 
 
+def current_language() -> str:
+    """The language of this request's pages: "zh" or "en"."""
+    locale = get_locale()
+    return (locale.language if locale else "zh") or "zh"
+
+
 def select_locale() -> str:
     """The user's setting, else the language picked in the header, else the browser's.
 
@@ -63,14 +69,12 @@ def init_app(app: Flask) -> None:
 
     @app.template_filter("localized")
     def localized_filter(text: Any) -> str:
-        locale = get_locale()
-        return localized(text, locale.language if locale else "zh")
+        return localized(text, current_language())
 
     @app.context_processor
     def inject_languages() -> dict[str, object]:
-        locale = get_locale()
         return {
             "languages": LANGUAGE_NAMES,
-            "current_language": locale.language if locale else "zh",
+            "current_language": current_language(),
             "role_labels": ROLE_LABELS,
         }

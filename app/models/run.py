@@ -13,7 +13,10 @@ from .base import Base, JSONType, utcnow
 
 class Run(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_flow_version_id_status", "flow_version_id", "status"),)
+    __table_args__ = (
+        Index("ix_runs_flow_version_id_status", "flow_version_id", "status"),
+        Index("ix_runs_stand_order_id", "stand", "order_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     flow_version_id: Mapped[int] = mapped_column(ForeignKey("flow_versions.id"))
@@ -26,6 +29,8 @@ class Run(Base):
     lock_version: Mapped[int] = mapped_column(default=1)
     current_nodes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     incident: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Where the run stands for the orders board (app/runs/stand.py), kept with the snapshot.
+    stand: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

@@ -8,22 +8,26 @@ within about half a second and an idle page costs one small query per poll."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from ..db import get_session
 from ..errors import AppError, NotFoundError
-from ..models import Order, Run, StatusEvent
+from ..i18n import current_language
+from ..models import ApprovalAction, Order, Run, StatusEvent
 from ..security import permission_required
 from ..status import services as status
-from . import schema
+from . import schema, standing
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 BOARD_SIZE = 12
+PAGE_SIZE = 25  # orders per page of one flow column
 
 
 def _template(name: str) -> str:
@@ -43,19 +47,69 @@ def _version(*parts: object) -> str:
 @bp.get("/")
 @permission_required("orders.view")
 def board() -> str | Response:
-    """Orders by state: counts and the latest orders of each state."""
+    """Orders by state and by where they stand in their flows; ``?stand=`` lists one flow
+    column page by page (``&page=``)."""
     db = get_session()
-    # Every new order takes a new id and every state change is a status event.
+    stand = request.args.get("stand", "")
+    if stand and stand not in standing.LABELS:
+        raise NotFoundError(
+            _l(
+                "There is no board column %(stand)s; use one of %(known)s.",
+                stand=stand,
+                known=", ".join(standing.LABELS),
+            )
+        )
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    # Every new order takes a new id, every state change is a status event, every run step
+    # changes its run's updated_at and every delegation is an approval action.
     version = _version(
+        stand,
+        page,
         *db.execute(
             select(
                 select(func.max(Order.id)).scalar_subquery(),
                 select(func.max(StatusEvent.id)).scalar_subquery(),
+                select(func.max(Run.updated_at)).scalar_subquery(),
+                select(func.max(ApprovalAction.id)).scalar_subquery(),
             )
-        ).one()
+        ).one(),
     )
     if _unchanged(version):
         return Response(status=204)  # nothing new: htmx keeps the page
+    counts = standing.counts(db)
+    language = current_language()
+    if stand:
+        orders = standing.orders_in(db, stand, page, PAGE_SIZE)
+        return render_template(
+            _template("board"),
+            stand=stand,
+            count=counts[stand],
+            orders=orders,
+            runs=standing.runs_of(db, [o.id for o in orders], language),
+            page=page,
+            pages=max((counts[stand] + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+            labels=standing.LABELS,
+            hints=standing.HINTS,
+            version=version,
+        )
+    flows = []
+    for key in standing.LABELS:
+        latest = standing.orders_in(db, key, 1, BOARD_SIZE) if counts[key] else []
+        flows.append({"stand": key, "count": counts[key], "orders": latest})
+    listed = sorted({o.id for col in flows for o in col["orders"]})
+    return render_template(
+        _template("board"),
+        stand="",
+        columns=_state_columns(db),
+        flows=flows,
+        runs=standing.runs_of(db, listed, language),
+        labels=standing.LABELS,
+        hints=standing.HINTS,
+        version=version,
+    )
+
+
+def _state_columns(db: Session) -> list[dict[str, Any]]:
     counts = dict(db.execute(select(Order.status, func.count()).group_by(Order.status)).all())
     columns = []
     for state in status.states().values():
@@ -69,7 +123,9 @@ def board() -> str | Response:
         ) if counts.get(state.state) else []  # fmt: skip
         columns.append({"state": state, "count": counts.get(state.state, 0), "orders": latest})
     other = sum(n for s, n in counts.items() if s not in status.states())
-    return render_template(_template("board"), columns=columns, other=other, version=version)
+    if other:
+        columns.append({"state": None, "count": other, "orders": []})
+    return columns
 
 
 @bp.get("/<id:order_id>")
@@ -87,7 +143,7 @@ def detail(order_id: int) -> str | Response:
     if _unchanged(version):
         return Response(status=204)  # nothing new: htmx keeps the page
     events = status.history(db, order.id)
-    runs = list(db.scalars(select(Run).where(Run.order_id == order.id).order_by(Run.id)))
+    runs = standing.runs_of(db, [order.id], current_language()).get(order.id, [])
     return render_template(
         _template("detail"),
         order=order,
@@ -95,6 +151,7 @@ def detail(order_id: int) -> str | Response:
         milestones=status.milestones(order, events),
         states=status.states(),
         runs=runs,
+        labels=standing.LABELS,
         lag=status.lag_seconds,
         version=version,
     )

@@ -41,6 +41,7 @@ from ..models import Alert, FlowVersion, Order, Run, RunEvent, utcnow
 from ..reference.services import reference_cache
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, compiled_version, live_flows
 from .effects import EffectContext, perform
+from .stand import stand_of
 from .writer import Writes, new_run_row
 
 log = logging.getLogger(__name__)
@@ -310,12 +311,14 @@ def _audit_rows(run_id: int, audit: list[AuditEvent]) -> list[dict[str, Any]]:
 
 def _run_state(snapshot: RunSnapshot, now: datetime) -> dict[str, Any]:
     finished = snapshot.status in FINISHED_STATUSES
+    stored = snapshot.to_dict()
     return {
-        "snapshot": snapshot.to_dict(),
+        "snapshot": stored,
         "status": snapshot.status,
         "outcome": snapshot.outcome,
         "current_nodes": list(snapshot.current_nodes),
         "incident": jsonable(snapshot.incident.to_dict()) if snapshot.incident else None,
+        "stand": stand_of(snapshot.status, stored),
         "updated_at": now,
         "finished_at": now if finished else None,
     }

@@ -38,6 +38,7 @@ _UPDATE_RUN = (
         snapshot=bindparam("snapshot"),
         current_nodes=bindparam("current_nodes"),
         incident=bindparam("incident"),
+        stand=bindparam("stand"),
         updated_at=bindparam("updated_at"),
         finished_at=bindparam("finished_at"),
         lock_version=bindparam("expected_version") + 1,

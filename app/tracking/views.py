@@ -1,6 +1,7 @@
 """``/track/<tracking id>``: the order's state and milestones for the customer.
 
-Shows no internal data (no amounts, customer details, rules or runs), answers an unknown
+Shows no internal data (no amounts, customer details, rules or runs; an order a flow still
+works on before it is paid reads "Processing", without saying what it waits for), answers an unknown
 tracking id exactly like a malformed one, and is rate-limited per client address.
 """
 
@@ -18,6 +19,7 @@ from .. import ratelimit
 from ..db import get_session
 from ..errors import NotFoundError
 from ..models import Order
+from ..orders import standing
 from ..status import services as status
 
 bp = Blueprint("tracking", __name__)
@@ -53,12 +55,17 @@ def _view(tracking_id: str) -> dict[str, object]:
         {"label": label(m["state"]), "at": m["at"], "current": m["current"]}
         for m in status.milestones(order, events)
     ]
+    state, state_code = label(order.status), order.status
+    if order.status == "created" and standing.in_progress(get_session(), order.id):
+        # A flow still decides (approval, stock, an incident): the customer sees that it is
+        # being worked on, never which check or who.
+        state, state_code = str(_l("Processing")), "processing"
     last_place = next((e.location for e in reversed(events) if e.location), None)
     return {
         "tracking_id": order.tracking_id,
         "external_id": order.external_id,
-        "state": label(order.status),
-        "state_code": order.status,
+        "state": state,
+        "state_code": state_code,
         "milestones": milestones,
         "location": last_place,
         "updated_at": order.updated_at,
