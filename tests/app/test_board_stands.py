@@ -171,7 +171,7 @@ def test_the_migration_fills_in_where_stored_runs_stand(app, board, database_url
     for stand in AMOUNTS:
         ingest(board, f"PO-{stand}", stand)
     board.dispose()  # the migration alters the runs table: no pooled connection may hold it
-    downgrade(database_url, "0012")
+    downgrade(database_url, "0013")
     upgrade(database_url)
     with board.session() as s:
         stands = dict(s.execute(select(Order.external_id, Run.stand).join(Run)).all())

@@ -1,8 +1,8 @@
 """Runs keep where they stand for the orders board (``runs.stand``), filled in for the runs
 already stored from their snapshots.
 
-Revision ID: 0013_h_board
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -19,8 +19,8 @@ RUNS = sa.table(
     "runs", sa.column("id"), sa.column("status"), sa.column("snapshot", JSON), sa.column("stand")
 )
 
-revision = "0013_h_board"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
