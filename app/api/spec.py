@@ -14,7 +14,7 @@ from typing import Any
 from ..channels.services import KEY_RE as CHANNEL_KEY_RE
 from ..security import API_SCOPES
 from ._http import CURSOR_PATTERN
-from ._schemas import FLOW_KEY, OBJ, SCHEMAS, STR, Obj, anchored, list_of, obj, ref
+from ._schemas import BOOL, FLOW_KEY, OBJ, SCHEMAS, STR, Obj, anchored, list_of, obj, ref
 
 ERRORS = {
     "400": "The request cannot be read",
@@ -127,9 +127,16 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
     ("post", "/flows/{key}/validate", "validate", "Validate the draft or a sent document",
      "flows:read", [KEY], {**OBJ, "x-optional": True},
      {"200": ref("ValidationResult")}),
-    ("post", "/flows/{key}/publish", "publish", "Publish the draft as the next version",
-     "flows:write", [KEY], {**obj([], note=STR), "x-optional": True},
-     {"201": ref("Version")}),
+    ("post", "/flows/{key}/publish", "publish",
+     "Publish the draft as the next version; a dry run publishes nothing and reports the other "
+     "live flows that would also run on recent orders and what both would do",
+     "flows:write", [KEY, _param("dry_run", schema={"type": "boolean"},
+                                 description="true: publish nothing, answer the overlap report"),
+                     _param("last", schema={"type": "integer", "minimum": 1, "maximum": 2000},
+                            description="dry run: how many recent orders to compare (200)")],
+     {**obj([], note=STR, dry_run=BOOL, last={"type": "integer", "minimum": 1, "maximum": 2000}),
+      "x-optional": True},
+     {"201": ref("Version"), "200": ref("PublishDryRun")}),
     ("get", "/flows/{key}/versions", "versions", "Published versions, newest first",
      "flows:read", [KEY], None, {"200": list_of(ref("Version"))}),
     ("get", "/flows/{key}/versions/{number}", "version", "One version with its document",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -100,21 +101,21 @@ class OverlapReport:
 
 
 def overlap_report(
-    db: Session, flow: Flow, draft_doc: Mapping[str, Any] | None = None, *, last: int = DEFAULT_LAST
+    db: Session,
+    flow: Flow,
+    draft: CompiledFlow | Mapping[str, Any] | None = None,
+    *,
+    last: int = DEFAULT_LAST,
 ) -> OverlapReport:
-    """Compare the draft (or ``draft_doc``) with the other live flows over the last orders."""
+    """Compare the draft (or the ``draft`` document or compiled flow given) with the other
+    live flows over the last ``last`` orders."""
     if not 1 <= last <= MAX_LAST:
         raise ValidationError(
             _l("Compare between 1 and %(n)d recent orders.", n=MAX_LAST), fields={"last": "range"}
         )
     started = time.perf_counter()
-    doc = draft_doc if draft_doc is not None else flow.draft
-    if doc is None:
-        raise ValidationError(_l("There is no draft to compare."), code="no_draft")
-    try:
-        draft = compile_flow(doc, version="draft")
-    except FlowValidationError as err:
-        raise _issues_error(err.issues) from err
+    if not isinstance(draft, CompiledFlow):
+        draft = _compile(draft if draft is not None else flow.draft)
     others = _other_live(db, flow.key, draft.trigger_event)
     report = OverlapReport(flow.key, draft.trigger_event)
     pairs = {o.key: Overlap(o.key, o.flow.name, int(o.version)) for o in others}
@@ -137,6 +138,54 @@ def overlap_report(
     )
     report.elapsed_ms = (time.perf_counter() - started) * 1000
     return report
+
+
+def _compile(doc: Mapping[str, Any] | None) -> CompiledFlow:
+    if doc is None:
+        raise ValidationError(_l("There is no draft to compare."), code="no_draft")
+    try:
+        return compile_flow(doc, version="draft")
+    except FlowValidationError as err:
+        raise _issues_error(err.issues) from err
+
+
+def describe(pair: Overlap, orders: int) -> list[str]:
+    """What the draft and the other flow would both do, in sentences of the request's language."""
+    n, total = pair.both_match, orders
+    if pair.exclusive_group is not None:
+        return [
+            _(
+                "Same exclusive group %(group)s: on the %(n)d of the last %(total)d orders both"
+                " match, only %(first)s runs.",
+                group=pair.exclusive_group,
+                n=n,
+                total=total,
+                first=pair.first,
+            )
+        ]
+    out = [
+        _("Both start a run for %(n)d of the last %(total)d orders.", n=pair.both_run, total=total)
+    ]
+    sentences = {
+        "approval": _l("Both create approval tasks for %(n)d of the last %(total)d orders."),
+        "webhook": _l("Both call webhooks for %(n)d of the last %(total)d orders."),
+        "reservation": _l("Both reserve stock for %(n)d of the last %(total)d orders."),
+        "set_field": _l("Both set order fields for %(n)d of the last %(total)d orders."),
+    }
+    for kind in KINDS:
+        if pair.kinds[kind]:
+            out.append(str(sentences[kind]) % {"n": pair.kinds[kind], "total": total})
+    if pair.fields:
+        out.append(_("Both write %(fields)s.", fields=", ".join(sorted(pair.fields))))
+    return out
+
+
+def report_json(report: OverlapReport) -> dict[str, Any]:
+    """The report as JSON, each overlap with its sentences in the request's language."""
+    out = report.to_dict()
+    for item, pair in zip(out["overlaps"], report.overlaps, strict=True):
+        item["summary"] = describe(pair, report.orders)
+    return out
 
 
 def _other_live(db: Session, key: str, event: str) -> list[CompiledFlow]:

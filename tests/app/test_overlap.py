@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from app.db import get_db, in_transaction
@@ -13,57 +11,13 @@ from app.models import Run
 from app.orders import services as orders
 from app.runs.services import runs_of_order
 
-from .flows_fixtures import flow_doc, order_doc, publish
-
-OVER = 38  # orders above 5,000 among the last 200
-
-
-def approval_flow(key: str, *, group: str | None = None, priority: int = 0, hook: bool = False):
-    nodes = [
-        {"id": "start", "type": "start"},
-        {"id": "mark", "type": "set", "config": {"fields": [{"path": f"order.custom.{key.replace('-', '_')}", "expression": "true"}]}},
-        {"id": "ok", "type": "approval", "config": {"assignees": [{"role": "approver"}]}},
-        {"id": "done", "type": "end", "config": {"outcome": "approved"}},
-        {"id": "no", "type": "end", "config": {"outcome": "rejected"}},
-    ]  # fmt: skip
-    edges = [("start", "mark"), ("mark", "ok"), ("ok", "done", "approved"),
-             ("ok", "no", "rejected"), ("ok", "no", "timeout")]  # fmt: skip
-    doc = flow_doc(key, nodes, edges, filter="order.amount > 5000")
-    if group is not None:
-        doc["trigger"] |= {"exclusive_group": group, "group_priority": priority}
-    return doc
-
-
-def notify_flow(key: str) -> dict[str, Any]:
-    """A flow over 5,000 that only ends: it overlaps on orders but does nothing twice."""
-    return flow_doc(
-        key,
-        [
-            {"id": "start", "type": "start"},
-            {"id": "end", "type": "end", "config": {"outcome": "ok"}},
-        ],
-        [("start", "end")],
-        filter="order.amount > 5000",
-    )
-
-
-def _amounts() -> list[str]:
-    # 162 at or under the threshold (5,000.00 itself does not match), then 38 over it.
-    return ["4999.99"] * 160 + ["5000.00"] * 2 + ["5000.01"] * OVER
+from .flows_fixtures import order_doc, publish
+from .overlap_fixtures import OVER, approval_flow, load_history
 
 
 @pytest.fixture
 def history(app):
-    """Ten older orders over 5,000 (outside the last 200), then the 200 recent ones; the
-    live flow ``finance-review`` and a draft ``big-orders`` doing the same."""
-    database = get_db(app)
-    amounts = ["9000.00"] * 10 + _amounts()
-    docs = [order_doc(f"H{n:03d}", a) for n, a in enumerate(amounts)]
-    in_transaction(database, lambda db: orders.ingest_many(db, docs))
-    in_transaction(database, lambda db: publish(db, approval_flow("finance-review")))
-    in_transaction(database, lambda db: publish(db, notify_flow("quiet")))
-    in_transaction(database, lambda db: flows.create_flow(db, None, approval_flow("big-orders")))
-    return database
+    return load_history(get_db(app))
 
 
 def test_overlap_counts_the_recent_orders_both_flows_would_ask_approval_for(history):

@@ -199,6 +199,22 @@
       }
       this.dlg.showModal();
       document.getElementById('pub-note').focus();
+      this.overlap(errors.length === 0);
+    }
+    async overlap(valid) {
+      // Simulates the draft and the other live flows over recent orders: loaded after the
+      // dialog opens so the diff can be read meanwhile.
+      const box = document.getElementById('pub-overlap');
+      box.innerHTML = valid ? '<p class="muted">' + OF.esc(OF.t('overlap_loading')) + '</p>' : '';
+      if (!valid) return;
+      box.setAttribute('aria-busy', 'true');
+      let html = '';
+      try {
+        const res = await fetch(OF.config.urls.overlap, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+        html = res.ok ? await res.text() : '';
+      } catch (e) { html = ''; }
+      box.innerHTML = html || '<p class="muted">' + OF.esc(OF.t('overlap_failed')) + '</p>';
+      box.setAttribute('aria-busy', 'false');
     }
     async publish() {
       const note = document.getElementById('pub-note').value.trim();
