@@ -218,6 +218,8 @@ LINKS: dict[str, dict[str, dict[str, str]]] = {
     "list_alerts": {"get_alert": {"alert_id": "$response.body#/items/0/id"}},
     "put_status_mapping": {"delete_status_mapping": {"source": "$request.path.source"}},
 }  # fmt: skip
+# Operations whose links hold for one answer only (a publish dry run has no version number).
+LINK_STATUS = {"publish": "201"}
 
 
 # Bodies of linked requests (merged into generated ones): the answer's values a client
@@ -267,7 +269,7 @@ def _operation(op: tuple[Any, ...]) -> Obj:
             "description": "OK" if status in ("200", "201") else status,
             "content": {"application/json": {"schema": schema}},
         }
-        if status.startswith("2") and op_id in LINKS:
+        if status.startswith("2") and op_id in LINKS and LINK_STATUS.get(op_id, status) == status:
             operation["responses"][status]["links"] = _links(op_id)
     for status, text in ERRORS.items():
         operation["responses"].setdefault(status, {

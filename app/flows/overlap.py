@@ -244,7 +244,13 @@ def _effects(
         report.errors += 1
         return set(), set()
     kinds = {EFFECT_KINDS[e.kind] for e in sim.effects if e.kind in EFFECT_KINDS}
-    fields = {path for a in sim.audit for path in (a.data.get("changes") or {})}
+    # Run variables are the run's own; only order fields are seen by others.
+    fields = {
+        path
+        for a in sim.audit
+        for path in (a.data.get("changes") or {})
+        if str(path).startswith("order.")
+    }
     if fields:
         kinds.add("set_field")
     return kinds, fields
