@@ -129,13 +129,15 @@ def group_rivals(db: Session, key: str, *flows: CompiledFlow | None) -> list[Com
     return [f for f in live if f.key != key and f.flow.trigger.exclusive_group in groups]
 
 
-def _ahead_in_group(
+def ahead_in_group(
     flow: CompiledFlow,
     rivals: list[CompiledFlow],
     doc: Mapping[str, Any],
     now: datetime,
     ref: Mapping[str, Any],
 ) -> str | None:
+    """The key of the live flow of ``flow``'s exclusive group that would start for this
+    order instead of ``flow`` (whose trigger matched), or None."""
     group = flow.flow.trigger.exclusive_group
     matched = [
         f
@@ -161,7 +163,7 @@ def _outcome(
         if not flow.matches(flow.trigger_event, doc, now=order.created_at, ref=ref):
             return Outcome(triggered=False)
         if flow.flow.trigger.exclusive_group is not None:
-            ahead = _ahead_in_group(flow, rivals, doc, order.created_at, ref)
+            ahead = ahead_in_group(flow, rivals, doc, order.created_at, ref)
             if ahead is not None:
                 return Outcome(triggered=False, excluded_by=ahead)
         report = simulate(

@@ -105,6 +105,7 @@
       if (rep.outcome) h += '<div><span class="muted">' + OF.esc(OF.t('sim_outcome')) + '</span> <strong class="sim-outcome">' + OF.esc(rep.outcome) + '</strong></div>';
       const pending = (rep.pending || []).map((p) => names(p.node)).join(', ');
       if (pending) h += '<div><span class="muted">' + OF.esc(OF.t('sim_waiting')) + '</span> <strong>' + OF.esc(pending) + '</strong></div>';
+      if (rep.excluded_by) h += '<div class="flash sim-excluded">' + OF.esc(OF.t('sim_excluded', { flow: rep.excluded_by })) + '</div>';
       h += '</div><ol class="sim-path" aria-label="' + OF.esc(OF.t('sim_path')) + '">' + (rep.path || []).map((id) => '<li><button type="button" class="linklike" data-node="' + OF.esc(id) + '">' + OF.esc(names(id)) + '</button></li>').join('') + '</ol>';
       h += '<div class="sim-steps">' + (rep.steps || []).map((s) => {
         const branch = s.branch == null ? '' : ' → ' + OF.branchLabel(Array.isArray(s.branch) ? s.branch.join(', ') : s.branch);

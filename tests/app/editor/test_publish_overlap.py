@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.db import get_db
+from app.db import get_db, in_transaction
 
-from ..overlap_fixtures import OVER, load_history
+from ..flows_fixtures import order_doc, publish
+from ..overlap_fixtures import OVER, approval_flow, load_history
+from .helpers import Json
 
 
 @pytest.fixture
@@ -41,3 +43,29 @@ def test_editor_page_wires_the_overlap_and_the_exclusive_group(history, client):
     assert 'id="pub-overlap"' in html and "/flows/big-orders/overlap" in html
     assert 'id="set-group"' in html and 'id="set-priority"' in html
     assert "Exclusive group (optional)" in html
+
+
+def test_simulator_says_when_another_flow_of_the_group_goes_first(history, client):
+    editor = Json(client)
+    in_transaction(
+        history, lambda db: publish(db, approval_flow("finance-review", group="large", priority=5))
+    )
+    order = _plain(order_doc("S1", "6000"))
+    for priority, first in [(0, "finance-review"), (9, None)]:
+        doc = approval_flow("big-orders", group="large", priority=priority)
+        report = editor.post("/flows/big-orders/simulate", {"doc": doc, "order": order}).get_json()
+        assert report["excluded_by"] == first
+    small = _plain(order_doc("S2", "100"))  # neither trigger matches: nobody goes first
+    doc = approval_flow("big-orders", group="large")
+    assert (
+        editor.post("/flows/big-orders/simulate", {"doc": doc, "order": small}).get_json()[
+            "excluded_by"
+        ]
+        is None
+    )
+
+
+def _plain(order: dict) -> dict:
+    """The order as a browser sends it: amounts as JSON numbers."""
+    lines = [line | {"price": int(line["price"])} for line in order["lines"]]
+    return order | {"amount": int(order["amount"]), "lines": lines}
