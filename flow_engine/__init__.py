@@ -37,6 +37,7 @@ from flow_engine.events import (
     event_from_dict,
     event_to_dict,
 )
+from flow_engine.exclusive import exclusive_winners
 from flow_engine.issues import ValidationIssue
 from flow_engine.migrations import migrate
 from flow_engine.model import CURRENT_FORMAT_VERSION, Edge, Flow, Node, Trigger
@@ -102,6 +103,7 @@ __all__ = [
     "compile_flow",
     "event_from_dict",
     "event_to_dict",
+    "exclusive_winners",
     "flow_context_schema",
     "flow_digest",
     "flow_schema",

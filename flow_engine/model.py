@@ -24,13 +24,34 @@ class Trigger:
 
     event: str
     filter: str | None = None
+    # Of the flows sharing a group, only the first that matches an order starts a run.
+    exclusive_group: str | None = None
+    group_priority: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
         out: dict[str, Any] = {"event": self.event}
         if self.filter is not None:
             out["filter"] = self.filter
+        if self.exclusive_group is not None:
+            out["exclusive_group"] = self.exclusive_group
+            out["group_priority"] = self.group_priority
         return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Trigger:
+        """Build a trigger from its JSON form (missing parts get their defaults)."""
+        text, group, priority = (
+            raw.get("filter"),
+            raw.get("exclusive_group"),
+            raw.get("group_priority"),
+        )
+        return cls(
+            event=str(raw.get("event", "")),
+            filter=text if isinstance(text, str) else None,
+            exclusive_group=group if isinstance(group, str) and group else None,
+            group_priority=priority if type(priority) is int else 0,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +138,7 @@ class Flow:
         return cls(
             key=doc["key"],
             name=text_of(doc.get("name")),
-            trigger=Trigger(event=trig.get("event", ""), filter=trig.get("filter")),
+            trigger=Trigger.from_dict(trig),
             nodes=tuple(nodes),
             edges=edges,
             description=doc.get("description"),

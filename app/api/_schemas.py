@@ -273,6 +273,47 @@ SCHEMAS: dict[str, Obj] = {
         published_at=TIME,
         doc=OBJ,
     ),
+    "PublishDryRun": obj(
+        ["dry_run", "would_publish", "overlap"],
+        dry_run={"const": True},
+        would_publish=INT,
+        warnings={"type": "array", "items": OBJ},
+        overlap=obj(
+            ["flow", "event", "orders", "draft_runs", "elapsed_ms", "overlaps"],
+            flow=STR,
+            event=STR,
+            orders=INT,
+            draft_runs=INT,
+            errors=INT,
+            elapsed_ms={"type": "number"},
+            overlaps={"type": "array", "items": ref("FlowOverlap")},
+        ),
+    ),
+    "FlowOverlap": {
+        **obj(
+            ["flow", "both_match", "both_run", "kinds", "summary"],
+            flow=STR,
+            name=OBJ,
+            version=INT,
+            both_match=INT,
+            both_run=INT,
+            kinds=obj(
+                ["approval", "webhook", "reservation", "set_field"],
+                approval=INT,
+                webhook=INT,
+                reservation=INT,
+                set_field=INT,
+            ),
+            fields={"type": "array", "items": STR},
+            exclusive_group=nullable("string"),
+            first=nullable("string"),
+            examples={"type": "array", "items": STR},
+            summary={"type": "array", "items": STR},
+        ),
+        "description": "Another live flow on the same trigger event: on how many recent orders "
+        "both triggers match, both would run (exclusive groups applied), and per effect kind "
+        "on how many of those both would act.",
+    },
     "ValidationResult": obj(
         ["valid", "issues"], valid=BOOL, issues={"type": "array", "items": OBJ}
     ),  # fmt: skip

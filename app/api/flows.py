@@ -12,6 +12,7 @@ from flow_engine import validate_flow
 
 from ..db import get_session, reads_only
 from ..errors import NotFoundError, ValidationError
+from ..flows import overlap
 from ..flows import services as flows
 from ..models import Flow, FlowVersion
 from ..orders import schema
@@ -135,14 +136,55 @@ def validate(key: str) -> Response:
 @bp.post("/flows/<flow_key:key>/publish")
 @api_key_required("flows:write")
 def publish(key: str) -> Response:
+    """Publish the draft; a dry run (``?dry_run=true`` or ``"dry_run": true``) publishes
+    nothing and answers which other live flows would also run on recent orders."""
     db = get_session()
-    note = ""
-    if request.content_length:
-        body = json_body()
-        note = str(body.get("note") or "")[:500]
-    version = flows.publish(db, None, flows.get_flow(db, key), note=note)
+    body = json_body() if request.content_length else {}
+    note = str(body.get("note") or "")[:500]
+    flow = flows.get_flow(db, key)
+    if bool_param("dry_run") or _body_flag(body, "dry_run"):
+        last = _body_int(
+            body, "last", int_param("last", overlap.DEFAULT_LAST, high=overlap.MAX_LAST)
+        )
+        compiled = flows.publishable(flow)
+        report = overlap.overlap_report(db, flow, compiled, last=last)
+        return reply(
+            {
+                "dry_run": True,
+                "would_publish": (flow.published_version or 0) + 1,
+                "warnings": [i.to_dict() for i in compiled.warnings],
+                "overlap": overlap.report_json(report),
+            }
+        )
+    version = flows.publish(db, None, flow, note=note)
     db.commit()
     return reply(version_json(version), 201)
+
+
+def _body_flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise ValidationError(
+            _l("%(name)s must be true or false.", name=name),
+            code="invalid_body",
+            details=[{"path": f"/{name}", "message": "expected boolean", "rule": "type"}],
+        )
+    return value
+
+
+def _body_int(body: dict[str, Any], name: str, default: int) -> int:
+    value = body.get(name, default)
+    if type(value) is not int or not 1 <= value <= overlap.MAX_LAST:
+        raise ValidationError(
+            _l(
+                "%(name)s must be a whole number from 1 to %(high)d, e.g. 200.",
+                name=name,
+                high=overlap.MAX_LAST,
+            ),
+            code="invalid_body",
+            details=[{"path": f"/{name}", "message": "integer 1..2000", "rule": "range"}],
+        )
+    return value
 
 
 def _versions(db: Any, flow: Flow) -> list[FlowVersion]:

@@ -14,7 +14,7 @@ from typing import Any
 from ..channels.services import KEY_RE as CHANNEL_KEY_RE
 from ..security import API_SCOPES
 from ._http import CURSOR_PATTERN
-from ._schemas import FLOW_KEY, OBJ, SCHEMAS, STR, Obj, anchored, list_of, obj, ref
+from ._schemas import BOOL, FLOW_KEY, OBJ, SCHEMAS, STR, Obj, anchored, list_of, obj, ref
 
 ERRORS = {
     "400": "The request cannot be read",
@@ -129,9 +129,16 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
     ("post", "/flows/{key}/validate", "validate", "Validate the draft or a sent document",
      "flows:read", [KEY], {**OBJ, "x-optional": True},
      {"200": ref("ValidationResult")}),
-    ("post", "/flows/{key}/publish", "publish", "Publish the draft as the next version",
-     "flows:write", [KEY], {**obj([], note=STR), "x-optional": True},
-     {"201": ref("Version")}),
+    ("post", "/flows/{key}/publish", "publish",
+     "Publish the draft as the next version; a dry run publishes nothing and reports the other "
+     "live flows that would also run on recent orders and what both would do",
+     "flows:write", [KEY, _param("dry_run", schema={"type": "boolean"},
+                                 description="true: publish nothing, answer the overlap report"),
+                     _param("last", schema={"type": "integer", "minimum": 1, "maximum": 2000},
+                            description="dry run: how many recent orders to compare (200)")],
+     {**obj([], note=STR, dry_run=BOOL, last={"type": "integer", "minimum": 1, "maximum": 2000}),
+      "x-optional": True},
+     {"201": ref("Version"), "200": ref("PublishDryRun")}),
     ("get", "/flows/{key}/versions", "versions", "Published versions, newest first",
      "flows:read", [KEY], None, {"200": list_of(ref("Version"))}),
     ("get", "/flows/{key}/versions/{number}", "version", "One version with its document",
@@ -213,6 +220,8 @@ LINKS: dict[str, dict[str, dict[str, str]]] = {
     "list_alerts": {"get_alert": {"alert_id": "$response.body#/items/0/id"}},
     "put_status_mapping": {"delete_status_mapping": {"source": "$request.path.source"}},
 }  # fmt: skip
+# Operations whose links hold for one answer only (a publish dry run has no version number).
+LINK_STATUS = {"publish": "201"}
 
 
 # Bodies of linked requests (merged into generated ones): the answer's values a client
@@ -262,7 +271,7 @@ def _operation(op: tuple[Any, ...]) -> Obj:
             "description": "OK" if status in ("200", "201") else status,
             "content": {"application/json": {"schema": schema}},
         }
-        if status.startswith("2") and op_id in LINKS:
+        if status.startswith("2") and op_id in LINKS and LINK_STATUS.get(op_id, status) == status:
             operation["responses"][status]["links"] = _links(op_id)
     for status, text in ERRORS.items():
         operation["responses"].setdefault(status, {

@@ -18,6 +18,7 @@ from rule_dsl.rules import validate_ruleset
 from ..db import get_session, jsonable, reads_only
 from ..errors import ConflictError, PermissionDeniedError, ValidationError
 from ..flows import backtest as backtests
+from ..flows import overlap as overlaps
 from ..flows import services as flows
 from ..jsonbody import parse_json
 from ..models import User
@@ -232,6 +233,17 @@ def backtest(key: str) -> ResponseReturnValue:
         )
     report = backtests.backtest(db, flow, _doc(data), last=last)
     return jsonify(jsonable(report.to_dict()))
+
+
+@bp.get("/<key>/overlap")
+@permission_required("flows.view")
+def overlap_fragment(key: str) -> ResponseReturnValue:
+    """The publish dialog's overlap section: other live flows on the saved draft's orders."""
+    db = get_session()
+    flow = flows.get_flow(db, key)
+    report = overlaps.overlap_report(db, flow)
+    items = [(pair, overlaps.describe(pair, report.orders)) for pair in report.overlaps]
+    return render_template("editor/_overlap.html", report=report, items=items)
 
 
 @bp.get("/<key>/diff")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from flow_engine import (
     CURRENT_FORMAT_VERSION,
+    CompiledFlow,
     FlowError,
     FlowValidationError,
     compile_flow,
@@ -28,9 +29,10 @@ from rule_dsl import DslError
 
 from ..db import jsonable
 from ..errors import NotFoundError, ValidationError
+from ..flows import backtest as backtests
 from ..flows import services as flows
 from ..jsonbody import parse_json
-from ..models import Flow, FlowVersion, Order, Run, User
+from ..models import Flow, FlowVersion, Order, Run, User, utcnow
 from ..orders.services import validate_order
 from ..pinyin import matches
 from ..runs.services import enrich_customer, reference_for
@@ -235,7 +237,23 @@ def simulate_draft(
             _l("The simulation could not run: %(reason)s", reason=str(err)),
             code="simulation_failed",
         ) from None
-    return jsonable(report.to_dict())
+    out = report.to_dict()
+    out["excluded_by"] = _first_of_group(db, compiled, enrich_customer(order, ref), ref)
+    return jsonable(out)
+
+
+def _first_of_group(
+    db: Session, flow: CompiledFlow, order: Mapping[str, Any], ref: Mapping[str, Any]
+) -> str | None:
+    """The live flow of the draft's exclusive group that this order would start instead."""
+    if flow.flow.trigger.exclusive_group is None:
+        return None
+    # The group is decided when the order arrives: the trigger filters see the clock now.
+    now = utcnow()
+    if not backtests.matches_quietly(flow, order, now, ref):
+        return None
+    rivals = backtests.group_rivals(db, flow.key, flow)
+    return backtests.ahead_in_group(flow, rivals, order, now, ref)
 
 
 def recent_orders(db: Session, limit: int = 30) -> list[Order]:

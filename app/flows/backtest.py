@@ -6,18 +6,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flow_engine import CompiledFlow, FlowError, FlowValidationError, compile_flow, simulate
+from flow_engine import (
+    CompiledFlow,
+    FlowError,
+    FlowValidationError,
+    compile_flow,
+    exclusive_winners,
+    simulate,
+)
 from rule_dsl import DslError
 
 from ..errors import ValidationError
 from ..inventory.services import available_for
-from ..models import Flow, Order
+from ..models import Flow, FlowVersion, Order
 from ..reference.services import reference_cache
 from ..runs.cache import compiled_version
 from ..runs.services import enrich_customer
@@ -42,6 +50,8 @@ class Outcome:
     routes: tuple[str, ...] = ()
     # Who approval nodes asked: "node: role finance" / "node: user li".
     approvers: tuple[str, ...] = ()
+    # The flow of the same exclusive group that starts instead (the trigger matched).
+    excluded_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +64,7 @@ class Outcome:
             "error": self.error,
             "routes": list(self.routes),
             "approvers": list(self.approvers),
+            "excluded_by": self.excluded_by,
         }
 
 
@@ -97,14 +108,64 @@ class BacktestReport:
         }
 
 
+def matches_quietly(
+    flow: CompiledFlow, doc: Mapping[str, Any], now: datetime, ref: Mapping[str, Any]
+) -> bool:
+    """Whether ``flow``'s trigger matches; a filter that cannot be evaluated starts nothing
+    (intake alerts on it instead)."""
+    try:
+        return flow.matches(flow.trigger_event, doc, now=now, ref=ref)
+    except DslError:
+        return False
+
+
+def group_rivals(db: Session, key: str, *flows: CompiledFlow | None) -> list[CompiledFlow]:
+    """The other live flows sharing an exclusive group with one of ``flows``."""
+    groups = {f.flow.trigger.exclusive_group for f in flows if f is not None} - {None}
+    if not groups:
+        return []
+    versions = db.scalars(select(FlowVersion).where(FlowVersion.is_live.is_(True)))
+    live = (compiled_version(v) for v in versions)
+    return [f for f in live if f.key != key and f.flow.trigger.exclusive_group in groups]
+
+
+def ahead_in_group(
+    flow: CompiledFlow,
+    rivals: list[CompiledFlow],
+    doc: Mapping[str, Any],
+    now: datetime,
+    ref: Mapping[str, Any],
+) -> str | None:
+    """The key of the live flow of ``flow``'s exclusive group that would start for this
+    order instead of ``flow`` (whose trigger matched), or None."""
+    group = flow.flow.trigger.exclusive_group
+    matched = [
+        f
+        for f in rivals
+        if f.flow.trigger.exclusive_group == group
+        and f.trigger_event == flow.trigger_event
+        and matches_quietly(f, doc, now, ref)
+    ]
+    first = exclusive_winners([flow, *matched], lambda f: f)
+    return None if flow in first else next(f.key for f in matched if f in first)
+
+
 def _outcome(
-    flow: CompiledFlow | None, order: Order, doc: Mapping[str, Any], ref: Mapping[str, Any]
+    flow: CompiledFlow | None,
+    order: Order,
+    doc: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    rivals: list[CompiledFlow],
 ) -> Outcome:
     if flow is None:
         return Outcome(triggered=False)
     try:
         if not flow.matches(flow.trigger_event, doc, now=order.created_at, ref=ref):
             return Outcome(triggered=False)
+        if flow.flow.trigger.exclusive_group is not None:
+            ahead = ahead_in_group(flow, rivals, doc, order.created_at, ref)
+            if ahead is not None:
+                return Outcome(triggered=False, excluded_by=ahead)
         report = simulate(
             flow, doc, now=order.created_at, ref=ref, run_id=f"backtest-{order.id}"
         ).to_dict()
@@ -184,6 +245,7 @@ def backtest(
         raise _issues_error(err.issues) from err
     version = live_version(db, flow)
     published = compiled_version(version) if version else None
+    rivals = group_rivals(db, flow.key, draft, published)
     orders = list(
         db.scalars(select(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(last))
     )
@@ -195,7 +257,8 @@ def backtest(
     report = BacktestReport(flow.key, version.number if version else None)
     for done, order in enumerate(orders, start=1):
         doc_in = enrich_customer(order.data, ref)
-        before, after = _outcome(published, order, doc_in, ref), _outcome(draft, order, doc_in, ref)
+        before = _outcome(published, order, doc_in, ref, rivals)
+        after = _outcome(draft, order, doc_in, ref, rivals)
         changes = _changes(before, after)
         report.orders += 1
         if changes:

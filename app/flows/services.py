@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from flow_engine import (
+    CompiledFlow,
     FlowError,
     FlowValidationError,
     ValidationIssue,
@@ -184,16 +185,21 @@ def save_draft(
     return flow, validate_flow(doc)
 
 
-def publish(db: Session, actor: User | None, flow: Flow, *, note: str = "") -> FlowVersion:
-    """Publish the draft as the next immutable version; new orders start on it."""
+def publishable(flow: Flow) -> CompiledFlow:
+    """The draft compiled as publishing compiles it; raises what :func:`publish` would."""
     if flow.draft is None:
         raise ValidationError(_l("There is no draft to publish."), code="no_draft")
     try:
-        compiled = compile_flow(flow.draft, publishing=True)
+        return compile_flow(flow.draft, publishing=True)
     except FlowValidationError as err:
         raise _issues_error(err.issues) from err
     except FlowError as err:
         raise ValidationError(str(err), code="invalid_flow") from err
+
+
+def publish(db: Session, actor: User | None, flow: Flow, *, note: str = "") -> FlowVersion:
+    """Publish the draft as the next immutable version; new orders start on it."""
+    compiled = publishable(flow)
     doc = migrate(flow.draft)
     number = (
         db.scalar(select(func.max(FlowVersion.number)).where(FlowVersion.flow_id == flow.id)) or 0

@@ -29,6 +29,7 @@ from flow_engine import (
     Retry,
     RunSnapshot,
     StepResult,
+    exclusive_winners,
     start_run,
     step,
 )
@@ -115,18 +116,25 @@ def start_runs(
     doc = enrich_customer(order.data, ref)
     own = writes is None
     writes = writes or Writes(db, now)
-    runs = []
+    matched = []
     for version in versions:
         try:
-            matched = version.flow.matches(event, doc, now=now, ref=ref)
+            if version.flow.matches(event, doc, now=now, ref=ref):
+                matched.append(version)
         except DslError as err:
             _trigger_failed(db, order, version, err)
-            continue
-        if matched:
-            runs.append(_start(db, order, version, doc, ref, now, writes))
+    runs = [
+        _start(db, order, version, doc, ref, now, writes)
+        for version in first_of_exclusive_groups(matched)
+    ]
     if own:
         writes.flush()
     return runs
+
+
+def first_of_exclusive_groups(matched: list[LiveVersion]) -> list[LiveVersion]:
+    """The matched live versions that start: of an exclusive group only the first."""
+    return exclusive_winners(matched, lambda version: version.flow)
 
 
 def reserve_runs(

@@ -361,6 +361,11 @@
         const filter = document.getElementById('set-filter').value.trim();
         const trigger = { event: document.getElementById('set-event').value };
         if (filter) trigger.filter = filter;
+        const group = document.getElementById('set-group').value.trim();
+        if (group) {
+          trigger.exclusive_group = group;
+          trigger.group_priority = parseInt(document.getElementById('set-priority').value, 10) || 0;
+        }
         this.base = Object.assign({}, this.base, { name: OF.nameValue(name) || OF.config.key, trigger: trigger });
         document.getElementById('flow-name').textContent = OF.localName(name, OF.config.key);
         this.settings.close();
@@ -375,6 +380,8 @@
       document.getElementById('set-name-en').value = typeof name === 'string' ? name : name.en || '';
       const trig = this.base.trigger || {};
       document.getElementById('set-event').value = trig.event || 'order.created';
+      document.getElementById('set-group').value = trig.exclusive_group || '';
+      document.getElementById('set-priority').value = trig.group_priority || 0;
       const root = this.settings.querySelector('.dsl-editor');
       root.querySelector('.dsl-input').value = trig.filter || '';
       if (!root._field) root._field = new OF.ConditionField(root, { kind: 'condition', nodeType: '', path: 'trigger.filter' });

@@ -105,6 +105,7 @@
       if (rep.outcome) h += '<div><span class="muted">' + OF.esc(OF.t('sim_outcome')) + '</span> <strong class="sim-outcome">' + OF.esc(rep.outcome) + '</strong></div>';
       const pending = (rep.pending || []).map((p) => names(p.node)).join(', ');
       if (pending) h += '<div><span class="muted">' + OF.esc(OF.t('sim_waiting')) + '</span> <strong>' + OF.esc(pending) + '</strong></div>';
+      if (rep.excluded_by) h += '<div class="flash sim-excluded">' + OF.esc(OF.t('sim_excluded', { flow: rep.excluded_by })) + '</div>';
       h += '</div><ol class="sim-path" aria-label="' + OF.esc(OF.t('sim_path')) + '">' + (rep.path || []).map((id) => '<li><button type="button" class="linklike" data-node="' + OF.esc(id) + '">' + OF.esc(names(id)) + '</button></li>').join('') + '</ol>';
       h += '<div class="sim-steps">' + (rep.steps || []).map((s) => {
         const branch = s.branch == null ? '' : ' → ' + OF.branchLabel(Array.isArray(s.branch) ? s.branch.join(', ') : s.branch);
@@ -199,6 +200,22 @@
       }
       this.dlg.showModal();
       document.getElementById('pub-note').focus();
+      this.overlap(errors.length === 0);
+    }
+    async overlap(valid) {
+      // Simulates the draft and the other live flows over recent orders: loaded after the
+      // dialog opens so the diff can be read meanwhile.
+      const box = document.getElementById('pub-overlap');
+      box.innerHTML = valid ? '<p class="muted">' + OF.esc(OF.t('overlap_loading')) + '</p>' : '';
+      if (!valid) return;
+      box.setAttribute('aria-busy', 'true');
+      let html = '';
+      try {
+        const res = await fetch(OF.config.urls.overlap, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+        html = res.ok ? await res.text() : '';
+      } catch (e) { html = ''; }
+      box.innerHTML = html || '<p class="muted">' + OF.esc(OF.t('overlap_failed')) + '</p>';
+      box.setAttribute('aria-busy', 'false');
     }
     async publish() {
       const note = document.getElementById('pub-note').value.trim();
