@@ -183,6 +183,8 @@ REQUESTS: dict[str, Builder] = {
                                       roles=["viewer"]),
     "admin.set_roles": lambda w, n: _form(f"/admin/users/{w.ids['victim']}/roles",
                                           roles=["viewer"]),
+    "admin.set_active": lambda w, n: _form(f"/admin/users/{w.ids['victim']}/active", active="1"),
+    "admin.sign_out_everywhere": lambda w, n: _form(f"/admin/users/{w.ids['victim']}/sign-out"),
     "admin.api_keys": lambda w, n: _form("/admin/api-keys", name=f"key-{n}",
                                          scopes=["orders:read"]),
     "admin.revoke_api_key": lambda w, n: _form(f"/admin/api-keys/{w.ids['api_key']}/revoke"),

@@ -141,7 +141,7 @@ def test_reminder_and_automatic_decision_survive_a_killed_worker(app, app_config
             warm_up["trigger"]["filter"] = 'order.external_id == "PO-0"'
             start(db, warm_up, "PO-0")
             assert smtp.wait(1, timeout=30), "the worker did not send the first approval email"
-            doc = approval_doc(sla={"duration": "10s", "reminders": ["4s"], "on_timeout": "reject"})
+            doc = approval_doc(sla={"duration": "20s", "reminders": ["4s"], "on_timeout": "reject"})
             doc["trigger"]["filter"] = 'order.external_id == "PO-1"'
             began = time.monotonic()
             run = start(db, doc, "PO-1")
