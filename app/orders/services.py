@@ -23,6 +23,7 @@ from ..models import Order, Run, utcnow
 from ..runs import services as runs
 from ..runs.cache import catalog_stamp
 from ..runs.writer import Writes
+from ..subscriptions import publish
 
 log = logging.getLogger(__name__)
 MAX_ERRORS = 50
@@ -132,6 +133,7 @@ def ingest_many(
             continue
         order = _attach(db, order_id, values)
         started = runs.start_runs(db, order, now=now, writes=writes, stamp=stamp)
+        publish(db, "order.created", order, {}, now=now, writes=writes)
         results.append((order, True, started))
     writes.flush()
     return results
@@ -188,7 +190,9 @@ def _store(
     if order_id is None:
         return _existing(db, values), False, []
     order = _attach(db, order_id, values)
-    return order, True, runs.start_runs(db, order, now=now)
+    started = runs.start_runs(db, order, now=now)
+    publish(db, "order.created", order, {}, now=now)
+    return order, True, started
 
 
 def _insert_many(db: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
