@@ -132,8 +132,9 @@ def ingest_many(
             results.append((_existing(db, values), False, []))
             continue
         order = _attach(db, order_id, values)
-        started = runs.start_runs(db, order, now=now, writes=writes, stamp=stamp)
+        # Announced before its runs start: what they report (an incident) comes after.
         publish(db, "order.created", order, {}, now=now, writes=writes)
+        started = runs.start_runs(db, order, now=now, writes=writes, stamp=stamp)
         results.append((order, True, started))
     writes.flush()
     return results
@@ -190,9 +191,8 @@ def _store(
     if order_id is None:
         return _existing(db, values), False, []
     order = _attach(db, order_id, values)
-    started = runs.start_runs(db, order, now=now)
     publish(db, "order.created", order, {}, now=now)
-    return order, True, started
+    return order, True, runs.start_runs(db, order, now=now)
 
 
 def _insert_many(db: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:

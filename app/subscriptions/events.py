@@ -127,7 +127,6 @@ def publish(
         "order": order_summary(order),
         "data": data,
     }
-    headers = {"X-OrderFlow-Event": kind, "X-OrderFlow-Event-Id": identity}
     own = writes is None
     writes = writes or Writes(db, moment)
     for target in targets:
@@ -138,7 +137,7 @@ def publish(
                 # Also the Idempotency-Key: the same for every retry and replay.
                 "effect_id": f"{identity}.{target.id}",
                 "kind": "webhook",
-                "payload": {"url": target.url, "body": body, "headers": headers},
+                "payload": {"url": target.url, "body": body},
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": moment,

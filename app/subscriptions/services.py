@@ -135,7 +135,7 @@ def _checked_url(db: Session, url: Any) -> str:
             _l(
                 "The host of %(url)s is not on the outbound allowlist, so no event can be "
                 "sent there. An admin adds the host (e.g. erp.example.com or *.example.com) "
-                "under Integrations → Allowed hosts first.",
+                "under Integrations → Allowed destination hosts first.",
                 url=url,
             ),
         ) from None
