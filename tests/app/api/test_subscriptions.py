@@ -183,3 +183,20 @@ def test_delete_drops_unsent_messages_and_keeps_the_rest(api, app):
     database = get_db(app)
     left = in_transaction(database, lambda db: db.scalars(select(OutboxMessage)).all())
     assert left == []
+
+
+def test_admin_page_creates_pauses_and_refuses_a_host_not_allowed(admin_client):
+    base = "/admin/outbox/subscriptions/"
+    token = csrf_token(admin_client, base)
+    form = {"csrf_token": token, "name": "WMS", "events": ["order.created", "order.decided"]}
+    refused = admin_client.post(base, data={**form, "url": "https://wms.example.com/in"})
+    assert refused.status_code == 422
+    assert "不在出站白名单" in refused.get_data(as_text=True)  # the admin's language: zh
+    made = admin_client.post(base, data={**form, "url": "http://127.0.0.1:9/in"})
+    assert made.status_code == 302
+    page = admin_client.get(made.headers["Location"]).get_data(as_text=True)
+    assert "http://127.0.0.1:9/in" in page and 'value="order.decided" checked' in page
+    paused = admin_client.post(made.headers["Location"] + "/toggle", data={"csrf_token": token})
+    assert paused.status_code == 302
+    listing = admin_client.get(base).get_data(as_text=True)
+    assert "WMS" in listing and ">暂停<" in listing
