@@ -47,23 +47,33 @@ _ACTIVE = select(
 ).where(Subscription.active.is_(True))
 
 
-def active_targets(db: Session) -> list[Target]:
-    """The active subscriptions, read once per transaction of ``db``."""
+@dataclass
+class _Published:
+    """What this transaction knows: the active subscriptions, the events it queued."""
+
+    transaction: object
+    targets: list[Target] | None
+    events: set[str]
+
+
+def _state(db: Session) -> _Published:
     transaction = db.get_transaction()
-    cached = db.info.get(_CACHE_KEY)
-    if cached is not None and cached[0] is transaction:
-        return cached[1]
-    targets = [
-        Target(row.id, row.url, frozenset(row.events or ()), row.channel)
-        for row in db.execute(_ACTIVE)
-    ]
-    db.info[_CACHE_KEY] = (transaction, targets)
-    return targets
+    state = db.info.get(_CACHE_KEY)
+    if state is None or state.transaction is not transaction:
+        db.info[_CACHE_KEY] = state = _Published(transaction, None, set())
+    if state.targets is None:
+        state.targets = [
+            Target(row.id, row.url, frozenset(row.events or ()), row.channel)
+            for row in db.execute(_ACTIVE)
+        ]
+    return state
 
 
 def forget(db: Session) -> None:
     """Read the subscriptions afresh in this transaction (after one changed)."""
-    db.info.pop(_CACHE_KEY, None)
+    state = db.info.get(_CACHE_KEY)
+    if state is not None:
+        state.targets = None
 
 
 def event_id(kind: str, order: Order, key: Any) -> str:
@@ -105,21 +115,26 @@ def publish(
     how many messages were queued. No commit.
 
     ``key`` identifies the event among the order's events of this kind (a status event's
-    id, a task's key); without it the data does. A batch passes its ``writes``, which then
+    id, a task's key); without it the data and the time do. A batch passes its ``writes``, which then
     inserts the messages with its other rows.
     """
     if kind not in EVENTS:
         raise ValueError(f"unknown order event {kind!r}; known: {', '.join(EVENTS)}")
+    state = _state(db)
     targets = [
         t
-        for t in active_targets(db)
+        for t in state.targets or ()
         if kind in t.events and (t.channel is None or t.channel == order.channel)
     ]
     if not targets:
         return 0
     moment = now or utcnow()
     data = jsonable(data or {})
-    identity = event_id(kind, order, data if key is None else key)
+    # Without a key, the same change made again later is another event: its time tells.
+    identity = event_id(kind, order, [data, moment.isoformat()] if key is None else key)
+    if identity in state.events:  # the very same event twice in one transaction
+        return 0
+    state.events.add(identity)
     body = {
         "id": identity,
         "type": kind,

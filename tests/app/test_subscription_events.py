@@ -3,13 +3,16 @@ stopped in an incident each queue one message, in the transaction of the change.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from app.approvals import services as approvals
 from app.db import in_transaction
-from app.models import OutboxMessage
+from app.models import Order, OutboxMessage, utcnow
 from app.orders import services as orders
 from app.subscriptions import create_subscription
+from app.subscriptions import publish as announce
 
 from .approvals.helpers import approval_doc, approver, as_user, db_of, start, tasks_of
 from .flows_fixtures import flow_doc, order_doc, publish
@@ -63,3 +66,22 @@ def test_a_run_incident_is_announced_with_its_node_and_code(app):
     assert (incident["type"], created["type"]) == ("order.incident", "order.created")
     assert incident["data"]["node_id"] == "unit" and incident["data"]["code"]
     assert incident["id"] != created["id"]
+
+
+def test_order_updated_is_accepted_and_the_same_change_later_is_another_event(app):
+    database = db_of(app)
+    sub = _subscribe(database, ["order.updated"])
+    order, _, _ = in_transaction(database, lambda db: orders.ingest(db, order_doc("W1")))
+    first, later = utcnow(), utcnow() + timedelta(minutes=5)
+    change = {"fields": {"custom.payment_hold": {"before": None, "after": True}}}
+
+    def twice_at_once(db):  # two announcements of one change in one transaction: one event
+        row = db.get(Order, order.id)
+        return [announce(db, "order.updated", row, change, now=first) for _ in range(2)]
+
+    assert in_transaction(database, twice_at_once) == [1, 0]
+    in_transaction(database, lambda db: announce(db, "order.updated", db.get(Order, order.id),
+                                                 change, now=later))  # fmt: skip
+    one, two = _events(database, sub)
+    assert one["id"] != two["id"] and one["data"] == two["data"] == change
+    assert one["occurred_at"] == first.isoformat()
