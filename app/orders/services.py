@@ -133,7 +133,7 @@ def ingest_many(
             continue
         order = _attach(db, order_id, values)
         # Announced before its runs start: what they report (an incident) comes after.
-        publish(db, "order.created", order, {}, now=now, writes=writes)
+        publish(db, "order.created", order, {}, now=now, writes=writes, stamp=stamp)
         started = runs.start_runs(db, order, now=now, writes=writes, stamp=stamp)
         results.append((order, True, started))
     writes.flush()
@@ -191,8 +191,9 @@ def _store(
     if order_id is None:
         return _existing(db, values), False, []
     order = _attach(db, order_id, values)
-    publish(db, "order.created", order, {}, now=now)
-    return order, True, runs.start_runs(db, order, now=now)
+    stamp = catalog_stamp(db)
+    publish(db, "order.created", order, {}, now=now, stamp=stamp)
+    return order, True, runs.start_runs(db, order, now=now, stamp=stamp)
 
 
 def _insert_many(db: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:

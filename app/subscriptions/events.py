@@ -1,14 +1,16 @@
 """Publishing order events to subscriptions, in the caller's transaction.
 
-The active subscriptions are read once per transaction (one small query, none at all for
-the events of a batch after the first): with no subscription, publishing costs that one
-query. Each matching subscription gets one outbox message; the outbox signs, delivers,
+The active subscriptions are read once per transaction (one small query, none for the
+events of a batch after the first). Order intake passes the catalog stamp it reads anyway,
+which fingerprints the subscriptions: it then uses this process's copy while the stamp is
+unchanged, and publishing costs no query at all. Each matching subscription gets one outbox message; the outbox signs, delivers,
 retries and dead-letters it like any webhook.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..db import jsonable
 from ..models import Order, Subscription, utcnow
+from ..runs.cache import CatalogStamp
 from ..runs.writer import Writes
 
 # kind: (English, Chinese) description; the one list of what can be subscribed to.
@@ -56,16 +59,43 @@ class _Published:
     events: set[str]
 
 
-def _state(db: Session) -> _Published:
+class _ByStamp:
+    """This process's copy of the active subscriptions, for one catalog stamp."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stamp: tuple[object, ...] | None = None
+        self._targets: list[Target] = []
+
+    def get(self, db: Session, stamp: tuple[object, ...]) -> list[Target]:
+        with self._lock:
+            if stamp == self._stamp:
+                return self._targets
+        targets = _read(db)
+        with self._lock:
+            self._stamp, self._targets = stamp, targets
+        return targets
+
+
+_by_stamp = _ByStamp()
+
+
+def _read(db: Session) -> list[Target]:
+    return [
+        Target(row.id, row.url, frozenset(row.events or ()), row.channel)
+        for row in db.execute(_ACTIVE)
+    ]
+
+
+def _state(db: Session, stamp: CatalogStamp | None) -> _Published:
     transaction = db.get_transaction()
     state = db.info.get(_CACHE_KEY)
     if state is None or state.transaction is not transaction:
         db.info[_CACHE_KEY] = state = _Published(transaction, None, set())
     if state.targets is None:
-        state.targets = [
-            Target(row.id, row.url, frozenset(row.events or ()), row.channel)
-            for row in db.execute(_ACTIVE)
-        ]
+        # A stamp read in this transaction, before any change of it: the process copy fits.
+        fresh = stamp is not None and stamp.subscriptions
+        state.targets = _by_stamp.get(db, stamp.subscriptions) if fresh else _read(db)
     return state
 
 
@@ -110,17 +140,18 @@ def publish(
     key: Any = None,
     now: datetime | None = None,
     writes: Writes | None = None,
+    stamp: CatalogStamp | None = None,
 ) -> int:
     """Queue ``kind`` about ``order`` for every active subscription that wants it; returns
     how many messages were queued. No commit.
 
     ``key`` identifies the event among the order's events of this kind (a status event's
     id, a task's key); without it the data and the time do. A batch passes its ``writes``, which then
-    inserts the messages with its other rows.
+    inserts the messages with its other rows; intake passes its catalog ``stamp``.
     """
     if kind not in EVENTS:
         raise ValueError(f"unknown order event {kind!r}; known: {', '.join(EVENTS)}")
-    state = _state(db)
+    state = _state(db, stamp)
     targets = [
         t
         for t in state.targets or ()
