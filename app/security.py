@@ -60,6 +60,8 @@ API_SCOPES: tuple[str, ...] = (
     "approvals:write",
     "reference:write",
     "alerts:read",
+    "subscriptions:read",
+    "subscriptions:write",
 )
 
 _hasher = PasswordHasher()

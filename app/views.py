@@ -11,6 +11,7 @@ from .urls import IdConverter
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
     from .admin.outbox import bp as outbox_admin_bp
     from .admin.status_mappings import bp as status_admin_bp
+    from .admin.subscriptions import bp as subscriptions_admin_bp
     from .admin.views import bp as admin_bp
     from .alerts.views import bp as alerts_bp
     from .api.views import bp as api_bp
@@ -36,7 +37,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(api_bp)
     for bp in (auth_bp, main_bp, admin_bp, api_bp, health_bp):
         app.register_blueprint(bp)
-    for bp in (orders_bp, tracking_bp, outbox_admin_bp, status_admin_bp):
+    for bp in (orders_bp, tracking_bp, outbox_admin_bp, status_admin_bp, subscriptions_admin_bp):
         app.register_blueprint(bp)
     for bp in (editor_bp, editor_api_bp):
         app.register_blueprint(bp)

@@ -14,6 +14,8 @@ from ..orders.schema import with_storage_limits
 from ..reference.services import COLUMN_TYPES
 from ..status.services import states
 from ..status.sources import CODE_RE, MAX_CODE
+from ..subscriptions import EVENTS
+from ..subscriptions.services import MAX_NAME
 
 Obj = dict[str, Any]
 
@@ -91,6 +93,20 @@ def _order_input() -> Obj:
     schema.pop("$id", None)
     return _split_nullable(schema)
 
+
+_SUBSCRIPTION_FIELDS: Obj = {
+    "name": text(MAX_NAME),
+    "url": {"type": "string", "minLength": 1, "maxLength": 2000,
+            "description": "http(s) address whose host is on the outbound allowlist"},
+    "events": {"type": "array", "minItems": 1, "uniqueItems": True,
+               "items": {"type": "string", "enum": list(EVENTS)}},
+    "channel": {"anyOf": [{"type": "string", "enum": order_schema()["properties"]["channel"]["enum"]},
+                          {"type": "null"}], "description": "Only orders of this sales channel"},
+    "active": BOOL,
+    "own_secret": {"type": "boolean",
+                   "description": "true: sign with a new secret of its own (answered once); "
+                   "false: with the host's secret"},
+}  # fmt: skip
 
 SCHEMAS: dict[str, Obj] = {
     "Problem": obj(
@@ -419,6 +435,36 @@ SCHEMAS: dict[str, Obj] = {
         "type": "object",
         "properties": {"upserted": INT, "rows": INT, "revision": INT, "deleted": STR},
     },  # fmt: skip
+    "Subscription": obj(
+        ["id", "name", "url", "events", "channel", "active", "own_secret"],
+        id=INT,
+        name=STR,
+        url=STR,
+        events={"type": "array", "items": STR},
+        channel=nullable("string"),
+        active=BOOL,
+        own_secret=BOOL,
+        created_by=nullable("string"),
+        created_at=TIME,
+        updated_at=TIME,
+        secret={"type": "string", "description": "Only when just drawn"},
+    ),
+    "SubscriptionInput": obj(["name", "url", "events"], **_SUBSCRIPTION_FIELDS),
+    "SubscriptionPatch": {**obj([], **_SUBSCRIPTION_FIELDS), "minProperties": 1},
+    "Delivery": obj(
+        ["id", "status", "attempts"],
+        id=INT,
+        event_id=nullable("string"),
+        type=nullable("string"),
+        order_id=nullable("integer"),
+        status=STR,
+        attempts=INT,
+        last_error=nullable("string"),
+        response_status=nullable("integer"),
+        created_at=TIME,
+        next_attempt_at=TIME,
+        sent_at=TIME,
+    ),
     "Me": obj(
         ["name", "prefix", "scopes"], name=STR, prefix=STR, scopes={"type": "array", "items": STR}
     ),  # fmt: skip

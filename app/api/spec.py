@@ -68,6 +68,8 @@ IDEMPOTENCY_KEY = _param(
     description="1 to 128 printable ASCII characters",
 )
 TABLE = _param("name", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"})
+SUBSCRIPTION_ID = _param("subscription_id", "path", {"type": "integer", "minimum": 1,
+                                                      "maximum": 2**31 - 1})  # fmt: skip
 SOURCE = _param("source", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,15}$"})
 
 # Any value is accepted, as browsers and HTTP libraries send it; unknown languages fall back.
@@ -117,6 +119,22 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
     ("delete", "/status-mappings/{source}", "delete_status_mapping",
      "Drop the saved table: a shipped source gets its shipped codes back, an added one is "
      "gone (no codes)", "reference:write", [SOURCE], None, {"200": ref("StatusSource")}),
+    ("get", "/subscriptions", "list_subscriptions", "Outbound order event subscriptions",
+     "subscriptions:read", [], None, {"200": list_of(ref("Subscription"))}),
+    ("post", "/subscriptions", "create_subscription",
+     "Subscribe an allowed endpoint to order events", "subscriptions:write", [],
+     ref("SubscriptionInput"), {"201": ref("Subscription")}),
+    ("get", "/subscriptions/{subscription_id}", "get_subscription", "A subscription",
+     "subscriptions:read", [SUBSCRIPTION_ID], None, {"200": ref("Subscription")}),
+    ("patch", "/subscriptions/{subscription_id}", "update_subscription",
+     "Change a subscription (pause with active: false)", "subscriptions:write",
+     [SUBSCRIPTION_ID], ref("SubscriptionPatch"), {"200": ref("Subscription")}),
+    ("delete", "/subscriptions/{subscription_id}", "delete_subscription",
+     "Delete a subscription (its messages not sent yet are dropped)", "subscriptions:write",
+     [SUBSCRIPTION_ID], None, {"200": ref("Subscription")}),
+    ("get", "/subscriptions/{subscription_id}/deliveries", "subscription_deliveries",
+     "The subscription's recent messages, newest first", "subscriptions:read",
+     [SUBSCRIPTION_ID], None, {"200": list_of(ref("Delivery"))}),
     ("get", "/flows", "list_flows", "List flows", "flows:read",
      [_param("archived", schema={"type": "boolean"})], None,
      {"200": list_of(ref("Flow"))}),
@@ -197,6 +215,7 @@ _ORDER = {"order_id": "$response.body#/id"}
 _FIRST_ORDER = {"order_id": "$response.body#/items/0/id"}
 _FLOW = {"key": "$response.body#/key"}
 _TABLE = {"name": "$request.path.name"}
+_SUBSCRIPTION = {"subscription_id": "$response.body#/id"}
 # Where a client goes next with what an answer gave it: OpenAPI links on the 2xx answers
 # (the stateful phase of the schemathesis run follows them). {operationId: {target: params}}
 LINKS: dict[str, dict[str, dict[str, str]]] = {
@@ -219,6 +238,9 @@ LINKS: dict[str, dict[str, dict[str, str]]] = {
                   "run_timeline": {"run_id": "$response.body#/items/0/id"}},
     "list_alerts": {"get_alert": {"alert_id": "$response.body#/items/0/id"}},
     "put_status_mapping": {"delete_status_mapping": {"source": "$request.path.source"}},
+    "create_subscription": {"get_subscription": _SUBSCRIPTION, "update_subscription": _SUBSCRIPTION,
+                            "subscription_deliveries": _SUBSCRIPTION,
+                            "delete_subscription": _SUBSCRIPTION},
 }  # fmt: skip
 # Operations whose links hold for one answer only (a publish dry run has no version number).
 LINK_STATUS = {"publish": "201"}

@@ -7,7 +7,16 @@ from typing import Any
 from flask import g
 
 from ..security import api_key_required
-from . import channels, docs, flows, orders, reference, runs, status  # noqa: F401 (routes)
+from . import (  # noqa: F401 (routes)
+    channels,
+    docs,
+    flows,
+    orders,
+    reference,
+    runs,
+    status,
+    subscriptions,
+)
 from ._blueprint import bp
 
 __all__ = ["bp"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -23,9 +24,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from flow_engine import ApprovalDecided, ApprovalDelegated
 
 from ..errors import AppError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from ..models import ApprovalAction, ApprovalTask, User, utcnow
+from ..models import ApprovalAction, ApprovalTask, Order, Run, User, utcnow
 from ..notifications.people import is_away
 from ..runs import services as runs
+from ..subscriptions import publish
 
 DECISIONS = ("approved", "rejected")
 MAX_COMMENT = 2000
@@ -158,7 +160,24 @@ def decide(
         )
     )
     db.flush()
+    order = db.get(Order, outcome.run.order_id)
+    if order is not None:
+        publish(db, "order.decided", order, _decided(task, outcome.run), key=task.task_key, now=now)
     return Decision(task, True)
+
+
+def _decided(task: ApprovalTask, run: Run) -> dict[str, Any]:
+    return {
+        "task": task.task_key,
+        "node_id": task.node_id,
+        "run_id": task.run_id,
+        "flow_version_id": run.flow_version_id,
+        "decision": task.status,
+        "decided_by": task.decided_by,
+        "decided_at": task.decided_at.isoformat() if task.decided_at else None,
+        "comment": task.comment,
+        "run_status": run.status,
+    }
 
 
 def decide_many(

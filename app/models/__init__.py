@@ -33,6 +33,7 @@ from .run import Run, RunEvent, RunTimer
 from .settings import AllowedHost, CustomField
 from .shipment import Shipment, ShipmentOrder
 from .status import StatusEvent, StatusSource
+from .subscription import Subscription
 from .template import TemplateImport, TemplateItem
 from .user import Role, User, user_roles
 
@@ -87,6 +88,7 @@ __all__ = [
     "RunTimer",
     "StatusEvent",
     "StatusSource",
+    "Subscription",
     "StatusLagFact",
     "StockoutFact",
     "TemplateImport",

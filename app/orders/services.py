@@ -23,6 +23,7 @@ from ..models import Order, Run, utcnow
 from ..runs import services as runs
 from ..runs.cache import catalog_stamp
 from ..runs.writer import Writes
+from ..subscriptions import publish
 
 log = logging.getLogger(__name__)
 MAX_ERRORS = 50
@@ -131,6 +132,8 @@ def ingest_many(
             results.append((_existing(db, values), False, []))
             continue
         order = _attach(db, order_id, values)
+        # Announced before its runs start: what they report (an incident) comes after.
+        publish(db, "order.created", order, {}, now=now, writes=writes, stamp=stamp)
         started = runs.start_runs(db, order, now=now, writes=writes, stamp=stamp)
         results.append((order, True, started))
     writes.flush()
@@ -188,7 +191,9 @@ def _store(
     if order_id is None:
         return _existing(db, values), False, []
     order = _attach(db, order_id, values)
-    return order, True, runs.start_runs(db, order, now=now)
+    stamp = catalog_stamp(db)
+    publish(db, "order.created", order, {}, now=now, stamp=stamp)
+    return order, True, runs.start_runs(db, order, now=now, stamp=stamp)
 
 
 def _insert_many(db: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from flow_engine import CompiledFlow, compile_flow
 
-from ..models import FlowVersion, ReferenceTable
+from ..models import FlowVersion, ReferenceTable, Subscription
 
 _MAX = 256
 _lock = threading.Lock()
@@ -41,16 +41,19 @@ def compiled_version(version: FlowVersion) -> CompiledFlow:
 class CatalogStamp:
     live_versions: tuple[object, ...]
     reference: tuple[object, ...]
+    subscriptions: tuple[object, ...] = ()
 
 
 def catalog_stamp(db: Session) -> CatalogStamp:
-    """Fingerprints of the live flow versions and of the reference tables, in one query.
+    """Fingerprints of the live flow versions, the reference tables and the event
+    subscriptions, in one query.
 
-    Counts and sums change with every publish, archive and table edit; the latest change
-    time tells apart two databases (a restore, a test) whose rows have the same ids.
+    Counts and sums change with every publish, archive, table edit and subscription
+    removal; the latest change time (every change of a subscription sets it) tells apart
+    two databases (a restore, a test) whose rows have the same ids.
     """
     row = db.connection().execute(_STAMP).one()
-    return CatalogStamp(tuple(row[:3]), tuple(row[3:]))
+    return CatalogStamp(tuple(row[:3]), tuple(row[3:6]), tuple(row[6:]))
 
 
 _live = FlowVersion.is_live.is_(True)
@@ -62,6 +65,9 @@ _STAMP = select(
     select(func.count(ReferenceTable.id)).scalar_subquery(),
     select(func.coalesce(func.sum(ReferenceTable.revision), 0)).scalar_subquery(),
     select(func.max(ReferenceTable.updated_at)).scalar_subquery(),
+    select(func.count(Subscription.id)).scalar_subquery(),
+    select(func.coalesce(func.sum(Subscription.id), 0)).scalar_subquery(),
+    select(func.max(Subscription.updated_at)).scalar_subquery(),
 )
 
 

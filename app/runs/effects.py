@@ -158,6 +158,7 @@ def _to_outbox(ctx: EffectContext, effect: Effect) -> None:
     ctx.writes.outbox.append(
         {
             "run_id": ctx.run_id,
+            "subscription_id": None,  # every row of one insert names the same columns
             "effect_id": effect.id,
             "kind": effect.kind,
             "payload": payload,

@@ -32,7 +32,7 @@ from flow_engine.outbound import is_reserved_header, url_problem
 
 from ..db import Database, in_transaction, on_commit
 from ..errors import ConflictError, NotFoundError, ValidationError
-from ..models import AllowedHost, OutboxMessage, utcnow
+from ..models import AllowedHost, OutboxMessage, Subscription, utcnow
 from ..signing import sign
 
 log = logging.getLogger(__name__)
@@ -189,6 +189,7 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
         if message.kind != "notify":
             with database.session() as db:
                 secret = check_destination(db, message.payload.get("url")) or secret
+                secret = _subscription_secret(db, message.subscription_id) or secret
         response = DELIVERERS[message.kind](message, secret)
     except DeliveryError as exc:
         failure = exc
@@ -200,6 +201,13 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
     else:
         return in_transaction(database, lambda db: _sent(db, message_id, response, moment))
     return in_transaction(database, lambda db: _failed(db, message_id, failure, moment))
+
+
+def _subscription_secret(db: Session, subscription_id: int | None) -> str | None:
+    # An event subscription may sign with a secret of its own instead of its host's.
+    if subscription_id is None:
+        return None
+    return db.scalar(select(Subscription.secret).where(Subscription.id == subscription_id))
 
 
 def _host_matches(host: str, pattern: str) -> bool:
@@ -348,6 +356,8 @@ def _sent(db, message_id: int, response: dict[str, Any], now: datetime) -> str: 
     message.status = SENT
     message.sent_at = now
     message.last_error = None
+    status = response.get("status")
+    message.last_status = status if isinstance(status, int) else None
     if message.payload.get("awaited") and message.run_id is not None:
         from . import services
 
@@ -361,6 +371,7 @@ def _sent(db, message_id: int, response: dict[str, Any], now: datetime) -> str: 
 def _failed(db, message_id: int, err: DeliveryError, now: datetime) -> str:  # type: ignore[no-untyped-def]
     message = db.get(OutboxMessage, message_id)
     message.last_error = str(err)[:2000]
+    message.last_status = err.status
     if err.permanent or message.attempts >= MAX_ATTEMPTS:
         message.status = DEAD
         log.warning("outbox %s dead after %d attempts: %s", message_id, message.attempts, err)

@@ -40,6 +40,7 @@ from ..errors import ConflictError, NotFoundError
 from ..inventory.services import StockView, available_for
 from ..models import Alert, FlowVersion, Order, Run, RunEvent, utcnow
 from ..reference.services import reference_cache
+from ..subscriptions import publish
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, compiled_version, live_flows
 from .effects import EffectContext, perform
 from .stand import stand_of
@@ -280,7 +281,20 @@ def _settle(
     writes.audit.extend(_audit_rows(run_id, audit))
     state = _run_state(result.snapshot, now)
     writes.run_state(run_id, lock_version, state)
+    for raised in (a for a in audit if a.kind == "incident"):
+        _announce_incident(db, run_id, order_id, raised, now, writes)
     return state
+
+
+def _announce_incident(
+    db: Session, run_id: int, order_id: int, raised: AuditEvent, now: datetime, writes: Writes
+) -> None:
+    order = db.get(Order, order_id)  # in the session already when the run just started
+    if order is None:
+        return
+    data = {"run_id": run_id, "node_id": raised.node_id, "node_type": raised.node_type,
+            **(raised.data or {})}  # fmt: skip
+    publish(db, "order.incident", order, data, key=[run_id, raised.seq], now=now, writes=writes)
 
 
 def _feed(

@@ -31,6 +31,7 @@ from flow_engine import ExternalEvent
 from ..errors import ValidationError
 from ..models import Order, Run, StatusEvent, utcnow
 from ..runs import services as runs
+from ..subscriptions import publish
 from . import sources as source_tables
 
 log = logging.getLogger(__name__)
@@ -153,11 +154,33 @@ def record(
         return Recorded(seen, order, DUPLICATE)
     resumed = 0
     if effect == APPLIED:
+        before = order.status
         order.status = state
         order.updated_at = now
         resumed = _resume(db, order, state, event, now)
+        if state != before:
+            publish(
+                db,
+                "order.status_changed",
+                order,
+                _change(event, before),
+                key=[source, event_id],
+                now=now,
+            )
     db.flush()
     return Recorded(event, order, effect, resumed)
+
+
+def _change(event: StatusEvent, before: str) -> dict[str, Any]:
+    return {
+        "from": before,
+        "to": event.state,
+        "source": event.source,
+        "code": event.code,
+        "event_id": event.event_id,
+        "source_time": event.source_time.isoformat(),
+        "location": event.location,
+    }
 
 
 def _existing(db: Session, source: str, event_id: str) -> StatusEvent | None:
