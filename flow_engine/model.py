@@ -20,17 +20,49 @@ def text_of(value: Any) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """What starts a run: an event name and an optional DSL filter condition."""
+    """What starts a run: an event name, an optional DSL filter condition, for
+    ``order.status_changed`` the states moved from and to (empty: any), and whether a run
+    starts while another run of the flow is open for the order (``concurrency``)."""
 
     event: str
     filter: str | None = None
+    from_states: tuple[str, ...] = ()
+    to_states: tuple[str, ...] = ()
+    concurrency: str = "parallel"
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Trigger:
+        """Build from the JSON form (parts of the wrong type are left out)."""
+        text = raw.get("filter")
+        concurrency = raw.get("concurrency")
+        return cls(
+            event=str(raw.get("event", "")),
+            filter=text if isinstance(text, str) else None,
+            from_states=_states(raw.get("from")),
+            to_states=_states(raw.get("to")),
+            concurrency=concurrency if isinstance(concurrency, str) else "parallel",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
         out: dict[str, Any] = {"event": self.event}
         if self.filter is not None:
             out["filter"] = self.filter
+        if self.from_states:
+            out["from"] = list(self.from_states)
+        if self.to_states:
+            out["to"] = list(self.to_states)
+        if self.concurrency != "parallel":
+            out["concurrency"] = self.concurrency
         return out
+
+
+def _states(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        return (raw,)
+    if isinstance(raw, list):
+        return tuple(s for s in raw if isinstance(s, str))
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +149,7 @@ class Flow:
         return cls(
             key=doc["key"],
             name=text_of(doc.get("name")),
-            trigger=Trigger(event=trig.get("event", ""), filter=trig.get("filter")),
+            trigger=Trigger.from_dict(trig),
             nodes=tuple(nodes),
             edges=edges,
             description=doc.get("description"),

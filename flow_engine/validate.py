@@ -204,11 +204,10 @@ def _usable_flow(doc: Mapping[str, Any]) -> Flow | None:
         and isinstance(raw.get("branch", ""), str)
     )
     trigger = doc.get("trigger") if isinstance(doc.get("trigger"), dict) else {}
-    text = trigger.get("filter")
     return Flow(
         key=str(doc.get("key", "")),
         name={},
-        trigger=Trigger(str(trigger.get("event", "")), text if isinstance(text, str) else None),
+        trigger=Trigger.from_dict(trigger),
         nodes=good_nodes,
         edges=good_edges,
     )

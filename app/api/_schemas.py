@@ -207,6 +207,7 @@ SCHEMAS: dict[str, Obj] = {
         data=OBJ,
         order_status=STR,
         runs_resumed=INT,
+        runs_started=INT,
         duplicate=BOOL,
     ),
     "StatusSourceInput": obj(

@@ -29,7 +29,7 @@ from .notification import Notification, NotificationChannel, NotificationTemplat
 from .order import Order
 from .outbox import OutboxMessage
 from .reference import ReferenceRow, ReferenceTable
-from .run import Run, RunEvent, RunTimer
+from .run import Run, RunEvent, RunTimer, TriggerReceipt
 from .settings import AllowedHost, CustomField
 from .shipment import Shipment, ShipmentOrder
 from .status import StatusEvent, StatusSource
@@ -91,6 +91,7 @@ __all__ = [
     "StockoutFact",
     "TemplateImport",
     "TemplateItem",
+    "TriggerReceipt",
     "UTCDateTime",
     "User",
     "WebhookReceipt",

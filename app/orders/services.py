@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from flow_engine import order_schema
 
+from ..db import insert_ignoring_duplicates
 from ..errors import ConflictError, ValidationError
 from ..inventory.services import StockView
 from ..models import Order, Run, utcnow
@@ -201,13 +202,8 @@ def _insert_many(db: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str
     return {(channel, external_id): order_id for order_id, channel, external_id in result}
 
 
-@cache
 def _insert_base(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(Order.__table__).on_conflict_do_nothing()
+    return insert_ignoring_duplicates(dialect, Order.__table__)
 
 
 @cache

@@ -119,10 +119,10 @@ def start_runs(
         try:
             matched = version.flow.matches(event, doc, now=now, ref=ref)
         except DslError as err:
-            _trigger_failed(db, order, version, err)
+            report_trigger_failure(db, order, version, err)
             continue
         if matched:
-            runs.append(_start(db, order, version, doc, ref, now, writes))
+            runs.append(begin_run(db, order, version, doc, ref, now, writes))
     if own:
         writes.flush()
     return runs
@@ -142,7 +142,8 @@ def reserve_runs(
     writes.reserve_runs([(order_id, v.id) for order_id in order_ids for v in versions])
 
 
-def _trigger_failed(db: Session, order: Order, version: LiveVersion, err: DslError) -> None:
+def report_trigger_failure(db: Session, order: Order, version: LiveVersion, err: DslError) -> None:
+    """Tell people (an alert per flow version and order) that a trigger filter failed."""
     key = version.flow_key
     log.warning("trigger filter of %s failed on order %s: %s", key, order.id, err)
     db.add(
@@ -158,7 +159,7 @@ def _trigger_failed(db: Session, order: Order, version: LiveVersion, err: DslErr
     )
 
 
-def _start(
+def begin_run(
     db: Session,
     order: Order,
     version: LiveVersion,
@@ -167,6 +168,8 @@ def _start(
     now: datetime,
     writes: Writes,
 ) -> Run:
+    """Start a run of ``version`` for ``order`` (``doc`` the enriched order document); its
+    writes go to ``writes``."""
     row = new_run_row(order.id, version.id, now)
     # The run id is part of the engine's deterministic ids, so the row comes first.
     run_id = writes.run_id(row)

@@ -30,6 +30,7 @@ from flow_engine import ExternalEvent
 
 from ..errors import ValidationError
 from ..models import Order, Run, StatusEvent, utcnow
+from ..orders.events import announce_order_event
 from ..runs import services as runs
 from . import sources as source_tables
 
@@ -105,6 +106,7 @@ class Recorded:
     order: Order
     effect: str  # applied, late or duplicate
     resumed: int = 0
+    started: int = 0  # runs started by the order.status_changed and order.<state> events
 
 
 def record(
@@ -151,13 +153,15 @@ def record(
         if seen is None:
             raise
         return Recorded(seen, order, DUPLICATE)
-    resumed = 0
+    resumed = started = 0
     if effect == APPLIED:
+        before = order.status
         order.status = state
         order.updated_at = now
         resumed = _resume(db, order, state, event, now)
+        started = _announce(db, order, before, event, now)
     db.flush()
-    return Recorded(event, order, effect, resumed)
+    return Recorded(event, order, effect, resumed, started)
 
 
 def _existing(db: Session, source: str, event_id: str) -> StatusEvent | None:
@@ -183,6 +187,23 @@ def _resume(db: Session, order: Order, state: str, event: StatusEvent, now: date
         outcome = runs.apply_event(db, run_id, ExternalEvent(state, payload), now=now)
         accepted += int(outcome.accepted)
     return accepted
+
+
+def _announce(db: Session, order: Order, before: str, event: StatusEvent, now: datetime) -> int:
+    """Announce ``order.status_changed`` and ``order.<state>``; runs already waiting were
+    resumed first, so a run started here does not also receive this event."""
+    data = {
+        "from": before,
+        "to": event.state,
+        "source": event.source,
+        "code": event.code,
+        "event_id": event.event_id,
+        "occurred_at": event.source_time.isoformat(),
+    }
+    key = f"status:{event.source}:{event.event_id}"
+    started = announce_order_event(db, "order.status_changed", order, data, key=key, now=now)
+    started += announce_order_event(db, f"order.{event.state}", order, data, key=key, now=now)
+    return len(started)
 
 
 def history(db: Session, order_id: int) -> list[StatusEvent]:
