@@ -21,13 +21,15 @@ def text_of(value: Any) -> dict[str, str]:
 @dataclass(frozen=True, slots=True)
 class Trigger:
     """What starts a run: an event name, an optional DSL filter condition, for
-    ``order.status_changed`` the states moved from and to (empty: any), and whether a run
+    ``order.status_changed`` the states moved from and to (empty: any), for ``order.updated``
+    the order fields whose change starts it (empty: any), and whether a run
     starts while another run of the flow is open for the order (``concurrency``)."""
 
     event: str
     filter: str | None = None
     from_states: tuple[str, ...] = ()
     to_states: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
     concurrency: str = "parallel"
 
     @classmethod
@@ -40,6 +42,7 @@ class Trigger:
             filter=text if isinstance(text, str) else None,
             from_states=_states(raw.get("from")),
             to_states=_states(raw.get("to")),
+            fields=_states(raw.get("fields")),
             concurrency=concurrency if isinstance(concurrency, str) else "parallel",
         )
 
@@ -52,6 +55,8 @@ class Trigger:
             out["from"] = list(self.from_states)
         if self.to_states:
             out["to"] = list(self.to_states)
+        if self.fields:
+            out["fields"] = list(self.fields)
         if self.concurrency != "parallel":
             out["concurrency"] = self.concurrency
         return out

@@ -26,7 +26,7 @@ from .metrics import (
     StockoutFact,
 )
 from .notification import Notification, NotificationChannel, NotificationTemplate
-from .order import Order
+from .order import Order, OrderFieldChange
 from .outbox import OutboxMessage
 from .reference import ReferenceRow, ReferenceTable
 from .run import Run, RunEvent, RunTimer, TriggerReceipt
@@ -70,6 +70,7 @@ __all__ = [
     "NotificationChannel",
     "NotificationTemplate",
     "Order",
+    "OrderFieldChange",
     "OrderCost",
     "OrderDedupKey",
     "OrderDimension",

@@ -20,7 +20,7 @@ from flow_engine import order_schema
 from ..db import insert_ignoring_duplicates
 from ..errors import ConflictError, ValidationError
 from ..inventory.services import StockView
-from ..models import Order, Run, utcnow
+from ..models import Order, OrderFieldChange, Run, utcnow
 from ..runs import services as runs
 from ..runs.cache import catalog_stamp
 from ..runs.writer import Writes
@@ -54,6 +54,17 @@ def validate_order(doc: Any) -> None:
         _l("The order has %(n)d problems.", n=len(problems)),
         code="invalid_order",
         details=problems,
+    )
+
+
+def field_history(db: Session, order_id: int) -> list[OrderFieldChange]:
+    """The order fields flows changed, oldest first."""
+    return list(
+        db.scalars(
+            select(OrderFieldChange)
+            .where(OrderFieldChange.order_id == order_id)
+            .order_by(OrderFieldChange.id)
+        )
     )
 
 

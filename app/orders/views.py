@@ -20,7 +20,7 @@ from ..errors import AppError, NotFoundError
 from ..models import Order, Run, StatusEvent
 from ..security import permission_required
 from ..status import services as status
-from . import schema
+from . import schema, services
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 BOARD_SIZE = 12
@@ -95,6 +95,7 @@ def detail(order_id: int) -> str | Response:
         milestones=status.milestones(order, events),
         states=status.states(),
         runs=runs,
+        field_history=services.field_history(db, order.id),
         lag=status.lag_seconds,
         version=version,
     )

@@ -272,6 +272,7 @@ def _settle(
             )
         )
     writes.audit.extend(_audit_rows(run_id, audit))
+    writes.fields.collect(order_id, run_id, flow, audit, now)
     state = _run_state(result.snapshot, now)
     writes.run_state(run_id, lock_version, state)
     return state

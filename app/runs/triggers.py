@@ -38,6 +38,7 @@ from .writer import Writes
 log = logging.getLogger(__name__)
 RECEIPTS = TriggerReceipt.__table__
 SKIP = "skip"
+UPDATED = "order.updated"
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def start_runs_for_event(
         except DslError as err:
             report_trigger_failure(db, order, version, err)
             continue
-        if not matched:
+        if not matched or _own_update(event, version):
             continue
         if version.flow.flow.trigger.concurrency == SKIP and _has_open_run(db, version, order):
             log.info("flow %s: order %s has an open run; %s skipped", version.flow_key,
@@ -110,6 +111,11 @@ def start_runs_for_event(
     if own:
         writes.flush()
     return runs
+
+
+def _own_update(event: OrderEvent, version: LiveVersion) -> bool:
+    """A flow's own field changes do not start it again (no loop through order.updated)."""
+    return event.kind == UPDATED and event.data.get("flow") == version.flow_key
 
 
 def _has_open_run(db: Session, version: LiveVersion, order: Order) -> bool:
