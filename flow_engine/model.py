@@ -22,7 +22,8 @@ def text_of(value: Any) -> dict[str, str]:
 class Trigger:
     """What starts a run: an event name, an optional DSL filter condition, for
     ``order.status_changed`` the states moved from and to (empty: any), for ``order.updated``
-    the order fields whose change starts it (empty: any), and whether a run
+    the order fields whose change starts it (empty: any), for ``order.scheduled`` its
+    ``schedule`` (``cron``, ``business_days``), and whether a run
     starts while another run of the flow is open for the order (``concurrency``)."""
 
     event: str
@@ -31,12 +32,14 @@ class Trigger:
     to_states: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
     concurrency: str = "parallel"
+    schedule: Mapping[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Trigger:
         """Build from the JSON form (parts of the wrong type are left out)."""
         text = raw.get("filter")
         concurrency = raw.get("concurrency")
+        schedule = raw.get("schedule")
         return cls(
             event=str(raw.get("event", "")),
             filter=text if isinstance(text, str) else None,
@@ -44,6 +47,7 @@ class Trigger:
             to_states=_states(raw.get("to")),
             fields=_states(raw.get("fields")),
             concurrency=concurrency if isinstance(concurrency, str) else "parallel",
+            schedule=dict(schedule) if isinstance(schedule, Mapping) else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +63,8 @@ class Trigger:
             out["fields"] = list(self.fields)
         if self.concurrency != "parallel":
             out["concurrency"] = self.concurrency
+        if self.schedule is not None:
+            out["schedule"] = dict(self.schedule)
         return out
 
 

@@ -3,7 +3,7 @@
 Events other than ``order.created`` (whose identity is the order itself, stored once by
 intake) come here: ``order.status_changed`` and one event per order state
 (``order.paid``, ``order.shipped`` ...) from status events, ``order.updated`` when flows
-change declared order fields, and ``alert.opened``. Each started run claims a trigger
+change declared order fields, ``alert.opened``, and schedule ticks (:mod:`.schedule`). Each started run claims a trigger
 receipt, unique per (flow, event identity), in the caller's transaction: a replayed event,
 or the same event processed twice at once, finds the receipt already there and starts
 nothing (on PostgreSQL the second insert waits for the first transaction and then sees its
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 RECEIPTS = TriggerReceipt.__table__
 SKIP = "skip"
 UPDATED = "order.updated"
+# Events a flow can start on besides one per order state (see status.trigger_events).
+EVENTS = ("order.created", "order.status_changed", UPDATED, "alert.opened", "order.scheduled")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,9 @@ class OrderEvent:
     - ``data``: what the event says. ``order.status_changed``: ``{"from": "created", "to":
       "paid", "source": "erp", "code": "PAID", "event_id": "E-1001"}``; ``alert.opened``:
       ``{"alert_id": 42, "rule": "stockout", "severity": "critical", "title": ...,
-      "data": {...}}``; ``order.updated``: ``{"fields": ["custom.payment_hold"], ...}``.
+      "data": {...}}``; ``order.updated``: ``{"fields": ["custom.payment_hold"], "flow":
+      "late-payment-freeze", "run_id": 812}`` (the flow that wrote them is not started
+      again by them); ``order.scheduled``: ``{"at": "2026-12-07T09:00:00+08:00"}``.
     """
 
     kind: str
@@ -69,9 +73,11 @@ def start_runs_for_event(
     *,
     now: datetime | None = None,
     writes: Writes | None = None,
+    only: frozenset[int] | None = None,
 ) -> list[Run]:
     """Start a run of every live flow whose trigger matches ``event``, each at most once per
     event identity. No commit (the caller's transaction holds the runs and the receipts).
+    ``only``: the flow version ids to consider (a schedule tick's due flows).
 
     A flow whose trigger says ``"concurrency": "skip"`` starts nothing while one of its runs
     for the order is still open (not completed or cancelled; a run in an incident is open).
@@ -80,11 +86,14 @@ def start_runs_for_event(
     now = now or utcnow()
     stamp = catalog_stamp(db)
     versions = live_flows.get(db, stamp, event.kind)
+    if only is not None:
+        versions = [v for v in versions if v.id in only]
     if not versions:
         return []
     order = event.order
     ref = reference_for(db, order.data, stamp, writes.stock if writes is not None else None)
-    doc = enrich_customer(order.data, ref)
+    # Flows see the order's current status (the stored document keeps the one it arrived with).
+    doc = enrich_customer({**order.data, "status": order.status}, ref)
     own = writes is None
     writes = writes or Writes(db, now)
     runs = []

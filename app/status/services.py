@@ -32,6 +32,7 @@ from ..errors import ValidationError
 from ..models import Order, Run, StatusEvent, utcnow
 from ..orders.events import announce_order_event
 from ..runs import services as runs
+from ..runs import triggers
 from . import sources as source_tables
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,13 @@ def states() -> dict[str, StateInfo]:
     return {
         s["state"]: StateInfo(s["state"], s["rank"], s["en"], s["zh"]) for s in _data()["states"]
     }
+
+
+def trigger_events() -> list[str]:
+    """Every event a flow can start on: the order events and one per order state."""
+    first, rest = triggers.EVENTS[:2], triggers.EVENTS[2:]
+    # dict: order.created is both an order event and the first state's
+    return list(dict.fromkeys([*first, *(f"order.{s}" for s in states()), *rest]))
 
 
 def sources(db: Session) -> dict[str, dict[str, str]]:

@@ -49,3 +49,14 @@ def test_trigger_round_trips_with_its_options():
 def test_bad_trigger_options_are_refused_with_their_path(trigger):
     errors = [i for i in validate_flow(_flow(**trigger)) if i.severity == "error"]
     assert errors and all(i.path.startswith("/trigger") for i in errors), errors
+
+
+def test_a_schedule_trigger_needs_its_schedule_and_keeps_it():
+    doc = chain()
+    doc["trigger"] = {"event": "order.scheduled"}
+    assert [i.path for i in validate_flow(doc) if i.severity == "error"] == ["/trigger"]
+    doc["trigger"]["schedule"] = {"cron": "0 9 * * 1-5", "business_days": True}
+    assert validate_flow(doc) == []
+    assert Flow.from_dict(doc).trigger.to_dict() == doc["trigger"]
+    doc["trigger"]["schedule"] = {"cron": "every morning"}
+    assert [i.path for i in validate_flow(doc)] == ["/trigger/schedule/cron"]
