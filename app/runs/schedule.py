@@ -20,8 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..calendar.services import calendar
+from ..inventory.services import StockView
 from ..models import Order, utcnow
-from .cache import LiveVersion, catalog_stamp, live_flows
+from .cache import CatalogStamp, LiveVersion, catalog_stamp, live_flows
+from .services import order_skus
 from .triggers import OrderEvent, start_runs_for_event
 from .writer import Writes
 
@@ -44,13 +46,15 @@ class TickReport:
 def tick(db: Session, now: datetime | None = None) -> TickReport:
     """Start the runs of every schedule-triggered flow due at ``now``'s minute. No commit."""
     now = now or utcnow()
-    versions = live_flows.get(db, catalog_stamp(db), SCHEDULED)
+    stamp = catalog_stamp(db)
+    versions = live_flows.get(db, stamp, SCHEDULED)
     if not versions:
         return TickReport(now.isoformat(), (), 0)
     business = calendar(db)
     local = now.astimezone(business.zone).replace(second=0, microsecond=0)
     due = [v for v in versions if _due(v, local, business.is_working_day(local.date()))]
-    started = _start_for_orders(db, frozenset(v.id for v in due), local, now) if due else 0
+    due_ids = frozenset(v.id for v in due)
+    started = _start_for_orders(db, due_ids, stamp, local, now) if due else 0
     return TickReport(local.isoformat(), tuple(v.flow_key for v in due), started)
 
 
@@ -64,8 +68,11 @@ def _due(version: LiveVersion, local: datetime, working_day: bool) -> bool:
     return bool(crontab(*fields)(local.replace(tzinfo=None)))
 
 
-def _start_for_orders(db: Session, due: frozenset[int], local: datetime, now: datetime) -> int:
-    """Judge every open order, a page at a time, against the due flows."""
+def _start_for_orders(
+    db: Session, due: frozenset[int], stamp: CatalogStamp, local: datetime, now: datetime
+) -> int:
+    """Judge every open order, a page at a time, against the due flows (one catalog read,
+    one stock read per page)."""
     started = 0
     after = 0
     at = local.isoformat()
@@ -81,8 +88,11 @@ def _start_for_orders(db: Session, due: frozenset[int], local: datetime, now: da
         if not orders:
             return started
         writes = Writes(db, now)
+        writes.stock = StockView(db, {sku for o in orders for sku in order_skus(o.data)})
         for order in orders:
             event = OrderEvent(SCHEDULED, order, f"schedule:{at}:order:{order.id}", {"at": at})
-            started += len(start_runs_for_event(db, event, now=now, writes=writes, only=due))
+            started += len(
+                start_runs_for_event(db, event, now=now, writes=writes, only=due, stamp=stamp)
+            )
         writes.flush()
         after = orders[-1].id

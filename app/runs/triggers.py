@@ -25,7 +25,7 @@ from rule_dsl import DslError
 
 from ..db import insert_ignoring_duplicates
 from ..models import FlowVersion, Order, Run, TriggerReceipt, utcnow
-from .cache import LiveVersion, catalog_stamp, live_flows
+from .cache import CatalogStamp, LiveVersion, catalog_stamp, live_flows
 from .services import (
     FINISHED_STATUSES,
     begin_run,
@@ -74,17 +74,19 @@ def start_runs_for_event(
     now: datetime | None = None,
     writes: Writes | None = None,
     only: frozenset[int] | None = None,
+    stamp: CatalogStamp | None = None,
 ) -> list[Run]:
     """Start a run of every live flow whose trigger matches ``event``, each at most once per
     event identity. No commit (the caller's transaction holds the runs and the receipts).
-    ``only``: the flow version ids to consider (a schedule tick's due flows).
+    ``only``: the flow version ids to consider (a schedule tick's due flows); a batch passes
+    the ``stamp`` it read once.
 
     A flow whose trigger says ``"concurrency": "skip"`` starts nothing while one of its runs
     for the order is still open (not completed or cancelled; a run in an incident is open).
     With ``writes`` given the caller flushes it; otherwise it is flushed here.
     """
     now = now or utcnow()
-    stamp = catalog_stamp(db)
+    stamp = stamp or catalog_stamp(db)
     versions = live_flows.get(db, stamp, event.kind)
     if only is not None:
         versions = [v for v in versions if v.id in only]
