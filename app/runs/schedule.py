@@ -24,11 +24,10 @@ from ..inventory.services import StockView
 from ..models import Order, utcnow
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, live_flows
 from .services import order_skus
-from .triggers import OrderEvent, start_runs_for_event
+from .triggers import SCHEDULED, OrderEvent, start_runs_for_event
 from .writer import Writes
 
 log = logging.getLogger(__name__)
-SCHEDULED = "order.scheduled"
 # Orders in these states are done with: schedules never look at them.
 CLOSED_STATES = ("signed", "cancelled", "returned")
 PAGE = 500
@@ -55,6 +54,9 @@ def tick(db: Session, now: datetime | None = None) -> TickReport:
     due = [v for v in versions if _due(v, local, business.is_working_day(local.date()))]
     due_ids = frozenset(v.id for v in due)
     started = _start_for_orders(db, due_ids, stamp, local, now) if due else 0
+    if due:
+        log.info("schedule tick %s: %s due, %d runs started", local.isoformat(),
+                 ", ".join(v.flow_key for v in due), started)  # fmt: skip
     return TickReport(local.isoformat(), tuple(v.flow_key for v in due), started)
 
 

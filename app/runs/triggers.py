@@ -3,11 +3,11 @@
 Events other than ``order.created`` (whose identity is the order itself, stored once by
 intake) come here: ``order.status_changed`` and one event per order state
 (``order.paid``, ``order.shipped`` ...) from status events, ``order.updated`` when flows
-change declared order fields, ``alert.opened``, and schedule ticks (:mod:`.schedule`). Each started run claims a trigger
-receipt, unique per (flow, event identity), in the caller's transaction: a replayed event,
-or the same event processed twice at once, finds the receipt already there and starts
-nothing (on PostgreSQL the second insert waits for the first transaction and then sees its
-row; SQLite runs one writer at a time).
+change declared order fields, ``alert.opened``, and schedule ticks (:mod:`.schedule`).
+Each started run claims a trigger receipt, unique per (flow, event identity), in the
+caller's transaction: a replayed event, or the same event processed twice at once, finds
+the receipt already there and starts nothing (on PostgreSQL the second insert waits for
+the first transaction and then sees its row; SQLite runs one writer at a time).
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 RECEIPTS = TriggerReceipt.__table__
 SKIP = "skip"
 UPDATED = "order.updated"
+SCHEDULED = "order.scheduled"
 # Events a flow can start on besides one per order state (see status.trigger_events).
-EVENTS = ("order.created", "order.status_changed", UPDATED, "alert.opened", "order.scheduled")
+EVENTS = ("order.created", "order.status_changed", UPDATED, "alert.opened", SCHEDULED)
 
 
 @dataclass(frozen=True)
