@@ -131,6 +131,10 @@ def _own_update(event: OrderEvent, version: LiveVersion) -> bool:
 
 
 def _has_open_run(db: Session, version: LiveVersion, order: Order) -> bool:
+    if db.get_bind().dialect.name == "postgresql":
+        # Two events of one order at once must not both find no open run: the order's row
+        # lock makes the second wait, then see the first one's run (SQLite: one writer).
+        db.execute(select(Order.id).where(Order.id == order.id).with_for_update())
     found = db.scalars(
         select(Run.id)
         .join(FlowVersion, FlowVersion.id == Run.flow_version_id)

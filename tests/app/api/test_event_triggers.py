@@ -139,3 +139,21 @@ def test_skip_starts_nothing_while_a_run_of_the_flow_is_open(app, api):
     assert (_runs(app, "one-open"), _runs(app, "every-time")) == (2, 3)
     other = _order(api, "P6")  # the rule is per order
     assert _status(api, other, "PAID", "S-4").json["runs_started"] == 2
+
+
+def test_skip_holds_when_two_events_of_one_order_arrive_at_once(app, api):
+    _flow(app, "one-alert-run", "alert.opened", nodes=WAIT, concurrency="skip")
+    order = _order(api, "P7")
+    database = get_db(app)
+
+    def announce(i: int) -> int:
+        def work(db):
+            stored = db.get(Order, order["id"])
+            return len(announce_order_event(db, "alert.opened", stored, {"alert_id": i},
+                                            key=f"alert:{i}:1"))  # fmt: skip
+
+        return in_transaction(database, work)
+
+    started = at_once(4, announce)
+    assert sum(started.values()) == 1
+    assert _runs(app, "one-alert-run", order["id"]) == 1
