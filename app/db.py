@@ -17,13 +17,15 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 import orjson
 import simplejson
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Insert, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -153,6 +155,14 @@ def check_connection(engine: Engine) -> None:
         reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         where = engine.url.render_as_string(hide_password=True)
         raise ConfigError(f"Cannot connect to the database at {where}: {reason}") from err
+
+
+@cache
+def insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
+    """``INSERT .. ON CONFLICT DO NOTHING`` into ``table`` for the database kind ``dialect``
+    (built once per pair: constructing a statement costs more than running a small one)."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
 
 
 def on_commit(session: Session, action: Callable[[], Any]) -> None:

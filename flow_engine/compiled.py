@@ -56,12 +56,24 @@ class CompiledFlow:
         *,
         now: datetime,
         ref: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> bool:
         """True when ``event`` for ``order`` should start a run of this flow.
 
-        Raises the DSL's error when the filter cannot be evaluated on this order.
+        ``data`` is the event's own data; for ``order.status_changed`` its ``from`` and
+        ``to`` states are checked against the trigger's, for ``order.updated`` its changed
+        ``fields``. Raises the DSL's error when the
+        filter cannot be evaluated on this order.
         """
         if event != self.trigger_event:
+            return False
+        trigger = self.flow.trigger
+        data = data or {}
+        if trigger.from_states and data.get("from") not in trigger.from_states:
+            return False
+        if trigger.to_states and data.get("to") not in trigger.to_states:
+            return False
+        if trigger.fields and not set(trigger.fields) & set(data.get("fields") or ()):
             return False
         if self.trigger_filter is None:
             return True

@@ -105,6 +105,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "节点「{node_zh}」的{field_zh}「{value}」超过 10 年，请填写更短的时长。",
     ),
     "expression": ("{detail}", "{detail_zh}"),
+    "field_not_declared": (
+        "Field {field} is not declared on the order; declare it under custom fields to store "
+        "it. Until then the flow's value stays in the run only (the order, the API and other "
+        "flows do not see it).",
+        "订单上没有声明字段 {field}；请在自定义字段中声明后才会保存到订单。在此之前，流程设置的值只保存在"
+        "本次运行中（订单、API 和其他流程都看不到）。",
+    ),
     "table_finding": ("Decision table {kind}: {detail}", "决策表{kind_zh}：{detail_zh}"),
     "table_can_miss": (
         "Decision table '{name}' can miss: {detail}. An order there would go on with no "

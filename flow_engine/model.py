@@ -20,38 +20,69 @@ def text_of(value: Any) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """What starts a run: an event name and an optional DSL filter condition."""
+    """What starts a run: an event name, an optional DSL filter condition, for
+    ``order.status_changed`` the states moved from and to (empty: any), for ``order.updated``
+    the order fields whose change starts it (empty: any), for ``order.scheduled`` its
+    ``schedule`` (``cron``, ``business_days``), and whether a run
+    starts while another run of the flow is open for the order (``concurrency``)."""
 
     event: str
     filter: str | None = None
+    from_states: tuple[str, ...] = ()
+    to_states: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    concurrency: str = "parallel"
+    schedule: Mapping[str, Any] | None = None
     # Of the flows sharing a group, only the first that matches an order starts a run.
     exclusive_group: str | None = None
     group_priority: int = 0
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Trigger:
+        """Build from the JSON form (parts of the wrong type are left out)."""
+        text = raw.get("filter")
+        concurrency = raw.get("concurrency")
+        schedule = raw.get("schedule")
+        group, priority = raw.get("exclusive_group"), raw.get("group_priority")
+        return cls(
+            event=str(raw.get("event", "")),
+            filter=text if isinstance(text, str) else None,
+            from_states=_states(raw.get("from")),
+            to_states=_states(raw.get("to")),
+            fields=_states(raw.get("fields")),
+            concurrency=concurrency if isinstance(concurrency, str) else "parallel",
+            schedule=dict(schedule) if isinstance(schedule, Mapping) else None,
+            exclusive_group=group if isinstance(group, str) and group else None,
+            group_priority=priority if type(priority) is int else 0,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
         out: dict[str, Any] = {"event": self.event}
         if self.filter is not None:
             out["filter"] = self.filter
+        if self.from_states:
+            out["from"] = list(self.from_states)
+        if self.to_states:
+            out["to"] = list(self.to_states)
+        if self.fields:
+            out["fields"] = list(self.fields)
+        if self.concurrency != "parallel":
+            out["concurrency"] = self.concurrency
+        if self.schedule is not None:
+            out["schedule"] = dict(self.schedule)
         if self.exclusive_group is not None:
             out["exclusive_group"] = self.exclusive_group
             out["group_priority"] = self.group_priority
         return out
 
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Trigger:
-        """Build a trigger from its JSON form (missing parts get their defaults)."""
-        text, group, priority = (
-            raw.get("filter"),
-            raw.get("exclusive_group"),
-            raw.get("group_priority"),
-        )
-        return cls(
-            event=str(raw.get("event", "")),
-            filter=text if isinstance(text, str) else None,
-            exclusive_group=group if isinstance(group, str) and group else None,
-            group_priority=priority if type(priority) is int else 0,
-        )
+
+def _states(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        return (raw,)
+    if isinstance(raw, list):
+        return tuple(s for s in raw if isinstance(s, str))
+    return ()
 
 
 @dataclass(frozen=True, slots=True)

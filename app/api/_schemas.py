@@ -160,6 +160,22 @@ SCHEMAS: dict[str, Obj] = {
         runs={"type": "array", "items": INT},
         duplicate_of={"type": "string", "enum": ["idempotency_key", "external_id", "dedup_key"]},
         milestones={"type": "array", "items": obj(["state"], state=STR, at=TIME)},
+        field_history={
+            "type": "array",
+            "description": "Order fields flows set (tags, declared custom fields), oldest first",
+            "items": obj(
+                ["field", "flow_key", "flow_version", "node_id", "changed_at"],
+                field={"type": "string", "examples": ["custom.payment_hold", "tags"]},
+                before={"description": "The value before (null when it was not set)"},
+                after={"description": "The value the flow set"},
+                flow_key=STR,
+                flow_version=INT,
+                node_id=STR,
+                node_name=STR,
+                run_id=nullable("integer"),
+                changed_at=TIME,
+            ),
+        },
         shipments={
             "type": "array",
             "description": "Merge groups and warehouse allocations the order's flows decided",
@@ -223,6 +239,7 @@ SCHEMAS: dict[str, Obj] = {
         data=OBJ,
         order_status=STR,
         runs_resumed=INT,
+        runs_started=INT,
         duplicate=BOOL,
     ),
     "StatusSourceInput": obj(

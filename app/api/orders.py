@@ -13,6 +13,7 @@ from ..db import get_session, release_session
 from ..errors import NotFoundError, ValidationError
 from ..models import Order, Run
 from ..orders import intake, schema
+from ..orders import services as order_services
 from ..security import api_key_required
 from ..shipments import services as shipments
 from ..status import services as status
@@ -207,6 +208,20 @@ def get_order(order_id: int) -> Response:
     ]
     body["shipments"] = [
         {**s, "closes_at": iso(s["closes_at"])} for s in shipments.of_order(get_session(), order.id)
+    ]
+    body["field_history"] = [
+        {
+            "field": c.field,
+            "before": c.before,
+            "after": c.after,
+            "flow_key": c.flow_key,
+            "flow_version": c.flow_version,
+            "node_id": c.node_id,
+            "node_name": c.node_name,
+            "run_id": c.run_id,
+            "changed_at": iso(c.changed_at),
+        }
+        for c in order_services.field_history(get_session(), order.id)
     ]
     return reply(body)
 

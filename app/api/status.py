@@ -122,6 +122,7 @@ def post_status_event() -> Response:
     body = event_json(recorded.event)
     body["order_status"] = recorded.order.status
     body["runs_resumed"] = recorded.resumed
+    body["runs_started"] = recorded.started
     if recorded.effect == status.DUPLICATE:
         body["duplicate"] = True
         return reply(body, 200, {"Idempotent-Replayed": "true"})

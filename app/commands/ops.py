@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,38 @@ def flow_backtest(key: str, draft_file: str | None, last: int, as_json: bool) ->
         before = d.published.outcome or d.published.status or "not triggered"
         after = d.draft.outcome or d.draft.status or "not triggered"
         click.echo(f"  {d.channel}/{d.external_id}: {', '.join(d.changes)}  ({before} -> {after})")
+
+
+@click.command("schedule-tick")
+@click.option(
+    "--now",
+    "now",
+    default=None,
+    help="The tick's time, ISO 8601 with offset, e.g. 2026-12-07T09:00+08:00 (default: now).",
+)
+@friendly_errors
+def flow_schedule_tick(now: str | None) -> None:
+    """Start the runs of schedule-triggered flows due at NOW's minute (as the minute task
+    does), and print which flows were due and how many runs started."""
+    from ..runs import schedule
+
+    moment = _aware(now) if now else None
+    report = in_transaction(get_db(ready_app()), lambda db: schedule.tick(db, moment))
+    _echo_json({"at": report.at, "due": list(report.due), "started": report.started})
+
+
+def _aware(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise click.BadParameter(
+            f"{text!r} is not a time with an offset; write e.g. 2026-12-07T09:00+08:00 "
+            "(时间需带时区偏移，例如 2026-12-07T09:00+08:00)",
+            param_hint="--now",
+        )
+    return moment
 
 
 # -- orders ------------------------------------------------------------------------------
@@ -336,7 +369,7 @@ def inventory_set(sku: str, warehouse: str, on_hand: int) -> None:
 
 
 def register(cli: click.Group, flow_group: click.Group) -> None:
-    for command in (flow_import, flow_publish, flow_list, flow_backtest):
+    for command in (flow_import, flow_publish, flow_list, flow_backtest, flow_schedule_tick):
         flow_group.add_command(command)
     for group in (order, run, reference, inventory):
         cli.add_command(group)

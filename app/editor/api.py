@@ -22,6 +22,7 @@ from ..flows import overlap as overlaps
 from ..flows import services as flows
 from ..jsonbody import parse_json
 from ..models import User
+from ..orders import schema as order_schema
 from ..orders import services as orders
 from ..security import can, current_user, permission_required
 from . import builder, forms, services, tables
@@ -61,7 +62,9 @@ def _draft_meta(flow: Any) -> dict[str, Any]:
 
 
 def _issues(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    return [jsonable(i.to_dict()) for i in validate_flow(doc)]
+    # Against the order with its declared custom fields, as runs and the API see it.
+    schema = order_schema.effective_schema(get_session())
+    return [jsonable(i.to_dict()) for i in validate_flow(doc, schema)]
 
 
 @bp.get("/editor/catalog")

@@ -12,6 +12,7 @@ from ..errors import AppError, ValidationError
 from ..flows import services as flows
 from ..runs import services as run_services
 from ..security import can, current_user, permission_required
+from ..status import services as order_status
 from . import runs, services
 from .catalog import node_types, order_fields
 
@@ -94,6 +95,7 @@ def edit(key: str) -> ResponseReturnValue:
         versions=services.flow_versions(db, flow),
         node_types=node_types(),
         fields=order_fields(),
+        trigger_events=order_status.trigger_events(),
         recent=services.recent_orders(db),
         can_edit=can("flows.edit"),
         can_publish=can("flows.publish"),

@@ -31,6 +31,7 @@ from flow_engine import (
 
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Flow, FlowVersion, User, utcnow
+from ..orders import schema as order_schema
 
 log = logging.getLogger(__name__)
 # A flow's key: in URLs and stored in a 64-character column. /flows/import is a route of
@@ -182,7 +183,7 @@ def save_draft(
             code="draft_conflict",
         )
     db.refresh(flow)
-    return flow, validate_flow(doc)
+    return flow, validate_flow(doc, order_schema.effective_schema(db))
 
 
 def publishable(flow: Flow) -> CompiledFlow:

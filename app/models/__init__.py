@@ -26,10 +26,10 @@ from .metrics import (
     StockoutFact,
 )
 from .notification import Notification, NotificationChannel, NotificationTemplate
-from .order import Order
+from .order import Order, OrderFieldChange
 from .outbox import OutboxMessage
 from .reference import ReferenceRow, ReferenceTable
-from .run import Run, RunEvent, RunTimer
+from .run import Run, RunEvent, RunTimer, TriggerReceipt
 from .settings import AllowedHost, CustomField
 from .shipment import Shipment, ShipmentOrder
 from .status import StatusEvent, StatusSource
@@ -71,6 +71,7 @@ __all__ = [
     "NotificationChannel",
     "NotificationTemplate",
     "Order",
+    "OrderFieldChange",
     "OrderCost",
     "OrderDedupKey",
     "OrderDimension",
@@ -93,6 +94,7 @@ __all__ = [
     "StockoutFact",
     "TemplateImport",
     "TemplateItem",
+    "TriggerReceipt",
     "UTCDateTime",
     "User",
     "WebhookReceipt",

@@ -71,3 +71,26 @@ class RunTimer(Base):
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default="pending")
     fired_at: Mapped[datetime | None]
+
+
+class TriggerReceipt(Base):
+    """One event that started (or was judged for) a flow: each event starts each flow once.
+
+    ``event_key`` is the event's identity (``status:<source>:<event id>`` ...); the unique
+    pair is what makes a replayed event, or the same event processed twice at once, start
+    nothing new: the second insert finds the first one's row.
+    """
+
+    __tablename__ = "trigger_receipts"
+    __table_args__ = (
+        UniqueConstraint("flow_id", "event_key", name="uq_trigger_receipts_flow_id_event_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
+    event_key: Mapped[str] = mapped_column(String(200))
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

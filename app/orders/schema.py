@@ -110,6 +110,12 @@ def effective_schema(db: Session) -> dict[str, Any]:
     return copy.deepcopy(_compiled(db)[0])
 
 
+def declared_custom_fields(db: Session) -> frozenset[str]:
+    """Names of the custom fields the order declares (``order.custom.<name>``)."""
+    custom = _compiled(db)[0]["properties"].get("custom") or {}
+    return frozenset(custom.get("properties") or ())
+
+
 def _problem(err: Any) -> dict[str, Any]:
     path = "/" + "/".join(str(p) for p in err.instance_path)
     kind = err.kind.name

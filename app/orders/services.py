@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from flow_engine import order_schema
 
+from ..db import insert_ignoring_duplicates
 from ..errors import ConflictError, ValidationError
 from ..inventory.services import StockView
-from ..models import Order, Run, utcnow
+from ..models import Order, OrderFieldChange, Run, utcnow
 from ..runs import services as runs
 from ..runs.cache import catalog_stamp
 from ..runs.writer import Writes
@@ -54,6 +55,17 @@ def validate_order(doc: Any) -> None:
         _l("The order has %(n)d problems.", n=len(problems)),
         code="invalid_order",
         details=problems,
+    )
+
+
+def field_history(db: Session, order_id: int) -> list[OrderFieldChange]:
+    """The order fields flows changed, oldest first."""
+    return list(
+        db.scalars(
+            select(OrderFieldChange)
+            .where(OrderFieldChange.order_id == order_id)
+            .order_by(OrderFieldChange.id)
+        )
     )
 
 
@@ -206,13 +218,8 @@ def _insert_many(db: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str
     return {(channel, external_id): order_id for order_id, channel, external_id in result}
 
 
-@cache
 def _insert_base(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(Order.__table__).on_conflict_do_nothing()
+    return insert_ignoring_duplicates(dialect, Order.__table__)
 
 
 @cache

@@ -23,7 +23,7 @@ from ..i18n import current_language
 from ..models import ApprovalAction, Order, Run, StatusEvent
 from ..security import permission_required
 from ..status import services as status
-from . import schema, standing
+from . import schema, services, standing
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 BOARD_SIZE = 12
@@ -152,6 +152,7 @@ def detail(order_id: int) -> str | Response:
         states=status.states(),
         runs=runs,
         labels=standing.LABELS,
+        field_history=services.field_history(db, order.id),
         lag=status.lag_seconds,
         version=version,
     )

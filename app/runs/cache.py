@@ -76,6 +76,7 @@ class LiveVersion:
     """What starting a run needs of a live flow version (detached from any session)."""
 
     id: int
+    flow_id: int
     flow_key: str
     number: int
     trigger_event: str
@@ -96,7 +97,9 @@ class LiveFlows:
             )
             by_event: dict[str, list[LiveVersion]] = {}
             for v in versions:
-                live = LiveVersion(v.id, v.flow.key, v.number, v.trigger_event, compiled_version(v))
+                live = LiveVersion(
+                    v.id, v.flow_id, v.flow.key, v.number, v.trigger_event, compiled_version(v)
+                )
                 by_event.setdefault(v.trigger_event, []).append(live)
             with _lock:
                 self._stamp, self._by_event = stamp.live_versions, by_event

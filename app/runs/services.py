@@ -123,9 +123,9 @@ def start_runs(
             if version.flow.matches(event, doc, now=now, ref=ref):
                 matched.append(version)
         except DslError as err:
-            _trigger_failed(db, order, version, err)
+            report_trigger_failure(db, order, version, err)
     runs = [
-        _start(db, order, version, doc, ref, now, writes)
+        begin_run(db, order, version, doc, ref, now, writes)
         for version in first_of_exclusive_groups(matched)
     ]
     if own:
@@ -152,7 +152,8 @@ def reserve_runs(
     writes.reserve_runs([(order_id, v.id) for order_id in order_ids for v in versions])
 
 
-def _trigger_failed(db: Session, order: Order, version: LiveVersion, err: DslError) -> None:
+def report_trigger_failure(db: Session, order: Order, version: LiveVersion, err: DslError) -> None:
+    """Tell people (an alert per flow version and order) that a trigger filter failed."""
     key = version.flow_key
     log.warning("trigger filter of %s failed on order %s: %s", key, order.id, err)
     db.add(
@@ -168,7 +169,7 @@ def _trigger_failed(db: Session, order: Order, version: LiveVersion, err: DslErr
     )
 
 
-def _start(
+def begin_run(
     db: Session,
     order: Order,
     version: LiveVersion,
@@ -177,6 +178,8 @@ def _start(
     now: datetime,
     writes: Writes,
 ) -> Run:
+    """Start a run of ``version`` for ``order`` (``doc`` the enriched order document); its
+    writes go to ``writes``."""
     row = new_run_row(order.id, version.id, now)
     # The run id is part of the engine's deterministic ids, so the row comes first.
     run_id = writes.run_id(row)
@@ -279,6 +282,7 @@ def _settle(
             )
         )
     writes.audit.extend(_audit_rows(run_id, audit))
+    writes.fields.collect(order_id, run_id, flow, audit, now)
     state = _run_state(result.snapshot, now)
     writes.run_state(run_id, lock_version, state)
     for raised in (a for a in audit if a.kind == "incident"):

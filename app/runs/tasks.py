@@ -1,4 +1,4 @@
-"""Background work of runs: timers and outbox delivery.
+"""Background work of runs: timers, outbox delivery and schedule triggers.
 
 The database is the truth. Huey is only the alarm clock: a timer row is woken at its due
 time by a scheduled task, and a periodic sweep fires every due timer and retries every
@@ -20,7 +20,7 @@ from flow_engine import TimerFired
 from ..db import Database, get_db, in_transaction
 from ..models import OutboxMessage, RunTimer, utcnow
 from ..queue import huey, task_app
-from . import outbox, services
+from . import outbox, schedule, services
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 500
@@ -140,3 +140,15 @@ def _deliver_each(database: Database, message_ids: list[int], clock: Callable[[]
 def recover() -> dict[str, int]:
     """Run once when a server or worker starts: catch up on anything missed while down."""
     return sweep_now()
+
+
+@huey.periodic_task(crontab(minute="*"))
+def schedule_flows() -> dict[str, object]:
+    """Start the runs of the schedule-triggered flows due this minute."""
+    report = schedule_now()
+    return {"at": report.at, "due": list(report.due), "started": report.started}
+
+
+def schedule_now(now: datetime | None = None) -> schedule.TickReport:
+    """One schedule tick at ``now`` (default: the current minute), in its own transaction."""
+    return in_transaction(get_db(task_app()), lambda db: schedule.tick(db, now))

@@ -8,6 +8,7 @@ a run's writes cost a few dictionary appends instead of a statement each.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,8 @@ from flow_engine import NEW
 from ..db import on_commit
 from ..inventory.services import RESERVATIONS, StockView
 from ..models import Alert, OutboxMessage, Run, RunEvent, RunTimer
+from ..orders.schema import declared_custom_fields
+from .writeback import FieldWrites, OrderUpdate
 
 ALERTS = Alert.__table__
 RUNS = Run.__table__
@@ -51,6 +54,17 @@ _INSERT_RUNS = RUNS.insert().returning(RUNS.c.id, RUNS.c.order_id, RUNS.c.flow_v
 _INSERT_TIMERS = TIMERS.insert().returning(TIMERS.c.id, TIMERS.c.due_at)
 _INSERT_OUTBOX = OUTBOX.insert().returning(OUTBOX.c.id)
 
+# Told of the order fields runs changed, after they are written (``order.updated``); set by
+# the app at start-up (``app.orders.events.init_app``).
+OrderUpdateListener = Callable[[Session, list[OrderUpdate], datetime], None]
+_order_update_listener: OrderUpdateListener | None = None
+
+
+def listen_to_order_updates(listener: OrderUpdateListener) -> None:
+    """Call ``listener`` with the order field changes of each flush, once written."""
+    global _order_update_listener
+    _order_update_listener = listener
+
 
 class Writes:
     def __init__(self, db: Session, now: datetime) -> None:
@@ -68,6 +82,8 @@ class Writes:
         self.alerts: dict[str, dict[str, Any]] = {}
         # Run rows a batch inserted ahead, by (order id, flow version id); see reserve_runs.
         self.reserved: dict[tuple[int, int], int] = {}
+        # Declared order fields the runs set (see writeback).
+        self.fields = FieldWrites(lambda: declared_custom_fields(db))
 
     def reserve_runs(self, pairs: list[tuple[int, int]]) -> None:
         """Insert the rows of the runs a batch may start, ``(order id, flow version id)``
@@ -164,10 +180,14 @@ class Writes:
             on_commit(self.db, lambda: wake_outbox_many(ids))
         if self.alerts:
             self._flush_alerts()
+        updated = self.fields.flush(self.db, self.now)
         # Stock last: concurrent batches take the same popular items, and each holds their
         # rows from this UPDATE until its commit, so the less that follows it the better.
         self.flush_reservations()
         self.audit, self.outbox, self.timers, self.runs = [], [], [], {}
+        if updated and _order_update_listener is not None:
+            # Flows started by order.updated may take stock too: after this batch's is written.
+            _order_update_listener(self.db, updated, self.now)
 
 
 def new_run_row(order_id: int, version_id: int, now: datetime) -> dict[str, Any]:

@@ -30,8 +30,9 @@ from flow_engine import ExternalEvent
 
 from ..errors import ValidationError
 from ..models import Order, Run, StatusEvent, utcnow
+from ..orders.events import announce_order_event
 from ..runs import services as runs
-from ..subscriptions import publish
+from ..runs import triggers
 from . import sources as source_tables
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,13 @@ def states() -> dict[str, StateInfo]:
     return {
         s["state"]: StateInfo(s["state"], s["rank"], s["en"], s["zh"]) for s in _data()["states"]
     }
+
+
+def trigger_events() -> list[str]:
+    """Every event a flow can start on: the order events and one per order state."""
+    first, rest = triggers.EVENTS[:2], triggers.EVENTS[2:]
+    # dict: order.created is both an order event and the first state's
+    return list(dict.fromkeys([*first, *(f"order.{s}" for s in states()), *rest]))
 
 
 def sources(db: Session) -> dict[str, dict[str, str]]:
@@ -106,6 +114,7 @@ class Recorded:
     order: Order
     effect: str  # applied, late or duplicate
     resumed: int = 0
+    started: int = 0  # runs started by the order.status_changed and order.<state> events
 
 
 def record(
@@ -152,35 +161,16 @@ def record(
         if seen is None:
             raise
         return Recorded(seen, order, DUPLICATE)
-    resumed = 0
+    resumed = started = 0
     if effect == APPLIED:
         before = order.status
         order.status = state
         order.updated_at = now
         resumed = _resume(db, order, state, event, now)
         if state != before:
-            publish(
-                db,
-                "order.status_changed",
-                order,
-                _change(event, before),
-                key=[source, event_id],
-                now=now,
-            )
+            started = _announce(db, order, before, event, now)
     db.flush()
-    return Recorded(event, order, effect, resumed)
-
-
-def _change(event: StatusEvent, before: str) -> dict[str, Any]:
-    return {
-        "from": before,
-        "to": event.state,
-        "source": event.source,
-        "code": event.code,
-        "event_id": event.event_id,
-        "source_time": event.source_time.isoformat(),
-        "location": event.location,
-    }
+    return Recorded(event, order, effect, resumed, started)
 
 
 def _existing(db: Session, source: str, event_id: str) -> StatusEvent | None:
@@ -206,6 +196,24 @@ def _resume(db: Session, order: Order, state: str, event: StatusEvent, now: date
         outcome = runs.apply_event(db, run_id, ExternalEvent(state, payload), now=now)
         accepted += int(outcome.accepted)
     return accepted
+
+
+def _announce(db: Session, order: Order, before: str, event: StatusEvent, now: datetime) -> int:
+    """Announce ``order.status_changed`` and ``order.<state>``; runs already waiting were
+    resumed first, so a run started here does not also receive this event."""
+    data = {
+        "from": before,
+        "to": event.state,
+        "source": event.source,
+        "code": event.code,
+        "event_id": event.event_id,
+        "occurred_at": event.source_time.isoformat(),
+        "location": event.location,
+    }
+    key = f"status:{event.source}:{event.event_id}"
+    started = announce_order_event(db, "order.status_changed", order, data, key=key, now=now)
+    started += announce_order_event(db, f"order.{event.state}", order, data, key=key, now=now)
+    return len(started)
 
 
 def history(db: Session, order_id: int) -> list[StatusEvent]:

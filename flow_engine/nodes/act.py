@@ -47,6 +47,16 @@ def _declared_type(schema: Mapping[str, Any], parts: list[str]) -> str | None:
     return _SIMPLE.get(kind) if isinstance(kind, str) else None
 
 
+def _declared(schema: Mapping[str, Any], parts: list[str]) -> bool:
+    node: Any = schema
+    for part in parts:
+        props = node.get("properties") if isinstance(node, Mapping) else None
+        if not isinstance(props, Mapping) or part not in props:
+            return False
+        node = props[part]
+    return True
+
+
 def compile_params(params: Mapping[str, str], env: CompileEnv, rel: str) -> tuple:
     """Compile {name: expression} into (name, expression) pairs."""
     return tuple(
@@ -105,6 +115,8 @@ class SetHandler(HandlerBase):
             if parts[0] == "customer":
                 parts = ["order", *parts]
             expect = _declared_type(env.context_schema, parts)
+            if parts[:2] == ["order", "custom"] and not _declared(env.context_schema, parts):
+                env.warning("field_not_declared", f"fields/{i}/path", field=item["path"])
             expr = env.expression(item["expression"], f"fields/{i}/expression", expect=expect)
             out.append((item["path"], expr, input_reader(expr.paths) if expr else NO_INPUTS))
         return tuple(out)

@@ -359,7 +359,10 @@
       const done = () => {
         const name = { zh: document.getElementById('set-name-zh').value.trim(), en: document.getElementById('set-name-en').value.trim() };
         const filter = document.getElementById('set-filter').value.trim();
-        const trigger = { event: document.getElementById('set-event').value };
+        // Keep the trigger's other settings (from/to, fields, schedule, concurrency) that
+        // this dialog does not edit.
+        const trigger = Object.assign({}, this.base.trigger || {}, { event: document.getElementById('set-event').value });
+        delete trigger.filter;
         if (filter) trigger.filter = filter;
         const group = document.getElementById('set-group').value.trim();
         if (group) {
