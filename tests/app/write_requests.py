@@ -25,6 +25,7 @@ from app.notifications import links
 from app.notifications import services as notifications
 from app.reference import services as reference
 from app.security import API_SCOPES
+from app.subscriptions import create_subscription
 from app.users import services as users
 
 from .approvals.helpers import approval_doc
@@ -76,8 +77,13 @@ def build_world(app: Any, database: Any, threads: int) -> World:
         for name in ("carriers", "customers"):
             reference.ensure_table(db, name, key_field="code")
         victim = db.scalars(select(User).where(User.username == "victim")).one()
+        hooks = [create_subscription(db, None, {"name": name, "url": "http://127.0.0.1:9/hook",
+                                                "events": ["order.status_changed"]}).id
+                 for name in ("kept", "deleted")]  # fmt: skip
         return key, secret, channel_id, {"victim": victim.id, "api_key": _key_id(db, "to-revoke"),
-                                         "channel": _channel_id(db, "shop")}  # fmt: skip
+                                         "channel": _channel_id(db, "shop"),
+                                         "subscription": hooks[0],
+                                         "deleted_subscription": hooks[1]}  # fmt: skip
 
     key, secret, channel_id, ids = in_transaction(database, setup)
     from app.orders import services as orders
@@ -183,6 +189,20 @@ REQUESTS: dict[str, Builder] = {
                                       roles=["viewer"]),
     "admin.set_roles": lambda w, n: _form(f"/admin/users/{w.ids['victim']}/roles",
                                           roles=["viewer"]),
+    "subscriptions_admin.create": lambda w, n: _form(
+        "/admin/outbox/subscriptions/", name=f"erp-{n}", url="http://127.0.0.1:9/hook",
+        events=["order.created"]),
+    "subscriptions_admin.update": lambda w, n: _form(
+        f"/admin/outbox/subscriptions/{w.ids['subscription']}", name=f"kept-{n}",
+        url="http://127.0.0.1:9/hook", events=["order.status_changed"]),
+    "subscriptions_admin.toggle": lambda w, n: _form(
+        f"/admin/outbox/subscriptions/{w.ids['subscription']}/toggle"),
+    "subscriptions_admin.secret": lambda w, n: _form(
+        f"/admin/outbox/subscriptions/{w.ids['subscription']}/secret", own="1"),
+    "subscriptions_admin.delete": lambda w, n: _form(
+        f"/admin/outbox/subscriptions/{w.ids['deleted_subscription']}/delete"),
+    "subscriptions_admin.replay": lambda w, n: _form(
+        f"/admin/outbox/subscriptions/{w.ids['subscription']}/replay/{n + 1}"),
     "admin.set_active": lambda w, n: _form(f"/admin/users/{w.ids['victim']}/active", active="1"),
     "admin.sign_out_everywhere": lambda w, n: _form(f"/admin/users/{w.ids['victim']}/sign-out"),
     "admin.api_keys": lambda w, n: _form("/admin/api-keys", name=f"key-{n}",
@@ -300,6 +320,13 @@ REQUESTS: dict[str, Builder] = {
     "api.channel_webhook": lambda w, n: _webhook(w, n),
     "api.decide": lambda w, n: _api("POST", f"/approvals/{w.task_keys[n % len(w.task_keys)]}/decision",
                                     w, json={"decision": "approved"}),
+    "api.create_subscription": lambda w, n: _api(
+        "POST", "/subscriptions", w,
+        json={"name": f"api-{n}", "url": "http://127.0.0.1:9/hook", "events": ["order.created"]}),
+    "api.update_subscription": lambda w, n: _api(
+        "PATCH", f"/subscriptions/{w.ids['subscription']}", w, json={"active": n % 2 == 0}),
+    "api.delete_subscription": lambda w, n: _api(
+        "DELETE", f"/subscriptions/{w.ids['deleted_subscription']}", w),
     "api.create_flow": lambda w, n: _api("POST", "/flows", w, json=_draft(f"api-{n}")),
     "api.save_draft": lambda w, n: _api("PUT", "/flows/plain/draft", w,
                                         json={"base_revision": 1, "draft": _draft("plain")}),
