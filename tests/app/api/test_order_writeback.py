@@ -9,8 +9,9 @@ import simplejson
 from sqlalchemy import func, select
 
 from app.db import get_db, in_transaction
-from app.models import Alert, FlowVersion, Run
+from app.models import Alert, FlowVersion, OutboxMessage, Run
 from app.orders import schema
+from app.subscriptions import create_subscription
 
 from ..flows_fixtures import flow_doc, order_doc, publish
 from .conftest import at_once
@@ -132,3 +133,18 @@ def test_two_flows_writing_one_field_last_writer_wins_and_both_are_recorded(app,
     pairs = zip(history, history[1:], strict=False)
     assert all(later["before"] == earlier["after"] for earlier, later in pairs)
     assert detail["data"]["custom"]["route"] == history[-1]["after"]
+
+
+def test_fields_a_flow_writes_reach_order_updated_subscribers_once(app, api):
+    _declare(app, "payment_hold")
+    _setter(app, "late-hold", {"order.custom.payment_hold": "true"})
+    doc = {"name": "erp", "url": "http://127.0.0.1:9/hook", "events": ["order.updated"]}
+    sub = in_transaction(get_db(app), lambda db: create_subscription(db, "ops", doc).id)
+    order = _order(api, "W9")
+    with get_db(app).session() as db:
+        bodies = [m.payload["body"] for m in db.scalars(
+            select(OutboxMessage).where(OutboxMessage.subscription_id == sub))]  # fmt: skip
+    assert [b["type"] for b in bodies] == ["order.updated"]
+    assert bodies[0]["order"]["id"] == order["id"]
+    assert bodies[0]["data"]["fields"] == ["custom.payment_hold"]
+    assert bodies[0]["data"]["flow"] == "late-hold"
