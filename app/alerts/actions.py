@@ -166,9 +166,9 @@ def emit_alert_opened(db: Session, alert: Alert) -> dict[str, Any]:
     """Hand this opening of ``alert`` to the flows whose trigger is ``alert.opened``, in the
     evaluation's transaction. Returns the event."""
     event = alert_opened_event(db, alert)
-    order = db.get(Order, alert.order_id) if alert.order_id is not None else None
-    if order is None:  # runs are per order: an alert about many orders starts no flow
-        return event
     log.info("alert %s opened (%s): starting flows on alert.opened", alert.id, event["id"])
+    order = db.get(Order, alert.order_id) if alert.order_id is not None else None
+    if order is None:  # runs are per order: an alert about no single order starts none
+        return event
     announce_order_event(db, ALERT_OPENED, order, event["alert"], key=event["id"])
     return event

@@ -17,7 +17,7 @@ from app.cli import cli
 from app.db import in_transaction
 from app.errors import ValidationError
 from app.metrics.refresh import refresh
-from app.models import Alert, AlertRule, OutboxMessage
+from app.models import Alert, AlertRule, Flow, FlowVersion, OutboxMessage, Run
 from app.orders.services import ingest
 from app.runs import outbox
 from app.signing import sign
@@ -216,3 +216,25 @@ def test_a_refused_call_is_retried_with_the_same_key(database, stockouts, make_r
     first, second = receiver.requests
     assert first["headers"]["idempotency-key"] == second["headers"]["idempotency-key"]
     assert first["body"] == second["body"]
+
+
+def test_an_alert_about_one_order_starts_its_alert_opened_flows_once(database, make_rule, evaluate):
+    flow = flow_doc("on-alert", [{"id": "start", "type": "start"},
+                                 {"id": "done", "type": "end", "config": {"outcome": "seen"}}],
+                    [("start", "done")])  # fmt: skip
+    flow["trigger"] = {"event": "alert.opened"}
+    in_transaction(database, lambda db: publish(db, flow))
+    doc = order_doc("BIG", "9000")
+    order = in_transaction(database, lambda db: ingest(db, doc, now=DAY1))[0]
+    refresh(database, now=DAY1)
+    key = make_rule("order", {"condition": "order.amount > 5000"}, actions={"start_flows": True})
+    evaluate(key, DAY1 + timedelta(minutes=5))
+    evaluate(key, DAY1 + timedelta(minutes=10))  # still open: no second start
+    with database.session() as db:
+        started = db.scalars(
+            select(Run.outcome)
+            .join(FlowVersion, FlowVersion.id == Run.flow_version_id)
+            .join(Flow, Flow.id == FlowVersion.flow_id)
+            .where(Run.order_id == order.id, Flow.key == "on-alert")
+        ).all()
+    assert started == ["seen"]
