@@ -1,11 +1,12 @@
 """API benchmark: orders in through a real WSGI server, on SQLite and on PostgreSQL.
 
-    .venv/bin/python bench/api_bench.py [--seconds 15] [--scenario single|batch|channel|both]
+    .venv/bin/python bench/api_bench.py [--seconds 15]
+                                        [--scenario single|batch|channel|status|both]
                                         [--workers W] [--threads T] [--connections C]
-                                        [--batch N] [--idempotency-keys]
+                                        [--batch N] [--idempotency-keys] [--status-orders N]
                                         [--skip-pg] [--skip-sqlite]
 
-It runs two scenarios (``--scenario``), each on both databases:
+It runs two scenarios (``--scenario``, ``both`` by default), each on both databases:
 
 * ``single``: one order per ``POST /api/v1/orders``, 24 connections, gunicorn 2 workers x 12
   threads (a channel webhook per order; threads let orders that arrive together share a
@@ -14,7 +15,19 @@ It runs two scenarios (``--scenario``), each on both databases:
   x 2 threads (an ERP or a queue consumer sending what it has);
 * ``channel`` (only when asked for): one signed Taobao-style trade per
   ``POST /api/v1/channels/<key>/webhook``, set up as ``single`` (signature checked, receipt
-  kept, payload mapped to the canonical order, then the same intake).
+  kept, payload mapped to the canonical order, then the same intake);
+* ``status`` (only when asked for): status events that start runs, set up as ``single``.
+  Untimed, it creates orders through the batch API; timed, it posts one ERP ``PAID`` event
+  per order to ``POST /api/v1/status-events`` (the order moves to paid, which fires
+  ``order.status_changed`` and ``order.paid``). The baseline is measured on the same server
+  in the same invocation: first the events of one half of the orders with no ``order.paid``
+  flow live (the status event alone: stored, order moved, waiting runs looked up, the
+  trigger dispatch finding nothing to start), then ``bench/flows/on_paid.flow.json`` is
+  published (a condition, a tag or a set, an end) and the other half is timed, each event
+  starting one run. The ratio between the two is the cost of starting runs from status
+  events; beside it, ``single`` gives the order-intake figures when asked for. At the end
+  the runs of that flow are counted in the database: every event must have started exactly
+  one, on its own order.
 
 With ``--idempotency-keys`` each single order carries an ``Idempotency-Key`` header (what a
 careful client sends so that its retries are safe); such requests are grouped the same way.
@@ -67,7 +80,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import simplejson  # noqa: E402
-from sqlalchemy import create_engine, text, update  # noqa: E402
+from sqlalchemy import create_engine, func, select, text, update  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.channels import services as channels  # noqa: E402
@@ -75,7 +88,7 @@ from app.db import get_db, in_transaction  # noqa: E402
 from app.flows import services as flows  # noqa: E402
 from app.inventory import services as inventory  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.models import InventoryItem  # noqa: E402
+from app.models import FlowVersion, InventoryItem, Run  # noqa: E402
 from app.reference import services as reference  # noqa: E402
 from app.runs import outbox  # noqa: E402
 from app.signing import sign  # noqa: E402
@@ -415,6 +428,169 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
             "rss_mb": rss[0], "cpu_ms": cpu_ms}  # fmt: skip
 
 
+PAID_FLOW = "bench-paid"
+
+
+async def _create_orders(port: int, key: str, count: int, prefix: str) -> list[int]:
+    """Create ``count`` orders, 20 per ``POST /api/v1/orders/batch``, all in state
+    ``created`` (the samples arrive paid); return their ids."""
+    samples = _orders()
+    ids: list[int] = []
+    todo = iter(range(0, count, 20))
+
+    async def worker() -> None:
+        conn = Conn(port, key)
+        await conn.open()
+        for start in todo:
+            docs = [{**samples[n % len(samples)], "external_id": f"{prefix}-{n:08d}",
+                     "status": "created"}
+                    for n in range(start, min(start + 20, count))]  # fmt: skip
+            body = simplejson.dumps({"orders": docs}, use_decimal=True).encode()
+            status, payload = await conn.call("POST", "/api/v1/orders/batch", body)
+            if status != 201:
+                raise SystemExit(f"creating orders failed: {status} {payload[:300]!r}")
+            ids.extend(item["id"] for item in json.loads(payload)["items"])
+        conn.writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(3)))
+    return ids
+
+
+async def _post_status(port: int, key: str, order_ids: list[int], seconds: float,
+                       connections: int, prefix: str) -> dict[str, Any]:  # fmt: skip
+    """One ERP ``PAID`` event per order until the orders or ``seconds`` run out."""
+    latencies: list[float] = []
+    errors: dict[int, int] = {}
+    first_error: dict[int, str] = {}
+    started_runs: dict[int, int] = {}
+    todo = iter(order_ids)
+    stop_at = time.perf_counter() + seconds
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    async def worker() -> None:
+        conn = Conn(port, key)
+        await conn.open()
+        for order_id in todo:
+            if time.perf_counter() >= stop_at:
+                break
+            event = {"source": "erp", "event_id": f"{prefix}-{order_id}", "code": "PAID",
+                     "occurred_at": stamp, "order": {"id": order_id}}  # fmt: skip
+            began = time.perf_counter()
+            status, payload = await conn.call(
+                "POST", "/api/v1/status-events", json.dumps(event).encode()
+            )
+            latencies.append(time.perf_counter() - began)
+            if status == 201:
+                started_runs[order_id] = json.loads(payload)["runs_started"]
+            else:
+                errors[status] = errors.get(status, 0) + 1
+                first_error.setdefault(status, payload[:300].decode("utf-8", "replace"))
+        conn.writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return {
+        "events": len(started_runs),
+        "requests": len(latencies),
+        "elapsed": elapsed,
+        "rate": len(started_runs) / elapsed,
+        "runs_rate": sum(started_runs.values()) / elapsed,
+        "started": started_runs,
+        "p50_ms": q[49] * 1000,
+        "p90_ms": q[89] * 1000,
+        "p99_ms": q[98] * 1000,
+        "errors": errors,
+        "first_error": first_error,
+    }
+
+
+def _paid_runs(url: str, instance: str) -> dict[int, int]:
+    """Runs of the ``order.paid`` flow per order, counted in the database."""
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance})
+    database = get_db(app)
+    with database.session() as db:
+        rows = db.execute(
+            select(Run.order_id, func.count(Run.id))
+            .join(FlowVersion)
+            .where(FlowVersion.flow.has(key=PAID_FLOW))
+            .group_by(Run.order_id)
+        ).all()
+    database.dispose()
+    return dict(rows)
+
+
+def _publish_paid_flow(url: str, instance: str) -> None:
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance})
+    database = get_db(app)
+    doc = json.loads((FLOWS / "on_paid.flow.json").read_text(encoding="utf-8"))
+    in_transaction(database, lambda db: flows.import_flow(db, None, doc, publish_now=True))
+    database.dispose()
+
+
+def measure_status(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The ``status`` scenario: status events with no ``order.paid`` flow (the baseline),
+    then the same number with one live, each starting a run."""
+    n = args.status_orders
+    with tempfile.TemporaryDirectory(prefix="of-api-bench-") as instance:
+        key, _ = _prepare(url, instance)
+        server = Server(url, instance, args.workers, args.threads)
+        phases = {}
+        try:
+            ids = asyncio.run(_create_orders(server.port, key, 2 * n + 200, f"{label}-st"))
+            # Warm-up: every worker loads the status tables and the event path once.
+            asyncio.run(_post_status(server.port, key, ids[:200], 2.0, args.connections,
+                                     "warm"))  # fmt: skip
+            for phase, orders in (("baseline", ids[200 : 200 + n]), ("runs", ids[200 + n :])):
+                if phase == "runs":
+                    _publish_paid_flow(url, instance)
+                cpu_before = server.cpu_seconds()
+                result = asyncio.run(_post_status(server.port, key, orders, args.seconds,
+                                                  args.connections, phase))  # fmt: skip
+                result["cpu_ms"] = (server.cpu_seconds() - cpu_before) * 1000 / max(
+                    result["requests"], 1)  # fmt: skip
+                phases[phase] = result
+            rss = server.rss_mb()
+        finally:
+            server.stop()
+        counted = _paid_runs(url, instance)
+    base, runs = phases["baseline"], phases["runs"]
+    print(f"\n== {label}: status events starting runs, gunicorn {args.workers} workers x "
+          f"{args.threads} threads, {args.connections} connections, one ERP PAID event per "
+          f"request, up to {args.seconds:.0f} s or {n} events per phase")  # fmt: skip
+    print(f"  {'':12}{'no order.paid flow':>22}{'order.paid flow live':>24}{'ratio':>8}")
+    rows = [
+        ("events/s", base["rate"], runs["rate"], "{:.0f}"),
+        ("runs/s", base["runs_rate"], runs["runs_rate"], "{:.0f}"),
+        ("p50 ms", base["p50_ms"], runs["p50_ms"], "{:.1f}"),
+        ("p90 ms", base["p90_ms"], runs["p90_ms"], "{:.1f}"),
+        ("p99 ms", base["p99_ms"], runs["p99_ms"], "{:.1f}"),
+        ("CPU ms/event", base["cpu_ms"], runs["cpu_ms"], "{:.2f}"),
+    ]
+    for name, before, after, fmt in rows:
+        ratio = f"{after / before:.2f}x" if before else "-"
+        print(f"  {name:12}{fmt.format(before):>22}{fmt.format(after):>24}{ratio:>8}")
+    for phase, result in phases.items():
+        print(f"  {phase:12}{result['events']} events in {result['elapsed']:.1f} s, errors "
+              f"{result['errors'] or 'none'} of {result['requests']} requests")  # fmt: skip
+        for status, body in result["first_error"].items():
+            print(f"              first {status}: {body}")
+    answered = runs["started"]
+    exact = (
+        all(v == 1 for v in answered.values())
+        and counted == dict.fromkeys(answered, 1)
+        and not any(base["started"].values())
+    )
+    print(f"  check       {sum(answered.values())} runs_started answered, "
+          f"{sum(counted.values())} runs of {PAID_FLOW} on {len(counted)} orders in the "
+          f"database: {'OK, one run per event' if exact else 'MISMATCH'}")  # fmt: skip
+    print(f"  peak RSS    server {rss[0]:.0f} MiB (all processes), "
+          f"{rss[1]:.0f} MiB the largest process")  # fmt: skip
+    return {"label": label, "baseline": base, "runs": runs, "exact": exact, "rss_mb": rss[0]}
+
+
 def _pg_database() -> str | None:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"of_api_bench_{os.getpid()}"
@@ -440,10 +616,20 @@ def _drop_pg(url: str) -> None:
 # webhook posts one order per request (many connections; many threads per worker, so that
 # orders arriving together share a transaction); an ERP or a queue consumer posts batches
 # (few connections, fewer threads so a worker is not split between requests).
+_SINGLE = {"batch": 1, "connections": 24, "workers": 2, "threads": 12}
 SCENARIOS = {
-    "single": {"batch": 1, "connections": 24, "workers": 2, "threads": 12, "channel": False},
-    "batch": {"batch": 20, "connections": 3, "workers": 3, "threads": 2, "channel": False},
-    "channel": {"batch": 1, "connections": 24, "workers": 2, "threads": 12, "channel": True},
+    "single": {**_SINGLE, "channel": False, "status": False},
+    "batch": {
+        "batch": 20,
+        "connections": 3,
+        "workers": 3,
+        "threads": 2,
+        "channel": False,
+        "status": False,
+    },  # fmt: skip
+    "channel": {**_SINGLE, "channel": True, "status": False},
+    # Status events come one per request, like channel webhooks: the same server shape.
+    "status": {**_SINGLE, "channel": False, "status": True},
 }
 DEFAULT_SCENARIOS = ("single", "batch")
 
@@ -467,7 +653,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--scenario", choices=[*SCENARIOS, "both"], default="both",
                         help="single: one order per request; batch: 20 per request; "
-                             "channel: one signed delivery per channel webhook request")  # fmt: skip
+                             "channel: one signed delivery per channel webhook request; "
+                             "status: status events that start runs")  # fmt: skip
     parser.add_argument("--workers", type=int)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--connections", type=int)
@@ -476,6 +663,8 @@ def main() -> None:
                         help="orders per request: 1 posts /orders, more posts /orders/batch")  # fmt: skip
     parser.add_argument("--idempotency-keys", action="store_true",
                         help="single orders carry an Idempotency-Key header")  # fmt: skip
+    parser.add_argument("--status-orders", type=int, default=3000,
+                        help="status scenario: orders created for each timed phase")  # fmt: skip
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
@@ -483,12 +672,13 @@ def main() -> None:
     for run in _scenarios(args):
         if not args.skip_sqlite:
             with tempfile.TemporaryDirectory(prefix="of-api-db-") as folder:
-                measure("SQLite", f"sqlite:///{folder}/orderflow.db", run)
+                bench = measure_status if run.status else measure
+                bench("SQLite", f"sqlite:///{folder}/orderflow.db", run)
         if not args.skip_pg:
             url = _pg_database()
             if url:
                 try:
-                    measure("PostgreSQL", url, run)
+                    (measure_status if run.status else measure)("PostgreSQL", url, run)
                 finally:
                     _drop_pg(url)
     client_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
