@@ -14,7 +14,6 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, MapAdapter
-from werkzeug.routing import ValidationError as RoutingValidationError
 
 __all__ = [
     "MAX_ID",
@@ -30,17 +29,28 @@ MAX_ID = 2**31 - 1
 MAX_PAGE = 10_000
 
 
+def _up_to(limit: int) -> str:
+    """A regular expression for the whole numbers 1 to ``limit``, without leading zeros."""
+    digits = str(limit)
+    shorter = f"[1-9][0-9]{{0,{len(digits) - 2}}}"
+    same_length = [
+        digits[:i] + f"[{'1' if i == 0 else '0'}-{int(d) - 1}]" + f"[0-9]{{{len(digits) - i - 1}}}"
+        for i, d in enumerate(digits)
+        if int(d) > (1 if i == 0 else 0)
+    ]
+    return "(?:" + "|".join([shorter, *same_length, digits]) + ")"
+
+
 class IdConverter(BaseConverter):
     """A row id or version number in a URL path: 1 to 2**31 - 1; anything else does not
     match, so the URL is a 404 before any view runs."""
 
-    regex = r"[1-9][0-9]{0,9}"
+    # The bound is in the pattern itself, not in to_python: Werkzeug answers 405 rather than
+    # 404 when a path matches another method's rule whose conversion would have failed.
+    regex = _up_to(MAX_ID)
 
     def to_python(self, value: str) -> int:
-        number = int(value)
-        if number > MAX_ID:
-            raise RoutingValidationError()
-        return number
+        return int(value)
 
     def to_url(self, value: Any) -> str:
         return str(int(value))
