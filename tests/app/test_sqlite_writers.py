@@ -1,5 +1,6 @@
-"""Concurrent writers: every write endpoint from several threads at once, and reference rows
-and failed logins against real gunicorn processes, answer without a 5xx and lose nothing.
+"""Concurrent writers: every write endpoint from several threads at once (in this process, and
+over HTTP to real gunicorn processes), and reference rows and failed logins against gunicorn,
+answer without a 5xx and lose nothing.
 
 On SQLite a transaction that read first and writes later is refused at once ("database is
 locked") when another writer committed in between; these tests keep every writer (request
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import event, select
@@ -202,6 +204,77 @@ def _status(connection: http.client.HTTPConnection) -> int:
     response = connection.getresponse()
     response.read()
     return response.status
+
+
+@pytest.mark.skipif(USING_PG, reason="embedded mode: several processes sharing a SQLite file")
+def test_every_write_endpoint_over_http_to_gunicorn_workers_without_a_5xx(
+    app, app_config, tmp_path
+):
+    """Every write endpoint sent by signed-in threads over real HTTP, with CSRF tokens, to
+    gunicorn processes with threads sharing the SQLite file, as the README deploys them."""
+    world = build_world(app, get_db(app), THREADS)
+    endpoints = sorted(set(REQUESTS) - {"auth.logout"})
+    port = _free_port()
+    env = {**_env(app_config), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    command = [sys.executable, "-m", "gunicorn", "-w", "3", "-k", "gthread", "--threads", "4",
+               "-b", f"127.0.0.1:{port}", "app:create_app()"]  # fmt: skip
+
+    def writer(i: int) -> list[tuple[str, int, str]]:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            login = {"username": world.admins[i], "password": "correct-horse",
+                     "csrf_token": _csrf_token(client, "/login")}  # fmt: skip
+            signed_in = client.post("/login", data=login)
+            token = _csrf_token(client, "/account")
+            order = random.Random(i).sample(endpoints, len(endpoints)) + ["auth.logout"]
+            answers = [("sign-in", signed_in.status_code, signed_in.text[:300])]
+            for n, endpoint in enumerate(order):
+                request = REQUESTS[endpoint](world, i * 1000 + n)
+                try:
+                    response = client.send(_http_request(client, token, *request))
+                except httpx.HTTPError as err:  # a worker that died mid-answer
+                    answers.append((endpoint, 599, repr(err)))
+                    continue
+                answers.append((endpoint, response.status_code, response.text[:2000]))
+            return answers
+
+    with (tmp_path / "gunicorn.log").open("w") as log:
+        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(port, server)
+        answers = [a for per_thread in _together(THREADS, writer) for a in per_thread]
+    finally:
+        _stop(server)
+    problems = (tmp_path / "gunicorn.log").read_text()[-3000:]
+    server_errors = Counter(e for e, s, _ in answers if s >= 500)
+    first = next((f"{e}: {s} {body[:300]}" for e, s, body in answers if s >= 500), "")
+    assert server_errors == {}, f"{server_errors.total()} of {len(answers)}: {first}\n{problems}"
+    # Valid requests with accepted CSRF tokens: most are carried out (a refused token is a 400).
+    done = Counter(e for e, s, _ in answers if s < 400)
+    assert len(done) >= len(REQUESTS) * 3 // 4, sorted(set(REQUESTS) - set(done))
+
+
+def _csrf_token(client: httpx.Client, path: str) -> str:
+    match = CSRF_RE.search(client.get(path).text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def _http_request(client: httpx.Client, token: str, method: str, path: str,
+                  kwargs: dict[str, Any]) -> httpx.Request:  # fmt: skip
+    """A ``REQUESTS`` entry (Flask test client arguments) as an HTTP request: forms carry the
+    CSRF token as a field, other bodies as the header the editor's scripts send."""
+    headers = {"Accept-Language": "en", **kwargs.get("headers", {})}
+    data = kwargs.get("data")
+    if isinstance(data, dict):
+        fields = {k: v for k, v in data.items() if not isinstance(v, tuple)}
+        files = {k: (v[1], v[0]) for k, v in data.items() if isinstance(v, tuple)}
+        return client.build_request(method, path, headers=headers, files=files or None,
+                                    data={**fields, "csrf_token": token})  # fmt: skip
+    headers["X-CSRFToken"] = token
+    if "content_type" in kwargs:
+        headers["Content-Type"] = kwargs["content_type"]
+    return client.build_request(method, path, headers=headers, content=data,
+                                json=kwargs.get("json"))  # fmt: skip
 
 
 @contextlib.contextmanager
