@@ -4,11 +4,12 @@ templates, people's contact ids; the calendar command; who may open them."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.db import get_session
 from app.errors import ValidationError
 from app.models import AllowedHost, NotificationChannel, NotificationTemplate, User
+from app.notifications import services
 from app.notifications.services import save_channel
 
 from ..conftest import csrf_token
@@ -145,3 +146,32 @@ def test_a_channel_address_the_sender_cannot_call_is_refused(app, language, expe
         message = str(info.value.message)
     assert info.value.fields == {"webhook_url": "invalid"}
     assert expected in message and url in message and "https://erp.example.com/" in message
+
+
+def test_a_channel_two_admins_remove_at_once_is_removed_without_an_error(
+    app, client, login, make_user, monkeypatch
+):
+    """Seen on PostgreSQL: the second of two removals found no row left and failed."""
+    make_user("boss", roles=("admin",), email="boss@example.com")
+    login("boss")
+    with app.app_context():
+        db = get_session()
+        channel_id = save_channel(db, None, channel_id=None, name="robot", kind="dingtalk",
+                                  enabled=True, events=("approval_needed",),
+                                  settings={"webhook_url": "http://127.0.0.1:9/r", "secret": "S"}).id  # fmt: skip
+        db.commit()
+    token = csrf_token(client, "/admin/notifications/")
+    read = services.get_channel
+
+    def read_then_the_other_admin_removes_it(db, wanted):
+        channel = read(db, wanted)
+        table = NotificationChannel.__table__
+        db.connection().execute(delete(table).where(table.c.id == wanted))
+        return channel
+
+    monkeypatch.setattr(services, "get_channel", read_then_the_other_admin_removes_it)
+    answer = client.post(f"/admin/notifications/channels/{channel_id}/delete",
+                         data={"csrf_token": token}, headers={"Accept-Language": "en"})  # fmt: skip
+    assert answer.status_code == 302
+    with app.app_context():
+        assert get_session().get(NotificationChannel, channel_id) is None
