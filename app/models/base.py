@@ -63,3 +63,6 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+    # Removing a row someone else removed a moment earlier is done, not an error: two admins
+    # deleting one item at once must not fail the second (updates keep their own checks).
+    __mapper_args__ = {"confirm_deleted_rows": False}

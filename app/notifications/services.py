@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from flow_engine.outbound import EXAMPLE_URL, url_problem
@@ -164,9 +164,8 @@ def save_channel(
 
 
 def delete_channel(db: Session, channel_id: int) -> None:
-    """Remove a channel; one another admin removed meanwhile is removed all the same."""
-    get_channel(db, channel_id)  # 404 for a channel that never was
-    db.execute(delete(NotificationChannel).where(NotificationChannel.id == channel_id))
+    db.delete(get_channel(db, channel_id))
+    db.flush()
 
 
 def send_test(db: Session, channel: NotificationChannel, user: User) -> dict[str, Any]:

@@ -151,7 +151,8 @@ def test_a_channel_address_the_sender_cannot_call_is_refused(app, language, expe
 def test_a_channel_two_admins_remove_at_once_is_removed_without_an_error(
     app, client, login, make_user, monkeypatch
 ):
-    """Seen on PostgreSQL: the second of two removals found no row left and failed."""
+    """Seen on PostgreSQL: the second of two removals found no row left and failed; any
+    model's delete is the same (see ``Base``)."""
     make_user("boss", roles=("admin",), email="boss@example.com")
     login("boss")
     with app.app_context():
