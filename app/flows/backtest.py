@@ -26,6 +26,7 @@ from rule_dsl import DslError
 from ..errors import ValidationError
 from ..inventory.services import available_for
 from ..models import Flow, FlowVersion, Order
+from ..org.directory import directory_cache
 from ..reference.services import reference_cache
 from ..runs.cache import compiled_version
 from ..runs.services import enrich_customer
@@ -253,7 +254,11 @@ def backtest(
     skus = {
         ln.get("sku") for o in orders for ln in o.data.get("lines") or () if isinstance(ln, Mapping)
     }
-    ref = {**tables, "inventory": available_for(db, [s for s in skus if s])}
+    ref = {
+        **tables,
+        "org": directory_cache.get(db),
+        "inventory": available_for(db, [s for s in skus if s]),
+    }
     report = BacktestReport(flow.key, version.number if version else None)
     for done, order in enumerate(orders, start=1):
         doc_in = enrich_customer(order.data, ref)

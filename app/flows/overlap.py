@@ -31,6 +31,7 @@ from rule_dsl import DslError
 from ..errors import ValidationError
 from ..inventory.services import available_for
 from ..models import Flow, FlowVersion, Order
+from ..org.directory import directory_cache
 from ..reference.services import reference_cache
 from ..runs.cache import compiled_version
 from ..runs.services import enrich_customer, order_skus
@@ -128,7 +129,11 @@ def overlap_report(
         db.scalars(select(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(last))
     )
     skus = {s for o in orders for s in order_skus(o.data)}
-    ref = {**reference_cache.get(db), "inventory": available_for(db, sorted(skus))}
+    ref = {
+        **reference_cache.get(db),
+        "org": directory_cache.get(db),
+        "inventory": available_for(db, sorted(skus)),
+    }
     for order in orders:
         report.orders += 1
         _compare(report, pairs, draft, others, order, enrich_customer(order.data, ref), ref)

@@ -24,8 +24,15 @@ class ApprovalTask(Base):
     task_key: Mapped[str] = mapped_column(String(128), unique=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     node_id: Mapped[str] = mapped_column(String(64))
+    # Whose task it is: one person (``assignee``), or whoever holds the business role
+    # ``role`` for ``scope`` ("" when unscoped), or the members of ``department``; looked up
+    # when the inbox is read, so a new role holder sees the open tasks of the role.
     assignee: Mapped[str | None] = mapped_column(String(64))
-    role: Mapped[str | None] = mapped_column(String(32))
+    role: Mapped[str | None] = mapped_column(String(64))
+    scope: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Why the task is theirs, as the inbox says it: {"zh": "财务 · 上海", "en": "Finance · Shanghai"}.
+    why: Mapped[dict[str, str] | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     due_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(64))

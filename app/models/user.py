@@ -54,6 +54,11 @@ class User(Base):
     away_from: Mapped[datetime | None]
     away_until: Mapped[datetime | None]
     away_delegate: Mapped[str | None] = mapped_column(String(64))
+    # The organisation (``app.models.org``): the person's department and direct manager.
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"), index=True
+    )
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
 

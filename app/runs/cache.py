@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from flow_engine import CompiledFlow, compile_flow
 
-from ..models import FlowVersion, ReferenceTable, Subscription
+from ..models import FlowVersion, OrgRevision, ReferenceTable, Subscription
 
 _MAX = 256
 _lock = threading.Lock()
@@ -42,18 +42,19 @@ class CatalogStamp:
     live_versions: tuple[object, ...]
     reference: tuple[object, ...]
     subscriptions: tuple[object, ...] = ()
+    org: str | None = None
 
 
 def catalog_stamp(db: Session) -> CatalogStamp:
-    """Fingerprints of the live flow versions, the reference tables and the event
-    subscriptions, in one query.
+    """Fingerprints of the live flow versions, the reference tables, the event
+    subscriptions and the organisation, in one query.
 
     Counts and sums change with every publish, archive, table edit and subscription
     removal; the latest change time (every change of a subscription sets it) tells apart
     two databases (a restore, a test) whose rows have the same ids.
     """
     row = db.connection().execute(_STAMP).one()
-    return CatalogStamp(tuple(row[:3]), tuple(row[3:6]), tuple(row[6:]))
+    return CatalogStamp(tuple(row[:3]), tuple(row[3:6]), tuple(row[6:9]), row[9])
 
 
 _live = FlowVersion.is_live.is_(True)
@@ -68,6 +69,7 @@ _STAMP = select(
     select(func.count(Subscription.id)).scalar_subquery(),
     select(func.coalesce(func.sum(Subscription.id), 0)).scalar_subquery(),
     select(func.max(Subscription.updated_at)).scalar_subquery(),
+    select(OrgRevision.stamp).where(OrgRevision.id == 1).scalar_subquery(),
 )
 
 

@@ -39,6 +39,7 @@ from ..db import jsonable
 from ..errors import ConflictError, NotFoundError
 from ..inventory.services import StockView, available_for
 from ..models import Alert, FlowVersion, Order, Run, RunEvent, utcnow
+from ..org.directory import directory_cache
 from ..reference.services import reference_cache
 from ..subscriptions import publish
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, compiled_version, live_flows
@@ -74,12 +75,13 @@ def reference_for(
     stamp: CatalogStamp | None = None,
     stock: StockView | None = None,
 ) -> dict[str, Any]:
-    """Reference tables plus live stock of the order's SKUs, as flows see them in ``ref``
-    (from the batch's ``stock`` view when given)."""
+    """Reference tables, the organisation (``ref.org``) and live stock of the order's SKUs,
+    as flows see them in ``ref`` (from the batch's ``stock`` view when given)."""
     tables = reference_cache.get(db, stamp.reference if stamp else None)
+    org = directory_cache.get(db, stamp.org if stamp else None)
     skus = order_skus(order_doc)
     inventory = stock.available(skus) if stock is not None else available_for(db, skus)
-    return {**tables, "inventory": inventory}
+    return {**tables, "org": org, "inventory": inventory}
 
 
 def enrich_customer(order_doc: Mapping[str, Any], ref: Mapping[str, Any]) -> dict[str, Any]:

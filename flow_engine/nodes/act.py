@@ -15,6 +15,7 @@ from flow_engine.nodes.base import (
     ASSIGNEE,
     DURATION,
     EXPRESSION,
+    FALLBACK,
     I18N,
     NO_INPUTS,
     VAR_NAME,
@@ -259,6 +260,12 @@ class NotifyHandler(HandlerBase):
             ),
             "message": field(I18N, "Message", "消息", "Text with {param} placeholders."),
             "params": field(_PARAMS, "Parameters", "参数"),
+            "fallback": field(
+                FALLBACK,
+                "Fallback person",
+                "后备接收人",
+                "Notified when a recipient entry reaches nobody.",
+            ),
         },
         required=("to", "message"),
     )
@@ -266,7 +273,7 @@ class NotifyHandler(HandlerBase):
     def compile(self, node: Node, env: CompileEnv) -> Any:
         cfg = node.config
         return (
-            compile_people(cfg["to"], env, "to"),
+            compile_people(cfg["to"], env, "to", fallback=cfg.get("fallback"), contacts=True),
             tuple(cfg.get("channels", ("inbox",))),
             dict(cfg["message"]),
             compile_params(cfg.get("params", {}), env, "params"),
@@ -275,7 +282,7 @@ class NotifyHandler(HandlerBase):
     def run(self, prep: Any, rt: Runtime) -> Next:
         people, channels, message, params = prep
         payload = {
-            "recipients": resolve_people(people, rt),
+            "recipients": resolve_people(people, rt, code="no_recipient"),
             "channels": list(channels),
             "message": message,
             "params": eval_params(params, rt),

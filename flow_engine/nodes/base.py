@@ -381,17 +381,55 @@ I18N = {
     "additionalProperties": False,
 }
 VAR_NAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_]{0,63}$"}
+_KEY = {"type": "string", "minLength": 1, "maxLength": 64}
 ASSIGNEE = {
     "type": "object",
     "title": "Assignee",
     "x-title-zh": "处理人",
-    "description": "Exactly one of role, user or expression (returns a user id or a list).",
+    "description": (
+        "One of: user (a person), role (a business role, optionally with a scope expression "
+        "such as vars.route.warehouse), department (its members, or its head with head: true), "
+        "manager_of (an expression naming a person, with levels up the manager chain), "
+        "expression (user or role keys), contact (the order's own contact, notify only)."
+    ),
+    "x-description-zh": (
+        "以下之一：user（指定人员）、role（业务角色，可用 scope 表达式限定范围，如 vars.route.warehouse）、"
+        "department（部门成员；head: true 为部门负责人）、manager_of（某人的上级，levels 为向上级数）、"
+        "expression（给出用户或角色编号的表达式）、contact（订单自身的联系人，仅用于通知）。"
+    ),
     "properties": {
-        "role": {"type": "string", "title": "Role", "x-title-zh": "角色"},
-        "user": {"type": "string", "title": "User", "x-title-zh": "用户"},
+        "user": {**_KEY, "title": "User", "x-title-zh": "人员"},
+        "role": {**_KEY, "title": "Business role", "x-title-zh": "业务角色"},
+        "scope": {**EXPRESSION, "title": "Scope", "x-title-zh": "范围"},
+        "department": {**_KEY, "title": "Department", "x-title-zh": "部门"},
+        "head": {"type": "boolean", "title": "Head only", "x-title-zh": "仅部门负责人"},
+        "manager_of": {**EXPRESSION, "title": "Manager of", "x-title-zh": "谁的上级"},
+        "levels": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10,
+            "title": "Levels up",
+            "x-title-zh": "向上级数",
+        },
         "expression": {**EXPRESSION, "title": "Expression", "x-title-zh": "表达式"},
+        "contact": {
+            "enum": ["consignee", "customer"],
+            "title": "Order contact",
+            "x-title-zh": "订单联系人",
+            "x-enum-zh": {"consignee": "收货人", "customer": "客户"},
+        },
     },
-    "minProperties": 1,
-    "maxProperties": 1,
+    "oneOf": [
+        {"required": ["user"], "maxProperties": 1},
+        {"required": ["role"], "not": {"anyOf": [{"required": [k]} for k in (
+            "user", "department", "head", "manager_of", "levels", "expression", "contact")]}},
+        {"required": ["department"], "not": {"anyOf": [{"required": [k]} for k in (
+            "user", "role", "scope", "manager_of", "levels", "expression", "contact")]}},
+        {"required": ["manager_of"], "not": {"anyOf": [{"required": [k]} for k in (
+            "user", "role", "scope", "department", "head", "expression", "contact")]}},
+        {"required": ["expression"], "maxProperties": 1},
+        {"required": ["contact"], "maxProperties": 1},
+    ],
     "additionalProperties": False,
-}
+}  # fmt: skip
+FALLBACK = {**_KEY, "title": "Fallback person", "x-title-zh": "后备处理人"}

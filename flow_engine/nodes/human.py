@@ -19,6 +19,7 @@ from flow_engine.nodes.base import (
     ASSIGNEE,
     DURATION,
     EXPRESSION,
+    FALLBACK,
     I18N,
     NO_INPUTS,
     VAR_NAME,
@@ -119,6 +120,12 @@ class ApprovalHandler(HandlerBase):
                 },
                 required=("duration",),
             ),
+            "fallback": field(
+                FALLBACK,
+                "Fallback person",
+                "后备处理人",
+                "Takes the task when an approver entry reaches nobody (no holder, deactivated).",
+            ),
             "store_as": field(VAR_NAME, "Store decision as", "结果变量"),
         },
         required=("assignees",),
@@ -151,14 +158,18 @@ class ApprovalHandler(HandlerBase):
             reader = input_reader(expr.paths) if expr is not None else NO_INPUTS
             checks.append((c["name"], dict(c.get("label") or {}), expr, reader))
         return {
-            "people": compile_people(cfg["assignees"], env, "assignees"),
+            "people": compile_people(
+                cfg["assignees"], env, "assignees", fallback=cfg.get("fallback")
+            ),
             "mode": cfg.get("mode", "any"),
             "reason": dict(cfg.get("reason") or {}),
             "checks": tuple(checks),
             "duration": parse_duration(sla["duration"]) if sla else None,
             "reminders": tuple(parse_duration(r) for r in sla.get("reminders", ())),
             "on_timeout": sla.get("on_timeout", "timeout"),
-            "escalate_to": compile_people(sla.get("escalate_to", ()), env, "sla/escalate_to"),
+            "escalate_to": compile_people(
+                sla.get("escalate_to", ()), env, "sla/escalate_to", fallback=cfg.get("fallback")
+            ),
             "escalation_duration": (
                 parse_duration(sla["escalation_duration"]) if "escalation_duration" in sla else None
             ),
@@ -196,7 +207,7 @@ class ApprovalHandler(HandlerBase):
 
     def run(self, prep: Any, rt: Runtime) -> Wait:
         checks = evaluate_checks(prep, rt)
-        people = resolve_people(prep["people"], rt)
+        people = resolve_people(prep["people"], rt, every=prep["mode"] != "any")
         tasks = self._new_tasks(rt, people, prep["mode"] == "sequential")
         later, business = rt.later, prep["business"]  # type: ignore[attr-defined]
         due = later(prep["duration"], business) if prep["duration"] is not None else None

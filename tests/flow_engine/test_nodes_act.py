@@ -130,7 +130,7 @@ def test_notify_with_nobody_to_tell_is_an_incident():
     order["customer"]["account_manager"] = None
     _, result = run(doc, order)
     assert result.snapshot.status == INCIDENT
-    assert result.snapshot.incident.code == "no_assignee"
+    assert result.snapshot.incident.code == "no_recipient"
 
 
 def test_alert_carries_severity_code_and_params():

@@ -1,0 +1,1 @@
+"""The organisation: departments, business roles, people and their managers."""
