@@ -87,3 +87,57 @@ def test_flow_descriptions_stored_as_python_text_are_repaired(database_url):
         "old-text": "Plain words",
         "no-draft": "Kept",
     }
+
+
+def test_role_keys_of_existing_flows_become_business_roles(database_url):
+    """Upgrading keeps existing flows working: each role key their assignees name becomes a
+    business role, held by the users who hold the access role of that name."""
+    engine = make_engine(database_url)
+    doc = {
+        "key": "big",
+        "nodes": [
+            {"id": "a", "type": "approval", "config": {"assignees": [{"role": "approver"}]}},
+            {"id": "n", "type": "notify", "config": {"to": [{"role": "finance"}, {"user": "li"}]}},
+        ],
+    }
+    try:
+        downgrade(database_url, "0017")
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        flows = table("flows", *(column(c) for c in ("key", "name_zh", "name_en", "description",
+                      "draft_revision")), column("draft", JSONType), column("created_at", UTCDateTime()))  # fmt: skip
+        users = table("users", *(column(c) for c in ("username", "display_name", "password_hash",
+                      "is_active", "failed_logins", "session_version")), column("created_at", UTCDateTime()))  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(
+                flows.insert(),
+                [{"key": "big", "name_zh": "大额", "name_en": "Big", "description": "",
+                  "draft_revision": 1, "draft": doc, "created_at": now}],
+            )  # fmt: skip
+            conn.execute(
+                users.insert(),
+                [{"username": u, "display_name": u, "password_hash": "x", "is_active": True,
+                  "failed_logins": 0, "session_version": 1, "created_at": now}
+                 for u in ("li", "wang")],
+            )  # fmt: skip
+            conn.execute(
+                text(
+                    "INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM users u, "
+                    "roles r WHERE u.username = 'li' AND r.name = 'approver'"
+                )
+            )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            roles = dict(conn.execute(text("SELECT key, name_zh FROM business_roles")).all())
+            held = conn.execute(
+                text(
+                    "SELECT br.key, u.username, rh.scope FROM role_holders rh "
+                    "JOIN business_roles br ON br.id = rh.role_id JOIN users u ON u.id = rh.user_id"
+                )
+            ).all()
+            stamp = conn.execute(text("SELECT stamp FROM org_revision WHERE id = 1")).scalar()
+        assert roles == {"approver": "审批人", "finance": "finance"}
+        assert [tuple(r) for r in held] == [("approver", "li", "")]
+        assert stamp and len(stamp) == 32
+    finally:
+        engine.dispose()
+    assert _diff(database_url) == []
