@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from app.config import load_config, normalise_database_url
 from app.db import make_engine
@@ -54,16 +55,41 @@ def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool
     return False
 
 
-def _run(connection: object) -> None:
-    # Batch mode lets ALTER TABLE work on SQLite, which cannot alter most constraints.
+def _run(connection: Connection) -> None:
+    # Batch mode lets ALTER TABLE work on SQLite, which cannot alter most constraints: it
+    # copies the table, drops the old one and renames the copy. With foreign keys enforced,
+    # dropping the old table deletes (ON DELETE CASCADE) every row that refers to it, so a
+    # batch change to ``users`` would empty user_roles and the role holders. SQLite ignores
+    # the pragma inside a transaction: it is set before the migrations begin and restored
+    # after, and ``PRAGMA foreign_key_check`` proves nothing was left dangling.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        _foreign_keys(connection, on=False)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if dangling:
+                    raise RuntimeError(f"migration left rows without their parent: {dangling}")
+    finally:
+        if sqlite:
+            _foreign_keys(connection, on=True)
+
+
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Set SQLite's foreign key enforcement outside any transaction (SQLAlchemy would open
+    one around a statement it runs, so the pragma goes to the driver's connection)."""
+    if connection.in_transaction():
+        connection.commit()
+    raw = connection.connection.dbapi_connection
+    raw.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 if context.is_offline_mode():
