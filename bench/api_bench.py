@@ -1,7 +1,7 @@
 """API benchmark: orders in through a real WSGI server, on SQLite and on PostgreSQL.
 
     .venv/bin/python bench/api_bench.py [--seconds 15]
-                                        [--scenario single|batch|channel|status|both]
+                                        [--scenario single|batch|channel|shopify|status|both]
                                         [--workers W] [--threads T] [--connections C]
                                         [--batch N] [--idempotency-keys] [--status-orders N]
                                         [--skip-pg] [--skip-sqlite]
@@ -16,6 +16,8 @@ It runs two scenarios (``--scenario``, ``both`` by default), each on both databa
 * ``channel`` (only when asked for): one signed Taobao-style trade per
   ``POST /api/v1/channels/<key>/webhook``, set up as ``single`` (signature checked, receipt
   kept, payload mapped to the canonical order, then the same intake);
+* ``shopify`` (only when asked for): the same with a ``shopify`` channel receiving Shopify's
+  own orders/create webhooks, signed with ``X-Shopify-Hmac-Sha256`` (no relay re-signing);
 * ``status`` (only when asked for): status events that start runs, set up as ``single``.
   Untimed, it creates orders through the batch API; timed, it posts one ERP ``PAID`` event
   per order to ``POST /api/v1/status-events`` (the order moves to paid, which fires
@@ -62,7 +64,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import copy
+import hashlib
+import hmac
 import json
 import os
 import resource
@@ -108,6 +113,8 @@ def _free_port() -> int:
 
 
 CHANNEL = "bench-tb"
+SHOP = "bench-shop"  # a Shopify channel: deliveries signed with X-Shopify-Hmac-Sha256
+SHOP_SECRET = "shpss_bench_0123456789abcdef"
 
 
 def _prepare(url: str, instance: str) -> tuple[str, str]:
@@ -131,6 +138,9 @@ def _prepare(url: str, instance: str) -> tuple[str, str]:
         flows.import_flow(db, None, doc, publish_now=True)
         db.execute(update(InventoryItem).where(InventoryItem.on_hand > 0).values(on_hand=10**9))
         outbox.add_allowed_host(db, "bench", "127.0.0.1")
+        channels.create_channel(
+            db, None, key=SHOP, kind="shopify", order_channel="shopify", secret=SHOP_SECRET
+        )
         return channels.create_channel(
             db, None, key=CHANNEL, kind="taobao", order_channel="taobao"
         ).secret
@@ -148,6 +158,21 @@ def _orders() -> list[dict[str, Any]]:
     samples = simplejson.loads((FLOWS / "orders.json").read_text(encoding="utf-8"),
                                use_decimal=True)  # fmt: skip
     return [s["order"] for s in samples]
+
+
+def _shopify(doc: dict[str, Any], order_id: str) -> dict[str, Any]:
+    """The sample order as a Shopify orders/create webhook body."""
+    addr = doc.get("shipping_address") or {}
+    customer = doc.get("customer") or {}
+    return {
+        "id": order_id, "name": f"#{order_id}", "currency": doc.get("currency", "CNY"),
+        "total_price": str(doc["amount"]), "created_at": "2024-06-03T09:15:00+08:00",
+        "customer": {"id": customer.get("id"), "first_name": customer.get("name")},
+        "shipping_address": {"country_code": "CN", "province": addr.get("province"),
+                             "city": addr.get("city"), "address1": "1 号"},
+        "line_items": [{"sku": ln["sku"], "quantity": ln["qty"], "price": str(ln["price"]),
+                        "title": ln["name"]} for ln in doc["lines"]],
+    }  # fmt: skip
 
 
 def _taobao(doc: dict[str, Any], tid: str) -> dict[str, Any]:
@@ -265,9 +290,10 @@ class Conn:
 
 async def _ingest(port: int, key: str, seconds: float, connections: int, prefix: str,
                   batch: int = 1, secret: str | None = None,
-                  keyed: bool = False) -> dict[str, Any]:  # fmt: skip
+                  keyed: bool = False, native: bool = False) -> dict[str, Any]:  # fmt: skip
     """Post orders for ``seconds``; with ``secret``, one signed Taobao-style delivery per
-    request to the channel webhook instead of the API."""
+    request to the channel webhook instead of the API; with ``native``, one Shopify
+    orders/create webhook signed the way Shopify signs."""
     samples = _orders()
     latencies: list[float] = []
     errors: dict[int, int] = {}
@@ -288,7 +314,15 @@ async def _ingest(port: int, key: str, seconds: float, connections: int, prefix:
                 doc["external_id"] = f"{prefix}-{counter:08d}"
                 docs.append(doc)
             extra = ""
-            if secret is not None:
+            if native:
+                path = f"/api/v1/channels/{SHOP}/webhook"
+                body = simplejson.dumps(_shopify(docs[0], docs[0]["external_id"]),
+                                        use_decimal=True, ensure_ascii=False)  # fmt: skip
+                mac = hmac.new(SHOP_SECRET.encode(), body.encode(), hashlib.sha256).digest()
+                extra = (f"X-Shopify-Hmac-Sha256: {base64.b64encode(mac).decode()}\r\n"
+                         f"X-Shopify-Topic: orders/create\r\n"
+                         f"X-Shopify-Webhook-Id: {docs[0]['external_id']}\r\n")  # fmt: skip
+            elif secret is not None:
                 path = f"/api/v1/channels/{CHANNEL}/webhook"
                 body = simplejson.dumps(_taobao(docs[0], docs[0]["external_id"]),
                                         use_decimal=True, ensure_ascii=False)  # fmt: skip
@@ -361,6 +395,7 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="of-api-bench-") as instance:
         key, channel_secret = _prepare(url, instance)
         secret = channel_secret if args.channel else None
+        native = getattr(args, "native", False)
         server = Server(url, instance, args.workers, args.threads)
         try:
             # Warm-up: every worker compiles the flow and fills its caches once.
@@ -374,6 +409,7 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
                     args.batch,
                     secret,
                     args.idempotency_keys,
+                    native,
                 )  # fmt: skip
             )
             cpu_before = server.cpu_seconds()
@@ -387,6 +423,7 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
                     args.batch,
                     secret,
                     args.idempotency_keys,
+                    native,
                 )  # fmt: skip
             )
             cpu_ms = (server.cpu_seconds() - cpu_before) * 1000 / max(result["orders"], 1)
@@ -402,6 +439,8 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
         how += " with an Idempotency-Key"
     if args.channel:
         how = "one signed Taobao-style delivery per channel webhook request"
+    if getattr(args, "native", False):
+        how = "one Shopify orders/create webhook per request, signed the Shopify way"
     print(f"\n== {label}: gunicorn {args.workers} workers x {args.threads} threads, "
           f"{args.connections} connections, {how}, {args.seconds:.0f} s")  # fmt: skip
     print(f"  ingest      {result['rate']:8.0f} orders/s  [{rate_ok}] target {TARGET_RATE:.0f}")
@@ -628,6 +667,8 @@ SCENARIOS = {
         "status": False,
     },  # fmt: skip
     "channel": {**_SINGLE, "channel": True, "status": False},
+    # The same, from a platform kind verifying the platform's own signature.
+    "shopify": {**_SINGLE, "channel": False, "status": False, "native": True},
     # Status events come one per request, like channel webhooks: the same server shape.
     "status": {**_SINGLE, "channel": False, "status": True},
 }
@@ -654,6 +695,7 @@ def main() -> None:
     parser.add_argument("--scenario", choices=[*SCENARIOS, "both"], default="both",
                         help="single: one order per request; batch: 20 per request; "
                              "channel: one signed delivery per channel webhook request; "
+                             "shopify: one Shopify-signed orders/create webhook per request; "
                              "status: status events that start runs")  # fmt: skip
     parser.add_argument("--workers", type=int)
     parser.add_argument("--threads", type=int)

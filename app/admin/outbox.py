@@ -1,5 +1,6 @@
-"""Administration of integrations: inbound channels, and outbound delivery (dead letters
-with replay, the host allowlist)."""
+"""Administration of integrations: inbound channels (with the deliveries held for a mapping
+fix, and their replay), and outbound delivery (dead letters with replay, the host
+allowlist)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from flow_engine import order_schema
 
-from ..channels import mapping
+from ..channels import deliveries, mapping, protocols
 from ..channels import services as channels
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
@@ -42,7 +43,9 @@ def _page(db: Any, **shown_once: Any) -> str:
         dead=outbox.dead_letters(db),
         hosts=hosts,
         channels=channels.list_channels(db),
-        kinds=mapping.KINDS,
+        kinds=[(k, protocols.LABELS.get(k, {"zh": k, "en": k})) for k in mapping.KINDS],
+        held=deliveries.held(db),
+        channel_keys={c.id: c.key for c in channels.list_channels(db)},
         order_channels=order_schema()["properties"]["channel"]["enum"],
         created=shown_once.get("created"),
         host_secret=shown_once.get("host_secret"),
@@ -57,13 +60,18 @@ def add_channel() -> str | Response:
     db = get_session()
     form = request.form
     try:
+        settings_text = form.get("settings", "").strip()
+        settings = _parse(settings_text, "/settings") if settings_text else None
         channel = channels.create_channel(
             db, current_user(), key=form.get("key", "").strip(), kind=form.get("kind", ""),
             order_channel=form.get("order_channel", ""), name=form.get("name", "").strip(),
+            secret=form.get("secret", "").strip() or None, settings=settings,
         )  # fmt: skip
     except AppError as err:
         db.rollback()
-        flash(str(err.message), "error")
+        fields = getattr(err, "fields", None) or {}
+        detail = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        flash(f"{err.message} {detail}".strip(), "error")
         return redirect(url_for("outbox_admin.index"))
     db.commit()
     return _page(db, created=channel)
@@ -149,6 +157,40 @@ def replay(message_id: int) -> Response:
     else:
         db.commit()
         flash(_("Message %(id)s queued again.", id=message_id), "success")
+    return redirect(url_for("outbox_admin.index"))
+
+
+@bp.post("/deliveries/<id:delivery_id>/replay")
+@permission_required("channels.manage")
+def replay_delivery(delivery_id: int) -> Response:
+    """Try a held delivery again with its channel's mapping as it is now."""
+    db = get_session()
+    try:
+        outcome = deliveries.replay(db, delivery_id)
+    except AppError as err:
+        db.rollback()
+        problems = "; ".join(
+            f"{p.get('path', '')} {p.get('message', '')}".strip() for p in err.details or []
+        )
+        flash(f"{err.message} {problems}".strip(), "error")
+        return redirect(url_for("outbox_admin.index"))
+    db.commit()
+    order = outcome.order
+    flash(
+        _("Delivery %(id)s replayed: order %(order)s.", id=delivery_id,
+          order=order.external_id if order is not None else "—"),
+        "success",
+    )  # fmt: skip
+    return redirect(url_for("outbox_admin.index"))
+
+
+@bp.post("/deliveries/<id:delivery_id>/dismiss")
+@permission_required("channels.manage")
+def dismiss_delivery(delivery_id: int) -> Response:
+    db = get_session()
+    deliveries.dismiss(db, delivery_id)
+    db.commit()
+    flash(_("Delivery %(id)s dismissed.", id=delivery_id), "success")
     return redirect(url_for("outbox_admin.index"))
 
 

@@ -1,4 +1,5 @@
-"""Inbound channel webhooks: signed deliveries mapped to canonical orders."""
+"""Inbound channel webhooks: deliveries signed the platform's way (or OrderFlow's), mapped
+to canonical orders and status events."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ from flask import Response, request
 from sqlalchemy.orm import Session
 
 from .. import ratelimit
-from ..channels import mapping as mappings
+from ..channels import deliveries
 from ..channels import services as channels
-from ..db import release_session
+from ..channels.protocols import PROTOCOLS, GenericHmac, Message, Protocol
+from ..db import get_db, release_session
+from ..errors import ValidationError
+from ..jsonbody import parse_json
 from ..models import Channel, utcnow
 from ..orders import intake
 from ._blueprint import bp
-from ._http import group_commit, parse_json, raw_body
-from .orders import created_reply, receive_once_more
+from ._http import group_commit, raw_body, reply, transact
+from .orders import created_reply, order_json, receive_once_more
+
+OWN_HEADER = "X-OrderFlow-Signature"
 
 
 @dataclass(frozen=True)
@@ -31,22 +37,107 @@ class _Delivery:
 
 @bp.post("/channels/<key>/webhook")
 def channel_webhook(key: str) -> Response:
-    """An order from channel ``key``, authenticated by its HMAC signature (no API key).
+    """An order or order event from channel ``key``, authenticated by its signature (no API
+    key): the platform's own scheme for a platform kind, ``X-OrderFlow-Signature`` for any.
 
-    Deliveries arriving while another one's transaction runs share the next transaction
-    (group commit); each is still verified, answered and, when refused, refused on its own.
+    Orders arriving while another one's transaction runs share the next transaction (group
+    commit); each is still verified, answered and, when refused, refused on its own.
     """
     ratelimit.check("RATELIMIT_WEBHOOK", f"channel:{key}")
-    delivery = _Delivery(key, request.headers.get("X-OrderFlow-Signature"), raw_body())
+    body = raw_body()
+    own = request.headers.get(OWN_HEADER)
     release_session()  # the delivery is stored in transactions of its own
-    groups = group_commit("channel_deliveries", _store_each, _store_together)
-    return created_reply(groups.submit(delivery))
+    channel = None if own is not None else _read_channel(key)
+    protocol = PROTOCOLS.get(channel.kind) if channel is not None else None
+    if channel is None or protocol is None:
+        groups = group_commit("channel_deliveries", _store_each, _store_together)
+        return created_reply(groups.submit(_Delivery(key, own, body)))
+    return _platform_delivery(channel, protocol, body)
+
+
+def _read_channel(key: str) -> Channel:
+    """The channel, read without taking the write lock and usable after its session."""
+    with get_db().session() as db:
+        channel = channels.get_channel(db, key)
+        db.expunge(channel)
+    return channel
+
+
+def _platform_delivery(channel: Channel, protocol: Protocol, body: bytes) -> Response:
+    headers = request.headers
+    handshake = protocol.handshake(headers, body)
+    if handshake is not None:
+        return reply(handshake.body, handshake.status)
+    now = utcnow()
+    settings = channel.settings or {}
+    protocol.verify(channel.secret, settings, headers, body, now)
+    read = protocol.configured(settings) if isinstance(protocol, GenericHmac) else None
+    messages = read(headers, body) if read else protocol.messages(headers, body)
+    if len(messages) == 1 and messages[0].topic == "created":
+        outcome = _one_order(channel, messages[0])
+        outcomes = [outcome]
+    else:
+        outcomes = transact(lambda db: [deliveries.handle(db, channel, m, now) for m in messages])
+    answer = protocol.answer(outcomes)
+    if answer is not None:
+        return reply(answer.body, answer.status)
+    return _reply(outcomes)
+
+
+def _one_order(channel: Channel, message: Message) -> deliveries.Outcome:
+    """A new order through the group commit; one the mapping cannot use is held."""
+    try:
+        order, dedup_key = deliveries.prepare(channel, message)
+        received = group_commit("channel_orders", _order_each, _orders_together).submit(
+            (order, dedup_key)
+        )
+    except ValidationError as err:
+        if err.code not in ("mapping_failed", "invalid_order", "invalid_payload"):
+            raise
+        problems = list(err.details or []) or [{"path": "/", "message": str(err.message)}]
+        reason = "mapping_failed" if err.code == "mapping_failed" else "invalid_order"
+        held = transact(
+            lambda db: deliveries.hold(db, channel, message, reason, problems, utcnow())
+        )
+        return deliveries.Outcome(deliveries.HELD, delivery=held)
+    effect = "created" if received.created else "duplicate"
+    return deliveries.Outcome(effect, order=received.order, received=received)
+
+
+def _reply(outcomes: list[deliveries.Outcome]) -> Response:
+    """OrderFlow's answer to a platform that expects no particular body: the order when one
+    message made one, else what became of each message."""
+    if len(outcomes) == 1 and outcomes[0].received is not None:
+        return created_reply(outcomes[0].received)
+    items: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        item: dict[str, Any] = {"result": outcome.effect}
+        if outcome.order is not None:
+            item["order"] = order_json(outcome.order)
+        if outcome.delivery is not None:
+            item["held_delivery"] = outcome.delivery.id
+            item["reason"] = outcome.delivery.reason
+            item["problems"] = outcome.delivery.problems
+        items.append(item)
+    status = 202 if any(o.effect == deliveries.HELD for o in outcomes) else 200
+    return reply({"results": items}, status)
+
+
+def _order_each(item: tuple[dict[str, Any], str | None]) -> intake.Received:
+    order, dedup_key = item
+    return receive_once_more(lambda db: intake.receive(db, order, dedup_key=dedup_key))
+
+
+def _orders_together(items: Sequence[tuple[dict[str, Any], str | None]]) -> list[intake.Received]:
+    orders, keys = [o for o, _ in items], [k for _, k in items]
+    return receive_once_more(lambda db: intake.receive_many(db, orders, dedup_keys=keys))
 
 
 def _accept(
     db: Session, delivery: _Delivery, now: datetime, known: dict[str, Channel]
 ) -> tuple[dict[str, Any], str | None]:
-    """Verify ``delivery`` and map it: its canonical order and its buyer-order key.
+    """Verify an OrderFlow-signed ``delivery`` and map it: its canonical order and its
+    buyer-order key.
 
     The signature's receipt is written in the caller's transaction, with the order: a
     delivery refused later (bad payload) may be sent again once fixed.
@@ -55,14 +146,11 @@ def _accept(
     if channel is None:
         channel = known[delivery.key] = channels.get_channel(db, delivery.key)
     channels.verify(db, channel, delivery.signature, delivery.body, now=now)
-    payload = parse_json(delivery.body)
-    rules = mappings.effective(channel.kind, channel.mapping)
-    order = mappings.to_order(rules, payload, channel=channel.order_channel)
-    return order, mappings.dedup_key(rules, order)
+    return deliveries.prepare(channel, Message(None, "created", parse_json(delivery.body)))
 
 
-def _tidy(db: Session, now: datetime, deliveries: int) -> None:
-    if random.random() < 0.01 * deliveries:  # noqa: S311 (housekeeping, not security)
+def _tidy(db: Session, now: datetime, count: int) -> None:
+    if random.random() < 0.01 * count:  # noqa: S311 (housekeeping, not security)
         channels.forget_old_receipts(db, now=now)
 
 
@@ -76,12 +164,12 @@ def _store_each(delivery: _Delivery) -> intake.Received:
     return receive_once_more(work)
 
 
-def _store_together(deliveries: Sequence[_Delivery]) -> list[intake.Received]:
+def _store_together(items: Sequence[_Delivery]) -> list[intake.Received]:
     def work(db: Session) -> list[intake.Received]:
         now = utcnow()
-        _tidy(db, now, len(deliveries))
+        _tidy(db, now, len(items))
         known: dict[str, Channel] = {}
-        accepted = [_accept(db, d, now, known) for d in deliveries]
+        accepted = [_accept(db, d, now, known) for d in items]
         orders = [order for order, _ in accepted]
         keys = [key for _, key in accepted]
         return intake.receive_many(db, orders, dedup_keys=keys, now=now)

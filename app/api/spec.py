@@ -204,10 +204,13 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
      "reference:write", [TABLE], {"x-media": "multipart/form-data", **ref("CsvUpload")},
      {"200": ref("Count")}),
     ("post", "/channels/{key}/webhook", "channel_webhook",
-     "An order from a sales channel (HMAC-signed, no API key)", None,
-     [CHANNEL, _param("X-OrderFlow-Signature", "header", required=True,
-                  description="t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>")],
-     OBJ, {"201": ref("Order"), "200": ref("Order")}),
+     "An order or order event from a sales channel, signed the platform's way (Shopify, "
+     "WooCommerce, Youzan, Douyin shop, generic HMAC) or OrderFlow's way; no API key",
+     None,
+     [CHANNEL, _param("X-OrderFlow-Signature", "header", required=False,
+                  description="t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>; "
+                              "platform kinds use their own header instead")],
+     OBJ, {"201": ref("Order"), "200": ref("Order"), "202": OBJ}),
 ]  # fmt: skip
 
 

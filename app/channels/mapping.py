@@ -10,7 +10,11 @@ paths in the canonical order (``customer.id``). A spec is one of::
     {"each": "line_items", "fields": {...}}    a list, each item mapped by ``fields``
 
 with optional ``type`` (string, int, decimal, fen, datetime, china_time, unix_time, date,
-split), ``default`` and ``required``. Shipped mappings live in ``mappings/<kind>.json``; a
+split), ``default`` and ``required``, ``absent`` (values that mean "none", such as WooCommerce's
+customer id 0), and ``warn`` (``{"zh": ..., "en": ...}``): when the
+value came from a later path of ``first`` or from ``default``, the order is stored with that
+warning in ``intake_warnings`` instead of being refused (a product sold without a SKU, a
+guest checkout without a customer). Shipped mappings live in ``mappings/<kind>.json``; a
 channel's own ``mapping`` overrides fields of its kind's one.
 """
 
@@ -30,15 +34,18 @@ from flask_babel import lazy_gettext as _l
 from ..errors import ValidationError
 
 CHINA = timezone(timedelta(hours=8))
-KINDS = ("shopify", "taobao", "douyin", "b2b_po")
+KINDS = ("shopify", "woocommerce", "youzan", "taobao", "douyin", "b2b_po", "hmac")
 _MISSING = object()
 
 
 class MappingProblem(Exception):
-    def __init__(self, path: str, message: str) -> None:
+    """A field the mapping cannot fill, with what went wrong in English and Chinese."""
+
+    def __init__(self, path: str, message: str, message_zh: str = "") -> None:
         super().__init__(message)
         self.path = path
         self.message = message
+        self.message_zh = message_zh or message
 
 
 @cache
@@ -60,7 +67,7 @@ def effective(kind: str, override: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _get(doc: Any, path: str) -> Any:
+def _get(doc: Any, path: str, absent: Any = ()) -> Any:
     node = doc
     for part in path.split("."):
         if isinstance(node, Mapping) and part in node:
@@ -69,7 +76,9 @@ def _get(doc: Any, path: str) -> Any:
             node = node[int(part)]
         else:
             return _MISSING
-    return _MISSING if node is None or node == "" else node
+    if node is None or node == "" or (absent and node in absent):
+        return _MISSING
+    return node
 
 
 def _decimal(value: Any) -> Decimal:
@@ -98,32 +107,54 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _value(spec: Mapping[str, Any], doc: Any, where: str) -> Any:
+def _value(
+    spec: Mapping[str, Any], doc: Any, where: str, warnings: list[dict[str, Any]] | None = None
+) -> Any:
+    fell_back = False
+    absent = spec.get("absent", ())
     if "const" in spec:
         value = spec["const"]
     elif "path" in spec:
-        value = _get(doc, spec["path"])
+        value = _get(doc, spec["path"], absent)
     elif "first" in spec:
-        value = next((v for v in (_get(doc, p) for p in spec["first"]) if v is not _MISSING),
-                     _MISSING)  # fmt: skip
+        value = _MISSING
+        for i, path in enumerate(spec["first"]):
+            value = _get(doc, path, absent)
+            if value is not _MISSING:
+                fell_back = i > 0
+                break
     elif "join" in spec:
         parts = [str(v) for v in (_get(doc, p) for p in spec["join"]) if v is not _MISSING]
         value = spec.get("sep", " ").join(parts) if parts else _MISSING
     else:
-        raise MappingProblem(where, "mapping spec needs path, first, join, const or each")
+        raise MappingProblem(
+            where,
+            "mapping spec needs path, first, join, const or each",
+            "映射规则需要 path、first、join、const 或 each 之一",
+        )
     if value is _MISSING:
         value = spec.get("default", _MISSING)
+        fell_back = value is not _MISSING
+    if fell_back and spec.get("warn") and warnings is not None:
+        warnings.append({"path": where, "value": value, **spec["warn"]})
     if value is _MISSING:
         if spec.get("required"):
             source = spec.get("path") or spec.get("first") or spec.get("join")
-            raise MappingProblem(where, f"missing in the channel payload (from {source})")
+            paths = " / ".join(source) if isinstance(source, list) else str(source)
+            raise MappingProblem(
+                where,
+                f"missing in the channel payload (looked in {paths})",
+                f"渠道数据中没有这个必填字段（查找了 {paths}）",
+            )
         return _MISSING
     kind = spec.get("type")
     if kind:
         try:
             value = CONVERTERS[kind](value)
         except (ValueError, TypeError, InvalidOperation, OverflowError, KeyError) as err:
-            raise MappingProblem(where, f"cannot read {value!r} as {kind}") from err
+            raise MappingProblem(
+                where, f"cannot read {value!r} as {kind}", f"无法把 {value!r} 读作 {kind}"
+            ) from err
     return value
 
 
@@ -135,7 +166,15 @@ def _put(target: dict[str, Any], path: str, value: Any) -> None:
     node[last] = value
 
 
-def _map(fields: Mapping[str, Any], doc: Any, prefix: str, problems: list) -> dict[str, Any]:
+def value_of(spec: Mapping[str, Any], doc: Any) -> Any:
+    """One spec's value in ``doc`` (None when missing); raises MappingProblem."""
+    value = _value(spec, doc, "")
+    return None if value is _MISSING else value
+
+
+def _map(
+    fields: Mapping[str, Any], doc: Any, prefix: str, problems: list, warnings: list
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for target, spec in fields.items():
         where = f"{prefix}/{target.replace('.', '/')}"
@@ -144,15 +183,24 @@ def _map(fields: Mapping[str, Any], doc: Any, prefix: str, problems: list) -> di
                 items = _get(doc, spec["each"])
                 items = [] if items is _MISSING else items
                 if not isinstance(items, list):
-                    raise MappingProblem(where, f"{spec['each']} is not a list")
+                    raise MappingProblem(
+                        where, f"{spec['each']} is not a list", f"{spec['each']} 不是列表"
+                    )
                 value: Any = [
-                    _map(spec["fields"], item, f"{where}/{i}", problems)
+                    _map(spec["fields"], item, f"{where}/{i}", problems, warnings)
                     for i, item in enumerate(items)
                 ]
             else:
-                value = _value(spec, doc, where)
+                value = _value(spec, doc, where, warnings)
         except MappingProblem as problem:
-            problems.append({"path": problem.path, "message": problem.message, "rule": "mapping"})
+            problems.append(
+                {
+                    "path": problem.path,
+                    "message": problem.message,
+                    "message_zh": problem.message_zh,
+                    "rule": "mapping",
+                }
+            )
             continue
         if value is not _MISSING:
             _put(out, target, value)
@@ -168,7 +216,8 @@ def to_order(mapping: Mapping[str, Any], payload: Any, *, channel: str) -> dict[
             details=[{"path": "/", "message": "expected object", "rule": "type"}],
         )
     problems: list[dict[str, Any]] = []
-    order = _map(mapping["fields"], payload, "", problems)
+    warnings: list[dict[str, Any]] = []
+    order = _map(mapping["fields"], payload, "", problems, warnings)
     if problems:
         raise ValidationError(
             _l("The channel payload cannot be mapped to an order (%(n)d problems).",
@@ -177,6 +226,8 @@ def to_order(mapping: Mapping[str, Any], payload: Any, *, channel: str) -> dict[
             details=problems,
         )  # fmt: skip
     order["channel"] = channel
+    if warnings:
+        order["intake_warnings"] = warnings
     return order
 
 
@@ -193,7 +244,9 @@ def dedup_key(mapping: Mapping[str, Any], order: Mapping[str, Any]) -> str | Non
 
 
 _SOURCES = ("path", "first", "join", "const", "each")
-_SPEC_KEYS = frozenset({*_SOURCES, "sep", "fields", "type", "default", "required"})
+_SPEC_KEYS = frozenset(
+    {*_SOURCES, "sep", "fields", "type", "default", "required", "warn", "absent"}
+)
 _TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -234,6 +287,14 @@ def check_override(override: Any) -> dict[str, Any]:
                     or not all(isinstance(p, str) and p for p in spec[key])
                 ):
                     bad(f"{at}/{key}", "expected a list of payload paths")
+            if "absent" in spec and not isinstance(spec["absent"], list):
+                bad(f"{at}/absent", "expected a list of values meaning none, such as [0]")
+            warn = spec.get("warn")
+            if warn is not None and (
+                not isinstance(warn, Mapping)
+                or not all(isinstance(warn.get(k), str) and warn.get(k) for k in ("zh", "en"))
+            ):
+                bad(f"{at}/warn", 'expected {"zh": "...", "en": "..."}')
             if "type" in spec and spec["type"] not in CONVERTERS:
                 bad(f"{at}/type", f"one of {', '.join(CONVERTERS)}")
             if "each" in spec:

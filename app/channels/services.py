@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -23,20 +23,13 @@ from sqlalchemy.orm import Session
 
 from flow_engine import order_schema
 
-from ..errors import AppError, ConflictError, NotFoundError, ValidationError
+from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Channel, WebhookReceipt
 from ..signing import SIGNATURE_RE, sign
 from . import mapping as mappings
+from .protocols import REPLAY_WINDOW, SignatureError, check_hmac_settings
 
-REPLAY_WINDOW = timedelta(minutes=5)
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-class SignatureError(AppError):
-    """The delivery is not signed by the channel, is stale, or was seen before."""
-
-    code = "bad_signature"
-    status = 401
 
 
 def verify(
@@ -74,6 +67,29 @@ def forget_old_receipts(db: Session, *, now: datetime) -> int:
     """Drop receipts older than twice the replay window (they can no longer match)."""
     cutoff = now - 2 * REPLAY_WINDOW
     return db.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < cutoff)).rowcount
+
+
+def check_settings(kind: str, settings: Any) -> dict[str, Any] | None:
+    """A channel's signature settings for its kind: the generic HMAC kind's scheme, the app
+    key of 有赞 and 抖店 (optional: else the one the delivery names)."""
+    if kind == "hmac":
+        return check_hmac_settings(settings)
+    if settings in (None, {}):
+        return None
+    if not isinstance(settings, dict) or set(settings) - {"app_key"}:
+        raise ValidationError(
+            _l("This channel kind takes only an app_key setting."),
+            code="invalid_settings",
+            fields={"settings": str(_l('For example {"app_key": "3409409348479354011"}.'))},
+        )
+    key = settings.get("app_key")
+    if key is not None and (not isinstance(key, str) or not 0 < len(key) <= 64):
+        raise ValidationError(
+            _l("The app key is a text of at most 64 characters."),
+            code="invalid_settings",
+            fields={"app_key": str(_l("The app key (client id) from the platform's console."))},
+        )
+    return dict(settings)
 
 
 def get_channel(db: Session, key: str) -> Channel:
@@ -118,9 +134,15 @@ def create_channel(
     name: str = "",
     mapping: dict[str, Any] | None = None,
     secret: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> Channel:
-    """Configure an inbound channel; a secret is generated unless given. No commit."""
+    """Configure an inbound channel; a secret is generated unless given (a platform's own
+    kind takes the secret its admin shows). No commit."""
     problems: dict[str, str] = {}
+    try:
+        settings = check_settings(kind, settings)
+    except ValidationError as err:
+        problems.update(err.fields or {"settings": str(err.message)})
     if not KEY_RE.match(key or ""):
         problems["key"] = str(_l("Use lower-case letters, digits, - and _."))
     if kind not in mappings.KINDS:
@@ -140,6 +162,7 @@ def create_channel(
         order_channel=order_channel,
         secret=secret or secrets.token_urlsafe(32),
         mapping=mapping or {},
+        settings=settings,
         active=True,
     )
     db.add(channel)

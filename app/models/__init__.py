@@ -4,7 +4,7 @@ from .alert import Alert, AlertOrder, AlertRule
 from .api_key import ApiKey
 from .approval import ApprovalAction, ApprovalLink, ApprovalTask
 from .base import Base, JSONType, UTCDateTime, utcnow
-from .channel import Channel, IntakeRule, OrderDedupKey, WebhookReceipt
+from .channel import Channel, ChannelDelivery, IntakeRule, OrderDedupKey, WebhookReceipt
 from .cost import CostDimension, CostDriver, OrderCost, OrderDimension
 from .flow import Flow, FlowVersion
 from .inventory import InventoryItem, Reservation
@@ -50,6 +50,7 @@ __all__ = [
     "Base",
     "BusinessRole",
     "Channel",
+    "ChannelDelivery",
     "CostDimension",
     "CostDriver",
     "CostHourly",

@@ -28,8 +28,35 @@ class Channel(Base):
     secret: Mapped[str] = mapped_column(String(128))
     # Overrides of the shipped mapping: {"fields": {...}, "dedup": [...]}.
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # How the platform signs (``app.channels.protocols``): the app key of 有赞 and 抖店, the
+    # header, algorithm and encoding of the generic HMAC kind.
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelDelivery(Base):
+    """A signed delivery OrderFlow could not turn into an order or a status event yet (the
+    mapping failed, or the order it names is unknown): kept with its raw body so an admin
+    can read it, fix the mapping and replay it. The platform was told it was received, so
+    it does not retry and give up."""
+
+    __tablename__ = "channel_deliveries"
+    __table_args__ = (Index("ix_channel_deliveries_channel_status", "channel_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str | None] = mapped_column(String(128))
+    topic: Mapped[str] = mapped_column(String(16))
+    platform_topic: Mapped[str] = mapped_column(String(64), default="")
+    # held (waiting for a fix) | replayed (became an order or event) | dismissed
+    status: Mapped[str] = mapped_column(String(16), default="held")
+    reason: Mapped[str] = mapped_column(String(32))
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    payload: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    replayed_at: Mapped[datetime | None]
 
 
 class WebhookReceipt(Base):

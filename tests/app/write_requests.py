@@ -230,6 +230,8 @@ REQUESTS: dict[str, Builder] = {
     "notifications.contact": lambda w, n: _form("/notifications/contact", phone="138-0013-8000"),
     "notifications.read": lambda w, n: _form("/notifications/read"),
     "outbox_admin.replay": lambda w, n: _form("/admin/outbox/1/replay"),
+    "outbox_admin.replay_delivery": lambda w, n: _form(f"/admin/outbox/deliveries/{n}/replay"),
+    "outbox_admin.dismiss_delivery": lambda w, n: _form(f"/admin/outbox/deliveries/{n}/dismiss"),
     "outbox_admin.add_channel": lambda w, n: _form("/admin/outbox/channels", key=f"dy-{n}",
                                                    name="抖音", kind="douyin", order_channel="douyin"),
     "outbox_admin.channel_mapping": lambda w, n: _form(

@@ -1,0 +1,206 @@
+"""What a platform's message does once its signature is good: a new order, a status event of
+a known order, or a delivery held for an admin to fix and replay.
+
+A real platform retries a refused webhook a few times and then stops, losing the order for
+OrderFlow. So a delivery OrderFlow cannot use yet (the mapping failed, the order it names is
+unknown) is stored with its payload and answered as received; the integrations page lists
+it, the admin fixes the channel's mapping and replays it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import ConflictError, NotFoundError, ValidationError
+from ..models import Channel, ChannelDelivery, Order, utcnow
+from ..orders import intake
+from ..status import services as status
+from . import mapping as mappings
+from .protocols import Message
+
+# The status source of platform topics (``app/status/mappings.json``), and its codes.
+SOURCE = "channel"
+CODES = {
+    "paid": "PAID",
+    "fulfilled": "FULFILLED",
+    "delivered": "DELIVERED",
+    "cancelled": "CANCELLED",
+    "refunded": "REFUNDED",
+}
+HELD, REPLAYED, DISMISSED = "held", "replayed", "dismissed"
+_SHIPPED = ("shipped", "customs_cleared", "delivered", "signed", "returned")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one message became: ``created`` / ``duplicate`` (an order), ``status`` /
+    ``duplicate_status`` (a status event), ``held``, or ``ignored``."""
+
+    effect: str
+    order: Order | None = None
+    delivery: ChannelDelivery | None = None
+    received: intake.Received | None = None
+
+
+def prepare(channel: Channel, message: Message) -> tuple[dict[str, Any], str | None]:
+    """The canonical order a ``created`` message becomes and its buyer-order key."""
+    rules = mappings.effective(channel.kind, channel.mapping)
+    order = mappings.to_order(rules, message.payload, channel=channel.order_channel)
+    return order, mappings.dedup_key(rules, order)
+
+
+def hold(
+    db: Session,
+    channel: Channel,
+    message: Message,
+    reason: str,
+    problems: list[dict[str, Any]],
+    now: datetime,
+) -> ChannelDelivery:
+    """Keep ``message`` for an admin (once per delivery id). No commit."""
+    if message.delivery_id:
+        seen = db.scalars(
+            select(ChannelDelivery).where(
+                ChannelDelivery.channel_id == channel.id,
+                ChannelDelivery.delivery_id == message.delivery_id,
+            )
+        ).first()
+        if seen is not None:
+            return seen
+    row = ChannelDelivery(
+        channel_id=channel.id,
+        delivery_id=message.delivery_id,
+        topic=message.topic,
+        platform_topic=message.platform_topic[:64],
+        status=HELD,
+        reason=reason,
+        problems=problems,
+        payload=message.payload,
+        received_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def _external_id(channel: Channel, payload: Any) -> str | None:
+    rules = mappings.effective(channel.kind, channel.mapping)
+    spec = rules["fields"].get("external_id")
+    if spec is None:
+        return None
+    try:
+        value = mappings.value_of(spec, payload)
+    except mappings.MappingProblem:
+        return None
+    return None if value is None else str(value)
+
+
+def apply_status(db: Session, channel: Channel, message: Message, now: datetime) -> Outcome:
+    """A status topic of a known order as a status event (a repeated delivery id changes
+    nothing); an unknown order's message is held. No commit."""
+    external_id = _external_id(channel, message.payload)
+    order = None
+    if external_id is not None:
+        order = intake.find_order(db, channel=channel.order_channel, external_id=external_id)
+    if order is None:
+        problem = {
+            "path": "/external_id",
+            "message": f"no order {external_id or '?'} from channel {channel.key} yet",
+            "rule": "unknown_order",
+        }
+        return Outcome(HELD, delivery=hold(db, channel, message, "unknown_order", [problem], now))
+    code = CODES[message.topic]
+    if message.topic == "refunded" and order.status not in _SHIPPED:
+        code = CODES["cancelled"]  # refunded before it left: the order is cancelled
+    event_id = f"{channel.key}:{message.delivery_id or message.platform_topic}:{external_id}"
+    recorded = status.record(
+        db,
+        order,
+        source=SOURCE,
+        event_id=event_id[:128],
+        code=code,
+        occurred_at=now,
+        data={"channel": channel.key, "topic": message.platform_topic or message.topic},
+        now=now,
+    )
+    effect = "duplicate_status" if recorded.effect == status.DUPLICATE else "status"
+    return Outcome(effect, order=recorded.order)
+
+
+def handle(db: Session, channel: Channel, message: Message, now: datetime) -> Outcome:
+    """One message of a verified delivery, in the caller's transaction. No commit."""
+    if message.topic in ("updated", "ignored"):
+        return Outcome("ignored")
+    if message.topic in CODES:
+        return apply_status(db, channel, message, now)
+    try:
+        order, dedup_key = prepare(channel, message)
+        received = intake.receive(db, order, dedup_key=dedup_key, now=now)
+    except ValidationError as err:
+        problems = list(err.details or []) or [{"path": "/", "message": str(err.message)}]
+        reason = "mapping_failed" if err.code == "mapping_failed" else "invalid_order"
+        return Outcome(HELD, delivery=hold(db, channel, message, reason, problems, now))
+    return Outcome(
+        "created" if received.created else "duplicate", order=received.order, received=received
+    )
+
+
+def held(db: Session, channel_id: int | None = None, *, limit: int = 50) -> list[ChannelDelivery]:
+    """Held deliveries, newest first (of one channel when given)."""
+    query = select(ChannelDelivery).where(ChannelDelivery.status == HELD)
+    if channel_id is not None:
+        query = query.where(ChannelDelivery.channel_id == channel_id)
+    return list(db.scalars(query.order_by(ChannelDelivery.id.desc()).limit(limit)))
+
+
+def get(db: Session, delivery_id: int) -> ChannelDelivery:
+    row = db.get(ChannelDelivery, delivery_id)
+    if row is None:
+        raise NotFoundError(_l("There is no held delivery %(id)s.", id=delivery_id))
+    return row
+
+
+def replay(db: Session, delivery_id: int, *, now: datetime | None = None) -> Outcome:
+    """Try a held delivery again with the channel's mapping as it is now. On success it is
+    marked replayed with its order; otherwise ValidationError says what still fails and the
+    delivery stays held with the new problems. No commit."""
+    now = now or utcnow()
+    row = get(db, delivery_id)
+    if row.status != HELD:
+        raise ConflictError(
+            _l("This delivery was already replayed.")
+            if row.status == REPLAYED
+            else _l("This delivery was dismissed."),
+            code="not_held",
+        )
+    channel = db.get(Channel, row.channel_id)
+    message = Message(row.delivery_id, row.topic, row.payload, row.platform_topic)
+    if row.topic in CODES:
+        outcome = apply_status(db, channel, message, now)
+        if outcome.effect == HELD:
+            raise ValidationError(
+                _l("The order of this status message is still unknown."), code="unknown_order"
+            )
+    else:
+        order, dedup_key = prepare(channel, message)  # raises with every problem
+        received = intake.receive(db, order, dedup_key=dedup_key, now=now)
+        outcome = Outcome(
+            "created" if received.created else "duplicate", received.order, received=received
+        )
+    row.status, row.replayed_at = REPLAYED, now
+    row.order_id = outcome.order.id if outcome.order is not None else None
+    db.flush()
+    return outcome
+
+
+def dismiss(db: Session, delivery_id: int) -> None:
+    row = get(db, delivery_id)
+    if row.status == HELD:
+        row.status = DISMISSED
+        db.flush()
