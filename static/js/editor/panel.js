@@ -216,6 +216,12 @@
         });
         this.renderExits(form);
       }));
+      const want = this.ed.focusExit;
+      if (want && want.node === cell.id) {
+        this.ed.focusExit = null;
+        const sel = box.querySelector('select[data-branch="' + (window.CSS && CSS.escape ? CSS.escape(want.branch) : want.branch) + '"]');
+        if (sel) sel.focus();
+      }
     }
 
     // -- connection panel
