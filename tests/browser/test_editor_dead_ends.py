@@ -244,7 +244,10 @@ def test_fifty_connection_drags_always_end_and_never_change_an_edge(
             for fx in (0.06, 0.5, 0.94):
                 x, y = canvas["x"] + fx * canvas["width"], canvas["y"] + fy * canvas["height"]
                 if all(
-                    not (b["x"] - 40 < x < b["x"] + b["width"] + 140 and b["y"] - 40 < y < b["y"] + b["height"] + 40)
+                    not (
+                        b["x"] - 40 < x < b["x"] + b["width"] + 140
+                        and b["y"] - 40 < y < b["y"] + b["height"] + 40
+                    )
                     for b in boxes
                 ):
                     return x, y
@@ -294,7 +297,10 @@ def test_fifty_connection_drags_always_end_and_never_change_an_edge(
         ("exit back onto its own node", lambda: _drag(page, port("large"), node("large"))),
         ("exit onto its own exit", lambda: _drag(page, port("finance"), port("finance"))),
         ("exit onto the start node", lambda: _drag(page, port("finance"), node("start"))),
-        ("exit to the palette", lambda: _drag(page, port("start"), _center(palette.bounding_box()))),
+        (
+            "exit to the palette",
+            lambda: _drag(page, port("start"), _center(palette.bounding_box())),
+        ),
         ("drag on an existing edge", lambda: _drag(page, edge_middle(), blank())),
         ("Esc during the drag", esc_during_drag),
         ("click on the canvas after the drop", click_after_drop),
