@@ -160,7 +160,7 @@
       });
       g.on('edge:added', () => this.afterEdgesChange());
       g.on('node:moved', () => this.scheduleLabels());
-      g.on('node:added', ({ node }) => this.paintExits(node));
+      g.on('node:added', ({ node }) => { this.stubs.delete(node.id); this.paintExits(node); });
       g.on('blank:click', () => this.cancelConnecting());
       const stubDown = (e) => {
         const stub = e.target && e.target.closest ? e.target.closest('.exit-stub') : null;
@@ -300,7 +300,12 @@
       if (!node || !node.isNode() || !this.graph.getCellById(node.id)) return;
       const missing = this.readOnly ? [] : this.missingExits(node);
       const shown = missing.length > STUBS ? missing.slice(0, STUBS - 1).concat(['+' + (missing.length - STUBS + 1)]) : missing;
+      // Unchanged stubs are not painted again: setting attributes re-renders the node.
+      const sig = shown.map(String).join('|');
+      const before = this.stubs.get(node.id);
+      if ((before ? before.sig : '') === sig && (before || !shown.length)) return;
       const placed = [];
+      placed.sig = sig;
       this.stubs.set(node.id, placed);
       const attrs = {};
       for (let i = 0; i < STUBS; i++) {
@@ -429,7 +434,8 @@
             vertices = [{ x: Math.round((a.x + b.x) / 2 - (b.y - a.y) / len * off), y: Math.round((a.y + b.y) / 2 + (b.x - a.x) / len * off) }];
           }
           const cur = e.getVertices();
-          if (JSON.stringify(cur) !== JSON.stringify(vertices)) e.setVertices(vertices, VISUAL);
+          const same = cur.length === vertices.length && cur.every((v, k) => v.x === vertices[k].x && v.y === vertices[k].y);
+          if (!same) e.setVertices(vertices, VISUAL);
         });
       }
       const placed = g.getNodes().map((n) => { const b = n.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; });
@@ -462,7 +468,7 @@
         }
         placed.push(best.r);
         const pos = e.getLabels()[0] && e.getLabels()[0].position;
-        const dist = typeof pos === 'object' ? pos.distance : pos;
+        const dist = pos == null ? 0.5 : typeof pos === 'object' ? pos.distance : pos;  // the default label sits at 0.5
         if (dist !== best.ratio) e.setLabelAt(0, { attrs: { label: { text: text } }, position: { distance: best.ratio } }, VISUAL);
       }
     }
@@ -471,7 +477,8 @@
     branchesOf(data) {
       const t = this.types[data.type];
       if (!t) return { required: [], allowed: [], single: true, any: false };
-      const b = JSON.parse(JSON.stringify(t.branches));
+      const tb = t.branches;
+      const b = { required: tb.required.slice(), allowed: tb.allowed ? tb.allowed.slice() : tb.allowed, single: tb.single, any: tb.any };
       if (data.type === 'switch') {
         const names = [];
         for (const c of (data.config && data.config.cases) || []) if (c && c.branch && !names.includes(c.branch)) names.push(c.branch);
@@ -562,6 +569,7 @@
       this.hist.clean();
       this.loading = false;
       this.pending = null;
+      this.stubs.clear();
       this.paintAllExits();
       this.layoutLabels();
       if (!this.readOnly) this.hist.enable();
