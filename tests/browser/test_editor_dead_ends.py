@@ -158,6 +158,20 @@ def test_palette_nodes_land_in_free_space_with_their_exits_shown(
         "OF.editor.currentDoc().nodes.find(n => n.id === 'end_1').config.outcome"
     )
     assert outcome == "rejected"
+
+    # The keyboard way: the timeout exit's list in the panel; focus stays on that list.
+    page.evaluate("OF.editor.fg.selectOnly('approval_1')")
+    exit_list = '.node-form[data-node-id="approval_1"] .exit-list select[data-branch="timeout"]'
+    page.wait_for_selector(exit_list)
+    page.focus(exit_list)
+    page.select_option(exit_list, "end_2")
+    wait_until(page, "OF.editor.currentDoc().edges.length === 2")
+    assert page.evaluate("document.activeElement.dataset.branch") == "timeout"
+    outcomes = page.evaluate(
+        "Object.fromEntries(OF.editor.currentDoc().nodes.filter(n => n.type === 'end').map(n => [n.id, n.config.outcome]))"
+    )
+    assert outcomes == {"end_1": "rejected", "end_2": "timeout"}
+    assert _stubs(page, "approval_1") == [approved]
     assert errors == []
 
 

@@ -215,6 +215,9 @@
           if (sel.value) this.graph.connect(cell.id, sel.value, branch);
         });
         this.renderExits(form);
+        // Keep the keyboard where it was: on the same exit's list, redrawn.
+        const again = box.querySelector('select[id="' + sel.id + '"]');
+        if (again) again.focus();
       }));
       const want = this.ed.focusExit;
       if (want && want.node === cell.id) {
