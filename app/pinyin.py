@@ -7,6 +7,7 @@ pypinyin reads whole words, so characters with several readings get the one the 
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
@@ -41,3 +42,23 @@ def matches(query: str, *texts: str) -> bool:
         if compact.isascii() and (compact in initials(text) or compact in full(text)):
             return True
     return False
+
+
+_NOT_KEY = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=1024)
+def slug(text: str, limit: int = 64) -> str:
+    """A readable key for ``text``: the pinyin of its Chinese words and its Latin words, lower
+    case, joined by ``_`` (大额订单审批 -> ``da_e_ding_dan_shen_pi``). Cut at a word
+    boundary to ``limit`` characters; empty when ``text`` has no letters or digits."""
+    words: list[str] = []
+    for part in lazy_pinyin(text):
+        words.extend(w for w in _NOT_KEY.split(part.lower()) if w)
+    out = ""
+    for word in words:
+        candidate = f"{out}_{word}" if out else word
+        if len(candidate) > limit:
+            break
+        out = candidate
+    return out or "_".join(words)[:limit].strip("_")

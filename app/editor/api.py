@@ -79,6 +79,19 @@ def catalog() -> ResponseReturnValue:
     )
 
 
+@bp.get("/editor/key")
+@permission_required("flows.edit")
+def check_key() -> ResponseReturnValue:
+    """The new-flow dialog's live key check: the key suggested for ``name`` (its pinyin slug)
+    and, for ``key``, whether a new flow can take it and why not."""
+    db = get_session()
+    name = request.args.get("name", "")[:200].strip()
+    key = request.args.get("key", "")[:100].strip()
+    suggestion = services.suggest_key(db, name) if name else ""
+    problem = services.key_problem(db, key or suggestion) if (key or suggestion) else None
+    return jsonify({"suggestion": suggestion, "ok": problem is None, "message": problem})
+
+
 @bp.get("/<key>/draft")
 @permission_required("flows.view")
 def load_draft(key: str) -> ResponseReturnValue:

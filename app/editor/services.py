@@ -34,10 +34,53 @@ from ..flows import services as flows
 from ..jsonbody import parse_json
 from ..models import Flow, FlowVersion, Order, Run, User, utcnow
 from ..orders.services import validate_order
-from ..pinyin import matches
+from ..pinyin import matches, slug
 from ..runs.services import enrich_customer, reference_for
 
 log = logging.getLogger(__name__)
+
+
+def _key_taken(db: Session, key: str) -> bool:
+    return db.scalar(select(func.count()).select_from(Flow).where(Flow.key == key)) > 0
+
+
+def suggest_key(db: Session, name: str) -> str:
+    """A free flow key for a flow called ``name``: its pinyin slug (大额订单审批 ->
+    ``da_e_ding_dan_shen_pi``), with ``_2``, ``_3``... when a flow already has it."""
+    base = slug(name, 60) or "flow"
+    if base in flows.RESERVED_KEYS:
+        base = f"{base}_flow"
+    key, n = base, 1
+    while _key_taken(db, key):
+        n += 1
+        key = f"{base}_{n}"
+    return key
+
+
+def key_problem(db: Session, key: str) -> str | None:
+    """Why ``key`` cannot be a new flow's key, in the reader's language with an example; None
+    when it can."""
+    if not key:
+        return str(_l("Enter a key, e.g. da_e_ding_dan_shen_pi."))
+    if not flows.KEY_RE.fullmatch(key):
+        return str(
+            _l(
+                "A key has lowercase letters, digits and - _ . only, starts with a letter or "
+                "digit and has at most 64 characters, e.g. da_e_ding_dan_shen_pi."
+            )
+        )
+    if key in flows.RESERVED_KEYS:
+        return str(_l("%(key)s is reserved; choose another key, e.g. %(key)s_orders.", key=key))
+    if _key_taken(db, key):
+        return str(
+            _l(
+                "Another flow already has the key %(key)s; choose another, e.g. %(key)s_2.",
+                key=key,
+            )
+        )
+    return None
+
+
 SIMULATION_EVENTS = 50
 
 

@@ -44,10 +44,14 @@ def flow_create() -> ResponseReturnValue:
     key = request.form.get("key", "").strip().lower()
     name_zh = request.form.get("name_zh", "").strip()[:200]
     name_en = request.form.get("name_en", "").strip()[:200]
-    if not flows.KEY_RE.match(key):
-        flash(_("The key uses lowercase letters, digits, - _ . (up to 64)."), "error")
-        return redirect(url_for("editor.flow_list"))
     db = get_session()
+    if not key and (name_zh or name_en):
+        # No key typed: the name's pinyin slug, as the dialog suggests it.
+        key = services.suggest_key(db, name_zh or name_en)
+    problem = services.key_problem(db, key)
+    if problem:
+        flash(problem, "error")
+        return redirect(url_for("editor.flow_list"))
     try:
         flows.create_flow(db, current_user(), services.new_flow_doc(key, name_zh, name_en))
     except AppError as err:

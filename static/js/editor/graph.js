@@ -47,6 +47,11 @@
     found: '找到', none: '无可选', reserved: '已预占', insufficient: '库存不足', single: '单仓',
     split: '拆单', unavailable: '无货', received: '已收到', no_match: '未命中',
   };
+  /* The short form on exit stubs: the Chinese word alone in Chinese, the code in English. */
+  OF.branchShort = function (b) {
+    if (b == null || b === '') return '';
+    return OF.lang === 'zh' && BRANCH_ZH[b] ? BRANCH_ZH[b] : b;
+  };
   OF.branchLabel = function (b) {
     if (b == null || b === '') return '';
     return OF.lang === 'zh' && BRANCH_ZH[b] ? BRANCH_ZH[b] + ' ' + b : b;
@@ -57,6 +62,18 @@
   };
   const W = 176, H = 58;
   const VISUAL = { visual: true };
+  // Unconnected exits are drawn as dashed stubs right of the node (at most STUBS of them).
+  const STUBS = 4, STUB_X = W + 24, STUB_GAP = 22, STUB_W = 100;
+  // Room a node takes on the canvas with its stubs, and the gap kept between nodes.
+  const FOOT_W = W + STUB_W, GAP = 20;
+  // Branch names that say nothing as an end's outcome.
+  const PLAIN_BRANCHES = ['true', 'false', 'default'];
+
+  function textWidth(text) {
+    let w = 0;
+    for (const ch of String(text)) w += ch.charCodeAt(0) > 0x2e80 ? 12 : 6.6;
+    return Math.ceil(w);
+  }
 
   function clip(text, n) { text = String(text || ''); return text.length > n ? text.slice(0, n - 1) + '…' : text; }
 
@@ -70,6 +87,10 @@
       this.marks = { issues: new Map(), path: null, diff: null };
       this.clip = null;
       this.loading = false;
+      this.pending = null;
+      this.cancelling = false;
+      this.stubs = new Map();
+      this.labelFrame = null;
       registerShape();
       const ro = this.readOnly;
       this.graph = new X6.Graph({
@@ -80,10 +101,10 @@
         virtual: { enabled: true, margin: 200 },
         panning: { enabled: true, eventTypes: ['leftMouseDown'] },
         mousewheel: { enabled: true, modifiers: null, factor: 1.1, minScale: 0.15, maxScale: 2.5 },
-        interacting: ro ? { nodeMovable: false, edgeMovable: false, magnetConnectable: false, edgeLabelMovable: false, arrowheadMovable: false, vertexMovable: false, vertexAddable: false } : { edgeLabelMovable: false },
+        interacting: ro ? { nodeMovable: false, edgeMovable: false, magnetConnectable: false, edgeLabelMovable: false, arrowheadMovable: false, vertexMovable: false, vertexAddable: false } : { edgeMovable: false, edgeLabelMovable: false, arrowheadMovable: false, vertexMovable: false, vertexAddable: false, vertexDeletable: false },
         connecting: {
           snap: { radius: 36 }, allowBlank: false, allowLoop: false, allowNode: true, allowPort: true,
-          allowMulti: 'withPort', allowEdge: false, highlight: true,
+          allowMulti: true, allowEdge: false, highlight: true,
           connector: { name: 'smooth' }, anchor: 'center', connectionPoint: 'boundary',
           createEdge: () => this.graph.createEdge(Object.assign(edgeStyle(null), { id: this.newEdgeId() })),
           validateMagnet: ({ magnet }) => !ro && magnet.getAttribute('port-group') === 'out',
@@ -118,15 +139,43 @@
       g.on('cell:change:data', ({ options }) => { if (!options || !options.visual) changed(); });
       g.on('history:undo', () => { this.refreshAll(); changed(); });
       g.on('history:redo', () => { this.refreshAll(); changed(); });
-      g.on('edge:connected', ({ edge, isNew }) => {
-        if (isNew || true) this.assignBranch(edge);
-        changed();
+      g.on('edge:connected', ({ edge }) => {
+        // X6 finishes the drag after its listeners: never let a listener's error leave the
+        // canvas half-way in a connection, and do the work once the drag is over.
+        this.pending = null;
+        if (this.cancelling) return;
+        try { this.finishConnection(edge); } catch (err) { setTimeout(() => { throw err; }, 0); }
+        setTimeout(() => {
+          if (!this.graph.getCellById(edge.id)) return;
+          this.attachToPorts(edge);
+          changed();
+        }, 0);
       });
+      g.on('edge:added', ({ edge }) => {
+        if (!this.loading && !edge.getTargetCell()) this.pending = edge;
+      });
+      g.on('edge:removed', ({ edge }) => {
+        if (this.pending === edge) this.pending = null;
+        this.afterEdgesChange();
+      });
+      g.on('edge:added', () => this.afterEdgesChange());
+      g.on('node:moved', () => this.scheduleLabels());
+      g.on('node:added', ({ node }) => { this.stubs.delete(node.id); this.paintExits(node); });
+      g.on('blank:click', () => this.cancelConnecting());
+      const stubDown = (e) => {
+        const stub = e.target && e.target.closest ? e.target.closest('.exit-stub') : null;
+        const cell = stub && stub.closest('[data-cell-id]');
+        this.stubDrag = cell ? { node: cell.getAttribute('data-cell-id'), branch: stub.getAttribute('data-exit') || '' } : null;
+      };
+      container.addEventListener('mousedown', stubDown, true);
+      container.addEventListener('touchstart', stubDown, { capture: true, passive: true });
+      g.on('blank:mousedown', () => this.cancelConnecting());
       g.on('selection:changed', () => this.emit('select', this.selected()));
       g.on('blank:click', () => this.emit('select', this.selected()));
       g.on('node:mouseenter', ({ node }) => { if (node.hasPort('out')) node.setPortProp('out', 'attrs/circle/r', 7, VISUAL); });
       g.on('node:mouseleave', ({ node }) => { if (node.hasPort('out')) node.setPortProp('out', 'attrs/circle/r', 5, VISUAL); });
       this.installTouch(container);
+      this.installConnectGuard();
     }
 
     on(name, fn) { this.listeners[name].push(fn); }
@@ -142,7 +191,8 @@
       const t = this.types[data.type] || { family: 'act', title: { en: data.type, zh: data.type } };
       const title = OF.localName(data.name, '') || OF.localName(t.title, data.type);
       const other = OF.lang === 'zh' ? t.title.en : t.title.zh;
-      return { t, title, sub: OF.localName(t.title, data.type) + ' · ' + other };
+      const outcome = data.type === 'end' && data.config && data.config.outcome;
+      return { t, title, sub: OF.localName(t.title, data.type) + ' · ' + (outcome ? OF.t('outcome_is', { o: outcome }) : other) };
     }
 
     nodeAttrs(data) {
@@ -184,7 +234,7 @@
     addNode(type, pos) {
       const id = this.newId(type);
       const defaults = { end: { outcome: 'done' } };
-      const cell = this.addNodeCell({ id: id, type: type, config: JSON.parse(JSON.stringify(defaults[type] || {})), position: pos });
+      const cell = this.addNodeCell({ id: id, type: type, config: JSON.parse(JSON.stringify(defaults[type] || {})), position: this.freeSpot(pos) });
       this.sel.clean();
       this.sel.select(cell);
       return cell;
@@ -193,13 +243,32 @@
     viewportCenter() {
       const rect = this.graph.container.getBoundingClientRect();
       const p = this.graph.clientToLocal(rect.left + rect.width / 2, rect.top + rect.height / 2);
-      const jitter = (this.graph.getNodes().length % 5) * 14;
-      return { x: Math.round(p.x - W / 2 + jitter), y: Math.round(p.y - H / 2 + jitter) };
+      return { x: Math.round(p.x - W / 2), y: Math.round(p.y - H / 2) };
     }
 
     dropAt(type, clientX, clientY) {
       const p = this.graph.clientToLocal(clientX, clientY);
       return this.addNode(type, { x: Math.round(p.x - W / 2), y: Math.round(p.y - H / 2) });
+    }
+
+    /* The free place nearest to ``pos`` for a new node: its box and its exit stubs touch no
+       other node's (nor its stubs), with GAP between them. Searched on rings of a 10 px grid
+       around ``pos``, nearest first, so the node lands where it was put when that is free. */
+    freeSpot(pos) {
+      const boxes = this.graph.getNodes().map((n) => { const p = n.getPosition(); return [p.x - GAP, p.y - GAP, p.x + FOOT_W + GAP, p.y + H + GAP]; });
+      const free = (x, y) => !boxes.some((b) => x < b[2] && x + FOOT_W > b[0] && y < b[3] && y + H > b[1]);
+      const x0 = Math.round(pos.x / 10) * 10, y0 = Math.round(pos.y / 10) * 10;
+      if (free(x0, y0)) return { x: x0, y: y0 };
+      for (let r = 1; r <= 120; r++) {
+        const ring = [];
+        for (let i = -r; i <= r; i++) ring.push([i, -r], [i, r], [-r, i], [r, i]);
+        ring.sort((a, b) => Math.hypot(a[0], a[1] * 1.6) - Math.hypot(b[0], b[1] * 1.6));
+        for (const [dx, dy] of ring) {
+          const x = x0 + dx * 10, y = y0 + dy * 10;
+          if (free(x, y)) return { x: x, y: y };
+        }
+      }
+      return { x: x0, y: y0 };
     }
 
     updateNode(id, patch) {
@@ -209,26 +278,225 @@
       cell.setData(data, { overwrite: true });
       cell.setAttrs(this.nodeAttrs(data), VISUAL);
       this.relabelEdges(cell);
+      this.paintExits(cell);
     }
 
     refreshAll() {
       for (const n of this.graph.getNodes()) n.setAttrs(this.nodeAttrs(n.getData()), VISUAL);
       for (const e of this.graph.getEdges()) this.applyEdgeLabel(e);
+      this.afterEdgesChange();
+    }
+
+    // -- exits not connected yet: dashed stubs beside the node
+    missingExits(node) {
+      const data = node.getData() || {};
+      const spec = this.branchesOf(data);
+      const used = this.outgoing(node).map((e) => (e.getData() || {}).branch || null);
+      if (spec.single && !spec.required.length) return used.length || data.type === 'end' ? [] : [null];
+      return spec.required.filter((b) => !used.includes(b));
+    }
+
+    paintExits(node) {
+      if (!node || !node.isNode() || !this.graph.getCellById(node.id)) return;
+      const missing = this.readOnly ? [] : this.missingExits(node);
+      const shown = missing.length > STUBS ? missing.slice(0, STUBS - 1).concat(['+' + (missing.length - STUBS + 1)]) : missing;
+      // Unchanged stubs are not painted again: setting attributes re-renders the node.
+      const sig = shown.map(String).join('|');
+      const before = this.stubs.get(node.id);
+      if ((before ? before.sig : '') === sig && (before || !shown.length)) return;
+      const placed = [];
+      placed.sig = sig;
+      this.stubs.set(node.id, placed);
+      const attrs = {};
+      for (let i = 0; i < STUBS; i++) {
+        const b = shown[i];
+        if (b === undefined) {
+          attrs['ph' + i] = { display: 'none' }; attrs['phl' + i] = { display: 'none' }; attrs['pht' + i] = { display: 'none' };
+          continue;
+        }
+        const y = H / 2 + (i - (shown.length - 1) / 2) * STUB_GAP;
+        const text = b === null ? OF.t('exit_default') : String(b).startsWith('+') ? b : OF.branchShort(b);
+        const w = Math.min(STUB_W - 24, textWidth(text) + 14);
+        placed.push({ branch: b, y: y, w: w });
+        attrs['phl' + i] = { display: 'inline', d: 'M ' + (W + 6) + ' ' + H / 2 + ' L ' + STUB_X + ' ' + y };
+        attrs['ph' + i] = { display: 'inline', x: STUB_X, y: y - 10, width: w, 'data-exit': b === null ? '' : b };
+        attrs['pht' + i] = { display: 'inline', refX: STUB_X + 7, refY: y, text: text };
+      }
+      node.setAttrs(attrs, VISUAL);
+    }
+
+    paintAllExits() { for (const n of this.graph.getNodes()) this.paintExits(n); }
+
+    afterEdgesChange() {
+      if (this.loading) return;
+      this.paintAllExits();
+      this.scheduleLabels();
+    }
+
+    // -- connecting: every drag from an exit ends, on drop, Esc, a click on the canvas or
+    // leaving the window
+    finishConnection(edge) {
+      const source = edge.getSourceCell();
+      // A drag started on an exit stub makes exactly that exit.
+      const stub = this.stubDrag;
+      this.stubDrag = null;
+      const b = stub && source && stub.node === source.id ? stub.branch : null;
+      if (b && !b.startsWith('+')) edge.setData({ branch: b }, { overwrite: true });
+      this.assignBranch(edge);
+      this.autoOutcome(edge);
+      this.afterEdgesChange();
+    }
+
+    /* Edges always run from the node's exit port to the next node's entry port, also when
+       the drag started on a stub or ended on the node's body (done after X6's drag ends). */
+    attachToPorts(edge) {
+      const src = edge.getSource() || {}, t = edge.getTarget() || {};
+      if (!edge.getSourceCell() || !edge.getTargetCell()) return;
+      if (src.port === 'out' && t.port === 'in') return;
+      this.loading = true;
+      try {
+        if (src.port !== 'out') edge.setSource({ cell: src.cell, port: 'out' }, VISUAL);
+        if (t.port !== 'in') edge.setTarget({ cell: t.cell, port: 'in' }, VISUAL);
+      } finally { this.loading = false; }
+    }
+
+    isConnecting() {
+      if (this.pending && this.graph.getCellById(this.pending.id)) return true;
+      return this.graph.getEdges().some((e) => !e.getSourceCell() || !e.getTargetCell());
+    }
+
+    cancelConnecting() {
+      if (!this.isConnecting()) return false;
+      // Let X6 end its drag as a drop far off the canvas (a new edge is then dropped), then
+      // remove whatever is still not attached at both ends.
+      const off = { bubbles: true, cancelable: true, clientX: -10000, clientY: -10000, button: 0 };
+      const dragged = this.pending;
+      this.cancelling = true;
+      try { document.dispatchEvent(new MouseEvent('mouseup', off)); } finally { this.cancelling = false; }
+      const loose = this.graph.getEdges().filter((e) => e === dragged || !e.getSourceCell() || !e.getTargetCell());
+      if (loose.length) { this.hist.disable(); this.graph.removeCells(loose); if (!this.readOnly) this.hist.enable(); }
+      this.pending = null;
+      return true;
+    }
+
+    installConnectGuard() {
+      document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && this.cancelConnecting()) e.stopPropagation(); }, true);
+      const later = () => setTimeout(() => { if (this.isConnecting()) this.cancelConnecting(); }, 0);
+      document.addEventListener('pointerup', later, true);
+      document.addEventListener('mouseup', (e) => { if (e.clientX !== -10000) later(); }, true);
+      document.addEventListener('pointercancel', later, true);
+      window.addEventListener('blur', () => this.cancelConnecting());
+    }
+
+    /* An end reached by a named branch takes that name as its outcome (approved, rejected,
+       timeout...) while its outcome is still the default or was set this way. */
+    autoOutcome(edge) {
+      const target = edge.getTargetCell();
+      if (!target || (target.getData() || {}).type !== 'end') return;
+      const branch = (edge.getData() || {}).branch;
+      if (!branch || PLAIN_BRANCHES.includes(branch) || /^branch_\d+$/.test(branch)) return;
+      const data = target.getData();
+      const outcome = (data.config || {}).outcome;
+      const others = this.graph.getIncomingEdges(target) ? this.graph.getIncomingEdges(target).filter((e) => e !== edge) : [];
+      // Only an end that nothing else reaches yet: an end shared with other paths keeps its name.
+      const fresh = !outcome || ((outcome === 'done' || outcome === data.autoOutcome) && !others.length);
+      if (!fresh || outcome === branch) return;
+      this.updateNode(target.id, { config: Object.assign({}, data.config, { outcome: branch }), autoOutcome: branch });
+    }
+
+    // -- edge labels: parallel edges fan out, labels are placed where no other label or node is
+    scheduleLabels() {
+      if (this.labelFrame || this.loading) return;
+      this.labelFrame = requestAnimationFrame(() => { this.labelFrame = null; this.layoutLabels(); });
+    }
+
+    layoutLabels() {
+      const g = this.graph;
+      const edges = g.getEdges().filter((e) => e.getSourceCell() && e.getTargetCell());
+      const groups = new Map();
+      for (const e of edges) {
+        const k = e.getSourceCellId() + '>' + e.getTargetCellId();
+        if (!groups.has(k)) groups.set(k, []);
+        groups.get(k).push(e);
+      }
+      const ends = (e) => {
+        const s = e.getSourceCell().getBBox(), t = e.getTargetCell().getBBox();
+        return [{ x: s.x + s.width, y: s.y + s.height / 2 }, { x: t.x, y: t.y + t.height / 2 }];
+      };
+      for (const list of groups.values()) {
+        list.sort((a, b) => String((a.getData() || {}).branch).localeCompare(String((b.getData() || {}).branch)));
+        list.forEach((e, i) => {
+          let vertices = [];
+          if (list.length > 1) {
+            const [a, b] = ends(e);
+            const len = Math.hypot(b.x - a.x, b.y - a.y) || 1;
+            const off = (i - (list.length - 1) / 2) * 40;
+            vertices = [{ x: Math.round((a.x + b.x) / 2 - (b.y - a.y) / len * off), y: Math.round((a.y + b.y) / 2 + (b.x - a.x) / len * off) }];
+          }
+          const cur = e.getVertices();
+          const same = cur.length === vertices.length && cur.every((v, k) => v.x === vertices[k].x && v.y === vertices[k].y);
+          if (!same) e.setVertices(vertices, VISUAL);
+        });
+      }
+      const placed = g.getNodes().map((n) => { const b = n.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; });
+      // The exit stubs are in the way too.
+      for (const n of g.getNodes()) {
+        const p = n.getPosition();
+        for (const st of this.stubs.get(n.id) || []) placed.push([p.x + STUB_X, p.y + st.y - 10, p.x + STUB_X + st.w, p.y + st.y + 10]);
+      }
+      const hits = (r) => placed.some((p) => r[0] < p[2] && r[2] > p[0] && r[1] < p[3] && r[3] > p[1]);
+      const candidates = [0.5, 0.62, 0.38, 0.72, 0.28, 0.8, 0.2, 0.86, 0.14];
+      const labelled = edges.filter((e) => (e.getData() || {}).branch);
+      for (const e of labelled) {
+        const text = OF.branchLabel(e.getData().branch);
+        const w = textWidth(text) * 1.4 + 4, h = 24;
+        const view = g.findViewByCell(e);
+        const point = (ratio) => {
+          const p = view && view.getPointAtRatio ? view.getPointAtRatio(ratio) : null;
+          if (p) return p;
+          const [a, b] = ends(e);
+          const v = e.getVertices();
+          if (v.length) { const m = v[0]; return ratio < 0.5 ? { x: a.x + (m.x - a.x) * ratio * 2, y: a.y + (m.y - a.y) * ratio * 2 } : { x: m.x + (b.x - m.x) * (ratio - 0.5) * 2, y: m.y + (b.y - m.y) * (ratio - 0.5) * 2 }; }
+          return { x: a.x + (b.x - a.x) * ratio, y: a.y + (b.y - a.y) * ratio };
+        };
+        let best = null;
+        for (const ratio of candidates) {
+          const p = point(ratio);
+          const r = [p.x - w / 2, p.y - h / 2, p.x + w / 2, p.y + h / 2];
+          if (!best) best = { ratio, r };
+          if (!hits(r)) { best = { ratio, r }; break; }
+        }
+        placed.push(best.r);
+        const pos = e.getLabels()[0] && e.getLabels()[0].position;
+        const dist = pos == null ? 0.5 : typeof pos === 'object' ? pos.distance : pos;  // the default label sits at 0.5
+        if (dist !== best.ratio) e.setLabelAt(0, { attrs: { label: { text: text } }, position: { distance: best.ratio } }, VISUAL);
+      }
     }
 
     // -- branches
     branchesOf(data) {
       const t = this.types[data.type];
       if (!t) return { required: [], allowed: [], single: true, any: false };
-      const b = JSON.parse(JSON.stringify(t.branches));
+      const tb = t.branches;
+      const b = { required: tb.required.slice(), allowed: tb.allowed ? tb.allowed.slice() : tb.allowed, single: tb.single, any: tb.any };
       if (data.type === 'switch') {
         const names = [];
         for (const c of (data.config && data.config.cases) || []) if (c && c.branch && !names.includes(c.branch)) names.push(c.branch);
         b.required = names.concat(['default']);
         b.allowed = b.required.slice();
       }
-      if (data.type === 'approval') b.allowed = ['approved', 'rejected', 'timeout'];
-      if (data.type === 'wait_event') b.allowed = ['received', 'timeout'];
+      const config = data.config || {};
+      if (data.type === 'approval') {
+        b.allowed = ['approved', 'rejected', 'timeout'];
+        // As the engine: an SLA that ends in the timeout branch makes that exit required.
+        const sla = config.sla;
+        const action = sla ? sla.on_timeout || 'timeout' : null;
+        b.required = ['approved', 'rejected'].concat(action === 'timeout' || (action === 'escalate' && sla.escalation_duration) ? ['timeout'] : []);
+      }
+      if (data.type === 'wait_event') {
+        b.allowed = ['received', 'timeout'];
+        b.required = 'timeout' in config ? ['received', 'timeout'] : ['received'];
+      }
       return b;
     }
 
@@ -255,11 +523,14 @@
       if (!edge) return;
       edge.setData({ branch: branch || null }, { overwrite: true });
       this.applyEdgeLabel(edge);
+      this.autoOutcome(edge);
+      this.afterEdgesChange();
     }
 
     applyEdgeLabel(edge) {
       const b = (edge.getData() || {}).branch;
       edge.setLabels(b ? [{ attrs: { label: { text: OF.branchLabel(b) } } }] : [], VISUAL);
+      this.scheduleLabels();
     }
 
     relabelEdges(cell) { for (const e of this.outgoing(cell)) this.applyEdgeLabel(e); }
@@ -270,6 +541,7 @@
         source: { cell: sourceId, port: 'out' }, target: { cell: targetId, port: 'in' }, data: { branch: branch || null },
       }));
       this.applyEdgeLabel(e);
+      this.autoOutcome(e);
       return e;
     }
 
@@ -295,8 +567,12 @@
       g.resetCells([].concat(g.createNode ? nodes.map((n) => g.createNode(n)) : nodes, edges.map((e) => g.createEdge(e))));
       this.missingEdges = (doc.edges || []).filter((e) => !(ids.has(e.from) && ids.has(e.to)));
       this.hist.clean();
-      if (!this.readOnly) this.hist.enable();
       this.loading = false;
+      this.pending = null;
+      this.stubs.clear();
+      this.paintAllExits();
+      this.layoutLabels();
+      if (!this.readOnly) this.hist.enable();
     }
 
     overlapping() {
@@ -414,6 +690,7 @@
         }
       });
       this.loading = false;
+      this.layoutLabels();
       this.fit();
       if (!quiet) this.emit('change');
     }
@@ -563,14 +840,23 @@
         { tagName: 'text', selector: 'title' },
         { tagName: 'text', selector: 'sub' },
         { tagName: 'text', selector: 'badge' },
-      ],
-      attrs: {
+      ].concat([].concat(...Array.from({ length: STUBS }, (_, i) => [
+        { tagName: 'path', selector: 'phl' + i },
+        { tagName: 'rect', selector: 'ph' + i },
+        { tagName: 'text', selector: 'pht' + i },
+      ]))),
+      attrs: Object.assign({
         body: { refWidth: '100%', refHeight: '100%', rx: 8, ry: 8, strokeWidth: 1.5 },
         stripe: { x: 0, y: 0, width: 6, refHeight: '100%', rx: 3, ry: 3 },
         title: { refX: 16, refY: 20, fontSize: 14, fontWeight: 600, fill: '#0f172a', textAnchor: 'start', textVerticalAnchor: 'middle' },
         sub: { refX: 16, refY: 41, fontSize: 11, fill: '#475569', textAnchor: 'start', textVerticalAnchor: 'middle' },
         badge: { refX: '100%', refX2: -8, refY: 12, fontSize: 12, fontWeight: 700, textAnchor: 'end', textVerticalAnchor: 'middle' },
-      },
+      }, Object.assign({}, ...Array.from({ length: STUBS }, (_, i) => ({
+        ['phl' + i]: { display: 'none', fill: 'none', stroke: '#94a3b8', strokeWidth: 1.2, strokeDasharray: '4 3', pointerEvents: 'none' },
+        // A stub is an exit: dragging from it connects that branch.
+        ['ph' + i]: { display: 'none', height: 20, rx: 10, ry: 10, fill: '#fff', stroke: '#94a3b8', strokeWidth: 1.2, strokeDasharray: '4 3', magnet: true, 'port-group': 'out', cursor: 'crosshair', class: 'exit-stub' },
+        ['pht' + i]: { display: 'none', fontSize: 11, fill: '#475569', textAnchor: 'start', textVerticalAnchor: 'middle', pointerEvents: 'none', class: 'exit-stub-text' },
+      })))),
       ports: { groups: { in: port('left'), out: port('right') } },
     }, true);
   }

@@ -22,6 +22,11 @@
       this.publisher = new OF.Publisher(this);
       this.autosave = OF.debounce(() => this.save(false), AUTOSAVE_MS);
       this.fg.on('change', () => this.changed());
+      // A click on an exit stub opens the node with that exit's picker focused.
+      this.fg.graph.on('node:click', ({ e, node }) => {
+        const stub = e && e.target && e.target.closest && e.target.closest('[data-exit]');
+        this.focusExit = stub ? { node: node.id, branch: stub.getAttribute('data-exit') } : null;
+      });
       this.fg.on('select', (cells) => {
         this.panel.show(cells);
         if (cells.length === 1 && cells[0].isNode()) this.sim.focusNode(cells[0].id);
@@ -34,7 +39,7 @@
       window.addEventListener('beforeunload', (e) => { if (this.dirty && OF.config.canEdit) { e.preventDefault(); e.returnValue = ''; } });
       document.getElementById('problems').addEventListener('click', (e) => {
         const item = e.target.closest('[data-cell]');
-        if (item) { this.fg.selectOnly(item.dataset.cell); }
+        if (item) this.openIssue(item.dataset.cell, item.dataset.path);
       });
       this.load();
       setInterval(() => this.poll(), POLL_MS);
@@ -175,6 +180,62 @@
       if (cur) this.pinFormIssues(this.panel.el, cur.id);
     }
 
+    /* Where an issue is, for people: the node's (or connection's) name and the form field's
+       label, from the node type's config schema (``/nodes/3/config/sla/duration`` -> 时限 ›
+       处理时限). */
+    issueWhere(issue, doc) {
+      const cell = this.issueCell(issue, doc);
+      const item = cell && this.fg.graph.getCellById(cell);
+      const zh = OF.lang === 'zh';
+      let where = '', field = '', path = '';
+      if (item && item.isNode()) where = this.fg.nodeMeta(item.getData()).title;
+      else if (item && item.isEdge()) {
+        const s = item.getSourceCell(), t = item.getTargetCell();
+        where = OF.t('edge') + ' ' + (s ? this.fg.nodeMeta(s.getData()).title : '?') + ' → ' + (t ? this.fg.nodeMeta(t.getData()).title : '?');
+      } else where = OF.t('flow_settings');
+      const m = /\/config(?:\/(.*))?$/.exec(issue.path || '');
+      if (item && item.isNode() && m) {
+        const parts = (m[1] || '').split('/').filter(Boolean);
+        if (!parts.length) {
+          // "'assignees' is a required property": the field is named in the message.
+          const req = /'([A-Za-z_][\w]*)' is a required property/.exec(issue.message || '');
+          if (req) parts.push(req[1]);
+        }
+        const t = this.fg.types[item.getData().type];
+        let schema = t && t.config_schema;
+        const labels = [];
+        for (const p of parts) {
+          if (!schema) break;
+          if (/^\d+$/.test(p)) { schema = schema.items; continue; }
+          schema = (schema.properties || {})[p];
+          if (schema) labels.push((zh && schema['x-title-zh']) || schema.title || p);
+        }
+        field = labels.join(' › ');
+        path = parts.join('.');
+      }
+      return { cell: cell, where: where, field: field, path: path };
+    }
+
+    /* Select the node (or connection) of an issue, open its panel and put the cursor in the
+       field; issues of the flow itself open the trigger settings. */
+    openIssue(cell, path) {
+      const item = cell && this.fg.graph.getCellById(cell);
+      if (!item) { this.openSettings(); return; }
+      this.activateTab('props');
+      this.fg.selectOnly(cell);
+      if (!item.isNode()) return;
+      const focus = () => {
+        const form = this.panel.el.querySelector('.node-form[data-node-id="' + cell + '"]');
+        if (!form) return false;
+        const field = (path && (form.querySelector('[data-path="' + path + '"]') || form.querySelector('[data-path^="' + path + '."]'))) || form.querySelector('input, select, textarea');
+        if (field) { field.focus(); if (field.scrollIntoView) field.scrollIntoView({ block: 'nearest' }); }
+        return true;
+      };
+      let tries = 0;
+      const wait = () => { if (!focus() && ++tries < 40) setTimeout(wait, 50); };
+      wait();
+    }
+
     issueCell(issue, doc) {
       const m = /^\/edges\/(\d+)/.exec(issue.path || '');
       if (m && doc.edges[+m[1]]) return doc.edges[+m[1]].id;
@@ -194,11 +255,11 @@
       else {
         box.innerHTML = '<p class="muted">' + OF.esc(OF.t('errors_n', { n: errors.length })) + ' · ' + OF.esc(OF.t('warnings_n', { n: warnings.length })) + '</p><ul class="problem-list">' +
           errors.concat(warnings).map((i) => {
-            const cell = this.issueCell(i, doc);
-            const node = cell && this.fg.graph.getCellById(cell);
-            const where = node && node.isNode() ? this.fg.nodeMeta(node.getData()).title : cell;
+            const at = this.issueWhere(i, doc);
+            const cell = at.cell;
+            const where = at.where + (at.field ? ' · ' + at.field : '');
             const hint = i.dsl ? (zh ? i.dsl.hint_zh || i.dsl.hint : i.dsl.hint) : '';
-            return '<li class="problem ' + i.severity + '" data-cell="' + OF.esc(cell) + '" tabindex="0" role="button"><span class="sev">' + (i.severity === 'error' ? '⚠' : '△') + '</span> ' +
+            return '<li class="problem ' + i.severity + '" data-cell="' + OF.esc(cell) + '" data-path="' + OF.esc(at.path) + '" tabindex="0" role="button"><span class="sev">' + (i.severity === 'error' ? '⚠' : '△') + '</span> ' +
               (where ? '<strong>' + OF.esc(where) + '</strong> ' : '') + '<span>' + OF.esc((zh ? i.message_zh : i.message).split('\n')[0]) + '</span>' +
               (i.dsl && i.dsl.excerpt ? '<pre class="caret">' + OF.esc(i.dsl.excerpt) + '</pre>' : '') + (hint ? '<div class="hint">💡 ' + OF.esc(hint) + '</div>' : '') + '</li>';
           }).join('') + '</ul>';

@@ -215,7 +215,16 @@
           if (sel.value) this.graph.connect(cell.id, sel.value, branch);
         });
         this.renderExits(form);
+        // Keep the keyboard where it was: on the same exit's list, redrawn.
+        const again = box.querySelector('select[id="' + sel.id + '"]');
+        if (again) again.focus();
       }));
+      const want = this.ed.focusExit;
+      if (want && want.node === cell.id) {
+        this.ed.focusExit = null;
+        const sel = box.querySelector('select[data-branch="' + (window.CSS && CSS.escape ? CSS.escape(want.branch) : want.branch) + '"]');
+        if (sel) sel.focus();
+      }
     }
 
     // -- connection panel

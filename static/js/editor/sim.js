@@ -183,7 +183,21 @@
       const errors = this.ed.issues.filter((i) => i.severity === 'error');
       const go = document.getElementById('pub-go');
       go.disabled = errors.length > 0;
-      problems.innerHTML = errors.length ? '<div class="flash error">' + OF.esc(OF.t('publish_blocked')) + ' (' + OF.esc(OF.t('errors_n', { n: errors.length })) + ')</div>' : '';
+      problems.innerHTML = '';
+      if (errors.length) {
+        // Each error by node name and field; a click closes the dialog and opens that node.
+        const doc = this.ed.currentDoc();
+        const zh = OF.lang === 'zh';
+        problems.innerHTML = '<div class="flash error"><p>' + OF.esc(OF.t('publish_errors')) + '</p><ul class="pub-errors">' + errors.map((i) => {
+          const at = this.ed.issueWhere(i, doc);
+          return '<li><button type="button" class="pub-error" data-cell="' + OF.esc(at.cell) + '" data-path="' + OF.esc(at.path) + '"><strong>' + OF.esc(at.where) + '</strong>' +
+            (at.field ? ' · <span class="pub-field">' + OF.esc(at.field) + '</span>' : '') + '<span class="pub-msg">' + OF.esc((zh ? i.message_zh : i.message).split('\n')[0]) + '</span></button></li>';
+        }).join('') + '</ul></div>';
+        problems.querySelectorAll('.pub-error').forEach((b) => b.addEventListener('click', () => {
+          this.close();
+          this.ed.openIssue(b.dataset.cell, b.dataset.path);
+        }));
+      }
       const r = await OF.api(OF.config.urls.diff);
       const diffBox = document.getElementById('pub-diff');
       if (r.ok) {
@@ -199,7 +213,7 @@
         document.getElementById('pub-json').innerHTML = d.json.split('\n').map((l) => '<span class="' + (l[0] === '+' ? 'j-add' : l[0] === '-' ? 'j-del' : l[0] === '@' ? 'j-hunk' : '') + '">' + OF.esc(l) + '</span>').join('\n');
       }
       this.dlg.showModal();
-      document.getElementById('pub-note').focus();
+      (problems.querySelector('.pub-error') || document.getElementById('pub-note')).focus();
       this.overlap(errors.length === 0);
     }
     async overlap(valid) {
