@@ -750,7 +750,7 @@ def add_comment(
         raise PermissionDeniedError(_l("You may not read this approval."))
     people, unknown = mentions(db, comment)
     people = [p for p in people if p.id != actor.id]
-    names = [p.username for p in people]
+    names = sorted(p.username for p in people)
     _audit(db, task, actor, None, "commented", to_user=",".join(names)[:64] or None,
            comment=comment, via=via, device=device, now=now)  # fmt: skip
     if people:
