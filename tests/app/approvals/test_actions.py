@@ -260,9 +260,10 @@ def test_send_back_racing_a_decision_on_the_same_task_has_one_winner(db, mode):
     for round_ in range(3):
         run = start(db, _two(mode), external_id=f"PO-{mode}-{round_}")
         li = next(t for t in _pending(db, run.id) if t.assignee == "li")
+        key = li.task_key
         results = _race(
-            lambda: _decide(db, "li", li.task_key, "approved"),
-            lambda: _do(db, "li", services.send_back, li.task_key, comment="缺发票", to_user="sun"),
+            lambda key=key: _decide(db, "li", key, "approved"),
+            lambda key=key: _do(db, "li", services.send_back, key, comment="缺发票", to_user="sun"),
         )
         oks = [r for r in results if r[0] == "ok"]
         errors = [r[1] for r in results if r[0] == "error"]
