@@ -605,7 +605,10 @@ def send_back(
     _apply(db, task, event, now)
     task.status, task.comment = "sent_back", comment
     task.decided_by, task.decided_at = actor.username, now
-    shown = target_name or (f"step:{to_step}" if to_step else f"node:{to_node}")
+    shown = target_name or to_node or ""
+    if to_step:
+        step = db.scalars(select(ApprovalTask).where(ApprovalTask.task_key == to_step)).first()
+        shown = (step.decided_by or step.assignee or "") if step is not None else to_step
     _audit(db, task, actor, principal, "sent_back", to_user=shown[:64], comment=comment,
            via=via, device=device, now=now)  # fmt: skip
     db.flush()

@@ -331,3 +331,64 @@ def test_comments_mention_people_who_are_told_and_may_read(db, app):
         assert {n.event for n in s.scalars(select(Notification))} >= {"approval_mention"}
     assert [a for a in _actions(db, run.id) if a[0] == "commented"] == [
         ("commented", "li", "sun,zhao"), ("commented", "sun", None)]  # fmt: skip
+
+
+# -- the task page -------------------------------------------------------------------------
+
+
+def _post(client, path, **data):
+    from ..conftest import csrf_token
+
+    token = csrf_token(client, path.rsplit("/", 1)[0])
+    return client.post(path, data={"csrf_token": token, **data})
+
+
+def test_task_page_actions_and_a_read_only_copy(db, app, client, login):
+    run = start(db, _two("all"))
+    li = next(t for t in _pending(db, run.id) if t.assignee == "li")
+    path = f"/approvals/{li.task_key}"
+    login("li", **{"Accept-Language": "en"})
+    page = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    for testid in ("add-approver", "send-back", "cc", "comment-submit"):
+        assert f'data-testid="{testid}"' in page
+    assert _post(client, f"{path}/add", user="zhao", position="after").status_code == 302
+    assert _post(client, f"{path}/cc", users=["sun"], comment="FYI").status_code == 302
+    assert _post(client, f"{path}/comments", comment="@sun see the freight").status_code == 302
+    page = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "added zhao after them" in page and "copied it to sun" in page
+    assert "@sun see the freight" in page
+    client.post("/logout", data={"csrf_token": csrf_token_of(client)})
+    login("sun")
+    page = client.get(path).get_data(as_text=True)
+    assert 'data-testid="read-only"' in page and 'data-testid="approve"' not in page
+    assert _post(client, f"{path}/decide", decision="approved").status_code == 403
+    assert next(t for t in tasks_of(db, run.id) if t.task_key == li.task_key).status == "pending"
+    inbox = client.get("/approvals/?show=cc").get_data(as_text=True)
+    assert f'data-task="{li.task_key}"' in inbox and "抄送我的" in inbox
+    assert _post(client, f"{path}/comments", comment="收到").status_code == 302
+
+
+def csrf_token_of(client):
+    from ..conftest import csrf_token
+
+    return csrf_token(client, "/approvals/")
+
+
+def test_resubmit_from_the_page_of_the_information_request(db, client, login):
+    run = start(db, _two("any"))
+    li = next(t for t in _pending(db, run.id) if t.assignee == "li")
+    path = f"/approvals/{li.task_key}"
+    login("li")
+    resp = _post(client, f"{path}/send-back", to="user:", to_user="sun", comment="")
+    assert resp.status_code == 302
+    page = client.get(path).get_data(as_text=True)
+    assert "退回时必须说明缺少什么" in page  # the refusal, in the reader's language
+    _post(client, f"{path}/send-back", to="user:", to_user="sun", comment="请补充发票")
+    (ask,) = _pending(db, run.id)
+    client.post("/logout", data={"csrf_token": csrf_token_of(client)})
+    login("sun")
+    page = client.get(f"/approvals/{ask.task_key}").get_data(as_text=True)
+    assert "需补充信息" in page and "请补充发票" in page and 'data-testid="resubmit"' in page
+    assert 'data-testid="approve"' not in page
+    _post(client, f"/approvals/{ask.task_key}/resubmit", comment="发票已补")
+    assert {t.assignee for t in _pending(db, run.id)} == {"li", "wang"}
