@@ -392,3 +392,55 @@ def test_resubmit_from_the_page_of_the_information_request(db, client, login):
     assert 'data-testid="approve"' not in page
     _post(client, f"/approvals/{ask.task_key}/resubmit", comment="发票已补")
     assert {t.assignee for t in _pending(db, run.id)} == {"li", "wang"}
+
+
+# -- the API -------------------------------------------------------------------------------
+
+
+def _key(db, owner):
+    from app.users import services as users
+
+    def work(s):
+        user = services._active_user(s, owner, "u")
+        return users.create_api_key(s, user, name=f"{owner}-key", scopes=["approvals:write"])[1]
+
+    return in_transaction(db, work)
+
+
+def test_api_add_send_back_resubmit_cc_and_comment(db, client):
+    run = start(db, _two("sequential"))
+    (li,) = _pending(db, run.id)
+    auth = {"Authorization": f"Bearer {_key(db, 'li')}", "Accept-Language": "en"}
+    base = f"/api/v1/approvals/{li.task_key}"
+    resp = client.post(f"{base}/add-approver", json={"user": "nobody", "position": "after"},
+                       headers=auth)  # fmt: skip
+    assert resp.status_code == 422 and "nobody" in resp.json["error"]["message"]
+    resp = client.post(f"{base}/add-approver", json={"user": "zhao", "position": "after"},
+                       headers=auth)  # fmt: skip
+    assert resp.status_code == 200 and resp.json["status"] == "pending"
+    resp = client.post(f"{base}/cc", json={"users": ["sun"], "comment": "FYI"}, headers=auth)
+    assert resp.status_code == 200
+    resp = client.post(f"{base}/comments", json={"comment": "@sun @ghost 看看"}, headers=auth)
+    assert resp.status_code == 201 and resp.json == {"mentioned": ["sun"], "unknown": ["ghost"]}
+    sun = {"Authorization": f"Bearer {_key(db, 'sun')}"}
+    copied = client.get("/api/v1/approvals?box=cc", headers=sun).json["items"]
+    assert [t["task_key"] for t in copied] == [li.task_key]
+    assert (
+        client.post(f"{base}/decision", json={"decision": "approved"}, headers=sun).status_code
+        == 403
+    )
+    resp = client.post(
+        f"{base}/send-back", json={"to_user": "sun", "comment": "缺发票"}, headers=auth
+    )
+    assert resp.status_code == 200 and resp.json["status"] == "sent_back"
+    again = client.post(f"{base}/send-back", json={"to_user": "sun", "comment": "x"}, headers=auth)
+    assert again.status_code == 409 and again.json["error"]["code"] == "already_decided"
+    assert "sent back by li" in again.json["error"]["message"]
+    (ask,) = _pending(db, run.id)
+    resp = client.post(f"/api/v1/approvals/{ask.task_key}/resubmit", json={"comment": "补了"},
+                       headers=sun)  # fmt: skip
+    assert resp.status_code == 200
+    assert [t["assignee"] for t in resp.json["items"]] == ["li"]
+    # the added-after approver survived the round trip
+    _decide(db, "li", resp.json["items"][0]["task_key"])
+    assert [t.assignee for t in _pending(db, run.id)] == ["zhao"]
