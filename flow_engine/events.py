@@ -1,7 +1,7 @@
 """Events that advance a run, as frozen dataclasses with a JSON form.
 
 ``OrderArrived`` starts a run; the others are delivered to ``step()`` by the app: approval
-decisions and delegations, due timers, external statuses, answers to awaited effects, retries
+decisions, delegations, 加签, 退回, resubmissions and 抄送, due timers, external statuses, answers to awaited effects, retries
 after an incident and cancellations.
 """
 
@@ -42,6 +42,57 @@ class ApprovalDelegated:
     task_id: str
     actor: str
     to_user: str
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalAdded:
+    """加签: an approver adds ``user`` to their pending task, ``before`` themself (the added
+    person decides first, then the task comes back to the adder) or ``after`` (the adder's
+    approval counts once the added person approved too)."""
+
+    type: ClassVar[str] = "approval_added"
+    task_id: str
+    actor: str
+    user: str
+    position: str
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalSentBack:
+    """退回: an approver sends a pending task back, with a comment, to exactly one of: a
+    person who must supply more information (``to_user``), an earlier step of a sequential
+    approval (``to_step``, that step's task id) or an earlier approval node of the run's path
+    (``to_node``)."""
+
+    type: ClassVar[str] = "approval_sent_back"
+    task_id: str
+    actor: str
+    comment: str
+    to_user: str | None = None
+    to_step: str | None = None
+    to_node: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalResubmitted:
+    """The person asked for more information resubmits: the step opens again, fresh."""
+
+    type: ClassVar[str] = "approval_resubmitted"
+    task_id: str
+    actor: str
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalCopied:
+    """抄送: an approver copies people on a pending task; they may read it, not decide it."""
+
+    type: ClassVar[str] = "approval_copied"
+    task_id: str
+    actor: str
+    users: tuple[str, ...]
     comment: str | None = None
 
 
@@ -94,6 +145,10 @@ Event = (
     OrderArrived
     | ApprovalDecided
     | ApprovalDelegated
+    | ApprovalAdded
+    | ApprovalSentBack
+    | ApprovalResubmitted
+    | ApprovalCopied
     | TimerFired
     | ExternalEvent
     | EffectResult
@@ -106,6 +161,10 @@ EVENT_TYPES: dict[str, type] = {
         OrderArrived,
         ApprovalDecided,
         ApprovalDelegated,
+        ApprovalAdded,
+        ApprovalSentBack,
+        ApprovalResubmitted,
+        ApprovalCopied,
         TimerFired,
         ExternalEvent,
         EffectResult,
@@ -113,6 +172,16 @@ EVENT_TYPES: dict[str, type] = {
         CancelRun,
     )
 }
+
+
+APPROVAL_EVENTS = (
+    ApprovalDecided,
+    ApprovalDelegated,
+    ApprovalAdded,
+    ApprovalSentBack,
+    ApprovalResubmitted,
+    ApprovalCopied,
+)
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
@@ -129,6 +198,8 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if cls is None:
         raise FlowStateError(f"unknown event type {data.get('type')!r}")
     kwargs = {k: decode(v) for k, v in data.items() if k != "type"}
+    if cls is ApprovalCopied and isinstance(kwargs.get("users"), list):
+        kwargs["users"] = tuple(kwargs["users"])
     try:
         return cls(**kwargs)  # type: ignore[no-any-return]
     except TypeError as exc:
@@ -139,7 +210,7 @@ def event_key(event: Event) -> str | None:
     """The wait key an event is delivered to (``timer:<id>``, ``task:<id>`` ...)."""
     if isinstance(event, TimerFired):
         return "timer:" + event.timer_id
-    if isinstance(event, ApprovalDecided | ApprovalDelegated):
+    if isinstance(event, APPROVAL_EVENTS):
         return "task:" + event.task_id
     if isinstance(event, ExternalEvent):
         return "event:" + event.name

@@ -17,6 +17,7 @@ from flow_engine._runtime import Working
 from flow_engine.compiled import CompiledFlow, CompiledNode
 from flow_engine.errors import FlowStateError, NodeError
 from flow_engine.events import (
+    ApprovalSentBack,
     CancelRun,
     Event,
     OrderArrived,
@@ -24,7 +25,7 @@ from flow_engine.events import (
     event_key,
     event_summary,
 )
-from flow_engine.nodes.base import Finish, Ignore, JoinArrival, Next, Wait
+from flow_engine.nodes.base import Finish, Ignore, JoinArrival, Jump, Next, Wait
 from flow_engine.state import (
     CANCELLED,
     COMPLETED,
@@ -217,6 +218,11 @@ class _Step:
                 self.pending.append(event)
                 break
             node = self.nodes[token.node_id]
+            if isinstance(event, ApprovalSentBack) and event.to_node is not None:
+                problem = self.bad_jump(token, event.to_node)
+                if problem is not None:
+                    reasons.append(problem)
+                    continue
             w.node_id, w.changes = node.id, None
             try:
                 out = node.handler.resume(node.prep, w, token, event)
@@ -241,6 +247,19 @@ class _Step:
         if len(reasons) == len(targets):
             return self.ignore(reasons[0], event, primary)
         self.drain()
+        return None
+
+    def bad_jump(self, token: Token, target: str) -> str | None:
+        """Why a 退回 from ``token`` to node ``target`` is refused, or None: the target must be
+        another approval node this run passed, and the run must not be inside parallel
+        branches (a jump out of one would leave its join waiting)."""
+        node = self.nodes.get(target)
+        if node is None or node.type != "approval" or target == token.node_id:
+            return "bad_send_back_target"
+        if target not in self.snap.path and target not in self.w.path:
+            return "bad_send_back_target"
+        if token.forks:
+            return "send_back_in_parallel_branch"
         return None
 
     def close(self, token: Token) -> None:
@@ -350,6 +369,9 @@ class _Step:
         elif kind is Wait:
             w.log("node_waiting", node.id, node.type, None, None, data)
             w.waiting.append(Token(token.id, node.id, token.forks, out.wait))
+        elif kind is Jump:
+            w.log("node_passed", node.id, node.type, "sent_back", data=data)
+            w.ready.append(Token(token.id, out.target, token.forks))
         elif kind is Finish:
             w.log("node_passed", node.id, node.type, None, None, data)
             self.complete(out.outcome)

@@ -403,6 +403,46 @@ SCHEMAS: dict[str, Obj] = {
         "if": {"properties": {"decision": {"const": "rejected"}}},
         "then": {"required": ["comment"], "properties": {"comment": text(MAX_COMMENT)}},
     },
+    "AddApproverInput": obj(
+        ["user", "position"],
+        user={**text(64), "description": "user name of an active user, e.g. wang"},
+        position={
+            "type": "string",
+            "enum": ["before", "after"],
+            "description": "before: they decide first, then it comes back; "
+            "after: they approve once the owner approved",
+        },
+        comment={"type": ["string", "null"], "maxLength": MAX_COMMENT},
+    ),  # fmt: skip
+    "SendBackInput": {
+        **obj(
+            ["comment"],
+            comment={**text(MAX_COMMENT), "description": "what is missing"},
+            to_user={**text(64), "description": "a person asked for more information"},
+            to_step={
+                **text(128),
+                "description": "task key of an earlier approved step "
+                "of a one-after-another approval",
+            },
+            to_node={**text(64), "description": "id of an earlier approval node of the run"},
+        ),
+        "oneOf": [{"required": ["to_user"]}, {"required": ["to_step"]}, {"required": ["to_node"]}],
+    },  # fmt: skip
+    "ResubmitInput": obj([], comment={"type": ["string", "null"], "maxLength": MAX_COMMENT}),
+    "CopyInput": obj(
+        ["users"],
+        users={"type": "array", "minItems": 1, "maxItems": 20, "items": text(64)},
+        comment={"type": ["string", "null"], "maxLength": MAX_COMMENT},
+    ),
+    "CommentInput": obj(
+        ["comment"],
+        comment={**text(MAX_COMMENT), "description": "@username or @display name tells them"},
+    ),
+    "Commented": obj(
+        ["mentioned", "unknown"],
+        mentioned={"type": "array", "items": STR},
+        unknown={"type": "array", "items": STR},
+    ),
     "Alert": obj(
         ["id", "source", "severity", "title", "status"],
         id=INT,

@@ -1,4 +1,5 @@
-"""Runs (list, get, timeline), approvals (list mine, decide) and alerts."""
+"""Runs (list, get, timeline), approvals (list mine or copied to me, decide, 加签, 退回,
+resubmit, 抄送, comment) and alerts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import or_, select
 from ..approvals import services as approvals
 from ..db import get_session
 from ..errors import NotFoundError, PermissionDeniedError, ValidationError
-from ..models import Alert, ApprovalTask, Run, RunEvent, User
+from ..models import Alert, ApprovalReader, ApprovalTask, Run, RunEvent, User
 from ..runs import services as runs
 from ..security import api_key_required
 from ._blueprint import bp
@@ -119,6 +120,27 @@ def task_json(task: ApprovalTask) -> dict[str, Any]:
 def my_approvals() -> Response:
     """Pending approval tasks of the key's owner (assigned to them or to their roles)."""
     user = _owner()
+    box = str_param("box", max_length=16) or "pending"
+    if box not in ("pending", "cc"):
+        raise ValidationError(
+            _l("box is pending or cc."),
+            code="invalid_parameter",
+            details=[{"path": "box", "message": "pending | cc", "rule": "enum"}],
+        )
+    if box == "cc":  # copied to the owner (抄送) or mentioned: newest first
+        mine = ApprovalReader.username == user.username
+        if user.role_names:
+            mine = or_(
+                mine, ApprovalReader.username.is_(None) & ApprovalReader.role.in_(user.role_names)
+            )
+        copied = select(ApprovalReader.task_key).where(mine)
+        found = get_session().scalars(
+            select(ApprovalTask)
+            .where(ApprovalTask.task_key.in_(copied))
+            .order_by(ApprovalTask.id.desc())
+            .limit(200)
+        )
+        return reply({"items": [task_json(t) for t in found]})
     query = select(ApprovalTask).where(ApprovalTask.status == "pending")
     if "admin" not in user.role_names:
         query = query.where(
@@ -147,6 +169,109 @@ def decide(task_key: str) -> Response:
         lambda db: approvals.decide(db, db.merge(owner), task_key, decision, comment=comment)
     )
     return reply(task_json(result.task))
+
+
+def _field(body: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    """A string field of the body (None when absent), or a 422 naming it."""
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ValidationError(
+            _l("%(field)s must be text.", field=name),
+            code="invalid_body",
+            details=[{"path": f"/{name}", "message": "expected a string", "rule": "type"}],
+        )
+    return value
+
+
+def _reloaded(db: Any, task_key: str) -> dict[str, Any]:
+    return task_json(approvals.get_task(db, task_key))
+
+
+@bp.post("/approvals/<task_key>/add-approver")
+@api_key_required("approvals:write")
+def add_approver(task_key: str) -> Response:
+    """加签: add an approver before or after the key's owner."""
+    body = json_body()
+    user = _field(body, "user", required=True) or ""
+    position = _field(body, "position", required=True) or ""
+    comment = _field(body, "comment")
+    owner = _owner()
+
+    def work(db: Any) -> dict[str, Any]:
+        approvals.add_approver(
+            db, db.merge(owner), task_key, user, position, comment=comment, via="api"
+        )
+        return _reloaded(db, task_key)
+
+    return reply(transact(work))
+
+
+@bp.post("/approvals/<task_key>/send-back")
+@api_key_required("approvals:write")
+def send_back(task_key: str) -> Response:
+    """退回: to a person for more information, an earlier step or an earlier approval."""
+    body = json_body()
+    comment = _field(body, "comment", required=True)
+    to = {name: _field(body, name) for name in ("to_user", "to_step", "to_node")}
+    owner = _owner()
+
+    def work(db: Any) -> dict[str, Any]:
+        approvals.send_back(db, db.merge(owner), task_key, comment=comment, via="api", **to)
+        return _reloaded(db, task_key)
+
+    return reply(transact(work))
+
+
+@bp.post("/approvals/<task_key>/resubmit")
+@api_key_required("approvals:write")
+def resubmit(task_key: str) -> Response:
+    """Answer a 需补充信息 task: the step opens again; returns its fresh tasks."""
+    body = json_body()
+    comment = _field(body, "comment")
+    owner = _owner()
+
+    def work(db: Any) -> list[dict[str, Any]]:
+        fresh = approvals.resubmit(db, db.merge(owner), task_key, comment=comment, via="api")
+        return [task_json(t) for t in fresh]
+
+    return reply({"items": transact(work)})
+
+
+@bp.post("/approvals/<task_key>/cc")
+@api_key_required("approvals:write")
+def copy_approval(task_key: str) -> Response:
+    """抄送: let colleagues read a pending task and its outcome."""
+    body = json_body()
+    users = body.get("users")
+    if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
+        raise ValidationError(
+            _l('users is a list of user names, e.g. ["wang"].'),
+            code="invalid_body",
+            details=[{"path": "/users", "message": "expected an array of strings", "rule": "type"}],
+        )
+    comment = _field(body, "comment")
+    owner = _owner()
+
+    def work(db: Any) -> dict[str, Any]:
+        approvals.copy_to(db, db.merge(owner), task_key, users, comment=comment, via="api")
+        return _reloaded(db, task_key)
+
+    return reply(transact(work))
+
+
+@bp.post("/approvals/<task_key>/comments")
+@api_key_required("approvals:write")
+def comment_approval(task_key: str) -> Response:
+    """A comment on a task; @mentioned users are told and may read it."""
+    body = json_body()
+    text = _field(body, "comment", required=True)
+    owner = _owner()
+    done = transact(
+        lambda db: approvals.add_comment(db, db.merge(owner), task_key, text, via="api")
+    )
+    return reply({"mentioned": done.mentioned, "unknown": done.unknown}, 201)
 
 
 # -- alerts -----------------------------------------------------------------------------

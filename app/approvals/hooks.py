@@ -21,6 +21,8 @@ EVENT_OF_KIND = {
     "approval": "approval_needed",
     "escalation": "approval_escalated",
     "delegated": "approval_delegated",
+    "added": "approval_needed",
+    "info": "approval_info",
 }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..models import (
     ApprovalAction,
+    ApprovalReader,
     ApprovalTask,
     Flow,
     FlowVersion,
@@ -57,6 +58,8 @@ class Detail:
     steps: list[ApprovalTask] = field(default_factory=list)
     acting_for: str | None = None
     decided_by: ApprovalTask | None = None
+    # Who was copied on the step (抄送) or mentioned in its comments.
+    readers: list[ApprovalReader] = field(default_factory=list)
 
 
 def _text(value: Any, language: str) -> str:
@@ -105,7 +108,7 @@ def inbox(
     """Approvals waiting for ``user`` (or decided by them, ``show="done"``), soonest due first,
     one page at a time (a page past the last shows the last)."""
     now = now or utcnow()
-    absent = services.principals(db, user, now) if show != "done" else []
+    absent = services.principals(db, user, now) if show == "pending" else []
     query = (
         select(ApprovalTask, Order, Flow)
         .join(Run, Run.id == ApprovalTask.run_id)
@@ -114,9 +117,21 @@ def inbox(
         .join(Flow, Flow.id == FlowVersion.flow_id)
     )
     if show == "done":
-        decided = select(ApprovalAction.task_key).where(ApprovalAction.actor == user.username)
+        decided = select(ApprovalAction.task_key).where(
+            ApprovalAction.actor == user.username, ApprovalAction.action != "commented"
+        )
         query = query.where(ApprovalTask.task_key.in_(decided))
         order_by: tuple[Any, ...] = (ApprovalTask.decided_at.desc(), ApprovalTask.id.desc())
+    elif show == "cc":  # 抄送我的: copied on it or mentioned in it, newest first
+        roles = sorted(user.role_names)
+        mine = ApprovalReader.username == user.username
+        if roles:
+            mine = or_(
+                mine, and_(ApprovalReader.username.is_(None), ApprovalReader.role.in_(roles))
+            )
+        copied = select(ApprovalReader.task_key).where(mine)
+        query = query.where(ApprovalTask.task_key.in_(copied))
+        order_by = (ApprovalTask.created_at.desc(), ApprovalTask.id.desc())
     else:
         query = query.where(ApprovalTask.status == "pending")
         if not (everyone and "admin" in user.role_names):
@@ -142,7 +157,7 @@ def inbox(
                 checks_total=len(checks),
                 acting_for=(
                     services.acting_for(db, user, task, now=now, absent=absent)
-                    if show != "done"
+                    if show == "pending"
                     else None
                 ),
                 overdue=task.due_at is not None and task.due_at < now,
@@ -160,7 +175,7 @@ def pending_count(db: Session, user: User) -> int:
     return int(db.scalar(query) or 0)
 
 
-def _node_names(version: FlowVersion | None, language: str) -> dict[str, str]:
+def node_names(version: FlowVersion | None, language: str) -> dict[str, str]:
     names = {}
     for node in (version.doc if version else {}).get("nodes", ()):
         name = node.get("name")
@@ -180,7 +195,7 @@ def detail(
     run = db.get(Run, task.run_id)
     order = db.get(Order, run.order_id) if run else None
     version = db.get(FlowVersion, run.flow_version_id) if run else None
-    names = _node_names(version, language)
+    names = node_names(version, language)
     fresh = _checks_now(db, task, run, version, now or utcnow()) if task.status == "pending" else {}
     checks = []
     for c in task.payload.get("checks") or ():
@@ -228,6 +243,13 @@ def detail(
             .order_by(ApprovalTask.id)
         )
     )
+    readers = list(
+        db.scalars(
+            select(ApprovalReader)
+            .where(ApprovalReader.run_id == task.run_id, ApprovalReader.node_id == task.node_id)
+            .order_by(ApprovalReader.id)
+        )
+    )
     flow = ""
     if version is not None:
         flow = (
@@ -248,6 +270,7 @@ def detail(
         if task.status == "pending"
         else None,
         decided_by=services.decider(db, task) if task.status != "pending" else None,
+        readers=readers,
     )
 
 

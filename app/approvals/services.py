@@ -1,4 +1,5 @@
-"""Deciding and delegating approval tasks. Two approvers deciding at the same moment get
+"""Deciding, delegating, 加签 (adding an approver), 退回 (sending back), resubmitting, 抄送
+(copying) and commenting on approval tasks. Two approvers deciding at the same moment get
 exactly one outcome: the run's optimistic lock lets one transaction win, and the engine tells
 the other that the task (or the step) was already decided.
 
@@ -10,6 +11,7 @@ the way it came in (web, link, bulk, api), the device and the comment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +23,22 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from flow_engine import ApprovalDecided, ApprovalDelegated
+from flow_engine import (
+    ApprovalAdded,
+    ApprovalCopied,
+    ApprovalDecided,
+    ApprovalDelegated,
+    ApprovalResubmitted,
+    ApprovalSentBack,
+    Event,
+)
 
 from ..errors import AppError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from ..models import ApprovalAction, ApprovalTask, Order, Run, User, utcnow
+from ..models import ApprovalAction, ApprovalTask, Order, Run, RunEvent, User, utcnow
 from ..notifications.people import is_away
 from ..runs import services as runs
 from ..subscriptions import publish
+from . import readers
 
 DECISIONS = ("approved", "rejected")
 MAX_COMMENT = 2000
@@ -136,6 +147,14 @@ def decide(
         )
     now = now or utcnow()
     task, principal = _open_task(db, actor, task_key, now)
+    if is_info(task):
+        raise ValidationError(
+            _l(
+                "This task asks you for more information, not for a decision: answer in the "
+                "comment and press Resubmit."
+            ),
+            fields={"decision": "info_request"},
+        )
     event = ApprovalDecided(task.task_key, actor.username, decision, comment)
     outcome = runs.apply_event(db, task.run_id, event, now=now)
     db.refresh(task)
@@ -349,7 +368,26 @@ def decider(db: Session, task: ApprovalTask) -> ApprovalTask | None:
     ).first()
 
 
+def _sent_back_by(db: Session, task: ApprovalTask) -> str | None:
+    """Who sent ``task``'s step back, when that is what closed it."""
+    if task.status == "sent_back":
+        return task.decided_by
+    if task.status != "withdrawn" or task.comment != "sent_back":
+        return None
+    return db.scalars(
+        select(ApprovalAction.actor)
+        .where(ApprovalAction.run_id == task.run_id, ApprovalAction.action == "sent_back")
+        .order_by(ApprovalAction.id.desc())
+    ).first()
+
+
 def _already(db: Session, task: ApprovalTask) -> ConflictError:
+    back = _sent_back_by(db, task)
+    if back:
+        return ConflictError(
+            _l("Already sent back by %(who)s; it waits for the resubmission.", who=back),
+            code="already_decided",
+        )
     winner = decider(db, task)
     if winner is not None and winner.decided_by:
         return ConflictError(
@@ -364,3 +402,365 @@ def _already(db: Session, task: ApprovalTask) -> ConflictError:
         _l("This approval is no longer open (%(status)s).", status=task.status),
         code="already_decided",
     )
+
+
+# -- 加签, 退回, resubmission, 抄送, comments --------------------------------------------------
+
+POSITIONS = ("before", "after")
+MAX_COPIES = 20
+_MENTION = re.compile(r"@([A-Za-z0-9_.\-]{1,64})")
+
+
+def is_info(task: ApprovalTask) -> bool:
+    """Whether ``task`` asks for more information (退回 to a person) rather than a decision."""
+    return (task.payload or {}).get("kind") == "info"
+
+
+def _active_user(db: Session, name: str, field: str) -> User:
+    """The active user called ``name``, or a ValidationError naming what was given."""
+    text = (name or "").strip()
+    found = db.scalars(select(User).where(User.username == text)).one_or_none() if text else None
+    if found is None or not found.is_active:
+        raise ValidationError(
+            _l(
+                "There is no active user named %(name)s. Give a user name, e.g. wang.",
+                name=text or "—",
+            ),
+            fields={field: "unknown"},
+        )
+    return found
+
+
+def _audit(
+    db: Session,
+    task: ApprovalTask,
+    actor: User,
+    principal: str | None,
+    action: str,
+    *,
+    to_user: str | None = None,
+    comment: str | None = None,
+    via: str,
+    device: str | None,
+    now: datetime,
+) -> None:
+    db.add(
+        ApprovalAction(
+            task_key=task.task_key, run_id=task.run_id, action=action, actor=actor.username,
+            on_behalf_of=principal if principal and principal != actor.username else None,
+            to_user=to_user, comment=comment, via=via, device=(device or "")[:255] or None,
+            at=now,
+        )
+    )  # fmt: skip
+
+
+_REFUSED = {
+    "bad_send_back_target": _l(
+        "It can only go back to an earlier approval step this order passed, e.g. the first "
+        "approver of a one-after-another step."
+    ),
+    "send_back_in_parallel_branch": _l(
+        "It cannot go back to an earlier approval while the order is in parallel branches; "
+        "send it back to a person instead."
+    ),
+}
+
+
+def _apply(db: Session, task: ApprovalTask, event: Event, now: datetime) -> Run:
+    """Feed ``event`` to the task's run; a refused one raises (409 when the task was closed
+    meanwhile). Returns the run."""
+    outcome = runs.apply_event(db, task.run_id, event, now=now)
+    db.refresh(task)
+    if not outcome.accepted:
+        message = _REFUSED.get(outcome.ignored or "")
+        if message is not None:
+            raise ValidationError(message, fields={"to": "invalid"})
+        raise _already(db, task)
+    return outcome.run
+
+
+def add_approver(
+    db: Session,
+    actor: User,
+    task_key: str,
+    username: str,
+    position: str,
+    *,
+    comment: str | None = None,
+    now: datetime | None = None,
+    via: str = "web",
+    device: str | None = None,
+) -> ApprovalTask | None:
+    """加签: add ``username`` to a pending task ``before`` the actor (they decide first, then
+    the task comes back) or ``after`` (they approve once the actor approved). Returns the new
+    task for ``before``, None for ``after`` (its task opens when the actor approves).
+    No commit."""
+    if position not in POSITIONS:
+        raise ValidationError(
+            _l("Add the approver before or after you."), fields={"position": "invalid"}
+        )
+    now = now or utcnow()
+    comment = _comment(comment)
+    task, principal = _open_task(db, actor, task_key, now)
+    if is_info(task):
+        raise ValidationError(
+            _l("This task asks for more information; approvers cannot be added to it."),
+            fields={"user": "info_request"},
+        )
+    target = _active_user(db, username, "user")
+    if target.id == actor.id or target.username == task.assignee:
+        raise ValidationError(_l("Choose someone else."), fields={"user": "self"})
+    _apply(
+        db,
+        task,
+        ApprovalAdded(task.task_key, actor.username, target.username, position, comment),
+        now,
+    )
+    action = "added_before" if position == "before" else "added_after"
+    if position == "before":
+        task.status, task.comment = "added", comment
+        task.decided_by, task.decided_at = actor.username, now
+    _audit(db, task, actor, principal, action, to_user=target.username, comment=comment,
+           via=via, device=device, now=now)  # fmt: skip
+    db.flush()
+    if position == "after":
+        return None
+    return db.scalars(
+        select(ApprovalTask)
+        .where(ApprovalTask.run_id == task.run_id, ApprovalTask.assignee == target.username,
+               ApprovalTask.status == "pending")
+        .order_by(ApprovalTask.id.desc())
+    ).first()  # fmt: skip
+
+
+def send_back_targets(db: Session, task: ApprovalTask) -> dict[str, list[tuple[str, str]]]:
+    """Where ``task`` may go back to: earlier approved steps of a one-after-another approval
+    (task key, approver) and earlier approval nodes of the run's path (node id, node)."""
+    steps = []
+    if (task.payload or {}).get("mode") == "sequential":
+        steps = [
+            (t.task_key, t.decided_by or t.assignee or t.role or "")
+            for t in db.scalars(
+                select(ApprovalTask)
+                .where(ApprovalTask.run_id == task.run_id, ApprovalTask.node_id == task.node_id,
+                       ApprovalTask.status == "approved", ApprovalTask.id < task.id)
+                .order_by(ApprovalTask.id)
+            )
+        ]  # fmt: skip
+    nodes = list(
+        dict.fromkeys(
+            db.scalars(
+                select(RunEvent.node_id)
+                .where(RunEvent.run_id == task.run_id, RunEvent.kind == "node_waiting",
+                       RunEvent.node_type == "approval", RunEvent.node_id != task.node_id)
+                .order_by(RunEvent.seq)
+            )
+        )
+    )  # fmt: skip
+    return {"steps": steps, "nodes": [(n, n) for n in nodes if n]}
+
+
+def send_back(
+    db: Session,
+    actor: User,
+    task_key: str,
+    *,
+    comment: str | None,
+    to_user: str | None = None,
+    to_step: str | None = None,
+    to_node: str | None = None,
+    now: datetime | None = None,
+    via: str = "web",
+    device: str | None = None,
+) -> ApprovalTask | None:
+    """退回: send a pending task back, with a comment, to a person for more information
+    (``to_user``; they get a 需补充信息 task), to an earlier step of a one-after-another
+    approval (``to_step``, that step's task key) or to an earlier approval node of the run
+    (``to_node``). Returns the task opened for the person or step, if any. No commit."""
+    comment = _comment(comment)
+    if not comment:
+        raise ValidationError(
+            _l("Say what is missing: a comment is required to send it back."),
+            fields={"comment": "required"},
+        )
+    chosen = [x for x in (to_user, to_step, to_node) if x and x.strip()]
+    if len(chosen) != 1:
+        raise ValidationError(
+            _l("Send it back to one person or one earlier step."), fields={"to": "required"}
+        )
+    now = now or utcnow()
+    task, principal = _open_task(db, actor, task_key, now)
+    if is_info(task):
+        raise ValidationError(
+            _l("Answer this request with Resubmit; it cannot be sent back."),
+            fields={"to": "info_request"},
+        )
+    target_name = None
+    if to_user and to_user.strip():
+        target_name = _active_user(db, to_user, "to_user").username
+    event = ApprovalSentBack(
+        task.task_key, actor.username, comment, to_user=target_name,
+        to_step=(to_step or "").strip() or None, to_node=(to_node or "").strip() or None,
+    )  # fmt: skip
+    _apply(db, task, event, now)
+    task.status, task.comment = "sent_back", comment
+    task.decided_by, task.decided_at = actor.username, now
+    shown = target_name or to_node or ""
+    if to_step:
+        step = db.scalars(select(ApprovalTask).where(ApprovalTask.task_key == to_step)).first()
+        shown = (step.decided_by or step.assignee or "") if step is not None else to_step
+    _audit(db, task, actor, principal, "sent_back", to_user=shown[:64], comment=comment,
+           via=via, device=device, now=now)  # fmt: skip
+    db.flush()
+    return db.scalars(
+        select(ApprovalTask)
+        .where(ApprovalTask.run_id == task.run_id, ApprovalTask.status == "pending",
+               ApprovalTask.id > task.id)
+        .order_by(ApprovalTask.id)
+    ).first()  # fmt: skip
+
+
+def resubmit(
+    db: Session,
+    actor: User,
+    task_key: str,
+    *,
+    comment: str | None = None,
+    now: datetime | None = None,
+    via: str = "web",
+    device: str | None = None,
+) -> list[ApprovalTask]:
+    """Answer a 需补充信息 task: the step it came from opens again with fresh tasks.
+    Returns them. No commit."""
+    now = now or utcnow()
+    comment = _comment(comment)
+    task, principal = _open_task(db, actor, task_key, now)
+    if not is_info(task):
+        raise ValidationError(
+            _l("Only a request for more information is resubmitted; decide this one."),
+            fields={"task": "not_info"},
+        )
+    _apply(db, task, ApprovalResubmitted(task.task_key, actor.username, comment), now)
+    task.status, task.comment = "resubmitted", comment
+    task.decided_by, task.decided_at = actor.username, now
+    _audit(db, task, actor, principal, "resubmitted", comment=comment, via=via, device=device,
+           now=now)  # fmt: skip
+    db.flush()
+    return list(
+        db.scalars(
+            select(ApprovalTask)
+            .where(ApprovalTask.run_id == task.run_id, ApprovalTask.status == "pending",
+                   ApprovalTask.id > task.id)
+            .order_by(ApprovalTask.id)
+        )
+    )  # fmt: skip
+
+
+def copy_to(
+    db: Session,
+    actor: User,
+    task_key: str,
+    usernames: Iterable[str],
+    *,
+    comment: str | None = None,
+    now: datetime | None = None,
+    via: str = "web",
+    device: str | None = None,
+) -> list[str]:
+    """抄送: let colleagues read a pending task and its outcome, and tell them. Returns the
+    user names copied. No commit."""
+    now = now or utcnow()
+    comment = _comment(comment)
+    names = list(dict.fromkeys(n.strip() for n in usernames if n and n.strip()))
+    if not names:
+        raise ValidationError(
+            _l("Choose at least one colleague to copy."), fields={"users": "required"}
+        )
+    if len(names) > MAX_COPIES:
+        raise ValidationError(
+            _l("Copy at most %(n)d people at once.", n=MAX_COPIES), fields={"users": "too_many"}
+        )
+    task, principal = _open_task(db, actor, task_key, now)
+    people = [_active_user(db, name, "users").username for name in names]
+    _apply(db, task, ApprovalCopied(task.task_key, actor.username, tuple(people), comment), now)
+    for name in people:
+        _audit(db, task, actor, principal, "cc", to_user=name, comment=comment, via=via,
+               device=device, now=now)  # fmt: skip
+    db.flush()
+    return people
+
+
+def may_read(db: Session, user: User, task: ApprovalTask, *, now: datetime | None = None) -> bool:
+    """Whether ``user`` may open ``task``: who may decide it (or acts for them), who acted on
+    the run's approvals, and who was copied on or mentioned in its step."""
+    if not user.is_active:
+        return False
+    if may_decide(user, task) or acting_for(db, user, task, now=now) is not None:
+        return True
+    if readers.reads(db, user, task):
+        return True
+    acted = db.scalars(
+        select(ApprovalAction.id).where(
+            ApprovalAction.run_id == task.run_id, ApprovalAction.actor == user.username
+        )
+    ).first()
+    return acted is not None
+
+
+@dataclass(frozen=True)
+class Commented:
+    mentioned: list[str]
+    unknown: list[str]
+
+
+def mentions(db: Session, text: str) -> tuple[list[User], list[str]]:
+    """The active users ``@``-mentioned in ``text`` (by user name or display name) and the
+    mentions that name nobody."""
+    users = list(db.scalars(select(User).where(User.is_active.is_(True))))
+    by_name = {u.username.lower(): u for u in users}
+    found: dict[int, User] = {}
+    for u in users:  # display names may hold spaces and Chinese: look for them as written
+        if u.display_name and f"@{u.display_name}" in text:
+            found[u.id] = u
+    unknown = []
+    for word in _MENTION.findall(text):
+        user = by_name.get(word.lower())
+        if user is not None:
+            found[user.id] = user
+        elif not any(f"@{u.display_name}".startswith(f"@{word}") for u in found.values()):
+            unknown.append(word)
+    return list(found.values()), list(dict.fromkeys(unknown))
+
+
+def add_comment(
+    db: Session,
+    actor: User,
+    task_key: str,
+    text: str | None,
+    *,
+    now: datetime | None = None,
+    via: str = "web",
+    device: str | None = None,
+) -> Commented:
+    """A comment on a task from anyone who may read it; the people ``@``-mentioned are told
+    and may read the task from then on. No commit."""
+    now = now or utcnow()
+    comment = _comment(text)
+    if not comment:
+        raise ValidationError(_l("Write a comment first."), fields={"comment": "required"})
+    task = get_task(db, task_key)
+    if not may_read(db, actor, task, now=now):
+        raise PermissionDeniedError(_l("You may not read this approval."))
+    people, unknown = mentions(db, comment)
+    people = [p for p in people if p.id != actor.id]
+    names = sorted(p.username for p in people)
+    _audit(db, task, actor, None, "commented", to_user=",".join(names)[:64] or None,
+           comment=comment, via=via, device=device, now=now)  # fmt: skip
+    if people:
+        readers.add_readers(
+            db, run_id=task.run_id, node_id=task.node_id, task_key=task.task_key,
+            people=[{"user": n} for n in names], reason="mention", added_by=actor.username,
+            text=comment, now=now,
+        )  # fmt: skip
+    db.flush()
+    return Commented(names, unknown)

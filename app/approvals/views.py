@@ -1,5 +1,6 @@
-"""Approver pages: the inbox, one approval, decisions (one or many), delegation, out of
-office, and the sign-in links from notifications."""
+"""Approver pages: the inbox, one approval, decisions (one or many), delegation, 加签,
+退回 and resubmission, 抄送, comments, out of office, and the sign-in links from
+notifications."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..db import get_db, get_session, in_transaction
-from ..errors import AppError, NotFoundError, ValidationError
-from ..models import User, utcnow
+from ..errors import AppError, NotFoundError, PermissionDeniedError, ValidationError
+from ..models import FlowVersion, User, utcnow
 from ..notifications import links
 from ..notifications import services as notifications
 from ..security import can, current_user, permission_required
@@ -65,8 +66,8 @@ def _device() -> str:
 def _viewer(task_key: str) -> tuple[User | None, str]:
     """Who looks at ``task_key``: the signed-in user, or the one a link signed in for it."""
     user = current_user()
-    if user is not None:
-        return (user, "web") if can("approvals.decide") else (None, "")
+    if user is not None:  # without the approver permission: a reader (copied, mentioned)
+        return (user, "web") if can("approvals.decide") else (user, "read")
     scope = session.get("approval_link") or {}
     if scope.get("task") == task_key and scope.get("until", 0) > time.time():
         found = get_session().get(User, scope.get("uid"))
@@ -89,7 +90,7 @@ def inbox() -> str:
         db,
         user,
         language=_language(),
-        show="done" if args.get("show") == "done" else "pending",
+        show=args.get("show") if args.get("show") in ("done", "cc") else "pending",
         search=args.get("q", "")[:64],
         overdue_only=args.get("overdue") == "1",
         everyone=args.get("all") == "1",
@@ -110,9 +111,8 @@ def detail(task_key: str) -> str | Response:
     db = get_session()
     task = services.get_task(db, task_key)
     view = queries.detail(db, user, task, language=_language())
-    if via == "web" and view.acting_for is None and not services.may_decide(user, task):
-        if not any(a.actor == user.username for a in view.actions):
-            return render_template("approvals/not_yours.html", task=task), 403
+    if via != "link" and view.acting_for is None and not services.may_read(db, user, task):
+        return render_template("approvals/not_yours.html", task=task), 403
     # A page read takes no write lock; its one write waits for the lock in a unit of its own.
     in_transaction(get_db(), lambda unit: notifications.mark_task_read(unit, user, task_key))
     return _detail_page(db, view, user, via)
@@ -123,59 +123,176 @@ def _detail_page(db: Any, view: queries.Detail, user: User, via: str, link: str 
     its buttons then post to the link, which is used up by that tap."""
     users = db.scalars(select(User).where(User.is_active.is_(True)).order_by(User.username))
     colleagues = [u for u in users if u.id != user.id]
+    acting = view.task.status == "pending" and view.acting_for is not None
+    targets = services.send_back_targets(db, view.task) if acting and not link else {}
+    if targets.get("nodes") and view.run is not None:
+        names = queries.node_names(db.get(FlowVersion, view.run.flow_version_id), _language())
+        targets["nodes"] = [(n, names.get(n, n)) for n, _name in targets["nodes"]]
     return render_template(
         "approvals/detail.html", view=view, viewer=user, via=via, colleagues=colleagues,
-        now=utcnow(), link=link,
+        now=utcnow(), link=link, targets=targets, info=services.is_info(view.task),
     )  # fmt: skip
 
 
 @bp.post("/<task_key>/decide")
 def decide(task_key: str) -> Response | tuple[str, int]:
-    user, via = _viewer(task_key)
+    user, via = _signed_in(task_key)
     if user is None:
         return _login_redirect()
     return _decide(user, via, task_key)
 
 
-def _decide(user: User, via: str, task_key: str) -> Response:
-    db = get_session()
+def _decide(user: User, via: str, task_key: str) -> Response | tuple[str, int]:
     decision = request.form.get("decision", "")
-    try:
+
+    def work(db: Any) -> str:
         services.decide(
             db, user, task_key, decision, comment=request.form.get("comment"), via=via,
             device=_device(),
         )  # fmt: skip
+        return _("Approved.") if decision == "approved" else _("Rejected.")
+
+    return _act(task_key, work)
+
+
+def _act(task_key: str, work: Any) -> Response | tuple[str, int]:
+    """Do ``work(db)`` (it returns the message to show), commit, and go back to the task;
+    a refusal is shown there, and someone who may not act on the task gets a 403."""
+    db = get_session()
+    try:
+        done = work(db)
+    except PermissionDeniedError:
+        db.rollback()
+        return render_template("approvals/not_yours.html"), 403
     except AppError as err:
         db.rollback()
         flash(str(err.message), "error")
     else:
         db.commit()
-        flash(_("Approved.") if decision == "approved" else _("Rejected."), "success")
+        for message, kind in done if isinstance(done, list) else [(done, "success")]:
+            flash(message, kind)
     return redirect(url_for("approvals.detail", task_key=task_key))
 
 
-@bp.post("/<task_key>/delegate")
-def delegate(task_key: str) -> Response:
+def _signed_in(task_key: str) -> tuple[User | None, str]:
     user, via = _viewer(task_key)
+    return user, ("web" if via == "read" else via)
+
+
+@bp.post("/<task_key>/add")
+def add_approver(task_key: str) -> Response | tuple[str, int]:
+    """加签: add an approver before or after oneself."""
+    user, via = _signed_in(task_key)
+    if user is None:
+        return _login_redirect()
+    form = request.form
+
+    def work(db: Any) -> str:
+        position = form.get("position", "")
+        services.add_approver(
+            db, user, task_key, form.get("user", ""), position, comment=form.get("comment"),
+            via=via, device=_device(),
+        )  # fmt: skip
+        name = form.get("user", "").strip()
+        if position == "before":
+            return _("%(name)s decides first; then it comes back to you.", name=name)
+        return _("%(name)s approves after you.", name=name)
+
+    return _act(task_key, work)
+
+
+@bp.post("/<task_key>/send-back")
+def send_back(task_key: str) -> Response | tuple[str, int]:
+    """退回: to a person for more information, an earlier step or an earlier approval."""
+    user, via = _signed_in(task_key)
+    if user is None:
+        return _login_redirect()
+    form = request.form
+    target = form.get("to", "")
+    kind, _sep, value = target.partition(":")
+
+    def work(db: Any) -> str:
+        person = form.get("to_user", "") if kind == "user" else None
+        services.send_back(
+            db, user, task_key, comment=form.get("comment"), to_user=person,
+            to_step=value if kind == "step" else None, to_node=value if kind == "node" else None,
+            via=via, device=_device(),
+        )  # fmt: skip
+        return _("Sent back.")
+
+    return _act(task_key, work)
+
+
+@bp.post("/<task_key>/resubmit")
+def resubmit(task_key: str) -> Response | tuple[str, int]:
+    user, via = _signed_in(task_key)
+    if user is None:
+        return _login_redirect()
+
+    def work(db: Any) -> str:
+        services.resubmit(
+            db, user, task_key, comment=request.form.get("comment"), via=via, device=_device()
+        )
+        return _("Resubmitted: the approvers have it again.")
+
+    return _act(task_key, work)
+
+
+@bp.post("/<task_key>/cc")
+def copy_to(task_key: str) -> Response | tuple[str, int]:
+    """抄送: let colleagues read this approval."""
+    user, via = _signed_in(task_key)
+    if user is None:
+        return _login_redirect()
+
+    def work(db: Any) -> str:
+        names = services.copy_to(
+            db, user, task_key, request.form.getlist("users"),
+            comment=request.form.get("comment"), via=via, device=_device(),
+        )  # fmt: skip
+        return _("Copied to %(names)s.", names=", ".join(names))
+
+    return _act(task_key, work)
+
+
+@bp.post("/<task_key>/comments")
+def comment(task_key: str) -> Response | tuple[str, int]:
+    user, via = _signed_in(task_key)
+    if user is None:
+        return _login_redirect()
+
+    def work(db: Any) -> list[tuple[str, str]]:
+        done = services.add_comment(
+            db, user, task_key, request.form.get("comment"), via=via, device=_device()
+        )
+        shown = [(_("Comment added."), "success")]
+        if done.mentioned:
+            shown.append((_("Told %(names)s.", names=", ".join(done.mentioned)), "success"))
+        if done.unknown:
+            names = ", ".join("@" + n for n in done.unknown)
+            shown.append((_("Nobody is called %(names)s: not told.", names=names), "error"))
+        return shown
+
+    return _act(task_key, work)
+
+
+@bp.post("/<task_key>/delegate")
+def delegate(task_key: str) -> Response | tuple[str, int]:
+    user, via = _signed_in(task_key)
     if user is None:
         return _login_redirect()
     return _delegate(user, via, task_key)
 
 
-def _delegate(user: User, via: str, task_key: str) -> Response:
-    db = get_session()
-    try:
+def _delegate(user: User, via: str, task_key: str) -> Response | tuple[str, int]:
+    def work(db: Any) -> str:
         new = services.delegate(
             db, user, task_key, request.form.get("to_user", ""),
             comment=request.form.get("comment"), via=via, device=_device(),
         )  # fmt: skip
-    except AppError as err:
-        db.rollback()
-        flash(str(err.message), "error")
-    else:
-        db.commit()
-        flash(_("Handed to %(name)s.", name=new.assignee), "success")
-    return redirect(url_for("approvals.detail", task_key=task_key))
+        return _("Handed to %(name)s.", name=new.assignee)
+
+    return _act(task_key, work)
 
 
 @bp.post("/bulk")

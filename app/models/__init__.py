@@ -2,7 +2,7 @@
 
 from .alert import Alert, AlertOrder, AlertRule
 from .api_key import ApiKey
-from .approval import ApprovalAction, ApprovalLink, ApprovalTask
+from .approval import ApprovalAction, ApprovalLink, ApprovalReader, ApprovalTask
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .channel import Channel, ChannelDelivery, IntakeRule, OrderDedupKey, WebhookReceipt
 from .cost import CostDimension, CostDriver, OrderCost, OrderDimension
@@ -46,6 +46,7 @@ __all__ = [
     "ApiKey",
     "ApprovalAction",
     "ApprovalLink",
+    "ApprovalReader",
     "ApprovalTask",
     "Base",
     "BusinessRole",

@@ -54,7 +54,8 @@ class ApprovalAction(Base):
     run_id: Mapped[int | None] = mapped_column(
         ForeignKey("runs.id", ondelete="CASCADE"), index=True
     )
-    # decided | delegated | routed | away_set | away_cleared
+    # decided | delegated | routed | away_set | away_cleared | added_before | added_after |
+    # sent_back | resubmitted | cc | commented
     action: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str | None] = mapped_column(String(64), index=True)
     on_behalf_of: Mapped[str | None] = mapped_column(String(64))
@@ -65,6 +66,30 @@ class ApprovalAction(Base):
     via: Mapped[str | None] = mapped_column(String(16))
     device: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApprovalReader(Base):
+    """Someone who may read an approval step without deciding it: copied on it (抄送, from the
+    node's ``cc`` or by an approver) or mentioned in a comment. Reading extends to every task
+    of the same step (run and node); ``task_key`` is the task shown in their 抄送我的 list."""
+
+    __tablename__ = "approval_readers"
+    __table_args__ = (
+        Index("ix_approval_readers_step", "run_id", "node_id"),
+        Index("ix_approval_readers_username", "username"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(String(64))
+    task_key: Mapped[str] = mapped_column(String(128))
+    # A person, or every member of a role (a node's cc may name a role).
+    username: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(32))
+    # cc | mention
+    reason: Mapped[str] = mapped_column(String(16))
+    added_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ApprovalLink(Base):

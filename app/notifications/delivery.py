@@ -44,6 +44,8 @@ APPROVAL_EVENTS = {
     "approval": "approval_needed",
     "escalation": "approval_escalated",
     "delegated": "approval_delegated",
+    "added": "approval_needed",
+    "info": "approval_info",
     "approval_reminder": "approval_reminder",
 }
 PERSONAL = ("email", "sms")  # channels that reach one person: they carry sign-in links
@@ -134,6 +136,14 @@ def _targets(
     )
     out: list[tuple[User, ApprovalTask | None, str | None]] = []
     seen: set[tuple[int, str | None]] = set()
+    if tasks and payload.get("readers"):  # copied or mentioned: told themselves, whatever state
+        for user, _principal in resolve(
+            db, list(payload.get("recipients") or ()), now, routed=False
+        ):
+            if (user.id, tasks[0].task_key) not in seen:
+                seen.add((user.id, tasks[0].task_key))
+                out.append((user, tasks[0], None))
+        return out
     if tasks:
         for task in sorted(tasks, key=lambda t: keys.index(t.task_key)):
             if task.status != "pending":
@@ -183,6 +193,8 @@ def fan_out(db: Session, app: Flask, message: OutboxMessage) -> list[int]:
             values["delegated_by"] = (
                 _delegated_by(db, task, user) if event == "approval_delegated" else ""
             )
+            values["by"] = payload.get("by") or task.payload.get("requested_by") or ""
+            values["message"] = payload.get("text") or task.payload.get("comment") or ""
             if principal:
                 _note_routed(db, task, principal, user, now)
         else:

@@ -24,6 +24,9 @@ EVENTS = (
     "approval_reminder",
     "approval_escalated",
     "approval_delegated",
+    "approval_info",
+    "approval_cc",
+    "approval_mention",
     "flow_message",
 )
 TEMPLATE_KINDS = ("inbox", "email", "wecom", "dingtalk", "feishu", "sms")
@@ -46,6 +49,12 @@ _SUBJECTS = {
     ("approval_escalated", "en"): "Escalated: order {{ order_id }} passed its time limit",
     ("approval_delegated", "zh"): "【转交审批】{{ delegated_by }} 将订单 {{ order_id }} 转交给您",
     ("approval_delegated", "en"): "{{ delegated_by }} handed order {{ order_id }} to you",
+    ("approval_info", "zh"): "【需补充信息】{{ by }} 退回了订单 {{ order_id }}，请补充后重新提交",
+    ("approval_info", "en"): "{{ by }} sent order {{ order_id }} back to you for more information",
+    ("approval_cc", "zh"): "【抄送】订单 {{ order_id }} 的审批抄送给您",
+    ("approval_cc", "en"): "For your information: the approval of order {{ order_id }}",
+    ("approval_mention", "zh"): "【审批评论】{{ by }} 在订单 {{ order_id }} 的审批中提到了您",
+    ("approval_mention", "en"): "{{ by }} mentioned you on the approval of order {{ order_id }}",
     ("flow_message", "zh"): "【OrderFlow】{{ message|truncate(40) }}",
     ("flow_message", "en"): "OrderFlow: {{ message|truncate(60) }}",
 }
@@ -83,6 +92,25 @@ _SHORT = {
     "zh": "【OrderFlow】订单{{ order_id }}待您审批{% if due %}，{{ due }}前处理{% endif %}：{{ link }}",
     "en": "OrderFlow: order {{ order_id }} needs your approval{% if due %} by {{ due }}{% endif %}: {{ link }}",
 }
+# Messages that ask for no decision: more information (退回), a copy (抄送), a mention.
+_READ = {
+    "zh": (
+        "{{ name }}，您好：\n{{ subject }}\n" + _ORDER_ZH + "\n"
+        "{% if message %}{{ by }}：{{ message }}\n{% endif %}"
+        "打开审批：{{ link }}\n"
+    ),
+    "en": (
+        "Hello {{ name }},\n{{ subject }}\n" + _ORDER_EN + "\n"
+        "{% if message %}{{ by }}: {{ message }}\n{% endif %}"
+        "Open the approval: {{ link }}\n"
+    ),
+}
+_READ_SHORT = {
+    "zh": "【OrderFlow】{{ subject }}：{{ link }}",
+    "en": "OrderFlow: {{ subject }}: {{ link }}",
+}
+READ_EVENTS = ("approval_info", "approval_cc", "approval_mention")
+
 _FLOW = {
     "zh": "{{ message }}{% if link %}\n{{ link }}{% endif %}",
     "en": "{{ message }}{% if link %}\n{{ link }}{% endif %}",
@@ -95,6 +123,8 @@ def default_template(kind: str, event: str, language: str) -> tuple[str, str]:
     if event == "flow_message":
         return subject, _FLOW[language]
     style = _STYLE.get(kind, "text")
+    if event in READ_EVENTS:
+        return subject, (_READ_SHORT if style == "short" else _READ)[language]
     body = {"markdown": _MARKDOWN, "short": _SHORT}.get(style, _TEXT)[language]
     return subject, body
 
@@ -124,7 +154,7 @@ def _sample() -> dict[str, Any]:
         "name": "李强", "order_id": "TB1001", "customer": "李娜", "amount": "25,000.00",
         "currency": "CNY", "reason": "订单金额超过 20,000", "due": "2026-10-08 18:00",
         "checks_total": 3, "checks_failed": 1, "link": "https://orderflow.example/a/x",
-        "delegated_by": "王敏", "message": "Order TB1001 is stuck", "subject": "…",
+        "delegated_by": "王敏", "by": "王敏", "message": "Order TB1001 is stuck", "subject": "…",
     }  # fmt: skip
 
 

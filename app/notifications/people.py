@@ -28,9 +28,10 @@ def delegate_of(db: Session, user: User, now: datetime) -> User | None:
 
 
 def resolve(
-    db: Session, specs: Iterable[Mapping[str, str]], now: datetime
+    db: Session, specs: Iterable[Mapping[str, str]], now: datetime, *, routed: bool = True
 ) -> list[tuple[User, str | None]]:
-    """(user to notify, username they act for or None) in order, without duplicates."""
+    """(user to notify, username they act for or None) in order, without duplicates.
+    ``routed=False``: the people themselves, even when out of office (a copy, a mention)."""
     out: list[tuple[User, str | None]] = []
     seen: set[int] = set()
     for spec in specs:
@@ -51,7 +52,7 @@ def resolve(
         for user in users:
             if not user.is_active:
                 continue
-            delegate = delegate_of(db, user, now)
+            delegate = delegate_of(db, user, now) if routed else None
             target, principal = (delegate, user.username) if delegate else (user, None)
             if target.id not in seen:
                 seen.add(target.id)

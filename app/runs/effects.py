@@ -125,6 +125,7 @@ def _create_tasks(ctx: EffectContext, effect: Effect) -> None:
     shown = {k: payload.get(k) for k in ("kind", "mode", "reason", "checks", "order_id")}
     for task in payload["tasks"]:
         who = task["assignee"]
+        extra = {k: v for k, v in task.items() if k not in ("id", "assignee")}
         ctx.db.add(
             ApprovalTask(
                 task_key=task["id"],
@@ -137,9 +138,27 @@ def _create_tasks(ctx: EffectContext, effect: Effect) -> None:
                 why=who.get("why"),
                 status="pending",
                 due_at=datetime.fromisoformat(payload["due"]) if payload.get("due") else None,
-                payload=shown,
+                payload={**shown, **extra} if extra else shown,
             )
         )
+    return None
+
+
+def _copy(ctx: EffectContext, effect: Effect) -> None:
+    """抄送: the people may read the step's tasks; each is told once."""
+    from ..approvals.readers import add_readers
+
+    payload = jsonable(effect.payload)
+    add_readers(
+        ctx.db,
+        run_id=ctx.run_id,
+        node_id=effect.node_id or "",
+        task_key=payload["task_ids"][0],
+        people=payload["people"],
+        reason="cc",
+        added_by=payload.get("by"),
+        now=ctx.now,
+    )
     return None
 
 
@@ -218,6 +237,7 @@ EFFECT_HANDLERS: dict[str, Handler] = {
     "release_inventory": _release,
     "create_approval_tasks": _create_tasks,
     "withdraw_approval_tasks": _withdraw_tasks,
+    "copy_approval": _copy,
     "webhook": _to_outbox,
     "notify": _to_outbox,
     "merge": _merge,

@@ -56,6 +56,15 @@ class JoinArrival:
 
 
 @dataclass(slots=True)
+class Jump:
+    """Leave the node for ``target``, an earlier node of the run's path (退回 to an earlier
+    approval); the runner checks the target before the handler sees the event."""
+
+    target: str
+    data: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
 class Ignore:
     """The event does not change this node (already decided, stale timer ...)."""
 

@@ -1,9 +1,18 @@
 """Human nodes: approval (any-one 或签, all 会签, sequential 依次) with SLA and escalation.
 
 The approval state lives in the waiting token (``wait``): tasks with their status
-(``pending``, ``queued``, ``approved``, ``rejected``, ``withdrawn``, ``delegated``), the checks
-shown to approvers, and the SLA timers. ``approval_decided``, ``approval_delegated`` and
-``timer_fired`` events advance it; a decision on a task that is no longer pending is ignored.
+(``pending``, ``queued``, ``approved``, ``rejected``, ``withdrawn``, ``delegated``, ``added``,
+``sent_back``, ``resubmitted``), the checks shown to approvers, and the SLA timers.
+``approval_decided``, ``approval_delegated``, ``approval_added`` (加签),
+``approval_sent_back`` (退回), ``approval_resubmitted``, ``approval_copied`` (抄送) and
+``timer_fired`` events advance it; any of them on a task that is no longer pending is ignored,
+so exactly one of two racing actions on a task wins.
+
+A task may carry ``after`` (people added after its assignee: once it is approved they
+approve one after another before the approval counts) and ``returns`` (the task of an adder
+who added someone before themself: it opens again once this one is approved). A ``kind:
+info`` task asks a person for more information; resubmitting it opens the tasks listed in its
+``reopen`` again, fresh.
 """
 
 from __future__ import annotations
@@ -12,7 +21,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from flow_engine._durations import parse_duration
-from flow_engine.events import ApprovalDecided, ApprovalDelegated, TimerFired
+from flow_engine.errors import NodeError
+from flow_engine.events import (
+    ApprovalAdded,
+    ApprovalCopied,
+    ApprovalDecided,
+    ApprovalDelegated,
+    ApprovalResubmitted,
+    ApprovalSentBack,
+    TimerFired,
+)
 from flow_engine.model import Node
 from flow_engine.nodes._people import compile_people, resolve_people
 from flow_engine.nodes.base import (
@@ -27,6 +45,7 @@ from flow_engine.nodes.base import (
     CompileEnv,
     HandlerBase,
     Ignore,
+    Jump,
     Next,
     Runtime,
     Wait,
@@ -38,6 +57,9 @@ from flow_engine.state import Token
 from rule_dsl import DslError
 
 _PEOPLE = {"type": "array", "minItems": 1, "maxItems": 50, "items": ASSIGNEE}
+# What a task carries to the approver's page beyond its assignee: who added it (加签), who
+# sent it back or asked for information (退回) and their comment.
+_SHOWN = ("position", "added_by", "requested_by", "resubmitted_by", "comment")
 _TIMEOUTS = {
     "timeout": "走超时分支",
     "escalate": "升级",
@@ -126,6 +148,13 @@ class ApprovalHandler(HandlerBase):
                 "后备处理人",
                 "Takes the task when an approver entry reaches nobody (no holder, deactivated).",
             ),
+            "cc": field(
+                {"type": "array", "maxItems": 50, "items": ASSIGNEE},
+                "Copy to",
+                "抄送",
+                "People who may read the approval and its outcome and are notified, but do "
+                "not decide.",
+            ),
             "store_as": field(VAR_NAME, "Store decision as", "结果变量"),
         },
         required=("assignees",),
@@ -174,6 +203,7 @@ class ApprovalHandler(HandlerBase):
                 parse_duration(sla["escalation_duration"]) if "escalation_duration" in sla else None
             ),
             "store_as": cfg.get("store_as") or node.id,
+            "cc": compile_people(cfg.get("cc", ()), env, "cc"),
             "business": bool(sla.get("business_hours")),
         }
 
@@ -199,7 +229,10 @@ class ApprovalHandler(HandlerBase):
             "mode": prep["mode"],
             "reason": prep["reason"],
             "checks": state["checks"],
-            "tasks": [{"id": t["id"], "assignee": t["assignee"]} for t in fresh],
+            "tasks": [
+                {"id": t["id"], "assignee": t["assignee"], **{k: t[k] for k in _SHOWN if k in t}}
+                for t in fresh
+            ],
         }
         if state.get("due"):
             payload["due"] = state["due"]
@@ -230,13 +263,26 @@ class ApprovalHandler(HandlerBase):
         }
         self._announce(rt, prep, tasks, state, "approval")
         data = {"checks": checks, "assignees": people, "mode": prep["mode"]}
+        if prep["cc"][0]:  # (entries, fallback)
+            try:
+                copied = resolve_people(prep["cc"], rt, code="no_recipient")
+            except NodeError as err:
+                # Nobody to copy does not hold up the decision; the run's history says why.
+                data["cc_unresolved"] = {"en": err.message, "zh": err.message_zh}
+            else:
+                rt.emit(
+                    "copy_approval", {"task_ids": [tasks[0]["id"]], "people": copied, "by": None}
+                )
+                data["cc"] = copied
         if due is not None:
             data["due"] = state["due"]
         return Wait(_keyed(state), data)
 
     # -- events ----------------------------------------------------------------------------
 
-    def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Next | Wait | Ignore:
+    def resume(
+        self, prep: Any, rt: Runtime, token: Token, event: Any
+    ) -> Next | Wait | Jump | Ignore:
         state = dict(token.wait or {})
         if isinstance(event, TimerFired):
             return self._timer(prep, rt, state, event.timer_id)
@@ -249,14 +295,30 @@ class ApprovalHandler(HandlerBase):
             decided = task["status"] in ("approved", "rejected")
             return Ignore("task_already_decided" if decided else f"task_{task['status']}")
         state["tasks"] = tasks
+        info = task.get("kind") == "info"
+        if isinstance(event, ApprovalResubmitted):
+            return self._resubmit(prep, rt, state, task, event) if info else Ignore("not_info")
+        if info:  # a request for more information is resubmitted, not decided
+            return Ignore("task_needs_resubmission")
         if isinstance(event, ApprovalDelegated):
             task["status"] = "delegated"
             task["actor"] = event.actor
             new = {"id": rt.new_id("a"), "assignee": {"user": event.to_user}, "status": "pending"}
+            new.update({k: task[k] for k in ("after", "returns") if task.get(k)})
             tasks.insert(tasks.index(task) + 1, new)
             rt.emit("withdraw_approval_tasks", {"task_ids": [task_id], "reason": "delegated"})
             self._announce(rt, prep, [new], state, "delegated")
             return Wait(_keyed(state), {"delegated_to": event.to_user})
+        if isinstance(event, ApprovalAdded):
+            return self._add(prep, rt, state, task, event)
+        if isinstance(event, ApprovalSentBack):
+            return self._send_back(prep, rt, state, task, event)
+        if isinstance(event, ApprovalCopied):
+            users = [str(u) for u in event.users]
+            state["cc"] = [*state.get("cc", ()), *users]
+            payload = {"task_ids": [task_id], "people": [{"user": u} for u in users]}
+            rt.emit("copy_approval", {**payload, "by": event.actor})
+            return Wait(_keyed(state), {"cc": users})
         if not isinstance(event, ApprovalDecided) or event.decision not in ("approved", "rejected"):
             return Ignore("invalid_decision")
         task.update(
@@ -266,8 +328,13 @@ class ApprovalHandler(HandlerBase):
             decided_at=rt.now.isoformat(),
         )
         mode = prep["mode"]
-        if event.decision == "rejected" or mode == "any":
-            return self._finish(prep, rt, state, event.decision, auto=False)
+        if event.decision == "rejected":
+            return self._finish(prep, rt, state, "rejected", auto=False)
+        follow = self._follow_up(prep, rt, state, task)
+        if follow is not None:
+            return follow
+        if mode == "any":
+            return self._finish(prep, rt, state, "approved", auto=False)
         if mode == "sequential":
             queued = next((t for t in tasks if t["status"] == "queued"), None)
             if queued is not None:
@@ -277,6 +344,144 @@ class ApprovalHandler(HandlerBase):
         elif any(t["status"] == "pending" for t in tasks):
             return Wait(_keyed(state), {"approved_by": event.actor})
         return self._finish(prep, rt, state, "approved", auto=False)
+
+    # -- 加签, 退回, resubmission ---------------------------------------------------------------
+
+    def _follow_up(self, prep: Any, rt: Runtime, state: dict, task: dict) -> Wait | None:
+        """After ``task`` was approved: the next person added after its assignee, or the task
+        of the adder who added this one before themself; None when the approval counts."""
+        after = list(task.get("after") or ())
+        if after:
+            new = {"id": rt.new_id("a"), "assignee": {"user": after[0]}, "status": "pending",
+                   "position": "after", "added_by": task.get("actor")}  # fmt: skip
+            new["after"], new["returns"] = after[1:], task.get("returns")
+            kind = "added"
+        elif task.get("returns"):
+            back = task["returns"]
+            new = {"id": rt.new_id("a"), "assignee": back["assignee"], "status": "pending",
+                   "after": list(back.get("after") or ()), "returns": back.get("returns")}  # fmt: skip
+            kind = "approval"
+        else:
+            return None
+        new = {k: v for k, v in new.items() if v not in (None, [])}
+        tasks = state["tasks"]
+        tasks.insert(tasks.index(task) + 1, new)
+        self._announce(rt, prep, [new], state, kind)
+        return Wait(_keyed(state), {"approved_by": task.get("actor"), "next": new["id"]})
+
+    def _add(self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalAdded) -> Any:
+        if event.position not in ("before", "after") or not event.user:
+            return Ignore("invalid_addition")
+        if event.position == "after":
+            task["after"] = [*task.get("after", ()), event.user]
+            return Wait(_keyed(state), {"added_after": event.user})
+        task.update(status="added", actor=event.actor, comment=event.comment)
+        back = {"assignee": task["assignee"], "after": list(task.get("after") or ())}
+        if task.get("returns"):
+            back["returns"] = task["returns"]
+        new = {"id": rt.new_id("a"), "assignee": {"user": event.user}, "status": "pending",
+               "position": "before", "added_by": event.actor, "returns": back}  # fmt: skip
+        tasks = state["tasks"]
+        tasks.insert(tasks.index(task), new)
+        rt.emit("withdraw_approval_tasks", {"task_ids": [task["id"]], "reason": "added_before"})
+        self._announce(rt, prep, [new], state, "added")
+        return Wait(_keyed(state), {"added_before": event.user})
+
+    def _send_back(
+        self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalSentBack
+    ) -> Any:
+        tasks = state["tasks"]
+        targets = [x for x in (event.to_user, event.to_step, event.to_node) if x]
+        if len(targets) != 1:
+            return Ignore("invalid_send_back")
+        if event.to_step:
+            return self._back_to_step(prep, rt, state, task, event)
+        if event.to_node:
+            return self._back_to_node(prep, rt, state, task, event)
+        open_tasks = [t for t in tasks if t["status"] == "pending"]
+        reopen = [
+            {k: t[k] for k in ("assignee", "after", "returns") if t.get(k)} for t in open_tasks
+        ]
+        for t in open_tasks:
+            t["status"] = "withdrawn"
+        task.update(status="sent_back", actor=event.actor, comment=event.comment)
+        ask = {"id": rt.new_id("a"), "assignee": {"user": event.to_user}, "status": "pending",
+               "kind": "info", "requested_by": event.actor, "comment": event.comment,
+               "reopen": reopen}  # fmt: skip
+        tasks.insert(tasks.index(task) + 1, ask)
+        others = [t["id"] for t in open_tasks if t is not task]
+        rt.emit("withdraw_approval_tasks", {"task_ids": [task["id"]], "reason": "sent_back"})
+        if others:
+            rt.emit("withdraw_approval_tasks", {"task_ids": others, "reason": "sent_back"})
+        self._announce(rt, prep, [ask], state, "info")
+        return Wait(_keyed(state), {"sent_back_to": event.to_user})
+
+    def _back_to_step(
+        self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalSentBack
+    ) -> Any:
+        tasks = state["tasks"]
+        target = next((t for t in tasks if t["id"] == event.to_step), None)
+        if (
+            prep["mode"] != "sequential"
+            or target is None
+            or target["status"] != "approved"
+            or tasks.index(target) > tasks.index(task)
+        ):
+            return Ignore("bad_send_back_target")
+        between = tasks[tasks.index(target) + 1 : tasks.index(task)]
+        again = [target, *(t for t in between if t["status"] == "approved"), task]
+        task.update(status="sent_back", actor=event.actor, comment=event.comment)
+        fresh = []
+        for i, t in enumerate(again):
+            new = {"id": rt.new_id("a"), "assignee": t["assignee"],
+                   "status": "queued" if i else "pending"}  # fmt: skip
+            if t is task and t.get("after"):
+                new["after"] = list(t["after"])
+            fresh.append(new)
+        fresh[0].update(requested_by=event.actor, comment=event.comment)
+        at = tasks.index(task) + 1
+        tasks[at:at] = fresh
+        rt.emit("withdraw_approval_tasks", {"task_ids": [task["id"]], "reason": "sent_back"})
+        self._announce(rt, prep, fresh[:1], state, "approval")
+        return Wait(_keyed(state), {"sent_back_to_step": target["id"], "next": fresh[0]["id"]})
+
+    def _back_to_node(
+        self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalSentBack
+    ) -> Jump:
+        tasks = state["tasks"]
+        open_ids = [t["id"] for t in tasks if t["status"] in ("pending", "queued")]
+        task.update(status="sent_back", actor=event.actor, comment=event.comment)
+        others = [i for i in open_ids if i != task["id"]]
+        rt.emit("withdraw_approval_tasks", {"task_ids": [task["id"]], "reason": "sent_back"})
+        if others:
+            rt.emit("withdraw_approval_tasks", {"task_ids": others, "reason": "sent_back"})
+        for timer_id in state["timers"]:
+            rt.cancel_timer(timer_id)
+        rt.close_keys(
+            {
+                f"task:{t['id']}": "task_sent_back"
+                if t["id"] in open_ids
+                else f"task_{t['status']}"
+                for t in tasks
+            }
+        )
+        return Jump(event.to_node, {"sent_back_to": event.to_node, "actor": event.actor})
+
+    def _resubmit(
+        self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalResubmitted
+    ) -> Wait:
+        tasks = state["tasks"]
+        task.update(status="resubmitted", actor=event.actor, reply=event.comment)
+        fresh = []
+        for r in task.get("reopen") or ():
+            new = {"id": rt.new_id("a"), "status": "pending", **r}
+            if event.comment:
+                new.update(resubmitted_by=event.actor, comment=event.comment)
+            fresh.append(new)
+        at = tasks.index(task) + 1
+        tasks[at:at] = fresh
+        self._announce(rt, prep, fresh, state, "approval")
+        return Wait(_keyed(state), {"resubmitted": [t["id"] for t in fresh]})
 
     def _timer(self, prep: Any, rt: Runtime, state: dict, timer_id: str) -> Next | Wait | Ignore:
         if timer_id in state["reminders"]:

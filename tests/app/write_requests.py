@@ -271,6 +271,17 @@ REQUESTS: dict[str, Builder] = {
         comment="on leave"),
     "approvals.away": lambda w, n: _form("/approvals/away", **{"from": "2027-01-01T09:00",
                                          "until": "2027-01-05T18:00", "delegate": "admin0"}),
+    "approvals.add_approver": lambda w, n: _form(
+        f"/approvals/{w.task_keys[n % len(w.task_keys)]}/add", user="victim", position="after"),
+    "approvals.send_back": lambda w, n: _form(
+        f"/approvals/{w.task_keys[n % len(w.task_keys)]}/send-back", to="user:",
+        to_user="victim", comment="请补充发票"),
+    "approvals.resubmit": lambda w, n: _form(
+        f"/approvals/{w.task_keys[n % len(w.task_keys)]}/resubmit", comment="已补充"),
+    "approvals.copy_to": lambda w, n: _form(
+        f"/approvals/{w.task_keys[n % len(w.task_keys)]}/cc", users=["victim"]),
+    "approvals.comment": lambda w, n: _form(
+        f"/approvals/{w.task_keys[n % len(w.task_keys)]}/comments", comment=f"@victim 看看 {n}"),
     "approvals.bulk": lambda w, n: _form("/approvals/bulk", task=w.task_keys, decision="approved"),
     "approvals.use_link": lambda w, n: _form(
         f"/approvals/link/{w.links[n % len(w.links)]}/approve"),
@@ -322,6 +333,21 @@ REQUESTS: dict[str, Builder] = {
     "api.channel_webhook": lambda w, n: _webhook(w, n),
     "api.decide": lambda w, n: _api("POST", f"/approvals/{w.task_keys[n % len(w.task_keys)]}/decision",
                                     w, json={"decision": "approved"}),
+    "api.add_approver": lambda w, n: _api(
+        "POST", f"/approvals/{w.task_keys[n % len(w.task_keys)]}/add-approver", w,
+        json={"user": "victim", "position": "after"}),
+    "api.send_back": lambda w, n: _api(
+        "POST", f"/approvals/{w.task_keys[n % len(w.task_keys)]}/send-back", w,
+        json={"to_user": "victim", "comment": "请补充发票"}),
+    "api.resubmit": lambda w, n: _api(
+        "POST", f"/approvals/{w.task_keys[n % len(w.task_keys)]}/resubmit", w,
+        json={"comment": "已补充"}),
+    "api.copy_approval": lambda w, n: _api(
+        "POST", f"/approvals/{w.task_keys[n % len(w.task_keys)]}/cc", w,
+        json={"users": ["victim"]}),
+    "api.comment_approval": lambda w, n: _api(
+        "POST", f"/approvals/{w.task_keys[n % len(w.task_keys)]}/comments", w,
+        json={"comment": f"@victim 看看 {n}"}),
     "api.create_subscription": lambda w, n: _api(
         "POST", "/subscriptions", w,
         json={"name": f"api-{n}", "url": "http://127.0.0.1:9/hook", "events": ["order.created"]}),

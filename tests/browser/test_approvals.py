@@ -100,3 +100,48 @@ def test_bulk_approval_from_the_inbox_on_a_phone(app, live_server, page_for):
     assert [run_of(db, r.id).status for r in runs] == ["completed", "completed", "waiting"]
     assert page.locator(".ap-card").count() == 1
     screenshot(page, "approvals-inbox-after-375")
+
+
+def _sign_in(page, live_server, name):
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", "correct-horse")
+    page.click("button[type=submit].btn")
+    page.wait_for_url(f"{live_server}/")
+
+
+def test_send_back_for_information_and_resubmit_on_a_phone(app, live_server, page_for):
+    db = get_db(app)
+    for name in ("li", "wang", "sun"):
+        approver(db, name, locale="zh")
+    run = start(db, approval_doc(assignees=[{"user": "li"}, {"user": "wang"}], mode="all"))
+    li = next(t for t in tasks_of(db, run.id) if t.assignee == "li")
+    page = page_for(**PHONE, locale="zh-CN", user_agent=IPHONE)
+    _sign_in(page, live_server, "li")
+    page.goto(f"{live_server}/approvals/{li.task_key}")
+    page.click("[data-testid=send-back] summary")
+    page.select_option("#back_user", "sun")
+    page.fill("#bcomment", "请补充运费发票")
+    assert _overflow(page) <= 0
+    screenshot(page, "approvals-send-back-375")
+    page.click("[data-testid=send-back-submit]")
+    page.wait_for_selector("[data-testid=outcome]")
+    assert "已退回" in page.inner_text("[data-testid=task-status]")
+    assert "退回给 sun" in page.inner_text("[data-testid=trail]")
+    (ask,) = [t for t in tasks_of(db, run.id) if t.status == "pending"]
+    assert ask.assignee == "sun"
+
+    other = page_for(**PHONE, locale="zh-CN", user_agent=IPHONE)
+    _sign_in(other, live_server, "sun")
+    other.goto(f"{live_server}/approvals/{ask.task_key}")
+    assert "需补充信息" in other.inner_text("[data-testid=task-note]")
+    assert "请补充运费发票" in other.inner_text("[data-testid=task-note]")
+    assert other.locator("[data-testid=approve]").count() == 0
+    assert _overflow(other) <= 0
+    screenshot(other, "approvals-info-request-375")
+    other.fill("#rcomment", "发票已上传")
+    other.click("[data-testid=resubmit]")
+    other.wait_for_selector("[data-testid=outcome]")
+    fresh = [t for t in tasks_of(db, run.id) if t.status == "pending"]
+    assert sorted(t.assignee for t in fresh) == ["li", "wang"]
+    assert run_of(db, run.id).status == "waiting"
