@@ -149,12 +149,21 @@ def _copy(ctx: EffectContext, effect: Effect) -> None:
     from ..approvals.readers import add_readers
 
     payload = jsonable(effect.payload)
+    people: list[dict[str, str]] = []
+    for who in payload["people"]:
+        # A business role or department copied is its people as the directory has them now.
+        if who.get("people"):
+            people.extend({"user": user} for user in who["people"])
+        elif who.get("user"):
+            people.append({"user": who["user"]})
+        else:
+            people.append(who)
     add_readers(
         ctx.db,
         run_id=ctx.run_id,
         node_id=effect.node_id or "",
         task_key=payload["task_ids"][0],
-        people=payload["people"],
+        people=people,
         reason="cc",
         added_by=payload.get("by"),
         now=ctx.now,
