@@ -15,12 +15,12 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..db import get_db, in_transaction
 from ..models import (
     ApprovalAction,
@@ -74,19 +74,6 @@ def send_part(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
     return SENDERS[channel.kind](config, payload)
 
 
-def _zone(db: Session) -> ZoneInfo:
-    from ..calendar.services import settings
-
-    try:
-        return ZoneInfo(str(settings(db).get("timezone") or "Asia/Shanghai"))
-    except (ValueError, KeyError):
-        return ZoneInfo("Asia/Shanghai")
-
-
-def _local(moment: datetime | None, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
 def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any]:
     """What message templates see about a task and its order."""
     order = db.scalars(
@@ -107,7 +94,7 @@ def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any
         "reason": reason.get(language) or reason.get("zh") or reason.get("en") or "",
         "checks_total": len(checks),
         "checks_failed": sum(1 for c in checks if not c.get("passed")),
-        "due": _local(task.due_at, _zone(db)),
+        "due": clock.local(task.due_at, empty=""),
     }
 
 

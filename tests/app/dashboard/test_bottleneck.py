@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.dashboard import bottleneck, ranges
-from app.metrics.clock import zone
+from app.clock import zone
 from app.models import utcnow
 
 from .scenario import H, M
