@@ -35,13 +35,13 @@ WORDS = {
            "in": "属于", "not_in": "不属于", "not": "并非", "sep": "、", "joiner": "",
            "approved": "同意", "rejected": "驳回", "timeout": "超时", "default": "其他情况",
            "decision": "决定", "comment": "意见", "hours": "%s 小时", "days": "%s 天",
-           "minutes": "%s 分钟", "row": "第 %s 行"},
+           "minutes": "%s 分钟", "row": "第 %s 行", "colon": "：", "clause_sep": "；"},
     "en": {"yes": "Yes", "no": "No", "empty": "(empty)", "is_empty": "is empty",
            "not_empty": "is filled in", "in": "is one of", "not_in": "is none of", "not": "not",
            "sep": ", ", "joiner": " ", "approved": "Approved", "rejected": "Rejected",
            "timeout": "Timed out", "default": "Otherwise", "decision": "decision",
            "comment": "comment", "hours": "%s h", "days": "%s d", "minutes": "%s min",
-           "row": "row %s"},
+           "row": "row %s", "colon": ": ", "clause_sep": "; "},
 }  # fmt: skip
 
 
@@ -191,6 +191,17 @@ class Wording:
         except (DslError, _Unsayable):
             clauses = None
         return clauses if clauses else self.facts(inputs)
+
+    def check(self, check: Mapping[str, Any]) -> str:
+        """One approval check on one line: ``✗ 未超信用额度：订单金额 ¥60,000.00 ≤ ¥50,000.00``."""
+        label = check.get("label")
+        if isinstance(label, Mapping):
+            label = label.get(self.language) or label.get("zh") or label.get("en")
+        rule, inputs = str(check.get("rule") or ""), check.get("inputs") or {}
+        said = self.rule(rule, inputs) if rule else self.facts(inputs)
+        text = self.words["clause_sep"].join(c.text for c in said)
+        head = f"{'✓' if check.get('passed') else '✗'} {label or check.get('name') or ''}"
+        return f"{head}{self.words['colon']}{text}" if text else head
 
     def branch(self, branch: str | None) -> str:
         """``是`` / ``No`` / ``同意`` for the engine's branch names; others as they are."""

@@ -39,8 +39,8 @@ class Row:
     checks_total: int
     acting_for: str | None
     overdue: bool
-    # The failed checks in business words: (check label, what it read).
-    failed: list[tuple[str, str]] = field(default_factory=list)
+    # The failed checks in business words, one line each.
+    failed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -157,15 +157,8 @@ def inbox(
     return InboxPage(rows, total, page, page_size)
 
 
-def _failed(checks: list[dict[str, Any]], wording: Wording) -> list[tuple[str, str]]:
-    out = []
-    for c in checks:
-        if c.get("passed"):
-            continue
-        said = _said(wording, str(c.get("rule") or ""), c.get("inputs") or {})
-        text = "; ".join(f"{x.text} {x.mark}".strip() for x in said if x.holds is not True)
-        out.append((_text(c.get("label"), wording.language) or str(c.get("name")), text))
-    return out
+def _failed(checks: list[dict[str, Any]], wording: Wording) -> list[str]:
+    return [wording.check(c) for c in checks if not c.get("passed")]
 
 
 def pending_count(db: Session, user: User) -> int:

@@ -34,6 +34,7 @@ from ..models import (
     utcnow,
 )
 from ..runs import outbox
+from ..wording import Wording
 from . import links, messages
 from .channels import SENDERS
 from .people import resolve
@@ -83,6 +84,7 @@ def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any
     customer = data.get("customer") or {}
     checks = task.payload.get("checks") or []
     reason = task.payload.get("reason") or {}
+    wording = Wording(language, currency=str(data.get("currency") or "CNY"))
     amount = data.get("amount")
     return {
         "order_id": task.payload.get("order_id") or (order.external_id if order else ""),
@@ -94,6 +96,7 @@ def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any
         "reason": reason.get(language) or reason.get("zh") or reason.get("en") or "",
         "checks_total": len(checks),
         "checks_failed": sum(1 for c in checks if not c.get("passed")),
+        "check_lines": [wording.check(c) for c in checks],
         "due": clock.local(task.due_at, empty=""),
     }
 
