@@ -28,6 +28,7 @@ from ..approvals.helpers import (
 )
 from .servers import RobotServer, SmtpSink
 
+
 def by_kind_text(robots: RobotServer, kind: str) -> str:
     return json.dumps([r["body"] for r in robots.received if r["kind"] == kind], ensure_ascii=False)
 
