@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from flow_engine import order_schema
+from flow_engine import NODE_HANDLERS, order_schema
 from rule_dsl import DslError
 from rule_dsl import ast as A
 from rule_dsl.parser import parse_expression
@@ -107,6 +107,18 @@ def _field(path: str) -> _Field:
     return _Field(
         tuple(zh), tuple(en), schema.get("x-format") == "money", schema.get("format") == "date-time"
     )
+
+
+def node_name(node: Mapping[str, Any], language: str) -> str:
+    """What people call a node: its name, else its kind (``开始``, ``End``), else its id."""
+    name = node.get("name")
+    if isinstance(name, Mapping):
+        name = name.get(language) or name.get("zh") or name.get("en")
+    if name:
+        return str(name)
+    handler = NODE_HANDLERS.get(str(node.get("type")))
+    title = getattr(handler, "title", None) or {}
+    return str(title.get(language) or title.get("en") or node.get("id") or "")
 
 
 class Wording:

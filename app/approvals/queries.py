@@ -20,7 +20,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..wording import Clause, Wording
+from ..wording import Clause, Wording, node_name
 from . import services
 
 PAGE_SIZE = 50
@@ -171,11 +171,8 @@ def pending_count(db: Session, user: User) -> int:
 
 
 def _node_names(version: FlowVersion | None, language: str) -> dict[str, str]:
-    names = {}
-    for node in (version.doc if version else {}).get("nodes", ()):
-        name = node.get("name")
-        names[node["id"]] = _text(name, language) if name else node["id"]
-    return names
+    nodes = (version.doc if version else {}).get("nodes", ())
+    return {node["id"]: node_name(node, language) for node in nodes}
 
 
 def detail(
