@@ -31,7 +31,7 @@ def test_a_condition_that_sent_the_order_is_shown_with_its_inputs(app, client, l
     page = client.get(f"/approvals/{task.task_key}").get_data(as_text=True)
     line = page.split('data-testid="sent-by">', 1)[1].split("</p>", 1)[0]
     assert "由「大额采购单」转到这里" in line
-    assert "订单金额 ¥25,000.00 &gt; ¥20,000.00 ✓" in line and line.endswith("→ 是")
+    assert "订单金额 ¥25,000.00 &gt; ¥20,000.00&nbsp;✓" in line and line.endswith("→ 是")
     assert "order.amount" not in page and "big" not in line  # no DSL, no node id
 
 
@@ -48,7 +48,7 @@ def test_a_switch_case_names_the_condition_that_matched(app, client, login):
     page = client.get(f"/approvals/{task.task_key}", headers={"Accept-Language": "en"})
     line = page.get_data(as_text=True).split('data-testid="sent-by">', 1)[1].split("</p>", 1)[0]
     assert line.startswith("Sent here by Channel: ")
-    assert "Order amount ¥12,000.00 &gt; ¥10,000.00 ✓" in line
+    assert "Order amount ¥12,000.00 &gt; ¥10,000.00&nbsp;✓" in line
     assert "taobao" not in line  # the case that did not match is not the reason
 
 
