@@ -12,7 +12,7 @@ import os
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,8 +25,8 @@ DEFAULT_ZONE = "Asia/Shanghai"
 SETTINGS_TABLE, SETTINGS_KEY = "calendar_hours", "default"
 SHORT = "%Y-%m-%d %H:%M"
 
-# Read at most once a second per process: a change saved in another process applies here
-# within that second; the process that saved it calls ``forget`` and sees it at once.
+# Outside requests, read at most once a second per process: a change saved in another
+# process applies there within that second.
 _current: Rechecked[ZoneInfo] = Rechecked(1.0)
 
 
@@ -55,17 +55,23 @@ def _load(db: Session) -> ZoneInfo:
 
 
 def zone(db: Session | None = None) -> ZoneInfo:
-    """The company's time zone."""
-    if db is None:
-        if not has_app_context():
-            return _named(default_zone_name())
-        db = get_session()
-    return _current.get(db, _load)
+    """The company's time zone: read once per request (the same statements every time a page
+    is shown), at most once a second per process elsewhere (workers, commands)."""
+    if db is None and not has_app_context():
+        return _named(default_zone_name())
+    if has_request_context():
+        found = g.get("company_zone")
+        if found is None:
+            found = g.company_zone = _load(db or get_session())
+        return found
+    return _current.get(db or get_session(), _load)
 
 
 def forget() -> None:
     """Read the zone again on the next use (after the admin changed it)."""
     _current.forget()
+    if has_request_context():
+        g.pop("company_zone", None)
 
 
 def local(
