@@ -25,13 +25,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from . import db, errors, i18n, queue, security, views
+    from . import clock, db, errors, i18n, queue, security, views
     from .orders import events as order_events
 
     db.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     i18n.init_app(app)
+    clock.init_app(app)
     queue.init_app(app)
     order_events.init_app(app)
     csrf = CSRFProtect(app)

@@ -47,13 +47,13 @@ from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.alerts import services as alerts  # noqa: E402
+from app.clock import zone  # noqa: E402
 from app.costs import heatmap as cost_heatmap  # noqa: E402
 from app.costs import services as costs  # noqa: E402
 from app.dashboard import bottleneck, compare, kpis, ranges  # noqa: E402
 from app.db import get_db, in_transaction  # noqa: E402
 from app.flows import services as flows  # noqa: E402
 from app.metrics import facts, prometheus  # noqa: E402
-from app.metrics.clock import zone  # noqa: E402
 from app.metrics.refresh import refresh  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import AlertRule, CostDimension, CostDriver, FlowVersion, OrderFact, utcnow  # noqa: E402

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from flow_engine.outbound import EXAMPLE_URL, url_problem
 
+from ..clock import zone as business_zone
 from ..errors import ValidationError
 from ..i18n import in_reader_language
-from ..metrics.clock import zone as business_zone
 from ..models import Alert, AlertOrder, AlertRule, Order
 from ..orders.events import announce_order_event
 from ..runs import outbox

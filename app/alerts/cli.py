@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from .. import clock
 from ..commands._app import friendly_errors, ready_app
 from ..db import get_db, in_transaction
 from . import exchange, services
@@ -26,11 +27,7 @@ def alerts_list() -> None:
     with get_db(ready_app()).session() as db:
         counts = services.counts(db)
         for rule in services.list_rules(db):
-            last = (
-                rule.last_evaluated_at.strftime("%Y-%m-%d %H:%M")
-                if rule.last_evaluated_at
-                else "never"
-            )
+            last = clock.local(rule.last_evaluated_at, "%Y-%m-%d %H:%M %z", empty="never", db=db)
             state = "on " if rule.enabled else "off"
             click.echo(f"{state} {rule.key:<32} {rule.kind:<9} {rule.severity:<8} last {last}"
                        + (f"  ERROR {rule.last_error}" if rule.last_error else ""))  # fmt: skip

@@ -18,12 +18,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from ..clock import zone as business_zone
 from ..costs import services as costs
 from ..costs.compute import Catalog
 from ..db import Database, in_transaction
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..metrics import facts, history
-from ..metrics.clock import zone as business_zone
 from ..models import Alert, AlertOrder, AlertRule, Order, OrderFact, User, utcnow
 from ..urls import page_arg
 from . import actions, lifecycle, orders

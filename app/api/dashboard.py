@@ -13,12 +13,12 @@ from flask import Response, request
 from flask_babel import lazy_gettext as _l
 
 from ..alerts import services as alerts
+from ..clock import zone
 from ..costs import heatmap as cost_heatmap
 from ..costs import services as costs
 from ..dashboard import bottleneck, compare, kpis, ranges
 from ..db import get_session
 from ..errors import NotFoundError, ValidationError
-from ..metrics.clock import zone
 from ..models import AlertRule, Order, utcnow
 from ..security import api_key_required
 from . import _schemas as schemas

@@ -21,6 +21,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..wording import Clause, Wording, node_name
 from . import services
 
 PAGE_SIZE = 50
@@ -39,6 +40,8 @@ class Row:
     checks_total: int
     acting_for: str | None
     overdue: bool
+    # The failed checks in business words, one line each.
+    failed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -60,6 +63,8 @@ class Detail:
     decided_by: ApprovalTask | None = None
     # Who was copied on the step (抄送) or mentioned in its comments.
     readers: list[ApprovalReader] = field(default_factory=list)
+    # Node id -> the node's name in the reader's language.
+    node_names: dict[str, str] = field(default_factory=dict)
 
 
 def _text(value: Any, language: str) -> str:
@@ -161,9 +166,14 @@ def inbox(
                     else None
                 ),
                 overdue=task.due_at is not None and task.due_at < now,
+                failed=_failed(checks, Wording(language, currency=_currency(order))),
             )
         )
     return InboxPage(rows, total, page, page_size)
+
+
+def _failed(checks: list[dict[str, Any]], wording: Wording) -> list[str]:
+    return [wording.check(c) for c in checks if not c.get("passed")]
 
 
 def pending_count(db: Session, user: User) -> int:
@@ -176,11 +186,8 @@ def pending_count(db: Session, user: User) -> int:
 
 
 def node_names(version: FlowVersion | None, language: str) -> dict[str, str]:
-    names = {}
-    for node in (version.doc if version else {}).get("nodes", ()):
-        name = node.get("name")
-        names[node["id"]] = _text(name, language) if name else node["id"]
-    return names
+    nodes = (version.doc if version else {}).get("nodes", ())
+    return {node["id"]: node_name(node, language) for node in nodes}
 
 
 def detail(
@@ -196,19 +203,24 @@ def detail(
     order = db.get(Order, run.order_id) if run else None
     version = db.get(FlowVersion, run.flow_version_id) if run else None
     names = node_names(version, language)
+    wording = Wording(language, currency=_currency(order), node_names=names)
+    rules = _check_rules(version, task.node_id)
     fresh = _checks_now(db, task, run, version, now or utcnow()) if task.status == "pending" else {}
     checks = []
     for c in task.payload.get("checks") or ():
+        rule = str(c.get("rule") or rules.get(str(c.get("name")), ""))
         check = {
             "name": c.get("name"),
             "label": _text(c.get("label"), language) or c.get("name"),
             "value": c.get("value"),
             "passed": bool(c.get("passed")),
             "inputs": c.get("inputs") or {},
+            "rule": rule,
+            "said": _said(wording, rule, c.get("inputs") or {}),
         }
         current = fresh.get(str(c.get("name")))
         if current is not None:  # what holds now, and whether it changed since the request
-            check["now"] = current
+            check["now"] = {**current, "said": _said(wording, rule, current.get("inputs") or {})}
             check["changed"] = current["passed"] != check["passed"]
         checks.append(check)
     events = list(
@@ -224,6 +236,7 @@ def detail(
             "kind": e.kind,
             "node": names.get(e.node_id or "", e.node_id or ""),
             "branch": e.branch,
+            "branch_text": wording.branch(e.branch),
             "actor": e.actor,
             "data": e.data or {},
         }
@@ -261,7 +274,7 @@ def detail(
         run=run,
         flow=flow,
         reason=_text(task.payload.get("reason"), language),
-        sent_by=_sent_by(events, task, version, names),
+        sent_by=_sent_by(events, task, version, names, wording),
         checks=checks,
         history=history,
         actions=actions,
@@ -271,14 +284,36 @@ def detail(
         else None,
         decided_by=services.decider(db, task) if task.status != "pending" else None,
         readers=readers,
+        node_names=names,
     )
 
 
 DECIDING = ("condition", "switch", "decision_table", "ruleset")
 
 
+def _currency(order: Order | None) -> str:
+    return str((order.data or {}).get("currency") or "CNY") if order is not None else "CNY"
+
+
+def _check_rules(version: FlowVersion | None, node_id: str) -> dict[str, str]:
+    """Each check's rule by name, from the flow (for tasks created before checks carried it)."""
+    for node in (version.doc if version else {}).get("nodes", ()):
+        if node.get("id") == node_id:
+            checks = (node.get("config") or {}).get("checks") or ()
+            return {str(c.get("name")): str(c.get("expression") or "") for c in checks}
+    return {}
+
+
+def _said(wording: Wording, rule: str, inputs: dict[str, Any]) -> list[Clause]:
+    return wording.rule(rule, inputs) if rule else wording.facts(inputs)
+
+
 def _sent_by(
-    events: list[RunEvent], task: ApprovalTask, version: FlowVersion | None, names: dict[str, str]
+    events: list[RunEvent],
+    task: ApprovalTask,
+    version: FlowVersion | None,
+    names: dict[str, str],
+    wording: Wording,
 ) -> dict[str, Any] | None:
     """The last decision the order passed before it reached this approval, with the rule as
     written and the values it read: why this order, and not another, waits here."""
@@ -299,27 +334,39 @@ def _sent_by(
         {},
     )  # fmt: skip
     data = event.data or {}
+    inputs = data.get("inputs") or {}
     rule = ""
+    said: list[Clause] = []
     if event.node_type == "condition":
         rule = str(config.get("expression") or "")
+        said = _said(wording, rule, inputs)
     elif event.node_type == "switch":
         cases: dict[str, list[str]] = {}
         for case in config.get("cases", ()):
             cases.setdefault(str(case.get("branch")), []).append(str(case.get("when")))
+        whens = [w for b in data.get("matched") or () for w in cases.get(str(b), [])]
         rule = "; ".join(
             " or ".join(cases.get(str(b), [str(b)])) for b in data.get("matched") or ()
         )
+        # the cases are alternatives: what held is why; what did not is noise
+        said = [c for w in whens for c in wording.rule(w, inputs) if c.holds is not False]
+        said = said or wording.facts(inputs)
     elif event.node_type == "decision_table":
         rows = [int(r) + 1 for r in data.get("matched") or () if isinstance(r, int)]
         rule = ", ".join(f"#{r}" for r in rows)
+        said = [Clause(wording.row(r)) for r in rows] + wording.facts(inputs)
     elif event.node_type == "ruleset":
         rule = ", ".join(str(r) for r in data.get("fired") or ())
+        said = [Clause(str(r)) for r in data.get("fired") or ()] + wording.facts(inputs)
     return {
         "node": names.get(event.node_id or "", event.node_id or ""),
+        "node_id": event.node_id,
         "type": event.node_type,
         "rule": rule,
+        "said": said,
         "branch": event.branch,
-        "inputs": data.get("inputs") or {},
+        "branch_text": wording.branch(event.branch),
+        "inputs": inputs,
     }
 
 

@@ -13,7 +13,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -25,6 +24,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from .. import clock
 from ..db import get_db, get_session, in_transaction
 from ..errors import AppError, NotFoundError, PermissionDeniedError, ValidationError
 from ..models import FlowVersion, User, utcnow
@@ -325,9 +325,7 @@ def _moment(text: str, field: str) -> datetime:
     except ValueError:
         raise ValidationError(_("Give a date and time."), fields={field: "invalid"}) from None
     if moment.tzinfo is None:
-        from ..calendar.services import calendar
-
-        moment = moment.replace(tzinfo=calendar(get_session()).zone)
+        moment = moment.replace(tzinfo=clock.zone())
     return moment
 
 
@@ -451,14 +449,3 @@ def _countdown(due: datetime | None) -> str:
     else:
         span = _("%(m)dm", m=minutes)
     return _("%(span)s left", span=span) if seconds >= 0 else _("overdue by %(span)s", span=span)
-
-
-@bp.app_template_filter("local")
-def _local(moment: datetime | None) -> str:
-    if moment is None:
-        return "—"
-    from ..calendar.services import calendar
-
-    if "approval_zone" not in g:
-        g.approval_zone = calendar(get_session()).zone
-    return moment.astimezone(g.approval_zone).strftime("%Y-%m-%d %H:%M")

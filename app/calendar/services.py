@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -20,13 +21,17 @@ from sqlalchemy.orm import Session
 
 from flow_engine import BusinessCalendar, NodeError
 
+from .. import clock
+from ..db import on_commit
 from ..errors import NotFoundError, ValidationError
+from ..metrics import rollups
 from ..models import ReferenceRow, User
 from ..reference import services as reference
 
 log = logging.getLogger(__name__)
 
-HOURS_TABLE, DAYS_TABLE = "calendar_hours", "calendar_days"
+# The working-time row also holds the company's time zone, the one clock of every page.
+HOURS_TABLE, DAYS_TABLE = clock.SETTINGS_TABLE, "calendar_days"
 DAY_TYPES = ("holiday", "workday")
 HOLIDAY_NAMES_ZH = {
     "New Year's Day": "元旦",
@@ -40,7 +45,7 @@ HOLIDAY_NAMES_ZH = {
 }
 DEFAULT_SETTINGS = {
     "id": "default",
-    "timezone": "Asia/Shanghai",
+    "timezone": clock.DEFAULT_ZONE,
     "weekdays": ["1", "2", "3", "4", "5"],
     "hours": ["09:00-12:00", "13:00-18:00"],
 }
@@ -88,8 +93,8 @@ def _rows(db: Session, table: str) -> list[dict[str, Any]]:
 def settings(db: Session) -> dict[str, Any]:
     """Time zone, working weekdays and hours (defaults until the admin saves them)."""
     rows = _rows(db, HOURS_TABLE)
-    row = next((r for r in rows if r.get("id") == "default"), None)
-    return dict(row) if row else dict(DEFAULT_SETTINGS)
+    row = next((r for r in rows if r.get("id") == clock.SETTINGS_KEY), None)
+    return dict(row) if row else {**DEFAULT_SETTINGS, "timezone": clock.default_zone_name()}
 
 
 def special_days(db: Session, year: int | None = None) -> list[dict[str, Any]]:
@@ -109,7 +114,11 @@ def calendar(db: Session) -> BusinessCalendar:
 def save_settings(
     db: Session, actor: User | None, *, timezone: str, weekdays: list[str], hours: list[str]
 ) -> dict[str, Any]:
-    """Check and store the working time. No commit."""
+    """Check and store the working time and the company's time zone. No commit.
+
+    A new zone also moves where days begin: the daily figures are recomputed from the hourly
+    ones in the same transaction."""
+    before = settings(db).get("timezone")
     row = {
         "id": "default",
         "timezone": timezone.strip(),
@@ -125,6 +134,9 @@ def save_settings(
         ) from err
     table, _ = _tables(db)
     reference.upsert_rows(db, table, [row])
+    if row["timezone"] != before:
+        rollups.rebuild_daily(db, ZoneInfo(row["timezone"]))
+        on_commit(db, clock.forget)
     log.info("business hours set by %s: %s", actor.username if actor else "system", row)
     return row
 

@@ -10,11 +10,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from ..clock import zone
 from ..dashboard import ranges
 from ..dashboard.format import script_json
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
-from ..metrics.clock import zone
 from ..models import Order, utcnow
 from ..security import can, current_user, permission_required
 from . import heatmap, services

@@ -1,8 +1,7 @@
-"""Template filters for figures: durations, percentages, money, local times."""
+"""Template filters for figures: durations, percentages, money (times: ``app.clock``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -10,7 +9,6 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..db import json_dumps
-from ..metrics.clock import zone
 
 
 def duration(seconds: Any) -> str:
@@ -42,10 +40,6 @@ def number(value: Any) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
-def local(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
-    return moment.astimezone(zone()).strftime(pattern) if moment is not None else ""
-
-
 def script_json(data: Any) -> Markup:
     """JSON safe to put inside a ``<script type="application/json">`` element."""
     text = json_dumps(data)
@@ -56,5 +50,5 @@ def script_json(data: Any) -> Markup:
 
 def init_app(app: Flask) -> None:
     for name, fn in (("duration", duration), ("percent", percent), ("money", money),
-                     ("figure", number), ("localtime", local)):  # fmt: skip
+                     ("figure", number)):  # fmt: skip
         app.jinja_env.filters.setdefault(name, fn)

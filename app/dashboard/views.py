@@ -10,11 +10,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from ..api import dashboard as _api_routes  # noqa: F401  (the figures through the API)
+from ..clock import zone
 from ..db import get_session, json_dumps
 from ..editor.catalog import node_types
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
-from ..metrics.clock import zone
 from ..models import Flow, FlowVersion, utcnow
 from ..security import permission_required
 from ..urls import id_arg

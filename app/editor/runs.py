@@ -13,6 +13,7 @@ from ..errors import NotFoundError
 from ..models import Flow, FlowVersion, Order, Run, RunEvent
 from ..runs.services import timeline
 from ..urls import id_arg, page_arg
+from ..wording import node_name
 
 PAGE_SIZE = 50
 STATUSES = ("waiting", "completed", "incident", "cancelled")
@@ -44,6 +45,12 @@ class RunRow:
     flow: Flow
     version: FlowVersion
     order: Order
+
+    def current_names(self, language: str) -> list[str]:
+        """Where the run stands, by the nodes' names."""
+        current = set(self.run.current_nodes or ())
+        nodes = (self.version.doc or {}).get("nodes", ())
+        return [node_name(n, language) for n in nodes if n.get("id") in current]
 
 
 def _query(filters: RunFilters) -> Select[Any]:

@@ -10,9 +10,11 @@ from flask_wtf import FlaskForm
 from ..db import get_session
 from ..errors import AppError, ValidationError
 from ..flows import services as flows
+from ..i18n import current_language
 from ..runs import services as run_services
 from ..security import can, current_user, permission_required
 from ..status import services as order_status
+from ..wording import node_name
 from . import runs, services
 from .catalog import node_types, order_fields
 
@@ -135,6 +137,7 @@ def run_detail(run_id: int) -> ResponseReturnValue:
         row=row,
         events=events,
         path=runs.path_of(events),
+        node_names={n["id"]: node_name(n, current_language()) for n in row.version.doc["nodes"]},
         node_types=node_types(),
         form=FlaskForm(),
         can_retry=can("runs.retry"),

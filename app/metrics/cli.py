@@ -37,7 +37,7 @@ def metrics_refresh(budget: float) -> None:
 @friendly_errors
 def metrics_rebuild_daily() -> None:
     """Recompute the daily rollups from the hourly ones (after changing ORDERFLOW_TIMEZONE)."""
-    from .clock import zone
+    from ..clock import zone
     from .rollups import rebuild_daily
 
     app = ready_app()

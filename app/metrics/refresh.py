@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from ..clock import zone as business_zone
 from ..db import Database, in_transaction
 from ..models import (
     DurationDaily,
@@ -32,7 +33,6 @@ from ..models import (
     utcnow,
 )
 from . import events, facts, rollups, tail
-from .clock import zone as business_zone
 from .rollups import Twin
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..db import get_db, in_transaction
 from ..models import (
     ApprovalAction,
@@ -34,6 +34,7 @@ from ..models import (
     utcnow,
 )
 from ..runs import outbox
+from ..wording import Wording
 from . import links, messages
 from .channels import SENDERS
 from .people import resolve
@@ -76,19 +77,6 @@ def send_part(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
     return SENDERS[channel.kind](config, payload)
 
 
-def _zone(db: Session) -> ZoneInfo:
-    from ..calendar.services import settings
-
-    try:
-        return ZoneInfo(str(settings(db).get("timezone") or "Asia/Shanghai"))
-    except (ValueError, KeyError):
-        return ZoneInfo("Asia/Shanghai")
-
-
-def _local(moment: datetime | None, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
 def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any]:
     """What message templates see about a task and its order."""
     order = db.scalars(
@@ -98,6 +86,7 @@ def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any
     customer = data.get("customer") or {}
     checks = task.payload.get("checks") or []
     reason = task.payload.get("reason") or {}
+    wording = Wording(language, currency=str(data.get("currency") or "CNY"))
     amount = data.get("amount")
     return {
         "order_id": task.payload.get("order_id") or (order.external_id if order else ""),
@@ -109,7 +98,8 @@ def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any
         "reason": reason.get(language) or reason.get("zh") or reason.get("en") or "",
         "checks_total": len(checks),
         "checks_failed": sum(1 for c in checks if not c.get("passed")),
-        "due": _local(task.due_at, _zone(db)),
+        "check_lines": [wording.check(c) for c in checks],
+        "due": clock.local(task.due_at, empty=""),
     }
 
 

@@ -62,14 +62,14 @@ _TEXT = {
     "zh": (
         "{{ name }}，您好：\n" + _ORDER_ZH + " 需要您审批。\n"
         "{% if reason %}原因：{{ reason }}\n{% endif %}"
-        "{% if checks_total %}自动检查：{{ checks_total - checks_failed }}/{{ checks_total }} 项通过\n{% endif %}"
+        "{% if checks_total %}自动检查：{{ checks_total - checks_failed }}/{{ checks_total }} 项通过\n{% for line in check_lines %}  {{ line }}\n{% endfor %}{% endif %}"
         "{% if due %}请在 {{ due }} 前处理。\n{% endif %}"
         "打开审批：{{ link }}\n"
     ),
     "en": (
         "Hello {{ name }},\n" + _ORDER_EN + " needs your approval.\n"
         "{% if reason %}Why: {{ reason }}\n{% endif %}"
-        "{% if checks_total %}Automatic checks: {{ checks_total - checks_failed }} of {{ checks_total }} passed\n{% endif %}"
+        "{% if checks_total %}Automatic checks: {{ checks_total - checks_failed }} of {{ checks_total }} passed\n{% for line in check_lines %}  {{ line }}\n{% endfor %}{% endif %}"
         "{% if due %}Please decide by {{ due }}.\n{% endif %}"
         "Open the approval: {{ link }}\n"
     ),
@@ -78,12 +78,14 @@ _MARKDOWN = {
     "zh": (
         "### {{ subject }}\n" + _ORDER_ZH + "\n\n"
         "{% if reason %}> 原因：{{ reason }}\n\n{% endif %}"
+        "{% for line in check_lines %}- {{ line }}\n{% endfor %}{% if check_lines %}\n{% endif %}"
         "{% if due %}截止：{{ due }}\n\n{% endif %}"
         "[打开审批]({{ link }})"
     ),
     "en": (
         "### {{ subject }}\n" + _ORDER_EN + "\n\n"
         "{% if reason %}> Why: {{ reason }}\n\n{% endif %}"
+        "{% for line in check_lines %}- {{ line }}\n{% endfor %}{% if check_lines %}\n{% endif %}"
         "{% if due %}Due: {{ due }}\n\n{% endif %}"
         "[Open the approval]({{ link }})"
     ),

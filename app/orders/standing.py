@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ..i18n import localized
 from ..models import ApprovalTask, Flow, FlowVersion, Order, Run, User
 from ..runs.stand import APPROVAL, DONE, OPEN_STATUSES, STANDS
+from ..wording import node_name
 
 LABELS = {
     "approval": _l("Waiting for approval"),
@@ -87,9 +88,7 @@ def orders_in(db: Session, stand: str, page: int, size: int) -> list[Order]:
 
 
 def _names(version_doc: dict[str, Any], language: str) -> dict[str, str]:
-    return {
-        n["id"]: localized(n.get("name"), language) or n["id"] for n in version_doc.get("nodes", ())
-    }
+    return {n["id"]: node_name(n, language) for n in version_doc.get("nodes", ())}
 
 
 def _line(run: Run, version: FlowVersion, flow: Flow, language: str) -> RunLine:

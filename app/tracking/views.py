@@ -8,14 +8,13 @@ tracking id exactly like a malformed one, and is rate-limited per client address
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta, timezone
 
 from flask import Blueprint, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from .. import ratelimit
+from .. import clock, ratelimit
 from ..db import get_session
 from ..errors import NotFoundError
 from ..models import Order
@@ -24,7 +23,6 @@ from ..status import services as status
 
 bp = Blueprint("tracking", __name__)
 TRACKING_RE = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
-CHINA = timezone(timedelta(hours=8))
 
 
 @bp.record_once
@@ -69,9 +67,8 @@ def _view(tracking_id: str) -> dict[str, object]:
         "milestones": milestones,
         "location": last_place,
         "updated_at": order.updated_at,
-        # Customers reading Chinese are shown China time; others UTC.
-        "tz": CHINA if lang == "zh" else UTC,
-        "tz_label": "" if lang == "zh" else " UTC",
+        # The company's clock, like every other page; its offset says which one.
+        "zone_label": clock.offset_label(),
     }
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
+from ..clock import zone
 from ..commands._app import friendly_errors, ready_app
 from ..db import get_session
-from ..metrics.clock import zone
 from ..models import ApiKey, utcnow
 from ..security import API_KEY_RECHECK_SECONDS, API_SCOPES
 from . import services

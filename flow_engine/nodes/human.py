@@ -577,7 +577,9 @@ def evaluate_checks(prep: Any, rt: Runtime, *, tolerant: bool = False) -> list[d
     """
     checks = []
     for name, label, expr, read_inputs in prep["checks"]:
-        check: dict[str, Any] = {"name": name, "label": label}
+        # The rule as written travels with the verdict, so that every reader (the task page,
+        # the inbox, messages) can say it in business words without the flow document.
+        check: dict[str, Any] = {"name": name, "label": label, "rule": expr.source}
         try:
             check["value"] = expr(rt.context, now=rt.now)
         except DslError as err:

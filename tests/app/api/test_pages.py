@@ -33,8 +33,10 @@ def test_tracking_page_shows_state_and_milestones_without_internal_data(api, cli
         assert secret not in text
     english = client.get(f"/track/{order['tracking_id']}", headers={"Accept-Language": "en"})
     assert "Shipped" in english.get_data(as_text=True)
-    assert "2026-11-21 02:00 UTC" in english.get_data(as_text=True)
-    assert "2026-11-20 02:00 UTC" in english.get_data(as_text=True)  # placed, shown in UTC
+    # one clock: the company's zone in every language, its offset said once
+    assert "2026-11-21 10:00" in english.get_data(as_text=True)
+    assert "2026-11-20 10:00" in english.get_data(as_text=True)  # placed
+    assert "(UTC+08:00)" in english.get_data(as_text=True)
     assert 'name="viewport"' in text
 
 

@@ -31,4 +31,5 @@ def test_a_check_that_no_longer_holds_is_shown_failing_and_flagged(app, client, 
     line = _check_line(page)
     assert line.startswith(" data-changed") and "未通过" in line
     assert "与申请时不同：申请时为通过" in line
-    assert "<code>ref.inventory[&#39;GZ&#39;][&#39;SKU-1&#39;] = 0</code>" in line  # the value now
+    assert "库存（GZ · SKU-1） 0 ≥ 订单行数量 1&nbsp;✗" in line  # the value now, in business words
+    assert "ref.inventory" not in line  # no DSL on an approver's page

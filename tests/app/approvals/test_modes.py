@@ -128,6 +128,7 @@ def test_task_payload_carries_the_checks_and_the_due_time(db):
         {
             "name": "cheap",
             "label": {"en": "Under 10k", "zh": "一万以下"},
+            "rule": "order.amount < 10000",
             "value": False,
             "passed": False,
             "inputs": {"order.amount": Decimal("25000.00")},

@@ -30,8 +30,9 @@ def test_a_condition_that_sent_the_order_is_shown_with_its_inputs(app, client, l
     login("li")
     page = client.get(f"/approvals/{task.task_key}").get_data(as_text=True)
     line = page.split('data-testid="sent-by">', 1)[1].split("</p>", 1)[0]
-    assert "大额采购单" in line and "<code>order.amount &gt; 20000</code>" in line
-    assert "→ 是" in line and "<code>order.amount = 25000" in line
+    assert "由「大额采购单」转到这里" in line
+    assert "订单金额 ¥25,000.00 &gt; ¥20,000.00&nbsp;✓" in line and line.endswith("→ 是")
+    assert "order.amount" not in page and "big" not in line  # no DSL, no node id
 
 
 def test_a_switch_case_names_the_condition_that_matched(app, client, login):
@@ -46,4 +47,22 @@ def test_a_switch_case_names_the_condition_that_matched(app, client, login):
     login("li", **{"Accept-Language": "en"})
     page = client.get(f"/approvals/{task.task_key}", headers={"Accept-Language": "en"})
     line = page.get_data(as_text=True).split('data-testid="sent-by">', 1)[1].split("</p>", 1)[0]
-    assert "order.channel == &#34;b2b&#34; or order.amount &gt; 10000" in line
+    assert line.startswith("Sent here by Channel: ")
+    assert "Order amount ¥12,000.00 &gt; ¥10,000.00&nbsp;✓" in line
+    assert "taobao" not in line  # the case that did not match is not the reason
+
+
+def test_supervisors_can_open_the_rule_as_written(app, client, login):
+    db = db_of(app)
+    approver(db, "li", roles=("approver", "supervisor"))
+    approver(db, "wu")
+    big = {"id": "big", "type": "condition", "name": {"zh": "金额判断", "en": "Amount check"},
+           "config": {"expression": "order.amount > 20000"},
+           "_edges": [("big", "review", "true"), ("big", "ok", "false")]}  # fmt: skip
+    run = start(db, _doc(big), amount="25000.00")
+    (task,) = tasks_of(db, run.id)
+    login("li")
+    page = client.get(f"/approvals/{task.task_key}").get_data(as_text=True)
+    raw = page.split('data-testid="raw-trace">', 1)[1].split("</details>", 1)[0]
+    assert "<code>big</code>" in raw and "<code>order.amount &gt; 20000</code>" in raw
+    assert "<code>true</code>" in raw and "<code>order.amount = 25000.00</code>" in raw

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.clock import zone
 from app.dashboard import bottleneck, ranges
-from app.metrics.clock import zone
 from app.models import utcnow
 
 from .scenario import H, M

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, update
 
+from app.clock import zone
 from app.dashboard import compare, kpis, ranges
-from app.metrics.clock import zone
 from app.metrics.hooks import flush_lookups
 from app.metrics.refresh import refresh
 from app.models import FlowVersion, LookupHourly, utcnow

@@ -16,6 +16,7 @@ from app.notifications import services as notes
 from app.runs import outbox
 
 from ..approvals.helpers import (
+    CHECKS,
     approval_doc,
     approver,
     channel,
@@ -26,6 +27,11 @@ from ..approvals.helpers import (
     user,
 )
 from .servers import RobotServer, SmtpSink
+
+
+def by_kind_text(robots: RobotServer, kind: str) -> str:
+    return json.dumps([r["body"] for r in robots.received if r["kind"] == kind], ensure_ascii=False)
+
 
 SECRETS = {"dingtalk": "SEC-ding-123", "feishu": "feishu-secret", "sms": "sms-secret"}
 
@@ -45,7 +51,7 @@ def test_approval_needed_reaches_every_channel_in_its_format(app, db):
         channel(db, "dingtalk", webhook_url=robots.url("dingtalk"), secret=SECRETS["dingtalk"])
         channel(db, "feishu", webhook_url=robots.url("feishu"), secret=SECRETS["feishu"])
         channel(db, "sms", webhook_url=robots.url("sms"), secret=SECRETS["sms"])
-        run = start(db, approval_doc(sla={"duration": "24h"}))
+        run = start(db, approval_doc(sla={"duration": "24h"}, checks=CHECKS))
         deliver_all(app)
         (mail,) = smtp.wait(1)
         assert robots.problems == []
@@ -54,6 +60,10 @@ def test_approval_needed_reaches_every_channel_in_its_format(app, db):
     assert mail["To"].endswith("<li@example.com>") and "PO-1" in mail["Subject"]
     text = SmtpSink.body(mail)
     assert "订单金额超过 20,000" in text and "CNY 25,000.00" in text
+    # the checks in business words, no DSL paths
+    assert "✓ 未超信用额度：订单金额 ¥25,000.00 ≤ ¥50,000.00" in text
+    assert "✗ 库存充足：订单金额 ¥25,000.00 < ¥20,000.00" in text and "order.amount" not in text
+    assert "- ✗ 库存充足" in by_kind_text(robots, "wecom")
     (link,) = smtp.links()
     assert "/approvals/link/" in link
     by_kind = {r["kind"]: r["body"] for r in robots.received}
