@@ -285,6 +285,8 @@ def _settle(
     writes.fields.collect(order_id, run_id, flow, audit, now)
     state = _run_state(result.snapshot, now)
     writes.run_state(run_id, lock_version, state)
+    if state["finished_at"] is not None and flow.flow.trigger.concurrency == "queue":
+        writes.queue_done.add(run_id)  # the flow's next queued event of the order may start
     for raised in (a for a in audit if a.kind == "incident"):
         _announce_incident(db, run_id, order_id, raised, now, writes)
     return state
