@@ -252,7 +252,7 @@ def _drain(db: Session, flow_id: int, order_id: int, writes: Writes) -> list[Run
     if _has_open_run(db, flow_id, order_id):
         return []  # another run of the flow is still open (started before it queued)
     queued = db.execute(
-        select(RECEIPTS.c.id, RECEIPTS.c.event_key, RECEIPTS.c.event_kind, RECEIPTS.c.event_data)
+        select(RECEIPTS.c.id, RECEIPTS.c.event_key, RECEIPTS.c.event_kind)
         .where(
             RECEIPTS.c.flow_id == flow_id,
             RECEIPTS.c.order_id == order_id,
@@ -266,7 +266,7 @@ def _drain(db: Session, flow_id: int, order_id: int, writes: Writes) -> list[Run
     now = writes.now
     stamp = catalog_stamp(db)
     started: list[Run] = []
-    for receipt_id, key, kind, data in queued:
+    for receipt_id, key, kind in queued:
         version = next(
             (v for v in live_flows.get(db, stamp, kind or "") if v.flow_id == flow_id), None
         )
