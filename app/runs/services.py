@@ -44,6 +44,7 @@ from ..subscriptions import publish
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, compiled_version, live_flows
 from .effects import EffectContext, perform
 from .stand import stand_of
+from .writeback import ACCEPTED, Refused
 from .writer import Writes, new_run_row
 
 log = logging.getLogger(__name__)
@@ -282,7 +283,8 @@ def _settle(
             )
         )
     writes.audit.extend(_audit_rows(run_id, audit))
-    writes.fields.collect(order_id, run_id, flow, audit, now)
+    for refused in writes.fields.collect(order_id, run_id, flow, audit, now):
+        _refused_field(db, run_id, order_id, flow, refused, writes)
     state = _run_state(result.snapshot, now)
     writes.run_state(run_id, lock_version, state)
     if state["finished_at"] is not None and flow.flow.trigger.concurrency == "queue":
@@ -290,6 +292,30 @@ def _settle(
     for raised in (a for a in audit if a.kind == "incident"):
         _announce_incident(db, run_id, order_id, raised, now, writes)
     return state
+
+
+def _refused_field(
+    db: Session, run_id: int, order_id: int, flow: CompiledFlow, refused: Refused, writes: Writes
+) -> None:
+    """Tell people that a run set a built-in order field to a value it does not accept (the
+    order keeps its value; the run's copy has the one set)."""
+    en, zh = ACCEPTED[refused.field]
+    shown = str(jsonable(refused.value))[:80]
+    node = refused.node_name or refused.node_id
+    writes.alert(
+        {
+            "run_id": run_id,
+            "order_id": order_id,
+            "source": f"flow:{refused.node_id}",
+            "severity": "warning",
+            "title": f"流程 {flow.key} 的节点「{node}」把订单字段 {refused.field} 设为 {shown}，"
+            f"未写入订单：应为{zh}",
+            "message": f"Node '{node}' of flow {flow.key} set order field {refused.field} to"
+            f" {shown}; not written to the order: it takes {en}.",
+            "dedup_key": f"field-refused:{flow.key}:{refused.field}:order:{order_id}"[:200],
+            "data": {"field": refused.field, "node_id": refused.node_id, "repeats": 1},
+        }
+    )
 
 
 def _announce_incident(
