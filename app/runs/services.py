@@ -291,7 +291,53 @@ def _settle(
         writes.queue_done.add(run_id)  # the flow's next queued event of the order may start
     for raised in (a for a in audit if a.kind == "incident"):
         _announce_incident(db, run_id, order_id, raised, now, writes)
+    for passed in audit:
+        if _auto_decided(passed):
+            _announce_auto_decision(db, run_id, order_id, flow, passed, state, now, writes)
     return state
+
+
+def _auto_decided(entry: AuditEvent) -> bool:
+    """An approval step the run decided itself (its SLA's ``on_timeout``: approve/reject)."""
+    data = entry.data or {}
+    return (
+        entry.kind == "node_passed"
+        and entry.node_type == "approval"
+        and data.get("auto") is True
+        and data.get("decision") in ("approved", "rejected")
+    )
+
+
+def _announce_auto_decision(
+    db: Session,
+    run_id: int,
+    order_id: int,
+    flow: CompiledFlow,
+    entry: AuditEvent,
+    state: Mapping[str, Any],
+    now: datetime,
+    writes: Writes,
+) -> None:
+    """``order.decided`` for an approval decided by its time limit, as a person's decision
+    is announced (app.approvals.services.decide)."""
+    order = db.get(Order, order_id)
+    if order is None:
+        return
+    data = {
+        "task": None,
+        "node_id": entry.node_id,
+        "run_id": run_id,
+        "flow": flow.key,
+        "decision": entry.data["decision"],
+        "decided_by": None,
+        "decided_at": now.isoformat(),
+        "comment": None,
+        "auto": True,
+        "reason": "sla_timeout",
+        "run_status": state["status"],
+    }
+    publish(db, "order.decided", order, data, key=[run_id, entry.node_id, entry.seq], now=now,
+            writes=writes)  # fmt: skip
 
 
 def _refused_field(
