@@ -284,7 +284,7 @@ def _settle(
         )
     writes.audit.extend(_audit_rows(run_id, audit))
     for refused in writes.fields.collect(order_id, run_id, flow, audit, now):
-        _refused_field(db, run_id, order_id, flow, refused, writes)
+        _refused_field(run_id, order_id, flow, refused, writes)
     state = _run_state(result.snapshot, now)
     writes.run_state(run_id, lock_version, state)
     if state["finished_at"] is not None and flow.flow.trigger.concurrency == "queue":
@@ -341,7 +341,7 @@ def _announce_auto_decision(
 
 
 def _refused_field(
-    db: Session, run_id: int, order_id: int, flow: CompiledFlow, refused: Refused, writes: Writes
+    run_id: int, order_id: int, flow: CompiledFlow, refused: Refused, writes: Writes
 ) -> None:
     """Tell people that a run set a built-in order field to a value it does not accept (the
     order keeps its value; the run's copy has the one set)."""
