@@ -22,18 +22,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("trigger_receipts", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("status", sa.String(length=16), server_default="started", nullable=False)
-        )
-        batch_op.add_column(sa.Column("event_kind", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("event_data", JSON, nullable=True))
-        batch_op.add_column(sa.Column("reason", sa.String(length=400), nullable=True))
-        batch_op.create_index("ix_trigger_receipts_status", ["status"], unique=False)
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("on_hold", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # Plain ADD COLUMN, no table rebuild: on SQLite rebuilding ``orders`` would drop the old
+    # table, and with foreign keys on that deletes every row that references an order.
+    op.add_column(
+        "trigger_receipts",
+        sa.Column("status", sa.String(length=16), server_default="started", nullable=False),
+    )
+    op.add_column("trigger_receipts", sa.Column("event_kind", sa.String(length=64)))
+    op.add_column("trigger_receipts", sa.Column("event_data", JSON))
+    op.add_column("trigger_receipts", sa.Column("reason", sa.String(length=400)))
+    op.create_index("ix_trigger_receipts_status", "trigger_receipts", ["status"])
+    op.add_column(
+        "orders", sa.Column("on_hold", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "UPDATE orders SET on_hold = true WHERE jsonb_typeof(data->'holds') = 'array'"
@@ -47,11 +48,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.drop_column("on_hold")
-    with op.batch_alter_table("trigger_receipts", schema=None) as batch_op:
-        batch_op.drop_index("ix_trigger_receipts_status")
-        batch_op.drop_column("reason")
-        batch_op.drop_column("event_data")
-        batch_op.drop_column("event_kind")
-        batch_op.drop_column("status")
+    # DROP COLUMN in place (SQLite 3.35+ too), for the same reason.
+    op.drop_column("orders", "on_hold")
+    op.drop_index("ix_trigger_receipts_status", table_name="trigger_receipts")
+    for column in ("reason", "event_data", "event_kind", "status"):
+        op.drop_column("trigger_receipts", column)

@@ -115,3 +115,21 @@ def test_the_route_nodes_choice_reaches_the_orders_warehouse(app, api):
     assert detail["data"]["warehouse"]
     [change] = [h for h in detail["field_history"] if h["field"] == "warehouse"]
     assert (change["node_id"], change["after"]) == ("route", detail["data"]["warehouse"])
+
+
+def test_the_migration_marks_stored_orders_with_a_hold_and_keeps_their_rows(app, api,
+                                                                             database_url):  # fmt: skip
+    from app.migrate import downgrade, upgrade
+    from app.models import Order, Run
+
+    _setter(app, "any", {"order.tags": '["seen"]'})
+    held = _order(api, "M1", holds=["payment"])  # a channel may send holds with the order
+    free = _order(api, "M2")
+    get_db(app).dispose()  # no pooled connection may hold the tables the migration alters
+    downgrade(database_url, "0017")
+    upgrade(database_url)
+    with get_db(app).session() as db:
+        flags = dict(db.execute(select(Order.external_id, Order.on_hold)).all())
+        runs = db.scalars(select(Run.order_id)).all()
+    assert flags == {"M1": True, "M2": False}
+    assert sorted(runs) == sorted([held["id"], free["id"]])
