@@ -8,15 +8,15 @@ from typing import Any
 from flask import Response
 from flask_babel import lazy_gettext as _l
 
-from ..db import get_session
-from ..errors import NotFoundError, ValidationError
+from ..db import get_session, release_session
+from ..errors import ValidationError
 from ..models import StatusEvent
 from ..orders import intake
 from ..security import api_key_required
 from ..status import services as status
 from ..status import sources as source_tables
 from ._blueprint import bp
-from ._http import actor_name, iso, json_body, reply, transact
+from ._http import actor_name, group_commit, iso, json_body, reply, transact
 
 
 def event_json(event: StatusEvent) -> dict[str, Any]:
@@ -101,24 +101,13 @@ def post_status_event() -> Response:
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise _problem("/data", _l("data is a JSON object."))
-    order_ref = _order_ref(doc)
-
-    def work(db: Any) -> status.Recorded:
-        order = intake.find_order(db, **order_ref)
-        if order is None:
-            raise NotFoundError(_l("The order of this status event does not exist."))
-        return status.record(
-            db,
-            order,
-            source=source,
-            event_id=event_id,
-            code=code,
-            occurred_at=occurred_at,
-            location=location,
-            data=data,
-        )
-
-    recorded = transact(work)
+    item = status.Incoming(
+        _order_ref(doc), source, event_id, code, occurred_at, location=location, data=data
+    )
+    release_session()  # the event is recorded in a transaction of its own
+    # Events arriving while another one's transaction runs share the next transaction.
+    grouped = group_commit("status_events", _record_each, _record_together)
+    recorded: status.Recorded = grouped.submit(item)
     body = event_json(recorded.event)
     body["order_status"] = recorded.order.status
     body["runs_resumed"] = recorded.resumed
@@ -128,6 +117,15 @@ def post_status_event() -> Response:
         return reply(body, 200, {"Idempotent-Replayed": "true"})
     body["duplicate"] = False
     return reply(body, 201)
+
+
+def _record_each(item: status.Incoming) -> status.Recorded:
+    """One status event in a transaction of its own."""
+    return transact(lambda db: status.record_incoming(db, item, intake.find_order))
+
+
+def _record_together(items: list[status.Incoming]) -> list[status.Recorded]:
+    return transact(lambda db: status.record_many(db, items, intake.find_order))
 
 
 @bp.get("/status-mappings")

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, utcnow
@@ -29,6 +29,8 @@ class Order(Base):
     customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Whether ``data["holds"]`` names a hold (kept with the document; the board's "held").
+    on_hold: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -79,11 +79,17 @@ class TriggerReceipt(Base):
     ``event_key`` is the event's identity (``status:<source>:<event id>`` ...); the unique
     pair is what makes a replayed event, or the same event processed twice at once, start
     nothing new: the second insert finds the first one's row.
+
+    ``status``: ``started`` (the event started run ``run_id``, or was judged), ``queued`` (a
+    flow with ``concurrency: queue`` had a run of the order open: the event waits here, with
+    its ``event_kind`` and ``event_data``, and starts its run when that run finishes) or
+    ``dropped`` (a queued event that could not start; ``reason`` says why).
     """
 
     __tablename__ = "trigger_receipts"
     __table_args__ = (
         UniqueConstraint("flow_id", "event_key", name="uq_trigger_receipts_flow_id_event_key"),
+        Index("ix_trigger_receipts_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,3 +100,7 @@ class TriggerReceipt(Base):
     )
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="started", server_default="started")
+    event_kind: Mapped[str | None] = mapped_column(String(64))
+    event_data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    reason: Mapped[str | None] = mapped_column(String(400))

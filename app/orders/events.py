@@ -22,6 +22,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ..models import Alert, Order, Run
+from ..runs.cache import CatalogStamp, catalog_stamp
 from ..runs.triggers import OrderEvent, start_runs_for_event
 from ..runs.writeback import OrderUpdate
 from ..runs.writer import listen_to_order_updates
@@ -45,19 +46,22 @@ def announce_order_event(
     *,
     key: str,
     now: datetime | None = None,
+    stamp: CatalogStamp | None = None,
 ) -> list[Run]:
     """Announce event ``kind`` (``order.status_changed``, ``order.paid``,
     ``order.updated`` ...) about ``order``; ``key`` is the event's identity, the same when
     the same event is delivered again (see :class:`app.runs.triggers.OrderEvent`). Returns
-    the runs it started. No commit."""
+    the runs it started. No commit. Events announced together pass the catalog ``stamp``
+    read once."""
     if kind in SUBSCRIBABLE:
-        publish(db, kind, order, dict(data), key=key, now=now)
-    return start_runs_for_event(db, OrderEvent(kind, order, key, data), now=now)
+        publish(db, kind, order, dict(data), key=key, now=now, stamp=stamp)
+    return start_runs_for_event(db, OrderEvent(kind, order, key, data), now=now, stamp=stamp)
 
 
 def announce_field_updates(db: Session, updates: list[OrderUpdate], now: datetime) -> None:
     """Announce ``order.updated`` for the order fields runs just wrote."""
     depth = db.info.get(_DEPTH, 0)
+    stamp = catalog_stamp(db)  # once for all the orders of a batch, not once per order
     for update in updates:
         order = db.get(Order, update.order_id)
         if order is None:  # deleted in this same transaction
@@ -68,7 +72,8 @@ def announce_field_updates(db: Session, updates: list[OrderUpdate], now: datetim
         data = {"fields": list(update.fields), "flow": update.flow_key, "run_id": update.run_id}
         db.info[_DEPTH] = depth + 1
         try:
-            announce_order_event(db, "order.updated", order, data, key=update.key, now=now)
+            announce_order_event(db, "order.updated", order, data, key=update.key, now=now,
+                                 stamp=stamp)  # fmt: skip
         finally:
             db.info[_DEPTH] = depth
 

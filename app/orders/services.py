@@ -23,6 +23,7 @@ from ..inventory.services import StockView
 from ..models import Order, OrderFieldChange, Run, utcnow
 from ..runs import services as runs
 from ..runs.cache import catalog_stamp
+from ..runs.writeback import on_hold
 from ..runs.writer import Writes
 from ..subscriptions import publish
 
@@ -67,6 +68,39 @@ def field_history(db: Session, order_id: int) -> list[OrderFieldChange]:
             .order_by(OrderFieldChange.id)
         )
     )
+
+
+# The built-in order fields flows may set, as the order page shows them.
+DECIDED_FIELDS = ("priority", "warehouse", "carrier", "holds", "tags")
+
+
+def decided_fields(order: Order, language: str) -> list[dict[str, Any]]:
+    """The built-in fields flows set on ``order``: name, label, value and value as shown
+    (labels and the priority's words from the order schema, in ``language``)."""
+    props = order_schema()["properties"]
+    out = []
+    for name in DECIDED_FIELDS:
+        spec = props[name]
+        value = (order.data or {}).get(name)
+        label = spec.get("x-label-zh") if language == "zh" else spec.get("x-label-en")
+        if isinstance(value, list):
+            shown = ", ".join(str(v) for v in value)
+        elif name == "priority" and language == "zh":
+            shown = (spec.get("x-enum-zh") or {}).get(value, value)
+        else:
+            shown = value
+        out.append({"name": name, "label": label or name, "value": value, "shown": shown})
+    return out
+
+
+def hold_change(before: Any, after: Any) -> dict[str, list[str]]:
+    """The holds a change of ``holds`` placed and released."""
+    old = [str(h) for h in before] if isinstance(before, list) else []
+    new = [str(h) for h in after] if isinstance(after, list) else []
+    return {
+        "placed": [h for h in new if h not in old],
+        "released": [h for h in old if h not in new],
+    }
 
 
 def find_existing(
@@ -166,6 +200,7 @@ def _order_row(
         "customer_id": str(customer["id"]) if customer.get("id") is not None else None,
         "amount": Decimal(str(amount)) if amount is not None else None,
         "data": dict(doc),
+        "on_hold": on_hold(doc),
         "created_at": now,
         "updated_at": now,
     }

@@ -3,6 +3,7 @@ the runs of one order in business language.
 
 An order is in a column when one of its runs stands there (``runs.stand``, see
 app/runs/stand.py); it is done when a run of it completed and none is still open. An order
+with an active hold (``holds``, set by flows) is also held, with or without a timer. An order
 with runs in two flows can so be in two columns: each says what one of its flows waits for.
 Every function costs a fixed number of statements, however many orders it lists.
 """
@@ -14,12 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..i18n import localized
 from ..models import ApprovalTask, Flow, FlowVersion, Order, Run, User
-from ..runs.stand import APPROVAL, DONE, OPEN_STATUSES, STANDS
+from ..runs.stand import APPROVAL, DONE, HELD, OPEN_STATUSES, STANDS
 from ..wording import node_name
 
 LABELS = {
@@ -34,7 +35,7 @@ HINTS = {
     "approval": _l("An approval task waits for the people shown, until the time due."),
     "backordered": _l("A reservation found too little stock and holds none."),
     "event": _l("The flow waits for a status from another system."),
-    "held": _l("The flow holds the order until a time."),
+    "held": _l("The flow holds the order until a time, or a flow put a named hold on it."),
     "incident": _l("A node failed: retry or cancel the run."),
     "done": _l("Every run finished; the outcome of each is shown."),
 }
@@ -59,6 +60,8 @@ class RunLine:
 def _members(stand: str) -> Any:
     """The condition "the order is in column ``stand``", on ``orders``."""
     in_stand = exists().where(Run.order_id == Order.id, Run.stand == stand)
+    if stand == HELD:
+        return or_(Order.on_hold.is_(True), in_stand)
     if stand != DONE:
         return in_stand
     still_open = exists().where(Run.order_id == Order.id, Run.status.in_(OPEN_STATUSES))

@@ -153,6 +153,8 @@ def detail(order_id: int) -> str | Response:
         runs=runs,
         labels=standing.LABELS,
         field_history=services.field_history(db, order.id),
+        decided=services.decided_fields(order, current_language()),
+        hold_change=services.hold_change,
         lag=status.lag_seconds,
         version=version,
     )

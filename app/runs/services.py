@@ -45,6 +45,7 @@ from ..subscriptions import publish
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, compiled_version, live_flows
 from .effects import EffectContext, perform
 from .stand import stand_of
+from .writeback import ACCEPTED, Refused
 from .writer import Writes, new_run_row
 
 log = logging.getLogger(__name__)
@@ -284,12 +285,85 @@ def _settle(
             )
         )
     writes.audit.extend(_audit_rows(run_id, audit))
-    writes.fields.collect(order_id, run_id, flow, audit, now)
+    for refused in writes.fields.collect(order_id, run_id, flow, audit, now):
+        _refused_field(run_id, order_id, flow, refused, writes)
     state = _run_state(result.snapshot, now)
     writes.run_state(run_id, lock_version, state)
+    if state["finished_at"] is not None and flow.flow.trigger.concurrency == "queue":
+        writes.queue_done.add(run_id)  # the flow's next queued event of the order may start
     for raised in (a for a in audit if a.kind == "incident"):
         _announce_incident(db, run_id, order_id, raised, now, writes)
+    for passed in audit:
+        if _auto_decided(passed):
+            _announce_auto_decision(db, run_id, order_id, flow, passed, state, now, writes)
     return state
+
+
+def _auto_decided(entry: AuditEvent) -> bool:
+    """An approval step the run decided itself (its SLA's ``on_timeout``: approve/reject)."""
+    data = entry.data or {}
+    return (
+        entry.kind == "node_passed"
+        and entry.node_type == "approval"
+        and data.get("auto") is True
+        and data.get("decision") in ("approved", "rejected")
+    )
+
+
+def _announce_auto_decision(
+    db: Session,
+    run_id: int,
+    order_id: int,
+    flow: CompiledFlow,
+    entry: AuditEvent,
+    state: Mapping[str, Any],
+    now: datetime,
+    writes: Writes,
+) -> None:
+    """``order.decided`` for an approval decided by its time limit, as a person's decision
+    is announced (app.approvals.services.decide)."""
+    order = db.get(Order, order_id)
+    if order is None:
+        return
+    data = {
+        "task": None,
+        "node_id": entry.node_id,
+        "run_id": run_id,
+        "flow": flow.key,
+        "decision": entry.data["decision"],
+        "decided_by": None,
+        "decided_at": now.isoformat(),
+        "comment": None,
+        "auto": True,
+        "reason": "sla_timeout",
+        "run_status": state["status"],
+    }
+    publish(db, "order.decided", order, data, key=[run_id, entry.node_id, entry.seq], now=now,
+            writes=writes)  # fmt: skip
+
+
+def _refused_field(
+    run_id: int, order_id: int, flow: CompiledFlow, refused: Refused, writes: Writes
+) -> None:
+    """Tell people that a run set a built-in order field to a value it does not accept (the
+    order keeps its value; the run's copy has the one set)."""
+    en, zh = ACCEPTED[refused.field]
+    shown = str(jsonable(refused.value))[:80]
+    node = refused.node_name or refused.node_id
+    writes.alert(
+        {
+            "run_id": run_id,
+            "order_id": order_id,
+            "source": f"flow:{refused.node_id}",
+            "severity": "warning",
+            "title": f"流程 {flow.key} 的节点「{node}」把订单字段 {refused.field} 设为 {shown}，"
+            f"未写入订单：应为{zh}",
+            "message": f"Node '{node}' of flow {flow.key} set order field {refused.field} to"
+            f" {shown}; not written to the order: it takes {en}.",
+            "dedup_key": f"field-refused:{flow.key}:{refused.field}:order:{order_id}"[:200],
+            "data": {"field": refused.field, "node_id": refused.node_id, "repeats": 1},
+        }
+    )
 
 
 def _announce_incident(

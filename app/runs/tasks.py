@@ -20,7 +20,7 @@ from flow_engine import TimerFired
 from ..db import Database, get_db, in_transaction
 from ..models import OutboxMessage, RunTimer, utcnow
 from ..queue import huey, task_app
-from . import outbox, schedule, services
+from . import outbox, schedule, services, triggers
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 500
@@ -79,7 +79,8 @@ def deliver_messages(message_ids: list[int]) -> list[str]:
 
 @huey.periodic_task(crontab(minute="*"))
 def sweep() -> dict[str, int]:
-    """Fire due timers and retry due outbox messages (every minute, and at start-up)."""
+    """Fire due timers, retry due outbox messages and start queued trigger events whose
+    flow's run finished (every minute, and at start-up)."""
     return sweep_now()
 
 
@@ -109,19 +110,24 @@ def sweep_now(now: datetime | None = None) -> dict[str, int]:
             )
         )
     fired = sum(fire_timer_now(t, now=moment) == "fired" for t in timers)
+    # Queued trigger events whose flow's run of the order finished without starting them
+    # (a run finished by an older version, a crash between): started now.
+    queued = in_transaction(database, lambda db: triggers.start_queued_due(db, moment))
     # Each message is claimed at the time it is reached (``now`` moved on by the time spent):
     # with a slow receiver, a lease taken when the batch began could run out before its
     # message is sent, and another sweeper would send it a second time.
     sent = _deliver_each(database, messages, lambda: moment + (utcnow() - started))
-    if timers or messages:
+    if timers or messages or queued:
         log.info(
-            "sweep: %d/%d timers fired, %d/%d messages sent",
+            "sweep: %d/%d timers fired, %d/%d messages sent, %d queued runs started",
             fired,
             len(timers),
             sent,
             len(messages),
+            queued,
         )
-    return {"timers": len(timers), "fired": fired, "messages": len(messages), "sent": sent}
+    return {"timers": len(timers), "fired": fired, "messages": len(messages), "sent": sent,
+            "queued_started": queued}  # fmt: skip
 
 
 def _deliver_each(database: Database, message_ids: list[int], clock: Callable[[], datetime]) -> int:

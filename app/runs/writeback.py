@@ -1,8 +1,9 @@
 """Decisions reach the order: declared order fields that runs set, stored on the order.
 
-A ``set`` or ``tag`` node changes the run's copy of the order; the fields the order declares
-(its ``tags`` and the custom fields admins declared, ``custom.<name>``) are also written to
-the order row, in the run's transaction, with one history row each (before, after, flow,
+A ``set``, ``tag`` or ``route`` node changes the run's copy of the order; the fields the
+order declares (the built-in writable fields :data:`BUILTIN`: ``tags``, ``priority``,
+``warehouse``, ``carrier`` and ``holds``, and the custom fields admins declared,
+``custom.<name>``) are also written to the order row, in the run's transaction, with one history row each (before, after, flow,
 version, node, run). Other paths stay in the run's snapshot only; the flow editor warns
 about them.
 
@@ -32,12 +33,56 @@ from ..models import Order, OrderFieldChange
 ORDERS = Order.__table__
 CHANGES = OrderFieldChange.__table__
 TAGS = "tags"
+# The order's built-in fields flows may write (``x-writable`` in the order schema).
+BUILTIN = frozenset({TAGS, "priority", "warehouse", "carrier", "holds"})
 CUSTOM = "custom."
 _WRITE_DATA = (
     update(ORDERS)
     .where(ORDERS.c.id == bindparam("order_id"))
-    .values(data=bindparam("data"), updated_at=bindparam("updated_at"))
+    .values(
+        data=bindparam("data"), on_hold=bindparam("on_hold"), updated_at=bindparam("updated_at")
+    )
 )
+
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _short_text(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and 0 < len(value) <= 64)
+
+
+# What the built-in fields accept (as the order schema says); null clears a field.
+_ACCEPTS: dict[str, Callable[[Any], bool]] = {
+    "priority": lambda v: v is None or v in PRIORITIES,
+    "warehouse": _short_text,
+    "carrier": _short_text,
+    "holds": lambda v: (
+        v is None or (isinstance(v, list) and len(v) <= 50 and all(_short_text(h) and h for h in v))
+    ),
+    TAGS: lambda v: v is None or (isinstance(v, list) and all(isinstance(t, str) for t in v)),
+}
+# What to tell people when a value is refused: (English, Chinese).
+ACCEPTED = {
+    "priority": ('one of low, normal, high, urgent, e.g. "high"',
+                 '取值为 low、normal、high、urgent 之一，例如 "high"'),
+    "warehouse": ('a warehouse id of 1 to 64 characters, e.g. "GZ-01"',
+                  '1 到 64 个字符的仓库编号，例如 "GZ-01"'),
+    "carrier": ('a carrier id of 1 to 64 characters, e.g. "SF"',
+                '1 到 64 个字符的承运商编号，例如 "SF"'),
+    "holds": ('a list of hold names, e.g. ["payment"]', '暂扣名称的列表，例如 ["payment"]'),
+    TAGS: ('a list of texts, e.g. ["vip"]', '文本列表，例如 ["vip"]'),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A built-in order field a run set to a value it does not accept."""
+
+    field: str
+    value: Any
+    node_id: str
+    node_name: str
 
 
 @dataclass(frozen=True)
@@ -60,7 +105,7 @@ class FieldWrites:
         self.rows: list[dict[str, Any]] = []
 
     def declared(self, field: str) -> bool:
-        if field == TAGS:
+        if field in BUILTIN:
             return True
         if not field.startswith(CUSTOM) or "." in field[len(CUSTOM) :]:
             return False
@@ -75,9 +120,11 @@ class FieldWrites:
         flow: CompiledFlow,
         audit: Iterable[AuditEvent],
         now: datetime,
-    ) -> None:
-        """Buffer the declared order fields the ``audit`` entries changed."""
+    ) -> list[Refused]:
+        """Buffer the declared order fields the ``audit`` entries changed; returns the
+        built-in fields set to a value they do not accept (kept in the run only)."""
         names: dict[str, str] | None = None
+        refused: list[Refused] = []
         for event in audit:
             changes = event.data.get("changes") if event.data else None
             if not changes or event.node_id is None:
@@ -88,6 +135,10 @@ class FieldWrites:
                     continue
                 if names is None:
                     names = {n.id: _name(n.name) for n in flow.flow.nodes}
+                if field in _ACCEPTS and not _ACCEPTS[field](value):
+                    refused.append(Refused(field, value, event.node_id,
+                                           names.get(event.node_id, "")))  # fmt: skip
+                    continue
                 self.rows.append(
                     {
                         "order_id": order_id,
@@ -102,6 +153,7 @@ class FieldWrites:
                         "seq": event.seq,
                     }
                 )
+        return refused
 
     def flush(self, db: Session, now: datetime) -> list[OrderUpdate]:
         """Write the buffered changes to the orders and their history."""
@@ -134,15 +186,25 @@ class FieldWrites:
         conn = db.connection()
         conn.execute(
             _WRITE_DATA,
-            [{"order_id": i, "data": docs[i], "updated_at": now} for i in order_ids],
+            [
+                {"order_id": i, "data": docs[i], "on_hold": on_hold(docs[i]), "updated_at": now}
+                for i in order_ids
+            ],
         )
         conn.execute(CHANGES.insert(), history)
         for order_id in order_ids:  # the loaded order objects see what was written
             order = db.identity_map.get(identity_key(Order, order_id))
             if order is not None:
                 set_committed_value(order, "data", docs[order_id])
+                set_committed_value(order, "on_hold", on_hold(docs[order_id]))
                 set_committed_value(order, "updated_at", now)
         return list(updates.values())
+
+
+def on_hold(doc: Mapping[str, Any]) -> bool:
+    """Whether the order document names a hold (``holds``, a list of hold names)."""
+    holds = doc.get("holds")
+    return isinstance(holds, list) and bool(holds)
 
 
 def _name(name: Mapping[str, str]) -> str:

@@ -84,6 +84,9 @@ class Writes:
         self.reserved: dict[tuple[int, int], int] = {}
         # Declared order fields the runs set (see writeback).
         self.fields = FieldWrites(lambda: declared_custom_fields(db))
+        # Runs of ``concurrency: queue`` flows that finished: their flows' queued events of
+        # the order start at flush (see triggers.start_queued).
+        self.queue_done: set[int] = set()
 
     def reserve_runs(self, pairs: list[tuple[int, int]]) -> None:
         """Insert the rows of the runs a batch may start, ``(order id, flow version id)``
@@ -185,6 +188,12 @@ class Writes:
         # rows from this UPDATE until its commit, so the less that follows it the better.
         self.flush_reservations()
         self.audit, self.outbox, self.timers, self.runs = [], [], [], {}
+        if self.queue_done:
+            from .triggers import start_queued
+
+            done, self.queue_done = self.queue_done, set()
+            if start_queued(self.db, done, self):
+                self.flush()
         if updated and _order_update_listener is not None:
             # Flows started by order.updated may take stock too: after this batch's is written.
             _order_update_listener(self.db, updated, self.now)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from flow_engine import ExternalEvent
 
-from ..errors import ValidationError
+from ..errors import NotFoundError, ValidationError
 from ..models import Order, Run, StatusEvent, utcnow
 from ..orders.events import announce_order_event
 from ..runs import services as runs
@@ -171,6 +171,58 @@ def record(
             started = _announce(db, order, before, event, now)
     db.flush()
     return Recorded(event, order, effect, resumed, started)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One status event as a request brought it (see :func:`record_many`)."""
+
+    order_ref: dict[str, Any]  # order_id, or tracking_id, or channel + external_id
+    source: str
+    event_id: str
+    code: str
+    occurred_at: datetime
+    location: str | None = None
+    data: dict[str, Any] | None = None
+
+
+def record_incoming(
+    db: Session, item: Incoming, find: Any, *, now: datetime | None = None
+) -> Recorded:
+    """Find ``item``'s order with ``find(db, **order_ref)`` and record the event. No commit.
+    Raises NotFoundError when there is no such order."""
+    order = find(db, **item.order_ref)
+    if order is None:
+        raise NotFoundError(_l("The order of this status event does not exist."))
+    return record(
+        db, order, source=item.source, event_id=item.event_id, code=item.code,
+        occurred_at=item.occurred_at, location=item.location, data=item.data, now=now,
+    )  # fmt: skip
+
+
+def record_many(
+    db: Session, items: list[Incoming], find: Any, *, now: datetime | None = None
+) -> list[Recorded]:
+    """Record several status events in one transaction (the API's group commit), all or
+    nothing; answers in the order of ``items``. Events are applied in the order of their
+    orders' ids, so that two such transactions lock orders in the same order (PostgreSQL)
+    and never wait on each other in a circle; events of one order keep their arrival order.
+    """
+    now = now or utcnow()
+    orders = []
+    for item in items:
+        order = find(db, **item.order_ref)
+        if order is None:
+            raise NotFoundError(_l("The order of this status event does not exist."))
+        orders.append(order)
+    answers: dict[int, Recorded] = {}
+    for i in sorted(range(len(items)), key=lambda i: (orders[i].id, i)):
+        item = items[i]
+        answers[i] = record(
+            db, orders[i], source=item.source, event_id=item.event_id, code=item.code,
+            occurred_at=item.occurred_at, location=item.location, data=item.data, now=now,
+        )  # fmt: skip
+    return [answers[i] for i in range(len(items))]
 
 
 def _existing(db: Session, source: str, event_id: str) -> StatusEvent | None:

@@ -141,6 +141,7 @@ _REASON_OF = (("inactive", "active"), ("no stock", "stock"), ("does not serve", 
               ("lacks", "capability"), ("fails ", "where"), ("no cost score", "cost"))  # fmt: skip
 _REASON_ZH = {**_ZH, "where": "附加约束", "cost": "成本评分"}
 _TABLE_ZH = {"warehouses": "仓库", "carriers": "承运商"}
+_ORDER_FIELD = {"warehouses": "order.warehouse", "carriers": "order.carrier"}
 
 
 def _no_candidate(
@@ -227,7 +228,8 @@ class RouteHandler(HandlerBase):
         },
         required=("table",),
         description="Keeps the candidates that meet every hard constraint and picks the one with "
-        "the lowest cost score; the choice and the reason are recorded.",
+        "the lowest cost score; the choice and the reason are recorded, and the chosen id is "
+        "set on the order (order.warehouse or order.carrier).",
     )
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:
@@ -322,6 +324,8 @@ class RouteHandler(HandlerBase):
             "rejected": rejected,
         }
         rt.set_var(store_as, choice)
+        # The choice reaches the order: order.warehouse or order.carrier.
+        rt.set_path(_ORDER_FIELD[table], chosen)
         return Next("found", {"chosen": chosen, "reason": reason, "rejected": rejected})
 
 

@@ -2,7 +2,7 @@
 the deliveries held for an admin to fix and replay.
 
 Revision ID: 0025
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07
 """
 
@@ -17,7 +17,7 @@ from app.models.base import UTCDateTime
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision = "0025"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -208,7 +208,7 @@ def test_timer_fires_once_through_the_sweep(app, database):
         first = tasks.sweep_now(now=start + timedelta(hours=3))
         again = tasks.sweep_now(now=start + timedelta(hours=4))
         direct = tasks.fire_timer_now(timer.id, now=start + timedelta(hours=4))
-    assert first == {"timers": 1, "fired": 1, "messages": 0, "sent": 0}
+    assert first == {"timers": 1, "fired": 1, "messages": 0, "sent": 0, "queued_started": 0}
     assert again["timers"] == 0 and direct == "gone"
     with database.session() as db:
         done = db.get(Run, run.id)

@@ -43,8 +43,14 @@ def test_trigger_round_trips_with_its_options():
     assert Flow.from_dict(chain()).trigger.to_dict() == chain()["trigger"]
 
 
+def test_queue_is_a_concurrency_choice():
+    doc = _flow(concurrency="queue")
+    assert [i for i in validate_flow(doc) if i.severity == "error"] == []
+    assert Flow.from_dict(doc).trigger.concurrency == "queue"
+
+
 @pytest.mark.parametrize(
-    "trigger", [{"concurrency": "queue"}, {"to": []}, {"from": "Paid"}, {"to": 3}]
+    "trigger", [{"concurrency": "wait"}, {"to": []}, {"from": "Paid"}, {"to": 3}]
 )
 def test_bad_trigger_options_are_refused_with_their_path(trigger):
     errors = [i for i in validate_flow(_flow(**trigger)) if i.severity == "error"]

@@ -420,11 +420,14 @@
       const done = () => {
         const name = { zh: document.getElementById('set-name-zh').value.trim(), en: document.getElementById('set-name-en').value.trim() };
         const filter = document.getElementById('set-filter').value.trim();
-        // Keep the trigger's other settings (from/to, fields, schedule, concurrency) that
-        // this dialog does not edit.
+        // Keep the trigger's other settings (from/to, fields, schedule) that this dialog
+        // does not edit.
         const trigger = Object.assign({}, this.base.trigger || {}, { event: document.getElementById('set-event').value });
         delete trigger.filter;
         if (filter) trigger.filter = filter;
+        const concurrency = document.getElementById('set-concurrency').value;
+        delete trigger.concurrency;
+        if (concurrency && concurrency !== 'parallel') trigger.concurrency = concurrency;
         const group = document.getElementById('set-group').value.trim();
         if (group) {
           trigger.exclusive_group = group;
@@ -444,6 +447,7 @@
       document.getElementById('set-name-en').value = typeof name === 'string' ? name : name.en || '';
       const trig = this.base.trigger || {};
       document.getElementById('set-event').value = trig.event || 'order.created';
+      document.getElementById('set-concurrency').value = trig.concurrency || 'parallel';
       document.getElementById('set-group').value = trig.exclusive_group || '';
       document.getElementById('set-priority').value = trig.group_priority || 0;
       const root = this.settings.querySelector('.dsl-editor');
