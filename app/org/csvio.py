@@ -134,7 +134,7 @@ def export(db: Session) -> str:
 # -- import ------------------------------------------------------------------------------
 
 
-def _text(data: bytes | str) -> str:
+def decode(data: bytes | str) -> str:
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
     try:
@@ -152,7 +152,7 @@ def _text(data: bytes | str) -> str:
 def plan(db: Session, data: bytes | str) -> Plan:
     """Read the file and compare it with the database; changes nothing."""
     result = Plan()
-    reader = csv.reader(io.StringIO(_text(data)))
+    reader = csv.reader(io.StringIO(decode(data)))
     try:
         header = [h.strip().lower() for h in next(reader, [])]
     except csv.Error as err:
@@ -512,7 +512,8 @@ def refusal(result: Plan) -> ValidationError:
         _("The file was not imported: %(n)d problems, listed with their rows. Nothing was "
           "changed.", n=len(result.errors)),
         code="invalid_file",
-        details=[{"path": f"/rows/{e['row']}/{e['column']}", **e} for e in result.errors],
+        details=[{"path": f"/rows/{e['row']}/{e['column']}", **e}
+                 for e in sorted(result.errors, key=lambda e: e["row"])],
     )  # fmt: skip
 
 
