@@ -14,6 +14,7 @@ from app.models import Role, User
 from app.org import services as org
 from app.reference import services as reference
 from app.security import hash_password
+from tests.app.api.conftest import make_key  # noqa: F401 (a fixture of the API tests)
 
 PEOPLE = ("wang.min", "li.na", "zhao.lei", "chen.jing")
 
