@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -80,7 +81,7 @@ def _label(column: str) -> str:
         "department": _("department"),
         "manager": _("manager"),
         "roles": _("business roles"),
-        "active": _("active"),
+        "active": pgettext("person", "active"),
         "name_zh": _("Chinese name"),
         "name_en": _("English name"),
         "parent": _("parent department"),
