@@ -35,6 +35,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..errors import ValidationError
+from ..i18n import current_language
 from ..models import BusinessRole, Department, ReferenceRow, ReferenceTable, Role, RoleHolder, User
 from ..security import hash_password
 from ..users.services import USERNAME_RE
@@ -458,12 +459,15 @@ class _Planner:
                     for c, v in changes.items()]})  # fmt: skip
 
     def _dept_name(self, key: str | None) -> str:
+        """The department's name in the reader's language."""
         if not key:
             return "—"
+        en = current_language() == "en"
         dept = self.depts.get(key)
         if dept is not None:
-            return dept.name_zh or key
-        return next((d["name_zh"] for k, d in self.result.new_departments.items() if k == key), key)
+            return (dept.name_en if en else "") or dept.name_zh or key
+        desc = self.result.new_departments.get(key) or {}
+        return (desc.get("name_en") if en else "") or desc.get("name_zh") or key
 
     def _compare_person(self, username: str, want: dict[str, Any]) -> None:
         line = want["row"]

@@ -83,7 +83,7 @@ def test_the_dry_run_lists_every_change_per_row_and_field_and_changes_nothing(ru
     assert _snapshot(world) == before
     result = run("org", "import", path, "--lang", "en")
     assert result.exit_code == 0, result.output
-    assert "Row 2 li.na: department 财务部 → 税务部" in result.output
+    assert "Row 2 li.na: department Finance → Tax" in result.output
     with world.app_context(), get_db().session() as db:
         sun = db.scalars(select(User).where(User.username == "sun.li")).one()
         assert (sun.display_name, sun.role_names, sun.is_active) == (
