@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from flask_babel import lazy_gettext as _l
 
 from ..db import get_session
 from ..errors import ValidationError
 from ..org import services as org
+from ..org.rules import MAX_SCOPE
 from ..security import api_key_required
 from ._blueprint import bp
 from ._http import actor_name, json_body, reply, str_param, transact
@@ -184,7 +185,7 @@ def add_holder(key: str) -> Response:
 @bp.delete("/org/roles/<key>/holders/<username>")
 @api_key_required("org:write")
 def remove_holder(key: str, username: str) -> Response:
-    scope = str_param("scope", max_length=org.MAX_SCOPE) or ""
+    scope = str_param("scope", max_length=MAX_SCOPE) or ""
     actor = actor_name()
 
     def work(db: Any) -> dict[str, Any]:
@@ -201,7 +202,7 @@ def remove_holder(key: str, username: str) -> Response:
 @api_key_required("org:read")
 def list_people() -> Response:
     people = org.people(get_session())
-    department = request.args.get("department")
+    department = str_param("department", max_length=64)
     if department:
         people = [p for p in people if p["department"] == department]
     return reply({"items": people})

@@ -91,11 +91,11 @@ def check(lang: str) -> None:
     """Report roles, users and departments that live flows and drafts name but that cannot
     take a task (exit code 1 when anything is reported)."""
     from ..db import get_db
-    from . import services
+    from .check import check as find_problems
 
     with ready_app().test_request_context(headers={"Accept-Language": lang}):
         with get_db().session() as db:
-            problems = services.check(db)
+            problems = find_problems(db)
         for p in problems:
             click.echo(f"{p['kind']} {p['key']}: {p['message']} ({', '.join(p['flows'])})")
         if problems:

@@ -39,7 +39,7 @@ from ..i18n import current_language
 from ..models import BusinessRole, Department, ReferenceRow, ReferenceTable, Role, RoleHolder, User
 from ..security import hash_password
 from ..users.services import USERNAME_RE
-from .services import KEY_RE, MAX_NAME, _hint
+from .rules import KEY_RE, MAX_NAME, hint, key_message, manager_message, scope_message, sep
 
 log = logging.getLogger(__name__)
 
@@ -251,14 +251,14 @@ class _Planner:
                 self.refuse(want["row"], "department", _(
                     "There is no department %(key)s. Give its Chinese name in department_zh "
                     "to create it, or use an existing key.", key=repr(dept))
-                    + _hint(dept, {k: (d.name_zh, d.name_en) for k, d in self.depts.items()}))  # fmt: skip
+                    + hint(dept, {k: (d.name_zh, d.name_en) for k, d in self.depts.items()}))  # fmt: skip
         for key, (line, desc) in described.items():
             parent = desc["parent"]
             if parent and parent not in known_depts:
-                hint = _hint(parent, {k: (d.name_zh, d.name_en) for k, d in self.depts.items()})
+                close = hint(parent, {k: (d.name_zh, d.name_en) for k, d in self.depts.items()})
                 self.refuse(line, "parent_department", _(
                     "There is no department %(key)s to be the parent of %(dept)s.",
-                    key=repr(parent), dept=key) + hint)  # fmt: skip
+                    key=repr(parent), dept=key) + close)  # fmt: skip
         self._check_tree(described)
         self._check_managers(wanted)
         if self.result.errors:
@@ -275,16 +275,11 @@ class _Planner:
         if name:
             want["display_name"] = name
         dept = row["department"]
-        if dept and not KEY_RE.match(dept):
-            self.refuse(line, "department", _(
-                "The key %(key)s is not accepted: use a lowercase letter, then up to 63 "
-                "lowercase letters, digits or underscores, for example %(example)s.",
-                key=repr(dept), example="finance"))  # fmt: skip
+        problem = key_message(dept, "finance") if dept else None
+        if problem:
+            self.refuse(line, "department", problem)
         want["department"] = dept or None
         want["manager"] = row["manager"] or None
-        if want["manager"] == row["username"]:
-            self.refuse(line, "manager", _("%(name)s cannot be their own manager; choose "
-                                           "another person.", name=row["username"]))  # fmt: skip
         active = row["active"].lower()
         if active in TRUE:
             want["active"] = True
@@ -313,30 +308,13 @@ class _Planner:
                         "example finance;warehouse_lead@SH-01.", role=repr(key))  # fmt: skip
                 else:
                     message = _("There is no business role %(key)s.", key=repr(key))
-                self.refuse(line, "roles", message + _hint(key, self.role_names))
+                self.refuse(line, "roles", message + hint(key, self.role_names))
                 continue
-            if role.scope_table is None:
-                if scope:
-                    self.refuse(line, "roles", _(
-                        "The business role %(role)s has no scope, so it is held without one: "
-                        "write %(role)s, not %(role)s@%(scope)s.", role=key, scope=scope))  # fmt: skip
-                    continue
-            else:
-                keys = self.scopes.get(role.scope_table, [])
-                example = keys[0] if keys else "SH-01"
-                if not scope:
-                    self.refuse(line, "roles", _(
-                        "The business role %(role)s is held for one key of %(table)s: give it, "
-                        "for example %(role)s@%(example)s.", role=key, table=role.scope_table,
-                        example=example))  # fmt: skip
-                    continue
-                if scope not in keys:
-                    self.refuse(line, "roles", _(
-                        "%(scope)s is not a key of %(table)s, which scopes the business role "
-                        "%(role)s.%(hint)s Keys: %(keys)s.", scope=repr(scope),
-                        table=role.scope_table, role=key, hint=_hint(scope, {k: () for k in keys}),
-                        keys=", ".join(keys[:20]) or "—"))  # fmt: skip
-                    continue
+            keys = self.scopes.get(role.scope_table, []) if role.scope_table else []
+            problem = scope_message(key, role.scope_table, scope, keys)
+            if problem:
+                self.refuse(line, "roles", problem)
+                continue
             entry = f"{key}@{scope}" if scope else key
             if entry not in out:
                 out.append(entry)
@@ -414,28 +392,17 @@ class _Planner:
         people = {n: (u.display_name,) for n, u in self.users.items()}
         for name, want in wanted.items():
             manager = want["manager"]
-            if not manager or manager == name:
+            if not manager:
                 continue
             if manager not in active:
                 self.refuse(want["row"], "manager", _(
                     "There is no person with the username %(name)s.", name=repr(manager))
-                    + _hint(manager, people) + " " + _(
+                    + hint(manager, people) + sep() + _(
                     "Give the username of a person in the database or in this file."))  # fmt: skip
                 continue
-            if not active[manager]:
-                self.refuse(want["row"], "manager", _(
-                    "%(manager)s is deactivated and cannot manage %(name)s; choose an active "
-                    "person.", manager=manager, name=name))  # fmt: skip
-                continue
-            seen, at = [name], manager
-            while at is not None and at not in seen:
-                seen.append(at)
-                at = managers.get(at)
-            if at == name:
-                self.refuse(want["row"], "manager", _(
-                    "%(manager)s cannot manage %(name)s: the manager chain would go round in a "
-                    "circle (%(loop)s). Choose someone who does not report to %(name)s.",
-                    manager=manager, name=name, loop=" → ".join([*seen, name])))  # fmt: skip
+            problem = manager_message(name, manager, active[manager], managers)
+            if problem:
+                self.refuse(want["row"], "manager", problem)
 
     def _compare_departments(self, described: dict[str, tuple[int, dict[str, Any]]]) -> None:
         for key, (line, desc) in described.items():

@@ -10,34 +10,35 @@ commits: the caller's transaction does, so a refused change leaves nothing behin
 
 from __future__ import annotations
 
-import difflib
 import logging
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .. import pinyin
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import (
     BusinessRole,
     Department,
-    Flow,
-    FlowVersion,
     ReferenceRow,
     ReferenceTable,
     RoleHolder,
     User,
 )
+from .check import usage
+from .rules import (
+    MAX_NAME,
+    hint,
+    key_message,
+    manager_message,
+    scope_message,
+    sep,
+)
 
 log = logging.getLogger(__name__)
 
-KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-MAX_NAME = 128
-MAX_SCOPE = 64
 # Reference tables that hold settings rather than things a role could be scoped by.
 NOT_SCOPES = frozenset({"calendar_hours", "calendar_days"})
 
@@ -48,54 +49,15 @@ def _actor(actor: User | str | None) -> str:
     return actor or "system"
 
 
-# -- did you mean ---------------------------------------------------------------------
-
-
-def suggest(word: str, choices: Mapping[str, Iterable[str]]) -> str | None:
-    """The key of ``choices`` (key -> names) that ``word`` most likely meant: the same key
-    in other case, a key whose Chinese or English name (or its pinyin) is ``word``, else a
-    key spelled closely."""
-    wanted = (word or "").strip().lower()
-    if not wanted:
-        return None
-    compact = wanted.replace(" ", "")
-    for key, names in choices.items():
-        if key.lower() == wanted:
-            return key
-        for name in names:
-            if not name:
-                continue
-            if name.lower() == wanted:
-                return key
-            if compact.isascii() and compact in (pinyin.full(name), pinyin.initials(name)):
-                return key
-    close = difflib.get_close_matches(wanted, [k.lower() for k in choices], n=1, cutoff=0.6)
-    if close:
-        return next(k for k in choices if k.lower() == close[0])
-    return None
-
-
-def _hint(word: str, choices: Mapping[str, Iterable[str]]) -> str:
-    best = suggest(word, choices)
-    return " " + _("Did you mean %(key)s?", key=best) if best and best != word else ""
-
-
 # -- keys and names -------------------------------------------------------------------
 
 
 def check_key(key: str, field: str, example: str) -> str:
     """``key`` if it is a valid department or business role key, else a ValidationError."""
     key = (key or "").strip()
-    if not KEY_RE.match(key):
-        raise ValidationError(
-            _(
-                "The key %(key)s is not accepted: use a lowercase letter, then up to 63 "
-                "lowercase letters, digits or underscores, for example %(example)s.",
-                key=repr(key),
-                example=example,
-            ),
-            fields={field: "pattern"},
-        )
+    message = key_message(key, example)
+    if message:
+        raise ValidationError(message, fields={field: "pattern"})
     return key
 
 
@@ -137,8 +99,8 @@ def find_department(db: Session, key: str, field: str = "department") -> Departm
     if found is None:
         raise NotFoundError(
             _("There is no department %(key)s.", key=repr(key))
-            + _hint(key, _department_choices(db))
-            + " "
+            + hint(key, _department_choices(db))
+            + sep()
             + _("Give the key of an existing department, for example finance."),
             details={field: "unknown"},
         )
@@ -150,8 +112,8 @@ def find_role(db: Session, key: str, field: str = "role") -> BusinessRole:
     if found is None:
         raise NotFoundError(
             _("There is no business role %(key)s.", key=repr(key))
-            + _hint(key, _role_choices(db))
-            + " "
+            + hint(key, _role_choices(db))
+            + sep()
             + _("Give the key of an existing business role, for example finance."),
             details={field: "unknown"},
         )
@@ -163,8 +125,8 @@ def find_person(db: Session, username: str, field: str = "username") -> User:
     if found is None:
         raise NotFoundError(
             _("There is no person with the username %(name)s.", name=repr(username))
-            + _hint(username, _user_choices(db))
-            + " "
+            + hint(username, _user_choices(db))
+            + sep()
             + _("Give an existing username, for example li.na."),
             details={field: "unknown"},
         )
@@ -203,14 +165,14 @@ def _check_scope_table(db: Session, table: str | None) -> str | None:
         return None
     tables = scope_tables(db)
     if table not in tables:
-        hint = _hint(table, {t: () for t in tables})
+        close = hint(table, {t: () for t in tables})
         raise ValidationError(
             _(
                 "The scope %(table)s is not a reference table.%(hint)s Choose one of: "
                 "%(tables)s (for example warehouses), or leave it empty for a role without "
                 "scope.",
                 table=repr(table),
-                hint=hint,
+                hint=close,
                 tables=", ".join(tables) or "—",
             ),
             fields={"scope_table": "unknown"},
@@ -218,48 +180,14 @@ def _check_scope_table(db: Session, table: str | None) -> str | None:
     return table
 
 
-def check_scope(db: Session, role: BusinessRole, scope: str, keys: list[str] | None = None) -> str:
+def check_scope(db: Session, role: BusinessRole, scope: str) -> str:
     """The holder scope ``scope`` for ``role``: a key of the role's reference table, or ""
-    for a role without scope. ``keys`` are the table's keys when the caller read them."""
+    for a role without scope."""
     scope = (scope or "").strip()
-    if role.scope_table is None:
-        if scope:
-            raise ValidationError(
-                _(
-                    "The business role %(role)s has no scope, so it is held without one: "
-                    "write %(role)s, not %(role)s@%(scope)s.",
-                    role=role.key,
-                    scope=scope,
-                ),
-                fields={"scope": "unscoped"},
-            )
-        return ""
-    keys = scope_keys(db, role.scope_table) if keys is None else keys
-    example = keys[0] if keys else "SH-01"
-    if not scope:
-        raise ValidationError(
-            _(
-                "The business role %(role)s is held for one key of %(table)s: give it, for "
-                "example %(role)s@%(example)s.",
-                role=role.key,
-                table=role.scope_table,
-                example=example,
-            ),
-            fields={"scope": "required"},
-        )
-    if scope not in keys:
-        raise ValidationError(
-            _(
-                "%(scope)s is not a key of %(table)s, which scopes the business role "
-                "%(role)s.%(hint)s Keys: %(keys)s.",
-                scope=repr(scope),
-                table=role.scope_table,
-                role=role.key,
-                hint=_hint(scope, {k: () for k in keys}),
-                keys=", ".join(keys[:20]) + (" …" if len(keys) > 20 else "") if keys else "—",
-            ),
-            fields={"scope": "unknown"},
-        )
+    keys = scope_keys(db, role.scope_table) if role.scope_table else []
+    message = scope_message(role.key, role.scope_table, scope, keys)
+    if message:
+        raise ValidationError(message, fields={"scope": "invalid"})
     return scope
 
 
@@ -619,38 +547,12 @@ def person_json(db: Session, person: User) -> dict[str, Any]:
 
 def check_manager(db: Session, person: User, manager: User) -> None:
     """Refuse ``manager`` for ``person``: themself, deactivated, or a manager cycle."""
-    if manager.id == person.id:
-        raise ValidationError(
-            _("%(name)s cannot be their own manager; choose another person.", name=person.username),
-            fields={"manager": "self"},
-        )
-    if not manager.is_active:
-        raise ValidationError(
-            _(
-                "%(manager)s is deactivated and cannot manage %(name)s; choose an active person.",
-                manager=manager.username,
-                name=person.username,
-            ),
-            fields={"manager": "inactive"},
-        )
-    chain = dict(db.execute(select(User.id, User.manager_id)).all())
     names = dict(db.execute(select(User.id, User.username)).all())
-    path, at = [manager.id], chain.get(manager.id)
-    while at is not None and at not in path:
-        path.append(at)
-        if at == person.id:
-            loop = " → ".join(names[i] for i in [person.id, *path])
-            raise ValidationError(
-                _(
-                    "%(manager)s cannot manage %(name)s: the manager chain would go round in "
-                    "a circle (%(loop)s). Choose someone who does not report to %(name)s.",
-                    manager=manager.username,
-                    name=person.username,
-                    loop=loop,
-                ),
-                fields={"manager": "cycle"},
-            )
-        at = chain.get(at)
+    chain = {names[uid]: names.get(boss) for uid, boss in
+             db.execute(select(User.id, User.manager_id))}  # fmt: skip
+    message = manager_message(person.username, manager.username, manager.is_active, chain)
+    if message:
+        raise ValidationError(message, fields={"manager": "invalid"})
 
 
 def update_person(
@@ -674,78 +576,3 @@ def update_person(
     db.flush()
     log.info("%s changed by %s: %s", username, _actor(actor), sorted(changes))
     return person
-
-
-# -- what flows name ------------------------------------------------------------------
-
-
-def _assignees(value: Any) -> Iterator[tuple[str, str]]:
-    """``(kind, key)`` for each literal user, role and department a flow document names."""
-    if isinstance(value, dict):
-        for kind in ("user", "role", "department"):
-            key = value.get(kind)
-            if isinstance(key, str) and key and set(value) <= {kind, "scope", "head", "why"}:
-                yield kind, key
-        fallback = value.get("fallback")
-        if isinstance(fallback, str) and fallback:
-            yield "user", fallback
-        for item in value.values():
-            yield from _assignees(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _assignees(item)
-
-
-def usage(db: Session) -> dict[str, dict[str, list[str]]]:
-    """Which live flows and drafts name each role, user and department:
-    ``{"roles": {key: [flow, ...]}, "users": {...}, "departments": {...}}``."""
-    out: dict[str, dict[str, set[str]]] = {"roles": {}, "users": {}, "departments": {}}
-    plural = {"role": "roles", "user": "users", "department": "departments"}
-    docs = db.execute(
-        select(Flow.key, Flow.draft).where(Flow.archived_at.is_(None), Flow.draft.is_not(None))
-    ).all()
-    docs += db.execute(
-        select(Flow.key, FlowVersion.doc)
-        .join(Flow, FlowVersion.flow_id == Flow.id)
-        .where(FlowVersion.is_live.is_(True), Flow.archived_at.is_(None))
-    ).all()
-    for flow_key, doc in docs:
-        for kind, key in _assignees(doc):
-            out[plural[kind]].setdefault(key, set()).add(flow_key)
-    return {kind: {k: sorted(v) for k, v in found.items()} for kind, found in out.items()}
-
-
-def check(db: Session) -> list[dict[str, Any]]:
-    """What live flows and drafts name that cannot be resolved: roles that are no business
-    role or have no active holder, users and departments that do not exist. Each problem
-    is ``{"kind", "key", "flows", "message"}``."""
-    used = usage(db)
-    problems: list[dict[str, Any]] = []
-    roles_known = {r["key"]: r for r in roles(db)}
-    users_known = dict(db.execute(select(User.username, User.is_active)).all())
-    depts_known = {d["key"] for d in departments(db)}
-    role_names = _role_choices(db)
-    for key, flows in used["roles"].items():
-        role = roles_known.get(key)
-        if role is None:
-            message = _("%(key)s is not a business role.", key=key) + _hint(key, role_names)
-            problems.append({"kind": "role", "key": key, "flows": flows, "message": message})
-        elif not any(h["active"] for h in role["holders"]):
-            message = _("Nobody active holds the business role %(key)s.", key=key)
-            problems.append({"kind": "role", "key": key, "flows": flows, "message": message})
-    user_names = _user_choices(db)
-    for key, flows in used["users"].items():
-        if key not in users_known:
-            message = _("There is no person with the username %(name)s.", name=repr(key))
-            message += _hint(key, user_names)
-        elif not users_known[key]:
-            message = _("%(name)s is deactivated.", name=key)
-        else:
-            continue
-        problems.append({"kind": "user", "key": key, "flows": flows, "message": message})
-    dept_names = _department_choices(db)
-    for key, flows in used["departments"].items():
-        if key not in depts_known:
-            message = _("There is no department %(key)s.", key=repr(key)) + _hint(key, dept_names)
-            problems.append({"kind": "department", "key": key, "flows": flows, "message": message})
-    return sorted(problems, key=lambda p: (p["kind"], p["key"]))

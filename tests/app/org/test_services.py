@@ -135,7 +135,7 @@ def test_the_scope_of_a_held_role_does_not_change(en):
 def test_managers_are_active_not_oneself_and_make_no_cycle(en):
     with pytest.raises(ValidationError) as err:
         org.update_person(en, None, "wang.min", {"manager": "wang.min"})
-    assert err.value.fields == {"manager": "self"}
+    assert "their own manager" in str(err.value.message)
     with pytest.raises(ValidationError) as err:
         org.update_person(en, None, "wang.min", {"manager": "li.na"})
     assert "wang.min → li.na → wang.min" in str(err.value.message)
