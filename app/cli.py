@@ -310,6 +310,7 @@ def _register_commands() -> None:
     from .commands.flow import flow
     from .commands.templates import templates
     from .metrics import cli as metric_commands
+    from .org import cli as org_commands
     from .users import cli as user_commands
 
     cli.add_command(dsl)
@@ -321,6 +322,7 @@ def _register_commands() -> None:
     alert_commands.register(cli)
     metric_commands.register(cli)
     user_commands.register(cli)
+    org_commands.register(cli)
 
 
 _register_commands()

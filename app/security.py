@@ -40,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "flows.publish",
             "runs.retry",
             "alerts.manage",
+            "org.view",
         }
     ),
 }
@@ -48,6 +49,7 @@ ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values()) | {
     "api_keys.manage",
     "templates.manage",
     "channels.manage",
+    "org.manage",
 }
 ROLE_PERMISSIONS["admin"] = ALL_PERMISSIONS
 
@@ -62,6 +64,8 @@ API_SCOPES: tuple[str, ...] = (
     "alerts:read",
     "subscriptions:read",
     "subscriptions:write",
+    "org:read",
+    "org:write",
 )
 
 _hasher = PasswordHasher()

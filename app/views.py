@@ -27,6 +27,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     from .metrics.views import bp as metrics_bp
     from .notifications.views import bp as notifications_bp
     from .orders.views import bp as orders_bp
+    from .org.views import bp as org_bp
     from .templates_admin import receiver as demo_receiver
     from .templates_admin.views import bp as templates_admin_bp
     from .tracking.views import bp as tracking_bp
@@ -41,7 +42,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
         app.register_blueprint(bp)
     for bp in (editor_bp, editor_api_bp):
         app.register_blueprint(bp)
-    for bp in (approvals_bp, notifications_bp, calendar_bp):
+    for bp in (approvals_bp, notifications_bp, calendar_bp, org_bp):
         app.register_blueprint(bp)
     app.register_blueprint(templates_admin_bp)
     demo_receiver.init_app(app, csrf)

@@ -108,6 +108,25 @@ _SUBSCRIPTION_FIELDS: Obj = {
                    "false: with the host's secret"},
 }  # fmt: skip
 
+ORG_KEY = anchored("^[a-z][a-z0-9_]{0,63}$")
+USERNAME = anchored("^[A-Za-z0-9_.\\-]{2,64}$")
+_DEPARTMENT_FIELDS: Obj = {
+    "name_zh": text(128),
+    "name_en": {"type": "string", "maxLength": 128},
+    "parent": nullable("string", maxLength=64),
+    "head": nullable("string", maxLength=64),
+}
+_ROLE_FIELDS: Obj = {
+    "name_zh": text(128),
+    "name_en": {"type": "string", "maxLength": 128},
+    "scope_table": nullable("string", maxLength=64),
+}
+
+
+def _org_input(required: list[str], **props: Any) -> Obj:
+    return {**obj(required, **props), "additionalProperties": False}
+
+
 SCHEMAS: dict[str, Obj] = {
     "Problem": obj(
         ["path", "message"],
@@ -521,6 +540,56 @@ SCHEMAS: dict[str, Obj] = {
         created_at=TIME,
         next_attempt_at=TIME,
         sent_at=TIME,
+    ),
+    "Department": obj(
+        ["key", "name_zh", "name_en", "parent", "head", "members"],
+        key=STR,
+        name_zh=STR,
+        name_en=STR,
+        parent=nullable("string"),
+        head=nullable("string"),
+        members={"type": "integer", "description": "How many people are in it"},
+        depth={"type": "integer", "description": "0 for a top-level department"},
+    ),
+    "DepartmentInput": _org_input(["key", "name_zh"], key=ORG_KEY, **_DEPARTMENT_FIELDS),
+    "DepartmentPatch": _org_input([], **_DEPARTMENT_FIELDS),
+    "RoleHolder": obj(
+        ["user", "name", "scope", "active"],
+        user=STR,
+        name=STR,
+        scope={"type": "string", "description": '"" for a role without scope'},
+        active=BOOL,
+    ),
+    "BusinessRole": obj(
+        ["key", "name_zh", "name_en", "scope_table", "holders"],
+        key=STR,
+        name_zh=STR,
+        name_en=STR,
+        scope_table=nullable("string", description="The reference table that scopes it"),
+        holders={"type": "array", "items": ref("RoleHolder")},
+    ),
+    "BusinessRoleInput": _org_input(["key", "name_zh"], key=ORG_KEY, **_ROLE_FIELDS),
+    "BusinessRolePatch": _org_input([], **_ROLE_FIELDS),
+    "RoleHolderInput": _org_input(
+        ["user"],
+        user=USERNAME,
+        scope={
+            "type": "string",
+            "maxLength": 64,
+            "description": "A key of the role's reference table (empty for a role without scope)",
+        },
+    ),
+    "Person": obj(
+        ["username", "display_name", "active", "department", "manager", "roles"],
+        username=STR,
+        display_name=STR,
+        active=BOOL,
+        department=nullable("string"),
+        manager=nullable("string"),
+        roles={"type": "array", "items": STR, "description": "role or role@scope"},
+    ),
+    "PersonPatch": _org_input(
+        [], department=nullable("string", maxLength=64), manager=nullable("string", maxLength=64)
     ),
     "Me": obj(
         ["name", "prefix", "scopes"], name=STR, prefix=STR, scopes={"type": "array", "items": STR}

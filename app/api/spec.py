@@ -15,6 +15,8 @@ from ..channels.services import KEY_RE as CHANNEL_KEY_RE
 from ..security import API_SCOPES
 from ._http import CURSOR_PATTERN
 from ._schemas import BOOL, FLOW_KEY, OBJ, SCHEMAS, STR, Obj, anchored, list_of, obj, ref
+from ._schemas import ORG_KEY as _ORG_KEY
+from ._schemas import USERNAME as _USERNAME
 
 ERRORS = {
     "400": "The request cannot be read",
@@ -70,6 +72,8 @@ IDEMPOTENCY_KEY = _param(
 TABLE = _param("name", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"})
 SUBSCRIPTION_ID = _param("subscription_id", "path", {"type": "integer", "minimum": 1,
                                                       "maximum": 2**31 - 1})  # fmt: skip
+ORG_KEY = _param("key", "path", _ORG_KEY)
+USERNAME = _param("username", "path", _USERNAME)
 SOURCE = _param("source", "path", {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,15}$"})
 
 # Any value is accepted, as browsers and HTTP libraries send it; unknown languages fall back.
@@ -135,6 +139,48 @@ OPERATIONS: list[tuple[str, str, str, str, str | None, list[Obj], Obj | None, Ob
     ("get", "/subscriptions/{subscription_id}/deliveries", "subscription_deliveries",
      "The subscription's recent messages, newest first", "subscriptions:read",
      [SUBSCRIPTION_ID], None, {"200": list_of(ref("Delivery"))}),
+    ("get", "/org/departments", "list_departments", "Departments as a tree, parents first",
+     "org:read", [], None, {"200": list_of(ref("Department"))}),
+    ("post", "/org/departments", "create_department", "Create a department", "org:write", [],
+     ref("DepartmentInput"), {"201": ref("Department")}),
+    ("get", "/org/departments/{key}", "get_department", "A department", "org:read",
+     [ORG_KEY], None, {"200": ref("Department")}),
+    ("patch", "/org/departments/{key}", "update_department",
+     "Change a department's names, parent or head (null clears)", "org:write", [ORG_KEY],
+     ref("DepartmentPatch"), {"200": ref("Department")}),
+    ("delete", "/org/departments/{key}", "delete_department",
+     "Delete a department without people, sub-departments or flows naming it", "org:write",
+     [ORG_KEY], None, {"200": ref("Department")}),
+    ("get", "/org/roles", "list_roles", "Business roles with their holders", "org:read", [],
+     None, {"200": list_of(ref("BusinessRole"))}),
+    ("post", "/org/roles", "create_role", "Create a business role", "org:write", [],
+     ref("BusinessRoleInput"), {"201": ref("BusinessRole")}),
+    ("get", "/org/roles/{key}", "get_role", "A business role", "org:read", [ORG_KEY], None,
+     {"200": ref("BusinessRole")}),
+    ("patch", "/org/roles/{key}", "update_role",
+     "Change a business role's names, or its scope while nobody holds it", "org:write",
+     [ORG_KEY], ref("BusinessRolePatch"), {"200": ref("BusinessRole")}),
+    ("delete", "/org/roles/{key}", "delete_role",
+     "Delete a business role no flow assigns (its holders go with it)", "org:write", [ORG_KEY],
+     None, {"200": ref("BusinessRole")}),
+    ("get", "/org/roles/{key}/holders", "role_holders", "Who holds a business role",
+     "org:read", [ORG_KEY], None, {"200": list_of(ref("RoleHolder"))}),
+    ("post", "/org/roles/{key}/holders", "add_holder",
+     "Let a person hold the role (for a scope key of its reference table)", "org:write",
+     [ORG_KEY], ref("RoleHolderInput"), {"201": list_of(ref("RoleHolder"))}),
+    ("delete", "/org/roles/{key}/holders/{username}", "remove_holder",
+     "A person no longer holds the role (for the scope given)", "org:write",
+     [ORG_KEY, USERNAME, _param("scope", schema={"type": "string", "maxLength": 64})], None,
+     {"200": list_of(ref("RoleHolder"))}),
+    ("get", "/org/people", "list_people",
+     "People with their department, manager and business roles", "org:read",
+     [_filter("department", 64, "only the members of this department")], None,
+     {"200": list_of(ref("Person"))}),
+    ("get", "/org/people/{username}", "get_person", "A person", "org:read", [USERNAME], None,
+     {"200": ref("Person")}),
+    ("patch", "/org/people/{username}", "update_person",
+     "Change a person's department or manager (null clears)", "org:write", [USERNAME],
+     ref("PersonPatch"), {"200": ref("Person")}),
     ("get", "/flows", "list_flows", "List flows", "flows:read",
      [_param("archived", schema={"type": "boolean"})], None,
      {"200": list_of(ref("Flow"))}),
@@ -237,6 +283,7 @@ _FIRST_ORDER = {"order_id": "$response.body#/items/0/id"}
 _FLOW = {"key": "$response.body#/key"}
 _TABLE = {"name": "$request.path.name"}
 _SUBSCRIPTION = {"subscription_id": "$response.body#/id"}
+_DEPARTMENT = {"key": "$response.body#/key"}
 # Where a client goes next with what an answer gave it: OpenAPI links on the 2xx answers
 # (the stateful phase of the schemathesis run follows them). {operationId: {target: params}}
 LINKS: dict[str, dict[str, dict[str, str]]] = {
@@ -259,6 +306,10 @@ LINKS: dict[str, dict[str, dict[str, str]]] = {
                   "run_timeline": {"run_id": "$response.body#/items/0/id"}},
     "list_alerts": {"get_alert": {"alert_id": "$response.body#/items/0/id"}},
     "put_status_mapping": {"delete_status_mapping": {"source": "$request.path.source"}},
+    "create_department": {"get_department": _DEPARTMENT, "update_department": _DEPARTMENT,
+                          "delete_department": _DEPARTMENT},
+    "create_role": {"get_role": _DEPARTMENT, "update_role": _DEPARTMENT,
+                    "role_holders": _DEPARTMENT, "add_holder": _DEPARTMENT},
     "create_subscription": {"get_subscription": _SUBSCRIPTION, "update_subscription": _SUBSCRIPTION,
                             "subscription_deliveries": _SUBSCRIPTION,
                             "delete_subscription": _SUBSCRIPTION},

@@ -12,6 +12,7 @@ from . import (  # noqa: F401 (routes)
     docs,
     flows,
     orders,
+    org,
     reference,
     runs,
     status,

@@ -23,6 +23,7 @@ from app.db import in_transaction
 from app.models import ApiKey, ApprovalTask, Channel, User
 from app.notifications import links
 from app.notifications import services as notifications
+from app.org import services as org
 from app.reference import services as reference
 from app.security import API_SCOPES
 from app.subscriptions import create_subscription
@@ -76,6 +77,8 @@ def build_world(app: Any, database: Any, threads: int) -> World:
         ).id  # fmt: skip
         for name in ("carriers", "customers"):
             reference.ensure_table(db, name, key_field="code")
+        org.create_department(db, None, key="hq", name_zh="总部")
+        org.create_role(db, None, key="finance", name_zh="财务")
         victim = db.scalars(select(User).where(User.username == "victim")).one()
         hooks = [create_subscription(db, None, {"name": name, "url": "http://127.0.0.1:9/hook",
                                                 "events": ["order.status_changed"]}).id
@@ -256,6 +259,20 @@ REQUESTS: dict[str, Builder] = {
         description_zh="d", description_en="d", version="1.0.0", flows=["plain"]),
     "templates_admin.upload_dry_run": _upload("/admin/templates/upload"),
     "templates_admin.upload_import": _upload("/admin/templates/upload/import"),
+    "org.create_department": lambda w, n: _form("/admin/org/departments", key=f"d{n}", name_zh="部门",
+                                                parent="hq"),
+    "org.update_department": lambda w, n: _form("/admin/org/departments/hq", name_zh=f"总部{n}"),
+    "org.delete_department": lambda w, n: _form(f"/admin/org/departments/d{n - 1}/delete"),
+    "org.create_role": lambda w, n: _form("/admin/org/roles", key=f"r{n}", name_zh="角色"),
+    "org.update_role": lambda w, n: _form("/admin/org/roles/finance", name_zh=f"财务{n}"),
+    "org.delete_role": lambda w, n: _form(f"/admin/org/roles/r{n - 1}/delete"),
+    "org.add_holder": lambda w, n: _form("/admin/org/roles/finance/holders", user="victim"),
+    "org.remove_holder": lambda w, n: _form("/admin/org/roles/finance/holders/remove", user="victim"),
+    "org.update_person": lambda w, n: _form("/admin/org/people/victim", department="hq",
+                                            manager="admin0"),
+    "org.import_csv": lambda w, n: _form("/admin/org/import", apply="1", content=(
+        "username,display_name,department,department_zh,department_en,parent_department,manager,"
+        f"roles,active\nvictim,Victim {n},hq,,,,,finance,1\n")),
     "alerts.change": lambda w, n: _form(f"/alerts/1/{'acknowledge' if n % 2 else 'resolve'}"),
     "alerts.bulk": lambda w, n: _form("/alerts/bulk", action="acknowledge", alert=["1"]),
     "alerts.rule_new": lambda w, n: _form("/alerts/rules/new", key=f"big.{n}", **ALERT_RULE),
@@ -355,6 +372,20 @@ REQUESTS: dict[str, Builder] = {
         "PATCH", f"/subscriptions/{w.ids['subscription']}", w, json={"active": n % 2 == 0}),
     "api.delete_subscription": lambda w, n: _api(
         "DELETE", f"/subscriptions/{w.ids['deleted_subscription']}", w),
+    "api.create_department": lambda w, n: _api("POST", "/org/departments", w,
+                                               json={"key": f"api{n}", "name_zh": "部门"}),
+    "api.update_department": lambda w, n: _api("PATCH", "/org/departments/hq", w,
+                                               json={"name_en": f"HQ {n}"}),
+    "api.delete_department": lambda w, n: _api("DELETE", f"/org/departments/api{n - 1}", w),
+    "api.create_role": lambda w, n: _api("POST", "/org/roles", w,
+                                         json={"key": f"api_r{n}", "name_zh": "角色"}),
+    "api.update_role": lambda w, n: _api("PATCH", "/org/roles/finance", w, json={"name_en": f"F{n}"}),
+    "api.delete_role": lambda w, n: _api("DELETE", f"/org/roles/api_r{n - 1}", w),
+    "api.add_holder": lambda w, n: _api("POST", "/org/roles/finance/holders", w,
+                                        json={"user": "admin0"}),
+    "api.remove_holder": lambda w, n: _api("DELETE", "/org/roles/finance/holders/admin0", w),
+    "api.update_person": lambda w, n: _api("PATCH", "/org/people/victim", w,
+                                           json={"department": "hq", "manager": None}),
     "api.create_flow": lambda w, n: _api("POST", "/flows", w, json=_draft(f"api-{n}")),
     "api.save_draft": lambda w, n: _api("PUT", "/flows/plain/draft", w,
                                         json={"base_revision": 1, "draft": _draft("plain")}),

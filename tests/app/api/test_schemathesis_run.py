@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.browser.serving import serving
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -20,6 +22,8 @@ EXAMPLES = os.environ.get("ORDERFLOW_FUZZ_RUN_EXAMPLES", "10")
 SEED = os.environ.get("ORDERFLOW_FUZZ_SEED", "18")
 
 
+# The subprocess has 600 s; the default 300 s would stop a run of every operation on a busy host.
+@pytest.mark.timeout(660)
 def test_whole_api_passes_every_schemathesis_check(app, make_key, tmp_path):
     # Fuzzing sends thousands of requests, many of them without a valid key on purpose.
     app.config.update(RATELIMIT_API="", RATELIMIT_API_AUTH="")
