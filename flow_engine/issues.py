@@ -11,8 +11,8 @@ WARNING = "warning"
 
 # code -> (English, Chinese); ``{name}`` placeholders are filled from the issue parameters.
 MESSAGES: dict[str, tuple[str, str]] = {
-    "schema": ("{detail}", "文档结构错误：{detail}"),
-    "config": ("Invalid node configuration: {detail}", "节点配置无效：{detail}"),
+    "schema": ("Flow document: {detail}", "流程文档：{detail_zh}"),
+    "config": ("Node '{node}': {detail}", "节点「{node_zh}」：{detail_zh}"),
     "unknown_format_version": (
         "Unknown format_version {version}.",
         "未知的格式版本 {version}。",

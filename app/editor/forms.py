@@ -17,8 +17,9 @@ from flow_engine import NODE_HANDLERS
 from flow_engine._durations import DurationError, normalise_duration
 
 from ..errors import ValidationError
+from ..i18n import localized
 from ..jsonbody import parse_json
-from .catalog import expression_kind
+from .catalog import expression_kind, help_texts
 
 MAX_NODE_JSON = 200_000
 OBJECT_KINDS = ("group", "choice", "localized", "map")
@@ -66,8 +67,12 @@ def _duration_text(value: Any) -> tuple[Any, bool]:
     return canonical, canonical != value
 
 
-def _duration_help(schema: Mapping[str, Any]) -> str:
-    said = str(schema.get("description") or "")
+def _help(schema: Mapping[str, Any], lang: str) -> str:
+    return localized(help_texts(schema), lang)
+
+
+def _duration_help(schema: Mapping[str, Any], lang: str) -> str:
+    said = _help(schema, lang)
     return (said + " " if said else "") + _(
         "Write e.g. 4h, 2d 4h, 30 min, 2 hours or 1.5h; it is stored as 4h, 2d4h, 30m."
     )
@@ -86,7 +91,7 @@ def widget(
     base = {
         "path": path,
         "label": _label(schema, name, lang),
-        "help": str(schema.get("description") or ""),
+        "help": _help(schema, lang),
         "required": required,
         "value": value,
         "id": "cfg-" + path.replace(".", "-"),
@@ -103,7 +108,7 @@ def widget(
             "kind": "duration",
             "value": text,
             "normalised": changed,
-            "help": _duration_help(schema),
+            "help": _duration_help(schema, lang),
         }
     if "enum" in schema:
         return {
@@ -130,7 +135,7 @@ def widget(
                 "value": "\n".join(str(t) for t, _changed in texts),
                 "normalised": any(changed for _t, changed in texts),
                 "duration": True,
-                "help": _duration_help(schema),
+                "help": _duration_help(schema, lang),
             }
         if _kind_of(items) == "string" and items.get("x-editor") != "dsl":
             return {**base, "kind": "lines", "value": "\n".join(str(v) for v in value or [])}
@@ -192,7 +197,7 @@ def form_context(node: Mapping[str, Any], lang: str) -> dict[str, Any]:
         "node": node,
         "node_name": name,
         "title": handler.title.get(lang) or handler.title.get("en"),
-        "description": schema.get("description", ""),
+        "description": _help(schema, lang),
         "fields": root.get("children", []),
         "node_json": json.dumps(node, ensure_ascii=False),
     }

@@ -339,13 +339,26 @@ class CompileEnv:
 # Config schema helpers: every property carries en/zh titles for the generated editor form
 
 
-def field(kind: Any, title: str, title_zh: str, description: str = "", **extra: Any) -> dict:
-    """A config schema property with English and Chinese titles."""
+def field(
+    kind: Any,
+    title: str,
+    title_zh: str,
+    description: str = "",
+    description_zh: str = "",
+    **extra: Any,
+) -> dict:
+    """A config schema property with English and Chinese titles and help texts.
+
+    A help text needs its Chinese twin (``x-description-zh``): the editor shows the reader's
+    language and the catalogue test refuses a help without one.
+    """
     out: dict[str, Any] = dict(kind) if isinstance(kind, Mapping) else {"type": kind}
     out["title"] = title
     out["x-title-zh"] = title_zh
     if description:
         out["description"] = description
+    if description_zh:
+        out["x-description-zh"] = description_zh
     out.update(extra)
     return out
 
@@ -356,6 +369,7 @@ def obj(
     properties: Mapping[str, Any],
     required: tuple[str, ...] = (),
     description: str = "",
+    description_zh: str = "",
 ) -> dict[str, Any]:
     """A closed object schema with titles."""
     out: dict[str, Any] = {
@@ -369,6 +383,8 @@ def obj(
         out["required"] = list(required)
     if description:
         out["description"] = description
+    if description_zh:
+        out["x-description-zh"] = description_zh
     return out
 
 
@@ -386,6 +402,7 @@ ASSIGNEE = {
     "title": "Assignee",
     "x-title-zh": "处理人",
     "description": "Exactly one of role, user or expression (returns a user id or a list).",
+    "x-description-zh": "角色、用户或表达式三选一（表达式返回用户编号或列表）。",
     "properties": {
         "role": {"type": "string", "title": "Role", "x-title-zh": "角色"},
         "user": {"type": "string", "title": "User", "x-title-zh": "用户"},
