@@ -4,6 +4,7 @@ jsonschema says ``'4小时' does not match '^([0-9]+[wdhms])+$'`` or ``[] should
 a supervisor needs ``「审批人」至少需要 1 项``. Each error kind (required, minItems, enum,
 pattern, type, ...) has an English and a Chinese sentence naming the field by its ``title`` /
 ``x-title-zh`` (or ``x-label-en`` / ``x-label-zh``), with an example of an accepted value.
+Values and examples are `backquoted`: the editor shows them as code.
 """
 
 from __future__ import annotations
@@ -63,26 +64,29 @@ def _at(root: Mapping[str, Any], path: list[Any]) -> tuple[Mapping[str, Any], st
 
 
 def _example(schema: Mapping[str, Any]) -> str | None:
+    """An accepted value, `backquoted` (pages show it as code)."""
     for key in ("x-example", "examples", "default"):
         value = schema.get(key)
         if isinstance(value, list) and value:
             value = value[0]
         if value not in (None, "", [], {}):
-            return value if isinstance(value, str) else repr(value)
-    return PATTERN_EXAMPLES.get(schema.get("pattern", ""))
+            return f"`{value if isinstance(value, str) else repr(value)}`"
+    pattern = PATTERN_EXAMPLES.get(schema.get("pattern", ""))
+    return f"`{pattern}`" if pattern else None
 
 
 def _choices(schema: Mapping[str, Any]) -> tuple[str, str]:
     names = schema.get("x-enum-zh") or {}
     values = [v for v in schema.get("enum") or () if v is not None]
-    en = ", ".join(str(v) for v in values)
-    zh = "、".join(f"{names[v]}（{v}）" if v in names else str(v) for v in values)
+    en = ", ".join(f"`{v}`" for v in values)
+    zh = "、".join(f"{names[v]}（`{v}`）" if v in names else f"`{v}`" for v in values)
     return en, zh
 
 
 def _shown(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    """The value a person gave, shortened and `backquoted`."""
+    text = (value if isinstance(value, str) else repr(value)).replace("`", "'")
+    return f"`{text}`" if len(text) <= 40 else f"`{text[:39]}…`"
 
 
 Message = tuple[str, str]
@@ -119,17 +123,17 @@ def _enum(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> 
     choices_en, choices_zh = _choices(err.schema)
     value = _shown(err.instance)
     return (
-        f"“{en}” cannot be '{value}'; choose one of: {choices_en}.",
-        f"「{zh}」不能是「{value}」，请从以下选择：{choices_zh}。",
+        f"“{en}” cannot be {value}; choose one of: {choices_en}.",
+        f"「{zh}」不能是 {value}，请从以下选择：{choices_zh}。",
     )
 
 
 def _pattern(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
-    example = _example(err.schema) or "abc_1"
+    example = _example(err.schema) or "`abc_1`"
     value = _shown(err.instance)
     return (
-        f"“{en}” '{value}' is not in the accepted form; write it like {example}.",
-        f"「{zh}」的「{value}」格式不对：请写成类似 {example} 的形式。",
+        f"“{en}” {value} is not in the accepted form; write it like {example}.",
+        f"「{zh}」的 {value} 格式不对：请写成类似 {example} 的形式。",
     )
 
 
@@ -138,7 +142,8 @@ def _type(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> 
     wanted = (
         next((t for t in wanted if t != "null"), "string") if isinstance(wanted, list) else wanted
     )
-    type_en, type_zh, example = TYPES.get(str(wanted), (str(wanted), str(wanted), ""))
+    type_en, type_zh, example = TYPES.get(str(wanted), (str(wanted), str(wanted), "…"))
+    example = f"`{example}`"
     return (
         f"“{en}” must be {type_en}, e.g. {example}.",
         f"「{zh}」应为{type_zh}，例如 {example}。",
@@ -170,12 +175,12 @@ def _maximum(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) 
 def _extra(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     props = err.schema.get("properties") or {}
     instance = err.instance if isinstance(err.instance, Mapping) else {}
-    unknown = ", ".join(sorted(str(k) for k in instance if k not in props))
+    unknown = ", ".join(sorted(f"`{k}`" for k in instance if k not in props))
     known_en = ", ".join(_titles(p, k)[0] for k, p in props.items())
     known_zh = "、".join(_titles(p, k)[1] for k, p in props.items())
     return (
         f"“{en}” has no setting {unknown}; it takes: {known_en}.",
-        f"「{zh}」没有「{unknown}」这一项；可以填写：{known_zh}。",
+        f"「{zh}」没有 {unknown} 这一项；可以填写：{known_zh}。",
     )
 
 
@@ -207,7 +212,7 @@ def _unique(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -
 
 def _const(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     value = err.validator_value
-    return f"“{en}” must be {value!r}.", f"「{zh}」只能是 {value!r}。"
+    return f"“{en}” must be `{value!r}`.", f"「{zh}」只能是 `{value!r}`。"
 
 
 MESSAGES: dict[str, Callable[[ValidationError, Mapping[str, Any], str, str], Message]] = {
@@ -239,5 +244,5 @@ def describe(err: ValidationError, root: Mapping[str, Any], top: tuple[str, str]
         en, zh = top
     render = MESSAGES.get(str(err.validator))
     if render is None:
-        return f"“{en}”: {err.message}", f"「{zh}」的值无效：{err.message}"
+        return f"“{en}”: {err.message}", f"「{zh}」的值无效（`{err.message}`）"
     return render(err, schema, en, zh)

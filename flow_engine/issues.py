@@ -169,6 +169,8 @@ def make_issue(
     """Build an issue with its English and Chinese messages from ``MESSAGES``."""
     en, zh = MESSAGES[code]
     params.setdefault("detail_zh", params.get("detail", ""))
+    params.setdefault("node", node_id or "")
+    params.setdefault("node_zh", params["node"])
     return ValidationIssue(
         code=code,
         path=path,

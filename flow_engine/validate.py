@@ -114,7 +114,8 @@ def _node_names(
     name = name if isinstance(name, Mapping) else {}
     en, zh = name.get("en") or name.get("zh"), name.get("zh") or name.get("en")
     if title and not (en or zh):
-        return f"{title.get('en', node.type)} {node.id}", f"{title.get('zh', node.type)} {node.id}"
+        en, zh = title.get("en", node.type), title.get("zh", node.type)
+        return f"{en} `{node.id}`", f"{zh} `{node.id}`"
     return str(en or node.id), str(zh or node.id)
 
 
@@ -286,5 +287,6 @@ def analyse(doc: Any, order_schema: Mapping[str, Any] | None = None) -> Analysis
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 # Config that passes its schema but still cannot be used (e.g. table cells
                 # the rule language rejects in an unexpected way) is a problem of that node.
-                env.error("config", "", detail=f"{type(exc).__name__}: {exc}")
+                detail = f"{type(exc).__name__}: {exc}"
+                env.error("config", "", detail=detail, detail_zh=f"配置无法使用（`{detail}`）")
     return Analysis(issues, flow, preps, schema, trigger_filter)

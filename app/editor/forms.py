@@ -53,8 +53,10 @@ def _is_localized(schema: Mapping[str, Any]) -> bool:
     return _kind_of(schema) == "object" and set(schema.get("properties") or {}) == {"en", "zh"}
 
 
-def _options(schema: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
-    names = schema.get("x-enum-zh") or {}
+def _options(
+    schema: Mapping[str, Any], lang: str, names: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    names = schema.get("x-enum-zh") or names or {}
     return [(str(v), str(names.get(v, v)) if lang == "zh" else str(v)) for v in schema["enum"]]
 
 
@@ -126,7 +128,8 @@ def widget(
     if kind == "array":
         items = schema.get("items") or {}
         if "enum" in items:
-            return {**base, "kind": "multi", "options": _options(items, lang), "value": value or []}
+            options = _options(items, lang, schema.get("x-enum-zh"))
+            return {**base, "kind": "multi", "options": options, "value": value or []}
         if items.get("x-editor") == "duration":
             texts = [_duration_text(v) for v in value or []]
             return {
@@ -149,7 +152,7 @@ def widget(
             **base,
             "kind": "list",
             "entries": children,
-            "item_label": _label(items, name, lang),
+            "item_label": _label(items, "", lang) if items.get("title") else base["label"],
             "item_kind": "object" if probe in OBJECT_KINDS else "value",
         }
     if kind == "object":

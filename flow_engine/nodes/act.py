@@ -196,7 +196,8 @@ class WebhookHandler(HandlerBase):
                 "请求头",
                 "Extra headers; the ones the outbox sets itself are reserved: "
                 + ", ".join(RESERVED_HEADERS),
-                "附加请求头；发件箱自行设置的请求头为保留项：" + "、".join(RESERVED_HEADERS),
+                "附加请求头；发件箱自行设置的请求头为保留项："
+                + "、".join(f"`{h}`" for h in RESERVED_HEADERS),
             ),
             "body": field(
                 _PARAMS, "Body fields", "请求体字段", "name -> expression", "名称 → 表达式"
@@ -273,6 +274,16 @@ class NotifyHandler(HandlerBase):
                 },
                 "Channels",
                 "渠道",
+                **{
+                    "x-enum-zh": {
+                        "inbox": "站内通知",
+                        "email": "邮件",
+                        "wecom": "企业微信",
+                        "dingtalk": "钉钉",
+                        "feishu": "飞书",
+                        "sms": "短信",
+                    }
+                },
             ),
             "message": field(
                 I18N,

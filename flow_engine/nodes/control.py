@@ -44,7 +44,7 @@ class EndHandler(HandlerBase):
                 "Outcome",
                 "结果",
                 "Recorded on the run, e.g. routed, rejected, manual_review.",
-                "记录在运行上的结果代码，例如 routed、rejected、manual_review。",
+                "记录在运行上的结果代码，例如 `routed`、`rejected`、`manual_review`。",
             )
         },
         required=("outcome",),

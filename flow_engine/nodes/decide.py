@@ -157,7 +157,10 @@ _TABLE = {
             },
         ),  # fmt: skip
         "aggregation": field(
-            {"enum": [None, "sum", "count", "min", "max"]}, "Aggregation", "汇总方式"
+            {"enum": [None, "sum", "count", "min", "max"]},
+            "Aggregation",
+            "汇总方式",
+            **{"x-enum-zh": {"sum": "求和", "count": "计数", "min": "最小值", "max": "最大值"}},
         ),
         "inputs": field(
             {
@@ -360,7 +363,7 @@ class RulesetHandler(HandlerBase):
                 "Rules",
                 "规则",
                 'rule "name" when <condition> then set <path> = <value> end ...',
-                'rule "名称" when <条件> then set <路径> = <值> end ……',
+                '`rule "名称" when <条件> then set <路径> = <值> end` ……',
             )
         },
         required=("source",),

@@ -150,7 +150,13 @@ class ApprovalHandler(HandlerBase):
         cfg = node.config
         sla = cfg.get("sla") or {}
         if sla.get("on_timeout") == "escalate" and not sla.get("escalate_to"):
-            env.error("config", "sla", detail="on_timeout 'escalate' needs escalate_to")
+            env.error(
+                "config",
+                "sla",
+                detail="“On timeout” is “escalate”, so “Escalate to” needs at least one person, "
+                "e.g. the role finance_manager",
+                detail_zh="超时处理为「升级」时，「升级给」至少需要一位处理人，例如角色 `finance_manager`",
+            )
         checks = []
         for i, c in enumerate(cfg.get("checks", ())):
             # a check is shown as passed or failed, so it must be a condition

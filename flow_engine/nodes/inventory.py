@@ -68,7 +68,14 @@ class ReserveInventoryHandler(HandlerBase):
     def compile(self, node: Node, env: CompileEnv) -> Any:
         cfg = node.config
         if ("warehouse" in cfg) == ("allocation" in cfg):
-            env.error("config", "", detail="give exactly one of warehouse or allocation")
+            env.error(
+                "config",
+                "",
+                detail="give exactly one of “Warehouse” (e.g. `vars.route.chosen`) or "
+                "“Allocation” (e.g. `vars.split`)",
+                detail_zh="「仓库」和「分配结果」须且只能填写一项，例如仓库填 `vars.route.chosen`，"
+                "或分配结果填 `vars.split`",
+            )
             return None
         key = "warehouse" if "warehouse" in cfg else "allocation"
         expr = env.expression(cfg[key], key, expect="string" if key == "warehouse" else None)

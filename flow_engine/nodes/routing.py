@@ -206,7 +206,7 @@ class RouteHandler(HandlerBase):
                 "active, stock (every line in stock), region (serves the address), "
                 "capability (hazmat, cold_chain ... flagged on the lines); the reason recorded "
                 "for a rejected candidate is the first failed check, cheapest checks first",
-                "启用（active）、库存（stock，每行都有货）、区域（region，覆盖收货地址）、能力（capability，如订单行标记的 hazmat、cold_chain）；候选被排除时记录第一个未通过的检查，开销小的检查先做",
+                "启用（`active`）、库存（`stock`，每行都有货）、区域（`region`，覆盖收货地址）、能力（`capability`，如订单行标记的 `hazmat`、`cold_chain`）；候选被排除时记录第一个未通过的检查，开销小的检查先做",
                 **{"x-enum-zh": _ZH},
             ),
             "where": field(

@@ -105,7 +105,7 @@ class WaitEventHandler(HandlerBase):
                 "Event",
                 "事件",
                 "External status name, e.g. shipped (from the WMS) or paid.",
-                "外部状态名，例如 shipped（来自 WMS）或 paid。",
+                "外部状态名，例如 `shipped`（来自 WMS）或 `paid`。",
             ),
             "timeout": field(
                 DURATION,
