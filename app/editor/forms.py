@@ -75,7 +75,8 @@ def _help(schema: Mapping[str, Any], lang: str) -> str:
 
 def _duration_help(schema: Mapping[str, Any], lang: str) -> str:
     said = _help(schema, lang)
-    return (said + " " if said else "") + _(
+    gap = "" if lang == "zh" else " "  # Chinese sentences run on without a space
+    return (said + gap if said else "") + _(
         "Write e.g. 4h, 2d 4h, 30 min, 2 hours or 1.5h; it is stored as 4h, 2d4h, 30m."
     )
 
