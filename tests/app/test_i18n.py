@@ -12,6 +12,8 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from app.db import get_session
+from app.i18n import code_label
+from app.runs.effects import fill
 from app.users import services
 
 from .conftest import csrf_token
@@ -140,3 +142,30 @@ def test_every_editor_script_string_is_in_the_translated_dictionary():
         used |= set(re.findall(r"OF\.t\('([a-z0-9_]+)'\)", script.read_text()))
         used |= set(re.findall(r"OF\.t\('([a-z0-9_]+)',", script.read_text()))
     assert sorted(used - keys) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "zh", "en"),
+    [
+        ("waiting", "run_status", "等待中", "waiting"),
+        ("incident", "run_status", "异常（运行已停）", "incident (run stopped)"),
+        ("run_started", "event", "运行开始", "Run started"),
+        ("node_passed", "event", "经过节点", "Passed node"),
+        ("critical", "severity", "严重", "critical"),
+        ("gap", "finding", "缺口（没有行命中）", "gap (no row matches)"),
+        ("timeout", "branch", "超时", "timed out"),
+        ("wecom", "channel", "企业微信", "WeCom"),
+        ("large_path", "branch", "large_path", "large_path"),
+        (None, "event", "—", "—"),
+    ],
+)
+def test_stored_codes_read_in_each_language(app, code, kind, zh, en):
+    for lang, expected in (("zh", zh), ("en", en)):
+        with app.test_request_context("/", headers={"Accept-Language": lang}):
+            assert code_label(code, kind) == expected
+
+
+def test_a_missing_value_in_a_message_is_a_dash_never_none():
+    assert fill("客户 {customer} 的采购单 {po}", {"customer": None, "po": "PO-1"}) == (
+        "客户 — 的采购单 PO-1"
+    )
