@@ -40,6 +40,9 @@
   OF.withCode = function (text) {
     return OF.esc(text).replace(/`([^`]+)`/g, '<code>$1</code>');
   };
+  OF.runStatus = function (status) {
+    return (OF.i18n.run_statuses || {})[status] || status;
+  };
   OF.localName = function (name, fallback) {
     if (!name) return fallback || '';
     if (typeof name === 'string') return name;
