@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 from wtforms import SelectChoice
 
 from .config import LANGUAGES
@@ -19,6 +21,102 @@ ROLE_LABELS = {
     "approver": _l("Approver"),
     "viewer": _l("Viewer"),
 }
+
+# Codes the engine and the app store, as readers see them (unknown codes stay as they are).
+CODE_LABELS: dict[str, Mapping[str, Any]] = {
+    "run_status": {
+        "new": _l("new run"),
+        "waiting": _l("waiting"),
+        "completed": _l("run completed"),
+        "incident": _l("incident (run stopped)"),
+        "cancelled": _l("run cancelled"),
+    },
+    "event": {
+        "run_started": _l("Run started"),
+        "node_passed": _l("Passed node"),
+        "node_waiting": _l("Waiting at node"),
+        "join_waiting": _l("Waiting at join"),
+        "incident": _l("Incident"),
+        "retried": _l("Retried"),
+        "run_completed": _l("Run completed"),
+        "run_cancelled": _l("Run cancelled"),
+        "token_cancelled": _l("Branch withdrawn"),
+        "event_received": _l("Event received"),
+        "event_ignored": _l("Event ignored"),
+        "event_deferred": _l("Event held back"),
+    },
+    # The engine's own exits; a switch's case names are the flow's own words.
+    "branch": {
+        "true": _l("yes"),
+        "false": _l("no"),
+        "default": _l("default"),
+        "approved": _l("approved"),
+        "rejected": _l("rejected"),
+        "timeout": _l("timed out"),
+        "found": _l("found"),
+        "none": _l("none found"),
+        "reserved": _l("reserved"),
+        "insufficient": _l("not enough stock"),
+        "single": _l("one warehouse"),
+        "split": _l("split"),
+        "unavailable": _l("unavailable"),
+        "received": _l("received"),
+        "no_match": _l("no match"),
+    },
+    "channel": {
+        "inbox": _l("in-app"),
+        "email": _l("email"),
+        "wecom": _l("WeCom"),
+        "dingtalk": _l("DingTalk"),
+        "feishu": _l("Feishu"),
+        "sms": _l("SMS"),
+    },
+    "tier": {
+        "standard": _l("standard"),
+        "silver": _l("silver"),
+        "gold": _l("gold"),
+        "platinum": _l("platinum"),
+        "vip": _l("VIP"),
+    },
+    "field_type": {
+        "string": _l("text"),
+        "number": _l("number"),
+        "integer": _l("whole number"),
+        "boolean": _l("yes/no"),
+        "date": _l("date"),
+        "datetime": _l("date and time"),
+        "duration": _l("duration"),
+    },
+    "severity": {"info": _l("info"), "warning": _l("warning"), "critical": _l("critical")},
+    "finding": {
+        "gap": _l("gap (no row matches)"),
+        "overlap": _l("overlap (several rows match)"),
+        "unreachable": _l("unreachable row"),
+    },
+}
+
+
+def code_label(code: Any, kind: str) -> str:
+    """``code`` (a run status, audit event kind, alert severity ...) in the reader's words."""
+    if code is None or code == "":
+        return "—"
+    known = CODE_LABELS[kind].get(str(code))
+    return str(known) if known is not None else str(code)
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def with_code(text: Any) -> Markup:
+    """Plain text whose `backquoted` parts (codes, DSL) are shown as code."""
+    escaped = str(escape(text or ""))
+    # The text is escaped first; only the <code> tags added here are markup.
+    return Markup(_CODE_SPAN.sub(lambda m: f"<code>{m[1]}</code>", escaped))  # noqa: S704
+
+
+def code_labels_of(kind: str) -> dict[str, str]:
+    """Every label of one kind of code in the reader's language (for the page scripts)."""
+    return {code: str(label) for code, label in CODE_LABELS[kind].items()}
 
 
 def language_choices(with_browser: bool = True) -> list[SelectChoice]:
@@ -71,10 +169,22 @@ def init_app(app: Flask) -> None:
     def localized_filter(text: Any) -> str:
         return localized(text, current_language())
 
+    app.add_template_filter(with_code, "with_code")
+
+    @app.template_filter("branch_label")
+    def branch_label_filter(branch: Any) -> str:
+        return code_label(branch, "branch") if branch else ""
+
+    @app.template_filter("code_label")
+    def code_label_filter(code: Any, kind: str) -> str:
+        return code_label(code, kind)
+
     @app.context_processor
     def inject_languages() -> dict[str, object]:
         return {
             "languages": LANGUAGE_NAMES,
             "current_language": current_language(),
             "role_labels": ROLE_LABELS,
+            "code_labels": CODE_LABELS,
+            "code_labels_of": code_labels_of,
         }

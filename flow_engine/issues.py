@@ -11,8 +11,8 @@ WARNING = "warning"
 
 # code -> (English, Chinese); ``{name}`` placeholders are filled from the issue parameters.
 MESSAGES: dict[str, tuple[str, str]] = {
-    "schema": ("{detail}", "文档结构错误：{detail}"),
-    "config": ("Invalid node configuration: {detail}", "节点配置无效：{detail}"),
+    "schema": ("Flow document: {detail}", "流程文档：{detail_zh}"),
+    "config": ("Node '{node}': {detail}", "节点「{node_zh}」：{detail_zh}"),
     "unknown_format_version": (
         "Unknown format_version {version}.",
         "未知的格式版本 {version}。",
@@ -169,6 +169,8 @@ def make_issue(
     """Build an issue with its English and Chinese messages from ``MESSAGES``."""
     en, zh = MESSAGES[code]
     params.setdefault("detail_zh", params.get("detail", ""))
+    params.setdefault("node", node_id or "")
+    params.setdefault("node_zh", params["node"])
     return ValidationIssue(
         code=code,
         path=path,

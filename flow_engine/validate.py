@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 
 from flow_engine._durations import DurationError, duration_fields, normalise_duration
 from flow_engine._graph import GraphCheck
+from flow_engine._schema_errors import describe
 from flow_engine.context import flow_context_schema, flow_schema
 from flow_engine.errors import FlowMigrationError
 from flow_engine.issues import ERROR, ValidationIssue, make_issue
@@ -77,11 +78,9 @@ def _schema_issues(doc: Mapping[str, Any]) -> list[ValidationIssue]:
     out = []
     for err in sorted(_FLOW_VALIDATOR.iter_errors(doc), key=lambda e: list(map(str, e.path))):
         parts = list(err.absolute_path)
-        out.append(
-            make_issue(
-                "schema", _pointer(parts), node_id=_node_id_at(doc, parts), detail=err.message
-            )
-        )
+        en, zh = describe(err, _FLOW_VALIDATOR.schema, ("Flow", "流程"))
+        node_id = _node_id_at(doc, parts)
+        out.append(make_issue("schema", _pointer(parts), node_id=node_id, detail=en, detail_zh=zh))
     return out
 
 
@@ -105,12 +104,18 @@ def _field_names(chain: tuple[Mapping[str, Any], ...], path: tuple[Any, ...]) ->
     return " › ".join(en), "“" + " · ".join(zh) + "”"
 
 
-def _node_names(doc: Mapping[str, Any], node: Node) -> tuple[str, str]:
+def _node_names(
+    doc: Mapping[str, Any], node: Node, title: Mapping[str, str] | None = None
+) -> tuple[str, str]:
+    """The node's name in English and Chinese; unnamed, its type's title and id."""
     name = doc["nodes"][node.index].get("name")
     if isinstance(name, str) and name:
         return name, name
     name = name if isinstance(name, Mapping) else {}
     en, zh = name.get("en") or name.get("zh"), name.get("zh") or name.get("en")
+    if title and not (en or zh):
+        en, zh = title.get("en", node.type), title.get("zh", node.type)
+        return f"{en} `{node.id}`", f"{zh} `{node.id}`"
     return str(en or node.id), str(zh or node.id)
 
 
@@ -230,10 +235,26 @@ def analyse(doc: Any, order_schema: Mapping[str, Any] | None = None) -> Analysis
         return Analysis(issues)
     valid_config = set()
     for node in flow.nodes:
-        errors = list(_config_validator(node.type).iter_errors(dict(node.config)))
+        validator = _config_validator(node.type)
+        errors = list(validator.iter_errors(dict(node.config)))
+        if errors:
+            handler = NODE_HANDLERS[node.type]
+            node_en, node_zh = _node_names(doc, node, handler.title)
+            top = (handler.title.get("en", node.type), handler.title.get("zh", node.type))
         for err in errors:
             path = f"/nodes/{node.index}/config" + _pointer(err.absolute_path).rstrip("/")
-            issues.append(make_issue("config", path, node_id=node.id, detail=err.message))
+            en, zh = describe(err, validator.schema, top)
+            issues.append(
+                make_issue(
+                    "config",
+                    path,
+                    node_id=node.id,
+                    node=node_en,
+                    node_zh=node_zh,
+                    detail=en,
+                    detail_zh=zh,
+                )
+            )
         durations = _duration_issues(doc, node, path=f"/nodes/{node.index}/config")
         issues += durations
         if not errors and not durations:
@@ -266,5 +287,6 @@ def analyse(doc: Any, order_schema: Mapping[str, Any] | None = None) -> Analysis
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 # Config that passes its schema but still cannot be used (e.g. table cells
                 # the rule language rejects in an unexpected way) is a problem of that node.
-                env.error("config", "", detail=f"{type(exc).__name__}: {exc}")
+                detail = f"{type(exc).__name__}: {exc}"
+                env.error("config", "", detail=detail, detail_zh=f"配置无法使用（`{detail}`）")
     return Analysis(issues, flow, preps, schema, trigger_filter)

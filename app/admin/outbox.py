@@ -21,10 +21,12 @@ from ..errors import AppError, NotFoundError, ValidationError
 from ..jsonbody import parse_json
 from ..models import AllowedHost, Channel
 from ..runs import outbox
+from ..runs.delivery_reasons import reason_text
 from ..security import current_user, permission_required
 from ..templates_admin import receiver
 
 bp = Blueprint("outbox_admin", __name__, url_prefix="/admin/outbox")
+bp.add_app_template_filter(reason_text, "delivery_reason")
 
 
 @bp.get("/")

@@ -31,6 +31,14 @@ def expression_kind(node_type: str, path: str) -> str:
     return "value"
 
 
+def help_texts(schema: Mapping[str, Any]) -> dict[str, str]:
+    """The help of a config schema property as ``{"en", "zh"}`` (empty when it has none)."""
+    return {
+        "en": str(schema.get("description") or ""),
+        "zh": str(schema.get("x-description-zh") or schema.get("description") or ""),
+    }
+
+
 def _branches(handler: Any) -> dict[str, Any]:
     spec = handler.branches({})
     required = [b for b in spec.required if b is not None]
@@ -53,7 +61,7 @@ def node_types() -> tuple[dict[str, Any], ...]:
                 "type": type_,
                 "family": handler.family,
                 "title": dict(handler.title),
-                "description": handler.config_schema.get("description", ""),
+                "description": help_texts(handler.config_schema),
                 "waits": bool(getattr(handler, "waits", False)),
                 "branches": _branches(handler),
                 "config_schema": handler.config_schema,

@@ -17,8 +17,9 @@ from flow_engine import NODE_HANDLERS
 from flow_engine._durations import DurationError, normalise_duration
 
 from ..errors import ValidationError
+from ..i18n import localized
 from ..jsonbody import parse_json
-from .catalog import expression_kind
+from .catalog import expression_kind, help_texts
 
 MAX_NODE_JSON = 200_000
 OBJECT_KINDS = ("group", "choice", "localized", "map")
@@ -52,8 +53,10 @@ def _is_localized(schema: Mapping[str, Any]) -> bool:
     return _kind_of(schema) == "object" and set(schema.get("properties") or {}) == {"en", "zh"}
 
 
-def _options(schema: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
-    names = schema.get("x-enum-zh") or {}
+def _options(
+    schema: Mapping[str, Any], lang: str, names: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    names = schema.get("x-enum-zh") or names or {}
     return [(str(v), str(names.get(v, v)) if lang == "zh" else str(v)) for v in schema["enum"]]
 
 
@@ -66,9 +69,14 @@ def _duration_text(value: Any) -> tuple[Any, bool]:
     return canonical, canonical != value
 
 
-def _duration_help(schema: Mapping[str, Any]) -> str:
-    said = str(schema.get("description") or "")
-    return (said + " " if said else "") + _(
+def _help(schema: Mapping[str, Any], lang: str) -> str:
+    return localized(help_texts(schema), lang)
+
+
+def _duration_help(schema: Mapping[str, Any], lang: str) -> str:
+    said = _help(schema, lang)
+    gap = "" if lang == "zh" else " "  # Chinese sentences run on without a space
+    return (said + gap if said else "") + _(
         "Write e.g. 4h, 2d 4h, 30 min, 2 hours or 1.5h; it is stored as 4h, 2d4h, 30m."
     )
 
@@ -86,7 +94,7 @@ def widget(
     base = {
         "path": path,
         "label": _label(schema, name, lang),
-        "help": str(schema.get("description") or ""),
+        "help": _help(schema, lang),
         "required": required,
         "value": value,
         "id": "cfg-" + path.replace(".", "-"),
@@ -103,7 +111,7 @@ def widget(
             "kind": "duration",
             "value": text,
             "normalised": changed,
-            "help": _duration_help(schema),
+            "help": _duration_help(schema, lang),
         }
     if "enum" in schema:
         return {
@@ -121,7 +129,8 @@ def widget(
     if kind == "array":
         items = schema.get("items") or {}
         if "enum" in items:
-            return {**base, "kind": "multi", "options": _options(items, lang), "value": value or []}
+            options = _options(items, lang, schema.get("x-enum-zh"))
+            return {**base, "kind": "multi", "options": options, "value": value or []}
         if items.get("x-editor") == "duration":
             texts = [_duration_text(v) for v in value or []]
             return {
@@ -130,7 +139,7 @@ def widget(
                 "value": "\n".join(str(t) for t, _changed in texts),
                 "normalised": any(changed for _t, changed in texts),
                 "duration": True,
-                "help": _duration_help(schema),
+                "help": _duration_help(schema, lang),
             }
         if _kind_of(items) == "string" and items.get("x-editor") != "dsl":
             return {**base, "kind": "lines", "value": "\n".join(str(v) for v in value or [])}
@@ -144,7 +153,7 @@ def widget(
             **base,
             "kind": "list",
             "entries": children,
-            "item_label": _label(items, name, lang),
+            "item_label": _label(items, "", lang) if items.get("title") else base["label"],
             "item_kind": "object" if probe in OBJECT_KINDS else "value",
         }
     if kind == "object":
@@ -192,7 +201,7 @@ def form_context(node: Mapping[str, Any], lang: str) -> dict[str, Any]:
         "node": node,
         "node_name": name,
         "title": handler.title.get(lang) or handler.title.get("en"),
-        "description": schema.get("description", ""),
+        "description": _help(schema, lang),
         "fields": root.get("children", []),
         "node_json": json.dumps(node, ensure_ascii=False),
     }

@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..runs import outbox
 from ..wording import Wording
+from ..runs.effects import fill
 from . import links, messages
 from .channels import SENDERS
 from .people import resolve
@@ -189,7 +190,7 @@ def fan_out(db: Session, app: Flask, message: OutboxMessage) -> list[int]:
                 _note_routed(db, task, principal, user, now)
         else:
             text = payload.get("message") or {}
-            values["message"] = _fill(
+            values["message"] = fill(
                 text.get(language) or text.get("zh") or text.get("en") or "",
                 payload.get("params") or {},
             )
@@ -279,9 +280,3 @@ def _delegated_by(db: Session, task: ApprovalTask, user: User) -> str:
         return ""
     found = db.scalars(select(User).where(User.username == action.actor)).first()
     return (found.display_name or found.username) if found else action.actor
-
-
-def _fill(text: str, params: Mapping[str, Any]) -> str:
-    for key, value in params.items():
-        text = text.replace("{" + str(key) + "}", str(value))
-    return text

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -26,6 +27,18 @@ from ..status import services as status
 from . import schema, services, standing
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+
+@bp.app_template_filter("status_name")
+def status_name(code: str | None) -> Markup | str:
+    """An order status or external event name in the reader's words; a name the unified
+    status model does not know is shown as code."""
+    info = status.states().get(code or "")
+    if info is None:
+        return Markup("<code>%s</code>") % (code or "—")
+    return info.zh if current_language() == "zh" else info.en
+
+
 BOARD_SIZE = 12
 PAGE_SIZE = 25  # orders per page of one flow column
 

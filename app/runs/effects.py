@@ -230,13 +230,22 @@ def _alert(ctx: EffectContext, effect: Effect) -> None:
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+# What a placeholder shows for a value the order does not have (never "None").
+MISSING = "—"
+
+
 def fill(text: str, params: Mapping[str, Any]) -> str:
-    """Put parameter values into ``{name}`` placeholders; unknown ones stay as written.
+    """Put parameter values into ``{name}`` placeholders; unknown ones stay as written and a
+    missing value (null, empty) shows as ``MISSING``.
 
     Only plain names are replaced (no attribute or index access), so a message text can never
     reach into the values it is given.
     """
-    return _PLACEHOLDER.sub(lambda m: str(params[m[1]]) if m[1] in params else m[0], text)
+    return _PLACEHOLDER.sub(lambda m: _shown(params[m[1]]) if m[1] in params else m[0], text)
+
+
+def _shown(value: Any) -> str:
+    return MISSING if value is None or value == "" else str(value)
 
 
 EFFECT_HANDLERS: dict[str, Handler] = {

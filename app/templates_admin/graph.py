@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from flow_engine import NODE_HANDLERS
 
-from ..i18n import localized
+from ..i18n import code_label, localized
 
 W, H = 176, 58
 PAD = 24
@@ -29,31 +28,13 @@ FAMILY_COLORS = {
     "human": ("#7e22ce", "#faf5ff"),
     "wait": ("#0f766e", "#f0fdfa"),
 }
-BRANCH_LABELS = {
-    "true": _l("yes"),
-    "false": _l("no"),
-    "default": _l("default"),
-    "approved": _l("approved"),
-    "rejected": _l("rejected"),
-    "timeout": _l("timed out"),
-    "found": _l("found"),
-    "none": _l("none found"),
-    "reserved": _l("reserved"),
-    "insufficient": _l("not enough stock"),
-    "single": _l("one warehouse"),
-    "split": _l("split"),
-    "unavailable": _l("unavailable"),
-    "received": _l("received"),
-    "no_match": _l("no match"),
-}
 
 
 def branch_label(branch: str | None) -> str:
     """A branch key as readers see it: translated when it is one of the engine's own."""
     if not branch:
         return ""
-    known = BRANCH_LABELS.get(branch)
-    return str(known) if known is not None else branch
+    return code_label(branch, "branch")
 
 
 def _clip(text: str, width: int) -> str:

@@ -87,7 +87,13 @@ class SetHandler(HandlerBase):
                         "Assignment",
                         "赋值",
                         {
-                            "path": field(_PATH, "Field", "字段", "order.x, customer.x or vars.x"),
+                            "path": field(
+                                _PATH,
+                                "Field",
+                                "字段",
+                                "order.x, customer.x or vars.x",
+                                "order.x、customer.x 或 vars.x",
+                            ),
                             "expression": field(EXPRESSION, "Value", "值"),
                         },
                         required=("path", "expression"),
@@ -96,6 +102,7 @@ class SetHandler(HandlerBase):
                 "Fields",
                 "字段",
                 "Evaluated in order; later fields see earlier ones.",
+                "按顺序计算；后面的字段可以用到前面字段的值。",
             )
         },
         required=("fields",),
@@ -144,10 +151,15 @@ class TagHandler(HandlerBase):
                 "标签",
             ),
             "expression": field(
-                EXPRESSION, "Computed tags", "计算标签", "Expression returning a tag or a list."
+                EXPRESSION,
+                "Computed tags",
+                "计算标签",
+                "Expression returning a tag or a list.",
+                "返回一个标签或标签列表的表达式。",
             ),
         },
         description="Adds tags to order.tags (no duplicates).",
+        description_zh="向 order.tags 添加标签（不重复）。",
     )
 
     def compile(self, node: Node, env: CompileEnv) -> Any:
@@ -185,18 +197,24 @@ class WebhookHandler(HandlerBase):
                 "请求头",
                 "Extra headers; the ones the outbox sets itself are reserved: "
                 + ", ".join(RESERVED_HEADERS),
+                "附加请求头；发件箱自行设置的请求头为保留项："
+                + "、".join(f"`{h}`" for h in RESERVED_HEADERS),
             ),
-            "body": field(_PARAMS, "Body fields", "请求体字段", "name -> expression"),
+            "body": field(
+                _PARAMS, "Body fields", "请求体字段", "name -> expression", "名称 → 表达式"
+            ),
             "await_response": field(
                 {"type": "boolean", "default": False},
                 "Wait for the response",
                 "等待响应",
                 "Pause the run until the app reports the call's result; a failure is an incident.",
+                "暂停运行，直到系统报告调用结果；调用失败会成为异常。",
             ),
             "store_as": field(VAR_NAME, "Store response as", "响应变量"),
         },
         required=("url",),
         description="Outbound HTTP call delivered by the outbox, idempotency key = effect id.",
+        description_zh="由发件箱投递的外发 HTTP 调用，幂等键为副作用编号。",
     )
 
     def var_schema(self, node: Node) -> dict[str, Any]:
@@ -257,8 +275,24 @@ class NotifyHandler(HandlerBase):
                 },
                 "Channels",
                 "渠道",
+                **{
+                    "x-enum-zh": {
+                        "inbox": "站内通知",
+                        "email": "邮件",
+                        "wecom": "企业微信",
+                        "dingtalk": "钉钉",
+                        "feishu": "飞书",
+                        "sms": "短信",
+                    }
+                },
             ),
-            "message": field(I18N, "Message", "消息", "Text with {param} placeholders."),
+            "message": field(
+                I18N,
+                "Message",
+                "消息",
+                "Text with {param} placeholders.",
+                "文本，可用 {参数} 占位符。",
+            ),
             "params": field(_PARAMS, "Parameters", "参数"),
             "fallback": field(
                 FALLBACK,
@@ -350,18 +384,21 @@ class MergeHandler(HandlerBase):
                 "Hold window",
                 "等待窗口",
                 "How long the first order of a group waits for the others to join it.",
+                "组里第一单等待其他订单加入的时长。",
             ),
             "key": field(
                 EXPRESSION,
                 "Group key",
                 "合单键",
                 "Defaults to customer id + shipping address.",
+                "默认为客户编号 + 收货地址。",
             ),
         },
         required=("window",),
         description="Holds the order and combines it with the same customer's open orders to "
         "the same address into one shipment: the first order of a group opens it for the "
         "window, later ones join it, and all of them continue when the window closes.",
+        description_zh="暂存订单，把同一客户发往同一地址的未完成订单合成一次发货：组里第一单开启等待窗口，之后的订单加入，窗口关闭时全部继续。",
     )
 
     def var_schema(self, node: Node) -> dict[str, Any]:

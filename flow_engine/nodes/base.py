@@ -348,13 +348,26 @@ class CompileEnv:
 # Config schema helpers: every property carries en/zh titles for the generated editor form
 
 
-def field(kind: Any, title: str, title_zh: str, description: str = "", **extra: Any) -> dict:
-    """A config schema property with English and Chinese titles."""
+def field(
+    kind: Any,
+    title: str,
+    title_zh: str,
+    description: str = "",
+    description_zh: str = "",
+    **extra: Any,
+) -> dict:
+    """A config schema property with English and Chinese titles and help texts.
+
+    A help text needs its Chinese twin (``x-description-zh``): the editor shows the reader's
+    language and the catalogue test refuses a help without one.
+    """
     out: dict[str, Any] = dict(kind) if isinstance(kind, Mapping) else {"type": kind}
     out["title"] = title
     out["x-title-zh"] = title_zh
     if description:
         out["description"] = description
+    if description_zh:
+        out["x-description-zh"] = description_zh
     out.update(extra)
     return out
 
@@ -365,6 +378,7 @@ def obj(
     properties: Mapping[str, Any],
     required: tuple[str, ...] = (),
     description: str = "",
+    description_zh: str = "",
 ) -> dict[str, Any]:
     """A closed object schema with titles."""
     out: dict[str, Any] = {
@@ -378,6 +392,8 @@ def obj(
         out["required"] = list(required)
     if description:
         out["description"] = description
+    if description_zh:
+        out["x-description-zh"] = description_zh
     return out
 
 

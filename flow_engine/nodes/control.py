@@ -44,10 +44,12 @@ class EndHandler(HandlerBase):
                 "Outcome",
                 "结果",
                 "Recorded on the run, e.g. routed, rejected, manual_review.",
+                "记录在运行上的结果代码，例如 `routed`、`rejected`、`manual_review`。",
             )
         },
         required=("outcome",),
         description="Ends the whole run; other branches still waiting are withdrawn.",
+        description_zh="结束整个运行；其他仍在等待的分支会被撤回。",
     )
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:
@@ -69,6 +71,7 @@ class ParallelHandler(HandlerBase):
         "并行拆分",
         {},
         description="Follows every outgoing edge at once; a join waits for all of them.",
+        description_zh="同时走所有流出的连线；汇聚节点等待它们全部到达。",
     )
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:
@@ -87,6 +90,7 @@ class JoinHandler(HandlerBase):
         "汇聚",
         {},
         description="Waits until every branch of the matching split has arrived.",
+        description_zh="等待对应并行拆分的每个分支都到达后再继续。",
     )
 
     def run(self, prep: Any, rt: Runtime) -> JoinArrival:

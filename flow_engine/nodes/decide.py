@@ -41,6 +41,7 @@ class ConditionHandler(HandlerBase):
                 "Condition",
                 "条件",
                 "A rule DSL condition; true leaves by 'true', false or null by 'false'.",
+                "规则 DSL 条件：为真走“是”出口，为假或为空走“否”出口。",
                 examples=['order.amount > 5000 and customer.tier in ["gold", "platinum"]'],
             )
         },
@@ -75,6 +76,7 @@ class SwitchHandler(HandlerBase):
                 "匹配方式",
                 "first: leave by the first matching case; all: follow every matching case "
                 "in parallel (close them with a join).",
+                "首个匹配：走第一个匹配的情况；全部匹配：并行走每个匹配的情况（用汇聚节点收拢）。",
                 **{"x-enum-zh": {"first": "首个匹配", "all": "全部匹配"}},
             ),
             "cases": field(
@@ -95,10 +97,12 @@ class SwitchHandler(HandlerBase):
                 "Cases",
                 "分支",
                 "Checked in order; several cases may share a branch.",
+                "按顺序检查；多个情况可以共用一个出口。",
             ),
         },
         required=("cases",),
         description="Unmatched orders leave by the 'default' branch.",
+        description_zh="没有匹配任何情况的订单走“默认”出口。",
     )
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:
@@ -153,7 +157,10 @@ _TABLE = {
             },
         ),  # fmt: skip
         "aggregation": field(
-            {"enum": [None, "sum", "count", "min", "max"]}, "Aggregation", "汇总方式"
+            {"enum": [None, "sum", "count", "min", "max"]},
+            "Aggregation",
+            "汇总方式",
+            **{"x-enum-zh": {"sum": "求和", "count": "计数", "min": "最小值", "max": "最大值"}},
         ),
         "inputs": field(
             {
@@ -241,12 +248,14 @@ class DecisionTableHandler(HandlerBase):
                 "Table",
                 "决策表",
                 "Hit policy, input expressions, outputs and rules (unary-test cells).",
+                "命中策略、输入表达式、输出和规则（单元格为一元测试，如 > 5000）。",
             ),
             "store_as": field(
                 VAR_NAME,
                 "Store result as",
                 "结果变量",
                 "Variable receiving the outputs (vars.<name>); defaults to the node id.",
+                "接收输出的变量（vars.<名称>）；默认为节点编号。",
             ),
         },
         required=("table",),
@@ -354,6 +363,7 @@ class RulesetHandler(HandlerBase):
                 "Rules",
                 "规则",
                 'rule "name" when <condition> then set <path> = <value> end ...',
+                '`rule "名称" when <条件> then set <路径> = <值> end` ……',
             )
         },
         required=("source",),

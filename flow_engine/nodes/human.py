@@ -84,7 +84,11 @@ class ApprovalHandler(HandlerBase):
         "审批",
         {
             "assignees": field(
-                _PEOPLE, "Approvers", "审批人", "By role, by user or by expression."
+                _PEOPLE,
+                "Approvers",
+                "审批人",
+                "By role, by user or by expression.",
+                "按角色、按用户或按表达式指定。",
             ),
             "mode": field(
                 {"enum": ["any", "all", "sequential"], "default": "any"},
@@ -92,6 +96,7 @@ class ApprovalHandler(HandlerBase):
                 "审批方式",
                 "any: the first decision counts; all: everyone must approve; "
                 "sequential: one after another in the listed order.",
+                "或签：第一个决定即生效；会签：所有人都须同意；依次：按列表顺序逐个审批。",
                 **{"x-enum-zh": {"any": "或签", "all": "会签", "sequential": "依次审批"}},
             ),
             "reason": field(I18N, "Why approval is needed", "审批原因"),
@@ -123,6 +128,7 @@ class ApprovalHandler(HandlerBase):
                         "Remind after",
                         "提醒时间",
                         "Offsets from the start of the approval.",
+                        "从审批开始算起的时长。",
                     ),
                     "on_timeout": field(
                         {"enum": list(_TIMEOUTS), "default": "timeout"},
@@ -138,6 +144,7 @@ class ApprovalHandler(HandlerBase):
                         "按工作时间计算",
                         "Count only working hours on working days of the business calendar "
                         "(weekends, holidays and make-up working days as the admin keeps them).",
+                        "只计算工作日历中工作日的工作时间（周末、节假日和调休上班日以管理员维护的为准）。",
                     ),
                 },
                 required=("duration",),
@@ -179,7 +186,13 @@ class ApprovalHandler(HandlerBase):
         cfg = node.config
         sla = cfg.get("sla") or {}
         if sla.get("on_timeout") == "escalate" and not sla.get("escalate_to"):
-            env.error("config", "sla", detail="on_timeout 'escalate' needs escalate_to")
+            env.error(
+                "config",
+                "sla",
+                detail="“On timeout” is “escalate”, so “Escalate to” needs at least one person, "
+                "e.g. the role finance_manager",
+                detail_zh="超时处理为「升级」时，「升级给」至少需要一位处理人，例如角色 `finance_manager`",
+            )
         checks = []
         for i, c in enumerate(cfg.get("checks", ())):
             # a check is shown as passed or failed, so it must be a condition

@@ -42,17 +42,20 @@ class ReserveInventoryHandler(HandlerBase):
                 "Warehouse",
                 "仓库",
                 "Expression giving the warehouse id, e.g. vars.route.chosen; all lines.",
+                "给出仓库编号的表达式，例如 vars.route.chosen；预占所有订单行。",
             ),
             "allocation": field(
                 EXPRESSION,
                 "Allocation",
                 "分配方案",
                 "Expression giving a split result (vars.split): one reservation for all.",
+                "给出拆单结果的表达式（vars.split）：所有仓库一次性预占。",
             ),
             "store_as": field(VAR_NAME, "Store result as", "结果变量"),
         },
         description="Reserves atomically in the app's database; the run waits for the result: "
         "branch reserved or insufficient.",
+        description_zh="在系统数据库中原子地预占库存；运行等待结果：走“已预占”或“库存不足”出口。",
     )
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:
@@ -65,7 +68,14 @@ class ReserveInventoryHandler(HandlerBase):
     def compile(self, node: Node, env: CompileEnv) -> Any:
         cfg = node.config
         if ("warehouse" in cfg) == ("allocation" in cfg):
-            env.error("config", "", detail="give exactly one of warehouse or allocation")
+            env.error(
+                "config",
+                "",
+                detail="give exactly one of “Warehouse” (e.g. `vars.route.chosen`) or "
+                "“Allocation” (e.g. `vars.split`)",
+                detail_zh="「仓库」和「分配结果」须且只能填写一项，例如仓库填 `vars.route.chosen`，"
+                "或分配结果填 `vars.split`",
+            )
             return None
         key = "warehouse" if "warehouse" in cfg else "allocation"
         expr = env.expression(cfg[key], key, expect="string" if key == "warehouse" else None)
@@ -131,6 +141,7 @@ class ReleaseInventoryHandler(HandlerBase):
                 "Reservation node",
                 "预占节点",
                 "Release only what this reserve_inventory node holds; default: everything.",
+                "只释放该预占库存节点持有的库存；默认释放全部。",
             )
         },
     )

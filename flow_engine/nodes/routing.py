@@ -207,6 +207,7 @@ class RouteHandler(HandlerBase):
                 "active, stock (every line in stock), region (serves the address), "
                 "capability (hazmat, cold_chain ... flagged on the lines); the reason recorded "
                 "for a rejected candidate is the first failed check, cheapest checks first",
+                "启用（`active`）、库存（`stock`，每行都有货）、区域（`region`，覆盖收货地址）、能力（`capability`，如订单行标记的 `hazmat`、`cold_chain`）；候选被排除时记录第一个未通过的检查，开销小的检查先做",
                 **{"x-enum-zh": _ZH},
             ),
             "where": field(
@@ -214,15 +215,21 @@ class RouteHandler(HandlerBase):
                 "Extra constraints",
                 "附加约束",
                 "Conditions over candidate.* and the order.",
+                "针对 candidate.* 和订单的条件。",
             ),
             "capabilities": field(
                 EXPRESSION,
                 "Required capabilities",
                 "所需能力",
                 "List expression; defaults to line attributes set to true.",
+                "列表表达式；默认取订单行上值为真的属性。",
             ),
             "cost": field(
-                EXPRESSION, "Cost score", "成本评分", "Lowest wins; defaults to candidate.cost."
+                EXPRESSION,
+                "Cost score",
+                "成本评分",
+                "Lowest wins; defaults to candidate.cost.",
+                "最低者胜出；默认为 candidate.cost。",
             ),
             "store_as": field(VAR_NAME, "Store choice as", "结果变量"),
         },
@@ -230,6 +237,7 @@ class RouteHandler(HandlerBase):
         description="Keeps the candidates that meet every hard constraint and picks the one with "
         "the lowest cost score; the choice and the reason are recorded, and the chosen id is "
         "set on the order (order.warehouse or order.carrier).",
+        description_zh="保留满足全部硬约束的候选，选出成本分最低的一个；选择结果和原因都会记录，选中的编号写入订单（order.warehouse 或 order.carrier）。",
     )
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:
@@ -378,6 +386,7 @@ class SplitHandler(HandlerBase):
         },
         description="Allocates lines across warehouses when no single one holds everything: "
         "branch single, split (recorded for the split-shipment rate) or unavailable.",
+        description_zh="没有单个仓库备齐全部货品时，把订单行分配到多个仓库：走“单仓”“拆单”（计入拆单率）或“无货”出口。",
     )
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:

@@ -62,10 +62,12 @@ class TimerHandler(HandlerBase):
                     "Wait until",
                     "等待至",
                     "Datetime expression, e.g. order.promised_at - 24h",
+                    "日期时间表达式，例如 order.promised_at - 24h",
                 ),
             },
             description="Continues when the duration has passed or the datetime is reached "
             "(at once if it is already past).",
+            description_zh="等到时长过去或到达指定时间后继续（时间已过则立即继续）。",
         ),
         "oneOf": [{"required": ["duration"]}, {"required": ["until"]}],
     }
@@ -103,12 +105,20 @@ class WaitEventHandler(HandlerBase):
                 "Event",
                 "事件",
                 "External status name, e.g. shipped (from the WMS) or paid.",
+                "外部状态名，例如 `shipped`（来自 WMS）或 `paid`。",
             ),
-            "timeout": field(DURATION, "Timeout", "超时", "Leave by 'timeout' after this long."),
+            "timeout": field(
+                DURATION,
+                "Timeout",
+                "超时",
+                "Leave by 'timeout' after this long.",
+                "超过这个时长后走“超时”出口。",
+            ),
             "store_as": field(VAR_NAME, "Store payload as", "事件数据变量"),
         },
         required=("event",),
         description="Leaves by 'received' when the event arrives.",
+        description_zh="事件到达时走“已收到”出口。",
     )
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from app.db import get_session
+from app.i18n import code_label
+from app.runs.effects import fill
 from app.users import services
 
 from .conftest import csrf_token
@@ -88,3 +91,81 @@ def test_compiled_catalog_matches_the_po_file():
         po = {m.id: m.string for m in read_po(fh, locale="zh") if m.id}
     mo = {m.id: m.string for m in read_mo(io.BytesIO(MO.read_bytes())) if m.id}
     assert po == mo, "messages.mo is stale: run 'bash scripts/i18n.sh compile'"
+
+
+def _schema_texts(schema, where, names=None):
+    """(where, what is missing) for every help, title and choice of a config schema; a list's
+    choices may be named on the list (``names``)."""
+    if isinstance(schema, list):
+        for i, sub in enumerate(schema):
+            yield from _schema_texts(sub, f"{where}[{i}]")
+        return
+    if not isinstance(schema, dict):
+        return
+    if isinstance(schema.get("description"), str) and not schema.get("x-description-zh"):
+        yield where, f"help without x-description-zh: {schema['description']!r}"
+    if isinstance(schema.get("title"), str) and not schema.get("x-title-zh"):
+        yield where, f"title without x-title-zh: {schema['title']!r}"
+    names = schema.get("x-enum-zh") or names or {}
+    for value in schema.get("enum") or ():
+        # Upper-case values (HTTP methods) are the words themselves.
+        if isinstance(value, str) and not value.isupper() and value not in names:
+            yield where, f"choice {value!r} without a Chinese name in x-enum-zh"
+    for key, sub in schema.items():
+        if key == "properties" and isinstance(sub, dict):
+            for name, prop in sub.items():
+                yield from _schema_texts(prop, f"{where}.{name}")
+        elif key == "items":
+            yield from _schema_texts(sub, f"{where}[]", schema.get("x-enum-zh"))
+        elif key in ("oneOf", "anyOf", "allOf", "additionalProperties", "$defs"):
+            yield from _schema_texts(sub, f"{where}.{key}")
+
+
+def test_every_node_help_title_and_choice_has_a_chinese_twin():
+    from flow_engine import NODE_HANDLERS
+
+    missing = [
+        f"{where}: {what}"
+        for node_type, handler in NODE_HANDLERS.items()
+        for where, what in _schema_texts(dict(handler.config_schema), node_type)
+    ]
+    assert missing == [], "node config schemas need zh twins:\n" + "\n".join(missing)
+
+
+def test_every_editor_script_string_is_in_the_translated_dictionary():
+    # The editor scripts show only texts of editor/_i18n.html (translated on the server).
+    keys = set(
+        re.findall(r"'([a-z0-9_]+)':", (ROOT / "app/templates/editor/_i18n.html").read_text())
+    )
+    used = set()
+    for script in (ROOT / "static/js/editor").glob("*.js"):
+        used |= set(re.findall(r"OF\.t\('([a-z0-9_]+)'\)", script.read_text()))
+        used |= set(re.findall(r"OF\.t\('([a-z0-9_]+)',", script.read_text()))
+    assert sorted(used - keys) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "zh", "en"),
+    [
+        ("waiting", "run_status", "等待中", "waiting"),
+        ("incident", "run_status", "异常（运行已停）", "incident (run stopped)"),
+        ("run_started", "event", "运行开始", "Run started"),
+        ("node_passed", "event", "经过节点", "Passed node"),
+        ("critical", "severity", "严重", "critical"),
+        ("gap", "finding", "缺口（没有行命中）", "gap (no row matches)"),
+        ("timeout", "branch", "超时", "timed out"),
+        ("wecom", "channel", "企业微信", "WeCom"),
+        ("large_path", "branch", "large_path", "large_path"),
+        (None, "event", "—", "—"),
+    ],
+)
+def test_stored_codes_read_in_each_language(app, code, kind, zh, en):
+    for lang, expected in (("zh", zh), ("en", en)):
+        with app.test_request_context("/", headers={"Accept-Language": lang}):
+            assert code_label(code, kind) == expected
+
+
+def test_a_missing_value_in_a_message_is_a_dash_never_none():
+    assert fill("客户 {customer} 的采购单 {po}", {"customer": None, "po": "PO-1"}) == (
+        "客户 — 的采购单 PO-1"
+    )

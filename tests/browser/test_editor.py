@@ -150,7 +150,7 @@ def test_supervisor_builds_large_order_review_from_empty_canvas(
     # Simulate above and below the threshold: the right path lights up.
     _simulate(page, "25000")
     assert set(_lit(page)) == {start, check, finance}
-    assert "waiting" in page.inner_text(".sim-summary")
+    assert "等待中" in page.inner_text(".sim-summary")
     screenshot(page, "editor-simulator-large-order")
     _simulate(page, "800")
     assert set(_lit(page)) == {start, check, ok}
@@ -179,9 +179,10 @@ def test_supervisor_builds_large_order_review_from_empty_canvas(
     assert res.status in (200, 201), res.text()
     page.goto(f"{live_server}/runs?flow=large-order-review")
     row = page.locator("tr[data-run]", has_text="TB-BIG-1")
-    assert "waiting" in row.inner_text()
+    assert "等待中" in row.inner_text()  # the run status in the reader's words
     row.locator("a").click()
     page.wait_for_selector("#run-graph svg")
-    assert "run_started" in page.inner_text(".timeline")
+    timeline = page.inner_text(".timeline")
+    assert "运行开始" in timeline and "run_started" not in timeline
     screenshot(page, "runs-detail")
     assert errors == []

@@ -36,25 +36,29 @@
     d.flush = function () { clearTimeout(t); fn(); };
     return d;
   };
+  // A message whose `backquoted` parts (values, examples, DSL) are shown as code.
+  OF.withCode = function (text) {
+    return OF.esc(text).replace(/`([^`]+)`/g, '<code>$1</code>');
+  };
+  OF.runStatus = function (status) {
+    return (OF.i18n.run_statuses || {})[status] || status;
+  };
   OF.localName = function (name, fallback) {
     if (!name) return fallback || '';
     if (typeof name === 'string') return name;
     return (OF.lang === 'zh' ? name.zh || name.en : name.en || name.zh) || fallback || '';
   };
 
-  const BRANCH_ZH = {
-    true: '是', false: '否', default: '默认', approved: '通过', rejected: '拒绝', timeout: '超时',
-    found: '找到', none: '无可选', reserved: '已预占', insufficient: '库存不足', single: '单仓',
-    split: '拆单', unavailable: '无货', received: '已收到', no_match: '未命中',
-  };
-  /* The short form on exit stubs: the Chinese word alone in Chinese, the code in English. */
+  // The engine's exits in the reader's words (from the server's catalogue); a switch's own
+  // case names are shown as written.
+  /* The short form on exit stubs: the reader's word alone in Chinese, the code in English. */
   OF.branchShort = function (b) {
     if (b == null || b === '') return '';
-    return OF.lang === 'zh' && BRANCH_ZH[b] ? BRANCH_ZH[b] : b;
+    return OF.lang === 'zh' ? ((OF.i18n.branches || {})[b] || b) : b;
   };
   OF.branchLabel = function (b) {
     if (b == null || b === '') return '';
-    return OF.lang === 'zh' && BRANCH_ZH[b] ? BRANCH_ZH[b] + ' ' + b : b;
+    return (OF.i18n.branches || {})[b] || b;
   };
   const FAMILY_COLORS = {
     control: ['#334155', '#f1f5f9'], decide: ['#b45309', '#fff7ed'], act: ['#1d4ed8', '#eff6ff'],
@@ -190,9 +194,8 @@
     nodeMeta(data) {
       const t = this.types[data.type] || { family: 'act', title: { en: data.type, zh: data.type } };
       const title = OF.localName(data.name, '') || OF.localName(t.title, data.type);
-      const other = OF.lang === 'zh' ? t.title.en : t.title.zh;
       const outcome = data.type === 'end' && data.config && data.config.outcome;
-      return { t, title, sub: OF.localName(t.title, data.type) + ' · ' + (outcome ? OF.t('outcome_is', { o: outcome }) : other) };
+      return { t, title, sub: OF.localName(t.title, data.type) + (outcome ? ' · ' + OF.t('outcome_is', { o: outcome }) : '') };
     }
 
     nodeAttrs(data) {

@@ -260,7 +260,7 @@
             const where = at.where + (at.field ? ' · ' + at.field : '');
             const hint = i.dsl ? (zh ? i.dsl.hint_zh || i.dsl.hint : i.dsl.hint) : '';
             return '<li class="problem ' + i.severity + '" data-cell="' + OF.esc(cell) + '" data-path="' + OF.esc(at.path) + '" tabindex="0" role="button"><span class="sev">' + (i.severity === 'error' ? '⚠' : '△') + '</span> ' +
-              (where ? '<strong>' + OF.esc(where) + '</strong> ' : '') + '<span>' + OF.esc((zh ? i.message_zh : i.message).split('\n')[0]) + '</span>' +
+              (where ? '<strong>' + OF.esc(where) + '</strong> ' : '') + '<span>' + OF.withCode((zh ? i.message_zh : i.message).split('\n')[0]) + '</span>' +
               (i.dsl && i.dsl.excerpt ? '<pre class="caret">' + OF.esc(i.dsl.excerpt) + '</pre>' : '') + (hint ? '<div class="hint">💡 ' + OF.esc(hint) + '</div>' : '') + '</li>';
           }).join('') + '</ul>';
       }
@@ -273,7 +273,7 @@
       let box = root.querySelector('.form-issues');
       if (!box) { box = document.createElement('div'); box.className = 'form-issues'; const h = root.querySelector('.panel-title'); if (h) h.after(box); else root.prepend(box); }
       const zh = OF.lang === 'zh';
-      box.innerHTML = mine.map((i) => '<div class="problem ' + i.severity + '">' + OF.esc((zh ? i.message_zh : i.message).split('\n')[0]) + '</div>').join('');
+      box.innerHTML = mine.map((i) => '<div class="problem ' + i.severity + '">' + OF.withCode((zh ? i.message_zh : i.message).split('\n')[0]) + '</div>').join('');
       for (const i of mine) {
         const m = /\/config\/(.+)$/.exec(i.path || '');
         if (!m || !i.dsl) continue;

@@ -101,7 +101,7 @@
     render() {
       const rep = this.report;
       const names = (id) => { const c = this.ed.fg.graph.getCellById(id); return c ? this.ed.fg.nodeMeta(c.getData()).title : id; };
-      let h = '<div class="sim-summary" data-status="' + OF.esc(rep.status) + '"><div><span class="muted">' + OF.esc(OF.t('sim_status')) + '</span> <strong class="sim-status">' + OF.esc(rep.status) + '</strong></div>';
+      let h = '<div class="sim-summary" data-status="' + OF.esc(rep.status) + '"><div><span class="muted">' + OF.esc(OF.t('sim_status')) + '</span> <strong class="sim-status">' + OF.esc(OF.runStatus(rep.status)) + '</strong></div>';
       if (rep.outcome) h += '<div><span class="muted">' + OF.esc(OF.t('sim_outcome')) + '</span> <strong class="sim-outcome">' + OF.esc(rep.outcome) + '</strong></div>';
       const pending = (rep.pending || []).map((p) => names(p.node)).join(', ');
       if (pending) h += '<div><span class="muted">' + OF.esc(OF.t('sim_waiting')) + '</span> <strong>' + OF.esc(pending) + '</strong></div>';
@@ -160,8 +160,8 @@
       h += '<p>' + Object.keys(d.counts).map((k) => '<span class="tag">' + OF.esc(OF.t('bt_' + k)) + ' ' + d.counts[k] + '</span>').join(' ') + '</p>';
       h += '<div class="table-wrap"><table class="bt-table"><thead><tr><th>#</th><th></th><th>' + OF.esc(OF.t('published')) + '</th><th>' + OF.esc(OF.t('draft')) + '</th></tr></thead><tbody>' +
         d.diffs.slice(0, 200).map((x) => '<tr data-path="' + OF.esc(JSON.stringify(x.draft.path)) + '" tabindex="0"><td>' + OF.esc(x.external_id) + '<div class="muted small">' + OF.esc(x.channel) + '</div></td><td>' + x.changes.map((c) => '<span class="tag">' + OF.esc(OF.t('bt_' + c)) + '</span>').join('') + '</td>' +
-          '<td>' + OF.esc(x.published.outcome || x.published.status || '—') + '<div class="muted small">' + OF.esc(x.published.path.join(' → ')) + '</div></td>' +
-          '<td>' + OF.esc(x.draft.outcome || x.draft.status || '—') + '<div class="muted small">' + OF.esc(x.draft.path.join(' → ')) + '</div></td></tr>').join('') + '</tbody></table></div>';
+          '<td>' + OF.esc(x.published.outcome || OF.runStatus(x.published.status) || '—') + '<div class="muted small">' + OF.esc(x.published.path.join(' → ')) + '</div></td>' +
+          '<td>' + OF.esc(x.draft.outcome || OF.runStatus(x.draft.status) || '—') + '<div class="muted small">' + OF.esc(x.draft.path.join(' → ')) + '</div></td></tr>').join('') + '</tbody></table></div>';
       this.out.innerHTML = h;
     }
   }

@@ -64,7 +64,7 @@
       const flagged = new Set();
       for (const f of (this.analysis && this.analysis.findings) || []) for (const r of f.rows) flagged.add(r);
       let h = '<div class="dt-top"><label>' + OF.esc(OF.t('hit_policy')) + ' <select class="dt-policy">' +
-        POLICIES.map((p) => '<option value="' + p + '"' + (p === t.hit_policy ? ' selected' : '') + '>' + (zh ? POLICY_ZH[p] + ' ' : '') + p + '</option>').join('') + '</select></label>' +
+        POLICIES.map((p) => '<option value="' + p + '"' + (p === t.hit_policy ? ' selected' : '') + '>' + (zh ? POLICY_ZH[p] : p) + '</option>').join('') + '</select></label>' +
         '<button type="button" class="btn secondary small" data-dt="add-input">+ ' + OF.esc(OF.t('add_input')) + '</button>' +
         '<button type="button" class="btn secondary small" data-dt="add-output">+ ' + OF.esc(OF.t('add_output')) + '</button></div>';
       h += '<div class="dt-scroll"><table class="dt"><thead><tr><th class="dt-idx">#</th>';
@@ -76,7 +76,7 @@
       });
       t.outputs.forEach((c, i) => {
         h += '<th class="dt-out"><input class="dt-h" data-part="outputs" data-col="' + i + '" data-key="name" value="' + OF.esc(c.name) + '" aria-label="' + OF.esc(OF.t('name')) + '">' +
-          '<select class="dt-h" data-part="outputs" data-col="' + i + '" data-key="type" aria-label="' + OF.esc(OF.t('type')) + '">' + TYPES.map((x) => '<option' + (x === c.type ? ' selected' : '') + '>' + x + '</option>').join('') + '</select>' +
+          '<select class="dt-h" data-part="outputs" data-col="' + i + '" data-key="type" aria-label="' + OF.esc(OF.t('type')) + '">' + TYPES.map((x) => '<option value="' + x + '"' + (x === c.type ? ' selected' : '') + '>' + OF.esc((OF.i18n.field_types || {})[x] || x) + '</option>').join('') + '</select>' +
           this.colTools('outputs', i, nout) + '</th>';
       });
       h += '<th>' + OF.esc(OF.t('description')) + '</th><th></th></tr></thead><tbody>';
@@ -84,11 +84,11 @@
         h += '<tr class="' + (flagged.has(ri) ? 'dt-flag' : '') + '" data-row="' + ri + '"><td class="dt-idx">' + (ri + 1) + '</td>';
         for (let i = 0; i < nin; i++) {
           const err = bad.get('input:' + ri + ':' + i);
-          h += '<td' + (err ? ' class="dt-bad" title="' + OF.esc(zh ? err.message_zh : err.message) + '"' : '') + '><input class="dt-cell mono" data-row="' + ri + '" data-part="inputs" data-col="' + i + '" value="' + OF.esc((r.inputs || [])[i] ?? '-') + '" aria-label="' + OF.esc(OF.t('row') + ' ' + (ri + 1) + ' ' + t.inputs[i].name) + '"></td>';
+          h += '<td' + (err ? ' class="dt-bad" title="' + OF.esc(zh ? err.message_zh : err.message) + '"' : '') + '><input class="dt-cell mono" translate="no" data-row="' + ri + '" data-part="inputs" data-col="' + i + '" value="' + OF.esc((r.inputs || [])[i] ?? '-') + '" aria-label="' + OF.esc(OF.t('row') + ' ' + (ri + 1) + ' ' + t.inputs[i].name) + '"></td>';
         }
         for (let i = 0; i < nout; i++) {
           const err = bad.get('output:' + ri + ':' + i);
-          h += '<td class="dt-outcell' + (err ? ' dt-bad' : '') + '"' + (err ? ' title="' + OF.esc(zh ? err.message_zh : err.message) + '"' : '') + '><input class="dt-cell mono" data-row="' + ri + '" data-part="outputs" data-col="' + i + '" value="' + OF.esc((r.outputs || [])[i] ?? '') + '" aria-label="' + OF.esc(OF.t('row') + ' ' + (ri + 1) + ' ' + t.outputs[i].name) + '"></td>';
+          h += '<td class="dt-outcell' + (err ? ' dt-bad' : '') + '"' + (err ? ' title="' + OF.esc(zh ? err.message_zh : err.message) + '"' : '') + '><input class="dt-cell mono" translate="no" data-row="' + ri + '" data-part="outputs" data-col="' + i + '" value="' + OF.esc((r.outputs || [])[i] ?? '') + '" aria-label="' + OF.esc(OF.t('row') + ' ' + (ri + 1) + ' ' + t.outputs[i].name) + '"></td>';
         }
         h += '<td><input class="dt-cell" data-row="' + ri + '" data-part="description" value="' + OF.esc(r.description || '') + '" aria-label="' + OF.esc(OF.t('description')) + '"></td>';
         h += '<td class="dt-rowtools"><button type="button" class="icon" data-dt="row-up" data-row="' + ri + '" aria-label="' + OF.esc(OF.t('move_up')) + '"' + (ri ? '' : ' disabled') + '>↑</button>' +
@@ -128,7 +128,7 @@
       h += '<ul class="dt-list">' + a.findings.map((f) => {
         const count = f.orders == null ? OF.t('orders_unknown') : OF.t('orders_fell', { n: f.orders, total: a.orders });
         const ch = (f.channels || []).map((c) => c.channel + ' ' + c.orders).join(', ');
-        return '<li class="dt-f dt-f-' + f.kind + '" data-rows="' + f.rows.join(',') + '"><span class="tag">' + OF.esc(f.kind) + '</span> ' + OF.esc(zh ? f.message_zh : f.message) +
+        return '<li class="dt-f dt-f-' + f.kind + '" data-rows="' + f.rows.join(',') + '"><span class="tag">' + OF.esc(OF.t('finding_' + f.kind)) + '</span> ' + OF.esc(zh ? f.message_zh : f.message) +
           '<div class="dt-count"><strong>' + OF.esc(count) + '</strong>' + (ch ? ' <span class="muted">(' + OF.esc(ch) + ')</span>' : '') + '</div></li>';
       }).join('') + '</ul>';
       h += '<p class="muted small">' + OF.esc(OF.t('checked_orders', { n: a.orders })) + (a.unmatched ? ' ' + OF.esc(OF.t('unmatched', { n: a.unmatched })) + '.' : '') + '</p>';
