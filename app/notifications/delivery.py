@@ -34,8 +34,8 @@ from ..models import (
     utcnow,
 )
 from ..runs import outbox
-from ..wording import Wording
 from ..runs.effects import fill
+from ..wording import Wording
 from . import links, messages
 from .channels import SENDERS
 from .people import resolve
