@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from flow_engine import flow_context_schema, validate_flow
+from flow_engine import flow_context_schema
 from rule_dsl import DslError
 from rule_dsl.expression import validate_expression
 from rule_dsl.rules import validate_ruleset
@@ -22,7 +22,6 @@ from ..flows import overlap as overlaps
 from ..flows import services as flows
 from ..jsonbody import parse_json
 from ..models import User
-from ..orders import schema as order_schema
 from ..orders import services as orders
 from ..security import can, current_user, permission_required
 from . import builder, forms, services, tables
@@ -63,8 +62,7 @@ def _draft_meta(flow: Any) -> dict[str, Any]:
 
 def _issues(doc: dict[str, Any]) -> list[dict[str, Any]]:
     # Against the order with its declared custom fields, as runs and the API see it.
-    schema = order_schema.effective_schema(get_session())
-    return [jsonable(i.to_dict()) for i in validate_flow(doc, schema)]
+    return [jsonable(i.to_dict()) for i in flows.check(get_session(), doc)]
 
 
 @bp.get("/editor/catalog")
