@@ -23,8 +23,9 @@ from ..flows import services as flows
 from ..jsonbody import parse_json
 from ..models import User
 from ..orders import services as orders
+from ..org.directory import directory_cache
 from ..security import can, current_user, permission_required
-from . import builder, forms, services, tables
+from . import builder, forms, people, services, tables
 from .catalog import expression_kind, field_aliases, node_types, order_fields
 
 bp = Blueprint("editor_api", __name__, url_prefix="/flows")
@@ -75,6 +76,25 @@ def catalog() -> ResponseReturnValue:
             "aliases": field_aliases(),
         }
     )
+
+
+@bp.get("/editor/people")
+@permission_required("flows.view")
+def people_search() -> ResponseReturnValue:
+    """The assignee picker: ``?kind=role&q=caiwu`` (or ``&key=finance`` for one entry), each
+    match with how many people it reaches today and who."""
+    kind = request.args.get("kind", "role")
+    if kind not in people.SECTIONS:
+        raise ValidationError(
+            _("kind is one of user, role, department or head, e.g. kind=role."),
+            code="invalid_request",
+            fields={"kind": "invalid"},
+        )
+    lang = get_locale().language if get_locale() else "zh"
+    org = directory_cache.get(get_session())
+    query = request.args.get("q", "")[:100]
+    items = people.search(org, kind, query, key=request.args.get("key"), lang=lang)
+    return jsonify({"kind": kind, "items": items})
 
 
 @bp.get("/<key>/draft")
