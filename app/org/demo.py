@@ -27,9 +27,9 @@ DEPARTMENTS = (
 # username, display name, access roles, department, manager (the demo login users included)
 PEOPLE = (
     ("zhou.jian", "周建", ("approver",), "gm_office", None),
-    ("supervisor", None, ("supervisor",), "gm_office", "zhou.jian"),
+    ("supervisor", "流程主管 王敏", ("supervisor",), "gm_office", "zhou.jian"),
     ("li.na", "李娜", ("approver",), "finance", "zhou.jian"),
-    ("approver", None, ("approver",), "finance", "li.na"),
+    ("approver", "财务审批 李强", ("approver",), "finance", "li.na"),
     ("sun.hao", "孙浩", ("approver",), "warehousing", "zhou.jian"),
     ("zhao.lei", "赵磊", ("approver",), "wh_hz", "sun.hao"),
     ("chen.jing", "陈静", ("approver",), "wh_gz", "sun.hao"),
@@ -63,7 +63,7 @@ def load_demo_org(db: Session) -> list[str]:
         if username in people:
             continue
         people[username] = users.create_user(
-            db, None, username=username, password=PASSWORD, roles=roles, display_name=name or ""
+            db, None, username=username, password=PASSWORD, roles=roles, display_name=name
         )
         lines.append(f"  {username:<11} {PASSWORD:<22} {', '.join(roles)}")
     depts = {d.key: d for d in db.scalars(select(Department))}

@@ -99,7 +99,7 @@ def _unmapped(
     noun = {"role": _l("business role"), "user": _l("person"), "department": _l("department")}
     guess = checks.suggest(kind, key, org)
     hint = str(_l(" Did you mean %(key)s?", key=_named(kind, guess, org))) if guess else ""
-    plan.add_person(ITEM_KINDS[kind], key, "unmapped", note=f"{uses}.{hint}")
+    plan.add_person(ITEM_KINDS[kind], key, "unmapped", note=f"{uses}{hint}")
     if choice not in (None, ""):
         why = _l("there is no %(kind)s %(choice)s here", kind=noun[kind], choice=choice)
     else:
