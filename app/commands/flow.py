@@ -62,7 +62,7 @@ def validate_command(
     schema = _read_json(order_schema, "order schema") if order_schema else None
     issues = validate_flow(doc, schema)
     if with_org is not False and isinstance(doc, dict):
-        issues += _org_issues(doc, required=bool(with_org))
+        issues += _org_issues(doc, required=bool(with_org), quiet=as_json)
     errors = sum(1 for i in issues if i.severity == "error")
     if as_json:
         click.echo(json.dumps([i.to_dict() for i in issues], ensure_ascii=False, indent=2))
@@ -77,9 +77,10 @@ def validate_command(
         sys.exit(1)
 
 
-def _org_issues(doc: dict[str, Any], *, required: bool) -> list[ValidationIssue]:
+def _org_issues(doc: dict[str, Any], *, required: bool, quiet: bool) -> list[ValidationIssue]:
     """The organisation check when a database is configured (DATABASE_URL, or the default
-    SQLite file exists); without one it says on stderr that the organisation was not checked."""
+    SQLite file exists); without one it says on stderr that the organisation was not checked
+    (not with ``--json``, whose output is the issues alone)."""
     from ..config import DEFAULT_INSTANCE
     from ..db import get_db
     from ..org import checks
@@ -93,7 +94,8 @@ def _org_issues(doc: dict[str, Any], *, required: bool) -> list[ValidationIssue]
         ).exists()
     )
     if not configured and not required:
-        click.echo("note: no database configured; people and roles were not checked", err=True)
+        if not quiet:
+            click.echo("note: no database configured; people and roles were not checked", err=True)
         return []
     app = command_app()
     try:
@@ -103,7 +105,8 @@ def _org_issues(doc: dict[str, Any], *, required: bool) -> list[ValidationIssue]
         if required:
             raise click.ClickException(f"cannot read the organisation: {err}") from err
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        click.echo(f"note: people and roles were not checked: {reason}", err=True)
+        if not quiet:
+            click.echo(f"note: people and roles were not checked: {reason}", err=True)
         return []
     return checks.check_flow(doc, org)
 
