@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from app.db import get_session
 from app.flows import services as flows
-from app.models import BusinessRole, RoleHolder, User
 from app.orders import services as orders
-from app.org import checks
 from tests.app.conftest import csrf_token
-from tests.app.flows_fixtures import flow_doc, order_doc
+from tests.app.flows_fixtures import ensure_roles, flow_doc, order_doc
 
 
 def review_doc(key: str = "large-order-review", threshold: str = "20000") -> dict[str, Any]:
@@ -28,20 +24,6 @@ def review_doc(key: str = "large-order-review", threshold: str = "20000") -> dic
         [("start", "large"), ("large", "finance", "true"), ("large", "ok", "false"),
          ("finance", "ok", "approved"), ("finance", "no", "rejected")],
     )  # fmt: skip
-
-
-def ensure_roles(db, doc: dict[str, Any]) -> None:
-    """The business roles ``doc`` assigns to, so it publishes (a flow naming an unknown role is
-    refused); held by the users with the access role of the same name, as the migration does."""
-    for key in sorted(checks.used_keys(doc)["role"]):
-        if db.scalars(select(BusinessRole.id).where(BusinessRole.key == key)).first() is None:
-            role = BusinessRole(key=key, name_zh=key, name_en=key)
-            db.add(role)
-            db.flush()
-            for user in db.scalars(select(User)):
-                if key in user.role_names:
-                    db.add(RoleHolder(role_id=role.id, user_id=user.id, scope=""))
-    db.flush()
 
 
 def store(app, doc: dict[str, Any], *, publish: bool = False, orders_in: tuple = ()) -> None:
