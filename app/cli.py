@@ -265,6 +265,7 @@ def demo(no_templates: bool) -> None:
 
     from .db import get_db, in_transaction
     from .models import User
+    from .org.demo import load_demo_org
     from .users import services
 
     def work(db: Session) -> list[str]:
@@ -279,7 +280,8 @@ def demo(no_templates: bool) -> None:
                 lines.append(f"  {username:<11} {password:<22} {', '.join(roles)}")
             else:
                 lines.append(f"  {username:<11} {'(exists, unchanged)':<22} {', '.join(roles)}")
-        return lines
+        # The organisation the demo's approvals resolve against (finance, warehouse leads...).
+        return lines + load_demo_org(db)
 
     app = ready_app()
     with app.app_context():

@@ -8,14 +8,11 @@ from flask import Response, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from flow_engine import validate_flow
-
 from ..db import get_session, reads_only
 from ..errors import NotFoundError, ValidationError
 from ..flows import overlap
 from ..flows import services as flows
 from ..models import Flow, FlowVersion
-from ..orders import schema
 from ..security import api_key_required
 from ._blueprint import bp
 from ._http import bool_param, int_param, iso, json_body, reply
@@ -52,8 +49,7 @@ def flow_json(flow: Flow, *, with_draft: bool = False) -> dict[str, Any]:
 
 
 def _issues(doc: Any) -> list[dict[str, Any]]:
-    issues = validate_flow(doc, schema.effective_schema(get_session()))
-    return [i.to_dict() for i in issues]
+    return [i.to_dict() for i in flows.check(get_session(), doc)]
 
 
 def _document() -> dict[str, Any]:

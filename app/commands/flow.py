@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,22 @@ def flow() -> None:
 )
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the issues as a JSON list.")
-def validate_command(flow_file: str, order_schema: str | None, lang: str, as_json: bool) -> None:
+@click.option(
+    "--org/--no-org",
+    "with_org",
+    default=None,
+    help="Check the people, business roles and departments the flow names against the "
+    "organisation in the configured database (default: when a database is configured).",
+)
+def validate_command(
+    flow_file: str, order_schema: str | None, lang: str, as_json: bool, with_org: bool | None
+) -> None:
     """Check FLOW_FILE and print every problem found (exit status 1 on errors)."""
     doc = _read_json(flow_file, "flow")
     schema = _read_json(order_schema, "order schema") if order_schema else None
     issues = validate_flow(doc, schema)
+    if with_org is not False and isinstance(doc, dict):
+        issues += _org_issues(doc, required=bool(with_org), quiet=as_json)
     errors = sum(1 for i in issues if i.severity == "error")
     if as_json:
         click.echo(json.dumps([i.to_dict() for i in issues], ensure_ascii=False, indent=2))
@@ -63,6 +75,40 @@ def validate_command(flow_file: str, order_schema: str | None, lang: str, as_jso
             click.echo(f"{errors} error{'s' * (errors != 1)} in {flow_file}")
     if errors:
         sys.exit(1)
+
+
+def _org_issues(doc: dict[str, Any], *, required: bool, quiet: bool) -> list[ValidationIssue]:
+    """The organisation check when a database is configured (DATABASE_URL, or the default
+    SQLite file exists); without one it says on stderr that the organisation was not checked
+    (not with ``--json``, whose output is the issues alone)."""
+    from ..config import DEFAULT_INSTANCE
+    from ..db import get_db
+    from ..org import checks
+    from ..org.directory import build
+    from ._app import command_app
+
+    configured = (
+        bool(os.environ.get("DATABASE_URL"))
+        or (
+            Path(os.environ.get("ORDERFLOW_INSTANCE_PATH") or DEFAULT_INSTANCE) / "orderflow.db"
+        ).exists()
+    )
+    if not configured and not required:
+        if not quiet:
+            click.echo("note: no database configured; people and roles were not checked", err=True)
+        return []
+    app = command_app()
+    try:
+        with app.app_context(), get_db(app).session() as db:
+            org = build(db)
+    except Exception as err:  # unreachable or not migrated: say so, check the rest
+        if required:
+            raise click.ClickException(f"cannot read the organisation: {err}") from err
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if not quiet:
+            click.echo(f"note: people and roles were not checked: {reason}", err=True)
+        return []
+    return checks.check_flow(doc, org)
 
 
 @flow.command("simulate")

@@ -111,6 +111,13 @@ def show_cmd(bundle_id: str, as_json: bool) -> None:
 @click.option("--allow-hosts", is_flag=True, help="Add the webhook hosts to the allowlist.")
 @click.option("--samples", "with_samples", is_flag=True, help="Also feed the sample orders.")
 @click.option("--dry-run", is_flag=True, help="Only show what would happen.")
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    help="KIND:KEY=YOURS maps a person, business role or department the flows name to one of "
+    "yours (role:finance=cw); role:KEY=new creates the business role with the bundle's names.",
+)
 @friendly_errors
 def import_cmd(
     bundle_id: str,
@@ -121,6 +128,7 @@ def import_cmd(
     allow_hosts: bool,
     with_samples: bool,
     dry_run: bool,
+    mapping: tuple[str, ...],
 ) -> None:
     """Import BUNDLE_ID (a shipped id, a bundle folder or a zip), all or nothing."""
     from ..templates_admin import samples, services
@@ -131,9 +139,17 @@ def import_cmd(
         if not sep:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
         values[name.strip()] = value.strip()
+    people = {}
+    for item in mapping:
+        ref, sep, target = item.partition("=")
+        if not sep or ref.partition(":")[0] not in ("role", "user", "department"):
+            raise click.BadParameter(
+                f"{item!r} is not KIND:KEY=YOURS, e.g. role:finance=cw", param_hint="--map"
+            )
+        people[ref.strip()] = target.strip()
     bundle, source = _bundle(bundle_id)
     options = dict(params=values, policy=policy, publish=publish, create_fields=create_fields,
-                   allow_hosts=allow_hosts)  # fmt: skip
+                   allow_hosts=allow_hosts, people=people)  # fmt: skip
     database = get_db(ready_app())
     if dry_run:
         with database.session() as db:

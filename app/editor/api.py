@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from flow_engine import flow_context_schema, validate_flow
+from flow_engine import flow_context_schema
 from rule_dsl import DslError
 from rule_dsl.expression import validate_expression
 from rule_dsl.rules import validate_ruleset
@@ -22,10 +22,10 @@ from ..flows import overlap as overlaps
 from ..flows import services as flows
 from ..jsonbody import parse_json
 from ..models import User
-from ..orders import schema as order_schema
 from ..orders import services as orders
+from ..org.directory import directory_cache
 from ..security import can, current_user, permission_required
-from . import builder, forms, services, tables
+from . import builder, forms, people, services, tables
 from .catalog import expression_kind, field_aliases, node_types, order_fields
 
 bp = Blueprint("editor_api", __name__, url_prefix="/flows")
@@ -63,8 +63,7 @@ def _draft_meta(flow: Any) -> dict[str, Any]:
 
 def _issues(doc: dict[str, Any]) -> list[dict[str, Any]]:
     # Against the order with its declared custom fields, as runs and the API see it.
-    schema = order_schema.effective_schema(get_session())
-    return [jsonable(i.to_dict()) for i in validate_flow(doc, schema)]
+    return [jsonable(i.to_dict()) for i in flows.check(get_session(), doc)]
 
 
 @bp.get("/editor/catalog")
@@ -90,6 +89,25 @@ def check_key() -> ResponseReturnValue:
     suggestion = services.suggest_key(db, name) if name else ""
     problem = services.key_problem(db, key or suggestion) if (key or suggestion) else None
     return jsonify({"suggestion": suggestion, "ok": problem is None, "message": problem})
+
+
+@bp.get("/editor/people")
+@permission_required("flows.view")
+def people_search() -> ResponseReturnValue:
+    """The assignee picker: ``?kind=role&q=caiwu`` (or ``&key=finance`` for one entry), each
+    match with how many people it reaches today and who."""
+    kind = request.args.get("kind", "role")
+    if kind not in people.SECTIONS:
+        raise ValidationError(
+            _("kind is one of user, role, department or head, e.g. kind=role."),
+            code="invalid_request",
+            fields={"kind": "invalid"},
+        )
+    lang = get_locale().language if get_locale() else "zh"
+    org = directory_cache.get(get_session())
+    query = request.args.get("q", "")[:100]
+    items = people.search(org, kind, query, key=request.args.get("key"), lang=lang)
+    return jsonify({"kind": kind, "items": items})
 
 
 @bp.get("/<key>/draft")

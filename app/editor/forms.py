@@ -22,7 +22,28 @@ from ..jsonbody import parse_json
 from .catalog import expression_kind, help_texts
 
 MAX_NODE_JSON = 200_000
-OBJECT_KINDS = ("group", "choice", "localized", "map")
+OBJECT_KINDS = ("group", "choice", "localized", "map", "assignee")
+
+
+def _assignee_kinds(node_type: str) -> list[tuple[str, str]]:
+    """The kinds of assignee the picker offers; the order's contact only receives notices."""
+    kinds = [
+        ("user", _("Person")),
+        ("role", _("Business role")),
+        ("department", _("Department")),
+        ("head", _("Head of department")),
+        ("manager_of", _("Manager of")),
+        ("expression", _("Expression")),
+    ]
+    return kinds + ([("contact", _("Order contact"))] if node_type == "notify" else [])
+
+
+def _assignee_kind(value: Mapping[str, Any]) -> str:
+    if "department" in value:
+        return "head" if value.get("head") else "department"
+    return next(
+        (k for k in ("user", "role", "manager_of", "expression", "contact") if k in value), "role"
+    )
 
 
 def parse_node(raw: str) -> dict[str, Any]:
@@ -102,6 +123,15 @@ def widget(
     kind = _kind_of(schema)
     if schema.get("x-editor") == "table":
         return {**base, "kind": "table", "json": json.dumps(value or {}, ensure_ascii=False)}
+    if schema.get("x-editor") == "assignee":
+        current = value if isinstance(value, Mapping) else {}
+        return {
+            **base,
+            "kind": "assignee",
+            "json": json.dumps(current, ensure_ascii=False),
+            "chosen": _assignee_kind(current),
+            "kinds": _assignee_kinds(node_type),
+        }
     if schema.get("x-editor") == "dsl":
         return {**base, "kind": "dsl", "expr": expression_kind(node_type, path)}
     if schema.get("x-editor") == "duration":

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from flow_engine import (
     CompiledFlow,
@@ -32,6 +32,8 @@ from flow_engine import (
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Flow, FlowVersion, User, utcnow
 from ..orders import schema as order_schema
+from ..org import checks as org_checks
+from ..org.directory import directory_cache
 
 log = logging.getLogger(__name__)
 # A flow's key: in URLs and stored in a 64-character column. /flows/import is a route of
@@ -47,6 +49,16 @@ def _issues_error(issues: list[ValidationIssue] | tuple[ValidationIssue, ...]) -
         code="invalid_flow",
         details=errors,
     )
+
+
+def check(db: Session, doc: Any, schema: Mapping[str, Any] | None = None) -> list[ValidationIssue]:
+    """Every problem of ``doc`` as the doors see it (editor, save, publish, API, import, CLI):
+    the engine's checks against the order with its custom fields, then every person, business
+    role and department the flow names, against the organisation."""
+    issues = validate_flow(doc, order_schema.effective_schema(db) if schema is None else schema)
+    if isinstance(doc, Mapping):
+        issues += org_checks.check_flow(doc, directory_cache.get(db))
+    return issues
 
 
 def get_flow(db: Session, key: str) -> Flow:
@@ -183,7 +195,7 @@ def save_draft(
             code="draft_conflict",
         )
     db.refresh(flow)
-    return flow, validate_flow(doc, order_schema.effective_schema(db))
+    return flow, check(db, doc)
 
 
 def publishable(flow: Flow) -> CompiledFlow:
@@ -191,11 +203,16 @@ def publishable(flow: Flow) -> CompiledFlow:
     if flow.draft is None:
         raise ValidationError(_l("There is no draft to publish."), code="no_draft")
     try:
-        return compile_flow(flow.draft, publishing=True)
+        compiled = compile_flow(flow.draft, publishing=True)
     except FlowValidationError as err:
         raise _issues_error(err.issues) from err
     except FlowError as err:
         raise ValidationError(str(err), code="invalid_flow") from err
+    db = object_session(flow)
+    unknown = org_checks.check_flow(flow.draft, directory_cache.get(db)) if db else []
+    if unknown:  # a task for a key nobody holds would wait for nobody
+        raise _issues_error(unknown)
+    return compiled
 
 
 def publish(db: Session, actor: User | None, flow: Flow, *, note: str = "") -> FlowVersion:

@@ -15,7 +15,16 @@ from templates_lib import Bundle, BundleError, TableSpec, load_files, to_files, 
 
 from ..errors import ValidationError
 from ..flows.services import live_version
-from ..models import AlertRule, CustomField, Flow, ReferenceRow, ReferenceTable, TemplateItem
+from ..models import (
+    AlertRule,
+    BusinessRole,
+    CustomField,
+    Flow,
+    ReferenceRow,
+    ReferenceTable,
+    TemplateItem,
+)
+from ..org import checks
 from .services import bundle_error
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -69,6 +78,15 @@ def exportable_items(db: Session) -> list[Exportable]:
             continue  # the live rule, with the admin's changes, is exported instead
         out.append(Exportable(item.kind, item.key, dict(item.data)))
     return out
+
+
+def _business_roles(db: Session, docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    used = {ref.key for doc in docs for ref in checks.references(doc) if ref.kind == "role"}
+    out: dict[str, dict[str, str]] = {}
+    for role in db.scalars(select(BusinessRole).where(BusinessRole.key.in_(used))):
+        spec = {"zh": role.name_zh, "en": role.name_en or role.name_zh}
+        out[role.key] = {**spec, **({"scope": role.scope_table} if role.scope_table else {})}
+    return dict(sorted(out.items()))
 
 
 def build_bundle(
@@ -138,6 +156,9 @@ def build_bundle(
     }
     if fields:
         manifest["custom_fields"] = fields
+    roles = _business_roles(db, docs)
+    if roles:  # named, so the importing admin can create the ones they lack
+        manifest["requires"] = {"business_roles": roles}
     chosen = None if item_keys is None else set(item_keys)
     if include_items:
         for item in exportable_items(db):

@@ -18,6 +18,7 @@ from .plan import POLICIES
 
 CHOICE_PREFIX = "choice:"
 PARAM_PREFIX = "param:"
+PEOPLE_PREFIX = "people:"
 _FLAGS = ("publish", "create_fields", "allow_hosts")
 
 
@@ -37,12 +38,32 @@ def import_options(form: MultiDict[str, str], bundle: Bundle) -> dict[str, Any]:
         for name in bundle.parameters
         if form.get(PARAM_PREFIX + name, "").strip()
     }
+    options["people"] = people_options(form)
     options["choices"] = {
         name[len(CHOICE_PREFIX) :]: value
         for name, value in form.items()
         if name.startswith(CHOICE_PREFIX) and value in POLICIES
     }
     return options
+
+
+def people_options(form: MultiDict[str, str]) -> dict[str, Any]:
+    """``people:<kind>:<key>`` maps a key the bundle's flows name to one of this organisation's
+    (or ``new``: create the business role, named by ``people_zh:``/``people_en:<kind>:<key>``)."""
+    out: dict[str, Any] = {}
+    for name, value in form.items():
+        if not name.startswith(PEOPLE_PREFIX) or not value.strip():
+            continue
+        ref = name[len(PEOPLE_PREFIX) :]
+        value = value.strip()[:64]
+        if value == "new":
+            names = {
+                lang: form.get(f"people_{lang}:{ref}", "").strip()[:128] for lang in ("zh", "en")
+            }
+            out[ref] = names if any(names.values()) else value
+        else:
+            out[ref] = value
+    return out
 
 
 def default_options(bundle: Bundle) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from ..models import (
     ReferenceTable,
     TemplateItem,
 )
+from .people import map_people, mapped_doc
 
 POLICIES = ("rename", "overwrite", "skip")
 FIXED_TABLES = frozenset({"customers", "warehouses", "carriers"})
@@ -79,6 +80,15 @@ class Plan:
     flow_keys: dict[str, str] = field(default_factory=dict)
     table_names: dict[str, str] = field(default_factory=dict)
     choices: dict[str, str] = field(default_factory=dict)
+    # "role:finance" -> an existing key, "new" or {"zh", "en"} (see .people)
+    people: dict[str, Any] = field(default_factory=dict)
+    people_keys: dict[tuple[str, str], str] = field(default_factory=dict)
+    new_roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add_person(
+        self, kind: str, key: str, action: str, target: str = "", note: str = ""
+    ) -> None:
+        self.items.append(Item(kind, key, action, target, note=note))
 
     @property
     def ok(self) -> bool:
@@ -101,6 +111,7 @@ class Plan:
             "policy": self.policy,
             "publish": self.publish,
             "choices": dict(self.choices),
+            "people": dict(self.people),
             "ok": self.ok,
             "refusals": list(self.refusals),
             "items": [i.to_dict() for i in self.items],
@@ -254,7 +265,7 @@ def _flows(db: Session, plan: Plan) -> None:
             plan.flow_keys[key] = key
             continue
         if current.draft is not None and _same(
-            current.draft, renamed_tables(doc, plan.table_names)
+            current.draft, renamed_tables(mapped_doc(doc, plan), plan.table_names)
         ):
             plan.items.append(Item("flow", key, "unchanged"))
             plan.flow_keys[key] = key
@@ -422,10 +433,12 @@ def make_plan(
     create_fields: bool = False,
     allow_hosts: bool = False,
     choices: Mapping[str, str] | None = None,
+    people: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The dry run: every item with its action, and the reasons the import would be refused.
 
-    ``choices`` settles single conflicts differently from ``policy``: ``{"flow:key": "skip"}``.
+    ``choices`` settles single conflicts differently from ``policy``: ``{"flow:key": "skip"}``;
+    ``people`` maps the people, roles and departments the flows name (see ``.people``).
     """
     choices = dict(choices or {})
     if policy not in POLICIES or any(v not in POLICIES for v in choices.values()):
@@ -435,9 +448,11 @@ def make_plan(
         )
     resolved = bundle.resolved(check_params(bundle, params or {}))
     plan = Plan(resolved, policy, publish, create_fields, allow_hosts, choices=choices)
+    plan.people = dict(people or {})
     _fields(db, plan)
     _tables(db, plan)
     _stock(db, plan)
+    map_people(db, plan)
     _flows(db, plan)
     _kept(db, plan)
     _intake(db, plan)

@@ -22,6 +22,8 @@ ACTION_LABELS = {
     "skip": _l("skip, keep existing"),
     "keep": _l("keep as data"),
     "warn": _l("warning"),
+    "map": _l("mapped to"),
+    "unmapped": _l("not mapped"),
 }
 KIND_LABELS = {
     "custom_field": _l("Custom field"),
@@ -34,6 +36,9 @@ KIND_LABELS = {
     "status_board": _l("Status board"),
     "webhook_host": _l("Webhook host"),
     "intake_rule": _l("Intake rule"),
+    "business_role": _l("Business role"),
+    "person": _l("Person"),
+    "department": _l("Department"),
 }
 POLICY_LABELS = {
     "rename": _l("Rename: import the bundle's copy beside the existing one"),

@@ -20,9 +20,10 @@ from templates_lib import Bundle, BundleError, builtin_bundle, load_zip
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
 from ..inventory import services as inventory
-from ..models import Flow, InventoryItem, TemplateImport, TemplateItem, User, utcnow
+from ..models import BusinessRole, Flow, InventoryItem, TemplateImport, TemplateItem, User, utcnow
 from ..orders import schema as custom_fields
 from ..reference import services as reference
+from .people import mapped_doc
 from .plan import Plan, kept_items, make_plan, pending_note, renamed_tables
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ def import_bundle(
     create_fields: bool = False,
     allow_hosts: bool = False,
     choices: Mapping[str, str] | None = None,
+    people: Mapping[str, Any] | None = None,
     source: str = "builtin",
     progress: Any = None,
 ) -> TemplateImport:
@@ -92,6 +94,7 @@ def import_bundle(
         create_fields=create_fields,
         allow_hosts=allow_hosts,
         choices=choices,
+        people=people,
     )
     if not plan.ok:
         raise ValidationError(
@@ -117,6 +120,7 @@ def import_bundle(
             "create_fields": create_fields,
             "allow_hosts": allow_hosts,
             "choices": dict(plan.choices),
+            "people": dict(plan.people),
             "params": dict(plan.bundle.params),
         },
         summary=plan.to_dict(),
@@ -195,7 +199,7 @@ def _stock(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
 
 def _flow(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     doc = next(d for d in plan.bundle.flows if d["key"] == item.key)
-    doc = renamed_tables(doc, plan.table_names)
+    doc = renamed_tables(mapped_doc(doc, plan), plan.table_names)
     if item.action == "rename":
         doc = {**doc, "key": item.target, "name": _suffixed(doc["name"], item.target)}
     flows.import_flow(
@@ -205,6 +209,23 @@ def _flow(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
         publish_now=plan.publish,
         note=f"template {plan.bundle.id} {plan.bundle.version}",
     )
+
+
+def _business_role(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
+    """Create a business role the admin chose to create; mapped keys need nothing."""
+    if item.action != "create":
+        return
+    names = plan.new_roles[item.key]
+    db.add(
+        BusinessRole(
+            key=item.key, name_zh=names["zh"], name_en=names["en"], scope_table=names["scope"]
+        )
+    )
+    db.flush()
+
+
+def _mapped(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
+    """People and departments are only mapped: the flows' keys are rewritten as they import."""
 
 
 def _suffixed(name: Mapping[str, str], key: str) -> dict[str, str]:
@@ -285,6 +306,9 @@ _HANDLERS = {
     "status_board": _kept,
     "webhook_host": _host,
     "intake_rule": _intake_rule,
+    "business_role": _business_role,
+    "person": _mapped,
+    "department": _mapped,
 }
 
 

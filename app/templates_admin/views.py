@@ -33,7 +33,7 @@ from ..flows.services import list_flows
 from ..i18n import localized
 from ..models import ReferenceTable, TemplateImport
 from ..security import current_user, permission_required
-from . import export, gallery, preview, services
+from . import export, gallery, people, preview, services
 from .forms import ExportForm, default_options, import_options, param_values
 from .graph import branch_label, flow_svg
 from .plan import Plan
@@ -107,7 +107,7 @@ def _plan_context(
         plan, error = None, preview.error_view(err, _lang())
     return {"plan": plan.to_dict() if plan else None, "error": error, "options": options,
             "params": param_values(options, bundle), "shown": plan.bundle if plan else bundle,
-            **urls}  # fmt: skip
+            "people_choices": people.choices(db, _lang()), **urls}  # fmt: skip
 
 
 @bp.get("/<bundle_id>")

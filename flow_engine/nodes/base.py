@@ -411,6 +411,7 @@ ASSIGNEE = {
     "type": "object",
     "title": "Assignee",
     "x-title-zh": "处理人",
+    "x-editor": "assignee",
     "description": (
         "One of: user (a person), role (a business role, optionally with a scope expression "
         "such as vars.route.warehouse), department (its members, or its head with head: true), "

@@ -112,6 +112,7 @@
         const opts = { kind: root.dataset.expr, nodeType: nodeType, path: root.dataset.path, onInput: () => this.apply() };
         root._field = root.dataset.expr === 'condition' ? new OF.ConditionField(root, opts) : new OF.DslField(root, opts);
       });
+      form.querySelectorAll('[data-assignee]').forEach((root) => { root._field = new OF.AssigneeField(root); });
       form.querySelectorAll('.dt-grid').forEach((grid) => {
         const hidden = form.querySelector('input[type=hidden][data-path="' + grid.dataset.path + '"]');
         grid._grid = new OF.TableGrid(grid, hidden, () => this.apply());

@@ -6,6 +6,7 @@ from __future__ import annotations
 import jsonschema
 
 from app.db import get_db, in_transaction
+from app.org.demo import load_demo_org
 from app.templates_admin import services as templates
 
 from ..flows_fixtures import flow_doc
@@ -76,6 +77,7 @@ def test_a_webhook_address_the_sender_cannot_call_is_refused(api):
 
 def test_an_imported_template_keeps_its_flows_localized_descriptions(app, api):
     bundle = templates.get_builtin("large-order-finance-review")
+    in_transaction(get_db(app), load_demo_org)  # the business roles the template assigns to
     in_transaction(get_db(app), lambda db: templates.import_bundle(db, None, bundle))
     (listed,) = api.get("/flows").json["items"]
     (shipped,) = bundle.flows

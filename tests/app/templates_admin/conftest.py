@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 
 from app.db import get_db, in_transaction
+from app.org.demo import load_demo_org
 
 
 @pytest.fixture
@@ -21,3 +22,11 @@ def tx(app: Flask) -> Callable[[Callable[[Any], Any]], Any]:
             return in_transaction(database, work)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def demo_org(app: Flask) -> None:
+    """The shipped templates assign to the demo's business roles (finance, ops_supervisor...):
+    they import onto the demo organisation without any mapping."""
+    with app.app_context():
+        in_transaction(get_db(app), load_demo_org)

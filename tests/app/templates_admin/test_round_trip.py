@@ -13,10 +13,18 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from app.db import get_db, in_transaction
+from app.db import get_db, get_session, in_transaction
 from app.flows.services import live_version
 from app.migrate import upgrade
-from app.models import AlertRule, CustomField, Flow, ReferenceRow, ReferenceTable, TemplateItem
+from app.models import (
+    AlertRule,
+    BusinessRole,
+    CustomField,
+    Flow,
+    ReferenceRow,
+    ReferenceTable,
+    TemplateItem,
+)
 from app.templates_admin import services
 from app.users import services as users
 from templates_lib import read_zip
@@ -128,9 +136,21 @@ def test_export_then_import_into_an_empty_installation_reproduces_everything(
     other.post("/login", data={"username": "root", "password": "correct-horse",
                                "csrf_token": csrf_token(other)})  # fmt: skip
     token = csrf_token(other, "/admin/templates/upload")
-    done = _upload(other, token, zipped, path="/admin/templates/upload/import", create_fields="1")
+    # The empty installation has none of the business roles: each is refused until mapped...
+    refused = _upload(
+        other, token, zipped, path="/admin/templates/upload/import", create_fields="1"
+    )
+    assert refused.status_code == 422 and "ops_supervisor" in refused.get_data(as_text=True)
+    # ...or created, named as the export names them.
+    roles = {f"people:role:{k}": "new" for k in ("ops_supervisor", "general_manager", "finance",
+                                                  "customer_service")}  # fmt: skip
+    done = _upload(other, token, zipped, path="/admin/templates/upload/import", create_fields="1",
+                   **roles)  # fmt: skip
     assert done.status_code == 200 and 'data-testid="import-summary"' in done.get_data(as_text=True)
 
+    with second.app_context():
+        names = {r.key: (r.name_zh, r.name_en) for r in get_session().scalars(select(BusinessRole))}
+    assert names["finance"] == ("财务", "Finance") and len(names) == 4
     after = _snapshot(second)
     assert after["flows"] == before["flows"]
     assert after["tables"] == before["tables"]
