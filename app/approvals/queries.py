@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session
 from ..models import (
     ApprovalAction,
     ApprovalTask,
+    BusinessRole,
+    Department,
     Flow,
     FlowVersion,
     Order,
+    RoleHolder,
     Run,
     RunEvent,
     User,
@@ -38,6 +41,9 @@ class Row:
     checks_total: int
     acting_for: str | None
     overdue: bool
+    # Why the task is the reader's: "财务 · SH-01", or "代 张三 处理" when acting for them.
+    why: str = ""
+    for_name: str | None = None
 
 
 @dataclass
@@ -66,12 +72,36 @@ def _text(value: Any, language: str) -> str:
 
 
 def _visible(user: User, absent: list[User]) -> Any:
+    """Tasks assigned to ``user`` or to an absent colleague they stand in for: by name, by a
+    business role they hold for the task's scope, or by their department. One condition
+    inside the page's query: no query per task."""
     people = [user, *absent]
     names = [p.username for p in people]
-    roles = sorted({r for p in people for r in p.role_names})
+    held = (
+        select(RoleHolder.id)
+        .join(BusinessRole, BusinessRole.id == RoleHolder.role_id)
+        .where(
+            RoleHolder.user_id.in_([p.id for p in people]),
+            BusinessRole.key == ApprovalTask.role,
+            RoleHolder.scope == func.coalesce(ApprovalTask.scope, ""),
+        )
+        .exists()
+    )
+    dept_ids = [p.department_id for p in people if p.department_id]
+    in_department = (
+        ApprovalTask.department.in_(select(Department.key).where(Department.id.in_(dept_ids)))
+        if dept_ids
+        else false()
+    )
     return or_(
         ApprovalTask.assignee.in_(names),
-        and_(ApprovalTask.assignee.is_(None), ApprovalTask.role.in_(roles) if roles else false()),
+        and_(
+            ApprovalTask.assignee.is_(None),
+            or_(
+                and_(ApprovalTask.role.is_not(None), held),
+                and_(ApprovalTask.role.is_(None), in_department),
+            ),
+        ),
     )
 
 
@@ -129,9 +159,16 @@ def inbox(
     total = int(db.scalar(select(func.count()).select_from(query.subquery())) or 0)
     page = min(max(page, 1), max((total + page_size - 1) // page_size, 1))
     found = db.execute(query.order_by(*order_by).limit(page_size).offset((page - 1) * page_size))
+    known = services.standings(db, [user, *absent]) if show != "done" else {}
+    names = {p.username: p.display_name or p.username for p in absent}
     rows = []
     for task, order, flow in found:
         checks = task.payload.get("checks") or []
+        for_whom = (
+            services.acting_for(db, user, task, now=now, absent=absent, known=known)
+            if show != "done"
+            else None
+        )
         rows.append(
             Row(
                 task=task,
@@ -140,12 +177,10 @@ def inbox(
                 reason=_text(task.payload.get("reason"), language),
                 checks_failed=sum(1 for c in checks if not c.get("passed")),
                 checks_total=len(checks),
-                acting_for=(
-                    services.acting_for(db, user, task, now=now, absent=absent)
-                    if show != "done"
-                    else None
-                ),
+                acting_for=for_whom,
                 overdue=task.due_at is not None and task.due_at < now,
+                why=_text(task.why, language) or task.role or task.department or "",
+                for_name=names.get(for_whom or "", for_whom),
             )
         )
     return InboxPage(rows, total, page, page_size)
