@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import BusinessRole, Department, RoleHolder, User
+from ..models import BusinessRole, Department, Role, RoleHolder, User, user_roles
 
 
 def is_away(user: User, now: datetime) -> bool:
@@ -45,9 +45,28 @@ class Contact:
 
 
 def _people(db: Session, spec: Mapping[str, object]) -> list[User]:
-    """The users one recipient entry names, as the organisation stands now."""
+    """The users one recipient entry names, as the organisation stands now.
+
+    ``{"role": key}`` is a business role; alert rules written before business roles existed
+    name access roles (``supervisor``), which still reach the users holding that access role
+    when no business role has the key. ``{"access_role": "admin"}`` names an access role.
+    """
     if spec.get("user"):
         return list(db.scalars(select(User).where(User.username == spec["user"])))
+    access = spec.get("access_role")
+    if spec.get("role") and not spec.get("scope"):
+        known = db.scalar(select(BusinessRole.id).where(BusinessRole.key == spec["role"]))
+        access = access or (spec["role"] if known is None else None)
+    if access:
+        return list(
+            db.scalars(
+                select(User)
+                .join(user_roles, user_roles.c.user_id == User.id)
+                .join(Role, Role.id == user_roles.c.role_id)
+                .where(Role.name == access)
+                .order_by(User.username)
+            )
+        )
     if spec.get("role"):
         return list(
             db.scalars(
