@@ -40,6 +40,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "flows.publish",
             "runs.retry",
             "alerts.manage",
+            # The inbox shows a person only the tasks assigned to them (by name, business
+            # role, department): a supervisor who holds a business role decides its tasks.
+            "approvals.decide",
         }
     ),
 }
