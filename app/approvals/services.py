@@ -93,7 +93,12 @@ def standings(db: Session, people: Iterable[User]) -> dict[int, Standing]:
         holds[user_id].add((key, scope or ""))
     dept_ids = {p.department_id for p in people if p.department_id}
     depts = (
-        dict(db.execute(select(Department.id, Department.key).where(Department.id.in_(dept_ids))))
+        {
+            i: k
+            for i, k in db.execute(
+                select(Department.id, Department.key).where(Department.id.in_(dept_ids))
+            )
+        }
         if dept_ids
         else {}
     )

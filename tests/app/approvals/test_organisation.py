@@ -17,7 +17,7 @@ from app.users import services as users
 
 from ..flows_fixtures import flow_doc, load_reference, order_doc, publish
 from ..notifications.servers import SmtpSink
-from ..org_fixtures import business_role, hold, manager
+from ..org_fixtures import business_role, department, hold, manager
 from .helpers import (
     approval_doc,
     approver,
@@ -296,3 +296,25 @@ def test_a_task_for_nobody(app, db, client, login, case, fallback):
     with db.session() as s:
         (note,) = s.scalars(select(Notification))
         assert "PO-NONE" in note.body and reason_zh in note.body
+
+
+def test_a_department_task_reaches_its_members_and_its_head_task_the_head(db):
+    in_transaction(
+        db, lambda s: department(s, "ops", "运营部", "Operations", head="li", members=["fin", "li"])
+    )
+    doc = approval_doc("ops", assignees=[{"department": "ops"}])
+    doc["trigger"]["filter"] = 'order.external_id == "PO-OPS"'
+    run = _ingest(db, doc, "PO-OPS")
+    (task,) = tasks_of(db, run.id)
+    assert (task.department, task.role, task.assignee) == ("ops", None, None)
+    assert [r.why for r in _inbox(db, "fin")] == ["运营部成员"]
+    assert [r.why for r in _inbox(db, "li", "en")] == ["Member of Operations"]
+    assert _inbox(db, "lead_sh") == []
+    with pytest.raises(PermissionDeniedError):
+        _decide(db, "lead_sh", task.task_key, "approved")
+    _decide(db, "fin", task.task_key, "approved")
+    assert run_of(db, run.id).outcome == "accepted"
+    head = approval_doc("ops-head", assignees=[{"department": "ops", "head": True}])
+    head["trigger"]["filter"] = 'order.external_id == "PO-HEAD"'
+    (head_task,) = tasks_of(db, _ingest(db, head, "PO-HEAD").id)
+    assert head_task.assignee == "li" and head_task.why["zh"] == "运营部负责人"
