@@ -151,3 +151,25 @@ def test_the_cli_deactivates_and_lists_the_handovers(app, app_config, db):
     assert "li: deactivated / 已停用" in result.output
     assert f"{task.task_key} -> wang (delegate)" in result.output
     assert tasks_of(db, run.id)[-1].assignee == "wang"
+
+
+def test_an_admin_transfers_a_stuck_task_from_its_page(app, db, client, login):
+    run = start(db, approval_doc())
+    (task,) = tasks_of(db, run.id)
+    _deactivate(db, "li")
+    login("root")
+    page = client.get(f"/approvals/{task.task_key}", headers={"Accept-Language": "en"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-testid="admin-transfer"' in html
+    assert 'data-testid="approve"' not in html  # an admin approves only their own tasks
+    from ..conftest import csrf_token
+
+    token = csrf_token(client, f"/approvals/{task.task_key}")
+    client.post(
+        f"/approvals/{task.task_key}/delegate",
+        data={"csrf_token": token, "to_user": "wang", "comment": "李娜已离职"},
+    )
+    old, new = tasks_of(db, run.id)
+    assert (old.status, new.assignee) == ("delegated", "wang")
+    (action,) = _actions(db, task.task_key)
+    assert (action.action, action.actor, action.to_user) == ("delegated", "root", "wang")
