@@ -115,3 +115,22 @@ def let_go(db: Session, username: str, key: str, scope: str = "") -> None:
     ):
         db.delete(held)
     db.flush()
+
+
+def staffed(db: Session, keys: Iterable[str]) -> None:
+    """Each key is a business role with at least one active holder: the users holding the
+    access role of that name, else a person created to hold it (``<key>.holder``)."""
+    from app.users import services as users
+
+    keys = sorted(set(keys))
+    mirror_access_roles(db, keys)
+    for key in keys:
+        role = business_role(db, key)
+        if db.scalar(select(RoleHolder.id).where(RoleHolder.role_id == role.id).limit(1)):
+            continue
+        name = f"{key}.holder"[:64]
+        if db.scalars(select(User).where(User.username == name)).first() is None:
+            users.create_user(
+                db, None, username=name, password="correct-horse", roles=("approver",)
+            )
+        hold(db, name, key)
