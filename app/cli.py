@@ -226,6 +226,32 @@ def user_set_role(username: str, roles: tuple[str, ...]) -> None:
         click.echo(in_transaction(get_db(), work))
 
 
+@user.command("deactivate")
+@click.argument("username")
+@friendly_errors
+def user_deactivate(username: str) -> None:
+    """Deactivate USERNAME: end their sessions and hand on their open approval tasks (to
+    their delegate, else their manager, else the node's fallback person)."""
+    from .db import get_db, in_transaction
+    from .users import services
+
+    def work(db: Session) -> str:
+        target = services.get_user(db, username)
+        handed = services.set_active(db, None, target, False)
+        lines = [f"{target.username}: deactivated / 已停用"]
+        for h in handed:
+            if h.to:
+                lines.append(f"  {h.task_key} -> {h.to} ({h.reason})")
+            else:
+                lines.append(
+                    f"  {h.task_key}: no one to take it, admins alerted / 无人接手，已告警管理员"
+                )
+        return "\n".join(lines)
+
+    with ready_app().app_context():
+        click.echo(in_transaction(get_db(), work))
+
+
 @user.command("set-password")
 @click.argument("username")
 @click.option(

@@ -41,6 +41,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "runs.retry",
             "alerts.manage",
             "org.view",
+            # The inbox shows a person only the tasks assigned to them (by name, business
+            # role, department): a supervisor who holds a business role decides its tasks.
+            "approvals.decide",
         }
     ),
 }

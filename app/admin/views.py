@@ -77,7 +77,7 @@ def set_active(user_id: int) -> Response:
     active = request.form.get("active") == "1"
     if FlaskForm().validate_on_submit():
         try:
-            services.set_active(get_session(), current_user(), user, active)
+            handed = services.set_active(get_session(), current_user(), user, active)
         except AppError as err:
             flash(str(err.message), "error")
         else:
@@ -85,6 +85,22 @@ def set_active(user_id: int) -> Response:
                 flash(_("%(name)s can sign in again.", name=user.username), "success")
             else:
                 flash(_("%(name)s is deactivated and signed out.", name=user.username), "success")
+            moved = [h for h in handed if h.to]
+            if moved:
+                flash(
+                    _("%(n)d open approvals of %(name)s were handed on: %(who)s.",
+                      n=len(moved), name=user.username,
+                      who=", ".join(sorted({str(h.to) for h in moved}))),
+                    "success",
+                )  # fmt: skip
+            if len(moved) < len(handed):
+                flash(
+                    _("%(n)d open approvals of %(name)s have no one to take them: they have no "
+                      "delegate, manager or fallback person. The admins were alerted; transfer "
+                      "them from the approvals inbox (show everyone).",
+                      n=len(handed) - len(moved), name=user.username),
+                    "error",
+                )  # fmt: skip
     return redirect(url_for("admin.users"))
 
 

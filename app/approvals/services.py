@@ -3,8 +3,12 @@
 exactly one outcome: the run's optimistic lock lets one transaction win, and the engine tells
 the other that the task (or the step) was already decided.
 
-Who may decide a task: its assignee, a member of its role, an admin, and, while one of
-those is out of office, their delegate (recorded as acting on their behalf). Every decision
+Who may decide a task: the organisation says (``app.models.org``). A task is a person's when
+they are its assignee, hold its business role for its scope, or belong to its department;
+and, while one of those is out of office, their delegate's (recorded as acting on their
+behalf). Access roles do not make anyone an approver: being assigned a task is what allows
+deciding it. Admins see every task and may transfer (转交) any pending one to a colleague,
+which is how a task whose people left is handed on; they approve or reject only their own. Every decision
 and delegation is written to the approval audit trail with the actor, the person acted for,
 the way it came in (web, link, bulk, api), the device and the comment.
 """
@@ -34,7 +38,18 @@ from flow_engine import (
 )
 
 from ..errors import AppError, ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from ..models import ApprovalAction, ApprovalTask, Order, Run, RunEvent, User, utcnow
+from ..models import (
+    ApprovalAction,
+    ApprovalTask,
+    BusinessRole,
+    Department,
+    Order,
+    RoleHolder,
+    Run,
+    RunEvent,
+    User,
+    utcnow,
+)
 from ..notifications.people import is_away
 from ..runs import services as runs
 from ..subscriptions import publish
@@ -65,13 +80,64 @@ def get_task(db: Session, task_key: str) -> ApprovalTask:
     return task
 
 
-def may_decide(user: User, task: ApprovalTask) -> bool:
-    """Whether ``user`` may decide ``task`` in their own right."""
-    if "admin" in user.role_names:
-        return True
+@dataclass(frozen=True)
+class Standing:
+    """What makes a task a person's: their username, their department's key and the
+    business roles they hold, as (role key, scope) pairs with "" for unscoped."""
+
+    username: str
+    department: str | None = None
+    holds: frozenset[tuple[str, str]] = frozenset()
+
+
+def standings(db: Session, people: Iterable[User]) -> dict[int, Standing]:
+    """Each person's standing, read with two queries whatever the number of people."""
+    people = list(people)
+    ids = [p.id for p in people]
+    if not ids:
+        return {}
+    holds: dict[int, set[tuple[str, str]]] = {i: set() for i in ids}
+    for user_id, key, scope in db.execute(
+        select(RoleHolder.user_id, BusinessRole.key, RoleHolder.scope)
+        .join(BusinessRole, BusinessRole.id == RoleHolder.role_id)
+        .where(RoleHolder.user_id.in_(ids))
+    ):
+        holds[user_id].add((key, scope or ""))
+    dept_ids = {p.department_id for p in people if p.department_id}
+    depts = (
+        {
+            i: k
+            for i, k in db.execute(
+                select(Department.id, Department.key).where(Department.id.in_(dept_ids))
+            )
+        }
+        if dept_ids
+        else {}
+    )
+    return {
+        p.id: Standing(p.username, depts.get(p.department_id), frozenset(holds[p.id]))
+        for p in people
+    }
+
+
+def owns(standing: Standing, task: ApprovalTask) -> bool:
+    """Whether the task is assigned to the person with ``standing`` (user, role, department)."""
     if task.assignee is not None:
-        return task.assignee == user.username
-    return task.role is not None and task.role in user.role_names
+        return task.assignee == standing.username
+    if task.role is not None:
+        return (task.role, task.scope or "") in standing.holds
+    if task.department is not None:
+        return task.department == standing.department
+    return False
+
+
+def may_decide(
+    db: Session, user: User, task: ApprovalTask, standing: Standing | None = None
+) -> bool:
+    """Whether ``user`` may decide ``task`` in their own right: it is assigned to them."""
+    if not user.is_active:
+        return False
+    return owns(standing or standings(db, [user])[user.id], task)
 
 
 def principals(db: Session, user: User, now: datetime) -> list[User]:
@@ -89,17 +155,22 @@ def acting_for(
     *,
     now: datetime | None = None,
     absent: list[User] | None = None,
+    known: dict[int, Standing] | None = None,
 ) -> str | None:
     """The username ``user`` decides ``task`` for (their own, or an absent colleague's),
-    or None when they may not decide it. ``absent``: ``principals(...)`` already read."""
+    or None when they may not decide it. ``absent``: ``principals(...)`` already read;
+    ``known``: ``standings(...)`` of the user and ``absent`` already read (the inbox reads
+    them once per page)."""
     if not user.is_active:
         return None
-    if may_decide(user, task):
-        return user.username
     if absent is None:
         absent = principals(db, user, now or utcnow())
+    if known is None:
+        known = standings(db, [user, *absent])
+    if owns(known[user.id], task):
+        return user.username
     for principal in absent:
-        if may_decide(principal, task):
+        if owns(known[principal.id], task):
             return principal.username
     return None
 
@@ -114,9 +185,15 @@ def _comment(comment: str | None) -> str | None:
     return text
 
 
-def _open_task(db: Session, actor: User, task_key: str, now: datetime) -> tuple[ApprovalTask, str]:
+def _open_task(
+    db: Session, actor: User, task_key: str, now: datetime, *, admin: bool = False
+) -> tuple[ApprovalTask, str]:
+    """The pending task and whom ``actor`` acts for; ``admin``: an active admin may act on
+    a task that is not theirs (a transfer, never a decision)."""
     task = get_task(db, task_key)
     principal = acting_for(db, actor, task, now=now)
+    if principal is None and admin and actor.is_active and "admin" in actor.role_names:
+        principal = actor.username
     if principal is None:
         raise PermissionDeniedError(_l("This approval is not assigned to you."))
     if task.status != "pending":
@@ -257,7 +334,7 @@ def delegate(
     Returns the new task. No commit."""
     now = now or utcnow()
     comment = _comment(comment)
-    task, principal = _open_task(db, actor, task_key, now)
+    task, principal = _open_task(db, actor, task_key, now, admin=True)
     target = db.scalars(select(User).where(User.username == to_username.strip())).one_or_none()
     if target is None or not target.is_active:
         raise ValidationError(
@@ -695,7 +772,7 @@ def may_read(db: Session, user: User, task: ApprovalTask, *, now: datetime | Non
     the run's approvals, and who was copied on or mentioned in its step."""
     if not user.is_active:
         return False
-    if may_decide(user, task) or acting_for(db, user, task, now=now) is not None:
+    if may_decide(db, user, task) or acting_for(db, user, task, now=now) is not None:
         return True
     if readers.reads(db, user, task):
         return True

@@ -111,7 +111,15 @@ def detail(task_key: str) -> str | Response:
     db = get_session()
     task = services.get_task(db, task_key)
     view = queries.detail(db, user, task, language=_language())
-    if via != "link" and view.acting_for is None and not services.may_read(db, user, task):
+    # Admins may read every task (and transfer it); others only theirs, one they acted on,
+    # or one they were copied on or mentioned in.
+    if (
+        via == "web"
+        and view.acting_for is None
+        and "admin" not in user.role_names
+        and not any(a.actor == user.username for a in view.actions)
+        and not services.may_read(db, user, task)
+    ):
         return render_template("approvals/not_yours.html", task=task), 403
     # A page read takes no write lock; its one write waits for the lock in a unit of its own.
     in_transaction(get_db(), lambda unit: notifications.mark_task_read(unit, user, task_key))

@@ -38,7 +38,7 @@ from ..runs.effects import fill
 from ..wording import Wording
 from . import links, messages
 from .channels import SENDERS
-from .people import resolve
+from .people import Contact, resolve
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _channels(db: Session, event: str, kinds: list[str] | None) -> list[Notifica
 
 def _targets(
     db: Session, payload: Mapping[str, Any], now: datetime
-) -> list[tuple[User, ApprovalTask | None, str | None]]:
+) -> list[tuple[User | Contact, ApprovalTask | None, str | None]]:
     """(user, task, acting for) for everyone this message reaches."""
     keys = list(payload.get("task_ids") or ())
     tasks = (
@@ -125,8 +125,8 @@ def _targets(
         if keys
         else []
     )
-    out: list[tuple[User, ApprovalTask | None, str | None]] = []
-    seen: set[tuple[int, str | None]] = set()
+    out: list[tuple[User | Contact, ApprovalTask | None, str | None]] = []
+    seen: set[tuple[int | str, str | None]] = set()
     if tasks and payload.get("readers"):  # copied or mentioned: told themselves, whatever state
         for user, _principal in resolve(
             db, list(payload.get("recipients") or ()), now, routed=False
@@ -139,7 +139,13 @@ def _targets(
         for task in sorted(tasks, key=lambda t: keys.index(t.task_key)):
             if task.status != "pending":
                 continue
-            who = {"user": task.assignee} if task.assignee else {"role": task.role}
+            who = (
+                {"user": task.assignee}
+                if task.assignee
+                else {"role": task.role, "scope": task.scope or ""}
+                if task.role
+                else {"department": task.department}
+            )
             for user, principal in resolve(db, [who], now):
                 if (user.id, task.task_key) not in seen:
                     seen.add((user.id, task.task_key))
@@ -152,8 +158,11 @@ def _targets(
     return out
 
 
-def _part(channel: NotificationChannel, user: User) -> dict[str, Any] | None:
-    """Who to address on this channel, or None if the user cannot be reached there."""
+def _part(channel: NotificationChannel, user: User | Contact) -> dict[str, Any] | None:
+    """Who to address on this channel, or None if the user cannot be reached there. The
+    order's contacts are reached by email and SMS only, never through the team's chat."""
+    if isinstance(user, Contact) and channel.kind not in ("email", "sms"):
+        return None
     if channel.kind == "email":
         return {"email": user.email, "name": user.display_name} if user.email else None
     if channel.kind == "sms":
@@ -195,7 +204,9 @@ def fan_out(db: Session, app: Flask, message: OutboxMessage) -> list[int]:
                 payload.get("params") or {},
             )
         source = f"outbox:{message.id}:{user.id}:{task.task_key if task else ''}"
-        if (
+        if isinstance(user, Contact):
+            pass  # the order's contact has no inbox here: email or SMS only
+        elif (
             db.scalars(select(Notification.id).where(Notification.source_key == source)).first()
             is None
         ):

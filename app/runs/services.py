@@ -292,7 +292,7 @@ def _settle(
     if state["finished_at"] is not None and flow.flow.trigger.concurrency == "queue":
         writes.queue_done.add(run_id)  # the flow's next queued event of the order may start
     for raised in (a for a in audit if a.kind == "incident"):
-        _announce_incident(db, run_id, order_id, raised, now, writes)
+        _announce_incident(db, run_id, order_id, raised, now, writes, state.get("incident"))
     for passed in audit:
         if _auto_decided(passed):
             _announce_auto_decision(db, run_id, order_id, flow, passed, state, now, writes)
@@ -366,8 +366,19 @@ def _refused_field(
     )
 
 
+# Incidents no one would otherwise notice: a task or message for nobody. Each raises an alert
+# and tells the admins, since no approver exists to see the order wait.
+PEOPLE_INCIDENTS = ("no_approver", "no_recipient")
+
+
 def _announce_incident(
-    db: Session, run_id: int, order_id: int, raised: AuditEvent, now: datetime, writes: Writes
+    db: Session,
+    run_id: int,
+    order_id: int,
+    raised: AuditEvent,
+    now: datetime,
+    writes: Writes,
+    incident: Mapping[str, Any] | None = None,
 ) -> None:
     order = db.get(Order, order_id)  # in the session already when the run just started
     if order is None:
@@ -375,6 +386,62 @@ def _announce_incident(
     data = {"run_id": run_id, "node_id": raised.node_id, "node_type": raised.node_type,
             **(raised.data or {})}  # fmt: skip
     publish(db, "order.incident", order, data, key=[run_id, raised.seq], now=now, writes=writes)
+    code = (raised.data or {}).get("code")
+    if code in PEOPLE_INCIDENTS:
+        _alert_nobody(run_id, order, raised, code, incident or {}, now, writes)
+
+
+def _alert_nobody(
+    run_id: int,
+    order: Order,
+    raised: AuditEvent,
+    code: str,
+    incident: Mapping[str, Any],
+    now: datetime,
+    writes: Writes,
+) -> None:
+    """An alert on the alerts page and a notice to every admin, in the reader's language:
+    which order, which node and why nobody could take the task."""
+    en = str(incident.get("message") or (raised.data or {}).get("message") or code)
+    zh = str(incident.get("message_zh") or en)
+    node = raised.node_id or ""
+    link = f"/runs/{run_id}"
+    writes.alert(
+        {
+            "run_id": run_id,
+            "order_id": order.id,
+            "source": f"run:{run_id}",
+            "severity": "critical",
+            "title": f"订单 {order.external_id} 在节点 {node} 停下：{zh}"[:300],
+            "message": f"Order {order.external_id} stopped at node {node}: {en}",
+            "dedup_key": f"{code}:run:{run_id}:{node}"[:200],
+            "data": {"code": code, "node_id": node, "repeats": 1,
+                     "text": {"zh": {"title": zh}, "en": {"title": en}}},
+        }
+    )  # fmt: skip
+    writes.outbox.append(
+        {
+            "run_id": run_id,
+            "subscription_id": None,
+            "effect_id": f"{code}:{run_id}:{raised.seq}",
+            "kind": "notify",
+            "payload": {
+                "recipients": [{"access_role": "admin"}],
+                "channels": ["inbox", "email"],
+                "message": {
+                    "zh": f"【严重】订单 {order.external_id} 在节点 {node} 无人处理：{zh}\n{link}",
+                    "en": f"[critical] Order {order.external_id} waits for nobody at node "
+                    f"{node}: {en}\n{link}",
+                },
+                "params": {},
+                "url": link,
+            },
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+    )
 
 
 def _feed(

@@ -18,9 +18,12 @@ from ..approvals import services as approvals
 from ..models import (
     Alert,
     ApprovalTask,
+    BusinessRole,
+    Department,
     FlowVersion,
     Order,
     OutboxMessage,
+    RoleHolder,
     Run,
     RunTimer,
     User,
@@ -74,6 +77,36 @@ def _user(db: Session, username: str | None) -> User:
     return user
 
 
+def _decider(db: Session, task: ApprovalTask, username: str | None) -> User:
+    """Who decides a sample's approval: the scripted actor when the task is theirs, else a
+    person it is assigned to (by name, business role or department), since being assigned a
+    task is what allows deciding it; else the actor named (or the first admin), whose
+    decision is then refused as it would be in the app."""
+    named = _user(db, username)
+    candidates = [named]
+    if task.assignee:
+        candidates += db.scalars(select(User).where(User.username == task.assignee))
+    elif task.role:
+        candidates += db.scalars(
+            select(User)
+            .join(RoleHolder, RoleHolder.user_id == User.id)
+            .join(BusinessRole, BusinessRole.id == RoleHolder.role_id)
+            .where(BusinessRole.key == task.role, RoleHolder.scope == (task.scope or ""))
+            .order_by(User.id)
+        )
+    elif task.department:
+        candidates += db.scalars(
+            select(User)
+            .join(Department, Department.id == User.department_id)
+            .where(Department.key == task.department)
+            .order_by(User.id)
+        )
+    for user in candidates:
+        if approvals.acting_for(db, user, task) is not None:
+            return user
+    return named
+
+
 def _fire_due(db: Session, order_id: int, until: datetime) -> datetime:
     """Fire the order's timers due by ``until`` in due order; returns the last moment."""
     moment = until
@@ -122,7 +155,7 @@ def play(db: Session, order: Order, events: Iterable[Mapping[str, Any]], start: 
             ).first()
             if task is not None:
                 approvals.decide(
-                    db, _user(db, raw.get("actor")), task.task_key, raw["decision"],
+                    db, _decider(db, task, raw.get("actor")), task.task_key, raw["decision"],
                     comment=raw.get("comment"), now=now,
                 )  # fmt: skip
         elif kind == "external_event":

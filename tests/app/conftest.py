@@ -112,10 +112,15 @@ def make_user(app: Flask) -> Callable[..., User]:
         password: str = "correct-horse",
         **kw: Any,
     ) -> User:
+        from .org_fixtures import user_holds_access_roles
+
         with app.app_context():
-            return services.create_user(
+            user = services.create_user(
                 get_session(), None, username=username, password=password, roles=roles, **kw
             )
+            user_holds_access_roles(get_session(), user)
+            get_session().commit()
+            return user
 
     return make
 

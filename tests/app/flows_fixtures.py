@@ -7,12 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import simplejson
-from sqlalchemy import select
 
 from app.flows import services as flows
 from app.inventory import services as inventory
-from app.models import BusinessRole, RoleHolder, User
-from app.org import checks
 from app.reference import services as reference
 from flow_engine import CURRENT_FORMAT_VERSION
 
@@ -70,22 +67,13 @@ def flow_doc(
     }
 
 
-def ensure_roles(db, doc: dict[str, Any]) -> None:
-    """The business roles ``doc`` assigns to, so it publishes (a flow naming an unknown role is
-    refused); held by the users with the access role of the same name, as the migration does."""
-    for key in sorted(checks.used_keys(doc)["role"]):
-        if db.scalars(select(BusinessRole.id).where(BusinessRole.key == key)).first() is None:
-            role = BusinessRole(key=key, name_zh=key, name_en=key)
-            db.add(role)
-            db.flush()
-            for user in db.scalars(select(User)):
-                if key in user.role_names:
-                    db.add(RoleHolder(role_id=role.id, user_id=user.id, scope=""))
-    db.flush()
-
-
 def publish(db, doc: dict) -> None:
-    ensure_roles(db, doc)
+    """Publish ``doc``; the role keys it assigns to become business roles held by the users
+    with the access role of that name (as migration 0018 does for existing flows), or by a
+    person created to hold them when no one has that access role."""
+    from .org_fixtures import role_keys, staffed
+
+    staffed(db, role_keys(doc))
     flows.import_flow(db, None, doc, publish_now=True)
 
 

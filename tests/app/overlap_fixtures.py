@@ -9,6 +9,7 @@ from app.flows import services as flows
 from app.orders import services as orders
 
 from .flows_fixtures import flow_doc, order_doc, publish
+from .org_fixtures import staffed
 
 OVER = 38  # orders above 5,000 among the last 200
 
@@ -54,6 +55,7 @@ def load_history(database):
     amounts = ["9000.00"] * 10 + _amounts()
     docs = [order_doc(f"H{n:03d}", a) for n, a in enumerate(amounts)]
     in_transaction(database, lambda db: orders.ingest_many(db, docs))
+    in_transaction(database, lambda db: staffed(db, ["approver"]))  # someone takes the tasks
     in_transaction(database, lambda db: publish(db, approval_flow("finance-review")))
     in_transaction(database, lambda db: publish(db, notify_flow("quiet")))
     in_transaction(database, lambda db: flows.create_flow(db, None, approval_flow("big-orders")))

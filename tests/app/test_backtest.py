@@ -80,10 +80,19 @@ def _desk(warehouse_cost: str, approver: str) -> dict:
 
 
 def test_a_draft_that_ships_from_elsewhere_or_asks_someone_else_is_reported(app):
+    from app.users import services as users
+
     from .flows_fixtures import load_reference
 
     database = get_db(app)
     ref = {"warehouses": [{"id": "GZ", "cost": 1, "far": 9}, {"id": "SH", "cost": 2, "far": 1}]}
+    for name in ("li", "wang"):  # the approvers the flows name are people of the organisation
+        in_transaction(
+            database,
+            lambda db, n=name: users.create_user(
+                db, None, username=n, password="correct-horse", roles=("approver",)
+            ),
+        )
     in_transaction(
         database, lambda db: (load_reference(db, ref), publish(db, _desk("candidate.cost", "li")))
     )

@@ -106,10 +106,12 @@ def test_run_stays_on_the_version_it_started_with(app, database):
     from app.approvals.services import decide
     from app.users import services as users
 
+    from .org_fixtures import user_holds_access_roles
+
     in_transaction(
         database,
-        lambda db: users.create_user(
-            db, None, username="li", password="password1", roles=["approver"]
+        lambda db: user_holds_access_roles(
+            db, users.create_user(db, None, username="li", password="password1", roles=["approver"])
         ),
     )
     with database.session() as db:

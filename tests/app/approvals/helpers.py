@@ -16,6 +16,7 @@ from app.runs.tasks import sweep_now
 from app.users import services as users
 
 from ..flows_fixtures import flow_doc, order_doc, publish
+from ..org_fixtures import user_holds_access_roles
 
 CHECKS = [
     {"name": "credit_ok", "label": {"en": "Within credit limit", "zh": "未超信用额度"},
@@ -54,6 +55,7 @@ def approver(
         )  # fmt: skip
         for field, value in contact.items():
             setattr(user, field, value)
+        user_holds_access_roles(db, user)
 
     in_transaction(database, work)
 

@@ -295,7 +295,7 @@ def test_cc_from_the_node_and_ad_hoc_read_but_may_not_decide(db, app, mode):
         for name in ("sun", "zhao"):
             u = services._active_user(s, name, "u")
             assert services.may_read(s, u, services.get_task(s, li.task_key))
-            assert not services.may_decide(u, services.get_task(s, li.task_key))
+            assert not services.may_decide(s, u, services.get_task(s, li.task_key))
     with pytest.raises(PermissionDeniedError):
         _decide(db, "zhao", li.task_key)
     deliver_all(app)

@@ -36,6 +36,7 @@ from app.status import services as status
 from app.users import services as users
 
 from ..flows_fixtures import flow_doc, order_doc, publish
+from ..org_fixtures import user_holds_access_roles
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -107,7 +108,7 @@ def build(database: Database, *, t0: datetime | None = None, refreshed: bool = T
     in_transaction(database, lambda db: publish(db, fulfil_flow()))
     in_transaction(
         database,
-        lambda db: users.create_user(db, None, username="li", password="correct-horse", roles=["approver"]),
+        lambda db: user_holds_access_roles(db, users.create_user(db, None, username="li", password="correct-horse", roles=["approver"])),
     )  # fmt: skip
     for name, (channel, amount, offset, promise, urgent) in ORDERS.items():
         extra: dict[str, Any] = {"channel": channel, "urgent": urgent}

@@ -8,7 +8,8 @@ from app.db import get_session
 from app.flows import services as flows
 from app.orders import services as orders
 from tests.app.conftest import csrf_token
-from tests.app.flows_fixtures import ensure_roles, flow_doc, order_doc
+from tests.app.flows_fixtures import flow_doc, order_doc
+from tests.app.org_fixtures import role_keys, staffed
 
 
 def review_doc(key: str = "large-order-review", threshold: str = "20000") -> dict[str, Any]:
@@ -29,7 +30,7 @@ def review_doc(key: str = "large-order-review", threshold: str = "20000") -> dic
 def store(app, doc: dict[str, Any], *, publish: bool = False, orders_in: tuple = ()) -> None:
     with app.app_context():
         db = get_session()
-        ensure_roles(db, doc)
+        staffed(db, role_keys(doc))  # the roles the flow assigns to exist and are held
         flows.import_flow(db, None, doc, publish_now=publish, note="v1" if publish else "")
         for external_id, amount, extra in orders_in:
             orders.ingest(db, order_doc(external_id, amount, **extra))

@@ -11,6 +11,7 @@ from app.models import Flow, FlowVersion, OutboxMessage, TemplateImport
 from app.runs import outbox
 from app.templates_admin import samples, services
 from templates_lib import builtin_bundles, check_expectations, sample_now
+from tests.app.org_fixtures import role_keys, staffed
 from tests.app.webhook_server import Receiver
 
 BUNDLES = builtin_bundles()
@@ -47,6 +48,9 @@ def _check_bundle(bundle, app, tx, receiver) -> None:
         )
         return record.summary["counts"]
 
+    # The roles the bundle's flows assign to exist as business roles with their holders.
+    docs = [getattr(f, "doc", f) for f in resolved.flows]
+    tx(lambda db: staffed(db, role_keys(docs)))
     counts = tx(load)
     assert counts.get("create", 0) >= len(bundle.flows)
     for sample in resolved.samples:
