@@ -34,6 +34,9 @@ from flow_engine.errors import NodeError
 from flow_engine.nodes.base import CompileEnv, Runtime
 
 KINDS = ("user", "role", "department", "manager_of", "expression", "contact")
+# Where an order keeps each contact: the consignee is who receives the parcel (its own entry
+# when a channel sends one, else the shipping address's name and phone).
+CONTACT_SOURCES = {"consignee": ("consignee", "shipping_address"), "customer": ("customer",)}
 MAX_LEVELS = 10
 
 
@@ -216,8 +219,10 @@ class _Resolver:
 
     def contact(self, which: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         order = self.rt.context["order"]
-        contact = order.get(which) if isinstance(order, Mapping) else None
-        if isinstance(contact, Mapping):
+        for key in CONTACT_SOURCES.get(which, (which,)):
+            contact = order.get(key) if isinstance(order, Mapping) else None
+            if not isinstance(contact, Mapping):
+                continue
             reach = {k: contact[k] for k in ("phone", "email", "name") if contact.get(k)}
             if reach.get("phone") or reach.get("email"):
                 why = _text("订单联系人", "The order's contact")

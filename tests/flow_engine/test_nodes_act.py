@@ -212,3 +212,28 @@ def test_a_cancelled_order_leaves_its_merge_group():
     (left,) = effects(cancelled, "merge_left")
     assert left.payload == {"shipment": "SH-7", "order_id": "TB1001"}
     assert effects(cancelled, "cancel_timer")
+
+
+def test_the_consignee_is_the_shipping_address_when_the_order_has_no_consignee_entry():
+    """A notify to the order's consignee reaches the phone of the shipping address."""
+    from flow_engine import compile_flow, start_run
+
+    doc = {
+        "format_version": 1, "key": "tell", "name": {"en": "Tell", "zh": "通知"},
+        "trigger": {"event": "order.created"},
+        "nodes": [
+            {"id": "s", "type": "start"},
+            {"id": "n", "type": "notify", "config": {
+                "to": [{"contact": "consignee"}], "channels": ["sms"],
+                "message": {"en": "Shipped", "zh": "已发货"}}},
+            {"id": "e", "type": "end", "config": {"outcome": "told"}},
+        ],
+        "edges": [{"id": "a", "from": "s", "to": "n"}, {"id": "b", "from": "n", "to": "e"}],
+    }  # fmt: skip
+    order = {"external_id": "X1", "channel": "shopify", "amount": 1, "currency": "CNY",
+             "shipping_address": {"name": "王芳", "phone": "13900001111"}}  # fmt: skip
+    result = start_run(compile_flow(doc), order, run_id="r1", now=NOW, ref={"org": {}})
+    (notify,) = [e for e in result.effects if e.kind == "notify"]
+    assert notify.payload["recipients"][0]["phone"] == "13900001111"
+    bare = start_run(compile_flow(doc), {**order, "shipping_address": {}}, run_id="r2", now=NOW)
+    assert bare.snapshot.incident.code == "no_recipient"
