@@ -111,7 +111,8 @@ def test_node_form_is_generated_from_the_config_schema(app, editor):
         "/flows/editor/node-form", data={"node": __import__("json").dumps(node)},
         headers={"X-CSRFToken": editor.token, "HX-Request": "true", "Accept-Language": "zh"},
     ).get_data(as_text=True)  # fmt: skip
-    assert 'data-path="assignees.0.role"' in html  # one-of-role/user/expression item
+    # each approver is a picker set to its kind (人员/业务角色/部门 ...)
+    assert 'data-assignee data-path="assignees.0" data-kind="role"' in html
     assert '<option value="all" selected>会签</option>' in html  # enum with Chinese labels
     assert 'data-path="sla.duration"' in html  # nested object
     assert 'data-path="checks"' in html and 'data-action="add"' in html  # list of objects
