@@ -8,8 +8,8 @@ import json
 from datetime import timedelta
 
 from app.approvals import services as approvals
-from app.users import services as users
 from app.models import utcnow
+from app.users import services as users
 
 from ..approvals.helpers import (
     approval_doc,
@@ -66,7 +66,7 @@ def test_an_approval_decided_by_its_time_limit_is_announced(app, api):
         ("SLA-2", "rejected", True, "sla_timeout", "review")]  # fmt: skip
 
 
-def test_decisions_through_the_api_and_in_bulk_are_announced(app, api, make_key):
+def test_decisions_through_the_api_and_in_bulk_are_announced(app, api):
     db = db_of(app)
     approver(db, "li")
     with Receiver() as receiver:
