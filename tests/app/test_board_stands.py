@@ -60,7 +60,7 @@ def test_each_stand_has_its_column_with_what_it_waits_for(board, client):
         due = s.scalars(select(ApprovalTask.due_at)).one()
     shown = due.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
     assert shown in approval
-    assert "shipped" in _column(zh, "event") and "等待仓库" in _column(zh, "event")
+    assert "等待事件 已发货" in _column(zh, "event") and "等待仓库" in _column(zh, "event")
     assert "冷静期" in _column(zh, "held")
     assert "缺货待补" in _column(zh, "backordered")
     incident = _column(zh, "incident")
