@@ -299,6 +299,7 @@ class NotifyHandler(HandlerBase):
                 "Fallback person",
                 "后备接收人",
                 "Notified when a recipient entry reaches nobody.",
+                "某个接收人条目找不到人时，改为通知此人。",
             ),
         },
         required=("to", "message"),

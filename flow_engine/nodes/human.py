@@ -154,6 +154,7 @@ class ApprovalHandler(HandlerBase):
                 "Fallback person",
                 "后备处理人",
                 "Takes the task when an approver entry reaches nobody (no holder, deactivated).",
+                "某个审批人条目找不到人（角色无人担任、人员已停用）时，由此人接手任务。",
             ),
             "cc": field(
                 {"type": "array", "maxItems": 50, "items": ASSIGNEE},
@@ -161,6 +162,7 @@ class ApprovalHandler(HandlerBase):
                 "抄送",
                 "People who may read the approval and its outcome and are notified, but do "
                 "not decide.",
+                "可以查看审批及其结果并收到通知、但不参与决定的人。",
             ),
             "store_as": field(VAR_NAME, "Store decision as", "结果变量"),
         },

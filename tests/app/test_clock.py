@@ -26,6 +26,7 @@ def moment_everywhere(app):
     """An approval run whose order, run, events and flow version all carry ``MOMENT``."""
     database = get_db(app)
     approver(database, "boss", roles=("admin",))
+    approver(database, "li")  # the approval's assignee (a flow naming nobody does not publish)
     in_transaction(database, lambda db: publish(db, approval_doc()))
     doc = order_doc("PO-CLOCK", "25000.00", created_at=MOMENT.isoformat())
     _, _, runs = in_transaction(database, lambda db: orders.ingest(db, doc))

@@ -67,8 +67,10 @@ CASES = [
         "notify",
         {"to": [{}], "message": {"zh": "有新订单"}},
         "/nodes/1/config/to/0",
-        "Node 'Finance approval': “Recipients #1” takes exactly one of: Role, User, Expression.",
-        "节点「财务审批」：「接收人第 1 项」需要且只能选择其中一项：角色、用户、表达式。",
+        "Node 'Finance approval': “Recipients #1” needs exactly one of “User” or “Business role” "
+        "or “Department” or “Manager of” or “Expression” or “Order contact”.",
+        "节点「财务审批」：「接收人第 1 项」需要且只能填写「人员」或「业务角色」或「部门」或「谁的上级」"
+        "或「表达式」或「订单联系人」其中一项。",
     ),
     (
         "tag",
