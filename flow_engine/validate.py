@@ -84,6 +84,17 @@ def _schema_issues(doc: Mapping[str, Any]) -> list[ValidationIssue]:
     return out
 
 
+def _error_pointer(err: Any) -> str:
+    """Where ``err`` points; a missing required field points at the field itself, so that
+    the editor puts the message under it and names it."""
+    pointer = _pointer(err.absolute_path).rstrip("/")
+    if err.validator == "required" and isinstance(err.instance, Mapping):
+        missing = next((p for p in err.validator_value if p not in err.instance), None)
+        if missing is not None:
+            pointer += f"/{missing}"
+    return pointer
+
+
 def _config_validator(node_type: str) -> Draft202012Validator:
     validator = _CONFIG_VALIDATORS.get(node_type)
     if validator is None:
@@ -242,7 +253,7 @@ def analyse(doc: Any, order_schema: Mapping[str, Any] | None = None) -> Analysis
             node_en, node_zh = _node_names(doc, node, handler.title)
             top = (handler.title.get("en", node.type), handler.title.get("zh", node.type))
         for err in errors:
-            path = f"/nodes/{node.index}/config" + _pointer(err.absolute_path).rstrip("/")
+            path = f"/nodes/{node.index}/config" + _error_pointer(err)
             en, zh = describe(err, validator.schema, top)
             issues.append(
                 make_issue(

@@ -33,7 +33,7 @@ CASES = [
     (
         "condition",
         {},
-        "/nodes/1/config",
+        "/nodes/1/config/expression",  # a missing field: the message sits under it
         "Node 'Finance approval': “Condition” is required, e.g. "
         '`order.amount > 5000 and customer.tier in ["gold", "platinum"]`.',
         "节点「财务审批」：「条件」必填，例如 "
