@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..db import get_db, in_transaction
 from ..models import AllowedHost
+from ..org.demo import load_demo_org
 from ..runs import outbox
 from . import receiver, samples, services
 
@@ -43,6 +44,8 @@ def load_demo(
     already received start no new runs. ``receiver_base`` is where the server will answer
     (its demo receiver takes the templates' webhooks)."""
     database = get_db(app)
+    # The demo's templates assign to its business roles (finance, ops_supervisor ...).
+    in_transaction(database, load_demo_org)
     in_transaction(database, lambda db: _allow_receiver(db, receiver_base))
     lines = []
     for bundle_id in bundle_ids:

@@ -6,6 +6,7 @@ import json
 
 from app.db import get_session
 from app.users import services as users
+from tests.app.org_fixtures import staffed
 
 from .conftest import screenshot, wait_until
 
@@ -76,6 +77,7 @@ def test_supervisor_builds_large_order_review_from_empty_canvas(
     with app.app_context():
         db = get_session()
         _, api_key = users.create_api_key(db, None, name="shop", scopes=["orders:write"])
+        staffed(db, ["finance"])  # the business role the approval goes to, with a holder
         db.commit()
     page = page_for(1440, 900, locale="zh-CN")
     errors: list[str] = []
@@ -130,8 +132,11 @@ def test_supervisor_builds_large_order_review_from_empty_canvas(
 
     _select(page, finance)
     page.click(".node-form [data-action=add][data-path=assignees]")
-    page.wait_for_selector('.node-form [data-path="assignees.0.role"]')
-    page.fill('.node-form [data-path="assignees.0.role"]', "finance")
+    picker = '.node-form [data-assignee][data-path="assignees.0"]'
+    page.wait_for_selector(picker)
+    page.select_option(f"{picker} .assignee-kind", "role")
+    page.fill(f"{picker} .assignee-search", "caiwu")  # 财务 by its pinyin
+    page.click(f"{picker} .assignee-matches li[data-key=finance]")
     page.fill('.node-form [data-node="name.zh"]', "财务审批")
     _select(page, ok)
     page.fill('.node-form [data-path="outcome"]', "accepted")
