@@ -148,8 +148,9 @@ class Wording:
     def _var_label(self, path: str) -> str:
         # vars.<node>.<field>: what an earlier step decided, by the step's name
         parts = path.split(".")
-        node = self.node_names.get(parts[1], parts[1]) if len(parts) > 1 else ""
-        what = self.words.get(parts[2], parts[2]) if len(parts) > 2 else ""
+        # A name the flow does not give in words stays a `code`, shown as code on pages.
+        node = self.node_names.get(parts[1], f"`{parts[1]}`") if len(parts) > 1 else ""
+        what = self.words.get(parts[2], f"`{parts[2]}`") if len(parts) > 2 else ""
         return f"「{node}」{what}" if self.language == "zh" else f"{node} {what}".strip()
 
     def value(self, path: str | None, value: Any) -> str:
@@ -176,6 +177,8 @@ class Wording:
             if found is not None and found.money:
                 return f"{self.sign}{number:,.2f}"
             return f"{number:,.0f}" if number == number.to_integral_value() else f"{number:,}"
+        if path and path.startswith("vars.") and isinstance(value, str):
+            return f"`{value}`"  # a code an earlier step set (an action, a route)
         return str(value)
 
     def _duration(self, span: timedelta) -> str:

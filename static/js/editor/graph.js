@@ -194,7 +194,8 @@
     nodeMeta(data) {
       const t = this.types[data.type] || { family: 'act', title: { en: data.type, zh: data.type } };
       const title = OF.localName(data.name, '') || OF.localName(t.title, data.type);
-      const outcome = data.type === 'end' && data.config && data.config.outcome;
+      // The author sees each end's outcome code; a run's graph names the outcome in its header.
+      const outcome = !this.readOnly && data.type === 'end' && data.config && data.config.outcome;
       return { t, title, sub: OF.localName(t.title, data.type) + (outcome ? ' · ' + OF.t('outcome_is', { o: outcome }) : '') };
     }
 
