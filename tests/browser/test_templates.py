@@ -5,6 +5,7 @@ imported flow in the flows list; the preview also works at phone width."""
 from __future__ import annotations
 
 from app.db import get_db, in_transaction
+from app.org.demo import load_demo_org
 from app.users import services as users
 from tests.browser.conftest import screenshot, wait_until
 
@@ -20,6 +21,8 @@ def _admin(app) -> None:
                 locale="zh",
             ),
         )  # fmt: skip
+        # An organisation whose business roles the template's approvals go to.
+        in_transaction(get_db(app), load_demo_org)
 
 
 def _login(page, base: str) -> None:
