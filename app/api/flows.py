@@ -97,7 +97,7 @@ def save_draft(key: str) -> Response:
     db = get_session()
     body = json_body()
     base = body.get("base_revision")
-    if not isinstance(base, int) or isinstance(base, bool):
+    if not isinstance(base, int) or isinstance(base, bool) or not 0 <= base < 2**31:
         raise ValidationError(
             _l("base_revision (the draft revision you edited) is required."),
             code="invalid_body",

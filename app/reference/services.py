@@ -123,6 +123,11 @@ def upsert_rows(
                 ),
                 fields={f"rows/{i}": "missing_key"},
             )
+        if len(str(key)) > 128:
+            raise ValidationError(
+                _l("Row %(row)d: a key has at most 128 characters.", row=i),
+                fields={f"rows/{i}": "key_too_long"},
+            )
         prepared[str(key)] = data
     # Upserts of one table take turns (on PostgreSQL; SQLite has one writer at a time), so
     # that two cannot both find a key missing and both insert it.
