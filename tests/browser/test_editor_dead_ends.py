@@ -25,7 +25,13 @@ def _open(page, base: str, key: str) -> None:
 
 
 def _boxes(page) -> dict[str, dict]:
-    """Each node's box in page pixels."""
+    """Each node's box in page pixels, once every node in the graph has been drawn (a node
+    just dropped is drawn on the next frame)."""
+    wait_until(
+        page,
+        """OF.editor.fg.graph.getNodes().every(
+             n => document.querySelector(`#graph g[data-cell-id="${n.id}"] rect`))""",
+    )
     return page.evaluate(
         """Object.fromEntries(OF.editor.fg.graph.getNodes().map(n => {
              const r = document.querySelector(`#graph g[data-cell-id="${n.id}"] rect`).getBoundingClientRect();
