@@ -43,7 +43,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..db import Database, in_transaction
@@ -403,12 +403,18 @@ class SyncReport:
 
 def due(db: Session, now: datetime) -> list[int]:
     """The channels whose pull connector should sync now."""
-    rows = db.execute(
-        select(ChannelPull.channel_id, ChannelPull.next_attempt_at)
-        .join(Channel, Channel.id == ChannelPull.channel_id)
-        .where(Channel.active.is_(True), ChannelPull.state.in_((RUNNING, BACKOFF)))
-    ).all()
-    return [cid for cid, at in rows if at is None or at <= now]
+    return list(
+        db.scalars(
+            select(ChannelPull.channel_id)
+            .join(Channel, Channel.id == ChannelPull.channel_id)
+            .where(
+                Channel.active.is_(True),
+                ChannelPull.state.in_((RUNNING, BACKOFF)),
+                or_(ChannelPull.next_attempt_at.is_(None), ChannelPull.next_attempt_at <= now),
+            )
+            .order_by(ChannelPull.next_attempt_at)
+        )
+    )
 
 
 def _load(db: Session, channel_id: int) -> tuple[Channel, ChannelPull]:
@@ -568,9 +574,9 @@ def _one_page(
         end, page_no = row.window_end, row.next_page
         db.expunge(channel)
     if end is None:
-        if cursor >= now - timedelta(seconds=1):
-            return False
-        end = min(now, cursor + WINDOW)
+        if report.pages and cursor >= now - timedelta(seconds=1):
+            return False  # caught up (a sync always asks once: the overlap may hold changes)
+        end = min(now, cursor + WINDOW) if cursor < now else cursor
         page_no = 1
     page = client.page(cursor - OVERLAP, end, page_no)
     with database.session() as db:

@@ -198,3 +198,35 @@ def test_credentials_are_encrypted_and_a_wrong_key_is_a_clear_stop(
     row = _row(app, channel_id)
     assert row.last_error_code == pull.UNREADABLE and "decrypt" in row.last_error
     assert taobao.requests == []
+
+
+def test_the_periodic_task_syncs_due_connectors_and_an_unreachable_platform_backs_off(
+    app, taobao, pull_channel
+):
+    from datetime import UTC, datetime
+
+    from app.channels import services as channels
+    from app.channels import tasks
+    from app.db import in_transaction
+
+    now = datetime.now(UTC)  # the periodic task runs at the real time
+    taobao.orders = [taobao_trade(8800, "WAIT_BUYER_PAY", now - timedelta(minutes=20))]
+    due_id = pull_channel("tb", "taobao_pull", taobao)
+    down = {"url": "http://127.0.0.1:9/router/rest"}  # nothing listens there
+    gone_id = pull_channel("tb-down", "taobao_pull", taobao)
+
+    def point_elsewhere(db):
+        channel = channels.get_channel(db, "tb-down")
+        pull.configure(db, channel, api_url=down["url"])
+
+    with app.app_context():
+        in_transaction(get_db(app), point_elsewhere)
+    reports = {r["channel"]: r for r in tasks.pull_due.call_local()}
+    assert reports["tb"]["pulled"] == 1 and reports["tb"]["error"] is None
+    assert reports["tb-down"]["error"] == pull.NETWORK
+    assert _row(app, gone_id).state == pull.BACKOFF
+    assert _row(app, gone_id).next_attempt_at > now
+    assert _orders(app) == ["8800"]
+    # Nothing is due right after: neither runs again.
+    assert tasks.pull_due.call_local() == []
+    assert _row(app, due_id).last_sync_at is not None
