@@ -384,6 +384,12 @@ def configure(
     if renewed or row.state == NEEDS_SETUP:
         row.state, row.failures, row.next_attempt_at = RUNNING, 0, None
         row.last_error, row.last_error_code = None, None
+        for alert in db.scalars(
+            select(Alert).where(
+                Alert.dedup_key == f"pull-stopped:{channel.key}", Alert.status != "resolved"
+            )
+        ):
+            alert.status, alert.resolved_at, alert.resolved_by = "resolved", utcnow(), "auto"
     db.flush()
     return row
 

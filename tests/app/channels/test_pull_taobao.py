@@ -183,6 +183,10 @@ def test_an_expired_session_stops_the_connector_with_an_alert(app, client, taoba
         in_transaction(get_db(app), lambda db: pull.configure(
             db, channels.get_channel(db, "tb"), session="6100e23a-session-2"))  # fmt: skip
     assert _sync(app, channel_id, NOW + timedelta(hours=1)).pulled == 1
+    with get_db(app).session() as db:  # the stop's alert is resolved by the new session
+        assert db.scalars(select(Alert.status).where(Alert.source == "channel:tb")).one() == (
+            "resolved"
+        )
 
 
 def test_credentials_are_encrypted_and_a_wrong_key_is_a_clear_stop(
