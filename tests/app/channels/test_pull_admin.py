@@ -97,3 +97,24 @@ def test_cli_pulls_once(app, app_config, taobao, pull_channel):
     taobao.orders.append(taobao_trade(7001, "WAIT_BUYER_PAY", now))
     result = run("channel", "pull", "tb", "--once")
     assert result.exit_code == 1 and "token_expired" in result.output
+
+
+def test_cli_sets_up_credentials_or_names_what_is_wrong(app, app_config):
+    env = {"ORDERFLOW_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+           "DATABASE_URL": app_config["DATABASE_URL"], "SECRET_KEY": app_config["SECRET_KEY"]}  # fmt: skip
+
+    def run(*args):
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    added = run("channel", "add", "jd-main", "--kind", "jd_pull", "--order-channel", "jd")
+    assert added.exit_code == 0 and "pull-setup jd-main" in added.output
+    assert "Webhook URL" not in added.output
+    bad = run("channel", "pull-setup", "jd-main", "--app-key", "x", "--app-secret",
+              "jd-secret-0123456789", "--session", "jd-access-token-1")  # fmt: skip
+    assert bad.exit_code == 1 and "app_key" in bad.output and "12345678" in bad.output
+    with get_db(app).session() as db:
+        assert db.execute(text("SELECT credentials FROM channel_pulls")).scalar() is None
+    good = run("channel", "pull-setup", "jd-main", "--app-key", "JD0AAA11", "--app-secret",
+               "jd-secret-0123456789", "--session", "jd-access-token-1", "--interval", "120")  # fmt: skip
+    assert good.exit_code == 0, good.output
+    assert "https://api.jd.com/routerjson every 120 s" in good.output
