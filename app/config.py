@@ -55,6 +55,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "QUEUE_IMMEDIATE": _bool(env.get("ORDERFLOW_QUEUE_IMMEDIATE", "0")),
         # /demo/receiver/<name> for the demo's webhooks; `orderflow serve` turns it on.
         "DEMO_RECEIVER": _bool(env.get("ORDERFLOW_DEMO_RECEIVER", "0")),
+        # Encrypts stored platform credentials (pull connectors); SECRET_KEY when unset.
+        "SECRETS_KEY": env.get("ORDERFLOW_SECRETS_KEY") or None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(env.get("ORDERFLOW_SECURE_COOKIES", "0")),

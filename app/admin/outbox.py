@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from flow_engine import order_schema
 
-from ..channels import deliveries, mapping, protocols
+from ..channels import deliveries, mapping, protocols, pull
 from ..channels import services as channels
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
@@ -49,6 +49,11 @@ def _page(db: Any, **shown_once: Any) -> str:
         held=deliveries.held(db),
         channel_keys={c.id: c.key for c in channels.list_channels(db)},
         order_channels=order_schema()["properties"]["channel"]["enum"],
+        pulls=pull.pulls_by_channel(db),
+        pull_kinds=pull.KINDS,
+        pull_states=pull.STATE_LABELS,
+        pull_errors=pull.ERROR_TEXTS,
+        pull_gateways=pull.GATEWAYS,
         created=shown_once.get("created"),
         host_secret=shown_once.get("host_secret"),
         demo_received=receiver.recent() if "demo_receiver" in current_app.blueprints else None,
@@ -90,6 +95,50 @@ def toggle_channel(channel_id: int) -> Response:
     db.commit()
     flash(_("Channel %(key)s: %(state)s.", key=channel.key,
             state=_("active") if channel.active else _("paused")), "success")  # fmt: skip
+    return redirect(url_for("outbox_admin.index"))
+
+
+@bp.post("/pulls/<id:channel_id>/credentials")
+@permission_required("channels.manage")
+def pull_credentials(channel_id: int) -> Response:
+    """Save a pull connector's credentials (encrypted); nothing is saved when a field is
+    wrong, and the answer names each one with an example."""
+    db = get_session()
+    channel = _channel(channel_id)
+    form = request.form
+    try:
+        pull.configure(
+            db, channel, app_key=form.get("app_key", ""), app_secret=form.get("app_secret", ""),
+            session=form.get("session", ""), api_url=form.get("api_url", ""),
+            interval=form.get("interval", ""),
+        )  # fmt: skip
+    except AppError as err:
+        db.rollback()
+        fields = getattr(err, "fields", None) or {}
+        labels = {"app_key": _("App key"), "app_secret": _("App secret"),
+                  "session": _("Session (access token)"), "api_url": _("API address"),
+                  "interval": _("Poll interval (seconds)")}  # fmt: skip
+        detail = "; ".join(f"{labels.get(k, k)}: {v}" for k, v in fields.items())
+        flash(f"{err.message} {detail}".strip(), "error")
+        return redirect(url_for("outbox_admin.index"))
+    db.commit()
+    flash(_("Credentials of %(key)s saved; it pulls orders from now on.", key=channel.key),
+          "success")  # fmt: skip
+    return redirect(url_for("outbox_admin.index"))
+
+
+@bp.post("/pulls/<id:channel_id>/sync")
+@permission_required("channels.manage")
+def pull_sync(channel_id: int) -> Response:
+    """Sync a pull connector at once, in the background."""
+    from ..channels.tasks import pull_now
+
+    channel = _channel(channel_id)
+    if channel.kind not in pull.KINDS:
+        raise NotFoundError(_("There is no such channel."))
+    pull_now(channel.id)
+    flash(_("Sync of %(key)s started; reload the page to see its result.", key=channel.key),
+          "success")  # fmt: skip
     return redirect(url_for("outbox_admin.index"))
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 
 import click
+from sqlalchemy import select
 
 from ..commands._app import friendly_errors, ready_app
 from ..db import get_db, in_transaction
+from ..models import ChannelPull
 from ..orders import schema
 from ..runs import outbox
-from . import mapping
+from . import mapping, pull
 from . import services as channels
 
 
@@ -40,6 +42,9 @@ def channel_add(key: str, kind: str, order_channel: str, name: str) -> None:
         ),
     )
     click.echo(f"Channel {made.key} ({made.kind}) created.")
+    if made.kind in pull.KINDS:
+        click.echo(f"Set its credentials: orderflow channel pull-setup {made.key}")
+        return
     click.echo(f"Webhook URL: /api/v1/channels/{made.key}/webhook")
     click.echo(f"Secret (sign 't.body' with HMAC-SHA256): {made.secret}")
 
@@ -52,6 +57,68 @@ def channel_list() -> None:
         for row in channels.list_channels(db):
             state = "active" if row.active else "inactive"
             click.echo(f"{row.key:<20} {row.kind:<8} {row.order_channel:<10} {state}")
+
+
+@channel.command("pull-setup")
+@click.argument("key")
+@click.option("--app-key", prompt=True, help="The app key from the platform's open console.")
+@click.option("--app-secret", prompt=True, hide_input=True, help="The app secret.")
+@click.option("--session", prompt=True, hide_input=True, help="The shop's session/access token.")
+@click.option("--api-url", default="", help="The API gateway (default: the platform's).")
+@click.option("--interval", default="", help="Seconds between syncs (60-86400, default 300).")
+@friendly_errors
+def channel_pull_setup(
+    key: str, app_key: str, app_secret: str, session: str, api_url: str, interval: str
+) -> None:
+    """Save the credentials of pull channel KEY (stored encrypted)."""
+    database = get_db(ready_app())
+
+    def save(db):  # type: ignore[no-untyped-def]
+        row = pull.configure(db, channels.get_channel(db, key), app_key=app_key,
+                             app_secret=app_secret, session=session, api_url=api_url,
+                             interval=interval)  # fmt: skip
+        return row.api_url, row.interval_seconds
+
+    url, seconds = in_transaction(database, save)
+    click.echo(f"Pull channel {key}: credentials saved, polling {url} every {seconds} s.")
+
+
+@channel.command("pull")
+@click.argument("key")
+@click.option("--once", is_flag=True, help="Run one sync and stop (default: keep polling).")
+@friendly_errors
+def channel_pull(key: str, once: bool) -> None:
+    """Pull the orders of channel KEY in the foreground."""
+    import time
+
+    database = get_db(ready_app())
+    with database.session() as db:
+        channel = channels.get_channel(db, key)
+        channel_id, kind = channel.id, channel.kind
+    if kind not in pull.KINDS:
+        raise click.ClickException(
+            f"Channel {key} is a {kind} channel: only taobao_pull and jd_pull channels pull."
+        )
+    while True:
+        report = pull.sync(database, channel_id, force=True)
+        if report.skipped:
+            click.echo(f"{key}: not synced ({report.skipped}).")
+        elif report.error:
+            click.echo(f"{key}: {report.error}; state {report.state}.")
+        else:
+            click.echo(f"{key}: {report.pulled} new orders in {report.pages} pages.")
+        if once or report.skipped or report.state == pull.NEEDS_TOKEN:
+            if report.state == pull.NEEDS_TOKEN or report.skipped in (
+                pull.NEEDS_TOKEN,
+                pull.NEEDS_SETUP,
+            ):
+                raise SystemExit(1)
+            return
+        with database.session() as db:
+            wait = db.scalar(
+                select(ChannelPull.next_attempt_at).where(ChannelPull.channel_id == channel_id)
+            )
+        time.sleep(max(1.0, (wait - pull.utcnow()).total_seconds()) if wait else 60)
 
 
 @channel.command("mapping")

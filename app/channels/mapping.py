@@ -34,7 +34,13 @@ from flask_babel import lazy_gettext as _l
 from ..errors import ValidationError
 
 CHINA = timezone(timedelta(hours=8))
-KINDS = ("shopify", "woocommerce", "youzan", "taobao", "douyin", "b2b_po", "hmac")
+KINDS = (
+    "shopify", "woocommerce", "youzan", "taobao", "douyin", "b2b_po", "hmac", "taobao_pull",
+    "jd_pull",
+)  # fmt: skip
+# Kinds whose payloads have another kind's shape: the Taobao pull connector stores the
+# trades of taobao.trade.fullinfo.get, the shape the taobao mapping reads.
+_SAME_SHAPE = {"taobao_pull": "taobao"}
 _MISSING = object()
 
 
@@ -53,7 +59,7 @@ def shipped(kind: str) -> dict[str, Any]:
     """The mapping shipped for a channel kind."""
     if kind not in KINDS:
         raise ValidationError(_l("Unknown channel kind %(kind)s.", kind=kind), code="unknown_kind")
-    path = Path(__file__).parent / "mappings" / f"{kind}.json"
+    path = Path(__file__).parent / "mappings" / f"{_SAME_SHAPE.get(kind, kind)}.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -413,6 +413,8 @@ class OrderFlowSigned(Protocol):
 LABELS: dict[str, Mapping[str, str]] = {
     "taobao": {"en": "Taobao/Tmall (relayed, OrderFlow signature)", "zh": "淘宝/天猫（经中转，OrderFlow 签名）"},
     "b2b_po": {"en": "B2B purchase order (OrderFlow signature)", "zh": "B2B 采购单（OrderFlow 签名）"},
+    "taobao_pull": {"en": "Taobao/Tmall (pulled from the trade API)", "zh": "淘宝/天猫（调用交易接口拉单）"},
+    "jd_pull": {"en": "JD (pulled from the order API)", "zh": "京东（调用订单接口拉单）"},
 }  # fmt: skip
 
 PROTOCOLS: dict[str, Protocol] = {

@@ -4,7 +4,14 @@ from .alert import Alert, AlertOrder, AlertRule
 from .api_key import ApiKey
 from .approval import ApprovalAction, ApprovalLink, ApprovalReader, ApprovalTask
 from .base import Base, JSONType, UTCDateTime, utcnow
-from .channel import Channel, ChannelDelivery, IntakeRule, OrderDedupKey, WebhookReceipt
+from .channel import (
+    Channel,
+    ChannelDelivery,
+    ChannelPull,
+    IntakeRule,
+    OrderDedupKey,
+    WebhookReceipt,
+)
 from .cost import CostDimension, CostDriver, OrderCost, OrderDimension
 from .flow import Flow, FlowVersion
 from .inventory import InventoryItem, Reservation
@@ -52,6 +59,7 @@ __all__ = [
     "BusinessRole",
     "Channel",
     "ChannelDelivery",
+    "ChannelPull",
     "CostDimension",
     "CostDriver",
     "CostHourly",

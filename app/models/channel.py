@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JSONType, utcnow
@@ -96,5 +96,40 @@ class IntakeRule(Base):
     clean_address: Mapped[bool] = mapped_column(default=False)
     dedup: Mapped[list[str]] = mapped_column(JSONType, default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelPull(Base):
+    """How a pull connector polls its platform's order API (Taobao/Tmall, JD): where, with
+    which credentials (encrypted, ``app.channels.vault``), how often, and how far it got.
+
+    ``cursor`` is the modified time up to which every order is stored; a window being paged
+    keeps its end and the next page, so a restart resumes on the page after the last one
+    committed."""
+
+    __tablename__ = "channel_pulls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), unique=True
+    )
+    api_url: Mapped[str] = mapped_column(String(300))
+    # Fernet token of {"app_key", "app_secret", "session"}; never shown back.
+    credentials: Mapped[str | None] = mapped_column(Text)
+    interval_seconds: Mapped[int] = mapped_column(default=300)
+    cursor: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    next_page: Mapped[int] = mapped_column(default=1)
+    # running | backoff (rate limited or unreachable) | needs_token | needs_setup
+    state: Mapped[str] = mapped_column(String(16), default="needs_setup")
+    next_attempt_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(default=0)
+    last_sync_at: Mapped[datetime | None]
+    last_pulled: Mapped[int] = mapped_column(default=0)
+    total_pulled: Mapped[int] = mapped_column(default=0)
+    # rate_limited | token_expired | network | platform_error | credentials_unreadable
+    last_error_code: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
