@@ -94,6 +94,12 @@ def offset_label(moment: datetime | None = None) -> str:
     return "UTC" + at.strftime("%z")[:3] + ":" + at.strftime("%z")[3:]
 
 
+def utc_offset_minutes(moment: datetime | None = None) -> int:
+    """The company zone's offset from UTC in minutes (now, or at ``moment``): 480 in Shanghai."""
+    delta = (moment or datetime.now(UTC)).astimezone(zone()).utcoffset()
+    return int(delta.total_seconds() // 60) if delta else 0
+
+
 def _filter(moment: datetime | None, pattern: str = SHORT) -> str:
     return local(moment, pattern)
 
@@ -108,3 +114,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local"] = _filter
     app.jinja_env.filters["localtime_s"] = _seconds
     app.jinja_env.globals["company_zone"] = zone
+    app.jinja_env.globals["company_utc_offset_minutes"] = utc_offset_minutes

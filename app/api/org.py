@@ -4,6 +4,7 @@ manager (``org:read``, ``org:write``). The same checks and messages as the admin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response
@@ -51,115 +52,73 @@ def _fields(doc: dict[str, Any], allowed: dict[str, str], required: tuple[str, .
     return {name: doc[name] for name in allowed if name in doc}
 
 
-# -- departments ---------------------------------------------------------------------
+def _resource(
+    plural: str,
+    singular: str,
+    fields: dict[str, str],
+    *,
+    listing: Callable[[Any], list[dict[str, Any]]],
+    find: Callable[[Any, str, str], Any],
+    as_json: Callable[[Any, Any], dict[str, Any]],
+    create: Callable[..., Any],
+    update: Callable[[Any, str, str, dict[str, Any]], Any],
+    delete: Callable[[Any, str, str], None],
+) -> None:
+    """The five endpoints of a keyed organisation resource (departments, business roles):
+    list, create, read, change and delete, named ``list_<plural>``, ``create_<singular>``, ..."""
+    path = f"/org/{plural}"
 
-DEPARTMENT_FIELDS = {"name_zh": TEXT, "name_en": TEXT, "parent": OPTIONAL_KEY,
-                     "head": OPTIONAL_KEY}  # fmt: skip
+    @api_key_required("org:read")
+    def list_all() -> Response:
+        return reply({"items": listing(get_session())})
 
+    @api_key_required("org:write")
+    def create_one() -> Response:
+        body = _fields(json_body(), {"key": TEXT, **fields}, ("key", "name_zh"))
+        actor = actor_name()
+        return reply(transact(lambda db: as_json(db, create(db, actor, **body))), 201)
 
-@bp.get("/org/departments")
-@api_key_required("org:read")
-def list_departments() -> Response:
-    return reply({"items": org.departments(get_session())})
+    @api_key_required("org:read")
+    def get_one(key: str) -> Response:
+        db = get_session()
+        return reply(as_json(db, find(db, key, "key")))
 
+    @api_key_required("org:write")
+    def update_one(key: str) -> Response:
+        changes = _fields(json_body(), fields)
+        actor = actor_name()
+        return reply(transact(lambda db: as_json(db, update(db, actor, key, changes))))
 
-@bp.post("/org/departments")
-@api_key_required("org:write")
-def create_department() -> Response:
-    fields = _fields(json_body(), {"key": TEXT, **DEPARTMENT_FIELDS}, ("key", "name_zh"))
-    actor = actor_name()
+    @api_key_required("org:write")
+    def delete_one(key: str) -> Response:
+        actor = actor_name()
 
-    def work(db: Any) -> dict[str, Any]:
-        return org.department_json(db, org.create_department(db, actor, **fields))
+        def work(db: Any) -> dict[str, Any]:
+            body = as_json(db, find(db, key, "key"))
+            delete(db, actor, key)
+            return body
 
-    return reply(transact(work), 201)
+        return reply(transact(work))
 
-
-@bp.get("/org/departments/<key>")
-@api_key_required("org:read")
-def get_department(key: str) -> Response:
-    db = get_session()
-    return reply(org.department_json(db, org.find_department(db, key, "key")))
-
-
-@bp.patch("/org/departments/<key>")
-@api_key_required("org:write")
-def update_department(key: str) -> Response:
-    fields = _fields(json_body(), DEPARTMENT_FIELDS)
-    actor = actor_name()
-
-    def work(db: Any) -> dict[str, Any]:
-        return org.department_json(db, org.update_department(db, actor, key, fields))
-
-    return reply(transact(work))
-
-
-@bp.delete("/org/departments/<key>")
-@api_key_required("org:write")
-def delete_department(key: str) -> Response:
-    actor = actor_name()
-
-    def work(db: Any) -> dict[str, Any]:
-        body = org.department_json(db, org.find_department(db, key, "key"))
-        org.delete_department(db, actor, key)
-        return body
-
-    return reply(transact(work))
-
-
-# -- business roles ------------------------------------------------------------------
-
-ROLE_FIELDS = {"name_zh": TEXT, "name_en": TEXT, "scope_table": OPTIONAL_KEY}
+    bp.add_url_rule(path, f"list_{plural}", list_all, methods=["GET"])
+    bp.add_url_rule(path, f"create_{singular}", create_one, methods=["POST"])
+    bp.add_url_rule(f"{path}/<key>", f"get_{singular}", get_one, methods=["GET"])
+    bp.add_url_rule(f"{path}/<key>", f"update_{singular}", update_one, methods=["PATCH"])
+    bp.add_url_rule(f"{path}/<key>", f"delete_{singular}", delete_one, methods=["DELETE"])
 
 
-@bp.get("/org/roles")
-@api_key_required("org:read")
-def list_roles() -> Response:
-    return reply({"items": org.roles(get_session())})
-
-
-@bp.post("/org/roles")
-@api_key_required("org:write")
-def create_role() -> Response:
-    fields = _fields(json_body(), {"key": TEXT, **ROLE_FIELDS}, ("key", "name_zh"))
-    actor = actor_name()
-
-    def work(db: Any) -> dict[str, Any]:
-        return org.role_json(db, org.create_role(db, actor, **fields))
-
-    return reply(transact(work), 201)
-
-
-@bp.get("/org/roles/<key>")
-@api_key_required("org:read")
-def get_role(key: str) -> Response:
-    db = get_session()
-    return reply(org.role_json(db, org.find_role(db, key, "key")))
-
-
-@bp.patch("/org/roles/<key>")
-@api_key_required("org:write")
-def update_role(key: str) -> Response:
-    fields = _fields(json_body(), ROLE_FIELDS)
-    actor = actor_name()
-
-    def work(db: Any) -> dict[str, Any]:
-        return org.role_json(db, org.update_role(db, actor, key, fields))
-
-    return reply(transact(work))
-
-
-@bp.delete("/org/roles/<key>")
-@api_key_required("org:write")
-def delete_role(key: str) -> Response:
-    actor = actor_name()
-
-    def work(db: Any) -> dict[str, Any]:
-        body = org.role_json(db, org.find_role(db, key, "key"))
-        org.delete_role(db, actor, key)
-        return body
-
-    return reply(transact(work))
+_resource(
+    "departments", "department",
+    {"name_zh": TEXT, "name_en": TEXT, "parent": OPTIONAL_KEY, "head": OPTIONAL_KEY},
+    listing=org.departments, find=org.find_department, as_json=org.department_json,
+    create=org.create_department, update=org.update_department, delete=org.delete_department,
+)  # fmt: skip
+_resource(
+    "roles", "role",
+    {"name_zh": TEXT, "name_en": TEXT, "scope_table": OPTIONAL_KEY},
+    listing=org.roles, find=org.find_role, as_json=org.role_json,
+    create=org.create_role, update=org.update_role, delete=org.delete_role,
+)  # fmt: skip
 
 
 @bp.get("/org/roles/<key>/holders")

@@ -319,6 +319,58 @@ def decide_many(
     return results
 
 
+def hand_over(
+    db: Session,
+    task: ApprovalTask,
+    actor: str,
+    to_user: str,
+    comment: str | None,
+    *,
+    now: datetime,
+    action: str,
+    on_behalf_of: str | None,
+    via: str,
+    device: str | None = None,
+) -> ApprovalTask | None:
+    """Withdraw ``task`` from its assignee and open it for ``to_user`` through the run,
+    recording ``action`` (delegated, reassigned). Returns the new task, or None when the
+    task was decided meanwhile. No commit."""
+    event = ApprovalDelegated(task.task_key, actor, to_user, comment)
+    outcome = runs.apply_event(db, task.run_id, event, now=now)
+    db.refresh(task)
+    if not outcome.accepted:
+        return None
+    task.status, task.comment = "delegated", comment
+    task.decided_by, task.decided_at = actor, now
+    db.add(
+        ApprovalAction(
+            task_key=task.task_key,
+            run_id=task.run_id,
+            action=action,
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+            to_user=to_user,
+            comment=comment,
+            via=via,
+            device=(device or "")[:255] or None,
+            at=now,
+        )
+    )
+    db.flush()
+    new = db.scalars(
+        select(ApprovalTask)
+        .where(
+            ApprovalTask.run_id == task.run_id,
+            ApprovalTask.assignee == to_user,
+            ApprovalTask.status == "pending",
+        )
+        .order_by(ApprovalTask.id.desc())
+    ).first()
+    if new is None:  # the engine always opens one; a missing row means a damaged database
+        raise ConflictError(f"handing over {task.task_key} opened no task")
+    return new
+
+
 def delegate(
     db: Session,
     actor: User,
@@ -343,39 +395,12 @@ def delegate(
         )
     if target.id == actor.id:
         raise ValidationError(_l("Choose someone else."), fields={"to_user": "self"})
-    event = ApprovalDelegated(task.task_key, actor.username, target.username, comment)
-    outcome = runs.apply_event(db, task.run_id, event, now=now)
-    db.refresh(task)
-    if not outcome.accepted:
+    new = hand_over(
+        db, task, actor.username, target.username, comment, now=now, action="delegated",
+        on_behalf_of=principal if principal != actor.username else None, via=via, device=device,
+    )  # fmt: skip
+    if new is None:
         raise _already(db, task)
-    task.status, task.comment = "delegated", comment
-    task.decided_by, task.decided_at = actor.username, now
-    db.add(
-        ApprovalAction(
-            task_key=task.task_key,
-            run_id=task.run_id,
-            action="delegated",
-            actor=actor.username,
-            on_behalf_of=principal if principal != actor.username else None,
-            to_user=target.username,
-            comment=comment,
-            via=via,
-            device=(device or "")[:255] or None,
-            at=now,
-        )
-    )
-    db.flush()
-    new = db.scalars(
-        select(ApprovalTask)
-        .where(
-            ApprovalTask.run_id == task.run_id,
-            ApprovalTask.assignee == target.username,
-            ApprovalTask.status == "pending",
-        )
-        .order_by(ApprovalTask.id.desc())
-    ).first()
-    if new is None:  # the engine always opens one; a missing row means a damaged database
-        raise ConflictError(f"delegation of {task_key} opened no task")
     return new
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -14,6 +14,7 @@ from flow_engine import NodeError
 from ..db import get_session
 from ..errors import AppError
 from ..models import utcnow
+from ..pages import saved
 from ..security import current_user, permission_required
 from . import services
 
@@ -66,16 +67,11 @@ def index() -> str:
 
 
 def _done(work, message: str, year: int | None = None) -> Response:  # type: ignore[no-untyped-def]
-    db = get_session()
-    try:
-        result = work(db)
-    except AppError as err:
-        db.rollback()
-        flash(str(err.message), "error")
-    else:
-        db.commit()
-        flash(message.format(result=result), "success")
-    return redirect(url_for("calendar.index", year=year or _year()))
+    return saved(
+        work,
+        lambda result: message.format(result=result),
+        url_for("calendar.index", year=year or _year()),
+    )
 
 
 @bp.post("/settings")

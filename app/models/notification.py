@@ -24,10 +24,18 @@ class Notification(Base):
     event: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text, default="")
+    # The title and body in each page language ({"zh": [title, body], "en": [...]}), so the
+    # inbox speaks the reader's language; title/body are the ones in the user's own setting.
+    texts: Mapped[dict[str, list[str]] | None] = mapped_column(JSONType)
     url: Mapped[str | None] = mapped_column(String(512))
     task_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+    def in_language(self, language: str) -> tuple[str, str]:
+        """(title, body) in ``language`` where it was stored in it, else as first written."""
+        pair = (self.texts or {}).get(language)
+        return (pair[0], pair[1]) if pair else (self.title, self.body)
 
 
 class NotificationChannel(Base):

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..config import LANGUAGES
 from ..db import get_db, in_transaction
 from ..models import (
     ApprovalAction,
@@ -184,25 +185,34 @@ def fan_out(db: Session, app: Flask, message: OutboxMessage) -> list[int]:
     channels = _channels(db, event, payload.get("channels"))
     parts: list[dict[str, Any]] = []
     base = links.base_url(app)
-    for n, (user, task, principal) in enumerate(_targets(db, payload, now)):
-        language = user.locale or "zh"
+    task_parts: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def values_in(language: str, user: User | Contact, task: ApprovalTask | None) -> dict[str, Any]:
         values: dict[str, Any] = {"name": user.display_name or user.username, "link": ""}
-        if task is not None:
-            values |= task_values(db, task, language)
-            values["link"] = f"{base}/approvals/{task.task_key}"
-            values["delegated_by"] = (
-                _delegated_by(db, task, user) if event == "approval_delegated" else ""
-            )
-            values["by"] = payload.get("by") or task.payload.get("requested_by") or ""
-            values["message"] = payload.get("text") or task.payload.get("comment") or ""
-            if principal:
-                _note_routed(db, task, principal, user, now)
-        else:
+        if task is None:
             text = payload.get("message") or {}
             values["message"] = fill(
                 text.get(language) or text.get("zh") or text.get("en") or "",
                 payload.get("params") or {},
             )
+            return values
+        key = (task.task_key, language)
+        if key not in task_parts:
+            task_parts[key] = task_values(db, task, language)
+        values |= task_parts[key]
+        values["link"] = f"{base}/approvals/{task.task_key}"
+        values["delegated_by"] = (
+            _delegated_by(db, task, user) if event == "approval_delegated" else ""
+        )
+        values["by"] = payload.get("by") or task.payload.get("requested_by") or ""
+        values["message"] = payload.get("text") or task.payload.get("comment") or ""
+        return values
+
+    for n, (user, task, principal) in enumerate(_targets(db, payload, now)):
+        language = user.locale or "zh"
+        values = values_in(language, user, task)
+        if task is not None and principal:
+            _note_routed(db, task, principal, user, now)
         source = f"outbox:{message.id}:{user.id}:{task.task_key if task else ''}"
         if isinstance(user, Contact):
             pass  # the order's contact has no inbox here: email or SMS only
@@ -210,8 +220,21 @@ def fan_out(db: Session, app: Flask, message: OutboxMessage) -> list[int]:
             db.scalars(select(Notification.id).where(Notification.source_key == source)).first()
             is None
         ):
-            title, body = messages.render(db, "inbox", event, language, values)
+            # The inbox shows the message in the language the reader has the pages in, which
+            # may differ from the one set for their email and chat messages.
+            texts = {
+                lang: messages.render(
+                    db,
+                    "inbox",
+                    event,
+                    lang,
+                    values if lang == language else values_in(lang, user, task),
+                )
+                for lang in LANGUAGES
+            }
+            title, body = texts[language] if language in texts else texts["zh"]
             db.add(Notification(user_id=user.id, source_key=source, event=event, title=title[:255], body=body,
+                                texts={lang: [t[:255], b] for lang, (t, b) in texts.items()},
                                 url=f"/approvals/{task.task_key}" if task else None,
                                 task_key=task.task_key if task else None, created_at=now))  # fmt: skip
         for channel in channels:

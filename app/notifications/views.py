@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -12,6 +9,7 @@ from werkzeug.wrappers import Response
 from ..db import get_session
 from ..errors import AppError, NotFoundError
 from ..models import User
+from ..pages import saved
 from ..runs.outbox import DeliveryError
 from ..security import can, current_user, login_required, permission_required
 from ..urls import id_arg, row_id
@@ -74,7 +72,7 @@ def person(user_id: int) -> str | Response:
 
 def _contact_page(target: User, here: str) -> str | Response:
     if request.method == "POST":
-        return _saved(
+        return saved(
             lambda db: services.set_contact(db, db.merge(target), request.form),
             _("Contact details saved."),
             here,
@@ -84,19 +82,6 @@ def _contact_page(target: User, here: str) -> str | Response:
 
 
 # -- admin: channels ----------------------------------------------------------------------
-
-
-def _saved(work: Callable[[Any], Any], message: str, target: str) -> Response:
-    db = get_session()
-    try:
-        work(db)
-    except AppError as err:
-        db.rollback()
-        flash(str(err.message), "error")
-    else:
-        db.commit()
-        flash(message, "success")
-    return redirect(target)
 
 
 @bp.get("/admin/notifications/")
@@ -130,7 +115,7 @@ def _channel_id(raw: str | None) -> int | None:
 @permission_required(ADMIN)
 def save_channel() -> Response:
     form = request.form
-    return _saved(
+    return saved(
         lambda db: services.save_channel(
             db,
             current_user(),
@@ -149,7 +134,7 @@ def save_channel() -> Response:
 @bp.post("/admin/notifications/channels/<id:channel_id>/delete")
 @permission_required(ADMIN)
 def delete_channel(channel_id: int) -> Response:
-    return _saved(
+    return saved(
         lambda db: services.delete_channel(db, channel_id),
         _("Channel removed."),
         url_for("notifications.channels"),
@@ -205,8 +190,8 @@ def save_template() -> Response:
     key = (form.get("kind", ""), form.get("event", ""), form.get("language", ""))
     target = url_for("notifications.templates", kind=key[0], event=key[1], language=key[2])
     if form.get("action") == "reset":
-        return _saved(lambda db: messages.reset(db, *key), _("Back to the default text."), target)
-    return _saved(
+        return saved(lambda db: messages.reset(db, *key), _("Back to the default text."), target)
+    return saved(
         lambda db: messages.save(
             db, current_user(), *key, form.get("subject", ""), form.get("body", "")
         ),

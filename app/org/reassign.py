@@ -17,12 +17,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flow_engine import ApprovalDelegated
-
+from ..approvals import services as approvals
 from ..db import on_commit
 from ..models import (
     Alert,
-    ApprovalAction,
     ApprovalTask,
     BusinessRole,
     Department,
@@ -123,7 +121,6 @@ def reassign_open_tasks(
     db: Session, user: User, *, actor: User | None = None, now: datetime | None = None
 ) -> list[Handover]:
     """Hand on the open tasks of ``user``, who is being deactivated. No commit."""
-    from ..runs import services as runs
 
     now = now or utcnow()
     actor_name = actor.username if actor is not None else ACTOR
@@ -153,41 +150,13 @@ def reassign_open_tasks(
             out.append(Handover(task.task_key, None, reason))
             continue
         comment = f"{name} 已停用，转交给{target.display_name or target.username}"
-        event = ApprovalDelegated(task.task_key, actor_name, target.username, comment)
-        outcome = runs.apply_event(db, task.run_id, event, now=now)
-        db.refresh(task)
-        if not outcome.accepted:  # decided meanwhile: nothing to hand on
+        new = approvals.hand_over(
+            db, task, actor_name, target.username, comment, now=now, action="reassigned",
+            on_behalf_of=user.username, via="admin",
+        )  # fmt: skip
+        if new is None:  # decided meanwhile: nothing to hand on
             continue
-        task.status, task.comment = "delegated", comment
-        task.decided_by, task.decided_at = actor_name, now
-        db.add(
-            ApprovalAction(
-                task_key=task.task_key,
-                run_id=task.run_id,
-                action="reassigned",
-                actor=actor_name,
-                on_behalf_of=user.username,
-                to_user=target.username,
-                comment=comment,
-                via="admin",
-                at=now,
-            )
-        )
-        db.flush()
-        new = db.scalars(
-            select(ApprovalTask)
-            .where(
-                ApprovalTask.run_id == task.run_id,
-                ApprovalTask.assignee == target.username,
-                ApprovalTask.status == "pending",
-            )
-            .order_by(ApprovalTask.id.desc())
-        ).first()
-        if new is not None:
-            new.why = {
-                "zh": f"接替已停用的{name}",
-                "en": f"Reassigned from {name}, deactivated",
-            }
+        new.why = {"zh": f"接替已停用的{name}", "en": f"Reassigned from {name}, deactivated"}
         out.append(Handover(task.task_key, target.username, reason))
     return out
 

@@ -18,6 +18,7 @@ from .. import pinyin
 from ..db import get_session
 from ..errors import AppError
 from ..models import User
+from ..pages import saved
 from ..security import current_user, permission_required
 from . import csvio
 from . import services as org
@@ -28,16 +29,7 @@ MAX_UPLOAD = 5 * 1024 * 1024
 
 
 def _done(work: Callable[[Any], Any], message: str, to: str, **params: Any) -> Response:
-    db = get_session()
-    try:
-        work(db)
-    except AppError as err:
-        db.rollback()
-        flash(str(err.message), "error")
-    else:
-        db.commit()
-        flash(message, "success")
-    return redirect(url_for(to, **params))
+    return saved(work, message, url_for(to, **params))
 
 
 def _optional(name: str) -> str | None:

@@ -99,3 +99,19 @@ def test_the_api_keeps_iso_8601_with_offsets(client, app, moment_everywhere):
     with app.app_context():
         assert clock.local_iso(MOMENT) == "2026-12-07T04:14:30+08:00"
         assert clock.offset_label(MOMENT) == "UTC+08:00"
+
+
+def test_the_simulator_stamps_orders_in_the_company_zone(app, client, login, moment_everywhere):
+    """The editor tells the simulator the company zone's offset, so a simulated order is
+    created 'now' in Shanghai (480 minutes), and in India (no summer time, 330) once the admin picks it."""
+    login("boss")
+    key = "big-orders"
+    assert '"utcOffsetMinutes": 480' in client.get(f"/flows/{key}").get_data(as_text=True)
+    client.post(
+        "/admin/calendar/settings",
+        data={"timezone": "Asia/Kolkata", "weekdays": ["1"], "hours": "09:00-18:00",
+              "csrf_token": csrf_token(client, "/admin/calendar/")},
+    )  # fmt: skip
+    with app.app_context():
+        assert clock.utc_offset_minutes(MOMENT) == 330
+    assert '"utcOffsetMinutes": 330' in client.get(f"/flows/{key}").get_data(as_text=True)

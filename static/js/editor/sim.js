@@ -8,7 +8,12 @@
     const v = (id) => document.getElementById(id).value;
     const amount = v('sim-amount').trim() || '0';
     const now = new Date();
-    const stamp = new Date(now.getTime() + 8 * 3600 * 1000).toISOString().slice(0, 19) + '+08:00';
+    // The order is stamped in the company's time zone, as a store there would stamp it.
+    const offset = OF.config.utcOffsetMinutes || 0;
+    const abs = Math.abs(offset);
+    const sign = offset < 0 ? '-' : '+';
+    const pad = (n) => String(n).padStart(2, '0');
+    const stamp = new Date(now.getTime() + offset * 60000).toISOString().slice(0, 19) + sign + pad(Math.floor(abs / 60)) + ':' + pad(abs % 60);
     return {
       external_id: 'SIM-' + now.getTime(), channel: v('sim-channel'), status: 'paid', currency: 'CNY',
       amount: Number(amount), created_at: stamp, urgent: false,

@@ -200,3 +200,28 @@ def test_inbox_page_and_header_count(app, db, client, login):
 
     client.post("/notifications/read", data={"csrf_token": csrf_token(client, "/notifications/")})
     assert 'data-testid="unread-count"' not in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("browser_language", "shown", "other"),
+    [("en-US,en;q=0.9", "Approval needed: order PO-1", "【待审批】订单 PO-1"),
+     ("zh-CN,zh;q=0.9", "【待审批】订单 PO-1", "Approval needed: order PO-1")],
+)  # fmt: skip
+def test_the_inbox_speaks_the_language_of_the_pages(
+    app, db, client, login, browser_language, shown, other
+):
+    """A user with no language setting reads the pages in the browser's language; the
+    notifications there are in the same language, not in the one chosen for email."""
+    approver(db, "ann")  # no locale set: email and chat go out in Chinese
+    start(db, approval_doc(assignees=[{"user": "ann"}]))
+    deliver_all(app)
+    login("ann", **{"Accept-Language": browser_language})
+    listing = client.get("/notifications/", headers={"Accept-Language": browser_language}).get_data(
+        as_text=True
+    )
+    assert shown in listing
+    assert other not in listing
+    with db.session() as s:
+        note = s.scalars(select(Notification)).one()
+    assert note.title == "【待审批】订单 PO-1"  # the email and chat language
+    assert note.in_language("en")[0] == "Approval needed: order PO-1"

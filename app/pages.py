@@ -1,0 +1,26 @@
+"""What the admin pages' form posts share: do the work, commit it or roll it back, say which."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, flash, redirect
+
+from .db import get_session
+from .errors import AppError
+
+
+def saved(work: Callable[[Any], Any], message: str | Callable[[Any], str], to: str) -> Response:
+    """Run ``work(db)``: committed with ``message`` flashed as a success (a callable gets the
+    work's result), or rolled back with the error's message. Then back to ``to``."""
+    db = get_session()
+    try:
+        result = work(db)
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+    else:
+        db.commit()
+        flash(message(result) if callable(message) else message, "success")
+    return redirect(to)
