@@ -1,7 +1,7 @@
 """In-app notifications keep their title and body in each page language.
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision = "0028"
-down_revision = "0025"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
