@@ -27,6 +27,13 @@ def _sign_in(page, live_server: str, name: str) -> None:
     page.wait_for_url(f"{live_server}/")
 
 
+def _language(page, locale: str) -> None:
+    """Li reads Chinese; the English round switches with the header's language button."""
+    if locale.startswith("en") and page.get_attribute("html", "lang") != "en":
+        page.click("button[name=lang][value=en]")
+        page.wait_for_selector("html[lang=en]")
+
+
 def _within(page, expression: str, since: float) -> float:
     """Wait for ``expression``; how long after ``since`` it held (fails past LIVE)."""
     wait_until(page, expression, timeout=LIVE * 1000 + 500)
@@ -116,3 +123,101 @@ def test_inbox_task_page_and_badges_follow_changes_made_elsewhere(app, live_serv
         li, "(document.querySelector('[data-testid=unread-count]') || {}).innerText === '1'", since
     )
     assert "1" in li.get_attribute(".bell", "aria-label")
+
+
+def test_reject_from_an_inbox_card_asks_for_the_reason_in_a_sheet(app, live_server, page_for):
+    db = get_db(app)
+    approver(db, "li", locale="zh")
+    run = start(db, approval_doc(checks=CHECKS), external_id="PO-R1")
+    page = page_for(**PHONE, locale="zh-CN")
+    _sign_in(page, live_server, "li")
+    page.goto(f"{live_server}/approvals/")
+    page.click("[data-testid=card-reject]")
+    sheet = page.locator("#ap-reject")
+    assert sheet.is_visible()
+    assert "驳回订单 PO-R1" in page.inner_text("#ap-reject-title")
+    box = sheet.bounding_box()
+    assert box["y"] + box["height"] >= PHONE["height"] - 1  # a bottom sheet on the phone
+    page.click("[data-testid=sheet-reject]")
+    assert page.locator("[data-testid=reject-hint]").is_visible()
+    assert "请填写驳回原因" in page.inner_text("[data-testid=reject-hint]")
+    assert page.evaluate("document.activeElement.id") == "ap-reject-reason"
+    assert run_of(db, run.id).status == "waiting"
+    screenshot(page, "approvals-reject-sheet-375-zh")
+    page.fill("#ap-reject-reason", "账期不符")
+    page.click("[data-testid=sheet-reject]")
+    page.wait_for_selector(".flash.success")
+    assert run_of(db, run.id).outcome == "refused"
+    assert _cards(page) == 0
+
+
+def _small_targets(page, selectors: list[str]) -> list[str]:
+    """Selectors with a visible element smaller than 44×44 px."""
+    return page.evaluate(
+        """(selectors) => selectors.flatMap((s) => [...document.querySelectorAll(s)]
+            .filter((e) => e.getClientRects().length)
+            .map((e) => [s, e.getBoundingClientRect()])
+            .filter(([, r]) => r.width < 44 || r.height < 44)
+            .map(([s, r]) => `${s} ${Math.round(r.width)}×${Math.round(r.height)}`))""",
+        selectors,
+    )
+
+
+INBOX_TARGETS = [".ap-tabs label", ".ap-check", ".ap-pick", ".ap-quick .btn", ".ap-bulkbar .btn",
+                 ".ap-bulkbar input", ".bell", ".ap-filters input[type=search]"]  # fmt: skip
+TASK_TARGETS = [".ap-back a", ".bell", "[data-testid=approve]", "[data-testid=reject]",
+                ".ap-delegate summary"]  # fmt: skip
+
+
+def test_phone_inbox_and_task_page_fit_the_thumb(app, live_server, page_for):
+    db = get_db(app)
+    approver(db, "li", locale="zh")
+    doc = approval_doc(checks=CHECKS, sla={"duration": "24h"})
+    runs = [start(db, doc, external_id=f"PO-{i}") for i in range(1, 7)]
+    for locale in ("zh-CN", "en-US"):
+        page = page_for(**PHONE, locale=locale)
+        _sign_in(page, live_server, "li")
+        _language(page, locale)
+        page.goto(f"{live_server}/approvals/")
+        lang = locale[:2]
+        screenshot(page, f"approvals-inbox-375-{lang}")
+        page.check(".ap-card:first-child .ap-pick input")  # the bulk bar shows
+        assert page.locator(".ap-bulkbar").is_visible()
+        assert _small_targets(page, INBOX_TARGETS) == []
+        # the bar never covers a card that has the focus, nor the last one
+        for link in page.locator(".ap-card-body").all():
+            link.focus()
+            covered = page.evaluate(
+                """(el) => { const r = el.getBoundingClientRect(), bar = document.querySelector('.ap-bulkbar').getBoundingClientRect();
+                   return r.bottom > bar.top && r.top < bar.bottom; }""",
+                link.element_handle(),
+            )
+            assert not covered, link.get_attribute("href")
+        screenshot(page, f"approvals-inbox-selected-375-{lang}")
+        # the choices show the keyboard focus
+        page.focus(".ap-tabs input[value=done]")
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowLeft")
+        outline = page.evaluate(
+            "getComputedStyle(document.activeElement.closest('label')).outlineStyle"
+        )
+        assert outline not in ("none", ""), outline
+
+        (task,) = tasks_of(db, runs[0].id)
+        page.goto(f"{live_server}/approvals/{task.task_key}")
+        assert _small_targets(page, TASK_TARGETS) == []
+        for button in ("approve", "reject"):  # on the first screen
+            box = page.locator(f"[data-testid={button}]").bounding_box()
+            assert box["y"] + box["height"] <= PHONE["height"], (button, box)
+        page.screenshot(
+            path=str(screenshot(page, f"approvals-task-375-{lang}")).replace(
+                ".png", "-first-screen.png"
+            )
+        )
+        page = page_for(**DESK, locale=locale)
+        _sign_in(page, live_server, "li")
+        _language(page, locale)
+        page.goto(f"{live_server}/approvals/")
+        screenshot(page, f"approvals-inbox-desktop-{lang}")
+        page.goto(f"{live_server}/approvals/{task.task_key}")
+        screenshot(page, f"approvals-task-desktop-{lang}")
