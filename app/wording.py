@@ -63,6 +63,8 @@ class _Field:
     en: tuple[str, ...]
     money: bool = False
     moment: bool = False
+    # The unified order status: its codes are shown by the status model's names.
+    status: bool = False
 
 
 _PART = re.compile(r"\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]|(\[\])|([^.\[\]]+)")
@@ -105,8 +107,9 @@ def _field(path: str) -> _Field:
         zh.append(str(schema.get("x-label-zh") or part))
         en.append(str(schema.get("x-label-en") or part.replace("_", " ")))
     return _Field(
-        tuple(zh), tuple(en), schema.get("x-format") == "money", schema.get("format") == "date-time"
-    )
+        tuple(zh), tuple(en), schema.get("x-format") == "money", schema.get("format") == "date-time",
+        status=parts == ["status"],
+    )  # fmt: skip
 
 
 def node_name(node: Mapping[str, Any], language: str) -> str:
@@ -167,6 +170,8 @@ class Wording:
             return self._duration(value)
         if isinstance(value, datetime):
             return clock.local(value)
+        if found is not None and found.status and isinstance(value, str):
+            return self._status(value)
         if found is not None and found.moment and isinstance(value, str):
             try:
                 return clock.local(datetime.fromisoformat(value.replace("Z", "+00:00")))
@@ -180,6 +185,14 @@ class Wording:
         if path and path.startswith("vars.") and isinstance(value, str):
             return f"`{value}`"  # a code an earlier step set (an action, a route)
         return str(value)
+
+    def _status(self, code: str) -> str:
+        from .status.services import states  # the status model reads app code: import late
+
+        info = states().get(code)
+        if info is None:
+            return f"`{code}`"  # a code the status model does not know stays a code
+        return info.en if self.language == "en" else info.zh
 
     def _duration(self, span: timedelta) -> str:
         seconds = int(span.total_seconds())

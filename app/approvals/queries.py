@@ -15,6 +15,7 @@ from ..models import (
     ApprovalTask,
     Flow,
     FlowVersion,
+    Notification,
     Order,
     Run,
     RunEvent,
@@ -219,6 +220,29 @@ def pending_count(db: Session, user: User) -> int:
         ApprovalTask.status == "pending", _visible(list(known.values()))
     )
     return int(db.scalar(query) or 0)
+
+
+def stamp(db: Session, user: User) -> tuple[Any, ...]:
+    """What the live approver pages and the nav badges show, in one statement: a new task takes
+    a new id, a decision, hand-over or comment adds an action, a withdrawn or decided task
+    leaves the pending count, and ``user``'s notifications come with new ids or get read.
+    The pages poll with the version of this and get an empty answer while it stays the same."""
+    mine = Notification.user_id == user.id
+    return tuple(
+        db.execute(
+            select(
+                select(func.max(ApprovalTask.id)).scalar_subquery(),
+                select(func.count(ApprovalTask.id))
+                .where(ApprovalTask.status == "pending")
+                .scalar_subquery(),
+                select(func.max(ApprovalAction.id)).scalar_subquery(),
+                select(func.max(Notification.id)).where(mine).scalar_subquery(),
+                select(func.count(Notification.id))
+                .where(mine, Notification.read_at.is_(None))
+                .scalar_subquery(),
+            )
+        ).one()
+    )
 
 
 def node_names(version: FlowVersion | None, language: str) -> dict[str, str]:

@@ -4,6 +4,7 @@ notifications."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import datetime
 from typing import Any
@@ -27,10 +28,10 @@ from werkzeug.wrappers import Response
 from .. import clock
 from ..db import get_db, get_session, in_transaction
 from ..errors import AppError, NotFoundError, PermissionDeniedError, ValidationError
-from ..models import FlowVersion, User, utcnow
+from ..models import ApprovalTask, FlowVersion, Order, Run, User, utcnow
 from ..notifications import links
 from ..notifications import services as notifications
-from ..security import can, current_user, permission_required
+from ..security import can, current_user, login_required, permission_required
 from ..urls import page_arg
 from . import queries, services
 from .device import device_label
@@ -76,31 +77,45 @@ def _viewer(task_key: str) -> tuple[User | None, str]:
     return None, ""
 
 
+def _version(*parts: object) -> str:
+    """A short fingerprint of what a live page shows (see :func:`queries.stamp`)."""
+    return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
+
+
+def _polled() -> bool:
+    """An htmx poll of a live page (it sends the version it shows as ``v``)."""
+    return bool(request.headers.get("HX-Request")) and "v" in request.args
+
+
 def _login_redirect() -> Response:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 @bp.get("/")
 @permission_required("approvals.decide")
-def inbox() -> str:
+def inbox() -> str | Response:
     db = get_session()
     user = _me()
     args = request.args
-    found = queries.inbox(
-        db,
-        user,
-        language=_language(),
-        show=args.get("show") if args.get("show") in ("done", "cc") else "pending",
-        search=args.get("q", "")[:64],
-        overdue_only=args.get("overdue") == "1",
-        everyone=args.get("all") == "1",
-        page=page_arg(args),
-        page_size=queries.PAGE_SIZE,
-    )
+    # The list polls every second; while no task, decision or notification changed, it gets
+    # an empty 204 after one statement and htmx keeps what it shows.
+    chosen = {
+        "show": args.get("show") if args.get("show") in ("done", "cc") else "pending",
+        "search": args.get("q", "")[:64],
+        "overdue_only": args.get("overdue") == "1",
+        "everyone": args.get("all") == "1",
+        "page": page_arg(args),
+    }
+    version = _version("inbox", _language(), chosen, queries.stamp(db, user))
+    if _polled() and args.get("v") == version:
+        return Response(status=204)
+    found = queries.inbox(db, user, language=_language(), page_size=queries.PAGE_SIZE, **chosen)
     template = (
         "approvals/_inbox.html" if request.headers.get("HX-Request") else "approvals/inbox.html"
     )
-    return render_template(template, rows=found.rows, found=found, args=args, now=utcnow())
+    return render_template(
+        template, rows=found.rows, found=found, args=args, now=utcnow(), version=version
+    )
 
 
 @bp.get("/<task_key>")
@@ -109,6 +124,11 @@ def detail(task_key: str) -> str | Response:
     if user is None:
         return _login_redirect()
     db = get_session()
+    # The page polls every second: an empty 204 while nothing changed, else its live part.
+    version = _version("task", task_key, queries.stamp(db, user))
+    polled = _polled()
+    if polled and request.args.get("v") == version:
+        return Response(status=204)
     task = services.get_task(db, task_key)
     view = queries.detail(db, user, task, language=_language())
     # Admins may read every task (and transfer it); others only theirs, one they acted on,
@@ -121,14 +141,24 @@ def detail(task_key: str) -> str | Response:
         and not services.may_read(db, user, task)
     ):
         return render_template("approvals/not_yours.html", task=task), 403
-    # A page read takes no write lock; its one write waits for the lock in a unit of its own.
-    in_transaction(get_db(), lambda unit: notifications.mark_task_read(unit, user, task_key))
-    return _detail_page(db, view, user, via)
+    if not polled:  # a page read takes no write lock; its one write waits in a unit of its own
+        in_transaction(get_db(), lambda unit: notifications.mark_task_read(unit, user, task_key))
+    return _detail_page(db, view, user, via, version=version, partial=polled)
 
 
-def _detail_page(db: Any, view: queries.Detail, user: User, via: str, link: str = "") -> str:
+def _detail_page(
+    db: Any,
+    view: queries.Detail,
+    user: User,
+    via: str,
+    link: str = "",
+    *,
+    version: str = "",
+    partial: bool = False,
+) -> str:
     """The approval page; ``link`` is the notification link it was opened with, unused yet:
-    its buttons then post to the link, which is used up by that tap."""
+    its buttons then post to the link, which is used up by that tap. With a ``version`` the
+    page stays live (polls); ``partial`` renders only its live part, for such a poll."""
     users = db.scalars(select(User).where(User.is_active.is_(True)).order_by(User.username))
     colleagues = [u for u in users if u.id != user.id]
     acting = view.task.status == "pending" and view.acting_for is not None
@@ -137,8 +167,9 @@ def _detail_page(db: Any, view: queries.Detail, user: User, via: str, link: str 
         names = queries.node_names(db.get(FlowVersion, view.run.flow_version_id), _language())
         targets["nodes"] = [(n, names.get(n, n)) for n, _name in targets["nodes"]]
     return render_template(
-        "approvals/detail.html", view=view, viewer=user, via=via, colleagues=colleagues,
-        now=utcnow(), link=link, targets=targets, info=services.is_info(view.task),
+        "approvals/_detail.html" if partial else "approvals/detail.html", view=view, viewer=user,
+        via=via, colleagues=colleagues, now=utcnow(), link=link, targets=targets,
+        info=services.is_info(view.task), version=version,
     )  # fmt: skip
 
 
@@ -174,12 +205,29 @@ def _act(task_key: str, work: Any) -> Response | tuple[str, int]:
         return render_template("approvals/not_yours.html"), 403
     except AppError as err:
         db.rollback()
-        flash(str(err.message), "error")
+        if request.form.get("back") == "inbox":  # say which order the refusal is about
+            flash(_("%(order)s: %(message)s", order=_order_of(db, task_key), message=err.message),
+                  "error")  # fmt: skip
+        else:
+            flash(str(err.message), "error")
     else:
         db.commit()
         for message, kind in done if isinstance(done, list) else [(done, "success")]:
             flash(message, kind)
+    if request.form.get("back") == "inbox":  # decided from the inbox list: back to the list
+        return redirect(url_for("approvals.inbox"))
     return redirect(url_for("approvals.detail", task_key=task_key))
+
+
+def _order_of(db: Any, task_key: str) -> str:
+    """The order number a task is about (its key when the task is gone)."""
+    found = db.scalar(
+        select(Order.external_id)
+        .join(Run, Run.order_id == Order.id)
+        .join(ApprovalTask, ApprovalTask.run_id == Run.id)
+        .where(ApprovalTask.task_key == task_key)
+    )
+    return str(found or task_key)
 
 
 def _signed_in(task_key: str) -> tuple[User | None, str]:
@@ -428,6 +476,19 @@ def _peek(token: str) -> str | None:
     return str(data.get("t")) if isinstance(data, dict) else None
 
 
+@bp.get("/badges")
+@login_required
+def badges() -> str | Response:
+    """The nav's badges (approvals waiting, unread notifications), polled every second by
+    every page: an empty 204 while nothing changed, else both badges (swapped out of band)."""
+    db = get_session()
+    user = _me()
+    version = _version("badges", queries.stamp(db, user))
+    if request.args.get("v") == version:
+        return Response(status=204)
+    return render_template("approvals/_badges.html", version=version)
+
+
 @bp.app_context_processor
 def _counts() -> dict[str, Any]:
     def pending_approvals() -> int:
@@ -438,7 +499,15 @@ def _counts() -> dict[str, Any]:
         user = current_user()
         return notifications.unread_count(get_session(), user) if user else 0
 
-    return {"pending_approvals": pending_approvals, "unread_notifications": unread_notifications}
+    def badges_version() -> str:
+        user = current_user()
+        return _version("badges", queries.stamp(get_session(), user)) if user else ""
+
+    return {
+        "pending_approvals": pending_approvals,
+        "unread_notifications": unread_notifications,
+        "badges_version": badges_version,
+    }
 
 
 @bp.app_template_filter("countdown")

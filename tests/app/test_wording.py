@@ -25,6 +25,10 @@ CASES = [
     ('ref.inventory["GZ"]["SKU-1"] >= order.lines[0].qty',
      {"ref.inventory['GZ']['SKU-1']": 0, "order.lines[0].qty": 2}, "zh",
      ["库存（GZ · SKU-1） 0 ≥ 订单行数量 2 ✗"]),
+    # order states by the status model's names, never their codes; an unknown code as code
+    ('order.status == "paid"', {"order.status": "shipped"}, "zh", ["订单状态 已发货 = 已付款 ✗"]),
+    ('order.status in ["paid", "confirmed"]', {"order.status": "paid"}, "en",
+     ["Order status Paid is one of Paid, `confirmed` ✓"]),
     # arithmetic cannot be said clause by clause: the values it read instead
     ("order.amount * 2 > 10000", {"order.amount": Decimal("8600")}, "en", ["Order amount ¥8,600.00"]),
 ]  # fmt: skip

@@ -92,7 +92,7 @@ def test_bulk_approval_from_the_inbox_on_a_phone(app, live_server, page_for):
     assert page.locator(".ap-card").count() == 3
     assert _overflow(page) <= 0
     page.check("[data-select-all]")
-    page.uncheck(f".ap-pick[value='{tasks_of(db, runs[2].id)[0].task_key}']")
+    page.uncheck(f".ap-pick input[value='{tasks_of(db, runs[2].id)[0].task_key}']")
     screenshot(page, "approvals-inbox-bulk-375")
     page.click("[data-testid=bulk-approve]")
     page.wait_for_selector(".flash.success")
