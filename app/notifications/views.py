@@ -35,15 +35,6 @@ def index() -> str:
     return render_template("notifications/index.html", notes=services.recent(get_session(), user))
 
 
-@bp.get("/notifications/count")
-@login_required
-def count() -> str:
-    user = _me()
-    return render_template(
-        "notifications/_count.html", unread=services.unread_count(get_session(), user)
-    )
-
-
 @bp.post("/notifications/read")
 @login_required
 def read() -> Response:
