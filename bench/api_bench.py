@@ -94,6 +94,7 @@ from app.flows import services as flows  # noqa: E402
 from app.inventory import services as inventory  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import FlowVersion, InventoryItem, Run  # noqa: E402
+from app.org import services as org  # noqa: E402
 from app.reference import services as reference  # noqa: E402
 from app.runs import outbox  # noqa: E402
 from app.signing import sign  # noqa: E402
@@ -135,6 +136,8 @@ def _prepare(url: str, instance: str) -> tuple[str, str]:
                 continue
             key_field = "sku" if name == "catalog" else "id"
             reference.upsert_rows(db, reference.ensure_table(db, name, key_field=key_field), rows)
+        # The flow's approval node is assigned to this business role.
+        org.create_role(db, None, key="finance", name_zh="财务", name_en="Finance")
         flows.import_flow(db, None, doc, publish_now=True)
         db.execute(update(InventoryItem).where(InventoryItem.on_hand > 0).values(on_hand=10**9))
         outbox.add_allowed_host(db, "bench", "127.0.0.1")
