@@ -199,9 +199,13 @@ def channel_deliveries(channel_id: int) -> str:
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows, total = deliveries.recent(db, channel.id, outcome=outcome, page=page)
     pages = max((total + deliveries.PAGE - 1) // deliveries.PAGE, 1)
+    ids = {r.order_id for r in rows if r.order_id is not None}
+    names = db.execute(select(Order.id, Order.external_id).where(Order.id.in_(ids))) if ids else []
+    order_names = {order_id: external_id for order_id, external_id in names}
     return render_template(
         "admin/channel_deliveries.html", channel=channel, rows=rows, total=total, page=page,
         pages=pages, outcome=outcome if outcome in OUTCOMES else None, outcomes=OUTCOMES,
+        order_names=order_names,
         reasons=REASONS, days=current_app.config["CHANNEL_DELIVERY_DAYS"],
         keep=current_app.config["CHANNEL_DELIVERY_KEEP"],
     )  # fmt: skip

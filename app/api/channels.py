@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, request
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from .. import ratelimit
@@ -19,7 +20,7 @@ from ..channels.protocols import PROTOCOLS, GenericHmac, Message, Protocol
 from ..db import get_db, release_session
 from ..errors import ValidationError
 from ..jsonbody import parse_json
-from ..models import Channel, utcnow
+from ..models import Channel, ChannelDelivery, utcnow
 from ..orders import intake
 from ._blueprint import bp
 from ._http import group_commit, raw_body, reply, transact
@@ -137,8 +138,8 @@ def _log(db: Session, items: Sequence[_Order], received: Sequence[intake.Receive
     """Keep each delivery in the channel's delivery log with the order it became, in the
     transaction that stores the orders."""
     now = utcnow()
-    db.add_all(
-        deliveries.logged(
+    rows = [
+        deliveries.log_row(
             item.channel_id,
             item.message,
             deliveries.CREATED if got.created else deliveries.DUPLICATE,
@@ -146,7 +147,8 @@ def _log(db: Session, items: Sequence[_Order], received: Sequence[intake.Receive
             now,
         )
         for item, got in zip(items, received, strict=True)
-    )
+    ]
+    db.execute(insert(ChannelDelivery), rows)  # one statement for the group
 
 
 def _order_each(item: _Order) -> intake.Received:

@@ -106,18 +106,26 @@ def logged(
     channel_id: int, message: Message, effect: str, order: Order | None, now: datetime
 ) -> ChannelDelivery:
     """The delivery log's row of an accepted message (not added to any session)."""
-    return ChannelDelivery(
-        channel_id=channel_id,
-        delivery_id=message.delivery_id,
-        topic=message.topic,
-        platform_topic=message.platform_topic[:64],
-        status=effect,
-        reason="",
-        problems=[],
-        payload=message.payload,
-        order_id=order.id if order is not None else None,
-        received_at=now,
-    )
+    return ChannelDelivery(**log_row(channel_id, message, effect, order, now))
+
+
+def log_row(
+    channel_id: int, message: Message, effect: str, order: Order | None, now: datetime
+) -> dict[str, Any]:
+    """The delivery log's row of an accepted message, as column values (for one INSERT of
+    a group's rows)."""
+    return {
+        "channel_id": channel_id,
+        "delivery_id": message.delivery_id,
+        "topic": message.topic,
+        "platform_topic": message.platform_topic[:64],
+        "status": effect,
+        "reason": "",
+        "problems": [],
+        "payload": message.payload,
+        "order_id": order.id if order is not None else None,
+        "received_at": now,
+    }
 
 
 def _external_id(channel: Channel, payload: Any) -> str | None:

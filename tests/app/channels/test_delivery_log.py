@@ -212,6 +212,7 @@ def test_the_delivery_list_pages_and_filters_by_outcome(app, client, make_user, 
     base = f"/admin/outbox/channels/{channel_id}/deliveries"
     everything = client.get(base).get_data(as_text=True)
     assert everything.count('data-outcome="') == 3
+    assert everything.count(">9100</a>") == 2  # the order by its number, for both rows
     dupes = client.get(f"{base}?outcome=duplicate").get_data(as_text=True)
     assert dupes.count('data-outcome="duplicate"') == 1 and 'data-outcome="held"' not in dupes
     with get_db(app).session() as db:
