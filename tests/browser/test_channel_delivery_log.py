@@ -13,6 +13,7 @@ from app.channels import services as channels
 from app.db import get_db, in_transaction
 
 from .conftest import screenshot
+from .test_language_crawl import VISIBLE_TEXT, english_in
 
 SECRET = "shpss_browser_log_0123456789"
 DRAFT = {
@@ -33,16 +34,24 @@ def _deliver(client, payload: dict, delivery: str):
 
 def _sign_in(page, base: str) -> None:
     page.goto(f"{base}/login")
-    page.fill("input[name=username]", "ops")
+    page.fill("input[name=username]", "ops_lead")
     page.fill("input[name=password]", "correct-horse")
     page.click("button[type=submit].btn")
     page.wait_for_url(f"{base}/")
 
 
+def _no_english(page, lang: str) -> None:
+    """The Chinese pages carry no English outside codes (as the language crawl checks)."""
+    if lang == "zh":
+        # The shipped Shopify mapping's warning names the customer id it stores: guest.
+        texts = [t.replace("guest", "") for t in page.evaluate(VISIBLE_TEXT)]
+        assert english_in(texts) == []
+
+
 def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page_for, make_user):
     channel_id = in_transaction(get_db(app), lambda db: channels.create_channel(
         db, None, key="shop", kind="shopify", order_channel="shopify", secret=SECRET).id)  # fmt: skip
-    make_user("ops", roles=("admin",))
+    make_user("ops_lead", roles=("admin",))
     client = app.test_client()
     order_id = _deliver(client, DRAFT, "log-1").json["id"]
     assert _deliver(client, DRAFT, "log-1").status_code == 200
@@ -63,6 +72,7 @@ def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page
         assert ("重复推送" if lang == "zh" else "redelivery") in log
         assert page.locator("[data-testid=delivery-log] tbody tr").count() == 3
         screenshot(page, f"channel-delivery-log-{lang}")
+        _no_english(page, lang)
         page.goto(f"{live_server}/admin/outbox/deliveries/{first.id}")
         assert page.locator("[data-testid=delivery-order]").get_attribute("href") == (
             f"/orders/{order_id}"
@@ -71,6 +81,7 @@ def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page
         assert ("按访客 guest 处理" if lang == "zh" else "stored as guest") in warnings
         assert '"id": 7101' in page.locator("[data-testid=delivery-payload]").inner_text()
         screenshot(page, f"channel-delivery-page-{lang}")
+        _no_english(page, lang)
         page.goto(f"{live_server}/admin/outbox/deliveries/{held['held_delivery']}")
         assert "/currency" in page.locator("[data-testid=delivery-problems]").inner_text()
         page.goto(f"{live_server}/admin/outbox/channels/{channel_id}/mapping")
@@ -80,5 +91,6 @@ def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page
         trial = page.locator(f"[data-testid=trial-{held['held_delivery']}]")
         assert trial.get_attribute("data-ok") == "yes" and "7102" in trial.inner_text()
         screenshot(page, f"channel-mapping-trials-{lang}")
+        _no_english(page, lang)
     with get_db(app).session() as db:
         assert channels.get_channel(db, "shop").mapping == {}  # tried, not saved
