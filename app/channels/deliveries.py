@@ -5,6 +5,10 @@ A real platform retries a refused webhook a few times and then stops, losing the
 OrderFlow. So a delivery OrderFlow cannot use yet (the mapping failed, the order it names is
 unknown) is stored with its payload and answered as received; the integrations page lists
 it, the admin fixes the channel's mapping and replays it.
+
+Every accepted message is kept too, in the same transaction as what it became (the
+delivery log, ``ChannelDelivery``), pruned by :func:`prune`. Deduplication is not the log's:
+an order is stored once per (channel, external id), a status event once per event id.
 """
 
 from __future__ import annotations
