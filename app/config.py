@@ -69,6 +69,10 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "WTF_CSRF_SSL_STRICT": False,
         "BABEL_DEFAULT_LOCALE": "zh",
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+        # The channel delivery log: days kept, and at most this many rows per channel
+        # (held deliveries stay until handled).
+        "CHANNEL_DELIVERY_DAYS": int(env.get("ORDERFLOW_CHANNEL_DELIVERY_DAYS", "30")),
+        "CHANNEL_DELIVERY_KEEP": int(env.get("ORDERFLOW_CHANNEL_DELIVERY_KEEP", "20000")),
         "LOGIN_MAX_FAILURES": int(env.get("ORDERFLOW_LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCK_SECONDS": int(env.get("ORDERFLOW_LOGIN_LOCK_SECONDS", "900")),
         "TESTING": False,

@@ -99,5 +99,5 @@ def init_app(app: Flask) -> None:
     app.extensions["orderflow.queue"] = huey
     _state["app"] = app
     from . import tasks  # noqa: F401  (registers the task functions on huey)
-    from .channels import tasks as pull_tasks  # noqa: F401
+    from .channels import tasks as channel_tasks  # noqa: F401
     from .runs import tasks as run_tasks  # noqa: F401

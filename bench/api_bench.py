@@ -1,7 +1,8 @@
 """API benchmark: orders in through a real WSGI server, on SQLite and on PostgreSQL.
 
     .venv/bin/python bench/api_bench.py [--seconds 15]
-                                        [--scenario single|batch|channel|shopify|status|both]
+                                        [--scenario single|batch|channel|status|both]
+                                        [--signature shopify|orderflow]
                                         [--workers W] [--threads T] [--connections C]
                                         [--batch N] [--idempotency-keys] [--status-orders N]
                                         [--skip-pg] [--skip-sqlite]
@@ -13,11 +14,14 @@ It runs two scenarios (``--scenario``, ``both`` by default), each on both databa
   transaction, see ``app/orders/grouped.py``);
 * ``batch``: 20 orders per ``POST /api/v1/orders/batch``, 3 connections, gunicorn 3 workers
   x 2 threads (an ERP or a queue consumer sending what it has);
-* ``channel`` (only when asked for): one signed Taobao-style trade per
-  ``POST /api/v1/channels/<key>/webhook``, set up as ``single`` (signature checked, receipt
-  kept, payload mapped to the canonical order, then the same intake);
-* ``shopify`` (only when asked for): the same with a ``shopify`` channel receiving Shopify's
-  own orders/create webhooks, signed with ``X-Shopify-Hmac-Sha256`` (no relay re-signing);
+* ``channel`` (only when asked for): one signed delivery per
+  ``POST /api/v1/channels/<key>/webhook``, set up as ``single`` (signature checked, payload
+  mapped to the canonical order, then the same intake, the delivery kept in the channel's
+  delivery log). With ``--signature shopify`` (the default) a ``shopify`` channel receives
+  Shopify's own orders/create webhooks, signed with ``X-Shopify-Hmac-Sha256`` and named by
+  ``X-Shopify-Webhook-Id`` (no relay re-signing); with ``--signature orderflow`` a
+  Taobao-style channel receives trades signed with ``X-OrderFlow-Signature`` (receipt kept
+  against replays);
 * ``status`` (only when asked for): status events that start runs, set up as ``single``.
   Untimed, it creates orders through the batch API; timed, it posts one ERP ``PAID`` event
   per order to ``POST /api/v1/status-events`` (the order moves to paid, which fires
@@ -94,6 +98,7 @@ from app.flows import services as flows  # noqa: E402
 from app.inventory import services as inventory  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import FlowVersion, InventoryItem, Run  # noqa: E402
+from app.org import services as org  # noqa: E402
 from app.reference import services as reference  # noqa: E402
 from app.runs import outbox  # noqa: E402
 from app.signing import sign  # noqa: E402
@@ -135,6 +140,8 @@ def _prepare(url: str, instance: str) -> tuple[str, str]:
                 continue
             key_field = "sku" if name == "catalog" else "id"
             reference.upsert_rows(db, reference.ensure_table(db, name, key_field=key_field), rows)
+        # The flow's approval node is assigned to this business role.
+        org.create_role(db, None, key="finance", name_zh="财务", name_en="Finance")
         flows.import_flow(db, None, doc, publish_now=True)
         db.execute(update(InventoryItem).where(InventoryItem.on_hand > 0).values(on_hand=10**9))
         outbox.add_allowed_host(db, "bench", "127.0.0.1")
@@ -394,8 +401,8 @@ async def _status_lag(port: int, key: str, order_ids: list[int], count: int) -> 
 def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="of-api-bench-") as instance:
         key, channel_secret = _prepare(url, instance)
-        secret = channel_secret if args.channel else None
-        native = getattr(args, "native", False)
+        native = args.channel and args.signature == "shopify"
+        secret = channel_secret if args.channel and not native else None
         server = Server(url, instance, args.workers, args.threads)
         try:
             # Warm-up: every worker compiles the flow and fills its caches once.
@@ -437,9 +444,9 @@ def measure(label: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     how = "one order per request" if args.batch == 1 else f"{args.batch} orders per request"
     if args.batch == 1 and args.idempotency_keys:
         how += " with an Idempotency-Key"
-    if args.channel:
-        how = "one signed Taobao-style delivery per channel webhook request"
-    if getattr(args, "native", False):
+    if args.channel and not native:
+        how = "one Taobao-style delivery per channel webhook request, X-OrderFlow-Signature"
+    if native:
         how = "one Shopify orders/create webhook per request, signed the Shopify way"
     print(f"\n== {label}: gunicorn {args.workers} workers x {args.threads} threads, "
           f"{args.connections} connections, {how}, {args.seconds:.0f} s")  # fmt: skip
@@ -666,9 +673,8 @@ SCENARIOS = {
         "channel": False,
         "status": False,
     },  # fmt: skip
+    # Channel webhooks, signed the platform's way or OrderFlow's (``--signature``).
     "channel": {**_SINGLE, "channel": True, "status": False},
-    # The same, from a platform kind verifying the platform's own signature.
-    "shopify": {**_SINGLE, "channel": False, "status": False, "native": True},
     # Status events come one per request, like channel webhooks: the same server shape.
     "status": {**_SINGLE, "channel": False, "status": True},
 }
@@ -695,8 +701,10 @@ def main() -> None:
     parser.add_argument("--scenario", choices=[*SCENARIOS, "both"], default="both",
                         help="single: one order per request; batch: 20 per request; "
                              "channel: one signed delivery per channel webhook request; "
-                             "shopify: one Shopify-signed orders/create webhook per request; "
                              "status: status events that start runs")  # fmt: skip
+    parser.add_argument("--signature", choices=["shopify", "orderflow"], default="shopify",
+                        help="channel scenario: Shopify's own X-Shopify-Hmac-Sha256 and "
+                             "X-Shopify-Webhook-Id (default), or X-OrderFlow-Signature")  # fmt: skip
     parser.add_argument("--workers", type=int)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--connections", type=int)

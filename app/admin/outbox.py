@@ -9,6 +9,7 @@ from typing import Any
 import simplejson
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -19,7 +20,7 @@ from ..channels import services as channels
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
 from ..jsonbody import parse_json
-from ..models import AllowedHost, Channel
+from ..models import AllowedHost, Channel, Order
 from ..runs import outbox
 from ..runs.delivery_reasons import reason_text
 from ..security import current_user, permission_required
@@ -165,18 +166,24 @@ def channel_mapping(channel_id: int) -> tuple[str, int] | str | Response:
     problems: list[dict[str, Any]] = []
     message = ""
     result = None
+    trials = None
     if request.method == "POST":
         try:
             override = _parse(text or "{}", "/mapping")
-            if form.get("action") == "save":
+            if form.get("action") == "try_stored":
+                trials = deliveries.try_on_stored(db, channel, override, limit=TRY_LIMIT)
+                trials = [_shown(t) for t in trials]
+                db.rollback()  # trying saves nothing
+            elif form.get("action") == "save":
                 channels.set_mapping(db, channel, override)
                 db.commit()
                 flash(_("Mapping of %(key)s saved.", key=channel.key), "success")
                 return redirect(url_for("outbox_admin.channel_mapping", channel_id=channel.id))
-            order, key = channels.try_mapping(
-                db, channel, override, _parse(payload_text, "/payload")
-            )
-            result = {"order": _pretty(order), "dedup_key": key}
+            else:
+                order, key = channels.try_mapping(
+                    db, channel, override, _parse(payload_text, "/payload")
+                )
+                result = {"order": _pretty(order), "dedup_key": key}
         except AppError as err:
             db.rollback()
             message, problems = str(err.message), list(err.details or [])
@@ -184,8 +191,108 @@ def channel_mapping(channel_id: int) -> tuple[str, int] | str | Response:
     return render_template(
         "admin/channel_mapping.html", channel=channel, text=text, payload=payload_text,
         shipped=_pretty(mapping.shipped(channel.kind)), result=result, message=message,
-        problems=problems,
+        problems=problems, trials=trials, outcomes=OUTCOMES, try_limit=TRY_LIMIT,
+        held_count=deliveries.held_count(db, channel.id),
     ), status  # fmt: skip
+
+
+def _fields(data: dict[str, Any]) -> dict[str, Any]:
+    """An order's fields without its warnings (shown on their own, in the reader's language)."""
+    return {k: v for k, v in data.items() if k != "intake_warnings"}
+
+
+def _shown(trial: deliveries.Trial) -> dict[str, Any]:
+    """A trial as the mapping page shows it (read before the session is rolled back)."""
+    order = trial.order or {}
+    d = trial.delivery
+    return {
+        "id": d.id, "status": d.status, "topic": d.platform_topic or d.topic,
+        "received_at": d.received_at, "skipped": trial.skipped, "problems": trial.problems,
+        "existing": {"id": trial.existing.id, "external_id": trial.existing.external_id}
+        if trial.existing is not None else None,
+        "order": trial.order is not None, "external_id": order.get("external_id"),
+        "amount": order.get("amount"), "currency": order.get("currency"),
+        "customer": (order.get("customer") or {}).get("id"),
+        "lines": len(order.get("lines") or order.get("items") or []),
+        "warnings": order.get("intake_warnings") or [],
+        "json": _pretty(_fields(order)) if order else "",
+    }  # fmt: skip
+
+
+# What a delivery became, in the words of the integrations page.
+OUTCOMES = {
+    deliveries.CREATED: _l("New order"),
+    deliveries.DUPLICATE: _l("Order received before (redelivery)"),
+    deliveries.STATUS: _l("Status change of an order"),
+    deliveries.DUPLICATE_STATUS: _l("Status change received before"),
+    deliveries.IGNORED: _l("Not used (a message OrderFlow does not act on)"),
+    deliveries.HELD: _l("Held: waiting for a mapping fix"),
+    deliveries.REPLAYED: _l("Replayed after a fix"),
+    deliveries.DISMISSED: _l("Dismissed"),
+}
+REASONS = {
+    "unknown_order": _l("The order it names has not arrived yet"),
+    "mapping_failed": _l("The mapping cannot read it"),
+    "invalid_order": _l("Not a valid order"),
+}
+TRY_LIMIT = 20
+
+
+@bp.get("/channels/<id:channel_id>/deliveries")
+@permission_required("channels.manage")
+def channel_deliveries(channel_id: int) -> str:
+    """A channel's delivery log: every signed delivery and what it became, newest first."""
+    db = get_session()
+    channel = _channel(channel_id)
+    outcome = request.args.get("outcome") or None
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows, total = deliveries.recent(db, channel.id, outcome=outcome, page=page)
+    pages = max((total + deliveries.PAGE - 1) // deliveries.PAGE, 1)
+    ids = {r.order_id for r in rows if r.order_id is not None}
+    names = db.execute(select(Order.id, Order.external_id).where(Order.id.in_(ids))) if ids else []
+    order_names = {order_id: external_id for order_id, external_id in names}
+    return render_template(
+        "admin/channel_deliveries.html", channel=channel, rows=rows, total=total, page=page,
+        pages=pages, outcome=outcome if outcome in OUTCOMES else None, outcomes=OUTCOMES,
+        order_names=order_names,
+        reasons=REASONS, days=current_app.config["CHANNEL_DELIVERY_DAYS"],
+        keep=current_app.config["CHANNEL_DELIVERY_KEEP"],
+    )  # fmt: skip
+
+
+@bp.get("/deliveries/<id:delivery_id>")
+@permission_required("channels.manage")
+def delivery(delivery_id: int) -> str:
+    """One delivery: its payload as received beside the order it became, or what held it."""
+    db = get_session()
+    row = deliveries.get(db, delivery_id)
+    channel = _channel(row.channel_id)
+    order = db.get(Order, row.order_id) if row.order_id is not None else None
+    return render_template(
+        "admin/channel_delivery.html", channel=channel, d=row, order=order,
+        payload=_pretty(row.payload), order_data=_pretty(_fields(order.data)) if order else "",
+        warnings=(order.data.get("intake_warnings") or []) if order else [],
+        outcomes=OUTCOMES, reasons=REASONS,
+    )  # fmt: skip
+
+
+@bp.post("/channels/<id:channel_id>/replay-held")
+@permission_required("channels.manage")
+def replay_held(channel_id: int) -> Response:
+    """Replay every held delivery of the channel with its mapping as it is now."""
+    db = get_session()
+    channel = _channel(channel_id)
+    done, failed = deliveries.replay_held(db, channel.id)
+    db.commit()
+    flash(
+        _("%(done)d held deliveries of %(key)s replayed; %(failed)d still fail.",
+          done=done, key=channel.key, failed=failed),
+        "success" if not failed else "error",
+    )  # fmt: skip
+    back = request.form.get("next")
+    if back == "mapping":
+        return redirect(url_for("outbox_admin.channel_mapping", channel_id=channel.id))
+    return redirect(url_for("outbox_admin.channel_deliveries", channel_id=channel.id))
 
 
 def _parse(text: str, where: str) -> Any:

@@ -5,16 +5,20 @@ A real platform retries a refused webhook a few times and then stops, losing the
 OrderFlow. So a delivery OrderFlow cannot use yet (the mapping failed, the order it names is
 unknown) is stored with its payload and answered as received; the integrations page lists
 it, the admin fixes the channel's mapping and replays it.
+
+Every accepted message is kept too, in the same transaction as what it became (the
+delivery log, ``ChannelDelivery``), pruned by :func:`prune`. Deduplication is not the log's:
+an order is stored once per (channel, external id), a status event once per event id.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import ConflictError, NotFoundError, ValidationError
@@ -34,6 +38,18 @@ CODES = {
     "refunded": "REFUNDED",
 }
 HELD, REPLAYED, DISMISSED = "held", "replayed", "dismissed"
+# What an accepted delivery became, as the delivery log keeps it (``status``): a new order,
+# an order seen before, a status event (or one seen before), or a message OrderFlow does not
+# use. Held deliveries keep their own lifecycle (held → replayed or dismissed).
+CREATED, DUPLICATE, STATUS, DUPLICATE_STATUS, IGNORED = (
+    "created",
+    "duplicate",
+    "status",
+    "duplicate_status",
+    "ignored",
+)
+OUTCOMES = (CREATED, DUPLICATE, STATUS, DUPLICATE_STATUS, IGNORED, HELD, REPLAYED, DISMISSED)
+_HOLDING = (HELD, REPLAYED, DISMISSED)
 _SHIPPED = ("shipped", "customs_cleared", "delivered", "signed", "returned")
 
 
@@ -69,6 +85,7 @@ def hold(
             select(ChannelDelivery).where(
                 ChannelDelivery.channel_id == channel.id,
                 ChannelDelivery.delivery_id == message.delivery_id,
+                ChannelDelivery.status.in_(_HOLDING),
             )
         ).first()
         if seen is not None:
@@ -87,6 +104,32 @@ def hold(
     db.add(row)
     db.flush()
     return row
+
+
+def logged(
+    channel_id: int, message: Message, effect: str, order: Order | None, now: datetime
+) -> ChannelDelivery:
+    """The delivery log's row of an accepted message (not added to any session)."""
+    return ChannelDelivery(**log_row(channel_id, message, effect, order, now))
+
+
+def log_row(
+    channel_id: int, message: Message, effect: str, order: Order | None, now: datetime
+) -> dict[str, Any]:
+    """The delivery log's row of an accepted message, as column values (for one INSERT of
+    a group's rows)."""
+    return {
+        "channel_id": channel_id,
+        "delivery_id": message.delivery_id,
+        "topic": message.topic,
+        "platform_topic": message.platform_topic[:64],
+        "status": effect,
+        "reason": "",
+        "problems": [],
+        "payload": message.payload,
+        "order_id": order.id if order is not None else None,
+        "received_at": now,
+    }
 
 
 def _external_id(channel: Channel, payload: Any) -> str | None:
@@ -134,7 +177,15 @@ def apply_status(db: Session, channel: Channel, message: Message, now: datetime)
 
 
 def handle(db: Session, channel: Channel, message: Message, now: datetime) -> Outcome:
-    """One message of a verified delivery, in the caller's transaction. No commit."""
+    """One message of a verified delivery, in the caller's transaction, kept in the
+    delivery log with what it became. No commit."""
+    outcome = _handle(db, channel, message, now)
+    if outcome.effect != HELD:
+        db.add(logged(channel.id, message, outcome.effect, outcome.order, now))
+    return outcome
+
+
+def _handle(db: Session, channel: Channel, message: Message, now: datetime) -> Outcome:
     if message.topic in ("updated", "ignored"):
         return Outcome("ignored")
     if message.topic in CODES:
@@ -159,10 +210,66 @@ def held(db: Session, channel_id: int | None = None, *, limit: int = 50) -> list
     return list(db.scalars(query.order_by(ChannelDelivery.id.desc()).limit(limit)))
 
 
+PAGE = 50
+
+
+def recent(
+    db: Session, channel_id: int, *, outcome: str | None = None, page: int = 1, per_page: int = PAGE
+) -> tuple[list[ChannelDelivery], int]:
+    """One page of a channel's delivery log, newest first, and how many rows match."""
+    where = [ChannelDelivery.channel_id == channel_id]
+    if outcome in OUTCOMES:
+        where.append(ChannelDelivery.status == outcome)
+    total = db.scalar(select(func.count()).select_from(ChannelDelivery).where(*where)) or 0
+    rows = db.scalars(
+        select(ChannelDelivery)
+        .where(*where)
+        .order_by(ChannelDelivery.id.desc())
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    )
+    return list(rows), total
+
+
+def prune(db: Session, *, now: datetime, days: int, keep: int) -> int:
+    """Forget logged deliveries older than ``days`` and, per channel, all but the newest
+    ``keep``; deliveries still held wait for the admin whatever their age. No commit."""
+    cutoff = now - timedelta(days=days)
+    gone = db.execute(
+        delete(ChannelDelivery).where(
+            ChannelDelivery.status != HELD, ChannelDelivery.received_at < cutoff
+        )
+    ).rowcount
+    for channel_id in db.scalars(select(Channel.id)):
+        oldest_kept = db.scalar(
+            select(ChannelDelivery.id)
+            .where(ChannelDelivery.channel_id == channel_id)
+            .order_by(ChannelDelivery.id.desc())
+            .offset(keep - 1)
+            .limit(1)
+        )
+        if oldest_kept is None:
+            continue
+        gone += db.execute(
+            delete(ChannelDelivery).where(
+                ChannelDelivery.channel_id == channel_id,
+                ChannelDelivery.id < oldest_kept,
+                ChannelDelivery.status != HELD,
+            )
+        ).rowcount
+    return gone
+
+
+def held_count(db: Session, channel_id: int) -> int:
+    """How many deliveries of the channel wait for a fix."""
+    where = (ChannelDelivery.channel_id == channel_id, ChannelDelivery.status == HELD)
+    return db.scalar(select(func.count()).select_from(ChannelDelivery).where(*where)) or 0
+
+
 def get(db: Session, delivery_id: int) -> ChannelDelivery:
     row = db.get(ChannelDelivery, delivery_id)
     if row is None:
-        raise NotFoundError(_l("There is no held delivery %(id)s.", id=delivery_id))
+        raise NotFoundError(_l("There is no delivery %(id)s.", id=delivery_id))
     return row
 
 
@@ -173,12 +280,13 @@ def replay(db: Session, delivery_id: int, *, now: datetime | None = None) -> Out
     now = now or utcnow()
     row = get(db, delivery_id)
     if row.status != HELD:
-        raise ConflictError(
-            _l("This delivery was already replayed.")
-            if row.status == REPLAYED
-            else _l("This delivery was dismissed."),
-            code="not_held",
-        )
+        if row.status == REPLAYED:
+            text = _l("This delivery was already replayed.")
+        elif row.status == DISMISSED:
+            text = _l("This delivery was dismissed.")
+        else:
+            text = _l("This delivery was not held: it already became an order or an event.")
+        raise ConflictError(text, code="not_held")
     channel = db.get(Channel, row.channel_id)
     message = Message(row.delivery_id, row.topic, row.payload, row.platform_topic)
     if row.topic in CODES:
@@ -204,3 +312,94 @@ def dismiss(db: Session, delivery_id: int) -> None:
     if row.status == HELD:
         row.status = DISMISSED
         db.flush()
+
+
+@dataclass
+class Trial:
+    """What one stored delivery would become with a mapping being edited."""
+
+    delivery: ChannelDelivery
+    order: dict[str, Any] | None = None
+    # The stored order it is (an order created before, or the order a status names).
+    existing: Order | None = None
+    problems: list[dict[str, Any]] | None = None
+    skipped: bool = False
+
+
+def try_on_stored(db: Session, channel: Channel, override: Any, *, limit: int = 20) -> list[Trial]:
+    """Run ``override`` (checked, not saved) over the channel's last ``limit`` stored
+    deliveries: per delivery the order it would become or the problems. Nothing is written;
+    the caller rolls back."""
+    from ..orders import schema
+
+    rules = mappings.effective(channel.kind, mappings.check_override(override))
+    rows = db.scalars(
+        select(ChannelDelivery)
+        .where(ChannelDelivery.channel_id == channel.id, ChannelDelivery.status != DISMISSED)
+        .order_by(ChannelDelivery.id.desc())
+        .limit(max(1, min(limit, 200)))
+    )
+    trials = []
+    for row in rows:
+        trial = Trial(row)
+        trials.append(trial)
+        if row.topic in CODES:
+            spec = rules["fields"].get("external_id")
+            try:
+                value = mappings.value_of(spec, row.payload) if spec else None
+            except mappings.MappingProblem as problem:
+                trial.problems = [_problem(problem)]
+                continue
+            if value is not None:
+                trial.existing = intake.find_order(
+                    db, channel=channel.order_channel, external_id=str(value)
+                )
+            if trial.existing is None:
+                trial.problems = [
+                    {
+                        "path": "/external_id",
+                        "message": f"no order {value or '?'} from channel {channel.key} yet",
+                        "message_zh": f"渠道 {channel.key} 还没有订单 {value or '?'}",
+                    }
+                ]
+            continue
+        if row.topic != "created":
+            trial.skipped = True
+            continue
+        try:
+            order = mappings.to_order(rules, row.payload, channel=channel.order_channel)
+            schema.validate(db, order)
+        except ValidationError as err:
+            trial.problems = list(err.details or []) or [{"path": "/", "message": str(err.message)}]
+            continue
+        trial.order = order
+        trial.existing = intake.find_order(
+            db, channel=channel.order_channel, external_id=str(order.get("external_id"))
+        )
+    return trials
+
+
+def _problem(problem: mappings.MappingProblem) -> dict[str, Any]:
+    return {"path": problem.path, "message": problem.message, "message_zh": problem.message_zh}
+
+
+def replay_held(db: Session, channel_id: int, *, now: datetime | None = None) -> tuple[int, int]:
+    """Replay every held delivery of a channel, each on its own (one still failing stays
+    held); how many became orders or events, and how many still fail. No commit."""
+    done = failed = 0
+    ids = list(
+        db.scalars(
+            select(ChannelDelivery.id)
+            .where(ChannelDelivery.channel_id == channel_id, ChannelDelivery.status == HELD)
+            .order_by(ChannelDelivery.id)
+        )
+    )
+    for delivery_id in ids:
+        try:
+            with db.begin_nested():
+                replay(db, delivery_id, now=now)
+        except (ValidationError, ConflictError, intake.DedupRaceError):
+            failed += 1
+        else:
+            done += 1
+    return done, failed

@@ -263,62 +263,120 @@ def check_override(override: Any) -> dict[str, Any]:
     """
     problems: list[dict[str, Any]] = []
 
-    def bad(path: str, message: str) -> None:
-        problems.append({"path": path, "message": message, "rule": "mapping"})
+    def bad(path: str, message: str, message_zh: str) -> None:
+        problems.append(
+            {"path": path, "message": message, "message_zh": message_zh, "rule": "mapping"}
+        )
 
     def fields(specs: Any, where: str) -> None:
         if not isinstance(specs, Mapping):
-            bad(where, "expected an object of target path -> spec")
+            bad(
+                where,
+                'expected an object of target path -> spec, such as {"currency": {"const": "CNY"}}',
+                '应为“订单字段 → 映射规则”的对象，例如 {"currency": {"const": "CNY"}}',
+            )
             return
         for target, spec in specs.items():
             at = f"{where}/{target}"
             if not _TARGET.match(str(target)):
-                bad(at, "a target is a dotted path such as customer.id")
+                bad(
+                    at,
+                    f"{target!s} is not an order field: use a dotted path such as customer.id",
+                    f"{target!s} 不是订单字段：请写点分路径，例如 customer.id",
+                )
             if not isinstance(spec, Mapping):
-                bad(at, 'expected an object such as {"path": "trade.tid"}')
+                bad(
+                    at,
+                    f'the rule of {target!s} must be an object such as {{"path": "trade.tid"}}',
+                    f'{target!s} 的映射规则应为对象，例如 {{"path": "trade.tid"}}',
+                )
                 continue
             sources = [k for k in _SOURCES if k in spec]
             if len(sources) != 1:
-                bad(at, "give exactly one of path, first, join, const or each")
+                bad(
+                    at,
+                    f"{target!s}: give exactly one of path, first, join, const or each, "
+                    'such as {"path": "order.currency"}',
+                    f"{target!s}：path、first、join、const、each 只能且必须写一个，"
+                    '例如 {"path": "order.currency"}',
+                )
             unknown = sorted(set(spec) - _SPEC_KEYS)
             if unknown:
-                bad(at, f"unknown keys: {', '.join(unknown)}")
+                bad(
+                    at,
+                    f"{target!s}: unknown keys {', '.join(unknown)}; accepted: "
+                    f"{', '.join(sorted(_SPEC_KEYS))}",
+                    f"{target!s}：不认识的键 {', '.join(unknown)}；可用：{', '.join(sorted(_SPEC_KEYS))}",
+                )
             for key in ("path", "each"):
                 if key in spec and (not isinstance(spec[key], str) or not spec[key]):
-                    bad(f"{at}/{key}", "expected a dotted path in the payload")
+                    bad(
+                        f"{at}/{key}",
+                        f"{target!s}: {key} is a dotted path in the payload, such as trade.tid",
+                        f"{target!s}：{key} 应为渠道数据中的点分路径，例如 trade.tid",
+                    )
             for key in ("first", "join"):
                 if key in spec and (
                     not isinstance(spec[key], list)
                     or not spec[key]
                     or not all(isinstance(p, str) and p for p in spec[key])
                 ):
-                    bad(f"{at}/{key}", "expected a list of payload paths")
+                    bad(
+                        f"{at}/{key}",
+                        f'{target!s}: {key} is a list of payload paths, such as ["sku", "variant_id"]',
+                        f'{target!s}：{key} 应为渠道数据路径的列表，例如 ["sku", "variant_id"]',
+                    )
             if "absent" in spec and not isinstance(spec["absent"], list):
-                bad(f"{at}/absent", "expected a list of values meaning none, such as [0]")
+                bad(
+                    f"{at}/absent",
+                    f"{target!s}: absent is a list of values meaning none, such as [0]",
+                    f"{target!s}：absent 应为表示“没有”的取值列表，例如 [0]",
+                )
             warn = spec.get("warn")
             if warn is not None and (
                 not isinstance(warn, Mapping)
                 or not all(isinstance(warn.get(k), str) and warn.get(k) for k in ("zh", "en"))
             ):
-                bad(f"{at}/warn", 'expected {"zh": "...", "en": "..."}')
+                bad(
+                    f"{at}/warn",
+                    f'{target!s}: warn gives both languages, such as {{"zh": "没有 SKU", "en": "No SKU"}}',
+                    f'{target!s}：warn 需要中英文两种说法，例如 {{"zh": "没有 SKU", "en": "No SKU"}}',
+                )
             if "type" in spec and spec["type"] not in CONVERTERS:
-                bad(f"{at}/type", f"one of {', '.join(CONVERTERS)}")
+                bad(
+                    f"{at}/type",
+                    f"{target!s}: type {spec['type']!s} is unknown; one of {', '.join(CONVERTERS)}",
+                    f"{target!s}：没有类型 {spec['type']!s}；可用：{', '.join(CONVERTERS)}",
+                )
             if "each" in spec:
                 fields(spec.get("fields"), f"{at}/fields")
 
     if not isinstance(override, Mapping):
-        bad("/", "expected a JSON object with fields and/or dedup")
+        bad(
+            "/",
+            'the mapping is a JSON object with fields and/or dedup, such as {"fields": {}}',
+            '映射应为含 fields 和/或 dedup 的 JSON 对象，例如 {"fields": {}}',
+        )
     else:
         unknown = sorted(set(override) - {"fields", "dedup"})
         if unknown:
-            bad("/", f"unknown keys: {', '.join(unknown)}")
+            bad(
+                "/",
+                f"unknown keys {', '.join(unknown)}; accepted: fields, dedup",
+                f"不认识的键 {', '.join(unknown)}；可用：fields、dedup",
+            )
         if "fields" in override:
             fields(override["fields"], "/fields")
         dedup = override.get("dedup")
         if dedup is not None and (
             not isinstance(dedup, list) or not all(isinstance(p, str) and p for p in dedup)
         ):
-            bad("/dedup", "expected a list of order paths, or null for none")
+            bad(
+                "/dedup",
+                'dedup is a list of order fields, such as ["customer.id", "external_id"], '
+                "or null for none",
+                'dedup 应为订单字段的列表，例如 ["customer.id", "external_id"]，不需要时写 null',
+            )
     if problems:
         raise ValidationError(
             _l("The mapping has %(n)d problems.", n=len(problems)),

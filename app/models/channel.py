@@ -36,10 +36,13 @@ class Channel(Base):
 
 
 class ChannelDelivery(Base):
-    """A signed delivery OrderFlow could not turn into an order or a status event yet (the
-    mapping failed, or the order it names is unknown): kept with its raw body so an admin
-    can read it, fix the mapping and replay it. The platform was told it was received, so
-    it does not retry and give up."""
+    """The channel's delivery log: each signed message a channel accepted, with its raw
+    payload and what it became (``status``: created, duplicate, status, duplicate_status,
+    ignored, with ``order_id``), kept within the retention (``CHANNEL_DELIVERY_DAYS`` /
+    ``_KEEP``). A message OrderFlow could not turn into an order or a status event yet (the
+    mapping failed, or the order it names is unknown) is ``held``: the admin reads it, fixes
+    the mapping and replays it (``replayed``) or dismisses it. The platform was told it was
+    received, so it does not retry and give up."""
 
     __tablename__ = "channel_deliveries"
     __table_args__ = (Index("ix_channel_deliveries_channel_status", "channel_id", "status"),)
@@ -49,6 +52,7 @@ class ChannelDelivery(Base):
     delivery_id: Mapped[str | None] = mapped_column(String(128))
     topic: Mapped[str] = mapped_column(String(16))
     platform_topic: Mapped[str] = mapped_column(String(64), default="")
+    # What it became: created | duplicate | status | duplicate_status | ignored, or
     # held (waiting for a fix) | replayed (became an order or event) | dismissed
     status: Mapped[str] = mapped_column(String(16), default="held")
     reason: Mapped[str] = mapped_column(String(32))

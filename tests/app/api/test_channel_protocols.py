@@ -302,8 +302,14 @@ def test_douyin_push_messages_in_one_request(app, client, channel):
     assert _order(app, "4981234567890").status == "paid"
     # The second message carries only the order id: held for an admin, not lost.
     with get_db(app).session() as s:
-        held = s.scalars(select(ChannelDelivery)).all()
+        logged = s.scalars(select(ChannelDelivery).order_by(ChannelDelivery.id)).all()
+    held = [h for h in logged if h.status == "held"]
     assert [(h.delivery_id, h.reason) for h in held] == [("m-3", "mapping_failed")]
+    # The messages that became an order and a status event are in the delivery log.
+    assert [(h.delivery_id, h.status) for h in logged if h.status != "held"] == [
+        ("m-1", "created"),
+        ("m-2", "status"),
+    ]
     wrong_app = _douyin(client, [{"tag": "101", "msg_id": "m-4", "data": "{}"}], app_key="9")
     assert wrong_app.status_code == 401
 
