@@ -26,15 +26,32 @@
   }
 
   function markers(data, labels, series) {
-    // Dashed vertical lines where a flow version went live inside the range.
-    const lines = [];
+    // Dashed vertical lines where a flow version went live inside the range. Publishes that
+    // fall in the same bucket share one line; names show on hover (and in the tooltip), so
+    // many publishes never pile their labels on top of each other.
+    const byBucket = new Map();
     for (const p of data.publishes || []) {
       const t = new Date(p.published_at).getTime();
       let at = -1;
       series.forEach((row, i) => { if (new Date(row.t).getTime() <= t) at = i; });
-      if (at >= 0) lines.push({ xAxis: labels[at], label: { formatter: p.flow + ' v' + p.version, fontSize: 10 } });
+      if (at < 0) continue;
+      if (!byBucket.has(at)) byBucket.set(at, []);
+      byBucket.get(at).push(p.flow + ' v' + p.version);
     }
-    return lines.length ? { symbol: 'none', lineStyle: { type: 'dashed', color: '#8250df' }, data: lines } : undefined;
+    const lines = Array.from(byBucket, ([at, names]) => ({
+      xAxis: labels[at],
+      name: names.join(', '),
+      label: { formatter: names.length > 4 ? names.slice(0, 4).join('\n') + '\n+' + (names.length - 4) : names.join('\n') },
+    }));
+    if (!lines.length) return undefined;
+    return {
+      symbol: 'none',
+      lineStyle: { type: 'dashed', color: '#8250df', width: 1.5 },
+      label: { show: false, position: 'insideEndTop', fontSize: 11, color: '#1d2330', backgroundColor: '#ffffffee', borderColor: '#8250df', borderWidth: 1, padding: [2, 4], lineHeight: 14 },
+      emphasis: { label: { show: true }, lineStyle: { width: 3 } },
+      tooltip: { trigger: 'item', formatter: (p) => (zh ? '上线：' : 'Went live: ') + p.name },
+      data: lines,
+    };
   }
 
   function base(labels, valueAxis) {
