@@ -83,18 +83,28 @@ class Accumulator:
             chunk = keys[start : start + 300]
             for row in db.scalars(select(self.model).where(tuple_(*pk).in_(chunk))):
                 existing[tuple(_norm(getattr(row, n)) for n in names)] = row
+        # Rows not stored yet are written with one insert; existing ones are added to.
+        fresh: list[dict[str, Any]] = []
+        defaults = {
+            c.name: c.default.arg
+            for c in table.columns
+            if c.name not in names and c.default is not None and c.default.is_scalar
+        }
         for key, acc in self.rows.items():
             row = existing.get(tuple(_norm(k) for k in key))
             if row is None:
-                row = self.model(**dict(zip(names, key, strict=True)))
-                for column in table.columns:
-                    default = column.default
-                    if column.name not in names and default is not None and default.is_scalar:
-                        setattr(row, column.name, default.arg)
+                values: dict[str, Any] = {**defaults, **dict(zip(names, key, strict=True))}
+                for column, delta in acc.numbers.items():
+                    values[column] = (values.get(column) or 0) + delta
                 for column in ("hist", "branches"):
                     if column in table.columns:
-                        setattr(row, column, {})
-                db.add(row)
+                        values[column] = {}
+                for column, hist in acc.hists.items():
+                    values[column] = histogram.stored(histogram.merge(dict(hist), {}))
+                for column, counts in acc.maps.items():
+                    values[column] = {name: int(n) for name, n in counts.items()}
+                fresh.append(values)
+                continue
             for column, delta in acc.numbers.items():
                 setattr(row, column, (getattr(row, column) or 0) + delta)
             for column, hist in acc.hists.items():
@@ -105,6 +115,8 @@ class Accumulator:
                 for name, n in counts.items():
                     merged_counts[name] = int(merged_counts.get(name, 0)) + n
                 setattr(row, column, merged_counts)
+        if fresh:
+            db.execute(insert(self.model), fresh)
         db.flush()
         self.rows.clear()
 

@@ -207,7 +207,7 @@ LIFECYCLE = (
     ("wms", "PICKED", "picking", 1, 5),
     ("wms", "PACKED", "packed", 0.3, 2),
     ("wms", "SHIPPED", "shipped", 0.5, 6),
-    ("carrier", "DELIVERED", "delivered", 12, 34),
+    ("carrier", "DELIVERED", "delivered", 12, 40),
 )
 
 
