@@ -25,9 +25,13 @@
     return (iso) => fmt.format(new Date(iso));
   }
 
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  }
+
   function markers(data, labels, series) {
     // Dashed vertical lines where a flow version went live inside the range. Publishes that
-    // fall in the same bucket share one line; names show on hover (and in the tooltip), so
+    // fall in the same bucket share one line; their names show in a tooltip on hover, so
     // many publishes never pile their labels on top of each other.
     const byBucket = new Map();
     for (const p of data.publishes || []) {
@@ -36,20 +40,18 @@
       series.forEach((row, i) => { if (new Date(row.t).getTime() <= t) at = i; });
       if (at < 0) continue;
       if (!byBucket.has(at)) byBucket.set(at, []);
-      byBucket.get(at).push(p.flow + ' v' + p.version);
+      const name = (zh ? p.name_zh || p.name_en : p.name_en || p.name_zh) || p.flow;
+      byBucket.get(at).push(zh ? name + ' 第 ' + p.version + ' 版' : name + ' v' + p.version);
     }
-    const lines = Array.from(byBucket, ([at, names]) => ({
-      xAxis: labels[at],
-      name: names.join(', '),
-      label: { formatter: names.length > 4 ? names.slice(0, 4).join('\n') + '\n+' + (names.length - 4) : names.join('\n') },
-    }));
+    const lines = Array.from(byBucket, ([at, names]) => ({ xAxis: labels[at], name: names.join(', '), names: names }));
     if (!lines.length) return undefined;
     return {
       symbol: 'none',
       lineStyle: { type: 'dashed', color: '#8250df', width: 1.5 },
-      label: { show: false, position: 'insideEndTop', fontSize: 11, color: '#1d2330', backgroundColor: '#ffffffee', borderColor: '#8250df', borderWidth: 1, padding: [2, 4], lineHeight: 14 },
-      emphasis: { label: { show: true }, lineStyle: { width: 3 } },
-      tooltip: { trigger: 'item', formatter: (p) => (zh ? '上线：' : 'Went live: ') + p.name },
+      label: { show: false },
+      emphasis: { label: { show: false }, lineStyle: { width: 3 } },
+      // Flow names are typed by people: escaped before they go into the tooltip's HTML.
+      tooltip: { trigger: 'item', formatter: (p) => (zh ? '上线：' : 'Went live: ') + '<br>' + p.data.names.map(escapeHtml).join('<br>') },
       data: lines,
     };
   }

@@ -53,7 +53,10 @@ def test_dashboard_panels_and_filters(live_server, page_for, seeded):
     assert page.locator(".db-chart svg").count() == 9 - len(empty)
     assert page.locator("[data-panel=split_rate]").count() == 1
     # Publish markers: one dashed line, its flow name only shown on hover (no piled labels).
-    assert page.locator("#chart-orders svg path[stroke-dasharray]").count() >= 1
+    line = page.locator("#chart-orders svg path[stroke-dasharray]").first.bounding_box()
+    page.mouse.move(line["x"] + line["width"] / 2, line["y"] + line["height"] / 2)
+    wait_until(page, "/上线|Went live/.test(document.querySelector('#chart-orders').innerText)")
+    assert page.locator("#chart-orders svg text", has_text=" v").count() == 0
     screenshot(page, "dashboard-kpis")
     # Filtering by channel swaps the panels in place (htmx) and redraws the charts.
     page.check("input[name=channel][value=taobao]")
