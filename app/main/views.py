@@ -1,11 +1,13 @@
-"""The home page, and the icon browsers ask for at /favicon.ico."""
+"""The home page (what each role should look at first), and the icon browsers ask for at /favicon.ico."""
 
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from ..db import get_session
 from ..security import current_user, login_required
+from .home import home_for
 
 bp = Blueprint("main", __name__)
 
@@ -13,7 +15,8 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 @login_required
 def index() -> str:
-    return render_template("main/index.html", user=current_user())
+    user = current_user()
+    return render_template("main/index.html", user=user, home=home_for(get_session(), user))
 
 
 @bp.get("/favicon.ico")

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, insert, select, tuple_
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -83,18 +83,28 @@ class Accumulator:
             chunk = keys[start : start + 300]
             for row in db.scalars(select(self.model).where(tuple_(*pk).in_(chunk))):
                 existing[tuple(_norm(getattr(row, n)) for n in names)] = row
+        # Rows not stored yet are written with one insert; existing ones are added to.
+        fresh: list[dict[str, Any]] = []
+        defaults = {
+            c.name: c.default.arg
+            for c in table.columns
+            if c.name not in names and c.default is not None and c.default.is_scalar
+        }
         for key, acc in self.rows.items():
             row = existing.get(tuple(_norm(k) for k in key))
             if row is None:
-                row = self.model(**dict(zip(names, key, strict=True)))
-                for column in table.columns:
-                    default = column.default
-                    if column.name not in names and default is not None and default.is_scalar:
-                        setattr(row, column.name, default.arg)
+                values: dict[str, Any] = {**defaults, **dict(zip(names, key, strict=True))}
+                for column, delta in acc.numbers.items():
+                    values[column] = (values.get(column) or 0) + delta
                 for column in ("hist", "branches"):
                     if column in table.columns:
-                        setattr(row, column, {})
-                db.add(row)
+                        values[column] = {}
+                for column, hist in acc.hists.items():
+                    values[column] = histogram.stored(histogram.merge(dict(hist), {}))
+                for column, counts in acc.maps.items():
+                    values[column] = {name: int(n) for name, n in counts.items()}
+                fresh.append(values)
+                continue
             for column, delta in acc.numbers.items():
                 setattr(row, column, (getattr(row, column) or 0) + delta)
             for column, hist in acc.hists.items():
@@ -105,6 +115,8 @@ class Accumulator:
                 for name, n in counts.items():
                     merged_counts[name] = int(merged_counts.get(name, 0)) + n
                 setattr(row, column, merged_counts)
+        if fresh:
+            db.execute(insert(self.model), fresh)
         db.flush()
         self.rows.clear()
 
@@ -193,111 +205,115 @@ def _norm(value: Any) -> Any:
 # -- recomputed rollups --------------------------------------------------------------------
 
 
+def _spans(hours: Iterable[datetime], gap: int = 48) -> list[list[datetime]]:
+    """``hours`` in runs no more than ``gap`` hours apart: each run is read with one query
+    (a backfill of weeks is a handful of queries, not one per hour)."""
+    spans: list[list[datetime]] = []
+    for hour in sorted(set(hours)):
+        if spans and hour - spans[-1][-1] <= gap * HOUR and len(spans[-1]) < 500:
+            spans[-1].append(hour)
+        else:
+            spans.append([hour])
+    return spans
+
+
+def _refill(db: Session, model: Any, span: list[datetime], rows: list[dict[str, Any]]) -> None:
+    db.execute(delete(model).where(model.hour.in_(span)))
+    if rows:
+        db.execute(insert(model), rows)
+
+
 def recompute_orders(db: Session, hours: Iterable[datetime]) -> None:
     """Rebuild orders, manual work and cost by creation hour for ``hours``."""
     f = OrderFact
-    for hour in sorted(set(hours)):
-        db.execute(delete(OrderHourly).where(OrderHourly.hour == hour))
-        rows = db.execute(
-            select(
-                f.channel,
-                func.count(),
-                func.sum(case((f.manual.is_(True), 1), else_=0)),
-                func.sum(case((f.urgent.is_(True), 1), else_=0)),
-                func.count(f.cost_total),
-                func.coalesce(func.sum(f.cost_total), 0),
-                func.coalesce(func.sum(f.amount), 0),
+    for span in _spans(hours):
+        wanted = set(span)
+        sums: dict[tuple[datetime, str], list[Any]] = {}
+        for created, channel, manual, urgent, cost, amount in db.execute(
+            select(f.created_at, f.channel, f.manual, f.urgent, f.cost_total, f.amount).where(
+                f.created_at >= span[0], f.created_at < span[-1] + HOUR
             )
-            .where(f.created_at >= hour, f.created_at < hour + HOUR)
-            .group_by(f.channel)
-        ).all()
-        if rows:
-            db.execute(
-                insert(OrderHourly),
-                [
-                    {
-                        "hour": hour,
-                        "channel": channel,
-                        "orders": n,
-                        "manual": manual or 0,
-                        "urgent": urgent or 0,
-                        "costed": costed or 0,
-                        "cost_total": Decimal(cost or 0),
-                        "amount_total": Decimal(amount or 0),
-                    }
-                    for channel, n, manual, urgent, costed, cost, amount in rows
-                ],
-            )
+        ):
+            hour = hour_of(created)
+            if hour not in wanted:
+                continue
+            acc = sums.setdefault((hour, channel), [0, 0, 0, 0, Decimal(0), Decimal(0)])
+            acc[0] += 1
+            acc[1] += 1 if manual else 0
+            acc[2] += 1 if urgent else 0
+            if cost is not None:
+                acc[3] += 1
+                acc[4] += Decimal(cost)
+            acc[5] += Decimal(amount or 0)
+        rows = [
+            {"hour": hour, "channel": channel, "orders": n, "manual": manual, "urgent": urgent,
+             "costed": costed, "cost_total": cost, "amount_total": amount}
+            for (hour, channel), (n, manual, urgent, costed, cost, amount) in sums.items()
+        ]  # fmt: skip
+        _refill(db, OrderHourly, span, rows)
 
 
 def recompute_deliveries(db: Session, hours: Iterable[datetime]) -> None:
     """Rebuild delivered / promised / on-time counts by delivery hour for ``hours``."""
     f = OrderFact
-    for hour in sorted(set(hours)):
-        db.execute(delete(DeliveryHourly).where(DeliveryHourly.hour == hour))
-        rows = db.execute(
-            select(
-                f.channel,
-                func.count(),
-                func.count(f.on_time),
-                func.sum(case((f.on_time.is_(True), 1), else_=0)),
+    for span in _spans(hours):
+        wanted = set(span)
+        sums: dict[tuple[datetime, str], list[int]] = {}
+        for delivered, channel, on_time in db.execute(
+            select(f.delivered_at, f.channel, f.on_time).where(
+                f.delivered_at >= span[0], f.delivered_at < span[-1] + HOUR
             )
-            .where(f.delivered_at >= hour, f.delivered_at < hour + HOUR)
-            .group_by(f.channel)
-        ).all()
-        if rows:
-            db.execute(
-                insert(DeliveryHourly),
-                [
-                    {
-                        "hour": hour,
-                        "channel": channel,
-                        "delivered": n,
-                        "promised": promised or 0,
-                        "on_time": on_time or 0,
-                    }
-                    for channel, n, promised, on_time in rows
-                ],
-            )
+        ):
+            hour = hour_of(delivered)
+            if hour not in wanted:
+                continue
+            acc = sums.setdefault((hour, channel), [0, 0, 0])
+            acc[0] += 1
+            acc[1] += 0 if on_time is None else 1
+            acc[2] += 1 if on_time else 0
+        rows = [
+            {"hour": hour, "channel": channel, "delivered": n, "promised": promised,
+             "on_time": on_time}
+            for (hour, channel), (n, promised, on_time) in sums.items()
+        ]  # fmt: skip
+        _refill(db, DeliveryHourly, span, rows)
 
 
 def recompute_costs(db: Session, hours: Iterable[datetime]) -> None:
     """Rebuild cost by order type and driver (and order counts per type) for ``hours``."""
     f, d, c = OrderFact, OrderDimension, OrderCost
-    for hour in sorted(set(hours)):
-        db.execute(delete(CostHourly).where(CostHourly.hour == hour))
-        in_hour = (f.created_at >= hour, f.created_at < hour + HOUR)
-        volume = db.execute(
-            select(d.dimension_id, d.value, func.count())
+    for span in _spans(hours):
+        wanted = set(span)
+        in_span = (f.created_at >= span[0], f.created_at < span[-1] + HOUR)
+        # (hour, dimension, value, driver) → [orders, quantity, amount]; driver 0: the count.
+        sums: dict[tuple[datetime, int, str, int], list[Any]] = {}
+        for created, dim, value in db.execute(
+            select(f.created_at, d.dimension_id, d.value)
             .join(f, f.order_id == d.order_id)
-            .where(*in_hour)
-            .group_by(d.dimension_id, d.value)
-        ).all()
-        costs = db.execute(
-            select(
-                d.dimension_id,
-                d.value,
-                c.driver_id,
-                func.count(),
-                func.sum(c.quantity),
-                func.sum(c.amount),
-            )
+            .where(*in_span)
+        ):
+            hour = hour_of(created)
+            if hour in wanted:
+                sums.setdefault((hour, dim, value, 0), [0, Decimal(0), Decimal(0)])[0] += 1
+        for created, dim, value, driver, quantity, amount in db.execute(
+            select(f.created_at, d.dimension_id, d.value, c.driver_id, c.quantity, c.amount)
             .join(f, f.order_id == d.order_id)
             .join(c, c.order_id == d.order_id)
-            .where(*in_hour)
-            .group_by(d.dimension_id, d.value, c.driver_id)
-        ).all()
+            .where(*in_span)
+        ):
+            hour = hour_of(created)
+            if hour not in wanted:
+                continue
+            acc = sums.setdefault((hour, dim, value, driver), [0, Decimal(0), Decimal(0)])
+            acc[0] += 1
+            acc[1] += Decimal(quantity or 0)
+            acc[2] += Decimal(amount or 0)
         rows = [
-            {"hour": hour, "dimension_id": dim, "value": value, "driver_id": 0, "orders": n,
-             "quantity": Decimal(0), "amount": Decimal(0)}
-            for dim, value, n in volume
-        ] + [
             {"hour": hour, "dimension_id": dim, "value": value, "driver_id": driver, "orders": n,
-             "quantity": Decimal(q or 0), "amount": Decimal(a or 0)}
-            for dim, value, driver, n, q, a in costs
+             "quantity": q, "amount": a}
+            for (hour, dim, value, driver), (n, q, a) in sums.items()
         ]  # fmt: skip
-        if rows:
-            db.execute(insert(CostHourly), rows)
+        _refill(db, CostHourly, span, rows)
 
 
 DAILY_TWINS = (

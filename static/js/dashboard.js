@@ -25,16 +25,35 @@
     return (iso) => fmt.format(new Date(iso));
   }
 
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  }
+
   function markers(data, labels, series) {
-    // Dashed vertical lines where a flow version went live inside the range.
-    const lines = [];
+    // Dashed vertical lines where a flow version went live inside the range. Publishes that
+    // fall in the same bucket share one line; their names show in a tooltip on hover, so
+    // many publishes never pile their labels on top of each other.
+    const byBucket = new Map();
     for (const p of data.publishes || []) {
       const t = new Date(p.published_at).getTime();
       let at = -1;
       series.forEach((row, i) => { if (new Date(row.t).getTime() <= t) at = i; });
-      if (at >= 0) lines.push({ xAxis: labels[at], label: { formatter: p.flow + ' v' + p.version, fontSize: 10 } });
+      if (at < 0) continue;
+      if (!byBucket.has(at)) byBucket.set(at, []);
+      const name = (zh ? p.name_zh || p.name_en : p.name_en || p.name_zh) || p.flow;
+      byBucket.get(at).push(zh ? name + ' 第 ' + p.version + ' 版' : name + ' v' + p.version);
     }
-    return lines.length ? { symbol: 'none', lineStyle: { type: 'dashed', color: '#8250df' }, data: lines } : undefined;
+    const lines = Array.from(byBucket, ([at, names]) => ({ xAxis: labels[at], name: names.join(', '), names: names }));
+    if (!lines.length) return undefined;
+    return {
+      symbol: 'none',
+      lineStyle: { type: 'dashed', color: '#8250df', width: 1.5 },
+      label: { show: false },
+      emphasis: { label: { show: false }, lineStyle: { width: 3 } },
+      // Flow names are typed by people: escaped before they go into the tooltip's HTML.
+      tooltip: { trigger: 'item', formatter: (p) => (zh ? '上线：' : 'Went live: ') + '<br>' + p.data.names.map(escapeHtml).join('<br>') },
+      data: lines,
+    };
   }
 
   function base(labels, valueAxis) {

@@ -47,8 +47,16 @@ def test_dashboard_panels_and_filters(live_server, page_for, seeded):
     page.wait_for_timeout(600)  # let the charts' entry animation finish before the screenshot
     assert page.inner_text("[data-testid=figure-manual_rate]").startswith("40.0%")
     assert "66.7%" in page.inner_text("[data-testid=figure-on_time]")
-    assert page.locator(".db-chart svg").count() == 9  # eight KPIs and the split-shipment rate
+    # Eight KPIs and the split-shipment rate: a chart each, or (no data) what feeds the panel.
+    empty = page.eval_on_selector_all(".db-empty", "els => els.map(e => e.dataset.testid)")
+    assert sorted(empty) == ["empty-self_service", "empty-split_rate"]
+    assert page.locator(".db-chart svg").count() == 9 - len(empty)
     assert page.locator("[data-panel=split_rate]").count() == 1
+    # Publish markers: one dashed line, its flow name only shown on hover (no piled labels).
+    line = page.locator("#chart-orders svg path[stroke-dasharray]").first.bounding_box()
+    page.mouse.move(line["x"] + line["width"] / 2, line["y"] + line["height"] / 2)
+    wait_until(page, "/上线|Went live/.test(document.querySelector('#chart-orders').innerText)")
+    assert page.locator("#chart-orders svg text", has_text=" v").count() == 0
     screenshot(page, "dashboard-kpis")
     # Filtering by channel swaps the panels in place (htmx) and redraws the charts.
     page.check("input[name=channel][value=taobao]")
