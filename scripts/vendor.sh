@@ -25,4 +25,5 @@ htmx.org@2.0.11 dist/htmx.min.js htmx
 @dagrejs/dagre@1.1.4 dist/dagre.min.js dagre
 echarts@6.1.0 dist/echarts.min.js echarts
 echarts@6.1.0 NOTICE echarts
+axe-core@4.14.1 axe.min.js axe-core
 LIST

@@ -37,9 +37,18 @@
       this.wireKeys();
       this.wireSettings();
       window.addEventListener('beforeunload', (e) => { if (this.dirty && OF.config.canEdit) { e.preventDefault(); e.returnValue = ''; } });
-      document.getElementById('problems').addEventListener('click', (e) => {
+      const problems = document.getElementById('problems');
+      problems.addEventListener('click', (e) => {
         const item = e.target.closest('[data-cell]');
         if (item) this.openIssue(item.dataset.cell, item.dataset.path);
+      });
+      // Problems are buttons: Enter or Space opens one as a click does.
+      problems.addEventListener('keydown', (e) => {
+        const item = e.target.closest('[data-cell]');
+        if (!item || (e.key !== 'Enter' && e.key !== ' ') || e.ctrlKey || e.metaKey || e.altKey) return;
+        e.preventDefault();
+        e.stopPropagation();
+        this.openIssue(item.dataset.cell, item.dataset.path);
       });
       this.load();
       setInterval(() => this.poll(), POLL_MS);
@@ -346,6 +355,8 @@
         if (typing || !this.shell.contains(e.target) && e.target !== document.body) return;
         const g = this.fg.graph;
         const key = e.key.toLowerCase();
+        // Enter and Space on a button, link, tab or palette item activate it, as anywhere else.
+        if ((key === 'enter' || key === ' ') && e.target.closest('button, a[href], summary, [role=button], [role=tab], [role=option], [role=menuitem]')) return;
         const edit = OF.config.canEdit;
         let handled = true;
         if (mod && key === 'z' && !e.shiftKey) this.command('undo');

@@ -128,7 +128,8 @@
       if (!this.current || !OF.config.canEdit) return;
       const t = e.target;
       if (this.current.kind === 'edge') return;
-      if (t.closest('.cond-builder') || t.closest('.dt-grid') || t.closest('.exit-list')) return;
+      // An exit's own listener handles it (and may have redrawn the list, detaching it).
+      if (!t.isConnected || t.closest('.cond-builder') || t.closest('.dt-grid') || t.closest('.exit-list')) return;
       if (t.classList.contains('choice-key') && e.type === 'change') {
         const wrap = t.closest('.cfg-choice');
         const inner = wrap.querySelector('.dsl-input, .choice-value');
@@ -198,6 +199,8 @@
       else if (spec.single && !(spec.allowed || []).length) branches = [null];
       else branches = (spec.single ? [null] : []).concat(spec.allowed || spec.required);
       const nodes = g.getNodes().filter((n) => n.id !== cell.id && n.getData().type !== 'start');
+      // Redrawing keeps the keyboard where it was: on the same exit's list.
+      const had = box.contains(document.activeElement) ? document.activeElement.id : null;
       box.innerHTML = branches.map((b, i) => {
         const edge = edges.find((e) => ((e.getData() || {}).branch || null) === (b === '__new' ? undefined : b));
         const target = edge ? edge.getTargetCellId() : '';
@@ -207,6 +210,7 @@
           '<select id="exit-' + i + '" data-branch="' + (b == null ? '' : OF.esc(b)) + '"' + (OF.config.canEdit ? '' : ' disabled') + '><option value="">' + OF.esc(target ? '—' : OF.t('not_connected')) + '</option>' +
           nodes.map((n) => '<option value="' + OF.esc(n.id) + '"' + (n.id === target ? ' selected' : '') + '>' + OF.esc(this.graph.nodeMeta(n.getData()).title + ' (' + n.id + ')') + '</option>').join('') + '</select></div>';
       }).join('');
+      if (had) { const again = document.getElementById(had); if (again) again.focus(); }
       box.querySelectorAll('select').forEach((sel) => sel.addEventListener('change', () => {
         let branch = sel.dataset.branch || null;
         if (branch === '__new') { let k = 1; const used = edges.map((e) => (e.getData() || {}).branch); while (used.includes('branch_' + k)) k++; branch = 'branch_' + k; }
@@ -216,9 +220,6 @@
           if (sel.value) this.graph.connect(cell.id, sel.value, branch);
         });
         this.renderExits(form);
-        // Keep the keyboard where it was: on the same exit's list, redrawn.
-        const again = box.querySelector('select[id="' + sel.id + '"]');
-        if (again) again.focus();
       }));
       const want = this.ed.focusExit;
       if (want && want.node === cell.id) {

@@ -153,3 +153,13 @@ def test_runs_list_filters_and_detail_with_retry(app, supervisor):
 def test_nav_shows_flows_and_runs_by_permission(supervisor):
     page = supervisor.get("/").get_data(as_text=True)
     assert 'href="/flows"' in page and 'href="/runs"' in page
+
+
+def test_flows_and_runs_with_a_trailing_slash_lead_to_the_lists(supervisor):
+    client = supervisor
+    for path in ("/flows", "/runs"):
+        r = client.get(path + "/")
+        assert r.status_code == 301 and r.headers["Location"] == path
+        r = client.get(path + "/?q=%E5%A4%A7&status=live")
+        assert r.headers["Location"] == path + "?q=%E5%A4%A7&status=live"
+        assert client.get(path + "/", follow_redirects=True).status_code == 200
