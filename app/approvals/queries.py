@@ -69,6 +69,13 @@ class Detail:
     readers: list[ApprovalReader] = field(default_factory=list)
     # Node id -> the node's name in the reader's language.
     node_names: dict[str, str] = field(default_factory=dict)
+    # Username -> how people on the page are named (display name; "张三 (zhang3)" when two
+    # users share that display name).
+    people: dict[str, str] = field(default_factory=dict)
+
+    def who(self, username: str | None) -> str:
+        """A person on this page by name, their username when they have no display name."""
+        return self.people.get(username or "", username or "")
 
 
 def _text(value: Any, language: str) -> str:
@@ -245,6 +252,36 @@ def stamp(db: Session, user: User) -> tuple[Any, ...]:
     )
 
 
+def people_names(db: Session, usernames: Any) -> dict[str, str]:
+    """Username -> the name people know them by, for every user in ``usernames``, in one
+    query: the display name, with the username added when another user has the same
+    display name; the username alone when there is no display name."""
+    wanted = sorted({str(u) for u in usernames if u})
+    if not wanted:
+        return {}
+    shown = func.coalesce(User.display_name, "")
+    same = (
+        select(
+            User.username.label("username"),
+            shown.label("display"),
+            func.count().over(partition_by=shown).label("sharing"),
+        )
+        .where(shown.in_(select(shown).where(User.username.in_(wanted))))
+        .subquery()
+    )
+    out: dict[str, str] = {}
+    for username, display, sharing in db.execute(
+        select(same.c.username, same.c.display, same.c.sharing).where(same.c.username.in_(wanted))
+    ):
+        if not display:
+            out[username] = username
+        elif sharing > 1:
+            out[username] = f"{display} ({username})"
+        else:
+            out[username] = display
+    return out
+
+
 def node_names(version: FlowVersion | None, language: str) -> dict[str, str]:
     nodes = (version.doc if version else {}).get("nodes", ())
     return {node["id"]: node_name(node, language) for node in nodes}
@@ -328,6 +365,14 @@ def detail(
         flow = (
             version.flow.name_zh if language == "zh" else version.flow.name_en
         ) or version.flow.key
+    decider = services.decider(db, task) if task.status != "pending" else None
+    people = people_names(
+        db,
+        [decider.decided_by if decider else None, *(e.actor for e in events)]
+        + [x for s in steps for x in (s.assignee, s.decided_by)]
+        + [x for a in actions for x in (a.actor, a.to_user, a.on_behalf_of)]
+        + [r.username for r in readers],
+    )
     return Detail(
         task=task,
         order=order,
@@ -342,9 +387,10 @@ def detail(
         acting_for=services.acting_for(db, user, task, now=now)
         if task.status == "pending"
         else None,
-        decided_by=services.decider(db, task) if task.status != "pending" else None,
+        decided_by=decider,
         readers=readers,
         node_names=names,
+        people=people,
     )
 
 

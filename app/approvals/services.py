@@ -483,11 +483,20 @@ def _sent_back_by(db: Session, task: ApprovalTask) -> str | None:
     ).first()
 
 
+def _named(db: Session, username: str) -> str:
+    """A user by their display name (their username when they have none)."""
+    shown = db.scalar(select(User.display_name).where(User.username == username))
+    return shown or username
+
+
 def _already(db: Session, task: ApprovalTask) -> ConflictError:
     back = _sent_back_by(db, task)
     if back:
         return ConflictError(
-            _l("Already sent back by %(who)s; it waits for the resubmission.", who=back),
+            _l(
+                "Already sent back by %(who)s; it waits for the resubmission.",
+                who=_named(db, back),
+            ),
             code="already_decided",
         )
     winner = decider(db, task)
@@ -495,7 +504,7 @@ def _already(db: Session, task: ApprovalTask) -> ConflictError:
         return ConflictError(
             _l(
                 "Already decided by %(who)s: %(decision)s.",
-                who=winner.decided_by,
+                who=_named(db, winner.decided_by),
                 decision=_l("approved") if winner.status == "approved" else _l("rejected"),
             ),
             code="already_decided",

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..api import dashboard as _api_routes  # noqa: F401  (the figures through the API)
 from ..clock import zone
 from ..db import get_session, json_dumps
-from ..editor.catalog import node_types
+from ..editor.catalog import node_types, type_titles
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
 from ..models import Flow, FlowVersion, utcnow
@@ -166,8 +166,14 @@ def flow_view(key: str) -> ResponseReturnValue:
 
 def _node_rows(doc: dict[str, Any], heat: dict[str, Any]) -> list[dict[str, Any]]:
     names = {n.get("id"): n.get("name") or {} for n in doc.get("nodes") or []}
+    titles = type_titles()
     rows = [
-        {"id": node_id, "name": names.get(node_id) or {}, **stats}
+        {
+            "id": node_id,
+            "name": names.get(node_id) or {},
+            **stats,
+            "type_name": titles.get(stats.get("type") or "") or stats.get("type") or "",
+        }
         for node_id, stats in heat["nodes"].items()
     ]
     return sorted(rows, key=lambda x: (-(x["p90"] or 0), -x["waiting"], -x["passes"]))

@@ -71,6 +71,12 @@ def node_types() -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
+@cache
+def type_titles() -> dict[str, dict[str, str]]:
+    """The ``{"en", "zh"}`` name of every node type, by type (``approval`` → 审批 / Approval)."""
+    return {t["type"]: t["title"] for t in node_types()}
+
+
 def branches_of(node_type: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """The exits of a node with this config (switch cases add their branch names)."""
     handler = NODE_HANDLERS.get(node_type)

@@ -6,7 +6,7 @@
   const T = zh
     ? { orders: '订单', unit: '单位成本', p50: '中位数', p95: 'P95', p90: 'P90', rate: '比率', raised: '新告警', cost: '成本', share: '成本占比', volume: '订单占比', ratio: '倍数' }
     : { orders: 'Orders', unit: 'Unit cost', p50: 'Median', p95: 'P95', p90: 'P90', rate: 'Rate', raised: 'Raised', cost: 'Cost', share: 'Share of cost', volume: 'Share of orders', ratio: 'Ratio' };
-  const PALETTE = ['#1f6feb', '#1a7f37', '#9a6700', '#cf222e', '#8250df', '#0a7ea4', '#bf3989', '#57606a'];
+  const PALETTE = ['#0b5cd5', '#1a7f37', '#9a6700', '#cf222e', '#8250df', '#0a7ea4', '#bf3989', '#57606a'];
   const charts = [];
 
   function duration(s) {
@@ -156,7 +156,7 @@
       yAxis: { type: 'category', data: types, axisLabel: { fontSize: 11 }, splitArea: { show: true } },
       visualMap: {
         min: 0, max: max, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120,
-        inRange: { color: metric === 'amount' ? ['#f0f6ff', '#1f6feb', '#0b3d91'] : ['#eaf6ec', '#fff8c5', '#cf222e'] },
+        inRange: { color: metric === 'amount' ? ['#f0f6ff', '#0b5cd5', '#0b3d91'] : ['#eaf6ec', '#fff8c5', '#cf222e'] },
       },
       series: [{
         type: 'heatmap', data: cells,

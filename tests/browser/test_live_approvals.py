@@ -107,7 +107,7 @@ def test_inbox_task_page_and_badges_follow_changes_made_elsewhere(app, live_serv
     assert run_of(db, run.id).outcome == "accepted"
     # on wang's task page: who decided, and no buttons any more
     _within(wang, "!!document.querySelector('[data-testid=outcome]')", since)
-    assert "Decided by li: Approved" in wang.inner_text("[data-testid=outcome]")
+    assert "Decided by Li: Approved" in wang.inner_text("[data-testid=outcome]")
     assert wang.locator("[data-testid=approve]").count() == 0
     assert wang.locator("[data-testid=reject]").count() == 0
     _within(wang, "!document.querySelector('[data-testid=pending-approvals]')", since)

@@ -220,7 +220,7 @@ def test_sent_back_to_an_earlier_approval_node(db):
     assert (again.assignee, again.node_id) == ("li", "first")
     with pytest.raises(ConflictError) as err:  # zhao's task went with the step
         _decide(db, "zhao", zhao.task_key)
-    assert "wang" in str(err.value.message)
+    assert "Wang" in str(err.value.message)
     _decide(db, "li", again.task_key)
     for t in _pending(db, run.id):
         _decide(db, t.assignee, t.task_key)
@@ -355,7 +355,7 @@ def test_task_page_actions_and_a_read_only_copy(db, app, client, login):
     assert _post(client, f"{path}/cc", users=["sun"], comment="FYI").status_code == 302
     assert _post(client, f"{path}/comments", comment="@sun see the freight").status_code == 302
     page = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "added zhao after them" in page and "copied it to sun" in page
+    assert "added Zhao after them" in page and "copied it to Sun" in page
     assert "@sun see the freight" in page
     client.post("/logout", data={"csrf_token": csrf_token_of(client)})
     login("sun")
@@ -435,7 +435,7 @@ def test_api_add_send_back_resubmit_cc_and_comment(db, client):
     assert resp.status_code == 200 and resp.json["status"] == "sent_back"
     again = client.post(f"{base}/send-back", json={"to_user": "sun", "comment": "x"}, headers=auth)
     assert again.status_code == 409 and again.json["error"]["code"] == "already_decided"
-    assert "sent back by li" in again.json["error"]["message"]
+    assert "sent back by Li" in again.json["error"]["message"]
     (ask,) = _pending(db, run.id)
     resp = client.post(f"/api/v1/approvals/{ask.task_key}/resubmit", json={"comment": "补了"},
                        headers=sun)  # fmt: skip

@@ -185,7 +185,7 @@ def test_two_approvers_deciding_at_once_one_wins_the_other_is_told(app):
     won = [n for n, page in shown.items() if "已由" not in page]
     assert len(won) == 1, shown
     (lost,) = set(tasks) - set(won)
-    assert f"PO-9：已由 {won[0]} 处理" in shown[lost]
+    assert f"PO-9：已由 {won[0].title()} 处理" in shown[lost]
     assert run_of(db, run.id).outcome == ("accepted" if won == ["li"] else "refused")
 
 

@@ -44,7 +44,7 @@ def test_any_mode_first_decision_wins_and_the_other_sees_who_decided(db):
     with pytest.raises(ConflictError) as err:
         _decide(db, "li", li.task_key, "rejected", "太贵")
     assert err.value.code == "already_decided"
-    assert "wang" in str(err.value.message)
+    assert "Wang" in str(err.value.message)
     assert run_of(db, run.id).outcome == "accepted"
     assert [t.status for t in tasks_of(db, run.id)] == ["withdrawn", "approved"]
     with db.session() as s:
@@ -70,7 +70,7 @@ def test_all_mode_needs_everyone_and_one_rejection_rejects(db):
     assert run_of(db, second.id).outcome == "refused"
     with pytest.raises(ConflictError) as err:
         _decide(db, "wang", wang.task_key, "approved")
-    assert "zhao" in str(err.value.message)
+    assert "Zhao" in str(err.value.message)
 
 
 def test_sequential_mode_opens_one_task_after_another(db):

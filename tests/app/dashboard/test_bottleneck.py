@@ -95,3 +95,22 @@ def test_after_loading_the_order_waits_no_more(database, scenario):
     refresh(database)
     heat = _heat(database)
     assert heat["nodes"]["qc"]["waiting"] == 1 and heat["nodes"]["load"]["waiting"] == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "approval", "wait", "end"),
+    [("zh-CN", "审批", "等待事件", "结束"), ("en-US", "Approval", "Wait for event", "End")],
+)
+def test_the_node_table_names_node_types_in_the_readers_language(
+    client, scenario, make_user, login, language, approval, wait, end
+):
+    make_user("sv", roles=("supervisor",))
+    login("sv")
+    page = client.get("/dashboard/flows/fulfil?range=7d", headers={"Accept-Language": language})
+    html = page.get_data(as_text=True)
+    table = html[html.index('data-testid="heat-table"') : html.index("</table>")]
+    assert f'<span class="muted">{approval}</span>' in table
+    assert f'<span class="muted">{wait}</span>' in table
+    assert f'<span class="muted">{end}</span>' in table
+    assert '<span class="muted">approval</span>' not in table
+    assert '<span class="muted">wait_event</span>' not in table
