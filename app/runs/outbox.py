@@ -153,9 +153,17 @@ def _notify(message: OutboxMessage, secret: str) -> dict[str, Any]:
     return deliver_notify(message, secret)
 
 
+def _chat(message: OutboxMessage, secret: str) -> dict[str, Any]:
+    # Approval cards in chat apps: their own tokens, sent to the platform's API address.
+    from ..chatapps.services import deliver as deliver_chat
+
+    return deliver_chat(message, secret)
+
+
 DELIVERERS: dict[str, Callable[[OutboxMessage, str], dict[str, Any]]] = {
     "webhook": _webhook,
     "notify": _notify,
+    "chat": _chat,
 }
 
 
@@ -186,7 +194,7 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
         return "skipped"
     secret = _secret()
     try:
-        if message.kind != "notify":
+        if message.kind not in ("notify", "chat"):
             with database.session() as db:
                 secret = check_destination(db, message.payload.get("url")) or secret
                 secret = _subscription_secret(db, message.subscription_id) or secret
