@@ -218,3 +218,65 @@ def test_url_verification_answers_the_challenge(client, db):
     assert answer.status_code == 200 and answer.json == {"challenge": "ajls384kdjx98XX"}
     event["token"] = "wrong"
     assert client.post(HOOK, data=encrypted(event)).status_code == 401
+
+
+def test_any_mode_withdraws_the_other_card_when_one_approves_in_feishu(app, client, db, fake):
+    run = start(db, approval_doc(assignees=[{"user": "li"}, {"user": "wang"}], mode="any"))
+    deliver_all(app)
+    tasks = {t.assignee: t.task_key for t in tasks_of(db, run.id)}
+    assert post(client, card_action(tasks["li"], "approved", "ou_li")).status_code == 200
+    deliver_all(app)
+    by_message = {p["message_id"]: card_text(p["card"]) for p in fake.patched}
+    sent = {s["receive_id"]: s["message_id"] for s in fake.sent}
+    assert "已由 Li 同意" in by_message[sent["ou_li"]]
+    assert "Withdrawn: the order no longer needs this approval." in by_message[sent["wang01"]]
+
+
+def test_a_handover_updates_the_card_and_sends_one_to_the_colleague(app, db, fake):
+    from app.approvals import services as approvals
+
+    run = start(db, approval_doc(assignees=[{"user": "li"}]))
+    deliver_all(app)
+    (task,) = tasks_of(db, run.id)
+    as_user(db, "li", lambda s, u: approvals.delegate(s, u, task.task_key, "zhao", comment="出差"))
+    deliver_all(app)
+    (patch,) = fake.patched
+    assert "已由 Li 转交，不再需要你审批。" in card_text(patch["card"])
+    assert [s["receive_id"] for s in fake.sent] == ["ou_li", "ou_zhao"]
+
+
+def test_a_card_that_cannot_be_sent_is_retried_through_the_outbox(app, db, fake):
+    from app.runs import outbox
+
+    fake.server.shutdown()  # Feishu cannot be reached: each send is a failed, retried attempt
+    start(db, approval_doc(assignees=[{"user": "li"}]))
+    deliver_all(app)
+    with db.session() as s:
+        from app.models import OutboxMessage
+
+        (send,) = s.scalars(select(OutboxMessage).where(OutboxMessage.effect_id.like("chat:%")))
+        assert send.status == outbox.PENDING and send.attempts == 1 and "Feishu" in send.last_error
+
+
+def test_the_admin_connects_the_app_and_tests_it(app, client, login, make_user, fake):
+    from ..conftest import csrf_token
+
+    make_user("boss", roles=("admin",), email="boss@example.com")
+    login("boss")
+    token = csrf_token(client, "/admin/chat-apps/")
+    form = {"csrf_token": token, "app_id": "cli_other", "app_secret": "s", "verification_token": "v",
+            "encrypt_key": "", "base_url": fake.url}  # fmt: skip
+    assert client.post("/admin/chat-apps/feishu", data=form).status_code == 302
+    page = client.get("/admin/chat-apps/").get_data(as_text=True)
+    assert "/hooks/chat/feishu/cli_other" in page and ">s<" not in page
+    client.post("/admin/chat-apps/feishu/test", data={"csrf_token": token})
+    assert "10014" in client.get("/admin/chat-apps/").get_data(as_text=True)  # wrong secret said
+    form |= {"app_id": APP_ID, "app_secret": APP_SECRET, "verification_token": ""}
+    client.post("/admin/chat-apps/feishu", data=form)
+    client.post("/admin/chat-apps/feishu/test", data={"csrf_token": token})
+    assert "飞书为此应用发放了访问令牌" in client.get("/admin/chat-apps/").get_data(as_text=True)
+    with app.app_context():
+        from app.db import get_session
+
+        (row,) = get_session().scalars(select(ChatApp))
+        assert APP_SECRET not in row.sealed and chat.secrets_of(row)["verification_token"] == "v"
