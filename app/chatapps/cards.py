@@ -36,6 +36,7 @@ def _card(v: Mapping[str, Any]) -> dict[str, Any]:
         "rejected": _("Rejected: order %(order)s", order=v["order_id"]),
     }.get(state, _("No longer needs you: order %(order)s", order=v["order_id"]))
     why = _("Why it needs you")
+    because = _("%(node)s: %(reason)s", node=v["node"], reason=v["reason"])
     elements: list[dict[str, Any]] = [
         {
             "tag": "div",
@@ -46,7 +47,7 @@ def _card(v: Mapping[str, Any]) -> dict[str, Any]:
                 _field(_("Decide by"), v["due"]),
             ],
         },
-        {"tag": "div", "text": _md(f"**{why}**\n{v['node']}: {v['reason']}")},
+        {"tag": "div", "text": _md(f"**{why}**\n{because}")},
     ]
     if v["check_lines"]:
         heading = _(

@@ -28,6 +28,8 @@ SETTINGS = (
 )
 # "Invalid" and "missing" access token: fetch a new one and try once more.
 TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
+# "Request too frequent" (the platform's and the message API's own): worth another attempt.
+RETRIED = frozenset({99991400, 230020})
 
 
 class TokenExpired(DeliveryError):
@@ -95,11 +97,10 @@ def _call(
     if code in TOKEN_CODES:
         raise TokenExpired(f"Feishu refused the access token: {code} {reply.get('msg')}")
     if code != 0:
-        # Feishu's 4xxxxx/2xxxxxx codes for a bad receiver or card are permanent; the
-        # rest (rate limits, server errors) are retried.
-        permanent = code not in (99991400, 99991401) and not str(code).startswith("5")
+        # Rate limits are retried later; any other refusal (a bad receiver, a bad card, no
+        # permission) will not change by sending the same request again.
         raise DeliveryError(
-            f"Feishu refused the request: {code} {reply.get('msg')}", permanent=permanent
+            f"Feishu refused the request: {code} {reply.get('msg')}", permanent=code not in RETRIED
         )
     return reply
 

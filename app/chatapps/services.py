@@ -214,18 +214,17 @@ def _fan_out(db: Session, app: Any, message: OutboxMessage) -> list[int]:
             if task.role
             else {"department": task.department}
         )
-        for user, _principal in resolve(db, [who], utcnow()):
-            if not isinstance(user, User) or not user.feishu_id:
+        people = [u for u, _ in resolve(db, [who], utcnow()) if isinstance(u, User) and u.feishu_id]
+        wanted = {f"chat:{r.id}:{task.task_key}:{u.id}": (r, u) for u in people for r in apps}
+        done = set(
+            db.scalars(select(OutboxMessage.effect_id).where(OutboxMessage.effect_id.in_(wanted)))
+        )
+        for key, (row, user) in wanted.items():
+            if key in done:
                 continue
-            for row in apps:
-                key = f"chat:{row.id}:{task.task_key}:{user.id}"
-                if db.scalars(
-                    select(OutboxMessage.id).where(OutboxMessage.effect_id == key)
-                ).first():
-                    continue
-                link = links.issue(db, app, task.task_key, user.username, channel=row.platform)
-                children.append(queue(db, "send", key, wake=False, app=row.id, task=task.task_key,
-                                      user=user.id, link=link))  # fmt: skip
+            link = links.issue(db, app, task.task_key, user.username, channel=row.platform)
+            children.append(queue(db, "send", key, wake=False, app=row.id, task=task.task_key,
+                                  user=user.id, link=link))  # fmt: skip
     else:
         for card_row in db.scalars(select(ChatCard).where(ChatCard.task_key == task.task_key)):
             key = f"chatp:{message.id}:{card_row.id}"
