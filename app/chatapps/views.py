@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from ..db import get_db, get_session
@@ -76,8 +77,12 @@ def callback(platform: str, app_id: str) -> tuple[Response, int]:
     except NotFoundError:
         return jsonify({"error": f"no connected {platform} app {app_id}"}), 404
     answer = callbacks.handle(db, row, request.headers, request.get_data())
-    if answer.status == 200:
-        db.commit()
-    else:
+    if answer.status != 200:
         db.rollback()
-    return jsonify(answer.body), answer.status
+        return jsonify(answer.body), answer.status
+    try:
+        db.commit()
+    except IntegrityError:  # the same event_id arrived twice at once: the other one counts
+        db.rollback()
+        return jsonify({"error": "this callback was taken already (replayed event_id)"}), 409
+    return jsonify(answer.body), 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from app.chatapps import feishu
 from app.chatapps import services as chat
 from app.db import in_transaction
-from app.models import ApprovalAction, ChatApp, ChatCard
+from app.models import ApprovalAction, ChatApp, ChatCard, utcnow
 
 from ..approvals.helpers import (
     CHECKS,
@@ -206,6 +207,11 @@ def test_an_expired_token_is_fetched_again(app, db, fake):
     with db.session() as s:
         (row,) = s.scalars(select(ChatApp))
         assert row.token_sealed and fake.tokens_issued[-1] not in row.token_sealed  # sealed at rest
+        row.token_expires_at = utcnow() + timedelta(minutes=4)  # about to expire: renewed first
+        s.commit()
+    start(db, approval_doc(assignees=[{"user": "li"}]), external_id="PO-3")
+    deliver_all(app)
+    assert len(fake.tokens_issued) == 3 and len(fake.sent) == 3
 
 
 def test_url_verification_answers_the_challenge(client, db):
