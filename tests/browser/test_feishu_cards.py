@@ -22,6 +22,7 @@ from ..app.chatapps.fake_feishu import (
 )
 from .conftest import screenshot
 from .crawl import login
+from .test_language_crawl import VISIBLE_TEXT, english_in
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 COLOURS = {"orange": "#ff8800", "green": "#2ea121", "red": "#f54a45", "grey": "#8f959e"}
@@ -83,7 +84,7 @@ def test_the_card_each_approver_gets_and_the_admin_page(app, live_server, page_f
     app.config["BASE_URL"] = live_server
     approver(db, "li", feishu_id="ou_li", locale="zh")
     approver(db, "wang", feishu_id="ou_wang", locale="en")
-    approver(db, "boss", roles=("admin",), locale="zh")
+    approver(db, "boss", roles=("admin",), locale="zh", display_name="王经理")
     approver(db, "chief", roles=("admin",), locale="en")
     with FakeFeishu() as fake:
         settings = {
@@ -101,6 +102,8 @@ def test_the_card_each_approver_gets_and_the_admin_page(app, live_server, page_f
         page.set_content(preview(cards[who]))
         text = page.inner_text("body")
         assert ("同意" in text and "拒绝" in text) if language == "zh" else "Approve" in text
+        if language == "zh":
+            assert english_in([text]) == []
         assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
         DOCS_IMG.mkdir(exist_ok=True)
         shutil.copy(
@@ -111,4 +114,6 @@ def test_the_card_each_approver_gets_and_the_admin_page(app, live_server, page_f
         login(page, live_server, admin)
         page.goto(f"{live_server}/admin/chat-apps/")
         assert f"/hooks/chat/feishu/{APP_ID}" in page.inner_text("body")
+        if locale == "zh-CN":  # the language crawl's rule: no English words in the Chinese page
+            assert english_in(page.evaluate(VISIBLE_TEXT)) == []
         screenshot(page, f"chat-apps-admin-{locale}")
