@@ -202,9 +202,11 @@ def _fan_out(db: Session, app: Any, message: OutboxMessage) -> list[int]:
     apps = list(db.scalars(select(ChatApp).where(ChatApp.enabled.is_(True))))
     children: list[OutboxMessage] = []
     if message.payload["op"] == "cards":
-        if task.status != "pending":
-            return []
+        from ..approvals.services import is_info
         from ..notifications import links
+
+        if task.status != "pending" or is_info(task):  # an info request is answered on the page
+            return []
         from ..notifications.people import resolve
 
         who = (
