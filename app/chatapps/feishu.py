@@ -81,26 +81,29 @@ def _call(
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body, ensure_ascii=False).encode()
-    try:
-        _, raw = send_http(url, data, headers, method=method, who="Feishu")
-    except DeliveryError as err:
-        if err.status == 401 and token:  # an expired token may also come back as HTTP 401
-            raise TokenExpired(str(err), status=401) from err
-        raise
+    # Feishu explains a refusal in the body ({"code", "msg"}), often with HTTP 400.
+    status, raw = send_http(url, data, headers, method=method, who="Feishu", client_errors=True)
     try:
         reply = json.loads(raw or b"{}")
     except ValueError:
-        raise DeliveryError(
-            f"Feishu answered with something that is not JSON: {raw[:200]!r}"
-        ) from None
-    code = reply.get("code", 0)
-    if code in TOKEN_CODES:
+        reply = {}
+    if not isinstance(reply, dict):
+        reply = {}
+    again = status in (408, 409, 425, 429)
+    code = reply.get("code", 0 if status < 400 else None)
+    if code in TOKEN_CODES or (status == 401 and token):
         raise TokenExpired(f"Feishu refused the access token: {code} {reply.get('msg')}")
+    if code is None:
+        raise DeliveryError(
+            f"HTTP {status} from Feishu: {raw[:200]!r}", permanent=not again, status=status
+        )
     if code != 0:
         # Rate limits are retried later; any other refusal (a bad receiver, a bad card, no
         # permission) will not change by sending the same request again.
         raise DeliveryError(
-            f"Feishu refused the request: {code} {reply.get('msg')}", permanent=code not in RETRIED
+            f"Feishu refused the request: {code} {reply.get('msg')}",
+            permanent=code not in RETRIED and not again,
+            status=status,
         )
     return reply
 

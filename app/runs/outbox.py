@@ -77,11 +77,13 @@ def send_http(
     method: str = "POST",
     max_bytes: int = MAX_RESPONSE_BYTES,
     who: str | None = None,
+    client_errors: bool = False,
 ) -> tuple[int, bytes]:
     """Send one request without following redirects; ``(status, body)`` or DeliveryError.
 
     4xx answers (but 408, 409, 425 and 429) and redirects are permanent failures; timeouts,
-    refused connections and 5xx are retried by the caller's backoff.
+    refused connections and 5xx are retried by the caller's backoff. ``client_errors``: a
+    4xx answer is returned with its body instead (APIs that explain a refusal in it).
     """
     who = who or url
     if not url.startswith(("http://", "https://")):
@@ -91,6 +93,9 @@ def send_http(
         with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, response.read(max_bytes)
     except urllib.error.HTTPError as err:
+        if client_errors and 400 <= err.code < 500:
+            with err:
+                return err.code, err.read(max_bytes)
         location = err.headers.get("Location") if err.headers else None
         err.close()
         if 300 <= err.code < 400:

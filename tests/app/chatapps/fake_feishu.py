@@ -32,9 +32,9 @@ class FakeFeishu:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _reply(self, body: dict[str, Any]) -> None:
+            def _reply(self, body: dict[str, Any], status: int = 200) -> None:
                 raw = json.dumps(body).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
@@ -46,10 +46,10 @@ class FakeFeishu:
             def _authorised(self) -> bool:
                 auth = self.headers.get("Authorization") or ""
                 if not auth.startswith("Bearer "):
-                    self._reply({"code": 99991661, "msg": "Missing access token"})
+                    self._reply({"code": 99991661, "msg": "Missing access token"}, 400)
                     return False
                 if auth[7:] not in fake.valid:
-                    self._reply({"code": 99991663, "msg": "Invalid access token"})
+                    self._reply({"code": 99991663, "msg": "Invalid access token"}, 400)
                     return False
                 return True
 
@@ -58,7 +58,7 @@ class FakeFeishu:
                 body = self._body()
                 if url.path == "/open-apis/auth/v3/tenant_access_token/internal":
                     if body != {"app_id": APP_ID, "app_secret": APP_SECRET}:
-                        self._reply({"code": 10014, "msg": "app secret invalid"})
+                        self._reply({"code": 10014, "msg": "app secret invalid"}, 400)
                         return
                     token = f"t-{secrets.token_hex(8)}"
                     fake.tokens_issued.append(token)
