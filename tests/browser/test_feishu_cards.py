@@ -117,3 +117,9 @@ def test_the_card_each_approver_gets_and_the_admin_page(app, live_server, page_f
         if locale == "zh-CN":  # the language crawl's rule: no English words in the Chinese page
             assert english_in(page.evaluate(VISIBLE_TEXT)) == []
         screenshot(page, f"chat-apps-admin-{locale}")
+        page.goto(f"{live_server}/admin/notifications/")  # the way there, from the channels
+        if locale == "zh-CN":
+            assert english_in(page.evaluate(VISIBLE_TEXT)) == []
+        screenshot(page, f"channels-{locale}")
+        page.click("a[href='/admin/chat-apps/']")
+        page.wait_for_url(f"{live_server}/admin/chat-apps/")
