@@ -13,11 +13,12 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..approvals import services as approvals
@@ -26,6 +27,7 @@ from ..models import ApprovalTask, ChatApp, ChatReceipt, utcnow
 from . import cards, feishu, services
 
 MAX_SKEW_SECONDS = 300
+KEEP_RECEIPTS = timedelta(days=1)
 
 
 @dataclass
@@ -101,7 +103,10 @@ def handle(
         )
     ).first():
         return _refused(409, "this callback was taken already (replayed event_id)")
-    db.add(ChatReceipt(chat_app_id=row.id, event_key=event_id, received_at=utcnow()))
+    received = utcnow()
+    # Older receipts are not needed: their timestamps are refused as expired anyway.
+    db.execute(delete(ChatReceipt).where(ChatReceipt.received_at < received - KEEP_RECEIPTS))
+    db.add(ChatReceipt(chat_app_id=row.id, event_key=event_id, received_at=received))
     db.flush()
     return _act(db, event.get("event") or {})
 

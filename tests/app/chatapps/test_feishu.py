@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.chatapps import feishu
 from app.chatapps import services as chat
 from app.db import in_transaction
-from app.models import ApprovalAction, ChatApp, ChatCard, utcnow
+from app.models import ApprovalAction, ChatApp, ChatCard, ChatReceipt, utcnow
 
 from ..approvals.helpers import (
     CHECKS,
@@ -154,6 +154,13 @@ def test_refused_callbacks(app, client, db):
             len(list(s.scalars(select(ApprovalAction).where(ApprovalAction.action == "decided"))))
             == 1
         )
+        # a day later the receipt is gone with the next callback (its timestamp is long refused)
+        (receipt,) = s.scalars(select(ChatReceipt))
+        old_key, receipt.received_at = receipt.event_key, utcnow() - timedelta(days=2)
+        s.commit()
+    post(client, card_action(tasks["wang"], "approved", "wang01"))
+    with db.session() as s:
+        assert old_key not in [r.event_key for r in s.scalars(select(ChatReceipt))]
 
 
 def test_a_forwarded_card_clicked_by_someone_else_is_refused_on_the_card(app, client, db):
