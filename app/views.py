@@ -18,6 +18,8 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     from .approvals.views import bp as approvals_bp
     from .auth.views import bp as auth_bp
     from .calendar.views import bp as calendar_bp
+    from .chatapps.views import bp as chatapps_bp
+    from .chatapps.views import hooks_bp as chat_hooks_bp
     from .costs.views import bp as costs_bp
     from .dashboard.views import bp as dashboard_bp
     from .editor.api import bp as editor_api_bp
@@ -46,5 +48,9 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(templates_admin_bp)
     demo_receiver.init_app(app, csrf)
+    # Chat platforms call back without a session: each call carries the platform's signature.
+    csrf.exempt(chat_hooks_bp)
+    for bp in (chatapps_bp, chat_hooks_bp):
+        app.register_blueprint(bp)
     for bp in (dashboard_bp, alerts_bp, costs_bp, metrics_bp):
         app.register_blueprint(bp)

@@ -12,6 +12,7 @@ from .channel import (
     OrderDedupKey,
     WebhookReceipt,
 )
+from .chat import ChatApp, ChatCard, ChatReceipt
 from .cost import CostDimension, CostDriver, OrderCost, OrderDimension
 from .flow import Flow, FlowVersion
 from .inventory import InventoryItem, Reservation
@@ -58,6 +59,9 @@ __all__ = [
     "Base",
     "BusinessRole",
     "Channel",
+    "ChatApp",
+    "ChatCard",
+    "ChatReceipt",
     "ChannelDelivery",
     "ChannelPull",
     "CostDimension",

@@ -181,6 +181,9 @@ def _withdraw_tasks(ctx: EffectContext, effect: Effect) -> None:
         )
         .values(status="withdrawn", comment=effect.payload.get("reason"))
     )
+    from ..chatapps.hooks import refresh  # a bulk update passes no flush hook: cards told here
+
+    refresh(ctx.db, list(effect.payload["task_ids"]))
     return None
 
 

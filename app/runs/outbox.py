@@ -77,11 +77,13 @@ def send_http(
     method: str = "POST",
     max_bytes: int = MAX_RESPONSE_BYTES,
     who: str | None = None,
+    client_errors: bool = False,
 ) -> tuple[int, bytes]:
     """Send one request without following redirects; ``(status, body)`` or DeliveryError.
 
     4xx answers (but 408, 409, 425 and 429) and redirects are permanent failures; timeouts,
-    refused connections and 5xx are retried by the caller's backoff.
+    refused connections and 5xx are retried by the caller's backoff. ``client_errors``: a
+    4xx answer is returned with its body instead (APIs that explain a refusal in it).
     """
     who = who or url
     if not url.startswith(("http://", "https://")):
@@ -91,6 +93,9 @@ def send_http(
         with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
             return response.status, response.read(max_bytes)
     except urllib.error.HTTPError as err:
+        if client_errors and 400 <= err.code < 500:
+            with err:
+                return err.code, err.read(max_bytes)
         location = err.headers.get("Location") if err.headers else None
         err.close()
         if 300 <= err.code < 400:
@@ -153,9 +158,17 @@ def _notify(message: OutboxMessage, secret: str) -> dict[str, Any]:
     return deliver_notify(message, secret)
 
 
+def _chat(message: OutboxMessage, secret: str) -> dict[str, Any]:
+    # Approval cards in chat apps: their own tokens, sent to the platform's API address.
+    from ..chatapps.services import deliver as deliver_chat
+
+    return deliver_chat(message, secret)
+
+
 DELIVERERS: dict[str, Callable[[OutboxMessage, str], dict[str, Any]]] = {
     "webhook": _webhook,
     "notify": _notify,
+    "chat": _chat,
 }
 
 
@@ -186,7 +199,7 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
         return "skipped"
     secret = _secret()
     try:
-        if message.kind != "notify":
+        if message.kind not in ("notify", "chat"):
             with database.session() as db:
                 secret = check_destination(db, message.payload.get("url")) or secret
                 secret = _subscription_secret(db, message.subscription_id) or secret

@@ -1,0 +1,1 @@
+"""Approving inside chat apps (Feishu first): connected apps, cards, callbacks."""

@@ -1,0 +1,152 @@
+"""Feishu (飞书) as open.feishu.cn documents it: the tenant access token, sending and updating
+an interactive message card (im/v1/messages), and the card-action callback's signature
+(``X-Lark-Signature`` = hex SHA-256 of timestamp + nonce + encrypt key + body) and encryption
+(AES-256-CBC, key = SHA-256 of the encrypt key, IV = the first 16 bytes of the Base64 text).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from ..runs.outbox import DeliveryError, send_http
+
+NAME = "feishu"
+DEFAULT_BASE_URL = "https://open.feishu.cn"
+# Settings the admin fills in: (name, is it secret).
+SETTINGS = (
+    ("app_secret", True),
+    ("verification_token", True),
+    ("encrypt_key", True),
+)
+# "Invalid" and "missing" access token: fetch a new one and try once more.
+TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
+# "Request too frequent" (the platform's and the message API's own): worth another attempt.
+RETRIED = frozenset({99991400, 230020})
+
+
+class TokenExpired(DeliveryError):
+    """The platform no longer takes the cached access token."""
+
+
+def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
+    """The documented ``X-Lark-Signature`` of a callback."""
+    return hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
+
+
+def signature_ok(headers: Mapping[str, str], encrypt_key: str, body: bytes) -> bool:
+    """Whether the callback's signature headers match its body."""
+    given = headers.get("X-Lark-Signature") or ""
+    expected = signature(
+        headers.get("X-Lark-Request-Timestamp") or "",
+        headers.get("X-Lark-Request-Nonce") or "",
+        encrypt_key,
+        body,
+    )
+    return bool(given) and hmac.compare_digest(given, expected)
+
+
+def decrypt(encrypted: str, encrypt_key: str) -> str:
+    """The plain text of an ``encrypt`` field; ValueError when it is not one."""
+    raw = base64.b64decode(encrypted, validate=True)
+    if len(raw) < 32 or len(raw) % 16:
+        raise ValueError("not an AES-CBC text")
+    key = hashlib.sha256(encrypt_key.encode()).digest()
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(raw[:16])).decryptor()
+    padded = decryptor.update(raw[16:]) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    return (unpadder.update(padded) + unpadder.finalize()).decode()
+
+
+def encrypt(plain: str, encrypt_key: str, iv: bytes) -> str:
+    """The inverse of :func:`decrypt` (what Feishu does); used by the local fake."""
+    key = hashlib.sha256(encrypt_key.encode()).digest()
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plain.encode()) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return base64.b64encode(iv + encryptor.update(padded) + encryptor.finalize()).decode()
+
+
+def _call(
+    url: str, body: Mapping[str, Any], *, token: str | None = None, method: str = "POST"
+) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json; charset=utf-8"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body, ensure_ascii=False).encode()
+    # Feishu explains a refusal in the body ({"code", "msg"}), often with HTTP 400.
+    status, raw = send_http(url, data, headers, method=method, who="Feishu", client_errors=True)
+    try:
+        reply = json.loads(raw or b"{}")
+    except ValueError:
+        reply = {}
+    if not isinstance(reply, dict):
+        reply = {}
+    again = status in (408, 409, 425, 429)
+    code = reply.get("code", 0 if status < 400 else None)
+    if code in TOKEN_CODES or (status == 401 and token):
+        raise TokenExpired(f"Feishu refused the access token: {code} {reply.get('msg')}")
+    if code is None:
+        raise DeliveryError(
+            f"HTTP {status} from Feishu: {raw[:200]!r}", permanent=not again, status=status
+        )
+    if code != 0:
+        # Rate limits are retried later; any other refusal (a bad receiver, a bad card, no
+        # permission) will not change by sending the same request again.
+        raise DeliveryError(
+            f"Feishu refused the request: {code} {reply.get('msg')}",
+            permanent=code not in RETRIED and not again,
+            status=status,
+        )
+    return reply
+
+
+def fetch_token(base_url: str, app_id: str, app_secret: str) -> tuple[str, int]:
+    """A new ``tenant_access_token`` and its lifetime in seconds."""
+    reply = _call(
+        f"{base_url}/open-apis/auth/v3/tenant_access_token/internal",
+        {"app_id": app_id, "app_secret": app_secret},
+    )
+    token = reply.get("tenant_access_token")
+    if not token:
+        raise DeliveryError("Feishu gave no tenant_access_token", permanent=True)
+    return str(token), int(reply.get("expire") or 7200)
+
+
+def receive_id_type(feishu_id: str) -> str:
+    """Open ids start with ``ou_``; anything else is the tenant's user id."""
+    return "open_id" if feishu_id.startswith("ou_") else "user_id"
+
+
+def send_card(base_url: str, token: str, feishu_id: str, card: Mapping[str, Any]) -> str:
+    """Send ``card`` to one person; the new message id."""
+    reply = _call(
+        f"{base_url}/open-apis/im/v1/messages?receive_id_type={receive_id_type(feishu_id)}",
+        {
+            "receive_id": feishu_id,
+            "msg_type": "interactive",
+            "content": json.dumps(card, ensure_ascii=False),
+        },
+        token=token,
+    )
+    message_id = (reply.get("data") or {}).get("message_id")
+    if not message_id:
+        raise DeliveryError("Feishu gave no message_id for the card", permanent=True)
+    return str(message_id)
+
+
+def update_card(base_url: str, token: str, message_id: str, card: Mapping[str, Any]) -> None:
+    """Replace the content of a card already sent (PATCH im/v1/messages/:message_id)."""
+    _call(
+        f"{base_url}/open-apis/im/v1/messages/{message_id}",
+        {"content": json.dumps(card, ensure_ascii=False)},
+        token=token,
+        method="PATCH",
+    )

@@ -1,0 +1,334 @@
+"""Approving inside chat apps: connecting an app, sending each assigned approver a card
+through the outbox, taking their button click as a decision through the approvals service,
+and updating every card of a task once it is decided, handed over or withdrawn.
+
+Outbox messages of kind ``chat`` carry one ``op``: ``cards`` (a new task: one ``send`` per
+person and app), ``send``, ``refresh`` (a task changed: one ``patch`` per card) and ``patch``.
+Each ``send`` and ``patch`` is retried and dead-lettered on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ..channels import vault
+from ..db import in_transaction, on_commit
+from ..errors import NotFoundError, ValidationError
+from ..models import (
+    ApprovalTask,
+    ChatApp,
+    ChatCard,
+    FlowVersion,
+    Order,
+    OutboxMessage,
+    Run,
+    User,
+    utcnow,
+)
+from ..runs import outbox
+from . import cards, feishu
+
+log = logging.getLogger(__name__)
+
+PLATFORMS = {feishu.NAME: feishu}
+# A token is renewed this long before the platform says it expires.
+TOKEN_MARGIN = timedelta(minutes=5)
+
+
+# -- connecting an app ---------------------------------------------------------------------
+
+
+def connect(
+    db: Session, platform: str, app_id: str, settings: Mapping[str, str], base_url: str = ""
+) -> ChatApp:
+    """Create or change the connected app of ``platform``; blank secrets keep the saved ones.
+    No commit."""
+    module = PLATFORMS.get(platform)
+    if module is None:
+        raise ValidationError(
+            _l("Unknown chat platform %(name)s: use feishu.", name=platform),
+            fields={"platform": "unknown"},
+        )
+    app_id = app_id.strip()
+    if not app_id or len(app_id) > 64:
+        raise ValidationError(
+            _l("Give the app's App ID from the developer console, e.g. cli_a1b2c3d4e5f6."),
+            fields={"app_id": "required"},
+        )
+    base_url = (base_url.strip() or module.DEFAULT_BASE_URL).rstrip("/")
+    if not base_url.startswith(("https://", "http://")):
+        raise ValidationError(
+            _l("The API address starts with https://, e.g. https://open.feishu.cn."),
+            fields={"base_url": "invalid"},
+        )
+    row = db.scalars(select(ChatApp).where(ChatApp.platform == platform)).first()
+    old = vault.open_sealed(row.sealed) if row is not None else {}
+    values = {
+        name: (settings.get(name) or "").strip() or old.get(name, "") for name, _ in module.SETTINGS
+    }
+    missing = [name for name in ("app_secret", "verification_token") if not values[name]]
+    if missing:
+        raise ValidationError(
+            _l("Fill in the App Secret and the Verification Token from the app's console."),
+            fields={name: "required" for name in missing},
+        )
+    if row is None:
+        row = ChatApp(platform=platform, app_id=app_id, sealed="", base_url=base_url)
+        db.add(row)
+    if row.app_id != app_id or row.base_url != base_url:
+        row.token_sealed, row.token_expires_at = None, None
+    row.app_id, row.base_url, row.enabled = app_id, base_url, True
+    row.sealed = vault.seal(values)
+    db.flush()
+    return row
+
+
+def connected(db: Session, platform: str) -> ChatApp | None:
+    return db.scalars(select(ChatApp).where(ChatApp.platform == platform)).first()
+
+
+def by_app_id(db: Session, platform: str, app_id: str) -> ChatApp:
+    row = db.scalars(
+        select(ChatApp).where(ChatApp.platform == platform, ChatApp.app_id == app_id)
+    ).first()
+    if row is None or not row.enabled:
+        raise NotFoundError(_l("No connected app with this App ID."))
+    return row
+
+
+def secrets_of(row: ChatApp) -> dict[str, str]:
+    return vault.open_sealed(row.sealed)
+
+
+def token(database: Any, app_pk: int, *, fresh: bool = False, now: datetime | None = None) -> str:
+    """The app's access token: the cached one while it is valid, else a new one (saved)."""
+    now = now or utcnow()
+    with database.session() as db:
+        row = db.get(ChatApp, app_pk)
+        if row is None:
+            raise outbox.DeliveryError("the chat app was removed", permanent=True)
+        if (
+            not fresh
+            and row.token_sealed
+            and row.token_expires_at
+            and row.token_expires_at > now + TOKEN_MARGIN
+        ):
+            return str(vault.open_sealed(row.token_sealed)["token"])
+        base_url, app_id, secret = row.base_url, row.app_id, secrets_of(row)["app_secret"]
+    value, lifetime = PLATFORMS[row.platform].fetch_token(base_url, app_id, secret)
+
+    def save(db: Session) -> None:
+        saved = db.get(ChatApp, app_pk)
+        if saved is not None:
+            saved.token_sealed = vault.seal({"token": value})
+            saved.token_expires_at = now + timedelta(seconds=lifetime)
+
+    in_transaction(database, save)
+    return value
+
+
+def with_token(database: Any, app_pk: int, call: Any) -> Any:
+    """``call(token)``; when the platform says the token expired, once more with a new one."""
+    try:
+        return call(token(database, app_pk))
+    except feishu.TokenExpired:
+        log.info("chat app %s: access token refused, fetching a new one", app_pk)
+        return call(token(database, app_pk, fresh=True))
+
+
+# -- queuing ---------------------------------------------------------------------------------
+
+
+def queue(db: Session, op: str, key: str, *, wake: bool = True, **payload: Any) -> OutboxMessage:
+    """One ``chat`` outbox message, woken after commit (``wake``). No commit."""
+    now = utcnow()
+    message = OutboxMessage(kind="chat", effect_id=key, status=outbox.PENDING, attempts=0,
+                            next_attempt_at=now, created_at=now, payload={"op": op, **payload})  # fmt: skip
+    db.add(message)
+    if not wake:
+        return message
+
+    def woken() -> None:
+        from ..runs.tasks import wake_outbox_many
+
+        if message.id is not None:
+            wake_outbox_many([message.id])
+
+    on_commit(db, woken)
+    return message
+
+
+def any_app(db: Session) -> bool:
+    return db.scalars(select(ChatApp.id).where(ChatApp.enabled.is_(True))).first() is not None
+
+
+# -- delivering ------------------------------------------------------------------------------
+
+
+def deliver(message: OutboxMessage, _secret: str) -> dict[str, Any]:
+    """The outbox deliverer of ``chat`` messages."""
+    from ..db import get_db
+    from ..queue import task_app
+
+    app = task_app()
+    database = get_db(app)
+    payload = message.payload
+    op = payload.get("op")
+    with app.app_context():
+        if op in ("cards", "refresh"):
+            children = in_transaction(database, lambda db: _fan_out(db, app, message))
+            results = [outbox.deliver(database, child) for child in children]
+            return {"status": 200, "parts": len(children), "results": results}
+        if op == "send":
+            return _send(database, payload)
+        if op == "patch":
+            return _patch(database, payload)
+    raise outbox.DeliveryError(f"unknown chat operation {op!r}", permanent=True)
+
+
+def _fan_out(db: Session, app: Any, message: OutboxMessage) -> list[int]:
+    task = db.scalars(
+        select(ApprovalTask).where(ApprovalTask.task_key == message.payload["task"])
+    ).first()
+    if task is None:
+        return []
+    apps = list(db.scalars(select(ChatApp).where(ChatApp.enabled.is_(True))))
+    children: list[OutboxMessage] = []
+    if message.payload["op"] == "cards":
+        from ..approvals.services import is_info
+        from ..notifications import links
+
+        if task.status != "pending" or is_info(task):  # an info request is answered on the page
+            return []
+        from ..notifications.people import resolve
+
+        who = (
+            {"user": task.assignee}
+            if task.assignee
+            else {"role": task.role, "scope": task.scope or ""}
+            if task.role
+            else {"department": task.department}
+        )
+        people = [u for u, _ in resolve(db, [who], utcnow()) if isinstance(u, User) and u.feishu_id]
+        wanted = {f"chat:{r.id}:{task.task_key}:{u.id}": (r, u) for u in people for r in apps}
+        done = set(
+            db.scalars(select(OutboxMessage.effect_id).where(OutboxMessage.effect_id.in_(wanted)))
+        )
+        for key, (row, user) in wanted.items():
+            if key in done:
+                continue
+            link = links.issue(db, app, task.task_key, user.username, channel=row.platform)
+            children.append(queue(db, "send", key, wake=False, app=row.id, task=task.task_key,
+                                  user=user.id, link=link))  # fmt: skip
+    else:
+        for card_row in db.scalars(select(ChatCard).where(ChatCard.task_key == task.task_key)):
+            key = f"chatp:{message.id}:{card_row.id}"
+            children.append(queue(db, "patch", key, wake=False, card=card_row.id))
+    db.flush()
+    return [c.id for c in children]
+
+
+def card_values(db: Session, task: ApprovalTask, language: str, link: str = "") -> dict[str, Any]:
+    """What a card says about ``task`` in ``language``."""
+    from ..approvals.queries import node_names
+    from ..notifications.delivery import task_values
+
+    values = task_values(db, task, language)
+    run = db.get(Run, task.run_id)
+    version = db.get(FlowVersion, run.flow_version_id) if run else None
+    order = db.get(Order, run.order_id) if run and run.order_id else None
+    lines = (order.data.get("lines") if order else None) or []
+    shown = [
+        f"{line.get('sku') or line.get('name') or '?'} × {line.get('qty', 1)}" for line in lines[:3]
+    ]
+    more = len(lines) - len(shown)
+    summary = "，".join(shown) if language == "zh" else ", ".join(shown)
+    if more > 0:
+        summary += f" 等共 {len(lines)} 行" if language == "zh" else f" and {more} more"
+    decided_by = task.decided_by or ""
+    if decided_by:
+        person = db.scalars(select(User).where(User.username == decided_by)).first()
+        decided_by = (person.display_name or person.username) if person else decided_by
+    return values | {
+        "task_key": task.task_key,
+        "state": task.status,
+        "node": node_names(version, language).get(task.node_id, task.node_id),
+        "lines": summary,
+        "link": link,
+        "decided_by": decided_by,
+        "comment": task.comment or "",
+    }
+
+
+def _send(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
+    with database.session() as db:
+        row = db.get(ChatApp, payload["app"])
+        user = db.get(User, payload["user"])
+        task = db.scalars(
+            select(ApprovalTask).where(ApprovalTask.task_key == payload["task"])
+        ).first()
+        if row is None or not row.enabled or user is None or not user.feishu_id or task is None:
+            raise outbox.DeliveryError("the app, the person or the task is gone", permanent=True)
+        if task.status != "pending":
+            return {"status": 200, "skipped": "decided before the card went out"}
+        language = user.locale or "zh"
+        body = cards.card(card_values(db, task, language, payload.get("link") or ""), language)
+        base_url, platform, feishu_id = row.base_url, row.platform, user.feishu_id
+    module = PLATFORMS[platform]
+    message_id = with_token(
+        database, payload["app"], lambda t: module.send_card(base_url, t, feishu_id, body)
+    )
+
+    def record(db: Session) -> None:
+        db.add(ChatCard(chat_app_id=payload["app"], task_key=payload["task"], user_id=payload["user"],
+                        message_id=message_id, shows="pending", sent_at=utcnow()))  # fmt: skip
+
+    in_transaction(database, record)
+    return {"status": 200, "message_id": message_id}
+
+
+def _patch(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
+    with database.session() as db:
+        card_row = db.get(ChatCard, payload["card"])
+        if card_row is None:
+            raise outbox.DeliveryError("the card record is gone", permanent=True)
+        row = db.get(ChatApp, card_row.chat_app_id)
+        user = db.get(User, card_row.user_id)
+        task = db.scalars(
+            select(ApprovalTask).where(ApprovalTask.task_key == card_row.task_key)
+        ).one()
+        if row is None or user is None:
+            raise outbox.DeliveryError("the app or the person is gone", permanent=True)
+        language = user.locale or "zh"
+        body = cards.card(card_values(db, task, language), language)
+        base_url, platform, message_id, state = (
+            row.base_url,
+            row.platform,
+            card_row.message_id,
+            task.status,
+        )
+    module = PLATFORMS[platform]
+    with_token(database, row.id, lambda t: module.update_card(base_url, t, message_id, body))
+
+    def record(db: Session) -> None:
+        saved = db.get(ChatCard, payload["card"])
+        if saved is not None:
+            saved.shows, saved.updated_at = state, utcnow()
+
+    in_transaction(database, record)
+    return {"status": 200, "message_id": message_id}
+
+
+def user_for(db: Session, ids: Mapping[str, Any]) -> User | None:
+    """The OrderFlow user whose Feishu id is the clicking person's open id or user id."""
+    known = [str(v) for k, v in ids.items() if k in ("open_id", "user_id") and v]
+    if not known:
+        return None
+    return db.scalars(select(User).where(or_(*(User.feishu_id == v for v in known)))).first()

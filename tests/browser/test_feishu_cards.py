@@ -1,0 +1,125 @@
+"""The Feishu approval card as an approver sees it, rendered from the card JSON sent to the
+fake Feishu by a small local preview (header, fields, markdown, form, buttons), in Chinese
+and English at phone width; and the admin's chat-app page in both languages."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+from pathlib import Path
+
+from app.chatapps import services as chat
+from app.db import get_db, in_transaction
+
+from ..app.approvals.helpers import CHECKS, approval_doc, approver, deliver_all, start
+from ..app.chatapps.fake_feishu import (
+    APP_ID,
+    APP_SECRET,
+    ENCRYPT_KEY,
+    VERIFICATION_TOKEN,
+    FakeFeishu,
+)
+from .conftest import screenshot
+from .crawl import login
+from .test_language_crawl import VISIBLE_TEXT, english_in
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+COLOURS = {"orange": "#ff8800", "green": "#2ea121", "red": "#f54a45", "grey": "#8f959e"}
+STYLE = """body{font:14px/1.5 sans-serif;background:#f2f3f5;margin:0;padding:12px}
+.card{background:#fff;border-radius:8px;overflow:hidden;max-width:520px;box-shadow:0 1px 4px #0002}
+.head{color:#fff;padding:10px 14px;font-weight:600}.body{padding:10px 14px}
+.fields{display:grid;grid-template-columns:1fr 1fr;gap:6px}.md{white-space:pre-wrap;margin:6px 0}
+input{width:100%;box-sizing:border-box;padding:6px;border:1px solid #ccc;border-radius:4px;margin:6px 0}
+.btn{display:inline-block;padding:5px 14px;border-radius:4px;border:1px solid #ccc;margin:4px 6px 0 0}
+.primary{background:#3370ff;color:#fff;border-color:#3370ff}.danger{color:#f54a45;border-color:#f54a45}
+hr{border:0;border-top:1px solid #eee}.note{color:#8f959e;font-size:12px}"""
+
+
+def _md(text: str) -> str:
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+
+
+def _element(el: dict) -> str:
+    tag = el["tag"]
+    if tag == "div" and "fields" in el:
+        return (
+            '<div class="fields">'
+            + "".join(f'<div class="md">{_md(f["text"]["content"])}</div>' for f in el["fields"])
+            + "</div>"
+        )
+    if tag == "div":
+        return f'<div class="md">{_md(el["text"]["content"])}</div>'
+    if tag == "hr":
+        return "<hr>"
+    if tag == "note":
+        return (
+            '<div class="note">'
+            + "".join(html.escape(e["content"]) for e in el["elements"])
+            + "</div>"
+        )
+    if tag in ("form", "column"):
+        return "".join(_element(e) for e in el["elements"])
+    if tag == "column_set":
+        return "<div>" + "".join(_element(c) for c in el["columns"]) + "</div>"
+    if tag == "input":
+        return f'<input placeholder="{html.escape(el["placeholder"]["content"])}">'
+    if tag == "action":
+        return "".join(_element(a) for a in el["actions"])
+    if tag == "button":
+        return f'<span class="btn {el.get("type", "")}">{html.escape(el["text"]["content"])}</span>'
+    raise AssertionError(f"the preview does not know the card element {tag!r}")
+
+
+def preview(card: dict) -> str:
+    colour = COLOURS[card["header"]["template"]]
+    title = html.escape(card["header"]["title"]["content"])
+    body = "".join(_element(e) for e in card["elements"])
+    return (f'<!doctype html><meta charset="utf-8"><style>{STYLE}</style><div class="card">'
+            f'<div class="head" style="background:{colour}">{title}</div><div class="body">{body}</div></div>')  # fmt: skip
+
+
+def test_the_card_each_approver_gets_and_the_admin_page(app, live_server, page_for):
+    db = get_db(app)
+    app.config["BASE_URL"] = live_server
+    approver(db, "li", feishu_id="ou_li", locale="zh")
+    approver(db, "wang", feishu_id="ou_wang", locale="en")
+    approver(db, "boss", roles=("admin",), locale="zh", display_name="王经理")
+    approver(db, "chief", roles=("admin",), locale="en")
+    with FakeFeishu() as fake:
+        settings = {
+            "app_secret": APP_SECRET,
+            "verification_token": VERIFICATION_TOKEN,
+            "encrypt_key": ENCRYPT_KEY,
+        }
+        in_transaction(db, lambda s: chat.connect(s, "feishu", APP_ID, settings, fake.url))
+        start(db, approval_doc(assignees=[{"user": "li"}, {"user": "wang"}], mode="all",
+                               checks=CHECKS, sla={"duration": "24h"}))  # fmt: skip
+        deliver_all(app)
+    cards = {s["receive_id"]: s["card"] for s in fake.sent}
+    for who, language in (("ou_li", "zh"), ("ou_wang", "en")):
+        page = page_for(375, 700, locale="zh-CN" if language == "zh" else "en-US")
+        page.set_content(preview(cards[who]))
+        text = page.inner_text("body")
+        assert ("同意" in text and "拒绝" in text) if language == "zh" else "Approve" in text
+        if language == "zh":
+            assert english_in([text]) == []
+        assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+        shot = screenshot(page, f"feishu-card-{language}")
+        if os.environ.get("ORDERFLOW_DOC_SCREENSHOTS"):  # refresh the pictures in the docs
+            shutil.copy(shot, DOCS_IMG / f"feishu-card-{language}.png")
+    for locale, admin in (("zh-CN", "boss"), ("en-US", "chief")):
+        page = page_for(1280, 800, locale=locale)
+        login(page, live_server, admin)
+        page.goto(f"{live_server}/admin/chat-apps/")
+        assert f"/hooks/chat/feishu/{APP_ID}" in page.inner_text("body")
+        if locale == "zh-CN":  # the language crawl's rule: no English words in the Chinese page
+            assert english_in(page.evaluate(VISIBLE_TEXT)) == []
+        screenshot(page, f"chat-apps-admin-{locale}")
+        page.goto(f"{live_server}/admin/notifications/")  # the way there, from the channels
+        if locale == "zh-CN":
+            assert english_in(page.evaluate(VISIBLE_TEXT)) == []
+        screenshot(page, f"channels-{locale}")
+        page.click("a[href='/admin/chat-apps/']")
+        page.wait_for_url(f"{live_server}/admin/chat-apps/")
