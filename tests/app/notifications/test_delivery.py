@@ -197,7 +197,9 @@ def test_inbox_page_and_header_count(app, db, client, login):
     # The bell's accessible name carries the count: "通知，1 条未读" / "Notifications, 1 unread".
     bell = page[page.index('class="bell"') : page.index("</a>", page.index('class="bell"'))]
     assert '<span class="count" aria-hidden="true"' in bell
-    assert ('aria-label="通知，1 条未读"' in bell) or ('aria-label="Notifications, 1 unread"' in bell)
+    assert ('aria-label="通知，1 条未读"' in bell) or (
+        'aria-label="Notifications, 1 unread"' in bell
+    )
     listing = client.get("/notifications/").get_data(as_text=True)
     assert "PO-1" in listing
     from ..conftest import csrf_token
