@@ -351,7 +351,7 @@ def order_batches(
     *,
     after: Cursor | None = None,
     skip: int = 0,
-    size: int = BATCH,
+    size: int | None = None,
 ) -> Iterator[list[StoredOrder]]:
     """The ``last`` most recent orders, newest first, ``size`` at a time (keyset pages: memory
     stays one batch whatever ``last`` is). ``after`` resumes behind an order already replayed,
@@ -365,7 +365,7 @@ def order_batches(
             query = query.where(
                 or_(Order.created_at < at, and_(Order.created_at == at, Order.id < oid))
             )
-        rows = [StoredOrder(*r) for r in db.execute(query.limit(min(size, left)))]
+        rows = [StoredOrder(*r) for r in db.execute(query.limit(min(size or BATCH, left)))]
         if not rows:
             return
         yield rows
