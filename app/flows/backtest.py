@@ -49,6 +49,7 @@ class Outcome:
     status: str | None = None
     outcome: str | None = None
     path: tuple[str, ...] = ()
+    # The values as the flow set them (Decimal, datetime ...): to_dict() writes them as text.
     fields: Mapping[str, Any] = field(default_factory=dict)
     waiting_at: tuple[str, ...] = ()
     error: str | None = None
@@ -65,7 +66,7 @@ class Outcome:
             "status": self.status,
             "outcome": self.outcome,
             "path": list(self.path),
-            "fields": dict(self.fields),
+            "fields": plain(self.fields),
             "waiting_at": list(self.waiting_at),
             "error": self.error,
             "routes": list(self.routes),
@@ -187,10 +188,12 @@ def _outcome(
         data = a.data
         changes = data.get("changes")
         if changes:
-            fields.update(plain(changes))
+            fields.update(changes)  # compared as values; made JSON only when shown
         kind = a.node_type
         if kind == "route" and "chosen" in data:
-            routes.append(f"{a.node_id}: {plain(data['chosen']) or '-'}")
+            chosen = data["chosen"]
+            shown = chosen if isinstance(chosen, str) and chosen else plain(chosen) or "-"
+            routes.append(f"{a.node_id}: {shown}")
         elif kind == "split" and "shipments" in data:
             routes.append(f"{a.node_id}: {_where(plain(data['shipments']))}")
         elif kind == "approval" and data.get("assignees"):
