@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -33,8 +34,11 @@ log = logging.getLogger(__name__)
 MAX_JOB_ORDERS = 1_000_000
 STALLED_AFTER = timedelta(minutes=2)
 PAGE = 50
-# Below this many orders a second process costs more to start and feed than it saves.
+# Below this many orders a second process costs more to start and feed than it saves; and on
+# fewer than 4 cores (the web server and the database share them) two processes measured slower
+# than one (bench/backtest_bench.py, mode new-2p).
 PROCESSES_FROM = 20_000
+PROCESSES_MIN_CORES = 4
 ACTIVE = ("queued", "running")
 
 
@@ -277,7 +281,8 @@ def _run(database: Database, job_id: int, workers: int | None) -> str:
         skip, last = job.done, job.last
         impact = Impact(job.summary)
         if workers is None:
-            workers = 2 if last - skip >= PROCESSES_FROM else 1
+            cores = os.cpu_count() or 1
+            workers = 2 if last - skip >= PROCESSES_FROM and cores >= PROCESSES_MIN_CORES else 1
         replay_ = bt.prepare(db, flow, job.draft)
         batches = replay(db, flow, job.draft, last=last, workers=workers, after=after,
                          skip=skip, replay_=replay_)  # fmt: skip

@@ -211,3 +211,14 @@ def test_the_editor_starts_polls_pages_and_cancels_a_job(app, reviewed, client, 
     queued = editor.post("/flows/large-order-review/backtests", {"last": 3}).get_json()
     cancelled = editor.post(f"/flows/backtests/{queued['id']}/cancel", {}).get_json()
     assert cancelled["status"] in ("cancelled", "done")
+
+
+def test_two_processes_replay_what_one_does(reviewed, monkeypatch):
+    monkeypatch.setattr(bt, "BATCH", 2)
+    draft = review_doc(threshold="3000")
+    with reviewed.session() as db:
+        flow = services.get_flow(db, "large-order-review")
+        one = [x for b in jobs.replay(db, flow, draft, last=5) for x in b]
+        two = [x for b in jobs.replay(db, flow, draft, last=5, workers=2) for x in b]
+    assert [o.id for o, _b, _a in one] == [o.id for o, _b, _a in two]
+    assert [(b, a) for _o, b, a in one] == [(b, a) for _o, b, a in two]
