@@ -222,3 +222,24 @@ def test_two_processes_replay_what_one_does(reviewed, monkeypatch):
         two = [x for b in jobs.replay(db, flow, draft, last=5, workers=2) for x in b]
     assert [o.id for o, _b, _a in one] == [o.id for o, _b, _a in two]
     assert [(b, a) for _o, b, a in one] == [(b, a) for _o, b, a in two]
+
+
+def test_the_command_line_runs_a_job_and_prints_the_impact(reviewed, app_config, tmp_path):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps(review_doc(threshold="3000")), encoding="utf-8")
+    env = {
+        "ORDERFLOW_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+        "DATABASE_URL": app_config["DATABASE_URL"],
+        "SECRET_KEY": "test",
+    }
+    args = ["flow", "backtest", "large-order-review", "--last", "50", "--job", "--here"]
+    result = CliRunner().invoke(cli, [*args, "--draft", str(draft)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "done: 5 orders, 2 change" in result.output
+    assert "role finance: 2 -> 4 approvals" in result.output
+    with reviewed.session() as db:
+        assert db.scalars(select(BacktestJob.status)).one() == "done"
