@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -242,11 +243,17 @@ def changes_page(db: Session, job: BacktestJob, page: int = 1) -> dict[str, Any]
 def run_job_now(database: Database, job_id: int, *, workers: int | None = None) -> str:
     """Run (or resume) job ``job_id`` to its end; returns its final status."""
 
+    token = uuid.uuid4().hex
+
     def claim(db: Session) -> BacktestJob | None:
         job = db.get(BacktestJob, job_id)
-        if job is None or job.status not in ACTIVE:
-            return None
-        job.status, job.updated_at = "running", utcnow()
+        if (
+            job is None
+            or job.status not in ACTIVE
+            or (job.status == "running" and not stalled(job))
+        ):
+            return None  # finished, or another worker is on it
+        job.status, job.updated_at, job.claim = "running", utcnow(), token
         return job
 
     if in_transaction(database, claim) is None:
@@ -254,7 +261,7 @@ def run_job_now(database: Database, job_id: int, *, workers: int | None = None) 
             job = db.get(BacktestJob, job_id)
             return job.status if job else "gone"
     try:
-        return _run(database, job_id, workers)
+        return _run(database, job_id, workers, token)
     except Exception as exc:  # a job must end with a reason, never hang as "running"
         log.exception("backtest %s failed", job_id)
         reason = str(exc) or type(exc).__name__
@@ -271,7 +278,7 @@ def run_job_now(database: Database, job_id: int, *, workers: int | None = None) 
         return "failed"
 
 
-def _run(database: Database, job_id: int, workers: int | None) -> str:
+def _run(database: Database, job_id: int, workers: int | None, token: str) -> str:
     with database.session() as db:
         job = db.get(BacktestJob, job_id)
         if job is None:
@@ -298,7 +305,11 @@ def _run(database: Database, job_id: int, workers: int | None) -> str:
                          "draft": now.to_dict()}
                     )  # fmt: skip
             tail = batch[-1][0]
-            if _commit_batch(database, job_id, rows, len(batch), impact, tail) == "cancel":
+            step = _commit_batch(database, job_id, rows, len(batch), impact, tail, token)
+            if step == "lost":  # resumed elsewhere: that run finishes the job
+                batches.close()
+                return "superseded"
+            if step == "cancel":
                 batches.close()
                 return _finish(database, job_id, "cancelled")
     return _finish(database, job_id, "done")
@@ -311,16 +322,19 @@ def _commit_batch(
     count: int,
     impact: Impact,
     tail: bt.StoredOrder,
+    token: str,
 ) -> str:
     def work(db: Session) -> str:
-        if rows:
-            db.execute(BacktestChange.__table__.insert(), rows)
-        db.execute(
+        mine = db.execute(
             update(BacktestJob)
-            .where(BacktestJob.id == job_id)
+            .where(BacktestJob.id == job_id, BacktestJob.claim == token)
             .values(done=BacktestJob.done + count, summary=impact.to_dict(),
                     cursor_at=tail.created_at, cursor_id=tail.id, updated_at=utcnow())
-        )  # fmt: skip
+        ).rowcount  # fmt: skip
+        if mine != 1:
+            return "lost"
+        if rows:
+            db.execute(BacktestChange.__table__.insert(), rows)
         asked = db.scalar(select(BacktestJob.cancel_requested).where(BacktestJob.id == job_id))
         return "cancel" if asked else "go"
 

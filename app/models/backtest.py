@@ -29,6 +29,9 @@ class BacktestJob(Base):
     cursor_at: Mapped[datetime | None]
     cursor_id: Mapped[int | None]
     published_version: Mapped[int | None]
+    # Who runs the job now: a resumed job gets a new claim, and a run that lost its claim
+    # (its worker only seemed dead) stops at its next batch instead of running twice.
+    claim: Mapped[str | None] = mapped_column(String(32))
     summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("cursor_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("cursor_id", sa.Integer(), nullable=True),
         sa.Column("published_version", sa.Integer(), nullable=True),
+        sa.Column("claim", sa.String(length=32), nullable=True),
         sa.Column("summary", JSON, nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_by_id", sa.Integer(), nullable=True),

@@ -79,8 +79,8 @@ def _stop_after_first_batch(monkeypatch, action):
     commit = jobs._commit_batch
     seen = []
 
-    def spy(database, job_id, rows, count, impact, tail):
-        out = commit(database, job_id, rows, count, impact, tail)
+    def spy(database, job_id, *rest):
+        out = commit(database, job_id, *rest)
         seen.append(_get(database, job_id)["done"])
         if len(seen) == 1:
             action(database, job_id)
@@ -127,6 +127,8 @@ def test_a_job_whose_worker_died_resumes_behind_its_cursor(reviewed, monkeypatch
         jobs.run_job_now(reviewed, job_id)
     job = _get(reviewed, job_id)
     assert (job["status"], job["done"], job["stalled"]) == ("running", 2, False)
+    monkeypatch.undo()
+    assert jobs.run_job_now(reviewed, job_id) == "running"  # not stalled: left to its worker
     in_transaction(
         reviewed,
         lambda db: db.execute(
@@ -134,7 +136,6 @@ def test_a_job_whose_worker_died_resumes_behind_its_cursor(reviewed, monkeypatch
         ),
     )
     assert _get(reviewed, job_id)["stalled"] is True  # the editor says so
-    monkeypatch.undo()
     assert jobs.resume_stalled_now(reviewed) == [job_id]  # queued again ...
     assert jobs.run_job_now(reviewed, job_id) == "done"  # ... and a worker takes it
     job = _get(reviewed, job_id)
@@ -243,3 +244,17 @@ def test_the_command_line_runs_a_job_and_prints_the_impact(reviewed, app_config,
     assert "role finance: 2 -> 4 approvals" in result.output
     with reviewed.session() as db:
         assert db.scalars(select(BacktestJob.status)).one() == "done"
+
+
+def test_a_run_whose_job_was_resumed_elsewhere_stops(reviewed, monkeypatch):
+    def resumed_elsewhere(database, job_id):
+        in_transaction(
+            database,
+            lambda db: db.execute(update(BacktestJob).values(claim="another-worker")),
+        )
+
+    seen = _stop_after_first_batch(monkeypatch, resumed_elsewhere)
+    job_id = _job(reviewed, review_doc(threshold="3000"))
+    assert jobs.run_job_now(reviewed, job_id) == "superseded"
+    # The second batch found the claim gone: not counted, not stored.
+    assert seen == [2, 2] and _get(reviewed, job_id)["done"] == 2
