@@ -37,9 +37,17 @@ class InMemoryInventory:
     """Available units per warehouse and SKU; reservations are all-or-nothing."""
 
     def __init__(self, stock: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        self.stock = {
-            wh: {sku: int(q) for sku, q in skus.items()} for wh, skus in (stock or {}).items()
-        }
+        # Read through to ``stock`` (shared, never written); a warehouse is copied on its
+        # first change, so a simulation that reserves nothing copies nothing.
+        self._seed = stock or {}
+        self.stock: dict[str, dict[str, int]] = {}
+
+    def _own(self, warehouse: str) -> dict[str, int]:
+        skus = self.stock.get(warehouse)
+        if skus is None:
+            seed = self._seed.get(warehouse) or {}
+            skus = self.stock[warehouse] = {sku: int(q) for sku, q in seed.items()}
+        return skus
 
     def reserve(self, allocations: Iterable[Mapping[str, Any]]) -> tuple[str, dict[str, Any]]:
         """Reserve every allocation or none: ("reserved" | "insufficient", details)."""
@@ -56,18 +64,21 @@ class InMemoryInventory:
         if short:
             return "insufficient", {"shortages": short}
         for (wh, sku), qty in need.items():
-            self.stock[wh][sku] -= qty
+            self._own(wh)[sku] -= qty
         return "reserved", {"allocations": allocations}
 
     def release(self, allocations: Iterable[Mapping[str, Any]]) -> None:
         """Put released units back."""
         for a in allocations:
-            skus = self.stock.setdefault(a["warehouse"], {})
+            skus = self._own(a["warehouse"])
             skus[a["sku"]] = skus.get(a["sku"], 0) + int(a["qty"])
 
     def available(self, warehouse: str, sku: str) -> int:
         """Units of ``sku`` available in ``warehouse``."""
-        return self.stock.get(warehouse, {}).get(sku, 0)
+        skus = self.stock.get(warehouse)
+        if skus is None:
+            return int((self._seed.get(warehouse) or {}).get(sku, 0))
+        return skus.get(sku, 0)
 
 
 @dataclass

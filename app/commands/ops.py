@@ -113,16 +113,25 @@ def flow_list() -> None:
     "--last",
     default=100,
     show_default=True,
-    type=click.IntRange(1, 10_000),
-    help="How many recent orders.",
+    type=click.IntRange(1, 1_000_000),
+    help="How many recent orders (above 10000 it runs as a background job).",
+)
+@click.option("--job", "as_job", is_flag=True, help="Run as a background job and follow it.")
+@click.option(
+    "--here", is_flag=True, help="With --job: run the job in this process instead of a worker."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @friendly_errors
-def flow_backtest(key: str, draft_file: str | None, last: int, as_json: bool) -> None:
+def flow_backtest(
+    key: str, draft_file: str | None, last: int, as_job: bool, here: bool, as_json: bool
+) -> None:
     """Compare the draft of flow KEY with its live version over the last stored orders."""
     from ..flows import backtest, services
 
     draft = _load_json(draft_file) if draft_file else None
+    if as_job or last > backtest.MAX_ORDERS:
+        _backtest_job(key, draft, last, here, as_json)
+        return
     with get_db(ready_app()).session() as db:
         flow = services.get_flow(db, key)
         with click.progressbar(length=last, label="Backtesting", file=sys.stderr) as bar:
@@ -141,6 +150,58 @@ def flow_backtest(key: str, draft_file: str | None, last: int, as_json: bool) ->
         before = d.published.outcome or d.published.status or "not triggered"
         after = d.draft.outcome or d.draft.status or "not triggered"
         click.echo(f"  {d.channel}/{d.external_id}: {', '.join(d.changes)}  ({before} -> {after})")
+
+
+def _backtest_job(key: str, draft: Any, last: int, here: bool, as_json: bool) -> None:
+    """Start a backtest job, follow its progress bar; Ctrl-C asks it to stop."""
+    import threading
+    import time
+
+    from ..flows import backtest_job as jobs
+    from ..flows import services
+
+    database = get_db(ready_app())
+
+    def create(db: Any) -> int:
+        job = jobs.start(db, services.get_flow(db, key), draft, last=last, user_id=None)
+        return job.id
+
+    try:
+        job_id = in_transaction(database, create)
+    except ValidationError as err:
+        raise click.ClickException(_details(err)) from err
+    click.echo(f"Backtest job {job_id}", err=True)
+    if here:
+        threading.Thread(target=jobs.run_job_now, args=(database, job_id), daemon=True).start()
+    else:
+        jobs.run_job(job_id)
+    shown = 0
+    try:
+        with click.progressbar(length=last, label="Backtesting", file=sys.stderr) as bar:
+            while True:
+                with database.session() as db:
+                    job = jobs.job_dict(jobs.get_job(db, job_id))
+                bar.length = max(job["total"], 1)
+                bar.update(job["done"] - shown)
+                shown = job["done"]
+                if job["status"] not in jobs.ACTIVE:
+                    break
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        in_transaction(database, lambda db: jobs.cancel(db, jobs.get_job(db, job_id)))
+        raise click.ClickException(f"Backtest job {job_id}: cancel requested.") from None
+    if as_json:
+        _echo_json(job)
+        return
+    summary = job["summary"]
+    counts = ", ".join(f"{kind} {n}" for kind, n in summary["counts"].items())
+    click.echo(
+        f"{job['status']}: {summary['orders']} orders, {summary['changed']} change: {counts}"
+    )
+    for w in summary["workload"][:20]:
+        click.echo(f"  {w['kind']} {w['who']}: {w['before']} -> {w['after']} approvals")
+    if job["error"]:
+        raise click.ClickException(job["error"])
 
 
 @click.command("schedule-tick")

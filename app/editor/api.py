@@ -15,9 +15,10 @@ from rule_dsl import DslError
 from rule_dsl.expression import validate_expression
 from rule_dsl.rules import validate_ruleset
 
-from ..db import get_session, jsonable, reads_only
+from ..db import get_session, jsonable, on_commit, reads_only
 from ..errors import ConflictError, PermissionDeniedError, ValidationError
 from ..flows import backtest as backtests
+from ..flows import backtest_job as jobs
 from ..flows import overlap as overlaps
 from ..flows import services as flows
 from ..jsonbody import parse_json
@@ -267,6 +268,58 @@ def backtest(key: str) -> ResponseReturnValue:
         )
     report = backtests.backtest(db, flow, _doc(data), last=last)
     return jsonify(jsonable(report.to_dict()))
+
+
+@bp.post("/<key>/backtests")
+@permission_required("flows.view")
+def backtest_start(key: str) -> ResponseReturnValue:
+    """Start a backtest job: the draft sent (editors) or the saved draft over the last
+    ``last`` orders, no cap but the job's; poll ``/flows/backtests/<id>`` for progress."""
+    db = get_session()
+    flow = flows.get_flow(db, key)
+    data = _body()
+    doc = data.get("doc")
+    if doc is not None and not isinstance(doc, dict):
+        raise ValidationError(_("The flow document is missing."), code="invalid_flow")
+    if doc is not None and not can("flows.edit") and not flows.is_stored_doc(db, flow, doc):
+        raise PermissionDeniedError(
+            _("Backtesting changes needs the permission to edit flows; you can backtest the"
+              " saved draft."),
+            code="permission_denied",
+        )  # fmt: skip
+    user = current_user()
+    job = jobs.start(db, flow, doc, last=data.get("last", 1000), user_id=user.id if user else None)
+    on_commit(db, lambda j=job.id: jobs.run_job(j))
+    db.commit()
+    return jsonify(jobs.job_dict(job)), 202
+
+
+@bp.get("/backtests/<int:job_id>")
+@permission_required("flows.view")
+def backtest_progress(job_id: int) -> ResponseReturnValue:
+    return jsonify(jobs.job_dict(jobs.get_job(get_session(), job_id)))
+
+
+@bp.get("/backtests/<int:job_id>/changes")
+@permission_required("flows.view")
+def backtest_changes(job_id: int) -> ResponseReturnValue:
+    db = get_session()
+    page = request.args.get("page", "1")
+    if not page.isdigit():
+        raise ValidationError(
+            _("The page is a whole number from 1, for example 2."), code="invalid_request"
+        )
+    return jsonify(jsonable(jobs.changes_page(db, jobs.get_job(db, job_id), int(page))))
+
+
+@bp.post("/backtests/<int:job_id>/cancel")
+@permission_required("flows.view")
+def backtest_cancel(job_id: int) -> ResponseReturnValue:
+    db = get_session()
+    job = jobs.get_job(db, job_id)
+    jobs.cancel(db, job)
+    db.commit()
+    return jsonify(jobs.job_dict(job))
 
 
 @bp.get("/<key>/overlap")

@@ -4,13 +4,14 @@ differ. Nothing is written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from flow_engine import (
@@ -19,8 +20,11 @@ from flow_engine import (
     FlowValidationError,
     compile_flow,
     exclusive_winners,
+    flow_digest,
     simulate,
 )
+from flow_engine._codec import plain
+from flow_engine.simulate import _STEP_KINDS
 from rule_dsl import DslError
 
 from ..errors import ValidationError
@@ -33,6 +37,7 @@ from ..runs.services import enrich_customer
 from .services import _issues_error, live_version
 
 MAX_ORDERS = 10_000
+BATCH = 500
 CHANGE_KINDS = ("path", "outcome", "fields", "warehouse", "approver")
 
 
@@ -44,6 +49,7 @@ class Outcome:
     status: str | None = None
     outcome: str | None = None
     path: tuple[str, ...] = ()
+    # The values as the flow set them (Decimal, datetime ...): to_dict() writes them as text.
     fields: Mapping[str, Any] = field(default_factory=dict)
     waiting_at: tuple[str, ...] = ()
     error: str | None = None
@@ -60,7 +66,7 @@ class Outcome:
             "status": self.status,
             "outcome": self.outcome,
             "path": list(self.path),
-            "fields": dict(self.fields),
+            "fields": plain(self.fields),
             "waiting_at": list(self.waiting_at),
             "error": self.error,
             "routes": list(self.routes),
@@ -153,11 +159,80 @@ def ahead_in_group(
 
 def _outcome(
     flow: CompiledFlow | None,
-    order: Order,
+    order: Any,
     doc: Mapping[str, Any],
     ref: Mapping[str, Any],
     rivals: list[CompiledFlow],
 ) -> Outcome:
+    """Where ``order`` ends in ``flow``, read straight from the simulation's snapshot and
+    audit trail: only the path, outcome, fields set and choices (no full report)."""
+    if flow is None:
+        return Outcome(triggered=False)
+    try:
+        if not flow.matches(flow.trigger_event, doc, now=order.created_at, ref=ref):
+            return Outcome(triggered=False)
+        if flow.flow.trigger.exclusive_group is not None:
+            ahead = ahead_in_group(flow, rivals, doc, order.created_at, ref)
+            if ahead is not None:
+                return Outcome(triggered=False, excluded_by=ahead)
+        sim = simulate(flow, doc, now=order.created_at, ref=ref, run_id=f"backtest-{order.id}")
+    except (DslError, FlowError) as err:
+        return Outcome(triggered=True, status="error", error=str(err))
+    snap = sim.result.snapshot
+    fields: dict[str, Any] = {}
+    routes: list[str] = []
+    approvers: list[str] = []
+    for a in sim.audit:
+        if a.kind not in _STEP_KINDS:
+            continue
+        data = a.data
+        changes = data.get("changes")
+        if changes:
+            fields.update(changes)  # compared as values; made JSON only when shown
+        kind = a.node_type
+        if kind == "route" and "chosen" in data:
+            chosen = data["chosen"]
+            shown = chosen if isinstance(chosen, str) and chosen else plain(chosen) or "-"
+            routes.append(f"{a.node_id}: {shown}")
+        elif kind == "split" and "shipments" in data:
+            routes.append(f"{a.node_id}: {_where(plain(data['shipments']))}")
+        elif kind == "approval" and data.get("assignees"):
+            approvers.extend(_asked(a.node_id, plain(data["assignees"])))
+    return Outcome(
+        triggered=True,
+        status=snap.status,
+        outcome=snap.outcome,
+        path=tuple(snap.path),
+        fields=fields,
+        waiting_at=tuple(t.node_id for t in snap.tokens),
+        routes=tuple(routes),
+        approvers=tuple(approvers),
+    )
+
+
+def _where(shipments: Any) -> str:
+    if isinstance(shipments, list):
+        return ", ".join(str(s.get("warehouse")) for s in shipments)
+    return str(shipments)
+
+
+def _asked(node: Any, assignees: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for who in assignees:
+        kind = next((k for k in ("user", "role", "expression") if k in who), "")
+        out.append(f"{node}: {kind} {who.get(kind)}")
+    return out
+
+
+def full_report_outcome(
+    flow: CompiledFlow | None,
+    order: Any,
+    doc: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    rivals: list[CompiledFlow],
+) -> Outcome:
+    """The same answer as :func:`_outcome` read from the simulator's full JSON report (the
+    way the simulator screen sees a run): the reference the fast reading is checked against."""
     if flow is None:
         return Outcome(triggered=False)
     try:
@@ -195,17 +270,9 @@ def _choices(steps: list[dict[str, Any]]) -> tuple[tuple[str, ...], tuple[str, .
         if step.get("type") == "route" and "chosen" in decision:
             routes.append(f"{node}: {decision['chosen'] or '-'}")
         elif step.get("type") == "split" and "shipments" in decision:
-            shipments = decision["shipments"]
-            where = (
-                ", ".join(str(s.get("warehouse")) for s in shipments)
-                if isinstance(shipments, list)
-                else str(shipments)
-            )
-            routes.append(f"{node}: {where}")
+            routes.append(f"{node}: {_where(decision['shipments'])}")
         elif step.get("type") == "approval" and decision.get("assignees"):
-            for who in decision["assignees"]:
-                kind = next((k for k in ("user", "role", "expression") if k in who), "")
-                approvers.append(f"{node}: {kind} {who.get(kind)}")
+            approvers.extend(_asked(node, decision["assignees"]))
     return tuple(routes), tuple(approvers)
 
 
@@ -224,6 +291,119 @@ def _changes(a: Outcome, b: Outcome) -> tuple[str, ...]:
     return tuple(out)
 
 
+@dataclass
+class Replay:
+    """A draft and the live version, compiled once, ready to replay orders on."""
+
+    flow_key: str
+    published_version: int | None
+    draft: CompiledFlow
+    published: CompiledFlow | None
+    rivals: list[CompiledFlow]
+
+
+def prepare(db: Session, flow: Flow, draft_doc: Mapping[str, Any] | None = None) -> Replay:
+    """Compile the draft (or ``draft_doc``) and find the live version and its group rivals."""
+    doc = draft_doc if draft_doc is not None else flow.draft
+    if doc is None:
+        raise ValidationError(_l("There is no draft to backtest."), code="no_draft")
+    try:
+        draft = compiled_draft(doc)
+    except FlowValidationError as err:
+        raise _issues_error(err.issues) from err
+    version = live_version(db, flow)
+    published = compiled_version(version) if version else None
+    rivals = group_rivals(db, flow.key, draft, published)
+    return Replay(flow.key, version.number if version else None, draft, published, rivals)
+
+
+_drafts: OrderedDict[str, CompiledFlow] = OrderedDict()
+
+
+def compiled_draft(doc: Mapping[str, Any]) -> CompiledFlow:
+    """The compiled draft, reused while the document is unchanged (a job and its pages, the
+    synchronous endpoint called again on the same draft)."""
+    try:
+        key = flow_digest(doc)
+    except (KeyError, TypeError, ValueError, AttributeError):  # not a flow: compile says why
+        return compile_flow(doc, version="draft")
+    flow = _drafts.get(key)
+    if flow is None:
+        flow = _drafts[key] = compile_flow(doc, version="draft")
+        while len(_drafts) > 8:
+            _drafts.popitem(last=False)
+    return flow
+
+
+class StoredOrder(NamedTuple):
+    """The columns of a stored order a backtest reads."""
+
+    id: int
+    external_id: str
+    channel: str
+    created_at: datetime
+    data: dict[str, Any]
+
+
+Cursor = tuple[datetime, int]
+
+
+def order_batches(
+    db: Session,
+    last: int,
+    *,
+    after: Cursor | None = None,
+    skip: int = 0,
+    size: int | None = None,
+) -> Iterator[list[StoredOrder]]:
+    """The ``last`` most recent orders, newest first, ``size`` at a time (keyset pages: memory
+    stays one batch whatever ``last`` is). ``after`` resumes behind an order already replayed,
+    ``skip`` being how many of the ``last`` were."""
+    columns = (Order.id, Order.external_id, Order.channel, Order.created_at, Order.data)
+    left = last - skip
+    while left > 0:
+        query = select(*columns).order_by(Order.created_at.desc(), Order.id.desc())
+        if after is not None:
+            at, oid = after
+            query = query.where(
+                or_(Order.created_at < at, and_(Order.created_at == at, Order.id < oid))
+            )
+        rows = [StoredOrder(*r) for r in db.execute(query.limit(min(size or BATCH, left)))]
+        if not rows:
+            return
+        yield rows
+        left -= len(rows)
+        after = (rows[-1].created_at, rows[-1].id)
+
+
+def batch_ref(db: Session, rows: list[StoredOrder]) -> dict[str, Any]:
+    """What flows read in ``ref`` for these orders: tables, org, stock of their SKUs."""
+    skus = {
+        ln.get("sku")
+        for o in rows
+        for ln in o.data.get("lines") or ()
+        if isinstance(ln, Mapping) and ln.get("sku")
+    }
+    return {
+        **reference_cache.get(db),
+        "org": directory_cache.get(db),
+        "inventory": available_for(db, skus),
+    }
+
+
+def replay_batch(
+    replay: Replay, rows: list[StoredOrder], ref: Mapping[str, Any]
+) -> list[tuple[StoredOrder, Outcome, Outcome]]:
+    """Where each order ends before (live version) and after (draft)."""
+    out = []
+    for order in rows:
+        doc_in = enrich_customer(order.data, ref)
+        before = _outcome(replay.published, order, doc_in, ref, replay.rivals)
+        after = _outcome(replay.draft, order, doc_in, ref, replay.rivals)
+        out.append((order, before, after))
+    return out
+
+
 def backtest(
     db: Session,
     flow: Flow,
@@ -237,42 +417,19 @@ def backtest(
         raise ValidationError(
             _l("Backtest between 1 and %(n)d orders.", n=MAX_ORDERS), fields={"last": "range"}
         )
-    doc = draft_doc if draft_doc is not None else flow.draft
-    if doc is None:
-        raise ValidationError(_l("There is no draft to backtest."), code="no_draft")
-    try:
-        draft = compile_flow(doc, version="draft")
-    except FlowValidationError as err:
-        raise _issues_error(err.issues) from err
-    version = live_version(db, flow)
-    published = compiled_version(version) if version else None
-    rivals = group_rivals(db, flow.key, draft, published)
-    orders = list(
-        db.scalars(select(Order).order_by(Order.created_at.desc(), Order.id.desc()).limit(last))
-    )
-    tables = reference_cache.get(db)
-    skus = {
-        ln.get("sku") for o in orders for ln in o.data.get("lines") or () if isinstance(ln, Mapping)
-    }
-    ref = {
-        **tables,
-        "org": directory_cache.get(db),
-        "inventory": available_for(db, [s for s in skus if s]),
-    }
-    report = BacktestReport(flow.key, version.number if version else None)
-    for done, order in enumerate(orders, start=1):
-        doc_in = enrich_customer(order.data, ref)
-        before = _outcome(published, order, doc_in, ref, rivals)
-        after = _outcome(draft, order, doc_in, ref, rivals)
-        changes = _changes(before, after)
-        report.orders += 1
-        if changes:
-            report.changed += 1
-            for kind in changes:
-                report.counts[kind] += 1
-            report.diffs.append(
-                OrderDiff(order.id, order.external_id, order.channel, changes, before, after)
-            )
-        if progress is not None:
-            progress(done)
+    replay = prepare(db, flow, draft_doc)
+    report = BacktestReport(flow.key, replay.published_version)
+    for rows in order_batches(db, last):
+        for order, before, after in replay_batch(replay, rows, batch_ref(db, rows)):
+            changes = _changes(before, after)
+            report.orders += 1
+            if changes:
+                report.changed += 1
+                for kind in changes:
+                    report.counts[kind] += 1
+                report.diffs.append(
+                    OrderDiff(order.id, order.external_id, order.channel, changes, before, after)
+                )
+            if progress is not None:
+                progress(report.orders)
     return report

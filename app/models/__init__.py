@@ -3,6 +3,7 @@
 from .alert import Alert, AlertOrder, AlertRule
 from .api_key import ApiKey
 from .approval import ApprovalAction, ApprovalLink, ApprovalReader, ApprovalTask
+from .backtest import BacktestChange, BacktestJob
 from .base import Base, JSONType, UTCDateTime, utcnow
 from .channel import (
     Channel,
@@ -47,6 +48,8 @@ from .template import TemplateImport, TemplateItem
 from .user import Role, User, user_roles
 
 __all__ = [
+    "BacktestChange",
+    "BacktestJob",
     "Alert",
     "AlertOrder",
     "AlertRule",

@@ -142,32 +142,110 @@
   }
 
   class Backtest {
+    /* A backtest runs as a background job: started here, its progress polled, cancellable;
+       the changed orders come a page at a time and each one opens in the simulator. */
     constructor(editor) {
       this.ed = editor;
+      this.job = null;
+      this.page = 1;
       this.dlg = document.getElementById('dlg-backtest');
       this.out = document.getElementById('bt-result');
+      this.bar = document.getElementById('bt-progress');
+      this.stopBtn = document.getElementById('bt-stop');
       document.getElementById('bt-run').addEventListener('click', () => this.run());
+      this.stopBtn.addEventListener('click', () => this.stop());
       this.dlg.querySelector('[value=cancel]').addEventListener('click', () => { this.dlg.close(); this.ed.fg.clearPath(); });
       this.out.addEventListener('click', (e) => {
+        const open = e.target.closest('[data-simulate]');
+        if (open) { this.simulate(open.dataset.simulate); return; }
+        const pager = e.target.closest('[data-page]');
+        if (pager) { this.showPage(parseInt(pager.dataset.page, 10)); return; }
         const row = e.target.closest('[data-path]');
         if (row) this.ed.fg.showPath(JSON.parse(row.dataset.path).map((n) => ({ node: n, event: 'node_passed', branch: '*' })));
       });
     }
     open() { this.dlg.showModal(); }
+    jobUrl(tail) { return OF.config.urls.backtestJobs + this.job + (tail || ''); }
     async run() {
+      clearTimeout(this.timer);
       this.out.innerHTML = '<p class="muted">' + OF.esc(OF.t('bt_running')) + '</p>';
-      const last = parseInt(document.getElementById('bt-last').value, 10) || 200;
-      const r = await OF.api(OF.config.urls.backtest, { method: 'POST', body: { doc: this.ed.currentDoc(), last: last } });
+      const last = parseInt(document.getElementById('bt-last').value, 10) || 1000;
+      const r = await OF.api(OF.config.urls.backtestStart, { method: 'POST', body: { doc: this.ed.currentDoc(), last: last } });
       if (!r.ok) { this.out.innerHTML = '<p class="error">' + OF.esc(OF.errorText(r)) + '</p>'; return; }
-      const d = r.data;
-      let h = '<p class="bt-summary"><strong>' + OF.esc(OF.t('bt_summary', { changed: d.changed, orders: d.orders })) + '</strong></p>';
+      this.job = r.data.id;
+      this.progress(r.data);
+    }
+    async poll() {
+      const r = await OF.api(this.jobUrl());
+      if (!r.ok) { this.out.innerHTML = '<p class="error">' + OF.esc(OF.errorText(r)) + '</p>'; this.stopBtn.hidden = true; return; }
+      this.progress(r.data);
+    }
+    progress(d) {
+      const active = d.status === 'queued' || d.status === 'running';
+      this.bar.hidden = false;
+      this.bar.max = Math.max(d.total, 1);
+      this.bar.value = d.done;
+      this.stopBtn.hidden = !active || d.cancel_requested;
+      let h = '<p class="muted" id="bt-count">' + OF.esc(OF.t('bt_progress', { done: d.done, total: d.total })) + ' · ' + OF.esc(OF.t('bt_status_' + d.status)) + '</p>';
+      if (d.stalled) h += '<p class="error">' + OF.esc(OF.t('bt_stalled')) + '</p>';
+      if (d.error) h += '<p class="error">' + OF.esc(OF.t('bt_failed', { error: d.error })) + '</p>';
+      h += this.summary(d);
+      this.out.innerHTML = h + '<div id="bt-changes"></div>';
+      if (active) { this.timer = setTimeout(() => this.poll(), 800); return; }
+      this.showPage(1);
+    }
+    summary(d) {
+      const s = d.summary;
+      let h = '<p class="bt-summary"><strong>' + OF.esc(OF.t('bt_summary', { changed: s.changed, orders: s.orders })) + '</strong></p>';
       if (d.published_version == null) h += '<p class="muted">' + OF.esc(OF.t('no_live')) + '</p>';
-      h += '<p>' + Object.keys(d.counts).map((k) => '<span class="tag">' + OF.esc(OF.t('bt_' + k)) + ' ' + d.counts[k] + '</span>').join(' ') + '</p>';
-      h += '<div class="table-wrap"><table class="bt-table"><thead><tr><th>#</th><th></th><th>' + OF.esc(OF.t('published')) + '</th><th>' + OF.esc(OF.t('draft')) + '</th></tr></thead><tbody>' +
-        d.diffs.slice(0, 200).map((x) => '<tr data-path="' + OF.esc(JSON.stringify(x.draft.path)) + '" tabindex="0"><td>' + OF.esc(x.external_id) + '<div class="muted small">' + OF.esc(x.channel) + '</div></td><td>' + x.changes.map((c) => '<span class="tag">' + OF.esc(OF.t('bt_' + c)) + '</span>').join('') + '</td>' +
+      h += '<p>' + Object.keys(s.counts).map((k) => '<span class="tag">' + OF.esc(OF.t('bt_' + k)) + ' ' + s.counts[k] + '</span>').join(' ') + '</p>';
+      if (s.workload.length) {
+        h += '<h3>' + OF.esc(OF.t('bt_workload')) + '</h3><div class="table-wrap"><table class="bt-table"><thead><tr><th>' + OF.esc(OF.t('bt_who')) + '</th><th>' + OF.esc(OF.t('published')) + '</th><th>' + OF.esc(OF.t('draft')) + '</th><th>±</th></tr></thead><tbody>' +
+          s.workload.slice(0, 50).map((w) => '<tr><td>' + OF.esc(OF.t('bt_kind_' + w.kind)) + ' ' + OF.esc(w.who) + '</td><td>' + w.before + '</td><td>' + w.after + '</td><td>' + (w.delta > 0 ? '+' : '') + w.delta + '</td></tr>').join('') + '</tbody></table></div>';
+      }
+      return h;
+    }
+    async showPage(page) {
+      const box = document.getElementById('bt-changes');
+      if (!box || !this.job) return;
+      const r = await OF.api(this.jobUrl('/changes?page=' + page));
+      if (!r.ok) { box.innerHTML = '<p class="error">' + OF.esc(OF.errorText(r)) + '</p>'; return; }
+      const d = r.data;
+      this.page = d.page;
+      if (!d.items.length) { box.innerHTML = ''; return; }
+      const pages = Math.max(1, Math.ceil(d.total / d.per_page));
+      let h = '<div class="table-wrap"><table class="bt-table"><thead><tr><th>#</th><th></th><th>' + OF.esc(OF.t('published')) + '</th><th>' + OF.esc(OF.t('draft')) + '</th><th></th></tr></thead><tbody>' +
+        d.items.map((x) => '<tr data-path="' + OF.esc(JSON.stringify(x.draft.path)) + '" tabindex="0"><td>' + OF.esc(x.external_id) + '<div class="muted small">' + OF.esc(x.channel) + '</div></td><td>' + x.changes.map((c) => '<span class="tag">' + OF.esc(OF.t('bt_' + c)) + '</span>').join('') + '</td>' +
           '<td>' + OF.esc(x.published.outcome || OF.runStatus(x.published.status) || '—') + '<div class="muted small">' + OF.esc(x.published.path.join(' → ')) + '</div></td>' +
-          '<td>' + OF.esc(x.draft.outcome || OF.runStatus(x.draft.status) || '—') + '<div class="muted small">' + OF.esc(x.draft.path.join(' → ')) + '</div></td></tr>').join('') + '</tbody></table></div>';
-      this.out.innerHTML = h;
+          '<td>' + OF.esc(x.draft.outcome || OF.runStatus(x.draft.status) || '—') + '<div class="muted small">' + OF.esc(x.draft.path.join(' → ')) + '</div></td>' +
+          '<td><button type="button" class="btn secondary small" data-simulate="' + OF.esc(String(x.order_id)) + '">' + OF.esc(OF.t('bt_simulate')) + '</button></td></tr>').join('') + '</tbody></table></div>';
+      h += '<div class="row-actions">' +
+        (d.page > 1 ? '<button type="button" class="btn secondary small" data-page="' + (d.page - 1) + '">' + OF.esc(OF.t('bt_prev')) + '</button>' : '') +
+        '<span class="muted small">' + OF.esc(OF.t('bt_page', { page: d.page, pages: pages })) + '</span>' +
+        (d.page < pages ? '<button type="button" class="btn secondary small" data-page="' + (d.page + 1) + '">' + OF.esc(OF.t('bt_next')) + '</button>' : '') + '</div>';
+      box.innerHTML = h;
+    }
+    async stop() {
+      this.stopBtn.hidden = true;
+      const r = await OF.api(this.jobUrl('/cancel'), { method: 'POST', body: {} });
+      if (!r.ok) this.out.insertAdjacentHTML('afterbegin', '<p class="error">' + OF.esc(OF.errorText(r)) + '</p>');
+    }
+    simulate(orderId) {
+      /* The order in the simulator, as a past order, run on the draft. */
+      const select = document.getElementById('sim-order');
+      if (!Array.from(select.options).some((o) => o.value === orderId)) {
+        const opt = document.createElement('option');
+        opt.value = orderId;
+        opt.textContent = '#' + orderId;
+        select.prepend(opt);
+      }
+      select.value = orderId;
+      const past = document.querySelector('input[name=sim-source][value=past]');
+      past.checked = true;
+      past.dispatchEvent(new Event('change', { bubbles: true }));
+      this.dlg.close();
+      this.ed.activateTab('sim');
+      this.ed.sim.run();
     }
   }
 

@@ -1,0 +1,383 @@
+"""Backtests as background jobs: a quarter of orders replayed against a draft and the live
+version without a cap, with a progress bar, cancellable, resumable after a restart.
+
+The job row is the truth. Each batch of orders is replayed and committed in one
+transaction with the changed orders it found, the progress, the running impact summary and
+the cursor of its last order; a worker killed mid-job loses at most one batch, and the job
+resumes behind the cursor when it is run again (the minute sweep re-queues a running job
+that has not moved for :data:`STALLED_AFTER`). A cancel request is read at each batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import uuid
+from collections import deque
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from huey import crontab
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..db import Database, get_db, in_transaction
+from ..errors import NotFoundError, ValidationError
+from ..models import BacktestChange, BacktestJob, Flow, Order, utcnow
+from ..queue import huey, task_app
+from . import backtest as bt
+
+log = logging.getLogger(__name__)
+
+MAX_JOB_ORDERS = 1_000_000
+STALLED_AFTER = timedelta(minutes=2)
+PAGE = 50
+# Below this many orders a second process costs more to start and feed than it saves; and on
+# fewer than 4 cores (the web server and the database share them) two processes measured slower
+# than one (bench/backtest_bench.py, mode new-2p).
+PROCESSES_FROM = 20_000
+PROCESSES_MIN_CORES = 4
+ACTIVE = ("queued", "running")
+
+
+class Impact:
+    """What a draft changes over the orders replayed so far: how many orders change and
+    how (path, outcome, fields, warehouse or carrier, approvers), and the approval workload
+    of each approver and role before (live version) and after (draft)."""
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        data = data or {}
+        self.orders: int = data.get("orders", 0)
+        self.changed: int = data.get("changed", 0)
+        self.counts: dict[str, int] = {
+            **dict.fromkeys(bt.CHANGE_KINDS, 0),
+            **data.get("counts", {}),
+        }
+        self.workload: dict[tuple[str, str], list[int]] = {
+            (w["kind"], w["who"]): [w["before"], w["after"]] for w in data.get("workload", ())
+        }
+
+    def add(self, order: Any, before: bt.Outcome, after: bt.Outcome) -> tuple[str, ...]:
+        """Count one replayed order; returns how it changes."""
+        self.orders += 1
+        for side, outcome in ((0, before), (1, after)):
+            for asked in outcome.approvers:
+                kind, _, who = asked.partition(": ")[2].partition(" ")
+                self.workload.setdefault((kind, who), [0, 0])[side] += 1
+        changes = bt._changes(before, after)
+        if changes:
+            self.changed += 1
+            for kind in changes:
+                self.counts[kind] += 1
+        return changes
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: workload sorted by the largest change first."""
+        workload = [
+            {"kind": k, "who": w, "before": b, "after": a, "delta": a - b}
+            for (k, w), (b, a) in self.workload.items()
+        ]
+        workload.sort(key=lambda r: (-abs(r["delta"]), r["kind"], r["who"]))
+        return {
+            "orders": self.orders,
+            "changed": self.changed,
+            "counts": dict(self.counts),
+            "workload": workload,
+        }
+
+
+# The replay a forked worker process runs (set in the parent just before the fork).
+_worker_replay: bt.Replay | None = None
+_worker_ref: dict[str, Any] = {}
+
+
+def _replay_in_worker(
+    rows: list[bt.StoredOrder], inventory: dict[str, Any]
+) -> list[tuple[bt.Outcome, bt.Outcome]]:
+    if _worker_replay is None:  # pragma: no cover - set before every fork
+        raise RuntimeError("no replay in this worker")
+    ref = {**_worker_ref, "inventory": inventory}
+    return [(b, a) for _o, b, a in bt.replay_batch(_worker_replay, rows, ref)]
+
+
+def replay(
+    db: Session,
+    flow: Flow,
+    draft_doc: Mapping[str, Any] | None,
+    *,
+    last: int,
+    workers: int = 1,
+    after: bt.Cursor | None = None,
+    skip: int = 0,
+    replay_: bt.Replay | None = None,
+) -> Iterator[list[tuple[bt.StoredOrder, bt.Outcome, bt.Outcome]]]:
+    """The ``last`` most recent orders replayed before and after, one batch at a time.
+
+    With ``workers`` > 1 the batches are shared by that many forked processes while this
+    one reads the next batches (results come back in order)."""
+    global _worker_replay, _worker_ref
+    replay_ = replay_ or bt.prepare(db, flow, draft_doc)
+    batches = bt.order_batches(db, last, after=after, skip=skip)
+    if workers <= 1:
+        for rows in batches:
+            yield bt.replay_batch(replay_, rows, bt.batch_ref(db, rows))
+        return
+    _worker_replay = replay_
+    _worker_ref = {k: v for k, v in bt.batch_ref(db, []).items() if k != "inventory"}
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        pending: deque[tuple[list[bt.StoredOrder], Any]] = deque()
+        for rows in batches:
+            inventory = bt.batch_ref(db, rows)["inventory"]
+            pending.append((rows, pool.apply_async(_replay_in_worker, (rows, inventory))))
+            if len(pending) > 2 * workers:
+                done_rows, result = pending.popleft()
+                yield [(o, b, a) for o, (b, a) in zip(done_rows, result.get(), strict=True)]
+        while pending:
+            done_rows, result = pending.popleft()
+            yield [(o, b, a) for o, (b, a) in zip(done_rows, result.get(), strict=True)]
+
+
+def start(
+    db: Session, flow: Flow, draft_doc: Mapping[str, Any] | None, *, last: int, user_id: int | None
+) -> BacktestJob:
+    """Create a job for the draft (or ``draft_doc``) over the last ``last`` orders. No commit:
+    the caller queues :func:`run_job` after committing."""
+    if not isinstance(last, int) or isinstance(last, bool) or not 1 <= last <= MAX_JOB_ORDERS:
+        raise ValidationError(
+            _l(
+                "Backtest between 1 and %(n)d orders, for example 100000.",
+                n=MAX_JOB_ORDERS,
+            ),
+            fields={"last": "range"},
+        )
+    doc = draft_doc if draft_doc is not None else flow.draft
+    replay_ = bt.prepare(db, flow, doc)  # refuses a missing or invalid draft now, not later
+    total = min(last, db.scalar(select(func.count()).select_from(Order)) or 0)
+    job = BacktestJob(
+        flow_key=flow.key,
+        draft=dict(doc or {}),
+        last=last,
+        total=total,
+        published_version=replay_.published_version,
+        summary=Impact().to_dict(),
+        created_by_id=user_id,
+    )
+    db.add(job)
+    db.flush()
+    return job
+
+
+def get_job(db: Session, job_id: int) -> BacktestJob:
+    job = db.get(BacktestJob, job_id)
+    if job is None:
+        raise NotFoundError(_l("Backtest %(id)s was not found.", id=job_id), code="not_found")
+    return job
+
+
+def cancel(db: Session, job: BacktestJob) -> None:
+    """Ask a queued or running job to stop at its next batch (a queued one stops at once)."""
+    if job.status == "queued":
+        job.status, job.finished_at = "cancelled", utcnow()
+    elif job.status == "running":
+        job.cancel_requested = True
+    job.updated_at = utcnow()
+
+
+def stalled(job: BacktestJob) -> bool:
+    """A running job that has not moved for a while (its worker stopped)."""
+    return job.status == "running" and utcnow() - job.updated_at > STALLED_AFTER
+
+
+def job_dict(job: BacktestJob) -> dict[str, Any]:
+    """Progress and summary as the editor polls them."""
+    return {
+        "id": job.id,
+        "flow": job.flow_key,
+        "status": job.status,
+        "stalled": stalled(job),
+        "cancel_requested": job.cancel_requested,
+        "last": job.last,
+        "total": job.total,
+        "done": job.done,
+        "percent": 100 if job.total == 0 else int(100 * job.done / job.total),
+        "published_version": job.published_version,
+        "summary": job.summary,
+        "error": job.error,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def changes_page(db: Session, job: BacktestJob, page: int = 1) -> dict[str, Any]:
+    """One page of the orders that change, in the order they were found (newest first)."""
+    page = max(1, page)
+    rows = db.scalars(
+        select(BacktestChange)
+        .where(BacktestChange.job_id == job.id)
+        .order_by(BacktestChange.id)
+        .offset((page - 1) * PAGE)
+        .limit(PAGE)
+    ).all()
+    return {
+        "page": page,
+        "per_page": PAGE,
+        "total": job.summary.get("changed", 0),
+        "items": [
+            {
+                "order_id": r.order_id,
+                "external_id": r.external_id,
+                "channel": r.channel,
+                "changes": r.changes,
+                "published": r.published,
+                "draft": r.draft,
+            }
+            for r in rows
+        ],  # fmt: skip
+    }
+
+
+def run_job_now(database: Database, job_id: int, *, workers: int | None = None) -> str:
+    """Run (or resume) job ``job_id`` to its end; returns its final status."""
+
+    token = uuid.uuid4().hex
+
+    def claim(db: Session) -> BacktestJob | None:
+        job = db.get(BacktestJob, job_id)
+        if (
+            job is None
+            or job.status not in ACTIVE
+            or (job.status == "running" and not stalled(job))
+        ):
+            return None  # finished, or another worker is on it
+        job.status, job.updated_at, job.claim = "running", utcnow(), token
+        return job
+
+    if in_transaction(database, claim) is None:
+        with database.session() as db:
+            job = db.get(BacktestJob, job_id)
+            return job.status if job else "gone"
+    try:
+        return _run(database, job_id, workers, token)
+    except Exception as exc:  # a job must end with a reason, never hang as "running"
+        log.exception("backtest %s failed", job_id)
+        reason = str(exc) or type(exc).__name__
+
+        def fail(db: Session) -> None:
+            db.execute(
+                update(BacktestJob)
+                .where(BacktestJob.id == job_id)
+                .values(status="failed", error=reason,
+                        finished_at=utcnow(), updated_at=utcnow())
+            )  # fmt: skip
+
+        in_transaction(database, fail)
+        return "failed"
+
+
+def _run(database: Database, job_id: int, workers: int | None, token: str) -> str:
+    with database.session() as db:
+        job = db.get(BacktestJob, job_id)
+        if job is None:
+            return "gone"
+        flow = db.scalars(select(Flow).where(Flow.key == job.flow_key)).one()
+        after = (job.cursor_at, job.cursor_id) if job.cursor_id is not None else None
+        skip, last = job.done, job.last
+        impact = Impact(job.summary)
+        if workers is None:
+            cores = os.cpu_count() or 1
+            workers = 2 if last - skip >= PROCESSES_FROM and cores >= PROCESSES_MIN_CORES else 1
+        replay_ = bt.prepare(db, flow, job.draft)
+        batches = replay(db, flow, job.draft, last=last, workers=workers, after=after,
+                         skip=skip, replay_=replay_)  # fmt: skip
+        for batch in batches:
+            rows = []
+            for order, before, now in batch:
+                changes = impact.add(order, before, now)
+                if changes:
+                    rows.append(
+                        {"job_id": job_id, "order_id": order.id,
+                         "external_id": order.external_id, "channel": order.channel,
+                         "changes": list(changes), "published": before.to_dict(),
+                         "draft": now.to_dict()}
+                    )  # fmt: skip
+            tail = batch[-1][0]
+            step = _commit_batch(database, job_id, rows, len(batch), impact, tail, token)
+            if step == "lost":  # resumed elsewhere: that run finishes the job
+                batches.close()
+                return "superseded"
+            if step == "cancel":
+                batches.close()
+                return _finish(database, job_id, "cancelled")
+    return _finish(database, job_id, "done")
+
+
+def _commit_batch(
+    database: Database,
+    job_id: int,
+    rows: list[dict[str, Any]],
+    count: int,
+    impact: Impact,
+    tail: bt.StoredOrder,
+    token: str,
+) -> str:
+    def work(db: Session) -> str:
+        mine = db.execute(
+            update(BacktestJob)
+            .where(BacktestJob.id == job_id, BacktestJob.claim == token)
+            .values(done=BacktestJob.done + count, summary=impact.to_dict(),
+                    cursor_at=tail.created_at, cursor_id=tail.id, updated_at=utcnow())
+        ).rowcount  # fmt: skip
+        if mine != 1:
+            return "lost"
+        if rows:
+            db.execute(BacktestChange.__table__.insert(), rows)
+        asked = db.scalar(select(BacktestJob.cancel_requested).where(BacktestJob.id == job_id))
+        return "cancel" if asked else "go"
+
+    return in_transaction(database, work)
+
+
+def _finish(database: Database, job_id: int, status: str) -> str:
+    def work(db: Session) -> None:
+        job = db.get(BacktestJob, job_id)
+        if job is not None:
+            job.status, job.finished_at, job.updated_at = status, utcnow(), utcnow()
+            if status == "done":
+                job.total = job.done
+
+    in_transaction(database, work)
+    return status
+
+
+@huey.task()
+def run_job(job_id: int) -> str:
+    """Run backtest job ``job_id`` in the background."""
+    return run_job_now(get_db(task_app()), job_id)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def resume_stalled() -> list[int]:
+    """Re-queue running jobs whose worker stopped (they resume behind their cursor)."""
+    return resume_stalled_now(get_db(task_app()))
+
+
+def resume_stalled_now(database: Database) -> list[int]:
+    with database.session() as db:
+        ids = db.scalars(
+            select(BacktestJob.id).where(
+                BacktestJob.status == "running", BacktestJob.updated_at < utcnow() - STALLED_AFTER
+            )
+        ).all()
+    for job_id in ids:
+        in_transaction(
+            database,
+            lambda db, j=job_id: db.execute(
+                update(BacktestJob).where(BacktestJob.id == j).values(status="queued")
+            ),
+        )
+        run_job(job_id)
+    return list(ids)
