@@ -1,7 +1,7 @@
 """Backtest jobs run in the background, with their progress and the orders that change.
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-07
 """
 
@@ -16,7 +16,7 @@ from app.models.base import UTCDateTime
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision = "0030"
-down_revision = "0028"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
