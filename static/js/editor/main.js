@@ -418,7 +418,13 @@
         setTimeout(() => delete d.item.dataset.dragged, 0);
         const r = canvas.getBoundingClientRect();
         if (e.type === 'pointerup' && e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom) {
-          const cell = this.fg.dropAt(d.item.dataset.type, e.clientX, e.clientY);
+          // Dropped on an exit stub: the new node is connected from that exit.
+          const hit = document.elementFromPoint(e.clientX, e.clientY);
+          const stub = hit && hit.closest ? hit.closest('#graph .exit-stub') : null;
+          const owner = stub && stub.closest('[data-cell-id]');
+          const exit = stub ? stub.getAttribute('data-exit') || '' : '';
+          const cell = (owner && !exit.startsWith('+') && this.fg.dropOnExit(d.item.dataset.type, owner.getAttribute('data-cell-id'), exit, e.clientY)) ||
+            this.fg.dropAt(d.item.dataset.type, e.clientX, e.clientY);
           this.panel.show([cell]);
         }
       };

@@ -39,6 +39,12 @@
       this.form.querySelectorAll('[data-add-event]').forEach((b) => b.addEventListener('click', () => this.addEvent(b.dataset.addEvent)));
       this.events.addEventListener('click', (e) => { if (e.target.matches('.ev-remove')) e.target.closest('.ev-row').remove(); });
       document.getElementById('sim-run').addEventListener('click', () => this.run());
+      // Enter in a one-line field of the order runs the simulation, as the button does.
+      this.form.addEventListener('keydown', (e) => {
+        if (e.key !== 'Enter' || e.target.tagName !== 'INPUT' || e.target.type === 'checkbox') return;
+        e.preventDefault();
+        this.run();
+      });
       document.getElementById('sim-clear').addEventListener('click', () => this.clear());
       const send = document.getElementById('sim-send');
       if (send) send.addEventListener('click', () => this.sendTestOrder());
