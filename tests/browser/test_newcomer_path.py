@@ -245,6 +245,15 @@ def test_newcomer_builds_publishes_and_sees_a_large_order_approved(
         smtp.wait(1)
         (link,) = smtp.links()
 
+    # Signed in on a phone, the approver finds it in the inbox, as theirs through the finance
+    # role (a look for the documentation, outside the counted path).
+    inbox = page_for(**PHONE, locale=locale)
+    _sign_in(inbox, live_server, "li")
+    inbox.goto(f"{live_server}/approvals/")
+    card = inbox.locator(".ap-card", has_text="TB-NEW-1")
+    assert ("财务" if zh else "Finance") in card.inner_text()
+    screenshot(inbox, f"newcomer-inbox-375-{lang}")
+
     # The approver, on a phone, opens the link and approves in one tap.
     phone = page_for(**PHONE, locale=locale)
     phone_visited = _navigations(phone)
@@ -278,7 +287,9 @@ def test_newcomer_builds_publishes_and_sees_a_large_order_approved(
     if zh:
         _keep("newcomer-approval-form-zh", "editor-approval-form-zh")
         _keep("newcomer-task-375-zh", "approval-task-phone-zh")
+        _keep("newcomer-inbox-375-zh", "approval-inbox-phone-zh")
     else:
         _keep("newcomer-approval-form-en", "editor-approval-form-en")
         _keep("newcomer-task-375-en", "approval-task-phone-en")
+        _keep("newcomer-inbox-375-en", "approval-inbox-phone-en")
     print(f"{len(tally)} actions:\n" + "\n".join(tally))

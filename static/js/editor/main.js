@@ -98,6 +98,9 @@
 
     async save(explicit) {
       if (!OF.config.canEdit || this.conflict) return;
+      // An autosave due after an explicit save has nothing left to save: a second revision
+      // would only race the publish that follows.
+      if (!explicit && !this.dirty && !this.saving) return;
       if (this.saving) { await this.saving; if (!this.dirty) return; }
       const doc = this.currentDoc();
       this.dirty = false;

@@ -245,6 +245,7 @@
     async publish() {
       const note = document.getElementById('pub-note').value.trim();
       if (!note) { document.getElementById('pub-problems').innerHTML = '<div class="flash error">' + OF.esc(OF.t('note_required')) + '</div>'; return; }
+      if (this.ed.saving) await this.ed.saving;  // publish the revision a save in flight makes
       const r = await OF.api(OF.config.urls.publish, { method: 'POST', body: { note: note, revision: this.ed.revision } });
       if (!r.ok) { document.getElementById('pub-problems').innerHTML = '<div class="flash error">' + OF.esc(OF.errorText(r)) + '</div>'; return; }
       this.close();
