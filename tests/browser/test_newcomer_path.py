@@ -7,6 +7,7 @@ order page show the outcome. At most 25 UI actions, and no page is ever reloaded
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -109,8 +110,10 @@ def _sign_in(page, base: str, username: str) -> None:
 
 
 def _keep(name: str, doc_name: str) -> None:
-    DOCS_IMG.mkdir(exist_ok=True)
-    shutil.copyfile(ARTIFACTS / f"{name}.png", DOCS_IMG / f"{doc_name}.png")
+    """Copy a screenshot to the documentation's images when ORDERFLOW_DOC_SHOTS=1."""
+    if os.environ.get("ORDERFLOW_DOC_SHOTS") == "1":
+        DOCS_IMG.mkdir(exist_ok=True)
+        shutil.copyfile(ARTIFACTS / f"{name}.png", DOCS_IMG / f"{doc_name}.png")
 
 
 @pytest.mark.parametrize(("locale", "lang"), [("zh-CN", "zh"), ("en-US", "en")])
