@@ -219,6 +219,8 @@ def test_newcomer_builds_publishes_and_sees_a_large_order_approved(
     hand.press("#sim-amount", "Enter")
     wait_until(page, f"{lit} === {json.dumps(','.join(sorted([start, check, ok])))}")
     assert "approved" in page.inner_text(".sim-summary")
+    steps = page.inner_text("#sim-result")
+    assert "node_passed" not in steps and ("经过节点" if zh else "Passed node") in steps
     screenshot(page, f"newcomer-simulated-{lang}")
 
     # Publish through the dialog: no problem is left.

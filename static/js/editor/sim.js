@@ -121,7 +121,7 @@
       h += '<div class="sim-steps">' + (rep.steps || []).map((s) => {
         const branch = s.branch == null ? '' : ' → ' + OF.branchLabel(Array.isArray(s.branch) ? s.branch.join(', ') : s.branch);
         const part = (k, v) => v && Object.keys(v).length ? '<dt>' + OF.esc(OF.t(k)) + '</dt><dd><code>' + json(v) + '</code></dd>' : '';
-        return '<details class="sim-step" data-node="' + OF.esc(s.node) + '"><summary><strong>' + OF.esc(names(s.node)) + '</strong> <span class="muted">' + OF.esc(s.event) + OF.esc(branch) + '</span></summary><dl>' +
+        return '<details class="sim-step" data-node="' + OF.esc(s.node) + '"><summary><strong>' + OF.esc(names(s.node)) + '</strong> <span class="muted">' + OF.esc((OF.i18n.events || {})[s.event] || s.event) + OF.esc(branch) + '</span></summary><dl>' +
           part('inputs_seen', s.inputs) + part('decision', s.decision) + part('changes', s.changes) + '</dl></details>';
       }).join('') + '</div>';
       if ((rep.effects || []).length) h += '<details><summary>' + OF.esc(OF.t('effects')) + ' (' + rep.effects.length + ')</summary><pre class="mono small">' + OF.esc(JSON.stringify(rep.effects, null, 1)) + '</pre></details>';
