@@ -179,10 +179,14 @@ def widget(
             for i, v in enumerate(values)
         ]
         probe = widget(items, None, f"{path}.0", "1", node_type, lang)["kind"]
+        blank = not children and required and probe == "assignee"
+        if blank:  # a required, empty list of assignees opens with the picker ready
+            children = [widget(items, None, f"{path}.0", "1", node_type, lang)]
         return {
             **base,
             "kind": "list",
             "entries": children,
+            "blank": blank,
             "item_label": _label(items, "", lang) if items.get("title") else base["label"],
             "item_kind": "object" if probe in OBJECT_KINDS else "value",
         }

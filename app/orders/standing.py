@@ -94,6 +94,14 @@ def _names(version_doc: dict[str, Any], language: str) -> dict[str, str]:
     return {n["id"]: node_name(n, language) for n in version_doc.get("nodes", ())}
 
 
+# The outcomes an end takes by default from the approval branch it ends, in the reader's words
+# (an end with a name is shown by its name; any other outcome code as it is).
+OUTCOME_WORDS = {
+    "zh": {"approved": "已批准", "rejected": "已驳回", "timeout": "已超时"},
+    "en": {"approved": "Approved", "rejected": "Rejected", "timeout": "Timed out"},
+}
+
+
 def _line(run: Run, version: FlowVersion, flow: Flow, language: str) -> RunLine:
     names = _names(version.doc or {}, language)
     line = RunLine(
@@ -107,7 +115,8 @@ def _line(run: Run, version: FlowVersion, flow: Flow, language: str) -> RunLine:
         ends = {n["id"]: n for n in (version.doc or {}).get("nodes", ()) if n.get("type") == "end"}
         named = [localized(n.get("name"), language) for n in ends.values()
                  if (n.get("config") or {}).get("outcome") == run.outcome and n.get("name")]  # fmt: skip
-        line.outcome = named[0] if named else run.outcome
+        words = OUTCOME_WORDS["zh" if language == "zh" else "en"]
+        line.outcome = named[0] if named else words.get(run.outcome, run.outcome)
     if run.incident:
         line.node = names.get(run.incident.get("node_id", ""), line.node)
         key = "message_zh" if language == "zh" else "message"

@@ -255,6 +255,37 @@
       return this.addNode(type, { x: Math.round(p.x - W / 2), y: Math.round(p.y - H / 2) });
     }
 
+    /* A node dropped on another node's exit stub lands right of that node and is connected
+       from exactly that exit: placing and connecting in one gesture. */
+    dropOnExit(type, sourceId, branch, clientY) {
+      const source = this.graph.getCellById(sourceId);
+      if (type === 'start' || !source || !source.isNode()) return null;
+      const p = this.graph.clientToLocal(0, clientY);
+      const s = source.getPosition();
+      const cell = this.addNode(type, { x: s.x + FOOT_W + 3 * GAP, y: Math.round(p.y - H / 2) });
+      const edge = this.connect(sourceId, cell.id, branch || null);
+      if (!branch) this.assignBranch(edge);
+      this.afterEdgesChange();
+      this.reveal(cell);
+      return cell;
+    }
+
+    /* Pan the canvas just enough that the node and its exits are in view. */
+    reveal(cell) {
+      const rect = this.graph.container.getBoundingClientRect();
+      const b = cell.getBBox();
+      const a = this.graph.localToClient(b.x, b.y), z = this.graph.localToClient(b.x + FOOT_W, b.y + b.height);
+      const m = 24;
+      let dx = 0, dy = 0;
+      if (z.x > rect.right - m) dx = rect.right - m - z.x;
+      if (a.x + dx < rect.left + m) dx = rect.left + m - a.x;
+      if (z.y > rect.bottom - m) dy = rect.bottom - m - z.y;
+      if (a.y + dy < rect.top + m) dy = rect.top + m - a.y;
+      if (!dx && !dy) return;
+      const t = this.graph.translate();
+      this.graph.translate(t.tx + dx, t.ty + dy);
+    }
+
     /* The free place nearest to ``pos`` for a new node: its box and its exit stubs touch no
        other node's (nor its stubs), with GAP between them. Searched on rings of a 10 px grid
        around ``pos``, nearest first, so the node lands where it was put when that is free. */

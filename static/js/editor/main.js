@@ -98,6 +98,9 @@
 
     async save(explicit) {
       if (!OF.config.canEdit || this.conflict) return;
+      // An autosave due after an explicit save has nothing left to save: a second revision
+      // would only race the publish that follows.
+      if (!explicit && !this.dirty && !this.saving) return;
       if (this.saving) { await this.saving; if (!this.dirty) return; }
       const doc = this.currentDoc();
       this.dirty = false;
@@ -418,7 +421,13 @@
         setTimeout(() => delete d.item.dataset.dragged, 0);
         const r = canvas.getBoundingClientRect();
         if (e.type === 'pointerup' && e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom) {
-          const cell = this.fg.dropAt(d.item.dataset.type, e.clientX, e.clientY);
+          // Dropped on an exit stub: the new node is connected from that exit.
+          const hit = document.elementFromPoint(e.clientX, e.clientY);
+          const stub = hit && hit.closest ? hit.closest('#graph .exit-stub') : null;
+          const owner = stub && stub.closest('[data-cell-id]');
+          const exit = stub ? stub.getAttribute('data-exit') || '' : '';
+          const cell = (owner && !exit.startsWith('+') && this.fg.dropOnExit(d.item.dataset.type, owner.getAttribute('data-cell-id'), exit, e.clientY)) ||
+            this.fg.dropAt(d.item.dataset.type, e.clientX, e.clientY);
           this.panel.show([cell]);
         }
       };

@@ -31,11 +31,15 @@
   /* Read a generated form back into a config object. */
   function readForm(form) {
     const config = {};
+    // The blank picker a required list opens with is no entry until something is chosen.
+    const blank = (item) => !!item && item.hasAttribute('data-blank') &&
+      ['', '{}'].includes((item.querySelector('input[type=hidden][data-type=json]') || {}).value || '');
     form.querySelectorAll('.cfg-item[data-item]').forEach((item) => {
+      if (blank(item)) return;
       if (getPath(config, item.dataset.item) === undefined) setPath(config, item.dataset.item, item.dataset.itemKind === 'value' ? '' : {});
     });
     form.querySelectorAll('[data-path][data-type]').forEach((el) => {
-      if (el.closest('.cond-builder') || el.closest('.dt-grid')) return;
+      if (el.closest('.cond-builder') || el.closest('.dt-grid') || blank(el.closest('.cfg-item'))) return;
       const path = el.dataset.path;
       let v;
       switch (el.dataset.type) {

@@ -39,6 +39,12 @@
       this.form.querySelectorAll('[data-add-event]').forEach((b) => b.addEventListener('click', () => this.addEvent(b.dataset.addEvent)));
       this.events.addEventListener('click', (e) => { if (e.target.matches('.ev-remove')) e.target.closest('.ev-row').remove(); });
       document.getElementById('sim-run').addEventListener('click', () => this.run());
+      // Enter in a one-line field of the order runs the simulation, as the button does.
+      this.form.addEventListener('keydown', (e) => {
+        if (e.key !== 'Enter' || e.target.tagName !== 'INPUT' || e.target.type === 'checkbox') return;
+        e.preventDefault();
+        this.run();
+      });
       document.getElementById('sim-clear').addEventListener('click', () => this.clear());
       const send = document.getElementById('sim-send');
       if (send) send.addEventListener('click', () => this.sendTestOrder());
@@ -115,7 +121,7 @@
       h += '<div class="sim-steps">' + (rep.steps || []).map((s) => {
         const branch = s.branch == null ? '' : ' → ' + OF.branchLabel(Array.isArray(s.branch) ? s.branch.join(', ') : s.branch);
         const part = (k, v) => v && Object.keys(v).length ? '<dt>' + OF.esc(OF.t(k)) + '</dt><dd><code>' + json(v) + '</code></dd>' : '';
-        return '<details class="sim-step" data-node="' + OF.esc(s.node) + '"><summary><strong>' + OF.esc(names(s.node)) + '</strong> <span class="muted">' + OF.esc(s.event) + OF.esc(branch) + '</span></summary><dl>' +
+        return '<details class="sim-step" data-node="' + OF.esc(s.node) + '"><summary><strong>' + OF.esc(names(s.node)) + '</strong> <span class="muted">' + OF.esc((OF.i18n.events || {})[s.event] || s.event) + OF.esc(branch) + '</span></summary><dl>' +
           part('inputs_seen', s.inputs) + part('decision', s.decision) + part('changes', s.changes) + '</dl></details>';
       }).join('') + '</div>';
       if ((rep.effects || []).length) h += '<details><summary>' + OF.esc(OF.t('effects')) + ' (' + rep.effects.length + ')</summary><pre class="mono small">' + OF.esc(JSON.stringify(rep.effects, null, 1)) + '</pre></details>';
@@ -317,6 +323,7 @@
     async publish() {
       const note = document.getElementById('pub-note').value.trim();
       if (!note) { document.getElementById('pub-problems').innerHTML = '<div class="flash error">' + OF.esc(OF.t('note_required')) + '</div>'; return; }
+      if (this.ed.saving) await this.ed.saving;  // publish the revision a save in flight makes
       const r = await OF.api(OF.config.urls.publish, { method: 'POST', body: { note: note, revision: this.ed.revision } });
       if (!r.ok) { document.getElementById('pub-problems').innerHTML = '<div class="flash error">' + OF.esc(OF.errorText(r)) + '</div>'; return; }
       this.close();

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -288,3 +290,21 @@ def test_table_findings_count_the_orders_of_a_time_window(app, editor):
     refused = editor.post("/flows/editor/table", {"table": TABLE, "window": "1y"})
     assert refused.status_code == 422
     assert editor.post("/flows/editor/table", {"table": TABLE, "window": [7]}).status_code == 422
+
+
+def test_a_new_approval_opens_with_a_blank_approver_picker(editor) -> None:
+    """An approval without approvers shows one picker (a business role) ready to search, marked
+    blank so that the page does not save it as an approver; a chosen one is no longer blank."""
+    post = lambda node: editor.client.post(  # noqa: E731
+        "/flows/editor/node-form", data={"node": json.dumps(node)},
+        headers={"X-CSRFToken": editor.token, "HX-Request": "true", "Accept-Language": "zh"},
+    ).get_data(as_text=True)  # fmt: skip
+    html = post({"id": "a", "type": "approval", "config": {}})
+    assert 'data-item="assignees.0" data-blank' in html
+    assert 'data-assignee data-path="assignees.0" data-kind="role"' in html
+    assert 'data-item="checks.0"' not in html  # optional lists stay empty
+    html = post({"id": "a", "type": "approval", "config": {"assignees": [{"user": "li"}]}})
+    assert "data-blank" not in html
+    assert 'data-assignee data-path="assignees.0" data-kind="user"' in html
+    html = post({"id": "n", "type": "notify", "config": {}})  # a notice's recipients likewise
+    assert 'data-item="to.0" data-blank' in html
