@@ -70,6 +70,7 @@ def build_world(app: Any, database: Any, threads: int) -> World:
         secret = channels.create_channel(
             db, None, key="shop", kind="shopify", order_channel="shopify"
         ).secret
+        channels.create_channel(db, None, key="tb", kind="taobao_pull", order_channel="taobao")
         channel_id = notifications.save_channel(
             db, None, channel_id=None, name="robot", kind="dingtalk", enabled=True,
             events=("approval_needed",),
@@ -85,6 +86,7 @@ def build_world(app: Any, database: Any, threads: int) -> World:
                  for name in ("kept", "deleted")]  # fmt: skip
         return key, secret, channel_id, {"victim": victim.id, "api_key": _key_id(db, "to-revoke"),
                                          "channel": _channel_id(db, "shop"),
+                                         "pull": _channel_id(db, "tb"),
                                          "subscription": hooks[0],
                                          "deleted_subscription": hooks[1]}  # fmt: skip
 
@@ -239,6 +241,19 @@ REQUESTS: dict[str, Builder] = {
                                                    name="抖音", kind="douyin", order_channel="douyin"),
     "outbox_admin.channel_mapping": lambda w, n: _form(
         f"/admin/outbox/channels/{w.ids['channel']}/mapping", mapping="{}"),
+    "outbox_admin.replay_held": lambda w, n: _form(
+        f"/admin/outbox/channels/{w.ids['channel']}/replay-held"),
+    "outbox_admin.pull_credentials": lambda w, n: _form(
+        f"/admin/outbox/pulls/{w.ids['pull']}/credentials", app_key="12345678",
+        app_secret=f"secret-{n}", session=f"session-{n}", api_url="http://127.0.0.1:9/router/rest",
+        interval="300"),
+    "outbox_admin.pull_sync": lambda w, n: _form(f"/admin/outbox/pulls/{w.ids['pull']}/sync"),
+    "chatapps.save": lambda w, n: _form("/admin/chat-apps/feishu", app_id="cli_writers",
+                                        app_secret=f"secret-{n}", verification_token="vtoken",
+                                        encrypt_key="ekey", base_url="http://127.0.0.1:9"),
+    "chatapps.test": lambda w, n: _form("/admin/chat-apps/feishu/test"),
+    "chat_hooks.callback": lambda w, n: ("POST", "/hooks/chat/feishu/cli_writers", {"json": {
+        "type": "url_verification", "challenge": f"c{n}", "token": "vtoken"}}),
     "outbox_admin.toggle_channel": lambda w, n: _form(
         f"/admin/outbox/channels/{w.ids['channel']}/toggle"),
     "outbox_admin.add_host": lambda w, n: _form("/admin/outbox/hosts", host=f"h{n}.example.com",
@@ -325,6 +340,9 @@ REQUESTS: dict[str, Builder] = {
                                                    "order": json.loads(_order_json(n, "SIM"))}}),
     "editor_api.backtest": lambda w, n: ("POST", "/flows/plain/backtest",
                                          {"json": {"doc": _draft("plain"), "last": 5}}),
+    "editor_api.backtest_start": lambda w, n: ("POST", "/flows/plain/backtests",
+                                               {"json": {"last": 5}}),
+    "editor_api.backtest_cancel": lambda w, n: ("POST", f"/flows/backtests/{n % 5 + 1}/cancel", {}),
     "editor_api.test_order": lambda w, n: ("POST", "/flows/plain/test-order",
                                            {"json": {"order": json.loads(_order_json(n, "T"))}}),
     "editor_api.validate": lambda w, n: ("POST", "/flows/plain/validate",
