@@ -294,13 +294,13 @@ def backtest_start(key: str) -> ResponseReturnValue:
     return jsonify(jobs.job_dict(job)), 202
 
 
-@bp.get("/backtests/<int:job_id>")
+@bp.get("/backtests/<id:job_id>")
 @permission_required("flows.view")
 def backtest_progress(job_id: int) -> ResponseReturnValue:
     return jsonify(jobs.job_dict(jobs.get_job(get_session(), job_id)))
 
 
-@bp.get("/backtests/<int:job_id>/changes")
+@bp.get("/backtests/<id:job_id>/changes")
 @permission_required("flows.view")
 def backtest_changes(job_id: int) -> ResponseReturnValue:
     db = get_session()
@@ -312,7 +312,7 @@ def backtest_changes(job_id: int) -> ResponseReturnValue:
     return jsonify(jsonable(jobs.changes_page(db, jobs.get_job(db, job_id), int(page))))
 
 
-@bp.post("/backtests/<int:job_id>/cancel")
+@bp.post("/backtests/<id:job_id>/cancel")
 @permission_required("flows.view")
 def backtest_cancel(job_id: int) -> ResponseReturnValue:
     db = get_session()

@@ -36,15 +36,6 @@ def flow_list() -> ResponseReturnValue:
     return render_template(template, rows=rows, q=query, status=status, form=FlaskForm())
 
 
-@bp.get("/flows/")
-@bp.get("/runs/")
-def trailing_slash() -> ResponseReturnValue:
-    """``/flows/`` and ``/runs/`` (typed or bookmarked with a slash) lead to the list."""
-    target = request.path.rstrip("/")
-    query = request.query_string.decode("utf-8", "replace")
-    return redirect(f"{target}?{query}" if query else target, 301)
-
-
 @bp.post("/flows")
 @permission_required("flows.edit")
 def flow_create() -> ResponseReturnValue:

@@ -159,7 +159,7 @@ def test_flows_and_runs_with_a_trailing_slash_lead_to_the_lists(supervisor):
     client = supervisor
     for path in ("/flows", "/runs"):
         r = client.get(path + "/")
-        assert r.status_code == 301 and r.headers["Location"] == path
+        assert r.status_code == 308 and r.headers["Location"] == path
         r = client.get(path + "/?q=%E5%A4%A7&status=live")
         assert r.headers["Location"] == path + "?q=%E5%A4%A7&status=live"
         assert client.get(path + "/", follow_redirects=True).status_code == 200
