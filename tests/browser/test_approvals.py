@@ -127,7 +127,7 @@ def test_send_back_for_information_and_resubmit_on_a_phone(app, live_server, pag
     page.click("[data-testid=send-back-submit]")
     page.wait_for_selector("[data-testid=outcome]")
     assert "已退回" in page.inner_text("[data-testid=task-status]")
-    assert "退回给 sun" in page.inner_text("[data-testid=trail]")
+    assert "退回给 Sun" in page.inner_text("[data-testid=trail]")  # the display name
     (ask,) = [t for t in tasks_of(db, run.id) if t.status == "pending"]
     assert ask.assignee == "sun"
 
