@@ -18,6 +18,7 @@ from flow_engine import (
     CompiledFlow,
     FlowError,
     FlowValidationError,
+    SimulationReport,
     compile_flow,
     exclusive_winners,
     flow_digest,
@@ -157,15 +158,16 @@ def ahead_in_group(
     return None if flow in first else next(f.key for f in matched if f in first)
 
 
-def _outcome(
+def _replay(
     flow: CompiledFlow | None,
     order: Any,
     doc: Mapping[str, Any],
     ref: Mapping[str, Any],
     rivals: list[CompiledFlow],
-) -> Outcome:
-    """Where ``order`` ends in ``flow``, read straight from the simulation's snapshot and
-    audit trail: only the path, outcome, fields set and choices (no full report)."""
+) -> Outcome | SimulationReport:
+    """The simulation of ``order`` in ``flow``, or its :class:`Outcome` when the flow does
+    not start for it (no flow, its trigger does not match, another flow of its exclusive
+    group comes first) or the simulation fails."""
     if flow is None:
         return Outcome(triggered=False)
     try:
@@ -175,9 +177,23 @@ def _outcome(
             ahead = ahead_in_group(flow, rivals, doc, order.created_at, ref)
             if ahead is not None:
                 return Outcome(triggered=False, excluded_by=ahead)
-        sim = simulate(flow, doc, now=order.created_at, ref=ref, run_id=f"backtest-{order.id}")
+        return simulate(flow, doc, now=order.created_at, ref=ref, run_id=f"backtest-{order.id}")
     except (DslError, FlowError) as err:
         return Outcome(triggered=True, status="error", error=str(err))
+
+
+def _outcome(
+    flow: CompiledFlow | None,
+    order: Any,
+    doc: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    rivals: list[CompiledFlow],
+) -> Outcome:
+    """Where ``order`` ends in ``flow``, read straight from the simulation's snapshot and
+    audit trail: only the path, outcome, fields set and choices (no full report)."""
+    sim = _replay(flow, order, doc, ref, rivals)
+    if isinstance(sim, Outcome):
+        return sim
     snap = sim.result.snapshot
     fields: dict[str, Any] = {}
     routes: list[str] = []
@@ -233,20 +249,10 @@ def full_report_outcome(
 ) -> Outcome:
     """The same answer as :func:`_outcome` read from the simulator's full JSON report (the
     way the simulator screen sees a run): the reference the fast reading is checked against."""
-    if flow is None:
-        return Outcome(triggered=False)
-    try:
-        if not flow.matches(flow.trigger_event, doc, now=order.created_at, ref=ref):
-            return Outcome(triggered=False)
-        if flow.flow.trigger.exclusive_group is not None:
-            ahead = ahead_in_group(flow, rivals, doc, order.created_at, ref)
-            if ahead is not None:
-                return Outcome(triggered=False, excluded_by=ahead)
-        report = simulate(
-            flow, doc, now=order.created_at, ref=ref, run_id=f"backtest-{order.id}"
-        ).to_dict()
-    except (DslError, FlowError) as err:
-        return Outcome(triggered=True, status="error", error=str(err))
+    sim = _replay(flow, order, doc, ref, rivals)
+    if isinstance(sim, Outcome):
+        return sim
+    report = sim.to_dict()
     routes, approvers = _choices(report["steps"])
     return Outcome(
         triggered=True,
