@@ -31,9 +31,9 @@ def _deliver(client, payload: dict, delivery: str):
                                 "X-Shopify-Webhook-Id": delivery})  # fmt: skip
 
 
-def _sign_in(page, base: str) -> None:
+def _sign_in(page, base: str, username: str = "ops") -> None:
     page.goto(f"{base}/login")
-    page.fill("input[name=username]", "ops")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", "correct-horse")
     page.click("button[type=submit].btn")
     page.wait_for_url(f"{base}/")

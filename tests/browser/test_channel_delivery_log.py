@@ -4,40 +4,14 @@ and a held delivery tried with an edited mapping on the mapping page, nothing sa
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 
 from app.channels import services as channels
 from app.db import get_db, in_transaction
 
 from .conftest import screenshot
+from .test_channel_deliveries import DRAFT, SECRET, _deliver, _sign_in
 from .test_language_crawl import VISIBLE_TEXT, english_in
-
-SECRET = "shpss_browser_log_0123456789"
-DRAFT = {
-    "id": 7101, "name": "#D71", "created_at": "2026-11-20T11:00:00Z", "currency": "USD",
-    "total_price": "12.00", "customer": None, "shipping_address": None,
-    "line_items": [{"id": 1, "sku": "", "variant_id": 9, "product_id": 3, "quantity": 2,
-                    "price": "6.00", "title": "Sticker"}],
-}  # fmt: skip
-
-
-def _deliver(client, payload: dict, delivery: str):
-    body = json.dumps(payload).encode()
-    mac = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-    return client.post("/api/v1/channels/shop/webhook", data=body, content_type="application/json",
-                       headers={"X-Shopify-Hmac-Sha256": mac, "X-Shopify-Topic": "orders/create",
-                                "X-Shopify-Webhook-Id": delivery})  # fmt: skip
-
-
-def _sign_in(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "ops_lead")
-    page.fill("input[name=password]", "correct-horse")
-    page.click("button[type=submit].btn")
-    page.wait_for_url(f"{base}/")
 
 
 def _no_english(page, lang: str) -> None:
@@ -64,7 +38,7 @@ def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page
         first = db.scalars(select(ChannelDelivery).where(ChannelDelivery.status == "created")).one()
     for lang, locale in (("zh", "zh-CN"), ("en", "en-US")):
         page = page_for(width=1280, height=900, locale=locale)
-        _sign_in(page, live_server)
+        _sign_in(page, live_server, "ops_lead")
         page.goto(f"{live_server}/admin/outbox/")
         page.click("[data-testid=deliveries-shop]")
         log = page.locator("[data-testid=delivery-log]").inner_text()
@@ -79,7 +53,7 @@ def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page
         )
         warnings = page.locator("[data-testid=delivery-warnings]").inner_text()
         assert ("按访客处理" if lang == "zh" else "stored as guest") in warnings
-        assert '"id": 7101' in page.locator("[data-testid=delivery-payload]").inner_text()
+        assert f'"id": {DRAFT["id"]}' in page.locator("[data-testid=delivery-payload]").inner_text()
         screenshot(page, f"channel-delivery-page-{lang}")
         _no_english(page, lang)
         page.goto(f"{live_server}/admin/outbox/deliveries/{held['held_delivery']}")
