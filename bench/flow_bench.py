@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "flows"))
 
 from baselines import DslOnlyRouting, SpiffRouting, chain_flow, dsl_only_chain  # noqa: E402
+from figures import record  # noqa: E402
 
 from flow_engine import EffectResult, compile_flow, start_run, step  # noqa: E402
 
@@ -226,6 +227,9 @@ def routing_section(doc: dict, ref: dict, orders: list[dict], repeat: int) -> di
         f"{overhead:10.2f} µs  (target < {TARGET_OVERHEAD_US} µs: {verdict})",
     )
     line("answers cross-checked", f"{n:10d} orders agree")
+    record("engine orders/s", n / t_engine)
+    record("DSL-only orders/s", n / t_dsl)
+    record("engine / DSL-only time", t_engine / t_dsl, better="lower")
     return {"us_engine": us_engine, "us_dsl": us_dsl, "overhead_us_per_node": overhead}
 
 
