@@ -41,7 +41,7 @@ run_pytest() {
   if [ $rc -ne 0 ]; then echo "pytest ($label) failed with exit code $rc" >&2; exit $rc; fi
 }
 
-run_pytest "SQLite" -p no:cacheprovider "$@"
+run_pytest "SQLite" -p no:cacheprovider --durations=25 "$@"
 
 if [ "${ORDERFLOW_TEST_SQLITE_ONLY:-0}" = 1 ] && [ "${CI:-}" != true ]; then
   echo "!! ORDERFLOW_TEST_SQLITE_ONLY=1: the PostgreSQL + Redis pass was NOT run." >&2
@@ -71,5 +71,5 @@ export DATABASE_URL="postgresql+psycopg://$pg_user@127.0.0.1:5432/$dbname"
 export REDIS_URL="redis://127.0.0.1:6379/0"
 export ORDERFLOW_QUEUE_NAME="orderflow-test-$$"
 # The pure libraries do not touch a database; their tests ran in the first pass.
-run_pytest "PostgreSQL + Redis" -p no:cacheprovider -m "not browser" tests/app "$@"
+run_pytest "PostgreSQL + Redis" -p no:cacheprovider --durations=25 -m "not browser" tests/app "$@"
 echo "== all test passes succeeded"
