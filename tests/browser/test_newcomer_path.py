@@ -76,7 +76,25 @@ def _stub(page, node_id: str, branch: str) -> tuple[float, float]:
         f'#graph g[data-cell-id="{node_id}"] .exit-stub[data-exit="{branch}"][display=inline]'
     )
     page.wait_for_selector(selector)
-    return _center(page.locator(selector).bounding_box())
+    # The exits are laid out again when one appears (the SLA's timeout exit): aim only at a
+    # position that held still over two animation frames.
+    box = page.evaluate(
+        """async (sel) => {
+            const frame = () => new Promise((done) => requestAnimationFrame(done));
+            const read = () => JSON.stringify(document.querySelector(sel).getBoundingClientRect());
+            let last = read();
+            for (let i = 0; i < 50; i++) {
+                await frame();
+                await frame();
+                const now = read();
+                if (now === last) return JSON.parse(now);
+                last = now;
+            }
+            throw new Error("exit stub " + sel + " kept moving");
+        }""",
+        selector,
+    )
+    return _center(box)
 
 
 def _entry(page, node_id: str) -> tuple[float, float]:
@@ -190,6 +208,7 @@ def test_newcomer_builds_publishes_and_sees_a_large_order_approved(
 
     # Ends on the approval's exits (a timeout exit appeared with the SLA), then the small
     # orders' exit to the approved end.
+    _stub(page, review, "timeout")  # the exits are laid out for the SLA before aiming
     before = _nodes(page)
     hand.drag("end", _palette(page, "end"), _stub(page, review, "approved"))
     ok = _new_node(page, before)
