@@ -25,8 +25,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from . import clock, db, errors, i18n, queue, security, views
+    from . import clock, db, errors, i18n, queue, security, tasks, views
+    from .channels import tasks as channel_tasks
+    from .flows import backtest_job
     from .orders import events as order_events
+    from .runs import tasks as run_tasks
+
+    # The modules whose functions the background queue runs, registered on it by import.
+    del tasks, channel_tasks, backtest_job, run_tasks
 
     db.init_app(app)
     errors.init_app(app)

@@ -330,27 +330,17 @@ def _served_at() -> str:
 
 
 def _register_commands() -> None:
-    from .alerts import cli as alert_commands
-    from .calendar import cli as business_calendar
-    from .channels import cli as integrations
-    from .commands import ops
+    from .commands import alerts, calendar, integrations, metrics, ops, org, users
     from .commands.dsl import dsl
     from .commands.flow import flow
     from .commands.templates import templates
-    from .metrics import cli as metric_commands
-    from .org import cli as org_commands
-    from .users import cli as user_commands
 
     cli.add_command(dsl)
     cli.add_command(flow)
     cli.add_command(templates)
     ops.register(cli, flow)
-    integrations.register(cli)
-    business_calendar.register(cli)
-    alert_commands.register(cli)
-    metric_commands.register(cli)
-    user_commands.register(cli)
-    org_commands.register(cli)
+    for group in (integrations, calendar, alerts, metrics, users, org):
+        group.register(cli)
 
 
 _register_commands()

@@ -98,7 +98,3 @@ def init_app(app: Flask) -> None:
     configure(app.config)
     app.extensions["orderflow.queue"] = huey
     _state["app"] = app
-    from . import tasks  # noqa: F401  (registers the task functions on huey)
-    from .channels import tasks as channel_tasks  # noqa: F401
-    from .flows import backtest_job  # noqa: F401
-    from .runs import tasks as run_tasks  # noqa: F401

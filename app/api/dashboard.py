@@ -245,13 +245,3 @@ OPERATIONS = [
     ("get", "/alert-rules/{key}", "get_alert_rule", "An alert rule", "alerts:read", [_RULE], None,
      {"200": schemas.ref("AlertRule")}),
 ]  # fmt: skip
-
-
-def _declare() -> None:
-    known = {op[2] for op in spec.OPERATIONS}
-    schemas.SCHEMAS.update(SCHEMAS)
-    spec.OPERATIONS.extend(op for op in OPERATIONS if op[2] not in known)
-    spec._document.cache_clear()  # the document is built once; these join it
-
-
-_declare()

@@ -412,6 +412,15 @@ def _document(server: str) -> Obj:
     }
 
 
+def declare(operations: list[tuple[Any, ...]], schemas: dict[str, Obj]) -> None:
+    """Add a resource module's operations and schemas to the document (at start-up, by the
+    API package that registers the module's routes)."""
+    known = {op[2] for op in OPERATIONS}
+    SCHEMAS.update(schemas)
+    OPERATIONS.extend(op for op in operations if op[2] not in known)  # type: ignore[arg-type]
+    _document.cache_clear()  # the document is built once, on first use
+
+
 def document(server: str = "/api/v1") -> Obj:
     """The OpenAPI document (a copy: callers may change it)."""
     return copy.deepcopy(_document(server))

@@ -9,16 +9,21 @@ from flask import g
 from ..security import api_key_required
 from . import (  # noqa: F401 (routes)
     channels,
+    dashboard,
     docs,
     flows,
     orders,
     org,
     reference,
     runs,
+    spec,
     status,
     subscriptions,
 )
 from ._blueprint import bp
+
+# The figures, costs and alert rules are declared beside their routes.
+spec.declare(dashboard.OPERATIONS, dashboard.SCHEMAS)
 
 __all__ = ["bp"]
 

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from ..api import dashboard as _api_routes  # noqa: F401  (the figures through the API)
 from ..clock import zone
 from ..db import get_session, json_dumps
 from ..editor.catalog import node_types, type_titles

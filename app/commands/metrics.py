@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import click
 
-from ..commands._app import friendly_errors, ready_app
 from ..db import get_db, in_transaction
 from ..models import utcnow
+from ._app import friendly_errors, ready_app
 
 
 @click.group("metrics")
@@ -21,7 +21,7 @@ def metrics() -> None:
 @friendly_errors
 def metrics_refresh(budget: float) -> None:
     """Read new run events, status reports and orders into the figures now."""
-    from .refresh import refresh
+    from ..metrics.refresh import refresh
 
     app = ready_app()
     with app.app_context():
@@ -38,7 +38,7 @@ def metrics_refresh(budget: float) -> None:
 def metrics_rebuild_daily() -> None:
     """Recompute the daily rollups from the hourly ones (after changing ORDERFLOW_TIMEZONE)."""
     from ..clock import zone
-    from .rollups import rebuild_daily
+    from ..metrics.rollups import rebuild_daily
 
     app = ready_app()
     with app.app_context():
@@ -67,7 +67,7 @@ def costs_defaults() -> None:
 def costs_recalculate(days: int) -> None:
     """Rebuild the cost and facts of the orders placed in the last DAYS days."""
     from ..costs.services import orders_since
-    from .refresh import rebuild_orders
+    from ..metrics.refresh import rebuild_orders
 
     app = ready_app()
     database = get_db(app)

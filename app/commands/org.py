@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..commands._app import friendly_errors, ready_app
+from ._app import friendly_errors, ready_app
 
 LANG = click.option(
     "--lang",
@@ -35,7 +35,7 @@ def org_cli() -> None:
 def import_csv(file: Path, dry_run: bool, lang: str) -> None:
     """Import people rows from FILE (see docs/organisation.md for the columns)."""
     from ..db import get_db, in_transaction
-    from . import csvio
+    from ..org import csvio
 
     data = file.read_bytes()
     with ready_app().test_request_context(headers={"Accept-Language": lang}):
@@ -73,7 +73,7 @@ def import_csv(file: Path, dry_run: bool, lang: str) -> None:
 def export_csv(file: Path | None) -> None:
     """Write every person as CSV to FILE (standard output without one)."""
     from ..db import get_db
-    from . import csvio
+    from ..org import csvio
 
     with ready_app().test_request_context(), get_db().session() as db:
         text = csvio.export(db)
@@ -91,7 +91,7 @@ def check(lang: str) -> None:
     """Report roles, users and departments that live flows and drafts name but that cannot
     take a task (exit code 1 when anything is reported)."""
     from ..db import get_db
-    from .check import check as find_problems
+    from ..org.check import check as find_problems
 
     with ready_app().test_request_context(headers={"Accept-Language": lang}):
         with get_db().session() as db:

@@ -13,11 +13,11 @@ from typing import Any
 import click
 
 from ..clock import zone
-from ..commands._app import friendly_errors, ready_app
 from ..db import get_session
 from ..models import ApiKey, utcnow
 from ..security import API_KEY_RECHECK_SECONDS, API_SCOPES
-from . import services
+from ..users import services
+from ._app import friendly_errors, ready_app
 
 DAYS_RE = re.compile(r"^(\d{1,5})d$")
 

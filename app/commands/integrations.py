@@ -7,13 +7,13 @@ import os
 import click
 from sqlalchemy import select
 
-from ..commands._app import friendly_errors, ready_app
+from ..channels import mapping, pull
+from ..channels import services as channels
 from ..db import get_db, in_transaction
 from ..models import ChannelPull
 from ..orders import schema
 from ..runs import outbox
-from . import mapping, pull
-from . import services as channels
+from ._app import friendly_errors, ready_app
 
 
 @click.group("channel")
@@ -138,7 +138,7 @@ def channel_pull(key: str, once: bool) -> None:
 @friendly_errors
 def channel_mapping(key: str, mapping_file: str | None, payload_file: str | None) -> None:
     """Show, try or set the mapping of channel KEY."""
-    from ..commands.ops import _echo_json, _load_json
+    from .ops import _echo_json, _load_json
 
     database = get_db(ready_app())
     override = _load_json(mapping_file) if mapping_file else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..commands._app import friendly_errors, ready_app
+from ._app import friendly_errors, ready_app
 
 
 @click.group("calendar")
@@ -17,8 +17,8 @@ def calendar_cli() -> None:
 @friendly_errors
 def seed(years: tuple[int, ...]) -> None:
     """Load the statutory holidays and make-up working days of YEARS (chinese-calendar)."""
+    from ..calendar import services
     from ..db import get_db, in_transaction
-    from . import services
 
     with ready_app().test_request_context():
         counts = in_transaction(
@@ -33,8 +33,8 @@ def seed(years: tuple[int, ...]) -> None:
 @friendly_errors
 def show(year: int | None) -> None:
     """Print the working time and the special days."""
+    from ..calendar import services
     from ..db import get_session
-    from . import services
 
     with ready_app().test_request_context():
         db = get_session()

@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from .. import clock
-from ..commands._app import friendly_errors, ready_app
+from ..alerts import exchange, services
 from ..db import get_db, in_transaction
-from . import exchange, services
+from ._app import friendly_errors, ready_app
 
 
 @click.group("alerts")
