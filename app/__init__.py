@@ -25,14 +25,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from . import clock, db, errors, i18n, queue, security, tasks, views
+    from . import clock, db, errors, i18n, queue, security, tasks, views, wiring
     from .channels import tasks as channel_tasks
     from .flows import backtest_job
-    from .orders import events as order_events
+    from .runs import order_events
     from .runs import tasks as run_tasks
 
     # The modules whose functions the background queue runs, registered on it by import.
     del tasks, channel_tasks, backtest_job, run_tasks
+    wiring.connect()
 
     db.init_app(app)
     errors.init_app(app)

@@ -232,12 +232,13 @@ def user_set_role(username: str, roles: tuple[str, ...]) -> None:
 def user_deactivate(username: str) -> None:
     """Deactivate USERNAME: end their sessions and hand on their open approval tasks (to
     their delegate, else their manager, else the node's fallback person)."""
+    from .approvals import handover
     from .db import get_db, in_transaction
     from .users import services
 
     def work(db: Session) -> str:
         target = services.get_user(db, username)
-        handed = services.set_active(db, None, target, False)
+        handed = handover.set_active(db, None, target, False)
         lines = [f"{target.username}: deactivated / 已停用"]
         for h in handed:
             if h.to:

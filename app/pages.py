@@ -1,14 +1,20 @@
-"""What the admin pages' form posts share: do the work, commit it or roll it back, say which."""
+"""What the pages share: whether a request asks for a fragment only, and the admin pages'
+form posts (do the work, commit it or roll it back, say which)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, flash, redirect
+from flask import Response, flash, redirect, request
 
 from .db import get_session
 from .errors import AppError
+
+
+def partial() -> bool:
+    """Whether htmx asked for the page's fragment only (a boosted navigation wants it whole)."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
 
 
 def saved(work: Callable[[Any], Any], message: str | Callable[[Any], str], to: str) -> Response:

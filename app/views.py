@@ -20,7 +20,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     from .calendar.views import bp as calendar_bp
     from .chatapps.views import bp as chatapps_bp
     from .chatapps.views import hooks_bp as chat_hooks_bp
-    from .costs.views import bp as costs_bp
+    from .dashboard.costs import bp as costs_bp
     from .dashboard.views import bp as dashboard_bp
     from .editor.api import bp as editor_api_bp
     from .editor.views import bp as editor_bp

@@ -31,6 +31,9 @@ echo "== ruff"
 "$bin/ruff" check .
 "$bin/ruff" format --check . >/dev/null || { "$bin/ruff" format --check .; exit 1; }
 
+echo "== import contracts (pyproject.toml [tool.importlinter])"
+"$bin/lint-imports" --no-cache
+
 run_pytest() {
   local label=$1; shift
   echo "== pytest ($label)"

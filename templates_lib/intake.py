@@ -69,9 +69,17 @@ def clean_address(address: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _dig(data: Any, path: str) -> Any:
+def dig(data: Any, path: str) -> Any:
+    """The value at a dotted ``path`` (``buyer.phone``, ``lines.0.sku``; a negative index
+    counts from the end), or None where the path leads nowhere."""
     for part in path.split("."):
-        data = data.get(part) if isinstance(data, Mapping) else None
+        if isinstance(data, Mapping):
+            data = data.get(part)
+        elif isinstance(data, list) and part.lstrip("-").isdigit():
+            index = int(part)
+            data = data[index] if -len(data) <= index < len(data) else None
+        else:
+            return None
     return data
 
 
@@ -81,7 +89,7 @@ def dedup_key(intake: Mapping[str, Any], order: Mapping[str, Any]) -> str | None
     paths = intake.get("dedup") or ()
     if not paths:
         return None
-    values = [_dig(order, p) for p in paths]
+    values = [dig(order, p) for p in paths]
     if any(v in (None, "") for v in values):
         return None
     digest = hashlib.sha256("\x1f".join(str(v) for v in values).encode()).hexdigest()[:40]

@@ -15,7 +15,7 @@ from typing import Any
 from flow_engine import compile_flow, simulate
 
 from .bundle import Bundle
-from .intake import prepare_order
+from .intake import dig, prepare_order
 
 __all__ = [
     "Observed",
@@ -39,18 +39,6 @@ class Observed:
     alerts: list[str] = field(default_factory=list)
     webhooks: list[str] = field(default_factory=list)
     notifications: list[str] = field(default_factory=list)
-
-
-def _dig(data: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(data, Mapping):
-            data = data.get(part)
-        elif isinstance(data, list) and part.lstrip("-").isdigit():
-            index = int(part)
-            data = data[index] if -len(data) <= index < len(data) else None
-        else:
-            return None
-    return data
 
 
 def _norm(value: Any) -> Any:
@@ -90,10 +78,10 @@ def compare(flow_key: str, expect: Mapping[str, Any], seen: Observed) -> list[st
         out.append(f"{label}waiting at {sorted(seen.waiting_at)}, expected {expect['waiting_at']}")
     for part, data in (("vars", seen.vars), ("order", seen.order)):
         for path, want in (expect.get(part) or {}).items():
-            got = _dig(data, path)
+            got = dig(data, path)
             if _norm(got) != _norm(want):
                 out.append(f"{label}{part}.{path} is {got!r}, expected {want!r}")
-    tags = set(_dig(seen.order, "tags") or ())
+    tags = set(dig(seen.order, "tags") or ())
     missing = [t for t in expect.get("tags") or () if t not in tags]
     if missing:
         out.append(f"{label}order lacks tags {missing} (has {sorted(tags)})")

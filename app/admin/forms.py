@@ -8,20 +8,14 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
-    widgets,
 )
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from ..config import ROLES
+from ..forms import CheckboxesField
 from ..i18n import ROLE_LABELS, language_choices
 from ..security import API_SCOPES
-
-
-class CheckboxesField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
 
 
 def role_field() -> CheckboxesField:

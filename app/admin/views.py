@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from ..approvals import handover
 from ..db import get_session
 from ..errors import AppError, NotFoundError
 from ..models import User
@@ -77,7 +78,7 @@ def set_active(user_id: int) -> Response:
     active = request.form.get("active") == "1"
     if FlaskForm().validate_on_submit():
         try:
-            handed = services.set_active(get_session(), current_user(), user, active)
+            handed = handover.set_active(get_session(), current_user(), user, active)
         except AppError as err:
             flash(str(err.message), "error")
         else:

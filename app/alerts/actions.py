@@ -24,8 +24,8 @@ from ..clock import zone as business_zone
 from ..errors import ValidationError
 from ..i18n import in_reader_language
 from ..models import Alert, AlertOrder, AlertRule, Order
-from ..orders.events import announce_order_event
 from ..runs import outbox
+from ..runs.order_events import announce_order_event
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from ..db import get_session, reads_only
 from ..errors import AppError, ValidationError
 from ..models import AlertRule
+from ..pages import partial
 from ..security import can, current_user, permission_required
 from ..urls import row_id
 from . import exchange, services
@@ -37,10 +38,6 @@ def _header() -> dict[str, Any]:
     return {"open_alerts": open_alerts}
 
 
-def _partial() -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
-
-
 def _checked_form() -> None:
     if not FlaskForm().validate_on_submit():
         raise ValidationError(_("The form has expired. Try again."))
@@ -52,7 +49,7 @@ def inbox() -> ResponseReturnValue:
     db = get_session()
     filters = services.AlertFilters.from_args(request.args)
     rows, total = services.list_alerts(db, filters)
-    template = "alerts/_rows.html" if _partial() else "alerts/inbox.html"
+    template = "alerts/_rows.html" if partial() else "alerts/inbox.html"
     return render_template(
         template,
         rows=rows,

@@ -10,7 +10,7 @@ from flow_engine import order_schema
 from ..approvals.services import MAX_COMMENT
 from ..flows.services import KEY_RE as FLOW_KEY_RE
 from ..flows.services import RESERVED_KEYS
-from ..orders.schema import with_storage_limits
+from ..order_fields import with_storage_limits
 from ..reference.services import COLUMN_TYPES
 from ..status.services import states
 from ..status.sources import CODE_RE, MAX_CODE

@@ -9,10 +9,11 @@ from flask import Response, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
+from .. import order_fields as schema
 from ..db import get_session, release_session
 from ..errors import NotFoundError, ValidationError
 from ..models import Order, Run
-from ..orders import intake, schema
+from ..orders import intake
 from ..orders import services as order_services
 from ..security import api_key_required
 from ..shipments import services as shipments

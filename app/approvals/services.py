@@ -51,9 +51,9 @@ from ..models import (
     utcnow,
 )
 from ..notifications.people import is_away
+from ..runs import readers
 from ..runs import services as runs
 from ..subscriptions import publish
-from . import readers
 
 DECISIONS = ("approved", "rejected")
 MAX_COMMENT = 2000

@@ -29,11 +29,10 @@ from .. import clock
 from ..db import get_db, get_session, in_transaction
 from ..errors import AppError, NotFoundError, PermissionDeniedError, ValidationError
 from ..models import ApprovalTask, FlowVersion, Order, Run, User, utcnow
-from ..notifications import links
 from ..notifications import services as notifications
 from ..security import can, current_user, login_required, permission_required
 from ..urls import page_arg
-from . import queries, services
+from . import links, queries, services
 from .device import device_label
 
 bp = Blueprint("approvals", __name__, url_prefix="/approvals")
@@ -467,13 +466,10 @@ def _link_refused(token: str, err: links.LinkError) -> Response | tuple[str, int
 
 
 def _peek(token: str) -> str | None:
-    from itsdangerous import BadSignature, URLSafeSerializer
-
     try:
-        data = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=links.SALT).loads(token)
-    except BadSignature:
+        return links.read_token(current_app, token)[1]
+    except links.LinkError:
         return None
-    return str(data.get("t")) if isinstance(data, dict) else None
 
 
 @bp.get("/badges")

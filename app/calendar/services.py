@@ -10,6 +10,7 @@ package and stay editable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,11 +25,13 @@ from flow_engine import BusinessCalendar, NodeError
 from .. import clock
 from ..db import on_commit
 from ..errors import NotFoundError, ValidationError
-from ..metrics import rollups
 from ..models import ReferenceRow, User
 from ..reference import services as reference
 
 log = logging.getLogger(__name__)
+# Told when the company time zone changes, in the same transaction (the daily figures are
+# grouped by local day): registered when the app is built (``app.wiring``).
+ZONE_CHANGED: list[Callable[[Session, ZoneInfo], None]] = []
 
 # The working-time row also holds the company's time zone, the one clock of every page.
 HOURS_TABLE, DAYS_TABLE = clock.SETTINGS_TABLE, "calendar_days"
@@ -135,7 +138,8 @@ def save_settings(
     table, _ = _tables(db)
     reference.upsert_rows(db, table, [row])
     if row["timezone"] != before:
-        rollups.rebuild_daily(db, ZoneInfo(row["timezone"]))
+        for told in ZONE_CHANGED:
+            told(db, ZoneInfo(row["timezone"]))
         on_commit(db, clock.forget)
     log.info("business hours set by %s: %s", actor.username if actor else "system", row)
     return row

@@ -330,7 +330,7 @@ def try_on_stored(db: Session, channel: Channel, override: Any, *, limit: int = 
     """Run ``override`` (checked, not saved) over the channel's last ``limit`` stored
     deliveries: per delivery the order it would become or the problems. Nothing is written;
     the caller rolls back."""
-    from ..orders import schema
+    from .. import order_fields as schema
 
     rules = mappings.effective(channel.kind, mappings.check_override(override))
     rows = db.scalars(

@@ -116,7 +116,7 @@ def try_mapping(
     """The canonical order ``payload`` would become with ``override``, checked like a real
     delivery (mapping problems and order-schema problems raise ValidationError), and its
     cross-channel dedup key. Nothing is stored."""
-    from ..orders import schema
+    from .. import order_fields as schema
 
     rules = mappings.effective(channel.kind, mappings.check_override(override))
     order = mappings.to_order(rules, payload, channel=channel.order_channel)

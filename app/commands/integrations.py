@@ -7,11 +7,11 @@ import os
 import click
 from sqlalchemy import select
 
+from .. import order_fields as schema
 from ..channels import mapping, pull
 from ..channels import services as channels
 from ..db import get_db, in_transaction
 from ..models import ChannelPull
-from ..orders import schema
 from ..runs import outbox
 from ._app import friendly_errors, ready_app
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from rule_dsl import DslError, Expression, compile_expression
 
 from ..models import CostDimension, CostDriver
-from ..orders.schema import effective_schema
+from ..order_fields import effective_schema
 from .context import order_context_schema, schema_key
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from rule_dsl import DslError
 
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import CostDimension, CostDriver, OrderFact, User, utcnow
-from ..orders.schema import effective_schema
+from ..order_fields import effective_schema
 from .compute import compiled
 from .context import order_context_schema
 

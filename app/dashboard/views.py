@@ -15,6 +15,7 @@ from ..editor.catalog import node_types, type_titles
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
 from ..models import Flow, FlowVersion, utcnow
+from ..pages import partial
 from ..security import permission_required
 from ..urls import id_arg
 from . import bottleneck, compare, format, kpis, ranges
@@ -25,10 +26,6 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 @bp.record_once
 def _setup(state: Any) -> None:
     format.init_app(state.app)
-
-
-def _partial() -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
 
 
 def _range() -> ranges.Range:
@@ -80,7 +77,7 @@ def index() -> ResponseReturnValue:
         "presets": list(ranges.PRESETS),
         "query": _query(r),
     }
-    template = "dashboard/_panels.html" if _partial() else "dashboard/index.html"
+    template = "dashboard/_panels.html" if partial() else "dashboard/index.html"
     return render_template(template, **context)
 
 

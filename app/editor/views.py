@@ -11,6 +11,7 @@ from ..db import get_session
 from ..errors import AppError, ValidationError
 from ..flows import services as flows
 from ..i18n import current_language
+from ..pages import partial
 from ..runs import services as run_services
 from ..security import can, current_user, permission_required
 from ..status import services as order_status
@@ -21,10 +22,6 @@ from .catalog import node_types, order_fields
 bp = Blueprint("editor", __name__)
 
 
-def _partial() -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
-
-
 @bp.get("/flows")
 @permission_required("flows.view")
 def flow_list() -> ResponseReturnValue:
@@ -32,7 +29,7 @@ def flow_list() -> ResponseReturnValue:
     query = request.args.get("q", "")[:100]
     status = request.args.get("status", "")
     rows = services.flow_summaries(db, query=query, status=status)
-    template = "editor/_flow_rows.html" if _partial() else "editor/flows.html"
+    template = "editor/_flow_rows.html" if partial() else "editor/flows.html"
     return render_template(template, rows=rows, q=query, status=status, form=FlaskForm())
 
 
@@ -114,7 +111,7 @@ def run_list() -> ResponseReturnValue:
     db = get_session()
     filters = runs.RunFilters.from_args(request.args)
     rows, total = runs.list_runs(db, filters)
-    template = "editor/_run_rows.html" if _partial() else "editor/runs.html"
+    template = "editor/_run_rows.html" if partial() else "editor/runs.html"
     return render_template(
         template,
         rows=rows,

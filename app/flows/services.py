@@ -29,9 +29,9 @@ from flow_engine import (
     validate_flow,
 )
 
+from .. import order_fields as order_schema
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Flow, FlowVersion, User, utcnow
-from ..orders import schema as order_schema
 from ..org import checks as org_checks
 from ..org.directory import directory_cache
 

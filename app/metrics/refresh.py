@@ -94,11 +94,14 @@ def refresh(
     return total
 
 
-def default_observers() -> list[facts.Observer]:
-    """Per-order alert rules see every rebuilt order."""
-    from ..alerts.orders import observe
+# Told of every rebuilt order (per-order alert rules): registered when the app is built
+# (``app.wiring``).
+OBSERVERS: list[facts.Observer] = []
 
-    return [observe]
+
+def default_observers() -> list[facts.Observer]:
+    """Whoever follows rebuilt orders (the per-order alert rules)."""
+    return list(OBSERVERS)
 
 
 def run_pass(

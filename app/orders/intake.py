@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import order_fields as schema
 from ..errors import ConflictError, ValidationError
 from ..models import Order, OrderDedupKey, Run
-from . import rules, schema
+from . import rules
 from . import services as orders
 
 

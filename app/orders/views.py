@@ -18,13 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from .. import order_fields as schema
 from ..db import get_session
 from ..errors import AppError, NotFoundError
 from ..i18n import current_language
 from ..models import ApprovalAction, Order, Run, StatusEvent
 from ..security import permission_required
 from ..status import services as status
-from . import schema, services, standing
+from . import services, standing
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 

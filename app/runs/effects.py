@@ -25,6 +25,7 @@ from ..db import jsonable
 from ..inventory import services as inventory
 from ..models import ApprovalTask, RunTimer
 from ..shipments import services as shipments
+from .readers import add_readers
 from .writer import Writes
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,6 @@ def _create_tasks(ctx: EffectContext, effect: Effect) -> None:
 
 def _copy(ctx: EffectContext, effect: Effect) -> None:
     """抄送: the people may read the step's tasks; each is told once."""
-    from ..approvals.readers import add_readers
 
     payload = jsonable(effect.payload)
     people: list[dict[str, str]] = []
@@ -171,6 +171,11 @@ def _copy(ctx: EffectContext, effect: Effect) -> None:
     return None
 
 
+# Told of approval tasks withdrawn in bulk, in the same transaction: registered by features
+# that follow tasks (the chat apps' cards) when the app is built.
+TASKS_WITHDRAWN: list[Callable[[Session, list[str]], None]] = []
+
+
 def _withdraw_tasks(ctx: EffectContext, effect: Effect) -> None:
     ctx.db.execute(
         update(ApprovalTask)
@@ -181,9 +186,9 @@ def _withdraw_tasks(ctx: EffectContext, effect: Effect) -> None:
         )
         .values(status="withdrawn", comment=effect.payload.get("reason"))
     )
-    from ..chatapps.hooks import refresh  # a bulk update passes no flush hook: cards told here
-
-    refresh(ctx.db, list(effect.payload["task_ids"]))
+    # A bulk update passes no flush hook: whoever follows tasks (the chat cards) is told here.
+    for told in TASKS_WITHDRAWN:
+        told(ctx.db, list(effect.payload["task_ids"]))
     return None
 
 

@@ -150,26 +150,16 @@ def _custom_headers(message: OutboxMessage) -> dict[str, str]:
     return {str(k): str(v) for k, v in stored.items() if not is_reserved_header(str(k))}
 
 
-def _notify(message: OutboxMessage, secret: str) -> dict[str, Any]:
-    # Notifications fan out to email, robots and SMS; robot and gateway URLs are checked
-    # against the allowlist per channel, where the URL is known.
-    from ..notifications.delivery import deliver_notify
+Deliverer = Callable[[OutboxMessage, str], dict[str, Any]]
 
-    return deliver_notify(message, secret)
-
-
-def _chat(message: OutboxMessage, secret: str) -> dict[str, Any]:
-    # Approval cards in chat apps: their own tokens, sent to the platform's API address.
-    from ..chatapps.services import deliver as deliver_chat
-
-    return deliver_chat(message, secret)
+# How each kind of message is delivered: webhooks here; notifications (``notify``) and chat
+# app cards (``chat``) are registered by their features when the app is built.
+DELIVERERS: dict[str, Deliverer] = {"webhook": _webhook}
 
 
-DELIVERERS: dict[str, Callable[[OutboxMessage, str], dict[str, Any]]] = {
-    "webhook": _webhook,
-    "notify": _notify,
-    "chat": _chat,
-}
+def register_deliverer(kind: str, deliver: Deliverer) -> None:
+    """Deliver outbox messages of ``kind`` with ``deliver(message, secret)``."""
+    DELIVERERS[kind] = deliver
 
 
 def deliver(database: Database, message_id: int, *, now: datetime | None = None) -> str:

@@ -41,9 +41,9 @@ from ..inventory.services import StockView, available_for
 from ..models import Alert, FlowVersion, Order, Run, RunEvent, utcnow
 from ..org.directory import directory_cache
 from ..reference.services import reference_cache
-from ..subscriptions import publish
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, compiled_version, live_flows
 from .effects import EffectContext, perform
+from .events import publish
 from .stand import stand_of
 from .writeback import ACCEPTED, Refused
 from .writer import Writes, new_run_row

@@ -21,7 +21,7 @@ from flow_engine import NEW
 from ..db import on_commit
 from ..inventory.services import RESERVATIONS, StockView
 from ..models import Alert, OutboxMessage, Run, RunEvent, RunTimer
-from ..orders.schema import declared_custom_fields
+from ..order_fields import declared_custom_fields
 from .writeback import FieldWrites, OrderUpdate
 
 ALERTS = Alert.__table__
@@ -55,7 +55,7 @@ _INSERT_TIMERS = TIMERS.insert().returning(TIMERS.c.id, TIMERS.c.due_at)
 _INSERT_OUTBOX = OUTBOX.insert().returning(OUTBOX.c.id)
 
 # Told of the order fields runs changed, after they are written (``order.updated``); set by
-# the app at start-up (``app.orders.events.init_app``).
+# the app at start-up (``app.runs.order_events.init_app``).
 OrderUpdateListener = Callable[[Session, list[OrderUpdate], datetime], None]
 _order_update_listener: OrderUpdateListener | None = None
 

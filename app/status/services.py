@@ -30,9 +30,9 @@ from flow_engine import ExternalEvent
 
 from ..errors import NotFoundError, ValidationError
 from ..models import Order, Run, StatusEvent, utcnow
-from ..orders.events import announce_order_event
 from ..runs import services as runs
 from ..runs import triggers
+from ..runs.order_events import announce_order_event
 from . import sources as source_tables
 
 log = logging.getLogger(__name__)

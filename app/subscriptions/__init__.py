@@ -1,7 +1,7 @@
 """Outbound order event subscriptions: admins pick allowed endpoints and the order events
 they get; each event becomes one signed outbox message per matching subscription."""
 
-from .events import EVENTS, publish
+from ..runs.events import EVENTS, publish
 from .services import (
     create_subscription,
     delete_subscription,

@@ -18,7 +18,7 @@ from ..errors import NotFoundError, ValidationError
 from ..i18n import in_reader_language
 from ..models import OutboxMessage, Subscription, utcnow
 from ..runs import outbox
-from .events import EVENTS, forget
+from ..runs.events import EVENTS, forget
 
 log = logging.getLogger(__name__)
 EXAMPLE_URL = "https://erp.example.com/orderflow/events"

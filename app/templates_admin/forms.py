@@ -13,7 +13,7 @@ from wtforms.validators import InputRequired, Length, Regexp
 
 from templates_lib import INDUSTRIES, Bundle
 
-from ..admin.forms import CheckboxesField
+from ..forms import CheckboxesField
 from .plan import POLICIES
 
 CHOICE_PREFIX = "choice:"

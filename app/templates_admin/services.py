@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from templates_lib import Bundle, BundleError, builtin_bundle, load_zip
 
+from .. import order_fields as custom_fields
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
 from ..inventory import services as inventory
 from ..models import BusinessRole, Flow, InventoryItem, TemplateImport, TemplateItem, User, utcnow
-from ..orders import schema as custom_fields
 from ..reference import services as reference
 from .people import mapped_doc
 from .plan import Plan, kept_items, make_plan, pending_note, renamed_tables

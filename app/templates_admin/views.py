@@ -32,6 +32,7 @@ from ..errors import AppError, ConflictError, NotFoundError, ValidationError
 from ..flows.services import list_flows
 from ..i18n import localized
 from ..models import ReferenceTable, TemplateImport
+from ..pages import partial
 from ..security import current_user, permission_required
 from . import export, gallery, people, preview, services
 from .forms import ExportForm, default_options, import_options, param_values
@@ -45,10 +46,6 @@ PERMISSION = "templates.manage"
 def _lang() -> str:
     locale = get_locale()
     return locale.language if locale else "zh"
-
-
-def _partial() -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-Boosted")
 
 
 @bp.context_processor
@@ -79,7 +76,7 @@ def index() -> ResponseReturnValue:
     db = get_session()
     context = {"bundles": found, "q": query, "industry": industry,
                "installed": services.installed(db)}  # fmt: skip
-    if _partial():
+    if partial():
         return render_template("templates_admin/_cards.html", **context)
     return render_template("templates_admin/gallery.html", history=services.history(db, limit=10),
                            **context)  # fmt: skip
@@ -131,7 +128,7 @@ def dry_run(bundle_id: str) -> ResponseReturnValue:
     bundle = services.get_builtin(bundle_id)
     context = _plan_context(get_session(), bundle, import_options(request.form, bundle))
     status = 422 if context["error"] else 200
-    if _partial():
+    if partial():
         return render_template("templates_admin/_plan.html", bundle=bundle, **context), status
     return render_template(
         "templates_admin/preview.html",
@@ -162,7 +159,7 @@ def _import(bundle: Bundle, source: str) -> ResponseReturnValue:
         return _refused(bundle, source, options, err)
     record_id = record.id
     db.commit()
-    if _partial():
+    if partial():
         return render_template("templates_admin/_summary.html", record=record)
     return redirect(url_for("templates_admin.summary", import_id=record_id))
 
@@ -172,7 +169,7 @@ def _refused(bundle: Bundle, source: str, options: dict[str, Any], err: AppError
     db = get_session()
     context = _plan_context(db, bundle, options, source)
     context["error"] = preview.error_view(err, _lang())
-    template = "templates_admin/_plan.html" if _partial() else "templates_admin/refused.html"
+    template = "templates_admin/_plan.html" if partial() else "templates_admin/refused.html"
     return render_template(template, bundle=bundle, **context), err.status
 
 
@@ -231,9 +228,7 @@ def upload_dry_run() -> ResponseReturnValue:
     except AppError as err:
         return _upload_refused(err)
     context = _plan_context(get_session(), bundle, import_options(request.form, bundle), "upload")
-    template = (
-        "templates_admin/_upload_result.html" if _partial() else "templates_admin/upload.html"
-    )
+    template = "templates_admin/_upload_result.html" if partial() else "templates_admin/upload.html"
     return render_template(template, bundle=bundle, limit=_upload_limit(),
                            **context), (422 if context["error"] else 200)  # fmt: skip
 
@@ -266,9 +261,7 @@ def _too_large(err: Exception) -> ResponseReturnValue:
 
 def _upload_refused(err: AppError) -> ResponseReturnValue:
     context = {"error": preview.error_view(err, _lang()), "plan": None, "bundle": None}
-    template = (
-        "templates_admin/_upload_result.html" if _partial() else "templates_admin/upload.html"
-    )
+    template = "templates_admin/_upload_result.html" if partial() else "templates_admin/upload.html"
     status = 413 if err.code == "too_large" else err.status
     return render_template(template, limit=_upload_limit(), **context), status
 

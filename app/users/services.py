@@ -6,7 +6,6 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -25,9 +24,6 @@ from ..security import (
     verify_password,
 )
 from ..urls import MAX_ID
-
-if TYPE_CHECKING:
-    from ..org.reassign import Handover
 
 log = logging.getLogger(__name__)
 
@@ -143,32 +139,6 @@ def end_sessions(db: Session, actor: User | None, user: User) -> None:
     user.session_version += 1
     db.commit()
     log.info("sessions of %s ended by %s", user.username, _actor_name(actor))
-
-
-def set_active(db: Session, actor: User | None, user: User, active: bool) -> list[Handover]:
-    """Deactivate (which also ends every session and hands on the person's open tasks, see
-    ``app.org.reassign``) or reactivate ``user``."""
-    if not active and actor is not None and actor.id == user.id:
-        raise ValidationError(
-            _l("You cannot deactivate your own account; ask another administrator."),
-            fields={"active": "self"},
-        )
-    was_active = user.is_active
-    user.is_active = active
-    handed: list[Handover] = []
-    if not active:
-        user.session_version += 1
-        if was_active:
-            from ..org.reassign import reassign_open_tasks
-
-            db.flush()
-            handed = reassign_open_tasks(db, user, actor=actor)
-    db.commit()
-    log.info(
-        "user %s %s by %s", user.username, "activated" if active else "deactivated",
-        _actor_name(actor),
-    )  # fmt: skip
-    return handed
 
 
 def set_locale(db: Session, user: User, locale: str | None) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.db import get_db, in_transaction
 from app.models import FlowVersion, Order, Run, TriggerReceipt
-from app.orders.events import announce_order_event
+from app.runs.order_events import announce_order_event
 
 from ..flows_fixtures import flow_doc, order_doc, publish
 from .conftest import at_once

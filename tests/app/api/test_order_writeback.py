@@ -8,9 +8,9 @@ from __future__ import annotations
 import simplejson
 from sqlalchemy import func, select
 
+from app import order_fields as schema
 from app.db import get_db, in_transaction
 from app.models import Alert, FlowVersion, OutboxMessage, Run
-from app.orders import schema
 from app.subscriptions import create_subscription
 
 from ..flows_fixtures import flow_doc, order_doc, publish

@@ -10,9 +10,9 @@ import pytest
 import simplejson
 from sqlalchemy import func, select
 
+from app import order_fields as schema
 from app.db import get_db, get_session, in_transaction
 from app.models import Order, Run
-from app.orders import schema
 
 from ..flows_fixtures import load_reference, order_doc, publish, routing_doc, routing_ref
 from .conftest import Api, at_once

@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 from app.db import get_db, in_transaction
 from app.flows import services as flows
 from app.models import Alert, Flow, FlowVersion, Order, Run, TriggerReceipt
-from app.orders.events import announce_order_event
 from app.runs import services as runs
 from app.runs import tasks
+from app.runs.order_events import announce_order_event
 from flow_engine import CancelRun
 
 from .test_event_triggers import WAIT, _flow, _order, _status

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.approvals import services
+from app.approvals import handover, services
 from app.db import in_transaction
 from app.models import Alert, ApprovalAction, OutboxMessage
 from app.users import services as users
@@ -28,7 +28,7 @@ def db(app):
 
 def _deactivate(database, name):
     return as_user(
-        database, "root", lambda s, u: users.set_active(s, u, users.get_user(s, name), False)
+        database, "root", lambda s, u: handover.set_active(s, u, users.get_user(s, name), False)
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.approvals import queries, services
+from app.approvals import handover, queries, services
 from app.db import in_transaction
 from app.errors import PermissionDeniedError
 from app.flows import services as flows
@@ -250,7 +250,7 @@ def _nobody_case(database, case):
         return {"role": "customer_service"}
     if case == "everyone_deactivated":
         for name in ("fin",):
-            as_user(database, "root", lambda s, u, n=name: users.set_active(s, u, users.get_user(s, n), False))  # fmt: skip
+            as_user(database, "root", lambda s, u, n=name: handover.set_active(s, u, users.get_user(s, n), False))  # fmt: skip
         return {"role": "finance"}
     return SCOPED  # scope_without_holder: the order's warehouse GZ-09 has no lead
 

@@ -22,12 +22,12 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from ..models import Alert, Order, Run
-from ..runs.cache import CatalogStamp, catalog_stamp
-from ..runs.triggers import OrderEvent, start_runs_for_event
-from ..runs.writeback import OrderUpdate
-from ..runs.writer import listen_to_order_updates
-from ..subscriptions import EVENTS as SUBSCRIBABLE
-from ..subscriptions import publish
+from .cache import CatalogStamp, catalog_stamp
+from .events import EVENTS as SUBSCRIBABLE
+from .events import publish
+from .triggers import OrderEvent, start_runs_for_event
+from .writeback import OrderUpdate
+from .writer import listen_to_order_updates
 
 log = logging.getLogger(__name__)
 MAX_CHAIN = 5

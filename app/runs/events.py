@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from ..db import jsonable
 from ..models import Order, Subscription, utcnow
-from ..runs.cache import CatalogStamp
-from ..runs.writer import Writes
+from .cache import CatalogStamp
+from .writer import Writes
 
 # kind: (English, Chinese) description; the one list of what can be subscribed to.
 EVENTS: dict[str, tuple[str, str]] = {

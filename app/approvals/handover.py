@@ -11,14 +11,16 @@ the node and why: a task never waits silently for nobody.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..approvals import services as approvals
 from ..db import on_commit
+from ..errors import ValidationError
 from ..models import (
     Alert,
     ApprovalTask,
@@ -32,8 +34,11 @@ from ..models import (
     User,
     utcnow,
 )
+from . import services as approvals
 
 ACTOR = "system"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -213,3 +218,27 @@ def _alert_nobody(db: Session, task: ApprovalTask, user: User, now: datetime) ->
         wake_outbox_many(ids)
 
     on_commit(db, wake)
+
+
+def set_active(db: Session, actor: User | None, user: User, active: bool) -> list[Handover]:
+    """Deactivate (which also ends every session and hands on the person's open tasks as
+    described above) or reactivate ``user``."""
+    if not active and actor is not None and actor.id == user.id:
+        raise ValidationError(
+            _l("You cannot deactivate your own account; ask another administrator."),
+            fields={"active": "self"},
+        )
+    was_active = user.is_active
+    user.is_active = active
+    handed: list[Handover] = []
+    if not active:
+        user.session_version += 1
+        if was_active:
+            db.flush()
+            handed = reassign_open_tasks(db, user, actor=actor)
+    db.commit()
+    log.info(
+        "user %s %s by %s", user.username, "activated" if active else "deactivated",
+        actor.username if actor else "system",
+    )  # fmt: skip
+    return handed

@@ -11,13 +11,13 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
 from ..clock import zone
-from ..dashboard import ranges
-from ..dashboard.format import script_json
+from ..costs import heatmap, services
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
 from ..models import Order, utcnow
 from ..security import can, current_user, permission_required
-from . import heatmap, services
+from . import ranges
+from .format import script_json
 
 bp = Blueprint("costs", __name__, url_prefix="/costs")
 

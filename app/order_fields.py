@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from flow_engine import order_schema
 
-from ..db import on_commit
-from ..errors import ConflictError, NotFoundError, ValidationError
-from ..models import CustomField
-from ..rechecked import Rechecked
+from .db import on_commit
+from .errors import ConflictError, NotFoundError, ValidationError
+from .models import CustomField
+from .rechecked import Rechecked
 
 MAX_PROBLEMS = 50
 MAX_AMOUNT = 999_999_999_999
