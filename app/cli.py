@@ -9,9 +9,22 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .approvals import handover
+from .commands import alerts, calendar, integrations, metrics, ops, org, users
 from .commands._app import command_app, friendly_errors, ready_app
+from .commands.dsl import dsl
+from .commands.flow import flow
+from .commands.templates import templates
 from .config import ROLES
+from .db import check_connection, get_db, get_session, in_transaction
 from .errors import AppError
+from .migrate import current_revision, downgrade, head_revision, upgrade
+from .models import User
+from .org.demo import load_demo_org
+from .queue import run_worker, start_embedded_consumer
+from .runs.tasks import recover
+from .templates_admin.demo import load_demo
+from .users import services
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -51,9 +64,6 @@ def serve(host: str, port: int, threads: int, queue_workers: int) -> None:
     """Run the web server (waitress) with an embedded background worker."""
     from waitress import create_server
 
-    from .queue import start_embedded_consumer
-    from .runs.tasks import recover
-
     # Embedded mode answers the demo's webhooks itself (ORDERFLOW_DEMO_RECEIVER=0: not).
     os.environ.setdefault("ORDERFLOW_DEMO_RECEIVER", "1")
     app = ready_app()
@@ -82,8 +92,6 @@ def serve(host: str, port: int, threads: int, queue_workers: int) -> None:
 )
 def worker(workers: int, worker_type: str) -> None:
     """Run background workers only (scale-out mode; start as many as you need)."""
-    from .queue import run_worker
-    from .runs.tasks import recover
 
     ready_app()
     recover()
@@ -104,8 +112,6 @@ def db() -> None:
 @friendly_errors
 def db_upgrade(revision: str) -> None:
     """Upgrade the schema to REVISION (default: the latest)."""
-    from .db import check_connection, get_db
-    from .migrate import current_revision, upgrade
 
     app = command_app()
     check_connection(get_db(app).engine)
@@ -118,8 +124,6 @@ def db_upgrade(revision: str) -> None:
 @friendly_errors
 def db_downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION (default: one step back)."""
-    from .db import check_connection, get_db
-    from .migrate import current_revision, downgrade
 
     app = command_app()
     check_connection(get_db(app).engine)
@@ -131,8 +135,6 @@ def db_downgrade(revision: str) -> None:
 @friendly_errors
 def db_current() -> None:
     """Print the schema revision of the database and the latest one."""
-    from .db import check_connection, get_db
-    from .migrate import current_revision, head_revision
 
     app = command_app()
     check_connection(get_db(app).engine)
@@ -174,8 +176,6 @@ def user_create(
     locale: str | None,
 ) -> None:
     """Create a user with one or more roles."""
-    from .db import get_db, in_transaction
-    from .users import services
 
     def work(db: Session) -> str:
         created = services.create_user(
@@ -198,8 +198,6 @@ def user_create(
 @friendly_errors
 def user_list() -> None:
     """List users with their roles."""
-    from .db import get_session
-    from .users import services
 
     with ready_app().app_context():
         for u in services.list_users(get_session()):
@@ -215,8 +213,6 @@ def user_list() -> None:
 @friendly_errors
 def user_set_role(username: str, roles: tuple[str, ...]) -> None:
     """Replace the roles of USERNAME with ROLES."""
-    from .db import get_db, in_transaction
-    from .users import services
 
     def work(db: Session) -> str:
         target = services.set_roles(db, None, services.get_user(db, username), roles)
@@ -232,9 +228,6 @@ def user_set_role(username: str, roles: tuple[str, ...]) -> None:
 def user_deactivate(username: str) -> None:
     """Deactivate USERNAME: end their sessions and hand on their open approval tasks (to
     their delegate, else their manager, else the node's fallback person)."""
-    from .approvals import handover
-    from .db import get_db, in_transaction
-    from .users import services
 
     def work(db: Session) -> str:
         target = services.get_user(db, username)
@@ -265,8 +258,6 @@ def user_deactivate(username: str) -> None:
 @friendly_errors
 def user_set_password(username: str, password: str) -> None:
     """Set a new password for USERNAME (logs out their sessions)."""
-    from .db import get_db, in_transaction
-    from .users import services
 
     def work(db: Session) -> None:
         services.set_password(db, None, services.get_user(db, username), password)
@@ -290,11 +281,6 @@ def demo(no_templates: bool) -> None:
     """
     from sqlalchemy import select
 
-    from .db import get_db, in_transaction
-    from .models import User
-    from .org.demo import load_demo_org
-    from .users import services
-
     def work(db: Session) -> list[str]:
         lines = []
         for username, password, roles, display in DEMO_USERS:
@@ -316,8 +302,6 @@ def demo(no_templates: bool) -> None:
         click.echo("Demo users (username, password, role):")
         click.echo("\n".join(lines))
     if not no_templates:
-        from .templates_admin.demo import load_demo
-
         for line in load_demo(app, receiver_base=_served_at()):
             click.echo(line)
 
@@ -331,10 +315,6 @@ def _served_at() -> str:
 
 
 def _register_commands() -> None:
-    from .commands import alerts, calendar, integrations, metrics, ops, org, users
-    from .commands.dsl import dsl
-    from .commands.flow import flow
-    from .commands.templates import templates
 
     cli.add_command(dsl)
     cli.add_command(flow)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, request
 from flask_babel import lazy_gettext as _l
 
-from .errors import AppError
+from .errors import AppError, _render
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "orderflow.ratelimit"
@@ -186,7 +186,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RateLimitedError)
     def too_many(err: RateLimitedError) -> Any:
-        from .errors import _render
 
         response, status = _render(err.status, err.code, str(err.message))
         if not isinstance(response, str):

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import lazyload
 
+from . import ratelimit
 from .db import get_db, get_session
 from .errors import AuthenticationError, PermissionDeniedError
 from .models import ApiKey, User, utcnow
@@ -277,7 +278,6 @@ def _throttle_failed_key() -> None:
     because other keys failed from its address (clients behind one NAT). Counted per address
     and key prefix (a wrong or revoked key slows down its own client) and per address over
     all prefixes (made-up keys cannot buy fresh buckets for ever)."""
-    from . import ratelimit
 
     address = ratelimit.client_address()
     parts = (_key_from_request() or "").split("_", 2)

@@ -24,6 +24,7 @@ from rule_dsl import ast as A
 from rule_dsl.parser import parse_expression
 
 from . import clock
+from .status.services import states
 
 SYMBOLS = {"==": "=", "!=": "≠", ">": ">", ">=": "≥", "<": "<", "<=": "≤"}
 COMPARE = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge,
@@ -187,7 +188,6 @@ class Wording:
         return str(value)
 
     def _status(self, code: str) -> str:
-        from .status.services import states  # the status model reads app code: import late
 
         info = states().get(code)
         if info is None:

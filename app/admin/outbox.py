@@ -17,6 +17,7 @@ from flow_engine import order_schema
 
 from ..channels import deliveries, mapping, protocols, pull
 from ..channels import services as channels
+from ..channels.tasks import pull_now
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
 from ..jsonbody import parse_json
@@ -132,7 +133,6 @@ def pull_credentials(channel_id: int) -> Response:
 @permission_required("channels.manage")
 def pull_sync(channel_id: int) -> Response:
     """Sync a pull connector at once, in the background."""
-    from ..channels.tasks import pull_now
 
     channel = _channel(channel_id)
     if channel.kind not in pull.KINDS:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..db import on_commit
 from ..models import Alert, AlertOrder, AlertRule, Order, OutboxMessage
+from ..runs.tasks import wake_outbox_many
 from . import actions
 from .evaluate import Breach, Outcome
 
@@ -245,7 +246,6 @@ def _send(db: Session, messages: list[dict[str, Any]]) -> None:
     ]
 
     def wake() -> None:
-        from ..runs.tasks import wake_outbox_many
 
         wake_outbox_many(ids)
 

@@ -30,7 +30,9 @@ from sqlalchemy.orm import Session
 
 from rule_dsl import DslError
 
+from ..costs.services import check_order_condition
 from ..errors import ValidationError
+from . import sqlfilter
 from .datasets import DATASETS
 
 KINDS = ("order", "aggregate", "streak", "stuck", "backlog")
@@ -147,8 +149,6 @@ def check_definition(db: Session, kind: str, raw: Mapping[str, Any]) -> dict[str
         raise ValidationError(_l("Unknown rule kind %(kind)s.", kind=kind), fields={"kind": kind})
     c = _Check(raw)
     if kind == "order":
-        from ..costs.services import check_order_condition
-
         c.condition("condition", lambda s: check_order_condition(db, s), required=True)
     elif kind in ("aggregate", "streak"):
         _aggregate(c, kind)
@@ -167,7 +167,6 @@ def check_definition(db: Session, kind: str, raw: Mapping[str, Any]) -> dict[str
 
 
 def _aggregate(c: _Check, kind: str) -> None:
-    from . import sqlfilter
 
     ds_key = c.choice("dataset", tuple(DATASETS), "orders")
     ds = DATASETS[ds_key]

@@ -31,6 +31,7 @@ from ._http import (
     time_param,
     transact,
 )
+from .status import event_json
 
 IDEMPOTENCY_MAX = 128
 
@@ -230,7 +231,6 @@ def get_order(order_id: int) -> Response:
 @bp.get("/orders/<id:order_id>/status-events")
 @api_key_required("orders:read")
 def order_status_events(order_id: int) -> Response:
-    from .status import event_json
 
     order = _order(order_id)
     return reply({"items": [event_json(e) for e in status.history(get_session(), order.id)]})

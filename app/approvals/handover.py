@@ -34,6 +34,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..runs.tasks import wake_outbox_many
 from . import services as approvals
 
 ACTOR = "system"
@@ -213,7 +214,6 @@ def _alert_nobody(db: Session, task: ApprovalTask, user: User, now: datetime) ->
     ids = [message.id]
 
     def wake() -> None:
-        from ..runs.tasks import wake_outbox_many
 
         wake_outbox_many(ids)
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..db import get_db, on_commit
 from ..models import ApprovalTask, OutboxMessage, utcnow
+from ..runs.tasks import wake_outbox_many
 
 EVENT_OF_KIND = {
     "approval": "approval_needed",
@@ -53,7 +54,6 @@ def _notify_new_tasks(session: Session, _context: Any, _instances: Any) -> None:
         queued.append(message)
 
     def wake() -> None:
-        from ..runs.tasks import wake_outbox_many
 
         wake_outbox_many([m.id for m in queued])
 

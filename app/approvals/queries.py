@@ -22,6 +22,8 @@ from ..models import (
     User,
     utcnow,
 )
+from ..runs.cache import compiled_version
+from ..runs.services import enrich_customer, reference_for
 from ..wording import Clause, Wording, node_name
 from . import services
 
@@ -484,9 +486,6 @@ def _checks_now(
     if run is None or version is None or not run.snapshot:
         return {}
     from flow_engine import FlowError, RunSnapshot, approval_checks
-
-    from ..runs.cache import compiled_version
-    from ..runs.services import enrich_customer, reference_for
 
     try:
         snapshot = RunSnapshot.from_dict(run.snapshot)

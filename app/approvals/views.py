@@ -34,6 +34,7 @@ from ..security import can, current_user, login_required, permission_required
 from ..urls import page_arg
 from . import links, queries, services
 from .device import device_label
+from .hooks import install
 
 bp = Blueprint("approvals", __name__, url_prefix="/approvals")
 LINK_SESSION_SECONDS = 30 * 60
@@ -49,7 +50,6 @@ def _me() -> User:
 
 @bp.record_once
 def _install(state: Any) -> None:
-    from .hooks import install
 
     install(state.app)
 

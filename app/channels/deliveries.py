@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from .. import order_fields as schema
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Channel, ChannelDelivery, Order, utcnow
 from ..orders import intake
@@ -330,7 +331,6 @@ def try_on_stored(db: Session, channel: Channel, override: Any, *, limit: int = 
     """Run ``override`` (checked, not saved) over the channel's last ``limit`` stored
     deliveries: per delivery the order it would become or the problems. Nothing is written;
     the caller rolls back."""
-    from .. import order_fields as schema
 
     rules = mappings.effective(channel.kind, mappings.check_override(override))
     rows = db.scalars(

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from flow_engine import order_schema
 
+from .. import order_fields as schema
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Channel, WebhookReceipt
 from ..signing import SIGNATURE_RE, sign
@@ -116,7 +117,6 @@ def try_mapping(
     """The canonical order ``payload`` would become with ``override``, checked like a real
     delivery (mapping problems and order-schema problems raise ValidationError), and its
     cross-channel dedup key. Nothing is stored."""
-    from .. import order_fields as schema
 
     rules = mappings.effective(channel.kind, mappings.check_override(override))
     order = mappings.to_order(rules, payload, channel=channel.order_channel)

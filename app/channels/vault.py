@@ -18,6 +18,7 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 from ..errors import AppError
+from ..queue import task_app
 
 
 class CredentialsUnreadable(AppError):
@@ -27,8 +28,6 @@ class CredentialsUnreadable(AppError):
 
 def _fernet(key: str | None = None) -> Fernet:
     if key is None:
-        from ..queue import task_app  # a background task runs outside any app context
-
         config = (current_app if has_app_context() else task_app()).config
         key = config.get("SECRETS_KEY") or config["SECRET_KEY"]
     secret = key

@@ -18,8 +18,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ..approvals.queries import node_names
+from ..approvals.services import is_info
 from ..channels import vault
-from ..db import in_transaction, on_commit
+from ..db import get_db, in_transaction, on_commit
 from ..errors import NotFoundError, ValidationError
 from ..models import (
     ApprovalTask,
@@ -32,7 +34,12 @@ from ..models import (
     User,
     utcnow,
 )
+from ..notifications import links
+from ..notifications.delivery import task_values
+from ..notifications.people import resolve
+from ..queue import task_app
 from ..runs import outbox
+from ..runs.tasks import wake_outbox_many
 from . import cards, feishu
 
 log = logging.getLogger(__name__)
@@ -156,7 +163,6 @@ def queue(db: Session, op: str, key: str, *, wake: bool = True, **payload: Any) 
         return message
 
     def woken() -> None:
-        from ..runs.tasks import wake_outbox_many
 
         if message.id is not None:
             wake_outbox_many([message.id])
@@ -174,8 +180,6 @@ def any_app(db: Session) -> bool:
 
 def deliver(message: OutboxMessage, _secret: str) -> dict[str, Any]:
     """The outbox deliverer of ``chat`` messages."""
-    from ..db import get_db
-    from ..queue import task_app
 
     app = task_app()
     database = get_db(app)
@@ -202,12 +206,8 @@ def _fan_out(db: Session, app: Any, message: OutboxMessage) -> list[int]:
     apps = list(db.scalars(select(ChatApp).where(ChatApp.enabled.is_(True))))
     children: list[OutboxMessage] = []
     if message.payload["op"] == "cards":
-        from ..approvals.services import is_info
-        from ..notifications import links
-
         if task.status != "pending" or is_info(task):  # an info request is answered on the page
             return []
-        from ..notifications.people import resolve
 
         who = (
             {"user": task.assignee}
@@ -237,8 +237,6 @@ def _fan_out(db: Session, app: Any, message: OutboxMessage) -> list[int]:
 
 def card_values(db: Session, task: ApprovalTask, language: str, link: str = "") -> dict[str, Any]:
     """What a card says about ``task`` in ``language``."""
-    from ..approvals.queries import node_names
-    from ..notifications.delivery import task_values
 
     values = task_values(db, task, language)
     run = db.get(Run, task.run_id)

@@ -16,6 +16,7 @@ from ..pages import saved
 from ..runs.outbox import DeliveryError
 from ..security import permission_required
 from . import callbacks, services
+from .hooks import install
 
 bp = Blueprint("chatapps", __name__)
 hooks_bp = Blueprint("chat_hooks", __name__)
@@ -24,7 +25,6 @@ ADMIN = "channels.manage"
 
 @bp.record_once
 def _install(state: Any) -> None:
-    from .hooks import install
 
     install(state.app)
 

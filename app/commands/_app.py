@@ -11,7 +11,10 @@ import click
 from flask import Flask
 
 from .. import create_app
+from ..db import check_connection, get_db
 from ..errors import AppError
+from ..migrate import current_revision, head_revision
+from ..queue import check_queue
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,7 +46,6 @@ def _explained(err: AppError) -> str:
 
 def command_app() -> Flask:
     """The app for this command; its connections are closed when the command ends."""
-    from ..db import get_db
 
     try:
         app = create_app()
@@ -55,8 +57,6 @@ def command_app() -> Flask:
 
 def ready_app() -> Flask:
     """An app whose database is reachable and migrated to the code's head revision."""
-    from ..db import check_connection, get_db
-    from ..migrate import current_revision, head_revision
 
     app = command_app()
     engine = get_db(app).engine
@@ -77,8 +77,6 @@ def ready_app() -> Flask:
 def _check_queue(app: Flask) -> None:
     """Refuse to start when the background queue's storage cannot be reached."""
     from sqlalchemy.engine import make_url
-
-    from ..queue import check_queue
 
     try:
         check_queue()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ..calendar import services
+from ..db import get_db, get_session, in_transaction
 from ._app import friendly_errors, ready_app
 
 
@@ -17,8 +19,6 @@ def calendar_cli() -> None:
 @friendly_errors
 def seed(years: tuple[int, ...]) -> None:
     """Load the statutory holidays and make-up working days of YEARS (chinese-calendar)."""
-    from ..calendar import services
-    from ..db import get_db, in_transaction
 
     with ready_app().test_request_context():
         counts = in_transaction(
@@ -33,8 +33,6 @@ def seed(years: tuple[int, ...]) -> None:
 @friendly_errors
 def show(year: int | None) -> None:
     """Print the working time and the special days."""
-    from ..calendar import services
-    from ..db import get_session
 
     with ready_app().test_request_context():
         db = get_session()

@@ -12,6 +12,12 @@ import click
 
 from flow_engine import FlowError, ValidationIssue, compile_flow, simulate, validate_flow
 
+from ..config import DEFAULT_INSTANCE
+from ..db import get_db
+from ..org import checks
+from ..org.directory import build
+from ._app import command_app
+
 
 def _read_json(path: str, what: str) -> Any:
     try:
@@ -81,11 +87,6 @@ def _org_issues(doc: dict[str, Any], *, required: bool, quiet: bool) -> list[Val
     """The organisation check when a database is configured (DATABASE_URL, or the default
     SQLite file exists); without one it says on stderr that the organisation was not checked
     (not with ``--json``, whose output is the issues alone)."""
-    from ..config import DEFAULT_INSTANCE
-    from ..db import get_db
-    from ..org import checks
-    from ..org.directory import build
-    from ._app import command_app
 
     configured = (
         bool(os.environ.get("DATABASE_URL"))

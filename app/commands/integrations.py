@@ -14,6 +14,7 @@ from ..db import get_db, in_transaction
 from ..models import ChannelPull
 from ..runs import outbox
 from ._app import friendly_errors, ready_app
+from .ops import _echo_json, _load_json
 
 
 @click.group("channel")
@@ -138,7 +139,6 @@ def channel_pull(key: str, once: bool) -> None:
 @friendly_errors
 def channel_mapping(key: str, mapping_file: str | None, payload_file: str | None) -> None:
     """Show, try or set the mapping of channel KEY."""
-    from .ops import _echo_json, _load_json
 
     database = get_db(ready_app())
     override = _load_json(mapping_file) if mapping_file else None

@@ -6,7 +6,12 @@ from datetime import timedelta
 
 import click
 
+from ..clock import zone
+from ..costs import services
+from ..costs.services import orders_since
 from ..db import get_db, in_transaction
+from ..metrics.refresh import rebuild_orders, refresh
+from ..metrics.rollups import rebuild_daily
 from ..models import utcnow
 from ._app import friendly_errors, ready_app
 
@@ -21,7 +26,6 @@ def metrics() -> None:
 @friendly_errors
 def metrics_refresh(budget: float) -> None:
     """Read new run events, status reports and orders into the figures now."""
-    from ..metrics.refresh import refresh
 
     app = ready_app()
     with app.app_context():
@@ -37,8 +41,6 @@ def metrics_refresh(budget: float) -> None:
 @friendly_errors
 def metrics_rebuild_daily() -> None:
     """Recompute the daily rollups from the hourly ones (after changing ORDERFLOW_TIMEZONE)."""
-    from ..clock import zone
-    from ..metrics.rollups import rebuild_daily
 
     app = ready_app()
     with app.app_context():
@@ -55,7 +57,6 @@ def costs() -> None:
 @friendly_errors
 def costs_defaults() -> None:
     """Add the usual cost drivers and order types when there are none."""
-    from ..costs import services
 
     added = in_transaction(get_db(ready_app()), lambda db: services.ensure_defaults(db))
     click.echo(f"{added} drivers and order types added.")
@@ -66,8 +67,6 @@ def costs_defaults() -> None:
 @friendly_errors
 def costs_recalculate(days: int) -> None:
     """Rebuild the cost and facts of the orders placed in the last DAYS days."""
-    from ..costs.services import orders_since
-    from ..metrics.refresh import rebuild_orders
 
     app = ready_app()
     database = get_db(app)

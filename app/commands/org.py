@@ -11,6 +11,9 @@ from pathlib import Path
 
 import click
 
+from ..db import get_db, in_transaction
+from ..org import csvio
+from ..org.check import check as find_problems
 from ._app import friendly_errors, ready_app
 
 LANG = click.option(
@@ -34,8 +37,6 @@ def org_cli() -> None:
 @friendly_errors
 def import_csv(file: Path, dry_run: bool, lang: str) -> None:
     """Import people rows from FILE (see docs/organisation.md for the columns)."""
-    from ..db import get_db, in_transaction
-    from ..org import csvio
 
     data = file.read_bytes()
     with ready_app().test_request_context(headers={"Accept-Language": lang}):
@@ -72,8 +73,6 @@ def import_csv(file: Path, dry_run: bool, lang: str) -> None:
 @friendly_errors
 def export_csv(file: Path | None) -> None:
     """Write every person as CSV to FILE (standard output without one)."""
-    from ..db import get_db
-    from ..org import csvio
 
     with ready_app().test_request_context(), get_db().session() as db:
         text = csvio.export(db)
@@ -90,8 +89,6 @@ def export_csv(file: Path | None) -> None:
 def check(lang: str) -> None:
     """Report roles, users and departments that live flows and drafts name but that cannot
     take a task (exit code 1 when anything is reported)."""
-    from ..db import get_db
-    from ..org.check import check as find_problems
 
     with ready_app().test_request_context(headers={"Accept-Language": lang}):
         with get_db().session() as db:

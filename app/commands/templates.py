@@ -10,6 +10,8 @@ import simplejson
 
 from ..db import get_db, in_transaction
 from ..errors import ValidationError
+from ..templates_admin import export, samples, services
+from ..templates_admin.gallery import search
 from ._app import friendly_errors, ready_app
 
 
@@ -20,8 +22,6 @@ def templates() -> None:
 
 def _bundle(ref: str) -> Any:
     from templates_lib import load_dir
-
-    from ..templates_admin import services
 
     path = Path(ref)
     if path.suffix == ".zip" and path.is_file():
@@ -52,7 +52,6 @@ def _refused(err: ValidationError) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_cmd(industry: str | None, query: str, as_json: bool) -> None:
     """List the shipped bundles."""
-    from ..templates_admin.gallery import search
 
     found = search(query, industry)
     if as_json:
@@ -131,7 +130,6 @@ def import_cmd(
     mapping: tuple[str, ...],
 ) -> None:
     """Import BUNDLE_ID (a shipped id, a bundle folder or a zip), all or nothing."""
-    from ..templates_admin import samples, services
 
     values = {}
     for item in params:
@@ -213,7 +211,6 @@ def export_cmd(
     output: str,
 ) -> None:
     """Export flows, tables and kept alert rules and texts as a bundle zip."""
-    from ..templates_admin import export
 
     database = get_db(ready_app())
     with database.session() as db:

@@ -14,6 +14,7 @@ from ..clock import zone
 from ..costs import heatmap, services
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
+from ..metrics.tasks import rebuild_costs
 from ..models import Order, utcnow
 from ..security import can, current_user, permission_required
 from . import ranges
@@ -168,7 +169,6 @@ def defaults() -> ResponseReturnValue:
 @permission_required("alerts.manage")
 def recalculate() -> ResponseReturnValue:
     _checked_form()
-    from ..metrics.tasks import rebuild_costs
 
     try:
         days = max(1, min(int(request.form.get("days") or 30), 400))

@@ -26,6 +26,7 @@ from ..db import Database, get_db, get_session, in_transaction
 from ..errors import ConflictError
 from ..models import LookupHourly, Order, utcnow
 from .rollups import hour_of
+from .tasks import wake
 
 log = logging.getLogger(__name__)
 WATCHED = frozenset({"run_events", "status_events", "orders"})
@@ -58,8 +59,6 @@ def _watch(conn: Any, clauseelement: Any, *_args: Any) -> None:
 
 def _after_commit(session: Session) -> None:
     if session.info.pop(DIRTY_KEY, False):
-        from .tasks import wake
-
         wake()
 
 

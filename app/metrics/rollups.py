@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from .. import models
 from ..models import (
     CostHourly,
     DeliveryHourly,
@@ -326,7 +327,6 @@ DAILY_TWINS = (
 def rebuild_daily(db: Session, zone: ZoneInfo) -> int:
     """Recompute the daily rollups from the hourly ones (after the business time zone
     changed); returns the number of daily rows. No commit."""
-    from .. import models
 
     written = 0
     for hourly_name, daily_name in DAILY_TWINS:

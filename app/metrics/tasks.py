@@ -18,9 +18,12 @@ from typing import Any
 from huey import crontab
 from huey.exceptions import TaskLockedException
 
+from ..costs.services import orders_since
 from ..db import Database, get_db
 from ..errors import ConflictError
+from ..models import utcnow
 from ..queue import huey, task_app
+from .refresh import rebuild_orders, refresh
 
 log = logging.getLogger(__name__)
 WAKE_DELAY = 5.0
@@ -37,7 +40,6 @@ def tick(now: datetime | None = None, *, budget: float = 20.0) -> dict[str, Any]
     """Refresh the facts, then run what follows them (due alert rules); returns what
     happened."""
     from .hooks import flush_lookups
-    from .refresh import refresh
 
     app = task_app()
     database = get_db(app)
@@ -75,10 +77,6 @@ def metrics_soon() -> dict[str, Any]:
 def rebuild_recent(days: int) -> int:
     """Rebuild the orders placed in the last ``days`` days (costs after a change)."""
     from datetime import timedelta
-
-    from ..costs.services import orders_since
-    from ..models import utcnow
-    from .refresh import rebuild_orders
 
     app = task_app()
     database = get_db(app)

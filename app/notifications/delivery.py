@@ -34,6 +34,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..queue import task_app
 from ..runs import outbox
 from ..runs.effects import fill
 from ..wording import Wording
@@ -56,7 +57,6 @@ PERSONAL = ("email", "sms")  # channels that reach one person: they carry sign-i
 
 def deliver_notify(message: OutboxMessage, _secret: str) -> dict[str, Any]:
     """Deliver one ``notify`` outbox message (fan out, or send one fanned-out part)."""
-    from ..queue import task_app
 
     app = task_app()
     database = get_db(app)

@@ -19,6 +19,7 @@ from ..i18n import in_reader_language
 from ..models import AllowedHost, Notification, NotificationChannel, User, utcnow
 from ..runs import outbox
 from .channels import CHANNEL_KINDS, SENDERS
+from .delivery import _part
 from .messages import EVENTS
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,6 @@ def delete_channel(db: Session, channel_id: int) -> None:
 
 def send_test(db: Session, channel: NotificationChannel, user: User) -> dict[str, Any]:
     """Send a test message to ``user`` through ``channel`` now; raises on failure."""
-    from .delivery import _part
 
     address = _part(channel, user)
     if address is None:

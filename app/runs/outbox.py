@@ -33,7 +33,9 @@ from flow_engine.outbound import is_reserved_header, url_problem
 from ..db import Database, in_transaction, on_commit
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import AllowedHost, OutboxMessage, Subscription, utcnow
+from ..queue import task_app
 from ..signing import sign
+from . import services
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +230,6 @@ def allowed_patterns(db: Session) -> list[str]:
 def _allowed(db: Session) -> list[tuple[str, str | None]]:
     """``(host pattern, own signing secret or None)``: the admin's list, then the hosts of
     ``OUTBOX_ALLOWED_HOSTS`` (which sign with the shared secret)."""
-    from ..queue import task_app
 
     configured = (
         task_app().config.get("OUTBOX_ALLOWED_HOSTS")
@@ -349,7 +350,6 @@ def replay(db: Session, message_id: int, *, now: datetime | None = None) -> Outb
 
 
 def _secret() -> str:
-    from ..queue import task_app
 
     return str(task_app().config["WEBHOOK_SECRET"])
 
@@ -362,8 +362,6 @@ def _sent(db, message_id: int, response: dict[str, Any], now: datetime) -> str: 
     status = response.get("status")
     message.last_status = status if isinstance(status, int) else None
     if message.payload.get("awaited") and message.run_id is not None:
-        from . import services
-
         services.apply_event(
             db, message.run_id, EffectResult(message.effect_id, "ok", response), now=now
         )
@@ -379,8 +377,6 @@ def _failed(db, message_id: int, err: DeliveryError, now: datetime) -> str:  # t
         message.status = DEAD
         log.warning("outbox %s dead after %d attempts: %s", message_id, message.attempts, err)
         if message.payload.get("awaited") and message.run_id is not None:
-            from . import services
-
             data = {"error": str(err), "attempts": message.attempts, "status": err.status}
             services.apply_event(
                 db, message.run_id, EffectResult(message.effect_id, "failed", data), now=now

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from templates_lib import Bundle, BundleError, TableSpec, load_files, to_files, to_zip
 
+from ..alerts.exchange import export_rule
 from ..errors import ValidationError
 from ..flows.services import live_version
 from ..models import (
@@ -69,7 +70,6 @@ class Exportable:
 def exportable_items(db: Session) -> list[Exportable]:
     """The installation's alert rules as they are now (the admin's own and edited template
     rules alike), then the kept texts, status mappings and boards."""
-    from ..alerts.exchange import export_rule
 
     rules = {r.key: export_rule(r) for r in db.scalars(select(AlertRule).order_by(AlertRule.key))}
     out = [Exportable("alert_rule", key, data) for key, data in rules.items()]

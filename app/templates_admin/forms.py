@@ -15,6 +15,7 @@ from templates_lib import INDUSTRIES, Bundle
 
 from ..forms import CheckboxesField
 from .plan import POLICIES
+from .preview import KIND_LABELS
 
 CHOICE_PREFIX = "choice:"
 PARAM_PREFIX = "param:"
@@ -123,7 +124,6 @@ class ExportForm(FlaskForm):
 
 
 def _item_name(item: Any, lang: str) -> str:
-    from .preview import KIND_LABELS
 
     name = item.data.get("name") or item.data.get("subject")
     text = ""

@@ -25,6 +25,7 @@ from flow_engine.issues import REFUSED_AT_PUBLISH
 from flow_engine.outbound import EXAMPLE_URL, url_problem
 from templates_lib import Bundle
 
+from ..alerts.exchange import export_rule, translate
 from ..errors import ValidationError
 from ..i18n import in_reader_language
 from ..models import (
@@ -36,6 +37,8 @@ from ..models import (
     ReferenceTable,
     TemplateItem,
 )
+from ..orders import rules
+from ..runs import outbox
 from .people import map_people, mapped_doc
 
 POLICIES = ("rename", "overwrite", "skip")
@@ -281,7 +284,6 @@ def _flows(db: Session, plan: Plan) -> None:
 
 def _same_rule(db: Session, key: str, spec: Mapping[str, Any]) -> bool:
     """Whether the live alert rule ``key`` already is what ``spec`` describes."""
-    from ..alerts.exchange import export_rule, translate
 
     live = db.scalars(select(AlertRule).where(AlertRule.key == key)).one_or_none()
     if live is None:
@@ -355,7 +357,6 @@ def webhook_hosts(bundle: Bundle) -> list[str]:
 
 def _intake(db: Session, plan: Plan) -> None:
     """The bundle's ``intake`` section becomes an intake rule for the orders of its channels."""
-    from ..orders import rules
 
     intake = plan.bundle.intake
     if not intake or not (intake.get("clean_address") or intake.get("dedup")):
@@ -379,7 +380,6 @@ def _intake(db: Session, plan: Plan) -> None:
 
 
 def _hosts(db: Session, plan: Plan) -> None:
-    from ..runs import outbox
 
     try:
         patterns = outbox.allowed_patterns(db)

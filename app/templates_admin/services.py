@@ -18,11 +18,26 @@ from sqlalchemy.orm import Session
 from templates_lib import Bundle, BundleError, builtin_bundle, load_zip
 
 from .. import order_fields as custom_fields
+from ..alerts import exchange
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
 from ..inventory import services as inventory
-from ..models import BusinessRole, Flow, InventoryItem, TemplateImport, TemplateItem, User, utcnow
+from ..models import (
+    BusinessRole,
+    Flow,
+    InventoryItem,
+    ReferenceRow,
+    ReferenceTable,
+    TemplateImport,
+    TemplateItem,
+    User,
+    utcnow,
+)
+from ..orders import rules
 from ..reference import services as reference
+from ..runs import outbox
+from ..status import services as status
+from ..status import sources
 from .people import mapped_doc
 from .plan import Plan, kept_items, make_plan, pending_note, renamed_tables
 
@@ -172,20 +187,17 @@ def _table(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
 
 
 def _names(db: Session) -> set[str]:
-    from ..models import ReferenceTable
 
     return set(db.scalars(select(ReferenceTable.name)))
 
 
 def _columns(db: Session, name: str) -> list[dict[str, Any]]:
-    from ..models import ReferenceTable
 
     table = db.scalars(select(ReferenceTable).where(ReferenceTable.name == name)).one_or_none()
     return list(table.columns) if table is not None else []
 
 
 def reference_keys(db: Session, table_id: int) -> list[str]:
-    from ..models import ReferenceRow
 
     return list(db.scalars(select(ReferenceRow.key).where(ReferenceRow.table_id == table_id)))
 
@@ -261,7 +273,6 @@ def _kept(db: Session, actor: User | None, plan: Plan, item: Any) -> dict[str, A
 
 def _alert_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     """Keep the bundle's rule (for export and later re-imports) and make it a live rule."""
-    from ..alerts import exchange
 
     data = _kept(db, actor, plan, item)
     spec = {**data, "key": item.target or item.key}
@@ -271,8 +282,6 @@ def _alert_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
 def _status_mapping(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
     """Keep the bundle's codes (for export) and add those naming an order state to the
     source's status mapping; codes naming a milestone that is no order state stay data."""
-    from ..status import services as status
-    from ..status import sources
 
     data = _kept(db, actor, plan, item)
     known = status.states()
@@ -282,13 +291,11 @@ def _status_mapping(db: Session, actor: User | None, plan: Plan, item: Any) -> N
 
 
 def _intake_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
-    from ..orders import rules
 
     rules.install(db, f"template:{plan.bundle.id}", plan.bundle.intake)
 
 
 def _host(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
-    from ..runs import outbox
 
     outbox.add_allowed_host(
         db, actor.username if actor else None, item.key, note=f"template {plan.bundle.id}"
