@@ -1,15 +1,16 @@
-"""Approving inside chat apps (Feishu, WeCom): connecting an app, sending each assigned approver a card
-through the outbox, taking their button click as a decision through the approvals service,
-and updating every card of a task once it is decided, handed over or withdrawn.
+"""Approving inside chat apps (Feishu, WeCom): connecting an app, sending each assigned
+approver a card through the outbox, taking their button click as a decision through the
+approvals service, and updating every card of a task once it is decided, handed over or
+withdrawn.
 
 Outbox messages of kind ``chat`` carry one ``op``: ``cards`` (a new task: one ``send`` per
 person and app), ``send``, ``refresh`` (a task changed: one ``patch`` per card) and ``patch``.
 Each ``send`` and ``patch`` is retried and dead-lettered on its own.
 
-A platform is a module in :data:`PLATFORMS` with ``NAME``, ``DEFAULT_BASE_URL``, ``SETTINGS``
-(name, is it secret), ``REQUIRED``, ``CREDENTIAL`` (the setting that gets a token), ``USER_FIELD``
-(the user's id on it), ``APP_ID_HINT`` and ``REQUIRED_HINT`` (what to fill in), ``check``,
-``fetch_token``, ``send`` and ``update``.
+A platform is a module in :data:`PLATFORMS` with ``NAME``, ``DEFAULT_BASE_URL``,
+``SETTINGS`` (name, is it secret), ``REQUIRED``, ``CREDENTIAL`` (the setting that gets a
+token), ``USER_FIELD`` (the user's id on it), ``APP_ID_HINT`` and ``REQUIRED_HINT`` (what to
+fill in), ``check``, ``fetch_token``, ``send`` and ``update``.
 """
 
 from __future__ import annotations
