@@ -80,16 +80,15 @@ def _callback_url(row: ChatApp | None) -> str:
 def index() -> str:
     db = get_session()
     rows = {name: services.connected(db, name) for name in services.PLATFORMS}
-    values = {
-        name: {k: v for k, v in services.secrets_of(row).items() if (k, False) in module.SETTINGS}
-        if (row := rows[name])
-        else {}
-        for name, module in services.PLATFORMS.items()
-    }
+    shown: dict[str, dict[str, str]] = {}  # the settings that are not secret, to show them
+    for name, module in services.PLATFORMS.items():
+        plain = {setting for setting, secret in module.SETTINGS if not secret}
+        saved_values = services.secrets_of(rows[name]) if rows[name] else {}
+        shown[name] = {k: v for k, v in saved_values.items() if k in plain}
     return render_template(
         "chatapps/index.html",
         apps=rows,
-        shown=values,
+        shown=shown,
         callbacks={name: _callback_url(row) for name, row in rows.items()},
     )
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hmac
 import re
-import secrets
 import time
 import xml.etree.ElementTree as ET  # noqa: S405 (only the decrypted, signed event is parsed)
 from collections.abc import Mapping
+from secrets import randbelow
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -35,10 +35,10 @@ ENCRYPT = re.compile(r"<Encrypt>\s*(?:<!\[CDATA\[)?([A-Za-z0-9+/=]+)(?:\]\]>)?\s
 
 
 def _checked(
-    secrets_: Mapping[str, str], args: Mapping[str, str], encrypted: str, now: float | None
+    settings: Mapping[str, str], args: Mapping[str, str], encrypted: str, now: float | None
 ) -> Answer | None:
     given, stamp, nonce = (args.get(k) or "" for k in ("msg_signature", "timestamp", "nonce"))
-    expected = msgcrypt.signature(secrets_.get("token") or "", stamp, nonce, encrypted)
+    expected = msgcrypt.signature(settings.get("token") or "", stamp, nonce, encrypted)
     if not given or not hmac.compare_digest(given, expected):
         return refused(401, "bad msg_signature (check the Token saved for this app)")
     moment = now if now is not None else time.time()
@@ -49,13 +49,13 @@ def _checked(
 
 def verify(row: ChatApp, args: Mapping[str, str], *, now: float | None = None) -> Answer:
     """Answer WeCom's check of the receive URL: the decrypted ``echostr``."""
-    secrets_ = services.secrets_of(row)
+    settings = services.secrets_of(row)
     echostr = args.get("echostr") or ""
-    problem = _checked(secrets_, args, echostr, now)
+    problem = _checked(settings, args, echostr, now)
     if problem is not None:
         return problem
     try:
-        return Answer(200, text=msgcrypt.decrypt(echostr, secrets_["aes_key"], row.app_id))
+        return Answer(200, text=msgcrypt.decrypt(echostr, settings["aes_key"], row.app_id))
     except ValueError as err:
         return refused(400, f"the echostr cannot be decrypted: {err}")
 
@@ -64,16 +64,16 @@ def handle(
     db: Session, row: ChatApp, args: Mapping[str, str], body: bytes, *, now: float | None = None
 ) -> Answer:
     """Check and act on one event posted to ``row``'s receive URL. Commits nothing."""
-    secrets_ = services.secrets_of(row)
+    settings = services.secrets_of(row)
     found = ENCRYPT.search(body.decode("utf-8", errors="replace"))
     if found is None:
         return refused(400, "the body has no <Encrypt> element")
     encrypted = found.group(1)
-    problem = _checked(secrets_, args, encrypted, now)
+    problem = _checked(settings, args, encrypted, now)
     if problem is not None:
         return problem
     try:
-        plain = msgcrypt.decrypt(encrypted, secrets_["aes_key"], row.app_id)
+        plain = msgcrypt.decrypt(encrypted, settings["aes_key"], row.app_id)
         event = ET.fromstring(plain)  # noqa: S314 (signed by WeCom and decrypted with our key)
     except (ValueError, ET.ParseError) as err:
         return refused(400, f"the event cannot be decrypted: {err}")
@@ -83,7 +83,7 @@ def handle(
         return refused(409, "this callback was taken already (replayed msg_signature)")
     person = event.findtext("FromUserName") or ""
     said = _act(db, row, person, event.findtext("EventKey") or "", event.findtext("ResponseCode"))
-    return Answer(200, text=_reply(secrets_, row.app_id, person, said))
+    return Answer(200, text=_reply(settings, row.app_id, person, said))
 
 
 def _act(db: Session, row: ChatApp, person: str, key: str, code: str | None) -> str:
@@ -110,13 +110,13 @@ def _act(db: Session, row: ChatApp, person: str, key: str, code: str | None) -> 
         return cards.outcome(services.card_values(db, task, language)).split("\n")[0]
 
 
-def _reply(secrets_: Mapping[str, str], corp_id: str, person: str, said: str) -> str:
+def _reply(settings: Mapping[str, str], corp_id: str, person: str, said: str) -> str:
     """The encrypted passive reply (``update_button``) as WeCom expects it."""
-    stamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
+    stamp, nonce = str(int(time.time())), str(randbelow(10**10))
     encrypted = msgcrypt.encrypt(
-        wecom.button_reply(person, corp_id, said, int(stamp)), secrets_["aes_key"], corp_id
+        wecom.button_reply(person, corp_id, said, int(stamp)), settings["aes_key"], corp_id
     )
-    signature = msgcrypt.signature(secrets_.get("token") or "", stamp, nonce, encrypted)
+    signature = msgcrypt.signature(settings.get("token") or "", stamp, nonce, encrypted)
     return (
         f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
         f"<MsgSignature><![CDATA[{signature}]]></MsgSignature>"

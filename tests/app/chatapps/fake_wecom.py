@@ -137,6 +137,8 @@ class FakeWeCom:
             self.problems.append("no main_title.title")
         if not re.fullmatch(r"[A-Za-z0-9_\-@]{1,128}", str(card.get("task_id") or "")):
             self.problems.append(f"task_id {card.get('task_id')!r}")
+        if not 1 <= len(card.get("button_list") or []) <= 6:
+            self.problems.append("button_list is required, at most 6")
         if len(card.get("horizontal_content_list") or []) > 6:
             self.problems.append("more than 6 horizontal_content_list items")
         for button in card.get("button_list") or []:

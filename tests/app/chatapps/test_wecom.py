@@ -223,7 +223,8 @@ def test_approve_through_an_encrypted_signed_callback(app, client, db, fake):
     assert update["userids"] == ["LiNa"] and fake.problems == []
     card = update["card"]
     assert card["main_title"]["title"] == "已同意：订单 PO-1"
-    assert card["replace_text"] == "已由 Li 同意。" and card["button_list"] == []
+    assert card["replace_text"] == "已由 Li 同意。"
+    assert [b["text"] for b in card["button_list"]] == ["同意"]  # shown as the grey button
     li_card = next(s["card"] for s in fake.sent if s["touser"] == "LiNa")
     assert card["task_id"] == li_card["task_id"]
     with db.session() as s:
