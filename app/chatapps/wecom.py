@@ -144,13 +144,11 @@ def _card(v: Mapping[str, Any], task_id: str) -> dict[str, Any]:
         ],
         "quote_area": {"type": 0, "title": _("Why it needs you"), "quote_text": "\n".join(quote)},
         "task_id": task_id,
-        "button_list": [],  # required, even once replace_text stands in for it
+        # Required, also once replace_text shows in its place.
+        "button_list": [{"text": _("Approve"), "style": 1, "key": f"{APPROVE}:{v['task_key']}"}],
     }
     if v.get("notice"):
         body["sub_title_text"] = v["notice"]
-    body["button_list"].append(
-        {"text": _("Approve"), "style": 1, "key": f"{APPROVE}:{v['task_key']}"}
-    )
     if state != cards.PENDING:
         # The buttons show as one grey button that cannot be clicked, saying how it ended.
         body["replace_text"] = cards.outcome(v).split("\n")[0]

@@ -111,7 +111,7 @@ class FakeWeCom:
                 elif path == "/cgi-bin/message/update_template_card":
                     code = body.get("response_code")
                     if code not in fake.codes:
-                        self._reply({"errcode": 40191, "errmsg": "invalid response_code"})
+                        self._reply({"errcode": 40058, "errmsg": "invalid response_code"})
                         return
                     fake.codes.discard(code)  # each code updates a card once
                     fake.check_card(card)
