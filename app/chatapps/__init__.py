@@ -1,1 +1,1 @@
-"""Approving inside chat apps (Feishu first): connected apps, cards, callbacks."""
+"""Approving inside chat apps (Feishu, WeCom): connected apps, cards, callbacks."""

@@ -32,13 +32,15 @@ KEEP_RECEIPTS = timedelta(days=1)
 
 @dataclass
 class Answer:
-    """What to answer Feishu: an HTTP status and a JSON body."""
+    """What to answer the platform: an HTTP status and a JSON body, or a ``text`` body."""
 
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
 
 
-def _refused(status: int, message: str) -> Answer:
+def refused(status: int, message: str) -> Answer:
+    """A refusal saying why, before anything was done."""
     return Answer(status, {"error": message})
 
 
@@ -50,7 +52,8 @@ def _toast(kind: str, texts: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _in_both(say: Any) -> dict[str, str]:
+def in_both(say: Any) -> dict[str, str]:
+    """What ``say()`` says in Chinese and in English."""
     out = {}
     for language, locale in (("zh", "zh_Hans_CN"), ("en", "en")):
         with force_locale(locale):
@@ -67,48 +70,56 @@ def handle(
     try:
         outer = json.loads(body or b"{}")
     except ValueError:
-        return _refused(400, "the body is not JSON")
+        return refused(400, "the body is not JSON")
     signed = "X-Lark-Signature" in headers
     if signed and (not encrypt_key or not feishu.signature_ok(headers, encrypt_key, body)):
-        return _refused(401, "bad X-Lark-Signature")
+        return refused(401, "bad X-Lark-Signature")
     if "encrypt" in outer:
         if not encrypt_key:
-            return _refused(400, "an encrypted callback, but no Encrypt Key is saved for this app")
+            return refused(400, "an encrypted callback, but no Encrypt Key is saved for this app")
         try:
             event = json.loads(feishu.decrypt(str(outer["encrypt"]), encrypt_key))
         except ValueError:
-            return _refused(400, "the encrypt field cannot be decrypted with the saved Encrypt Key")
+            return refused(400, "the encrypt field cannot be decrypted with the saved Encrypt Key")
     else:
         event = outer
     header = event.get("header") or {}
     given_token = str(header.get("token") or event.get("token") or "")
     if not hmac.compare_digest(given_token, secrets.get("verification_token") or ""):
-        return _refused(401, "the verification token does not match")
+        return refused(401, "the verification token does not match")
     if event.get("type") == "url_verification":
         return Answer(200, {"challenge": event.get("challenge")})
     if not signed and encrypt_key:
-        return _refused(401, "a card action without X-Lark-Signature")
+        return refused(401, "a card action without X-Lark-Signature")
     stamp = headers.get("X-Lark-Request-Timestamp") or ""
     moment = now if now is not None else time.time()
     if not stamp.isdigit() or abs(moment - int(stamp)) > MAX_SKEW_SECONDS:
-        return _refused(401, "the request timestamp is missing or more than 5 minutes away")
+        return refused(401, "the request timestamp is missing or more than 5 minutes away")
     if header.get("event_type") != "card.action.trigger":
         return Answer(200, {})  # other events are not ours to act on
     event_id = str(header.get("event_id") or "")[:128]
     if not event_id:
-        return _refused(400, "no event_id")
+        return refused(400, "no event_id")
+    if not take_receipt(db, row, event_id):
+        return refused(409, "this callback was taken already (replayed event_id)")
+    return _act(db, event.get("event") or {})
+
+
+def take_receipt(db: Session, row: ChatApp, key: str) -> bool:
+    """Record that the callback ``key`` of ``row`` was taken; False when it was already (a
+    replay). A concurrent twin fails the commit on the unique key instead. No commit."""
     if db.scalars(
         select(ChatReceipt.id).where(
-            ChatReceipt.chat_app_id == row.id, ChatReceipt.event_key == event_id
+            ChatReceipt.chat_app_id == row.id, ChatReceipt.event_key == key
         )
     ).first():
-        return _refused(409, "this callback was taken already (replayed event_id)")
+        return False
     received = utcnow()
     # Older receipts are not needed: their timestamps are refused as expired anyway.
     db.execute(delete(ChatReceipt).where(ChatReceipt.received_at < received - KEEP_RECEIPTS))
-    db.add(ChatReceipt(chat_app_id=row.id, event_key=event_id, received_at=received))
+    db.add(ChatReceipt(chat_app_id=row.id, event_key=key, received_at=received))
     db.flush()
-    return _act(db, event.get("event") or {})
+    return True
 
 
 def _act(db: Session, event: Mapping[str, Any]) -> Answer:
@@ -122,7 +133,7 @@ def _act(db: Session, event: Mapping[str, Any]) -> Answer:
     task_key, decision = str(value.get("task") or ""), str(value.get("decision") or "")
     user = services.user_for(db, event.get("operator") or {})
     if user is None:
-        texts = _in_both(
+        texts = in_both(
             lambda: _(
                 "Your Feishu account is not linked to an OrderFlow user: ask an admin to enter "
                 "your Feishu id on your contact details."
@@ -136,14 +147,14 @@ def _act(db: Session, event: Mapping[str, Any]) -> Answer:
         )
     except AppError as err:
         said = err.message
-        texts = _in_both(lambda: said)
+        texts = in_both(lambda: said)
         answer: dict[str, Any] = {"toast": _toast("error", texts)}
         task = db.scalars(select(ApprovalTask).where(ApprovalTask.task_key == task_key)).first()
         if task is not None and task.status != "pending":
             answer["card"] = _card(db, task, user.locale or "zh")
         return Answer(200, answer)
     task = approvals.get_task(db, task_key)
-    texts = _in_both(lambda: _("Approved.") if decision == "approved" else _("Rejected."))
+    texts = in_both(lambda: _("Approved.") if decision == "approved" else _("Rejected."))
     return Answer(
         200, {"toast": _toast("success", texts), "card": _card(db, task, user.locale or "zh")}
     )

@@ -1,6 +1,7 @@
 """The approval card as Feishu's message-card JSON: the order's essentials, why it needs
 this person (the node's name and the rule trace in business words), the checks, the SLA
-deadline, and the buttons; once decided, the same card saying by whom, without buttons."""
+deadline, and the buttons; once decided, the same card saying by whom, without buttons.
+The title and the outcome are worded here once for every platform's card."""
 
 from __future__ import annotations
 
@@ -30,11 +31,6 @@ def card(values: Mapping[str, Any], language: str) -> dict[str, Any]:
 
 def _card(v: Mapping[str, Any]) -> dict[str, Any]:
     state = v["state"]
-    title = {
-        "pending": _("Approval needed: order %(order)s", order=v["order_id"]),
-        "approved": _("Approved: order %(order)s", order=v["order_id"]),
-        "rejected": _("Rejected: order %(order)s", order=v["order_id"]),
-    }.get(state, _("No longer needs you: order %(order)s", order=v["order_id"]))
     why = _("Why it needs you")
     because = _("%(node)s: %(reason)s", node=v["node"], reason=v["reason"])
     elements: list[dict[str, Any]] = [
@@ -62,7 +58,7 @@ def _card(v: Mapping[str, Any]) -> dict[str, Any]:
     if state == PENDING:
         elements.append(_decide_form(v))
     else:
-        elements.append({"tag": "div", "text": _md(_outcome(v))})
+        elements.append({"tag": "div", "text": _md(outcome(v))})
     if v.get("notice"):
         elements.append(
             {"tag": "note", "elements": [{"tag": "plain_text", "content": v["notice"]}]}
@@ -85,7 +81,7 @@ def _card(v: Mapping[str, Any]) -> dict[str, Any]:
         "config": {"wide_screen_mode": True, "update_multi": True},
         "header": {
             "template": COLOURS.get(state, "grey"),
-            "title": {"tag": "plain_text", "content": title},
+            "title": {"tag": "plain_text", "content": title(v)},
         },
         "elements": elements,
     }
@@ -126,7 +122,17 @@ def _decide_form(v: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _outcome(v: Mapping[str, Any]) -> str:
+def title(v: Mapping[str, Any]) -> str:
+    """The card's title in the current locale: what the task needs or how it ended."""
+    return {
+        "pending": _("Approval needed: order %(order)s", order=v["order_id"]),
+        "approved": _("Approved: order %(order)s", order=v["order_id"]),
+        "rejected": _("Rejected: order %(order)s", order=v["order_id"]),
+    }.get(v["state"], _("No longer needs you: order %(order)s", order=v["order_id"]))
+
+
+def outcome(v: Mapping[str, Any]) -> str:
+    """How a task that left ``pending`` ended, by whom, with their comment."""
     state, by, comment = v["state"], v.get("decided_by") or "", v.get("comment") or ""
     if state == "approved":
         text = _("Approved by %(name)s.", name=by)

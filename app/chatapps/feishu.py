@@ -15,25 +15,36 @@ from typing import Any
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from flask_babel import lazy_gettext as _l
 
 from ..runs.outbox import DeliveryError, send_http
+from . import cards
+from .errors import TokenExpired
 
 NAME = "feishu"
 DEFAULT_BASE_URL = "https://open.feishu.cn"
+# The user's field that holds their id on this platform (an open id or the tenant's user id).
+USER_FIELD = "feishu_id"
 # Settings the admin fills in: (name, is it secret).
 SETTINGS = (
     ("app_secret", True),
     ("verification_token", True),
     ("encrypt_key", True),
 )
+REQUIRED = ("app_secret", "verification_token")
+# The setting that gets an access token.
+CREDENTIAL = "app_secret"
+APP_ID_HINT = _l("Give the app's App ID from the developer console, e.g. cli_a1b2c3d4e5f6.")
+REQUIRED_HINT = _l("Fill in the App Secret and the Verification Token from the app's console.")
 # "Invalid" and "missing" access token: fetch a new one and try once more.
 TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
 # "Request too frequent" (the platform's and the message API's own): worth another attempt.
 RETRIED = frozenset({99991400, 230020})
 
 
-class TokenExpired(DeliveryError):
-    """The platform no longer takes the cached access token."""
+def check(_values: Mapping[str, str]) -> dict[str, Any]:
+    """Problems with the settings beyond missing ones: none to find before the first call."""
+    return {}
 
 
 def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
@@ -150,3 +161,30 @@ def update_card(base_url: str, token: str, message_id: str, card: Mapping[str, A
         token=token,
         method="PATCH",
     )
+
+
+def send(
+    base_url: str,
+    token: str,
+    _settings: Mapping[str, str],
+    to: str,
+    values: Mapping[str, Any],
+    language: str,
+) -> tuple[str, str | None]:
+    """Send the card for ``values`` to one person; (message id, update code: none needed)."""
+    return send_card(base_url, token, to, cards.card(values, language)), None
+
+
+def update(
+    base_url: str,
+    token: str,
+    _settings: Mapping[str, str],
+    _to: str,
+    message_id: str,
+    _code: str | None,
+    values: Mapping[str, Any],
+    language: str,
+) -> str | None:
+    """Show ``values`` on a card already sent; the next update code (none needed)."""
+    update_card(base_url, token, message_id, cards.card(values, language))
+    return None

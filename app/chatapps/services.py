@@ -1,10 +1,16 @@
-"""Approving inside chat apps: connecting an app, sending each assigned approver a card
-through the outbox, taking their button click as a decision through the approvals service,
-and updating every card of a task once it is decided, handed over or withdrawn.
+"""Approving inside chat apps (Feishu, WeCom): connecting an app, sending each assigned
+approver a card through the outbox, taking their button click as a decision through the
+approvals service, and updating every card of a task once it is decided, handed over or
+withdrawn.
 
 Outbox messages of kind ``chat`` carry one ``op``: ``cards`` (a new task: one ``send`` per
 person and app), ``send``, ``refresh`` (a task changed: one ``patch`` per card) and ``patch``.
 Each ``send`` and ``patch`` is retried and dead-lettered on its own.
+
+A platform is a module in :data:`PLATFORMS` with ``NAME``, ``DEFAULT_BASE_URL``,
+``SETTINGS`` (name, is it secret), ``REQUIRED``, ``CREDENTIAL`` (the setting that gets a
+token), ``USER_FIELD`` (the user's id on it), ``APP_ID_HINT`` and ``REQUIRED_HINT`` (what to
+fill in), ``check``, ``fetch_token``, ``send`` and ``update``.
 """
 
 from __future__ import annotations
@@ -40,11 +46,12 @@ from ..notifications.people import resolve
 from ..queue import task_app
 from ..runs import outbox
 from ..runs.tasks import wake_outbox_many
-from . import cards, feishu
+from . import feishu, wecom
+from .errors import TokenExpired
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = {feishu.NAME: feishu}
+PLATFORMS = {feishu.NAME: feishu, wecom.NAME: wecom}
 # A token is renewed this long before the platform says it expires.
 TOKEN_MARGIN = timedelta(minutes=5)
 
@@ -60,19 +67,23 @@ def connect(
     module = PLATFORMS.get(platform)
     if module is None:
         raise ValidationError(
-            _l("Unknown chat platform %(name)s: use feishu.", name=platform),
+            _l(
+                "Unknown chat platform %(name)s: use one of %(known)s.",
+                name=platform,
+                known=", ".join(PLATFORMS),
+            ),
             fields={"platform": "unknown"},
         )
     app_id = app_id.strip()
     if not app_id or len(app_id) > 64:
-        raise ValidationError(
-            _l("Give the app's App ID from the developer console, e.g. cli_a1b2c3d4e5f6."),
-            fields={"app_id": "required"},
-        )
+        raise ValidationError(module.APP_ID_HINT, fields={"app_id": "required"})
     base_url = (base_url.strip() or module.DEFAULT_BASE_URL).rstrip("/")
     if not base_url.startswith(("https://", "http://")):
         raise ValidationError(
-            _l("The API address starts with https://, e.g. https://open.feishu.cn."),
+            _l(
+                "The API address starts with https://, e.g. %(example)s.",
+                example=module.DEFAULT_BASE_URL,
+            ),
             fields={"base_url": "invalid"},
         )
     row = db.scalars(select(ChatApp).where(ChatApp.platform == platform)).first()
@@ -80,12 +91,11 @@ def connect(
     values = {
         name: (settings.get(name) or "").strip() or old.get(name, "") for name, _ in module.SETTINGS
     }
-    missing = [name for name in ("app_secret", "verification_token") if not values[name]]
+    missing = [name for name in module.REQUIRED if not values[name]]
     if missing:
-        raise ValidationError(
-            _l("Fill in the App Secret and the Verification Token from the app's console."),
-            fields={name: "required" for name in missing},
-        )
+        raise ValidationError(module.REQUIRED_HINT, fields={name: "required" for name in missing})
+    for name, problem in module.check(values).items():
+        raise ValidationError(problem, fields={name: "invalid"})
     if row is None:
         row = ChatApp(platform=platform, app_id=app_id, sealed="", base_url=base_url)
         db.add(row)
@@ -128,8 +138,9 @@ def token(database: Any, app_pk: int, *, fresh: bool = False, now: datetime | No
             and row.token_expires_at > now + TOKEN_MARGIN
         ):
             return str(vault.open_sealed(row.token_sealed)["token"])
-        base_url, app_id, secret = row.base_url, row.app_id, secrets_of(row)["app_secret"]
-    value, lifetime = PLATFORMS[row.platform].fetch_token(base_url, app_id, secret)
+        module = PLATFORMS[row.platform]
+        base_url, app_id, secret = row.base_url, row.app_id, secrets_of(row)[module.CREDENTIAL]
+    value, lifetime = module.fetch_token(base_url, app_id, secret)
 
     def save(db: Session) -> None:
         saved = db.get(ChatApp, app_pk)
@@ -145,7 +156,7 @@ def with_token(database: Any, app_pk: int, call: Any) -> Any:
     """``call(token)``; when the platform says the token expired, once more with a new one."""
     try:
         return call(token(database, app_pk))
-    except feishu.TokenExpired:
+    except TokenExpired:
         log.info("chat app %s: access token refused, fetching a new one", app_pk)
         return call(token(database, app_pk, fresh=True))
 
@@ -216,8 +227,9 @@ def _fan_out(db: Session, app: Any, message: OutboxMessage) -> list[int]:
             if task.role
             else {"department": task.department}
         )
-        people = [u for u, _ in resolve(db, [who], utcnow()) if isinstance(u, User) and u.feishu_id]
-        wanted = {f"chat:{r.id}:{task.task_key}:{u.id}": (r, u) for u in people for r in apps}
+        people = [u for u, _ in resolve(db, [who], utcnow()) if isinstance(u, User)]
+        wanted = {f"chat:{r.id}:{task.task_key}:{u.id}": (r, u) for u in people for r in apps
+                  if person_id(u, r.platform)}  # fmt: skip
         done = set(
             db.scalars(select(OutboxMessage.effect_id).where(OutboxMessage.effect_id.in_(wanted)))
         )
@@ -272,21 +284,24 @@ def _send(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
         task = db.scalars(
             select(ApprovalTask).where(ApprovalTask.task_key == payload["task"])
         ).first()
-        if row is None or not row.enabled or user is None or not user.feishu_id or task is None:
+        to = person_id(user, row.platform) if row is not None and user is not None else None
+        if row is None or not row.enabled or not to or task is None:
             raise outbox.DeliveryError("the app, the person or the task is gone", permanent=True)
         if task.status != "pending":
             return {"status": 200, "skipped": "decided before the card went out"}
         language = user.locale or "zh"
-        body = cards.card(card_values(db, task, language, payload.get("link") or ""), language)
-        base_url, platform, feishu_id = row.base_url, row.platform, user.feishu_id
-    module = PLATFORMS[platform]
-    message_id = with_token(
-        database, payload["app"], lambda t: module.send_card(base_url, t, feishu_id, body)
+        values = card_values(db, task, language, payload.get("link") or "")
+        base_url, module, settings = row.base_url, PLATFORMS[row.platform], secrets_of(row)
+    message_id, code = with_token(
+        database,
+        payload["app"],
+        lambda t: module.send(base_url, t, settings, to, values, language),
     )
 
     def record(db: Session) -> None:
         db.add(ChatCard(chat_app_id=payload["app"], task_key=payload["task"], user_id=payload["user"],
-                        message_id=message_id, shows="pending", sent_at=utcnow()))  # fmt: skip
+                        message_id=message_id, update_code=code, shows="pending",
+                        sent_at=utcnow()))  # fmt: skip
 
     in_transaction(database, record)
     return {"status": 200, "message_id": message_id}
@@ -302,26 +317,46 @@ def _patch(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
         task = db.scalars(
             select(ApprovalTask).where(ApprovalTask.task_key == card_row.task_key)
         ).one()
-        if row is None or user is None:
+        to = person_id(user, row.platform) if row is not None and user is not None else None
+        if row is None or not to:
             raise outbox.DeliveryError("the app or the person is gone", permanent=True)
         language = user.locale or "zh"
-        body = cards.card(card_values(db, task, language), language)
-        base_url, platform, message_id, state = (
-            row.base_url,
-            row.platform,
+        values = card_values(db, task, language)
+        base_url, module, settings = row.base_url, PLATFORMS[row.platform], secrets_of(row)
+        app_pk, message_id, code, state = (
+            row.id,
             card_row.message_id,
+            card_row.update_code,
             task.status,
         )
-    module = PLATFORMS[platform]
-    with_token(database, row.id, lambda t: module.update_card(base_url, t, message_id, body))
+    next_code = with_token(
+        database,
+        app_pk,
+        lambda t: module.update(base_url, t, settings, to, message_id, code, values, language),
+    )
 
     def record(db: Session) -> None:
         saved = db.get(ChatCard, payload["card"])
         if saved is not None:
             saved.shows, saved.updated_at = state, utcnow()
+            if saved.update_code == code:  # a click may have brought a fresh code meanwhile
+                saved.update_code = next_code
 
     in_transaction(database, record)
     return {"status": 200, "message_id": message_id}
+
+
+def person_id(user: User, platform: str) -> str | None:
+    """``user``'s id on ``platform`` (their Feishu id, their WeCom userid), if known."""
+    return getattr(user, PLATFORMS[platform].USER_FIELD) or None
+
+
+def user_by(db: Session, platform: str, person: str) -> User | None:
+    """The OrderFlow user whose id on ``platform`` is ``person``."""
+    if not person:
+        return None
+    field = getattr(User, PLATFORMS[platform].USER_FIELD)
+    return db.scalars(select(User).where(field == person)).first()
 
 
 def user_for(db: Session, ids: Mapping[str, Any]) -> User | None:

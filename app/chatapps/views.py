@@ -3,24 +3,64 @@ token: each callback is checked by its platform's signature and verification tok
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import (
+    Blueprint,
+    Request,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from ..db import get_db, get_session
 from ..errors import NotFoundError
+from ..models import ChatApp
 from ..pages import saved
 from ..runs.outbox import DeliveryError
 from ..security import permission_required
-from . import callbacks, services
+from . import callbacks, feishu, services, wecom, wecom_callbacks
+from .callbacks import Answer
 from .hooks import install
 
 bp = Blueprint("chatapps", __name__)
 hooks_bp = Blueprint("chat_hooks", __name__)
 ADMIN = "channels.manage"
+
+# What the admin page says about each platform: saved, connected, no token.
+SAYS = {
+    feishu.NAME: (
+        _l("Feishu app saved."),
+        _l("Connected: Feishu gave an access token for this app."),
+        _l("Feishu did not give an access token: %(error)s"),
+    ),
+    wecom.NAME: (
+        _l("WeCom app saved."),
+        _l("Connected: WeCom gave an access token for this app."),
+        _l("WeCom did not give an access token: %(error)s"),
+    ),
+}
+# How each platform's callbacks are read: (POST events, GET URL check or None).
+Receiver = Callable[[Session, ChatApp, Request], Answer]
+RECEIVERS: dict[str, tuple[Receiver, Callable[[ChatApp, Request], Answer] | None]] = {
+    feishu.NAME: (
+        lambda db, row, req: callbacks.handle(db, row, req.headers, req.get_data()),
+        None,
+    ),
+    wecom.NAME: (
+        lambda db, row, req: wecom_callbacks.handle(db, row, req.args, req.get_data()),
+        lambda row, req: wecom_callbacks.verify(row, req.args),
+    ),
+}
 
 
 @bp.record_once
@@ -29,60 +69,100 @@ def _install(state: Any) -> None:
     install(state.app)
 
 
+def _callback_url(row: ChatApp | None) -> str:
+    if row is None:
+        return ""
+    return url_for("chat_hooks.callback", platform=row.platform, app_id=row.app_id, _external=True)
+
+
 @bp.get("/admin/chat-apps/")
 @permission_required(ADMIN)
 def index() -> str:
-    row = services.connected(get_session(), "feishu")
-    callback = (
-        url_for("chat_hooks.callback", platform="feishu", app_id=row.app_id, _external=True)
-        if row
-        else ""
+    db = get_session()
+    rows = {name: services.connected(db, name) for name in services.PLATFORMS}
+    shown: dict[str, dict[str, str]] = {}  # the settings that are not secret, to show them
+    for name, module in services.PLATFORMS.items():
+        plain = {setting for setting, secret in module.SETTINGS if not secret}
+        saved_values = services.secrets_of(rows[name]) if rows[name] else {}
+        shown[name] = {k: v for k, v in saved_values.items() if k in plain}
+    return render_template(
+        "chatapps/index.html",
+        apps=rows,
+        shown=shown,
+        callbacks={name: _callback_url(row) for name, row in rows.items()},
     )
-    return render_template("chatapps/index.html", app_row=row, callback=callback)
 
 
-@bp.post("/admin/chat-apps/feishu")
+@bp.post("/admin/chat-apps/<platform>")
 @permission_required(ADMIN)
-def save() -> Response:
+def save(platform: str) -> Response:
+    if platform not in SAYS:
+        abort(404)
     form = request.form
     return saved(
         lambda db: services.connect(
-            db, "feishu", form.get("app_id", ""), form, form.get("base_url", "")
+            db, platform, form.get("app_id", ""), form, form.get("base_url", "")
         ),
-        _("Feishu app saved."),
+        str(SAYS[platform][0]),
         url_for("chatapps.index"),
     )
 
 
-@bp.post("/admin/chat-apps/feishu/test")
+@bp.post("/admin/chat-apps/<platform>/test")
 @permission_required(ADMIN)
-def test() -> Response:
-    row = services.connected(get_session(), "feishu")
+def test(platform: str) -> Response:
+    row = services.connected(get_session(), platform) if platform in SAYS else None
     if row is None:
         abort(404)
     try:
         services.token(get_db(), row.id, fresh=True)
     except DeliveryError as err:
-        flash(_("Feishu did not give an access token: %(error)s", error=str(err)), "error")
+        flash(str(SAYS[platform][2]) % {"error": str(err)}, "error")
     else:
-        flash(_("Connected: Feishu gave an access token for this app."), "success")
+        flash(str(SAYS[platform][1]), "success")
     return redirect(url_for("chatapps.index"))
+
+
+def _found(platform: str, app_id: str) -> ChatApp | tuple[Response, int]:
+    if platform not in RECEIVERS:
+        return jsonify({"error": f"no chat platform {platform}"}), 404
+    try:
+        return services.by_app_id(get_session(), platform, app_id)
+    except NotFoundError:
+        return jsonify({"error": f"no connected {platform} app {app_id}"}), 404
+
+
+def _answered(answer: Answer) -> tuple[Response, int]:
+    if answer.text is not None and answer.status == 200:
+        return Response(answer.text, mimetype="text/plain"), 200
+    return jsonify(answer.body), answer.status
+
+
+@hooks_bp.get("/hooks/chat/<platform>/<app_id>")
+def verify(platform: str, app_id: str) -> tuple[Response, int]:
+    """The platform's check of the callback URL (WeCom's GET with an ``echostr``)."""
+    row = _found(platform, app_id)
+    if not isinstance(row, ChatApp):
+        return row
+    check = RECEIVERS[platform][1]
+    if check is None:
+        return jsonify({"error": f"{platform} checks its callback URL with a POST"}), 405
+    return _answered(check(row, request))
 
 
 @hooks_bp.post("/hooks/chat/<platform>/<app_id>")
 def callback(platform: str, app_id: str) -> tuple[Response, int]:
+    row = _found(platform, app_id)
+    if not isinstance(row, ChatApp):
+        return row
     db = get_session()
-    try:
-        row = services.by_app_id(db, platform, app_id)
-    except NotFoundError:
-        return jsonify({"error": f"no connected {platform} app {app_id}"}), 404
-    answer = callbacks.handle(db, row, request.headers, request.get_data())
+    answer = RECEIVERS[platform][0](db, row, request)
     if answer.status != 200:
         db.rollback()
         return jsonify(answer.body), answer.status
     try:
         db.commit()
-    except IntegrityError:  # the same event_id arrived twice at once: the other one counts
+    except IntegrityError:  # the same callback arrived twice at once: the other one counts
         db.rollback()
-        return jsonify({"error": "this callback was taken already (replayed event_id)"}), 409
-    return jsonify(answer.body), 200
+        return jsonify({"error": "this callback was taken already (replayed)"}), 409
+    return _answered(answer)

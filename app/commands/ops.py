@@ -11,8 +11,17 @@ import click
 import simplejson
 
 from ..db import get_db, in_transaction
-from ..errors import ValidationError
+from ..errors import NotFoundError, ValidationError
+from ..flows import backtest
+from ..flows import backtest_job as jobs
+from ..flows import services as flow_services
+from ..inventory import services as stock
 from ..jsonbody import parse_json
+from ..models import Run
+from ..orders import intake
+from ..reference import services as reference_data
+from ..runs import schedule
+from ..runs import services as run_services
 from ._app import friendly_errors, ready_app
 
 
@@ -56,14 +65,13 @@ def _details(err: ValidationError) -> str:
 @friendly_errors
 def flow_import(flow_file: str, publish_now: bool, note: str) -> None:
     """Create or update a flow's draft from FLOW_FILE (and publish it)."""
-    from ..flows import services
 
     doc = _load_json(flow_file)
     database = get_db(ready_app())
     try:
         flow, version = in_transaction(
             database,
-            lambda db: services.import_flow(db, None, doc, publish_now=publish_now, note=note),
+            lambda db: flow_services.import_flow(db, None, doc, publish_now=publish_now, note=note),
         )
     except ValidationError as err:
         raise click.ClickException(_details(err)) from err
@@ -77,12 +85,12 @@ def flow_import(flow_file: str, publish_now: bool, note: str) -> None:
 @friendly_errors
 def flow_publish(key: str, note: str) -> None:
     """Publish the draft of flow KEY as its next version."""
-    from ..flows import services
 
     database = get_db(ready_app())
     try:
         version = in_transaction(
-            database, lambda db: services.publish(db, None, services.get_flow(db, key), note=note)
+            database,
+            lambda db: flow_services.publish(db, None, flow_services.get_flow(db, key), note=note),
         )
     except ValidationError as err:
         raise click.ClickException(_details(err)) from err
@@ -93,10 +101,9 @@ def flow_publish(key: str, note: str) -> None:
 @friendly_errors
 def flow_list() -> None:
     """List flows with their live version."""
-    from ..flows import services
 
     with get_db(ready_app()).session() as db:
-        for f in services.list_flows(db):
+        for f in flow_services.list_flows(db):
             live = f"v{f.published_version}" if f.published_version else "draft only"
             click.echo(f"{f.key:<32} {live:<12} {f.name_zh or f.name_en}")
 
@@ -126,14 +133,13 @@ def flow_backtest(
     key: str, draft_file: str | None, last: int, as_job: bool, here: bool, as_json: bool
 ) -> None:
     """Compare the draft of flow KEY with its live version over the last stored orders."""
-    from ..flows import backtest, services
 
     draft = _load_json(draft_file) if draft_file else None
     if as_job or last > backtest.MAX_ORDERS:
         _backtest_job(key, draft, last, here, as_json)
         return
     with get_db(ready_app()).session() as db:
-        flow = services.get_flow(db, key)
+        flow = flow_services.get_flow(db, key)
         with click.progressbar(length=last, label="Backtesting", file=sys.stderr) as bar:
             try:
                 report = backtest.backtest(
@@ -157,13 +163,10 @@ def _backtest_job(key: str, draft: Any, last: int, here: bool, as_json: bool) ->
     import threading
     import time
 
-    from ..flows import backtest_job as jobs
-    from ..flows import services
-
     database = get_db(ready_app())
 
     def create(db: Any) -> int:
-        job = jobs.start(db, services.get_flow(db, key), draft, last=last, user_id=None)
+        job = jobs.start(db, flow_services.get_flow(db, key), draft, last=last, user_id=None)
         return job.id
 
     try:
@@ -215,7 +218,6 @@ def _backtest_job(key: str, draft: Any, last: int, here: bool, as_json: bool) ->
 def flow_schedule_tick(now: str | None) -> None:
     """Start the runs of schedule-triggered flows due at NOW's minute (as the minute task
     does), and print which flows were due and how many runs started."""
-    from ..runs import schedule
 
     moment = _aware(now) if now else None
     report = in_transaction(get_db(ready_app()), lambda db: schedule.tick(db, moment))
@@ -259,7 +261,6 @@ def order_ingest(order_file: str, batch: int) -> None:
 
     ORDER_FILE holds one order, a list of orders, or one order per line (JSON Lines).
     """
-    from ..orders import intake
 
     docs = _load_orders(order_file)
     database = get_db(ready_app())
@@ -321,9 +322,6 @@ def run() -> None:
 @friendly_errors
 def run_show(run_id: int) -> None:
     """Print a run's state and its audit trail."""
-    from ..errors import NotFoundError
-    from ..models import Run
-    from ..runs import services
 
     with get_db(ready_app()).session() as db:
         r = db.get(Run, run_id)
@@ -334,7 +332,7 @@ def run_show(run_id: int) -> None:
         )
         if r.incident:
             click.echo(f"incident at {r.incident['node_id']}: {r.incident['message']}")
-        for e in services.timeline(db, run_id):
+        for e in run_services.timeline(db, run_id):
             who = f" by {e.actor}" if e.actor else ""
             branch = f" -> {e.branch}" if e.branch else ""
             click.echo(
@@ -353,11 +351,10 @@ def run_show(run_id: int) -> None:
 @friendly_errors
 def run_retry(run_id: int, order_file: str | None) -> None:
     """Resume a run that stopped in an incident."""
-    from ..runs import services
 
     order_doc = _load_json(order_file) if order_file else None
     outcome = in_transaction(
-        get_db(ready_app()), lambda db: services.retry(db, run_id, actor="cli", order=order_doc)
+        get_db(ready_app()), lambda db: run_services.retry(db, run_id, actor="cli", order=order_doc)
     )
     r = outcome.run
     click.echo(f"run {r.id}: {r.status}{' ' + r.outcome if r.outcome else ''}")
@@ -388,7 +385,6 @@ def reference_import(
     table: str, csv_file: str, key_field: str, merge: bool, types: tuple[str, ...]
 ) -> None:
     """Load CSV_FILE into reference TABLE (created if missing)."""
-    from ..reference import services
 
     text = Path(csv_file).read_text(encoding="utf-8-sig")
     columns = []
@@ -399,8 +395,8 @@ def reference_import(
         columns.append({"name": name, "type": kind})
 
     def work(db):  # type: ignore[no-untyped-def]
-        t = services.ensure_table(db, table, key_field=key_field, columns=columns)
-        return services.import_csv(db, t, text, replace=not merge)
+        t = reference_data.ensure_table(db, table, key_field=key_field, columns=columns)
+        return reference_data.import_csv(db, t, text, replace=not merge)
 
     try:
         count = in_transaction(get_db(ready_app()), work)
@@ -421,10 +417,9 @@ def inventory() -> None:
 @friendly_errors
 def inventory_set(sku: str, warehouse: str, on_hand: int) -> None:
     """Set the physical stock of SKU in WAREHOUSE."""
-    from ..inventory import services
 
     item = in_transaction(
-        get_db(ready_app()), lambda db: services.set_stock(db, sku, warehouse, on_hand)
+        get_db(ready_app()), lambda db: stock.set_stock(db, sku, warehouse, on_hand)
     )
     click.echo(f"{sku} @ {warehouse}: on hand {item.on_hand}, reserved {item.reserved}")
 

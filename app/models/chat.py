@@ -1,4 +1,4 @@
-"""Chat apps (飞书 Feishu today; DingTalk and WeCom later): the connected app per platform,
+"""Chat apps (飞书 Feishu, 企业微信 WeCom; DingTalk later): the connected app per platform,
 the approval card sent to each person, and the receipts that refuse a replayed callback."""
 
 from __future__ import annotations
@@ -40,7 +40,11 @@ class ChatCard(Base):
     chat_app_id: Mapped[int] = mapped_column(ForeignKey("chat_apps.id", ondelete="CASCADE"))
     task_key: Mapped[str] = mapped_column(String(128), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Feishu's message id; WeCom's card task_id (what its callbacks and updates name)
     message_id: Mapped[str] = mapped_column(String(128))
+    # WeCom updates a card with a one-time code (from the send or from the person's click),
+    # not with its message id; None once used.
+    update_code: Mapped[str | None] = mapped_column(String(128))
     # the task state the card shows: pending, approved, rejected, delegated, withdrawn
     shows: Mapped[str] = mapped_column(String(16), default="pending")
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -48,7 +52,7 @@ class ChatCard(Base):
 
 
 class ChatReceipt(Base):
-    """A callback already taken (by the platform's event id): a replay is refused."""
+    """A callback already taken (by the platform's event id or signature): a replay is refused."""
 
     __tablename__ = "chat_receipts"
     __table_args__ = (UniqueConstraint("chat_app_id", "event_key"),)

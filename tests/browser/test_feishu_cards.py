@@ -1,6 +1,7 @@
 """The Feishu approval card as an approver sees it, rendered from the card JSON sent to the
 fake Feishu by a small local preview (header, fields, markdown, form, buttons), in Chinese
-and English at phone width; and the admin's chat-app page in both languages."""
+and English at phone width; the same for WeCom's template card; and the admin's chat-app
+page in both languages."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.chatapps import services as chat
 from app.db import get_db, in_transaction
 
 from ..app.approvals.helpers import CHECKS, approval_doc, approver, deliver_all, start
+from ..app.chatapps import fake_wecom
 from ..app.chatapps.fake_feishu import (
     APP_ID,
     APP_SECRET,
@@ -34,7 +36,12 @@ STYLE = """body{font:14px/1.5 sans-serif;background:#f2f3f5;margin:0;padding:12p
 input{width:100%;box-sizing:border-box;padding:6px;border:1px solid #ccc;border-radius:4px;margin:6px 0}
 .btn{display:inline-block;padding:5px 14px;border-radius:4px;border:1px solid #ccc;margin:4px 6px 0 0}
 .primary{background:#3370ff;color:#fff;border-color:#3370ff}.danger{color:#f54a45;border-color:#f54a45}
-hr{border:0;border-top:1px solid #eee}.note{color:#8f959e;font-size:12px}"""
+hr{border:0;border-top:1px solid #eee}.note{color:#8f959e;font-size:12px}
+.src{color:#8f959e;font-size:12px}.title{font-size:17px;font-weight:600;margin:4px 0 0}
+.row{display:flex;gap:12px;margin:4px 0}.row .k{color:#8f959e;min-width:64px}
+.quote{border-left:3px solid #dde1e6;padding:2px 8px;white-space:pre-wrap;color:#555;margin:8px 0}
+.grey{color:#8f959e;background:#f2f3f5}"""
+WECOM_STYLES = {1: "primary", 2: "danger", 3: "", 4: ""}
 
 
 def _md(text: str) -> str:
@@ -78,6 +85,50 @@ def preview(card: dict) -> str:
     body = "".join(_element(e) for e in card["elements"])
     return (f'<!doctype html><meta charset="utf-8"><style>{STYLE}</style><div class="card">'
             f'<div class="head" style="background:{colour}">{title}</div><div class="body">{body}</div></div>')  # fmt: skip
+
+
+def wecom_preview(card: dict) -> str:
+    """A WeCom button-interaction template card as the app shows it."""
+    e = html.escape
+    rows = "".join(f'<div class="row"><span class="k">{e(h["keyname"])}</span><span>{e(h["value"])}</span></div>'
+                   for h in card["horizontal_content_list"])  # fmt: skip
+    quote = card["quote_area"]
+    buttons = "".join(f'<span class="btn {WECOM_STYLES[b.get("style", 1)]}">{e(b["text"])}</span>'
+                      for b in card["button_list"])  # fmt: skip
+    if card.get("replace_text"):
+        buttons = f'<span class="btn grey">{e(card["replace_text"])}</span>'
+    return (f'<!doctype html><meta charset="utf-8"><style>{STYLE}</style><div class="card"><div class="body">'
+            f'<div class="src">{e(card["source"]["desc"])}</div><div class="title">{e(card["main_title"]["title"])}</div>'
+            f'<div class="note">{e(card["main_title"]["desc"])}</div>{rows}'
+            f'<div class="md"><b>{e(quote["title"])}</b></div><div class="quote">{e(quote["quote_text"])}</div>'
+            f'<hr><div>{buttons}</div></div></div>')  # fmt: skip
+
+
+def test_the_wecom_card_each_approver_gets(app, page_for):
+    db = get_db(app)
+    approver(db, "li", wecom_id="LiNa", locale="zh")
+    approver(db, "wang", wecom_id="WangWei", locale="en")
+    with fake_wecom.FakeWeCom() as fake:
+        settings = {"agent_id": fake_wecom.AGENT_ID, "secret": fake_wecom.SECRET,
+                    "token": fake_wecom.TOKEN, "aes_key": fake_wecom.AES_KEY}  # fmt: skip
+        in_transaction(
+            db, lambda s: chat.connect(s, "wecom", fake_wecom.CORP_ID, settings, fake.url)
+        )
+        start(db, approval_doc(assignees=[{"user": "li"}, {"user": "wang"}], mode="all",
+                               checks=CHECKS, sla={"duration": "24h"}))  # fmt: skip
+        deliver_all(app)
+    cards = {s["touser"]: s["card"] for s in fake.sent}
+    for who, language in (("LiNa", "zh"), ("WangWei", "en")):
+        page = page_for(375, 700, locale="zh-CN" if language == "zh" else "en-US")
+        page.set_content(wecom_preview(cards[who]))
+        text = page.inner_text("body")
+        assert ("同意" in text and "拒绝" in text) if language == "zh" else "Approve" in text
+        if language == "zh":
+            assert english_in([text]) == []
+        assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+        shot = screenshot(page, f"wecom-card-{language}")
+        if os.environ.get("ORDERFLOW_DOC_SCREENSHOTS"):  # refresh the pictures in the docs
+            shutil.copy(shot, DOCS_IMG / f"wecom-card-{language}.png")
 
 
 def test_the_card_each_approver_gets_and_the_admin_page(app, live_server, page_for):

@@ -1,0 +1,15 @@
+"""Errors shared by the chat platforms.
+
+DeliveryError (app.runs.outbox)
+└── TokenExpired: the platform no longer takes the cached access token
+"""
+
+from __future__ import annotations
+
+from ..runs.outbox import DeliveryError
+
+__all__ = ["TokenExpired"]
+
+
+class TokenExpired(DeliveryError):
+    """The platform no longer takes the cached access token: fetch a new one, try once more."""
