@@ -45,7 +45,7 @@ from flow_engine.exclusive import exclusive_winners
 from flow_engine.issues import ValidationIssue
 from flow_engine.migrations import migrate
 from flow_engine.model import CURRENT_FORMAT_VERSION, Edge, Flow, Node, Trigger
-from flow_engine.nodes import NODE_HANDLERS, NodeHandler
+from flow_engine.nodes import NODE_HANDLERS, NodeHandler, register_node_type
 from flow_engine.runner import approval_checks, start_run, step
 from flow_engine.simulate import InMemoryInventory, SimulationReport, simulate
 from flow_engine.state import (
@@ -115,6 +115,7 @@ __all__ = [
     "flow_context_schema",
     "flow_digest",
     "flow_schema",
+    "register_node_type",
     "migrate",
     "order_schema",
     "simulate",

@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from flow_engine.nodes import NODE_HANDLERS
 from rule_dsl import context_schema as dsl_context_schema
 
 _OPEN_OBJECT = {"type": "object", "additionalProperties": True}
@@ -25,8 +26,11 @@ def _load(name: str) -> str:
 
 
 def flow_schema() -> dict[str, Any]:
-    """The flow document JSON Schema (draft 2020-12), as served by the app."""
-    return json.loads(_load("flow.schema.json"))
+    """The flow document JSON Schema (draft 2020-12), as served by the app. Its node types
+    are the registered handlers' (``flow_engine.nodes.NODE_HANDLERS``)."""
+    schema: dict[str, Any] = json.loads(_load("flow.schema.json"))
+    schema["$defs"]["node"]["properties"]["type"]["enum"] = list(NODE_HANDLERS)
+    return schema
 
 
 def order_schema() -> dict[str, Any]:

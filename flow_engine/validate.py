@@ -24,13 +24,14 @@ from flow_engine.errors import FlowMigrationError
 from flow_engine.issues import ERROR, ValidationIssue, make_issue
 from flow_engine.migrations import migrate
 from flow_engine.model import Edge, Flow, Node, Trigger, text_of
-from flow_engine.nodes import NODE_HANDLERS
+from flow_engine.nodes import NODE_HANDLERS, NodeHandler
 from flow_engine.nodes.base import CompileEnv
 
 __all__ = ["ValidationIssue", "normalise_durations", "validate_flow"]
 
 _FLOW_VALIDATOR: Draft202012Validator | None = None
-_CONFIG_VALIDATORS: dict[str, Draft202012Validator] = {}
+_FLOW_VALIDATOR_TYPES: tuple[str, ...] = ()  # the node types it was built for
+_CONFIG_VALIDATORS: dict[str, tuple[NodeHandler, Draft202012Validator]] = {}
 
 
 @dataclass
@@ -72,9 +73,10 @@ def _node_id_at(doc: Mapping[str, Any], parts: list[Any]) -> str | None:
 
 
 def _schema_issues(doc: Mapping[str, Any]) -> list[ValidationIssue]:
-    global _FLOW_VALIDATOR
-    if _FLOW_VALIDATOR is None:
+    global _FLOW_VALIDATOR, _FLOW_VALIDATOR_TYPES
+    if _FLOW_VALIDATOR is None or _FLOW_VALIDATOR_TYPES != tuple(NODE_HANDLERS):
         _FLOW_VALIDATOR = Draft202012Validator(flow_schema())
+        _FLOW_VALIDATOR_TYPES = tuple(NODE_HANDLERS)
     out = []
     for err in sorted(_FLOW_VALIDATOR.iter_errors(doc), key=lambda e: list(map(str, e.path))):
         parts = list(err.absolute_path)
@@ -96,11 +98,14 @@ def _error_pointer(err: Any) -> str:
 
 
 def _config_validator(node_type: str) -> Draft202012Validator:
-    validator = _CONFIG_VALIDATORS.get(node_type)
-    if validator is None:
-        validator = Draft202012Validator(dict(NODE_HANDLERS[node_type].config_schema))
-        _CONFIG_VALIDATORS[node_type] = validator
-    return validator
+    handler = NODE_HANDLERS[node_type]
+    known = _CONFIG_VALIDATORS.get(node_type)
+    if known is None or known[0] is not handler:
+        known = _CONFIG_VALIDATORS[node_type] = (
+            handler,
+            Draft202012Validator(dict(handler.config_schema)),
+        )
+    return known[1]
 
 
 def _field_names(chain: tuple[Mapping[str, Any], ...], path: tuple[Any, ...]) -> tuple[str, str]:

@@ -7,28 +7,43 @@ from functools import cache
 from typing import Any
 
 from flow_engine import NODE_HANDLERS, order_schema
+from flow_engine.nodes import FAMILIES
 
-FAMILY_ORDER = ("control", "decide", "act", "human", "wait")
-# Config fields whose expression is a condition (a boolean); other DSL fields are values.
-CONDITION_FIELDS = {
-    ("condition", "expression"),
-    ("switch", "when"),
-    ("approval", "expression"),
-    ("route", "where"),
-}
+FAMILY_ORDER = FAMILIES
+
+
+def _field_schema(schema: Mapping[str, Any], parts: list[str]) -> Mapping[str, Any]:
+    """The config schema of the field at ``parts`` (list items by index), or {}."""
+    for part in parts:
+        if part.isdigit():
+            schema = schema.get("items") or {}
+        else:
+            schema = (schema.get("properties") or {}).get(part) or {}
+        if not isinstance(schema, Mapping):
+            return {}
+    return schema
 
 
 def expression_kind(node_type: str, path: str) -> str:
-    """How the editor checks the DSL field at ``path`` of a node config:
-    ``condition``, ``ruleset`` or ``value``."""
-    if node_type == "ruleset":
-        return "ruleset"
-    parts = [p for p in path.split(".") if not p.isdigit()]
-    if parts and (node_type, parts[-1]) in CONDITION_FIELDS:
-        return "condition"
-    if node_type == "approval" and parts[:1] == ["checks"]:
-        return "condition"
-    return "value"
+    """How the editor checks the DSL field at ``path`` of a node config: ``condition``,
+    ``ruleset`` or ``value``, as the node type's config schema marks it (``x-dsl``)."""
+    handler = NODE_HANDLERS.get(node_type)
+    if handler is None:
+        return "value"
+    parts = [p for p in path.split(".") if p]
+    if not parts:  # no field named: the type's own kind when all its marked fields agree
+        marks = set(_marks(handler.config_schema))
+        return marks.pop() if len(marks) == 1 else "value"
+    return str(_field_schema(handler.config_schema, parts).get("x-dsl") or "value")
+
+
+def _marks(schema: Mapping[str, Any]) -> Iterator[str]:
+    if schema.get("x-dsl"):
+        yield str(schema["x-dsl"])
+    for sub in (schema.get("properties") or {}).values():
+        yield from _marks(sub)
+    if isinstance(schema.get("items"), Mapping):
+        yield from _marks(schema["items"])
 
 
 def help_texts(schema: Mapping[str, Any]) -> dict[str, str]:
@@ -51,11 +66,17 @@ def _branches(handler: Any) -> dict[str, Any]:
     }
 
 
-@cache
 def node_types() -> tuple[dict[str, Any], ...]:
-    """Every node type of the engine with its titles, family, exits and config schema."""
+    """Every node type of the engine with its titles, family, exits and config schema: the
+    editor's palette and forms, read from the handler registry."""
+    return _node_types(tuple(NODE_HANDLERS.values()))
+
+
+@cache
+def _node_types(handlers: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
     out = []
-    for type_, handler in NODE_HANDLERS.items():
+    for handler in handlers:
+        type_ = handler.type
         out.append(
             {
                 "type": type_,
@@ -71,7 +92,6 @@ def node_types() -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-@cache
 def type_titles() -> dict[str, dict[str, str]]:
     """The ``{"en", "zh"}`` name of every node type, by type (``approval`` → 审批 / Approval)."""
     return {t["type"]: t["title"] for t in node_types()}

@@ -8,6 +8,8 @@ switch, decision_table, ruleset), ``act`` (set, tag, webhook, notify, alert, mer
 
 from __future__ import annotations
 
+import re
+
 from flow_engine.nodes.act import (
     AlertHandler,
     MergeHandler,
@@ -53,4 +55,36 @@ NODE_HANDLERS: dict[str, NodeHandler] = {
     "wait_event": WaitEventHandler(),
 }
 
-__all__ = ["NODE_HANDLERS", "BranchSpec", "CompileEnv", "NodeHandler", "Runtime"]
+FAMILIES = ("control", "decide", "act", "human", "wait")
+_TYPE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+def register_node_type(handler: NodeHandler) -> None:
+    """Add a node type: the flow schema, validation, compilation, simulation, execution and
+    the editor's palette and forms all read it from here. ValueError when the handler lacks
+    what they need."""
+    problems = []
+    if not isinstance(handler.type, str) or not _TYPE_NAME.match(handler.type):
+        problems.append(f"type {handler.type!r} is not a lowercase name like 'credit_hold'")
+    elif handler.type in NODE_HANDLERS:
+        problems.append(f"type {handler.type!r} is registered already")
+    if handler.family not in FAMILIES:
+        problems.append(f"family {handler.family!r} is not one of {', '.join(FAMILIES)}")
+    if not (handler.title.get("en") and handler.title.get("zh")):
+        problems.append("title needs both 'en' and 'zh'")
+    if handler.config_schema.get("type") != "object":
+        problems.append("config_schema must describe an object")
+    if problems:
+        raise ValueError(f"node type {handler.type!r}: " + "; ".join(problems))
+    NODE_HANDLERS[handler.type] = handler
+
+
+__all__ = [
+    "FAMILIES",
+    "NODE_HANDLERS",
+    "BranchSpec",
+    "CompileEnv",
+    "NodeHandler",
+    "Runtime",
+    "register_node_type",
+]

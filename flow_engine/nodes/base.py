@@ -400,6 +400,9 @@ def obj(
 # Read by flow_engine._durations (4h, 2d 4h, 4小时, 半小时 ...); saving stores the canonical form.
 DURATION = {"type": "string", "minLength": 1, "maxLength": 40, "x-editor": "duration"}
 EXPRESSION = {"type": "string", "minLength": 1, "maxLength": 8000, "x-editor": "dsl"}
+# A rule DSL field the editor checks, and builds with its condition builder, as a condition
+# (a boolean); ``x-dsl`` is how a handler says so, and the editor reads nothing else.
+CONDITION = {**EXPRESSION, "x-dsl": "condition"}
 I18N = {
     "type": "object",
     "properties": {"en": {"type": "string"}, "zh": {"type": "string"}},

@@ -9,6 +9,7 @@ from typing import Any
 from flow_engine.errors import NodeError
 from flow_engine.model import Node
 from flow_engine.nodes.base import (
+    CONDITION,
     EXPRESSION,
     VAR_NAME,
     BranchSpec,
@@ -37,7 +38,7 @@ class ConditionHandler(HandlerBase):
         "条件判断",
         {
             "expression": field(
-                EXPRESSION,
+                CONDITION,
                 "Condition",
                 "条件",
                 "A rule DSL condition; true leaves by 'true', false or null by 'false'.",
@@ -89,7 +90,7 @@ class SwitchHandler(HandlerBase):
                         "分支条件",
                         {
                             "branch": field(_BRANCH, "Branch", "分支名"),
-                            "when": field(EXPRESSION, "When", "条件"),
+                            "when": field(CONDITION, "When", "条件"),
                         },
                         required=("branch", "when"),
                     ),
@@ -359,7 +360,7 @@ class RulesetHandler(HandlerBase):
         "规则集",
         {
             "source": field(
-                {**EXPRESSION, "maxLength": 100000},
+                {**EXPRESSION, "maxLength": 100000, "x-dsl": "ruleset"},
                 "Rules",
                 "规则",
                 'rule "name" when <condition> then set <path> = <value> end ...',

@@ -35,8 +35,8 @@ from flow_engine.model import Node
 from flow_engine.nodes._people import compile_people, resolve_people
 from flow_engine.nodes.base import (
     ASSIGNEE,
+    CONDITION,
     DURATION,
-    EXPRESSION,
     FALLBACK,
     I18N,
     NO_INPUTS,
@@ -110,7 +110,7 @@ class ApprovalHandler(HandlerBase):
                         {
                             "name": field(VAR_NAME, "Name", "名称"),
                             "label": field(I18N, "Label", "显示名"),
-                            "expression": field(EXPRESSION, "Expression", "表达式"),
+                            "expression": field(CONDITION, "Expression", "表达式"),
                         },
                         required=("name", "expression"),
                     ),

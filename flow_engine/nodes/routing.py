@@ -20,6 +20,7 @@ from typing import Any
 from flow_engine.errors import NodeError
 from flow_engine.model import Node
 from flow_engine.nodes.base import (
+    CONDITION,
     EXPRESSION,
     VAR_NAME,
     BranchSpec,
@@ -211,7 +212,7 @@ class RouteHandler(HandlerBase):
                 **{"x-enum-zh": _ZH},
             ),
             "where": field(
-                {"type": "array", "items": EXPRESSION},
+                {"type": "array", "items": CONDITION},
                 "Extra constraints",
                 "附加约束",
                 "Conditions over candidate.* and the order.",
