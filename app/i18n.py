@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from wtforms import SelectChoice
 
 from .config import LANGUAGES
+from .sales_channels import channel_name, sales_channels
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 ROLE_LABELS = {
@@ -179,6 +180,10 @@ def init_app(app: Flask) -> None:
     def code_label_filter(code: Any, kind: str) -> str:
         return code_label(code, kind)
 
+    @app.template_filter("channel_name")
+    def channel_name_filter(key: Any) -> str:
+        return channel_name(str(key), current_language()) if key else ""
+
     @app.context_processor
     def inject_languages() -> dict[str, object]:
         return {
@@ -187,4 +192,5 @@ def init_app(app: Flask) -> None:
             "role_labels": ROLE_LABELS,
             "code_labels": CODE_LABELS,
             "code_labels_of": code_labels_of,
+            "sales_channels": list(sales_channels()),
         }

@@ -25,6 +25,7 @@ from .db import on_commit
 from .errors import ConflictError, NotFoundError, ValidationError
 from .models import CustomField
 from .rechecked import Rechecked
+from .sales_channels import with_sales_channels
 
 MAX_PROBLEMS = 50
 MAX_AMOUNT = 999_999_999_999
@@ -69,7 +70,7 @@ def with_storage_limits(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _build(fields: list[CustomField]) -> tuple[dict[str, Any], Any]:
-    schema = with_storage_limits(copy.deepcopy(order_schema()))
+    schema = with_sales_channels(with_storage_limits(copy.deepcopy(order_schema())))
     if fields:
         custom = schema["properties"].setdefault("custom", {"type": "object"})
         props = custom.setdefault("properties", {})

@@ -13,9 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from flow_engine import order_schema
-
-from ..channels import deliveries, mapping, protocols, pull
+from ..channels import deliveries, kinds, mapping, pull
 from ..channels import services as channels
 from ..channels.tasks import pull_now
 from ..db import get_session
@@ -24,6 +22,7 @@ from ..jsonbody import parse_json
 from ..models import AllowedHost, Channel, Order
 from ..runs import outbox
 from ..runs.delivery_reasons import reason_text
+from ..sales_channels import sales_channels
 from ..security import current_user, permission_required
 from ..templates_admin import receiver
 
@@ -47,10 +46,10 @@ def _page(db: Any, **shown_once: Any) -> str:
         dead=outbox.dead_letters(db),
         hosts=hosts,
         channels=channels.list_channels(db),
-        kinds=[(k, protocols.LABELS.get(k, {"zh": k, "en": k})) for k in mapping.KINDS],
+        kinds=[(k, kinds.label(k)) for k in kinds.kinds()],
         held=deliveries.held(db),
         channel_keys={c.id: c.key for c in channels.list_channels(db)},
-        order_channels=order_schema()["properties"]["channel"]["enum"],
+        order_channels=list(sales_channels()),
         pulls=pull.pulls_by_channel(db),
         pull_kinds=pull.KINDS,
         pull_states=pull.STATE_LABELS,

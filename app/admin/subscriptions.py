@@ -10,12 +10,11 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from flow_engine import order_schema
-
 from ..db import get_session
 from ..errors import AppError, NotFoundError
 from ..models import OutboxMessage, Subscription
 from ..runs import outbox
+from ..sales_channels import sales_channels
 from ..security import current_user, permission_required
 from ..subscriptions import EVENTS
 from ..subscriptions import services as subscriptions
@@ -37,7 +36,7 @@ def _form_doc(form: MultiDict[str, str], *, with_secret: bool) -> dict[str, Any]
 
 def _render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return render_template(
-        template, events=EVENTS, channels=order_schema()["properties"]["channel"]["enum"],
+        template, events=EVENTS, channels=list(sales_channels()),
         **context,
     ), status  # fmt: skip
 

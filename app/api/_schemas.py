@@ -12,6 +12,7 @@ from ..flows.services import KEY_RE as FLOW_KEY_RE
 from ..flows.services import RESERVED_KEYS
 from ..order_fields import with_storage_limits
 from ..reference.services import COLUMN_TYPES
+from ..sales_channels import sales_channels
 from ..status.services import states
 from ..status.sources import CODE_RE, MAX_CODE
 from ..subscriptions import EVENTS
@@ -100,7 +101,7 @@ _SUBSCRIPTION_FIELDS: Obj = {
             "description": "http(s) address whose host is on the outbound allowlist"},
     "events": {"type": "array", "minItems": 1, "uniqueItems": True,
                "items": {"type": "string", "enum": list(EVENTS)}},
-    "channel": {"anyOf": [{"type": "string", "enum": order_schema()["properties"]["channel"]["enum"]},
+    "channel": {"anyOf": [{"type": "string", "enum": list(sales_channels())},
                           {"type": "null"}], "description": "Only orders of this sales channel"},
     "active": BOOL,
     "own_secret": {"type": "boolean",

@@ -14,8 +14,9 @@ split), ``default`` and ``required``, ``absent`` (values that mean "none", such 
 customer id 0), and ``warn`` (``{"zh": ..., "en": ...}``): when the
 value came from a later path of ``first`` or from ``default``, the order is stored with that
 warning in ``intake_warnings`` instead of being refused (a product sold without a SKU, a
-guest checkout without a customer). Shipped mappings live in ``mappings/<kind>.json``; a
-channel's own ``mapping`` overrides fields of its kind's one.
+guest checkout without a customer). Shipped mappings live in ``mappings/<kind>.json`` (which
+also declare the kind, see ``kinds``); a channel's own ``mapping`` overrides fields of its
+kind's one.
 """
 
 from __future__ import annotations
@@ -26,21 +27,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from ..errors import ValidationError
+from . import kinds
 
 CHINA = timezone(timedelta(hours=8))
-KINDS = (
-    "shopify", "woocommerce", "youzan", "taobao", "douyin", "b2b_po", "hmac", "taobao_pull",
-    "jd_pull",
-)  # fmt: skip
-# Kinds whose payloads have another kind's shape: the Taobao pull connector stores the
-# trades of taobao.trade.fullinfo.get, the shape the taobao mapping reads.
-_SAME_SHAPE = {"taobao_pull": "taobao"}
 _MISSING = object()
 
 
@@ -57,9 +51,9 @@ class MappingProblem(Exception):
 @cache
 def shipped(kind: str) -> dict[str, Any]:
     """The mapping shipped for a channel kind."""
-    if kind not in KINDS:
+    if kind not in kinds.kinds():
         raise ValidationError(_l("Unknown channel kind %(kind)s.", kind=kind), code="unknown_kind")
-    path = Path(__file__).parent / "mappings" / f"{_SAME_SHAPE.get(kind, kind)}.json"
+    path = kinds.MAPPINGS / f"{kinds.shape(kind)}.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -50,6 +50,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..errors import AppError, ValidationError
 from ..jsonbody import parse_json
+from . import kinds
 
 REPLAY_WINDOW = timedelta(minutes=5)
 TOPICS = ("created", "paid", "fulfilled", "delivered", "cancelled", "refunded", "updated")
@@ -408,21 +409,10 @@ class OrderFlowSigned(Protocol):
     """The orders of a B2B partner or another system of one's own, signed as OrderFlow signs."""
 
 
-# What each channel kind is called on pages; kinds without a protocol here are signed the
-# OrderFlow way (a relay, a partner's system).
-LABELS: dict[str, Mapping[str, str]] = {
-    "taobao": {"en": "Taobao/Tmall (relayed, OrderFlow signature)", "zh": "淘宝/天猫（经中转，OrderFlow 签名）"},
-    "b2b_po": {"en": "B2B purchase order (OrderFlow signature)", "zh": "B2B 采购单（OrderFlow 签名）"},
-    "taobao_pull": {"en": "Taobao/Tmall (pulled from the trade API)", "zh": "淘宝/天猫（调用交易接口拉单）"},
-    "jd_pull": {"en": "JD (pulled from the order API)", "zh": "京东（调用订单接口拉单）"},
-}  # fmt: skip
-
 PROTOCOLS: dict[str, Protocol] = {
-    "shopify": Shopify("shopify", {"en": "Shopify", "zh": "Shopify"}),
-    "woocommerce": WooCommerce("woocommerce", {"en": "WooCommerce", "zh": "WooCommerce"}),
-    "youzan": Youzan("youzan", {"en": "Youzan push", "zh": "有赞消息推送"}),
-    "douyin": Douyin("douyin", {"en": "Douyin shop push", "zh": "抖店消息推送"}),
-    "hmac": GenericHmac("hmac", {"en": "Generic HMAC", "zh": "通用 HMAC 签名"}),
+    "shopify": Shopify("shopify", kinds.label("shopify")),
+    "woocommerce": WooCommerce("woocommerce", kinds.label("woocommerce")),
+    "youzan": Youzan("youzan", kinds.label("youzan")),
+    "douyin": Douyin("douyin", kinds.label("douyin")),
+    "hmac": GenericHmac("hmac", kinds.label("hmac")),
 }
-
-LABELS.update({kind: p.label for kind, p in PROTOCOLS.items()})

@@ -60,7 +60,6 @@ GATEWAYS = {
     "taobao_pull": "https://eco.taobao.com/router/rest",
     "jd_pull": "https://api.jd.com/routerjson",
 }
-ORDER_CHANNELS = {"taobao_pull": "taobao", "jd_pull": "jd"}
 OVERLAP = timedelta(minutes=5)
 WINDOW = timedelta(days=1)  # Taobao allows at most one day per increment query
 FIRST_LOOKBACK = timedelta(days=1)

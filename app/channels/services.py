@@ -21,12 +21,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from flow_engine import order_schema
-
 from .. import order_fields as schema
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Channel, WebhookReceipt
+from ..sales_channels import sales_channels
 from ..signing import SIGNATURE_RE, sign
+from . import kinds
 from . import mapping as mappings
 from .protocols import REPLAY_WINDOW, SignatureError, check_hmac_settings
 
@@ -145,10 +145,16 @@ def create_channel(
         problems.update(err.fields or {"settings": str(err.message)})
     if not KEY_RE.match(key or ""):
         problems["key"] = str(_l("Use lower-case letters, digits, - and _."))
-    if kind not in mappings.KINDS:
+    if kind not in kinds.kinds():
         problems["kind"] = str(_l("Unknown channel kind %(kind)s.", kind=kind))
-    if order_channel not in order_schema()["properties"]["channel"]["enum"]:
-        problems["order_channel"] = str(_l("Not a channel of the order schema."))
+    order_channel = order_channel or kinds.default_sales_channel(kind) or ""
+    if order_channel not in sales_channels():
+        problems["order_channel"] = str(
+            _l(
+                "Choose the sales channel the orders come from, one of: %(known)s.",
+                known=", ".join(sales_channels()),
+            )
+        )
     if secret is not None and len(secret) < 16:
         problems["secret"] = str(_l("A webhook secret has at least 16 characters."))
     if problems:

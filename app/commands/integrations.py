@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 
 from .. import order_fields as schema
-from ..channels import mapping, pull
+from ..channels import kinds, mapping, pull
 from ..channels import services as channels
 from ..db import get_db, in_transaction
 from ..models import ChannelPull
@@ -26,7 +26,7 @@ def channel() -> None:
 @click.argument("key")
 @click.option(
     "--kind",
-    type=click.Choice(mapping.KINDS),
+    type=click.Choice(kinds.kinds()),
     required=True,
     help="Which shipped payload mapping the channel's webhooks follow.",
 )

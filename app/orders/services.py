@@ -25,6 +25,7 @@ from ..runs import services as runs
 from ..runs.cache import catalog_stamp
 from ..runs.writeback import on_hold
 from ..runs.writer import Writes
+from ..sales_channels import with_sales_channels
 from ..subscriptions import publish
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ MAX_ERRORS = 50
 @cache
 def _validator() -> Any:
     # Compiled once; checking a typical order takes microseconds (it is on the ingest path).
-    return jsonschema_rs.validator_for(order_schema(), validate_formats=True)
+    return jsonschema_rs.validator_for(with_sales_channels(order_schema()), validate_formats=True)
 
 
 def validate_order(doc: Any) -> None:

@@ -11,7 +11,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from flow_engine import order_schema
 from flow_engine.outbound import url_problem
 
 from ..errors import NotFoundError, ValidationError
@@ -19,6 +18,7 @@ from ..i18n import in_reader_language
 from ..models import OutboxMessage, Subscription, utcnow
 from ..runs import outbox
 from ..runs.events import EVENTS, forget
+from ..sales_channels import sales_channels
 
 log = logging.getLogger(__name__)
 EXAMPLE_URL = "https://erp.example.com/orderflow/events"
@@ -162,7 +162,7 @@ def _checked_events(events: Any) -> list[str]:
 def _checked_channel(channel: Any) -> str | None:
     if channel is None or channel == "":
         return None
-    known = order_schema()["properties"]["channel"]["enum"]
+    known = list(sales_channels())
     if channel not in known:
         raise _invalid(
             "channel",
