@@ -6,7 +6,7 @@ robot (``POST /v1.0/im/interactiveCards/send``) and updated in place once the ta
 
 The card is built from a template made once in DingTalk's card platform (卡片平台); OrderFlow
 fills its variables (``cardParamMap``, every value a string). Approve is a callback button
-(回传请求) that reaches the URL registered for the app's ``callbackRouteKey``. A card takes no
+(回传请求, action id ``approve``) that reaches the URL registered for the app's ``callbackRouteKey``. A card takes no
 free text here, so Reject opens the mobile page of the task (signed in for that person),
 where a rejection asks for its reason.
 """
@@ -57,7 +57,7 @@ ROUTE_KEY = "orderflow-approvals"
 TOKEN_CODES = frozenset({"InvalidAuthentication", "invalidAuthentication", 40014, 42001, 88})
 # Throttled: worth another attempt later.
 RETRIED = frozenset({"Throttling", "Throttling.Api", "Throttling.User", -1})
-# The callback button's action id; its params carry the task key.
+# The callback button's action id (the card's outTrackId says which task it is for).
 APPROVE = "approve"
 
 
@@ -154,7 +154,6 @@ def _card(v: Mapping[str, Any]) -> dict[str, str]:
         "markdown": "  \n".join(lines),
         "state": state,
         "pending": "true" if pending else "false",
-        "task": v["task_key"],
         "approve_text": _("Approve"),
         "reject_text": pgettext("chat card", "Reject"),
         "details_text": _("View details"),

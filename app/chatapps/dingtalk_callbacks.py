@@ -6,11 +6,11 @@ app's Token and aes_key for its app key. Refused before anything is read: a bad
 ``msg_signature``, a timestamp more than five minutes away, a text that does not decrypt for
 this app key, a request already taken (the same ``msg_signature``: a replay). The URL check
 (``check_url``) and any other event are answered with the encrypted ``success``. A card
-callback (回传请求: ``outTrackId``, ``userId``, ``content`` with the button's action id and
-params) by the person the card was sent to decides through ``approvals.services.decide``
-with the same permission checks and exactly-once outcome as on the page; the audit says
-``dingtalk``. The answer updates the clicking person's card at once: how the task ended,
-or why nothing happened.
+callback (回传请求: ``outTrackId``, ``userId``, ``content`` with the button's action id) by
+the person the card was sent to decides the task that card was sent for, through
+``approvals.services.decide`` with the same permission checks and exactly-once outcome as
+on the page; the audit says ``dingtalk``. The answer updates the clicking person's card at
+once: how the task ended, or why nothing happened.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from ..approvals import services as approvals
 from ..errors import AppError
-from ..models import ApprovalTask, ChatApp
+from ..models import ApprovalTask, ChatApp, ChatCard
 from . import dingtalk, msgcrypt, services
 from .callbacks import MAX_SKEW_SECONDS, Answer, refused, take_receipt
 
@@ -78,31 +78,37 @@ def handle(
         return success(settings, row.app_id, now)  # check_url and other events: acknowledged
     if not take_receipt(db, row, f"sig:{given}"):
         return refused(409, "this callback was taken already (replayed msg_signature)")
-    return _act(db, event)
+    return _act(db, row, event)
 
 
-def _action(event: Mapping[str, Any]) -> tuple[str, str]:
-    """(action id, task key) of the clicked button."""
+def _action(event: Mapping[str, Any]) -> str:
+    """The clicked button's action id."""
     content = event.get("content") or "{}"
     try:
         data = json.loads(content) if isinstance(content, str) else content
     except ValueError:
         data = {}
     private = (data.get("cardPrivateData") if isinstance(data, dict) else None) or {}
-    actions, params = private.get("actionIds") or [""], private.get("params") or {}
-    return str(actions[0]), str(params.get("task") or "")
+    actions = private.get("actionIds") or [""]
+    return str(actions[0])
 
 
-def _act(db: Session, event: Mapping[str, Any]) -> Answer:
-    """Decide as the clicking person; the update of their card."""
-    action, task_key = _action(event)
+def _act(db: Session, row: ChatApp, event: Mapping[str, Any]) -> Answer:
+    """Decide as the clicking person; the update of their card. The task is the one this
+    app's card ``outTrackId`` was sent for, never one named in the click."""
+    card = db.scalars(
+        select(ChatCard).where(
+            ChatCard.chat_app_id == row.id, ChatCard.message_id == str(event["outTrackId"])
+        )
+    ).first()
+    task_key = card.task_key if card is not None else ""
     user = services.user_by(db, dingtalk.NAME, str(event.get("userId") or ""))
     language = (user.locale if user else None) or "zh"
     task = None
     with force_locale("zh_Hans_CN" if language == "zh" else "en"):
         if user is None:
             said = _("Not linked to an OrderFlow user: ask an admin to enter your DingTalk userid.")
-        elif action != dingtalk.APPROVE:
+        elif card is None or _action(event) != dingtalk.APPROVE:
             said = _("This button is not OrderFlow's.")
         else:
             try:

@@ -25,7 +25,7 @@ TOKEN, AES_KEY = "mryue", "Yue0EfdN5900c1ce5cf6A152c63DDe1808a60c5ecd7"
 TEMPLATE = "tpl-orderflow-approval.schema"
 USERS = frozenset({"LiNa", "WangWei", "ZhaoLei"})
 # The variables the card template in the docs uses; every value is a string.
-VARIABLES = frozenset({"title", "node", "markdown", "state", "pending", "task", "approve_text",
+VARIABLES = frozenset({"title", "node", "markdown", "state", "pending", "approve_text",
                        "reject_text", "details_text", "detail_url", "reject_url", "outcome",
                        "notice"})  # fmt: skip
 
@@ -141,9 +141,10 @@ class FakeDingTalk:
         self.server.server_close()
 
 
-def click(track_id: str, userid: str, task_key: str, action: str = "approve") -> str:
-    """The plain JSON of a card callback: ``userid`` clicked the button ``action``."""
-    content = {"cardPrivateData": {"actionIds": [action], "params": {"task": task_key}}}
+def click(track_id: str, userid: str, action: str = "approve") -> str:
+    """The plain JSON of a card callback: ``userid`` clicked the button ``action`` on the
+    card ``track_id``."""
+    content = {"cardPrivateData": {"actionIds": [action], "params": {}}}
     return json.dumps({"outTrackId": track_id, "corpId": "ding9f50b15bccd16741",
                        "userId": userid, "content": json.dumps(content),
                        "type": "actionCallback"})  # fmt: skip
