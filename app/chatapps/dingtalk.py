@@ -124,17 +124,17 @@ def fetch_token(base_url: str, app_key: str, app_secret: str) -> tuple[str, int]
 def card(values: Mapping[str, Any], language: str) -> dict[str, str]:
     """The card template's variables for one person in ``language`` (``zh``/``en``)."""
     with force_locale("zh_Hans_CN" if language == "zh" else "en"):
-        return _card(values)
+        return _card(values, "：" if language == "zh" else ": ")
 
 
-def _card(v: Mapping[str, Any]) -> dict[str, str]:
+def _card(v: Mapping[str, Any], colon: str) -> dict[str, str]:
     state, link = v["state"], v.get("link") or ""
     amount = f"{v['currency']} {v['amount']}".strip()
     lines = [
-        f"**{_('Customer')}**：{v['customer'] or '—'}",
-        f"**{_('Amount')}**：{amount or '—'}",
-        f"**{_('Lines')}**：{v['lines'] or '—'}",
-        f"**{_('Decide by')}**：{v['due'] or '—'}",
+        f"**{_('Customer')}**{colon}{v['customer'] or '—'}",
+        f"**{_('Amount')}**{colon}{amount or '—'}",
+        f"**{_('Lines')}**{colon}{v['lines'] or '—'}",
+        f"**{_('Decide by')}**{colon}{v['due'] or '—'}",
         "",
         f"**{_('Why it needs you')}**",
         _("%(node)s: %(reason)s", node=v["node"], reason=v["reason"]),
