@@ -35,6 +35,8 @@ SETTINGS = (
     ("robot_code", False),
     ("card_template_id", False),
     ("callback_route_key", False),
+    # Only for a company-wide event subscription, whose callbacks are encrypted for it.
+    ("corp_id", False),
     ("app_secret", True),
     ("token", True),
     ("aes_key", True),

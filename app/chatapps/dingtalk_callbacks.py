@@ -4,7 +4,7 @@ DingTalk posts ``{"encrypt": ...}`` with ``msg_signature``, ``timestamp`` (milli
 ``nonce`` in the query, the scheme of its event subscription (事件订阅), checked with the
 app's Token and aes_key for its app key. Refused before anything is read: a bad
 ``msg_signature``, a timestamp more than five minutes away, a text that does not decrypt for
-this app key, a request already taken (the same ``msg_signature``: a replay). The URL check
+this app key (or its corp id, when saved), a request already taken (the same ``msg_signature``: a replay). The URL check
 (``check_url``) and any other event are answered with the encrypted ``success``. A card
 callback (回传请求: ``outTrackId``, ``userId``, ``content`` with the button's action id) by
 the person the card was sent to decides the task that card was sent for, through
@@ -39,11 +39,12 @@ def _arg(args: Mapping[str, str], *names: str) -> str:
     return next((args[n] for n in names if args.get(n)), "")
 
 
-def success(settings: Mapping[str, str], app_key: str, now: float | None = None) -> Answer:
-    """The encrypted ``success`` DingTalk expects back from a callback URL."""
+def success(settings: Mapping[str, str], owner: str, now: float | None = None) -> Answer:
+    """The encrypted ``success`` DingTalk expects back from a callback URL, for ``owner`` (the
+    app key or the corp id the callback was encrypted for)."""
     moment = now if now is not None else time.time()
     stamp, nonce = str(int(moment * 1000)), secrets.token_hex(8)
-    encrypted = msgcrypt.encrypt("success", settings["aes_key"], app_key)
+    encrypted = msgcrypt.encrypt("success", settings["aes_key"], owner)
     signature = msgcrypt.signature(settings.get("token") or "", stamp, nonce, encrypted)
     return Answer(
         200, {"msg_signature": signature, "timeStamp": stamp, "nonce": nonce, "encrypt": encrypted}
@@ -71,14 +72,30 @@ def handle(
     if not stamp.isdigit() or abs(moment - int(stamp) / 1000) > MAX_SKEW_SECONDS:
         return refused(401, "the timestamp is missing or more than 5 minutes away")
     try:
-        event = json.loads(msgcrypt.decrypt(encrypted, settings["aes_key"], row.app_id))
+        owner, plain = _decrypted(encrypted, settings, row.app_id)
+        event = json.loads(plain)
     except ValueError as err:
         return refused(400, f"the callback cannot be decrypted: {err}")
     if not isinstance(event, dict) or "outTrackId" not in event:
-        return success(settings, row.app_id, now)  # check_url and other events: acknowledged
+        return success(settings, owner, now)  # check_url and other events: acknowledged
     if not take_receipt(db, row, f"sig:{given}"):
         return refused(409, "this callback was taken already (replayed msg_signature)")
     return _act(db, row, event)
+
+
+def _decrypted(encrypted: str, settings: Mapping[str, str], app_key: str) -> tuple[str, str]:
+    """(owner, plain text): an app's own subscription encrypts for its app key, a company-wide
+    one for the corp id (when one is saved). ValueError saying why it is not for the app key."""
+    try:
+        return app_key, msgcrypt.decrypt(encrypted, settings["aes_key"], app_key)
+    except ValueError as err:
+        corp_id = settings.get("corp_id") or ""
+        try:
+            if corp_id:
+                return corp_id, msgcrypt.decrypt(encrypted, settings["aes_key"], corp_id)
+        except ValueError:
+            pass
+        raise err from None
 
 
 def _action(event: Mapping[str, Any]) -> str:

@@ -177,6 +177,7 @@ def test_each_approver_of_a_countersign_gets_an_interactive_card(app, db, fake):
     assert zh["reject_url"] == f"{link}#decision"
     en = by_person["WangWei"]["card"]
     assert en["title"] == "Approval needed: order PO-1"
+    assert en["markdown"].startswith("**Customer**: 李娜  \n**Amount**: CNY 25,000.00")
     assert (en["approve_text"], en["reject_text"]) == ("Approve", "Reject")
     with db.session() as s:  # each card's outTrackId is kept; DingTalk needs no update code
         kept = {c.task_key: (c.message_id, c.update_code) for c in s.scalars(select(ChatCard))}
@@ -346,3 +347,17 @@ def test_the_admin_connects_the_dingtalk_app_and_tests_it(app, client, login, ma
 
         (row,) = get_session().scalars(select(ChatApp))
         assert APP_SECRET not in row.sealed and chat.secrets_of(row)["aes_key"] == AES_KEY
+
+
+def test_a_company_wide_subscription_is_taken_for_the_saved_corp_id(app, client, db, fake):
+    countersign(app, db)
+    corp = "ding9f50b15bccd16741"
+    check = json.dumps({"EventType": "check_url"})
+    refused = post(client, check, app_key=corp)
+    assert refused.status_code == 400 and "not 'ding6ccabc44d2c8d38b'" in refused.json["error"]
+    in_transaction(db, lambda s: chat.connect(s, "dingtalk", APP_KEY, {"corp_id": corp}, fake.url))
+    answer = post(client, check, app_key=corp)
+    assert answer.status_code == 200
+    assert msgcrypt.decrypt(answer.json["encrypt"], AES_KEY, corp) == "success"
+    body = post(client, click(track_of(fake, "LiNa"), "LiNa"), app_key=corp).json
+    assert body["cardData"]["cardParamMap"]["outcome"] == "已由 Li 同意。"
