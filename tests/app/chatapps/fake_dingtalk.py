@@ -80,8 +80,13 @@ class FakeDingTalk:
                 params = (body.get("cardData") or {}).get("cardParamMap") or {}
                 if (method, path) == ("POST", "/v1.0/im/interactiveCards/send"):
                     fake.check_params(params)
-                    if body.get("cardTemplateId") != TEMPLATE:
+                    if not body.get("cardTemplateId"):
                         self._reply({"code": "card.templateEmpty", "message": "卡片模板ID为空"},
+                                    400)  # fmt: skip
+                        return
+                    if body["cardTemplateId"] != TEMPLATE:
+                        self._reply({"code": "cardInstance.wrong",
+                                     "message": "创建卡片实例失败,先检查卡片模板是否已发布"},
                                     400)  # fmt: skip
                         return
                     if body.get("robotCode") != APP_KEY or body.get("conversationType") != 0:

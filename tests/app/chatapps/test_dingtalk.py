@@ -66,6 +66,9 @@ VECTORS = [
      "X1VSe9cTJUMZu60d3kyLYTrBq5578ZRJtteU94wG0Q4Uk6E/wQYeJRIC0/UFW5Wkya1Ihz9oXAdLlyC9TRaqsQ==",
      "f36f4ba5337d426c7d4bca0dbcb06b3ddc1388fc", "success"),
 ]  # fmt: skip
+# The 16 random bytes each sample's text starts with (its first AES block, decrypted).
+RANDOM = {"DingCallbackCrypto3.py": b"l7Y3EcX2CU5w8av3", "dingtalk_callback_crypto.rs":
+          b"hU3bEfGZZewzhG5a", "DingTalkCrypto.go": b"WelUQl6bCqcBa2fM"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -79,6 +82,8 @@ def test_the_official_samples_sign_and_decrypt_as_documented(
     assert msgcrypt.decrypt(encrypted, aes_key, key) == plain
     with pytest.raises(ValueError, match="not 'ding-other'"):
         msgcrypt.decrypt(encrypted, aes_key, "ding-other")
+    # With the sample's own 16 random bytes, encrypting gives its text back byte for byte.
+    assert msgcrypt.encrypt(plain, aes_key, key, random16=RANDOM[source]) == encrypted
 
 
 def test_the_check_url_of_the_official_sample_is_answered_with_encrypted_success(monkeypatch):
@@ -305,13 +310,28 @@ def test_an_expired_token_is_fetched_again(app, db, fake):
         assert row.token_sealed and fake.tokens_issued[-1] not in row.token_sealed
 
 
+def dead_sends(db):
+    with db.session() as s:
+        sends = s.scalars(select(OutboxMessage).where(OutboxMessage.effect_id.like("chat:%")))
+        return [(m.status, m.attempts, m.last_error) for m in sends]
+
+
 def test_a_person_dingtalk_does_not_know_is_a_dead_letter_not_a_retry(app, db, fake):
     approver(db, "qian", dingtalk_id="QianNobody")
     start(db, approval_doc(assignees=[{"user": "qian"}]))
     deliver_all(app)
-    with db.session() as s:
-        (send,) = s.scalars(select(OutboxMessage).where(OutboxMessage.effect_id.like("chat:%")))
-        assert send.status == outbox.DEAD and "param.userIdNotExist" in send.last_error
+    ((status, attempts, error),) = dead_sends(db)
+    assert (status, attempts) == (outbox.DEAD, 1) and "param.userIdNotExist" in error
+
+
+def test_a_template_that_is_not_published_is_a_dead_letter_saying_so(app, db, fake):
+    in_transaction(db, lambda s: chat.connect(s, "dingtalk", APP_KEY,
+                                              {"card_template_id": "draft.schema"}, fake.url))  # fmt: skip
+    start(db, approval_doc(assignees=[{"user": "li"}]))
+    deliver_all(app)
+    ((status, attempts, error),) = dead_sends(db)
+    assert (status, attempts) == (outbox.DEAD, 1) and "cardInstance.wrong" in error
+    assert "模板是否已发布" in error and fake.sent == []
 
 
 def test_the_callback_url_check_is_answered_with_encrypted_success(client, db):
