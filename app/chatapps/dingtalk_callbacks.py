@@ -66,7 +66,8 @@ def handle(
     given = _arg(args, "msg_signature", "signature")
     stamp, nonce = _arg(args, "timestamp", "timeStamp"), _arg(args, "nonce")
     expected = msgcrypt.signature(settings.get("token") or "", stamp, nonce, encrypted)
-    if not given or not hmac.compare_digest(given, expected):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a raise, not a refusal).
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         return refused(401, "bad msg_signature (check the Token saved for this app)")
     moment = now if now is not None else time.time()
     if not stamp.isdigit() or abs(moment - int(stamp) / 1000) > MAX_SKEW_SECONDS:

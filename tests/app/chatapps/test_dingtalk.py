@@ -244,6 +244,8 @@ def test_refused_callbacks_say_why(app, client, db, fake):
         answer = client.post(f"{HOOK}?{query}", data=body, content_type="application/json")
         assert answer.status_code == status and reason in answer.json["error"], answer.json
     query, body = encrypted_post(plain)
+    forged = client.post(f"{HOOK}?msg_signature=签名&{query.split('&', 1)[1]}", data=body)
+    assert forged.status_code == 401 and "bad msg_signature" in forged.json["error"]
     assert client.post(f"{HOOK}?{query}", data=body).status_code == 200
     replay = client.post(f"{HOOK}?{query}", data=body)
     assert replay.status_code == 409 and "replayed" in replay.json["error"]
