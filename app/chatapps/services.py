@@ -46,12 +46,12 @@ from ..notifications.people import resolve
 from ..queue import task_app
 from ..runs import outbox
 from ..runs.tasks import wake_outbox_many
-from . import feishu, wecom
+from . import dingtalk, feishu, wecom
 from .errors import TokenExpired
 
 log = logging.getLogger(__name__)
 
-PLATFORMS = {feishu.NAME: feishu, wecom.NAME: wecom}
+PLATFORMS = {feishu.NAME: feishu, wecom.NAME: wecom, dingtalk.NAME: dingtalk}
 # A token is renewed this long before the platform says it expires.
 TOKEN_MARGIN = timedelta(minutes=5)
 

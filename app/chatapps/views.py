@@ -28,7 +28,7 @@ from ..models import ChatApp
 from ..pages import saved
 from ..runs.outbox import DeliveryError
 from ..security import permission_required
-from . import callbacks, feishu, services, wecom, wecom_callbacks
+from . import callbacks, dingtalk, dingtalk_callbacks, feishu, services, wecom, wecom_callbacks
 from .callbacks import Answer
 from .hooks import install
 
@@ -48,6 +48,11 @@ SAYS = {
         _l("Connected: WeCom gave an access token for this app."),
         _l("WeCom did not give an access token: %(error)s"),
     ),
+    dingtalk.NAME: (
+        _l("DingTalk app saved."),
+        _l("Connected: DingTalk gave an access token for this app."),
+        _l("DingTalk did not give an access token: %(error)s"),
+    ),
 }
 # How each platform's callbacks are read: (POST events, GET URL check or None).
 Receiver = Callable[[Session, ChatApp, Request], Answer]
@@ -59,6 +64,11 @@ RECEIVERS: dict[str, tuple[Receiver, Callable[[ChatApp, Request], Answer] | None
     wecom.NAME: (
         lambda db, row, req: wecom_callbacks.handle(db, row, req.args, req.get_data()),
         lambda row, req: wecom_callbacks.verify(row, req.args),
+    ),
+    # DingTalk checks its callback URL with a POST (an encrypted check_url event).
+    dingtalk.NAME: (
+        lambda db, row, req: dingtalk_callbacks.handle(db, row, req.args, req.get_data()),
+        None,
     ),
 }
 

@@ -1,6 +1,7 @@
 """The Feishu approval card as an approver sees it, rendered from the card JSON sent to the
 fake Feishu by a small local preview (header, fields, markdown, form, buttons), in Chinese
-and English at phone width; the same for WeCom's template card; and the admin's chat-app
+and English at phone width; the same for WeCom's template card and for DingTalk's interactive
+card (the template the docs describe, filled with the variables sent); and the admin's chat-app
 page in both languages."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from app.chatapps import services as chat
 from app.db import get_db, in_transaction
 
 from ..app.approvals.helpers import CHECKS, approval_doc, approver, deliver_all, start
-from ..app.chatapps import fake_wecom
+from ..app.chatapps import fake_dingtalk, fake_wecom
 from ..app.chatapps.fake_feishu import (
     APP_ID,
     APP_SECRET,
@@ -129,6 +130,53 @@ def test_the_wecom_card_each_approver_gets(app, page_for):
         shot = screenshot(page, f"wecom-card-{language}")
         if os.environ.get("ORDERFLOW_DOC_SCREENSHOTS"):  # refresh the pictures in the docs
             shutil.copy(shot, DOCS_IMG / f"wecom-card-{language}.png")
+
+
+def dingtalk_preview(v: dict) -> str:
+    """DingTalk's interactive card as the template in docs/approvals.md lays it out: the title,
+    the node, the Markdown body, then the three buttons while pending, else the outcome."""
+    e = html.escape
+    body = "<br>".join(_md(line.rstrip()) for line in v["markdown"].split("\n"))
+    if v["pending"] == "true":
+        actions = (f'<span class="btn primary">{e(v["approve_text"])}</span>'
+                   f'<span class="btn danger">{e(v["reject_text"])}</span>'
+                   f'<span class="btn">{e(v["details_text"])}</span>')  # fmt: skip
+    else:
+        actions = f'<div class="md grey">{e(v["outcome"])}</div>'
+    notice = f'<div class="note">{e(v["notice"])}</div>' if v["notice"] else ""
+    return (f'<!doctype html><meta charset="utf-8"><style>{STYLE}</style><div class="card"><div class="body">'
+            f'<div class="src">OrderFlow</div><div class="title">{e(v["title"])}</div>'
+            f'<div class="note">{e(v["node"])}</div><div class="md">{body}</div><hr>{actions}{notice}'
+            '</div></div>')  # fmt: skip
+
+
+def test_the_dingtalk_card_each_approver_gets(app, page_for):
+    db = get_db(app)
+    approver(db, "li", dingtalk_id="LiNa", locale="zh")
+    approver(db, "wang", dingtalk_id="WangWei", locale="en")
+    with fake_dingtalk.FakeDingTalk() as fake:
+        settings = {"robot_code": fake_dingtalk.APP_KEY, "card_template_id": fake_dingtalk.TEMPLATE,
+                    "app_secret": fake_dingtalk.APP_SECRET, "token": fake_dingtalk.TOKEN,
+                    "aes_key": fake_dingtalk.AES_KEY}  # fmt: skip
+        in_transaction(
+            db, lambda s: chat.connect(s, "dingtalk", fake_dingtalk.APP_KEY, settings, fake.url)
+        )
+        start(db, approval_doc(assignees=[{"user": "li"}, {"user": "wang"}], mode="all",
+                               checks=CHECKS, sla={"duration": "24h"}))  # fmt: skip
+        deliver_all(app)
+    assert fake.problems == []
+    cards = {s["to"]: s["card"] for s in fake.sent}
+    for who, language in (("LiNa", "zh"), ("WangWei", "en")):
+        page = page_for(375, 700, locale="zh-CN" if language == "zh" else "en-US")
+        page.set_content(dingtalk_preview(cards[who]))
+        text = page.inner_text("body")
+        assert ("同意" in text and "拒绝" in text) if language == "zh" else "Approve" in text
+        if language == "zh":
+            assert english_in([text]) == []
+        assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+        shot = screenshot(page, f"dingtalk-card-{language}")
+        if os.environ.get("ORDERFLOW_DOC_SCREENSHOTS"):  # refresh the pictures in the docs
+            shutil.copy(shot, DOCS_IMG / f"dingtalk-card-{language}.png")
 
 
 def test_the_card_each_approver_gets_and_the_admin_page(app, live_server, page_for):
