@@ -11,8 +11,10 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
+from app.chatapps import cards
 from app.chatapps import services as chat
 from app.db import in_transaction
 from app.models import ChatCard, utcnow
@@ -93,6 +95,26 @@ def wecom_click(client, fake, task_key, userid):
                          content_type="text/xml")  # fmt: skip
     assert answer.status_code == 200, answer.get_data(as_text=True)
     return passive_reply(answer.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "zh", "en"),
+    [
+        (3 * 3600, "还剩 3 小时", "3 hours left"),
+        (3600, "还剩 1 小时", "1 hour left"),
+        (5 * 3600 + 59 * 60 + 59, "还剩 6 小时", "6 hours left"),  # a part of a minute counts
+        (2 * 3600 + 30 * 60, "还剩 2 小时 30 分钟", "2 h 30 min left"),
+        (61, "还剩 2 分钟", "2 minutes left"),
+        (30, "还剩 1 分钟", "1 minute left"),
+        (0, "已超过时限。", "The time limit has passed."),
+        (-90, "已超过时限。", "The time limit has passed."),
+    ],
+)
+def test_time_left_in_business_words(app, seconds, zh, en):
+    with app.app_context():
+        for locale, expected in (("zh_Hans_CN", zh), ("en", en)):
+            with force_locale(locale):
+                assert cards.time_left(seconds) == expected
 
 
 # -- Feishu ----------------------------------------------------------------------------------
