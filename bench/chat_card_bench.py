@@ -142,11 +142,11 @@ def main() -> None:
     label = backend.lower()
     worst = 0.0
     for platform in ("feishu", "wecom"):
-        latencies = sorted(
-            arrived[(platform, o)] - t for o, t in began.items() if (platform, o) in arrived
-        )
+        took = {o: arrived[(platform, o)] - t for o, t in began.items() if (platform, o) in arrived}
+        latencies = sorted(took.values())
         lost = args.orders - len(latencies)
-        print(f"  {platform}: {len(latencies)} cards, lost {lost}")
+        slowest = max(took, key=took.__getitem__) if took else "—"
+        print(f"  {platform}: {len(latencies)} cards, lost {lost}, slowest for order {slowest}")
         if not latencies:
             continue
         p50, p95 = statistics.median(latencies), _percentile(latencies, 0.95)
