@@ -7,7 +7,8 @@ feature is entered in it here, once, when the app is built:
 
 - the outbox (``app.runs.outbox``) delivers ``notify`` messages through the notification
   channels and ``chat`` messages through the chat apps;
-- approval tasks withdrawn in bulk by a run (``app.runs.effects``) update their chat cards;
+- approval tasks withdrawn in bulk by a run (``app.runs.effects``) update their chat cards,
+  and so does an SLA reminder about them (``app.notifications.delivery``);
 - a changed company time zone (``app.calendar``) regroups the daily figures (``app.metrics``);
 - every order the figures rebuild, and every figures tick, reaches the alert rules.
 """
@@ -43,6 +44,7 @@ def connect() -> None:
     outbox.register_deliverer("notify", notifications.deliver_notify)
     outbox.register_deliverer("chat", chat_cards.deliver)
     _enter(effects.TASKS_WITHDRAWN, chat_hooks.refresh)
+    _enter(notifications.TASKS_REMINDED, chat_hooks.remind)
     _enter(calendar.ZONE_CHANGED, rollups.rebuild_daily)
     _enter(refresh.OBSERVERS, order_alerts.observe)
     metric_tasks.AFTER_REFRESH["rules"] = _due_alert_rules

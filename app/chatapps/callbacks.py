@@ -147,9 +147,9 @@ def _act(db: Session, event: Mapping[str, Any]) -> Answer:
         )
     except AppError as err:
         said = err.message
-        texts = in_both(lambda: said)
-        answer: dict[str, Any] = {"toast": _toast("error", texts)}
         task = db.scalars(select(ApprovalTask).where(ApprovalTask.task_key == task_key)).first()
+        texts = (task is not None and closed_by_sla(db, task)) or in_both(lambda: said)
+        answer: dict[str, Any] = {"toast": _toast("error", texts)}
         if task is not None and task.status != "pending":
             answer["card"] = _card(db, task, user.locale or "zh")
         return Answer(200, answer)
@@ -158,6 +158,19 @@ def _act(db: Session, event: Mapping[str, Any]) -> Answer:
     return Answer(
         200, {"toast": _toast("success", texts), "card": _card(db, task, user.locale or "zh")}
     )
+
+
+def closed_by_sla(db: Session, task: ApprovalTask) -> dict[str, str] | None:
+    """Why a click on ``task``'s card comes too late, in Chinese and in English, when its SLA
+    closed it (escalated to someone else, or its time limit passed); else None."""
+    out = {}
+    for language, locale in (("zh", "zh_Hans_CN"), ("en", "en")):
+        values = services.card_values(db, task, language)
+        if values["state"] not in (cards.ESCALATED, cards.TIMED_OUT):
+            return None
+        with force_locale(locale):
+            out[language] = cards.outcome(values)
+    return out
 
 
 def _card(db: Session, task: ApprovalTask, language: str) -> dict[str, Any]:

@@ -1,18 +1,25 @@
 """The approval card as Feishu's message-card JSON: the order's essentials, why it needs
 this person (the node's name and the rule trace in business words), the checks, the SLA
 deadline, and the buttons; once decided, the same card saying by whom, without buttons.
-The title and the outcome are worded here once for every platform's card."""
+An SLA reminder shows the time left with the buttons kept; an escalated or timed-out task
+says so without buttons. The title and the outcome are worded here once for every
+platform's card."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import force_locale, pgettext
+from flask_babel import force_locale, ngettext, pgettext
 from flask_babel import gettext as _
 
 PENDING = "pending"
-COLOURS = {"pending": "orange", "approved": "green", "rejected": "red"}
+# What a card shows besides the task's own states: a task withdrawn because it escalated or
+# because its time limit passed (decided automatically, or left to the flow's timeout path).
+ESCALATED, TIMED_OUT = "escalated", "timed_out"
+COLOURS = {"pending": "orange", "approved": "green", "rejected": "red", ESCALATED: "purple"}
+# A reminder's header stands out from the card it replaces.
+REMINDER_COLOUR = "red"
 
 
 def _md(text: str) -> dict[str, Any]:
@@ -80,7 +87,7 @@ def _card(v: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "config": {"wide_screen_mode": True, "update_multi": True},
         "header": {
-            "template": COLOURS.get(state, "grey"),
+            "template": REMINDER_COLOUR if v.get("left") else COLOURS.get(state, "grey"),
             "title": {"tag": "plain_text", "content": title(v)},
         },
         "elements": elements,
@@ -122,12 +129,30 @@ def _decide_form(v: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def time_left(seconds: float) -> str:
+    """The time left before a deadline in business words, e.g. 还剩 3 小时 / 3 hours left."""
+    if seconds <= 0:
+        return _("The time limit has passed.")
+    minutes = -(-int(seconds) // 60)  # a part of a minute counts as one
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return ngettext("%(num)d minute left", "%(num)d minutes left", rest)
+    if not rest:
+        return ngettext("%(num)d hour left", "%(num)d hours left", hours)
+    return _("%(hours)d h %(minutes)d min left", hours=hours, minutes=rest)
+
+
 def title(v: Mapping[str, Any]) -> str:
     """The card's title in the current locale: what the task needs or how it ended."""
+    if v["state"] == PENDING and v.get("left"):
+        return _("Reminder: order %(order)s, %(left)s", order=v["order_id"], left=v["left"])
     return {
         "pending": _("Approval needed: order %(order)s", order=v["order_id"]),
         "approved": _("Approved: order %(order)s", order=v["order_id"]),
         "rejected": _("Rejected: order %(order)s", order=v["order_id"]),
+        ESCALATED: _("Escalated: order %(order)s", order=v["order_id"]),
+        TIMED_OUT: _("Time limit passed: order %(order)s", order=v["order_id"]),
+        "superseded": _("Sent again: order %(order)s", order=v["order_id"]),
     }.get(v["state"], _("No longer needs you: order %(order)s", order=v["order_id"]))
 
 
@@ -140,6 +165,17 @@ def outcome(v: Mapping[str, Any]) -> str:
         text = _("Rejected by %(name)s.", name=by)
     elif state == "delegated":
         text = _("Handed over by %(name)s; it no longer needs you.", name=by)
+    elif state == ESCALATED:
+        text = _("Escalated to %(name)s; it no longer needs you.", name=v.get("escalated_to"))
+    elif state == TIMED_OUT:
+        text = {
+            "approved": _("The time limit passed: approved automatically."),
+            "rejected": _("The time limit passed: rejected automatically."),
+        }.get(v.get("auto") or "", _("The time limit passed without a decision."))
+    elif state == "superseded":
+        text = _("A reminder was sent as a new card: decide there.")
     else:
         text = _("Withdrawn: the order no longer needs this approval.")
-    return f"{text}\n{comment}" if comment and state != "withdrawn" else text
+    # A withdrawn task's comment is the engine's reason (escalated, timeout), not a person's.
+    shown = comment and state not in ("withdrawn", ESCALATED, TIMED_OUT, "superseded")
+    return f"{text}\n{comment}" if shown else text

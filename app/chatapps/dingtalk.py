@@ -44,6 +44,8 @@ SETTINGS = (
 REQUIRED = ("robot_code", "card_template_id", "app_secret", "token", "aes_key")
 # The setting that gets an access token.
 CREDENTIAL = "app_secret"
+# A reminder updates the card in place: an interactive card can be updated any number of times.
+REMIND_IN_PLACE = True
 APP_ID_HINT = _l(
     "Give the app's AppKey (Client ID) from its credentials page, e.g. dingxxh3ojxcc2xsyuvk."
 )

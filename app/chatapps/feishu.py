@@ -36,6 +36,8 @@ REQUIRED = ("app_secret", "verification_token")
 CREDENTIAL = "app_secret"
 APP_ID_HINT = _l("Give the app's App ID from the developer console, e.g. cli_a1b2c3d4e5f6.")
 REQUIRED_HINT = _l("Fill in the App Secret and the Verification Token from the app's console.")
+# A reminder updates the card in place: a message card can be patched any number of times.
+REMIND_IN_PLACE = True
 # "Invalid" and "missing" access token: fetch a new one and try once more.
 TOKEN_CODES = frozenset({99991661, 99991663, 99991668})
 # "Request too frequent" (the platform's and the message API's own): worth another attempt.

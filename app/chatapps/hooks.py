@@ -1,11 +1,13 @@
-"""Cards follow their tasks: a new pending task queues its cards, and a task leaving
-``pending`` (decided here or elsewhere, handed over, withdrawn) queues the update of every
-card sent for it, in the same transaction as the change."""
+"""Cards follow their tasks: a new pending task queues its cards, a task leaving ``pending``
+(decided here or elsewhere, handed over, withdrawn, escalated, timed out) queues the update of
+every card sent for it, in the same transaction as the change, and an SLA reminder queues the
+update that shows the time left."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -13,7 +15,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from ..db import get_db
-from ..models import ApprovalTask, ChatApp, ChatCard
+from ..models import ApprovalTask, ChatApp, ChatCard, OutboxMessage
 from . import services
 
 
@@ -43,6 +45,29 @@ def refresh(session: Session, task_keys: Iterable[str]) -> None:
     for key in keys:
         if key in carded:
             services.queue(session, "refresh", f"chat-refresh:{key}:{uuid.uuid4().hex}", task=key)
+
+
+def remind(session: Session, task_keys: Iterable[str], at: datetime) -> None:
+    """Queue the update of every card of these tasks to show the time left as of ``at``, when
+    an SLA reminder fired (once per task and moment, however often it is asked). No commit."""
+    keys = list(task_keys)
+    with session.no_autoflush:
+        carded = set(
+            session.scalars(
+                select(ChatCard.task_key).where(
+                    ChatCard.task_key.in_(keys), ChatCard.shows.in_(("pending", "reminder"))
+                )
+            )
+        )
+        wanted = {f"chat-remind:{key}:{at.isoformat()}": key for key in keys if key in carded}
+        done = set(
+            session.scalars(
+                select(OutboxMessage.effect_id).where(OutboxMessage.effect_id.in_(wanted))
+            )
+        )
+    for effect_id, key in wanted.items():
+        if effect_id not in done:
+            services.queue(session, "refresh", effect_id, task=key, remind=at.isoformat())
 
 
 def install(app: Flask) -> None:

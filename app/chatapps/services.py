@@ -4,13 +4,17 @@ approvals service, and updating every card of a task once it is decided, handed 
 withdrawn.
 
 Outbox messages of kind ``chat`` carry one ``op``: ``cards`` (a new task: one ``send`` per
-person and app), ``send``, ``refresh`` (a task changed: one ``patch`` per card) and ``patch``.
-Each ``send`` and ``patch`` is retried and dead-lettered on its own.
+person and app), ``send``, ``refresh`` (a task changed or its SLA reminder fired: one
+``patch`` per card) and ``patch``. Each ``send`` and ``patch`` is retried and dead-lettered on
+its own. A reminder's ``refresh`` and ``patch`` carry ``remind``, the moment it fired: the
+card shows the time left from then.
 
 A platform is a module in :data:`PLATFORMS` with ``NAME``, ``DEFAULT_BASE_URL``,
 ``SETTINGS`` (name, is it secret), ``REQUIRED``, ``CREDENTIAL`` (the setting that gets a
 token), ``USER_FIELD`` (the user's id on it), ``APP_ID_HINT`` and ``REQUIRED_HINT`` (what to
-fill in), ``check``, ``fetch_token``, ``send`` and ``update``.
+fill in), ``REMIND_IN_PLACE`` (a reminder updates the card, or sends it again where an update
+would use up the card's last chance to show the outcome), ``check``, ``fetch_token``, ``send``
+and ``update``.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from ..notifications.people import resolve
 from ..queue import task_app
 from ..runs import outbox
 from ..runs.tasks import wake_outbox_many
-from . import dingtalk, feishu, wecom
+from . import dingtalk, feishu, sla, wecom
 from .errors import TokenExpired
 
 log = logging.getLogger(__name__)
@@ -242,13 +246,23 @@ def _fan_out(db: Session, app: Any, message: OutboxMessage) -> list[int]:
     else:
         for card_row in db.scalars(select(ChatCard).where(ChatCard.task_key == task.task_key)):
             key = f"chatp:{message.id}:{card_row.id}"
-            children.append(queue(db, "patch", key, wake=False, card=card_row.id))
+            remind = message.payload.get("remind")
+            extra = {"remind": remind} if remind else {}
+            children.append(queue(db, "patch", key, wake=False, card=card_row.id, **extra))
     db.flush()
     return [c.id for c in children]
 
 
-def card_values(db: Session, task: ApprovalTask, language: str, link: str = "") -> dict[str, Any]:
-    """What a card says about ``task`` in ``language``."""
+def card_values(
+    db: Session,
+    task: ApprovalTask,
+    language: str,
+    link: str = "",
+    *,
+    reminded_at: datetime | None = None,
+) -> dict[str, Any]:
+    """What a card says about ``task`` in ``language``; with ``reminded_at`` (an SLA reminder
+    fired then), the time left before the deadline while the task is pending."""
 
     values = task_values(db, task, language)
     run = db.get(Run, task.run_id)
@@ -274,6 +288,7 @@ def card_values(db: Session, task: ApprovalTask, language: str, link: str = "") 
         "link": link,
         "decided_by": decided_by,
         "comment": task.comment or "",
+        **sla.values(db, task, language, reminded_at),
     }
 
 
@@ -321,14 +336,17 @@ def _patch(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
         if row is None or not to:
             raise outbox.DeliveryError("the app or the person is gone", permanent=True)
         language = user.locale or "zh"
-        values = card_values(db, task, language)
+        remind = payload.get("remind")
+        reminded_at = datetime.fromisoformat(remind) if remind else None
+        values = card_values(db, task, language, reminded_at=reminded_at)
         base_url, module, settings = row.base_url, PLATFORMS[row.platform], secrets_of(row)
-        app_pk, message_id, code, state = (
-            row.id,
-            card_row.message_id,
-            card_row.update_code,
-            task.status,
-        )
+        app_pk, message_id, code = row.id, card_row.message_id, card_row.update_code
+        state = "reminder" if values.get("left") else values["state"]
+        task_key, username, platform = task.task_key, user.username, row.platform
+    if state == "reminder" and not module.REMIND_IN_PLACE:
+        values["link"] = in_transaction(database, lambda db: links.issue(
+            db, task_app(), task_key, username, channel=platform))  # fmt: skip
+        return _send_again(database, payload["card"], module, (base_url, settings, to), values)
     next_code = with_token(
         database,
         app_pk,
@@ -344,6 +362,46 @@ def _patch(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
 
     in_transaction(database, record)
     return {"status": 200, "message_id": message_id}
+
+
+def _send_again(
+    database: Any,
+    card_pk: int,
+    module: Any,
+    where: tuple[str, Mapping[str, str], str],
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """A reminder on a platform whose card updates are scarce: the card goes out again with the
+    time left (the card record now names it), and the old one says to decide on the new one.
+    The old one keeps its buttons when it can no longer be updated: a click there still
+    decides."""
+    base_url, settings, to = where
+    with database.session() as db:
+        card_row = db.get(ChatCard, card_pk)
+        user = db.get(User, card_row.user_id) if card_row is not None else None
+        if card_row is None or user is None:
+            raise outbox.DeliveryError("the card record or the person is gone", permanent=True)
+        app_pk, old_id, old_code = card_row.chat_app_id, card_row.message_id, card_row.update_code
+        language = user.locale or "zh"
+    message_id, code = with_token(
+        database, app_pk, lambda t: module.send(base_url, t, settings, to, values, language)
+    )
+
+    def record(db: Session) -> None:
+        saved = db.get(ChatCard, card_pk)
+        if saved is not None:
+            saved.message_id, saved.update_code = message_id, code
+            saved.shows, saved.updated_at = "reminder", utcnow()
+
+    in_transaction(database, record)
+    if old_code:
+        old = values | {"state": "superseded", "link": ""}
+        try:
+            with_token(database, app_pk, lambda t: module.update(
+                base_url, t, settings, to, old_id, old_code, old, language))  # fmt: skip
+        except outbox.DeliveryError as err:
+            log.info("chat card %s: the old card was not marked as sent again: %s", card_pk, err)
+    return {"status": 200, "message_id": message_id, "sent_again": True}
 
 
 def person_id(user: User, platform: str) -> str | None:

@@ -46,6 +46,9 @@ REQUIRED_HINT = _l(
     "Fill in the app's AgentId and Secret, and the Token and EncodingAESKey of its receive "
     "URL (API 接收消息)."
 )
+# A card's update code works once: spent on a reminder, the card could not show the outcome
+# later. A reminder sends the card again (with a fresh code) and spends the old one on saying so.
+REMIND_IN_PLACE = False
 # "Invalid", "expired" and "missing" access token: fetch a new one and try once more.
 TOKEN_CODES = frozenset({40014, 42001, 41001})
 # "System busy" and the frequency limits: worth another attempt later.

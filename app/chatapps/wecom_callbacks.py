@@ -28,7 +28,7 @@ from ..approvals import services as approvals
 from ..errors import AppError
 from ..models import ApprovalTask, ChatApp, ChatCard
 from . import cards, msgcrypt, services, wecom
-from .callbacks import MAX_SKEW_SECONDS, Answer, refused, take_receipt
+from .callbacks import MAX_SKEW_SECONDS, Answer, closed_by_sla, refused, take_receipt
 
 # The outer body is parsed before it is trusted: only the Base64 text inside <Encrypt> is read.
 ENCRYPT = re.compile(r"<Encrypt>\s*(?:<!\[CDATA\[)?([A-Za-z0-9+/=]+)(?:\]\]>)?\s*</Encrypt>")
@@ -105,7 +105,9 @@ def _act(db: Session, row: ChatApp, person: str, key: str, code: str | None) -> 
         try:
             approvals.decide(db, user, task_key, decision, via="wecom", device="WeCom")
         except AppError as err:
-            return str(err.message)
+            task = db.scalars(select(ApprovalTask).where(ApprovalTask.task_key == task_key)).first()
+            closed = closed_by_sla(db, task) if task is not None else None
+            return closed.get(language, closed["zh"]) if closed else str(err.message)
         task = db.scalars(select(ApprovalTask).where(ApprovalTask.task_key == task_key)).one()
         return cards.outcome(services.card_values(db, task, language)).split("\n")[0]
 

@@ -12,7 +12,7 @@ its own: a failing robot does not send the email twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,9 @@ APPROVAL_EVENTS = {
     "approval_reminder": "approval_reminder",
 }
 PERSONAL = ("email", "sms")  # channels that reach one person: they carry sign-in links
+# Told of an SLA reminder's tasks and the moment it fired, in the fan-out's transaction:
+# registered by features that follow tasks (the chat apps' cards) when the app is built.
+TASKS_REMINDED: list[Callable[[Session, list[str], datetime], None]] = []
 
 
 def deliver_notify(message: OutboxMessage, _secret: str) -> dict[str, Any]:
@@ -183,6 +186,9 @@ def fan_out(db: Session, app: Flask, message: OutboxMessage) -> list[int]:
     now = utcnow()
     event = payload.get("event") or APPROVAL_EVENTS.get(str(payload.get("kind")), "flow_message")
     channels = _channels(db, event, payload.get("channels"))
+    if event == "approval_reminder" and payload.get("task_ids"):
+        for told in TASKS_REMINDED:
+            told(db, list(payload["task_ids"]), message.created_at or now)
     parts: list[dict[str, Any]] = []
     base = links.base_url(app)
     task_parts: dict[tuple[str, str], dict[str, Any]] = {}

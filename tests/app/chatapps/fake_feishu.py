@@ -1,6 +1,6 @@
 """A Feishu open platform on loopback, as open.feishu.cn documents it: the tenant access
 token endpoint, sending a message (im/v1/messages) and updating one (PATCH), each checking
-the Authorization header; and a callback client that signs and encrypts like Feishu."""
+the Authorization header, each card request noted with the time it arrived; and a callback client that signs and encrypts like Feishu."""
 
 from __future__ import annotations
 
@@ -73,7 +73,8 @@ class FakeFeishu:
                         fake.problems.append(f"bad send {url.query} {body.get('msg_type')}")
                     message_id = f"om_{secrets.token_hex(6)}"
                     fake.sent.append({"receive_id": body["receive_id"], "receive_id_type": kind,
-                                      "card": json.loads(body["content"]), "message_id": message_id})  # fmt: skip
+                                      "card": json.loads(body["content"]), "message_id": message_id,
+                                      "at": time.time()})  # fmt: skip
                     self._reply({"code": 0, "msg": "success", "data": {"message_id": message_id}})
 
             def do_PATCH(self) -> None:  # noqa: N802

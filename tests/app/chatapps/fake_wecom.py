@@ -105,7 +105,7 @@ class FakeWeCom:
                         return
                     code = fake.issue_code()
                     fake.sent.append({"touser": body["touser"], "card": card,
-                                      "response_code": code})  # fmt: skip
+                                      "response_code": code, "at": time.time()})  # fmt: skip
                     self._reply({"errcode": 0, "errmsg": "ok", "invaliduser": "",
                                  "msgid": secrets.token_hex(8), "response_code": code})  # fmt: skip
                 elif path == "/cgi-bin/message/update_template_card":
