@@ -26,12 +26,14 @@ def _load(name: str) -> str:
 
 def flow_schema() -> dict[str, Any]:
     """The flow document JSON Schema (draft 2020-12), as served by the app."""
-    return json.loads(_load("flow.schema.json"))
+    schema: dict[str, Any] = json.loads(_load("flow.schema.json"))
+    return schema
 
 
 def order_schema() -> dict[str, Any]:
     """The canonical order JSON Schema with ``x-label-zh`` labels."""
-    return json.loads(_load("order.schema.json"))
+    schema: dict[str, Any] = json.loads(_load("order.schema.json"))
+    return schema
 
 
 def build_context(

@@ -314,7 +314,9 @@ class _Step:
                 if type(out) is not Next or out.fork:
                     self.leave(Token(token.id, node_id, forks), node, out)
                     break
-                branch = out.branch
+                # A tuple of branches comes only with fork, which leave() took above; no cast
+                # call in this loop, the hottest of the engine.
+                branch: str | None = out.branch  # type: ignore[assignment]
                 targets = node.next.get(branch)
                 if not targets:
                     problem = NodeError("branch_not_connected", f"no edge for {branch}")
@@ -360,12 +362,12 @@ class _Step:
                 for target in targets:
                     w.ready.append(Token(w.new_id("k"), target, forks))
                 return
-            targets = node.next.get(branch)
-            if not targets:
+            exits = node.next.get(branch)
+            if not exits:
                 self.fail(token, node, NodeError("branch_not_connected", f"no edge for {branch}"))
                 return
             w.log("node_passed", node.id, node.type, branch, data=data)
-            w.ready.append(Token(token.id, targets[0], token.forks))
+            w.ready.append(Token(token.id, exits[0], token.forks))
         elif kind is Wait:
             w.log("node_waiting", node.id, node.type, None, None, data)
             w.waiting.append(Token(token.id, node.id, token.forks, out.wait))

@@ -98,15 +98,21 @@ class SimulationReport:
         Decimals appear as strings and datetimes as ISO text.
         """
         snap = self.result.snapshot
-        steps, fields = [], {}
+        steps: list[dict[str, Any]] = []
+        fields: dict[str, Any] = {}
         for a in self.audit:
             if a.kind not in _STEP_KINDS:
                 continue
             data = dict(a.data)
             changes = data.pop("changes", None) or {}
             fields.update(changes)
-            entry = {"node": a.node_id, "type": a.node_type, "event": a.kind, "branch": a.branch}
-            name = self.names.get(a.node_id)
+            entry: dict[str, Any] = {
+                "node": a.node_id,
+                "type": a.node_type,
+                "event": a.kind,
+                "branch": a.branch,
+            }
+            name = self.names.get(a.node_id or "")
             if name:
                 entry["name"] = name
             entry.update(inputs=data.pop("inputs", {}), decision=data, changes=changes, at=a.at)
@@ -126,7 +132,7 @@ class SimulationReport:
             if due:
                 item["timers"] = due
             pending.append(item)
-        report = {
+        report: dict[str, Any] = {
             "run_id": snap.run_id,
             "flow": snap.flow_key,
             "status": snap.status,
@@ -144,7 +150,8 @@ class SimulationReport:
             "order": snap.order,
             "vars": snap.vars,
         }
-        return plain(report)
+        shown: dict[str, Any] = plain(report)
+        return shown
 
 
 class _Simulator:
@@ -152,7 +159,7 @@ class _Simulator:
         self,
         flow: CompiledFlow,
         ref: Mapping[str, Any] | None,
-        responses: Mapping,
+        responses: Mapping[str, Any],
         calendar: BusinessCalendar | None = None,
     ) -> None:
         self.flow = flow
@@ -198,7 +205,7 @@ class _Simulator:
                 answers.append(EffectResult(effect.id, "grouped", group))
             elif effect.kind == "webhook" and effect.awaited:
                 answers.append(
-                    EffectResult(effect.id, "ok", self.responses.get(effect.node_id, {}))
+                    EffectResult(effect.id, "ok", self.responses.get(effect.node_id or "", {}))
                 )
         for answer in answers:
             result = self.apply(answer)
