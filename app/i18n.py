@@ -10,7 +10,7 @@ from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from wtforms import SelectChoice
+from wtforms import SelectChoice  # type: ignore[attr-defined]  # WTForms 3.2; types-WTForms lacks it
 
 from .config import LANGUAGES
 

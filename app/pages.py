@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, flash, redirect
+from flask import flash, redirect
+from flask.typing import ResponseReturnValue
 
 from .db import get_session
 from .errors import AppError
 
 
-def saved(work: Callable[[Any], Any], message: str | Callable[[Any], str], to: str) -> Response:
+def saved(
+    work: Callable[[Any], Any], message: str | Callable[[Any], str], to: str
+) -> ResponseReturnValue:
     """Run ``work(db)``: committed with ``message`` flashed as a success (a callable gets the
     work's result), or rolled back with the error's message. Then back to ``to``."""
     db = get_session()

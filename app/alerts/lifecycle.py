@@ -26,7 +26,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..db import on_commit
-from ..models import Alert, AlertOrder, AlertRule, Order, OutboxMessage
+from ..models import Alert, AlertOrder, AlertRule, Order, OutboxMessage, table_of
 from . import actions
 from .evaluate import Breach, Outcome
 
@@ -236,7 +236,7 @@ def _notice(rule: AlertRule, alert: Alert, now: datetime) -> dict[str, Any] | No
 def _send(db: Session, messages: list[dict[str, Any]]) -> None:
     if not messages:
         return
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     ids = [
         row[0]
         for row in db.execute(

@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ..db import rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Channel, ChannelDelivery, Order, utcnow
 from ..orders import intake
@@ -235,11 +236,12 @@ def prune(db: Session, *, now: datetime, days: int, keep: int) -> int:
     """Forget logged deliveries older than ``days`` and, per channel, all but the newest
     ``keep``; deliveries still held wait for the admin whatever their age. No commit."""
     cutoff = now - timedelta(days=days)
-    gone = db.execute(
+    gone = rows_matched(
+        db,
         delete(ChannelDelivery).where(
             ChannelDelivery.status != HELD, ChannelDelivery.received_at < cutoff
-        )
-    ).rowcount
+        ),
+    )
     for channel_id in db.scalars(select(Channel.id)):
         oldest_kept = db.scalar(
             select(ChannelDelivery.id)
@@ -250,13 +252,14 @@ def prune(db: Session, *, now: datetime, days: int, keep: int) -> int:
         )
         if oldest_kept is None:
             continue
-        gone += db.execute(
+        gone += rows_matched(
+            db,
             delete(ChannelDelivery).where(
                 ChannelDelivery.channel_id == channel_id,
                 ChannelDelivery.id < oldest_kept,
                 ChannelDelivery.status != HELD,
-            )
-        ).rowcount
+            ),
+        )
     return gone
 
 

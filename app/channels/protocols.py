@@ -84,7 +84,9 @@ def _mac(secret: str, text: bytes, algorithm: str = "sha256") -> bytes:
 
 
 def _same(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.strip().encode(), expected.encode())
+    if not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
 
 
 def _missing(header: str) -> SignatureError:

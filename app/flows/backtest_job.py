@@ -24,9 +24,9 @@ from huey import crontab
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..db import Database, get_db, in_transaction
+from ..db import Database, get_db, in_transaction, rows_matched
 from ..errors import NotFoundError, ValidationError
-from ..models import BacktestChange, BacktestJob, Flow, Order, utcnow
+from ..models import BacktestChange, BacktestJob, Flow, Order, table_of, utcnow
 from ..queue import huey, task_app
 from . import backtest as bt
 
@@ -325,16 +325,16 @@ def _commit_batch(
     token: str,
 ) -> str:
     def work(db: Session) -> str:
-        mine = db.execute(
+        mine = rows_matched(db,
             update(BacktestJob)
             .where(BacktestJob.id == job_id, BacktestJob.claim == token)
             .values(done=BacktestJob.done + count, summary=impact.to_dict(),
                     cursor_at=tail.created_at, cursor_id=tail.id, updated_at=utcnow())
-        ).rowcount  # fmt: skip
+        )  # fmt: skip
         if mine != 1:
             return "lost"
         if rows:
-            db.execute(BacktestChange.__table__.insert(), rows)
+            db.execute(table_of(BacktestChange).insert(), rows)
         asked = db.scalar(select(BacktestJob.cancel_requested).where(BacktestJob.id == job_id))
         return "cancel" if asked else "go"
 

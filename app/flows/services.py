@@ -29,6 +29,7 @@ from flow_engine import (
     validate_flow,
 )
 
+from ..db import rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Flow, FlowVersion, User, utcnow
 from ..orders import schema as order_schema
@@ -175,7 +176,8 @@ def save_draft(
             _l("The key of a flow cannot change."), code="invalid_flow", fields={"key": "changed"}
         )
     doc = normalise_durations(doc)
-    updated = db.execute(
+    updated = rows_matched(
+        db,
         update(Flow)
         .where(Flow.id == flow.id, Flow.draft_revision == base_revision)
         .values(
@@ -187,8 +189,8 @@ def save_draft(
             name_en=_names(doc)[1],
             description=_description(doc),
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if updated != 1:
         raise ConflictError(
             _l("Someone else saved this flow since you opened it. Reload to see their changes."),

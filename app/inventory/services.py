@@ -11,10 +11,10 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..models import InventoryItem, Reservation, utcnow
+from ..models import InventoryItem, Reservation, table_of, utcnow
 
 log = logging.getLogger(__name__)
-RESERVATIONS = Reservation.__table__
+RESERVATIONS = table_of(Reservation)
 
 
 def set_stock(db: Session, sku: str, warehouse: str, on_hand: int) -> InventoryItem:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from flow_engine import EffectResult
 from flow_engine.outbound import is_reserved_header, url_problem
 
-from ..db import Database, in_transaction, on_commit
+from ..db import Database, in_transaction, on_commit, rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import AllowedHost, OutboxMessage, Subscription, utcnow
 from ..signing import sign
@@ -181,7 +181,8 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
     moment = now or utcnow()
 
     def claim(db):  # type: ignore[no-untyped-def]
-        claimed = db.execute(
+        claimed = rows_matched(
+            db,
             update(OutboxMessage)
             .where(
                 OutboxMessage.id == message_id,
@@ -190,8 +191,8 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
             )
             .values(
                 status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=moment + LEASE
-            )
-        ).rowcount
+            ),
+        )
         return db.get(OutboxMessage, message_id) if claimed == 1 else None
 
     message = in_transaction(database, claim)
@@ -338,12 +339,13 @@ def dead_letters(db: Session, *, limit: int = 200) -> list[OutboxMessage]:
 def replay(db: Session, message_id: int, *, now: datetime | None = None) -> OutboxMessage:
     """Queue a dead message again with a fresh retry budget; woken after commit. No commit."""
     moment = now or utcnow()
-    updated = db.execute(
+    updated = rows_matched(
+        db,
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == DEAD)
         .values(status=PENDING, attempts=0, next_attempt_at=moment)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     message = db.get(OutboxMessage, message_id)
     if message is None:
         raise NotFoundError(_l("There is no outbox message %(id)s.", id=message_id))

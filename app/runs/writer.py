@@ -20,15 +20,15 @@ from flow_engine import NEW
 
 from ..db import on_commit
 from ..inventory.services import RESERVATIONS, StockView
-from ..models import Alert, OutboxMessage, Run, RunEvent, RunTimer
+from ..models import Alert, OutboxMessage, Run, RunEvent, RunTimer, table_of
 from ..orders.schema import declared_custom_fields
 from .writeback import FieldWrites, OrderUpdate
 
-ALERTS = Alert.__table__
-RUNS = Run.__table__
-RUN_EVENTS = RunEvent.__table__
-OUTBOX = OutboxMessage.__table__
-TIMERS = RunTimer.__table__
+ALERTS = table_of(Alert)
+RUNS = table_of(Run)
+RUN_EVENTS = table_of(RunEvent)
+OUTBOX = table_of(OutboxMessage)
+TIMERS = table_of(RunTimer)
 # Timers due later than this are fired by the minute sweep; sooner ones get their own wake-up.
 WAKE_AHEAD = timedelta(seconds=90)
 
