@@ -6,15 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect
-from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
 
 from .db import get_session
 from .errors import AppError
 
 
-def saved(
-    work: Callable[[Any], Any], message: str | Callable[[Any], str], to: str
-) -> ResponseReturnValue:
+def saved(work: Callable[[Any], Any], message: str | Callable[[Any], str], to: str) -> Response:
     """Run ``work(db)``: committed with ``message`` flashed as a success (a callable gets the
     work's result), or rolled back with the error's message. Then back to ``to``."""
     db = get_session()

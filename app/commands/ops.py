@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 import simplejson
+from sqlalchemy.orm import Session
 
 from ..db import get_db, in_transaction
 from ..errors import ValidationError
@@ -398,7 +399,7 @@ def reference_import(
             raise click.BadParameter(f"{spec!r}: use COLUMN:TYPE", param_hint="--type")
         columns.append({"name": name, "type": kind})
 
-    def work(db):  # type: ignore[no-untyped-def]
+    def work(db: Session) -> int:
         t = services.ensure_table(db, table, key_field=key_field, columns=columns)
         return services.import_csv(db, t, text, replace=not merge)
 

@@ -72,8 +72,8 @@ def reserve(
         short = view.take(lines)
         if short:
             return {"status": "insufficient", "shortages": short}
-        done = [(w, s, q) for (w, s), q in sorted(lines.items())]
-        return _reserved(db, effect_id, run_id, done, rows)
+        taken = [(w, s, q) for (w, s), q in sorted(lines.items())]
+        return _reserved(db, effect_id, run_id, taken, rows)
     done: list[tuple[str, str, int]] = []
     short = []
     for (warehouse, sku), qty in sorted(lines.items()):

@@ -141,9 +141,9 @@ def upsert_rows(
         else:
             db.add(ReferenceRow(table_id=table.id, key=key, data=data))
     if replace:
-        for key, row in existing.items():
+        for key, stale in existing.items():
             if key not in prepared:
-                db.delete(row)
+                db.delete(stale)
     table.revision += 1
     table.updated_at = utcnow()
     db.flush()

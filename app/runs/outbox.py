@@ -180,7 +180,7 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
     """
     moment = now or utcnow()
 
-    def claim(db):  # type: ignore[no-untyped-def]
+    def claim(db: Session) -> OutboxMessage | None:
         claimed = rows_matched(
             db,
             update(OutboxMessage)
@@ -366,14 +366,18 @@ def _secret() -> str:
     return str(task_app().config["WEBHOOK_SECRET"])
 
 
-def _sent(db, message_id: int, response: dict[str, Any], now: datetime) -> str:  # type: ignore[no-untyped-def]
-    message = db.get(OutboxMessage, message_id)
+def _sent(db: Session, message_id: int, response: dict[str, Any], now: datetime) -> str:
+    message = db.get_one(OutboxMessage, message_id)
     message.status = SENT
     message.sent_at = now
     message.last_error = None
     status = response.get("status")
     message.last_status = status if isinstance(status, int) else None
-    if message.payload.get("awaited") and message.run_id is not None:
+    if (
+        message.payload.get("awaited")
+        and message.run_id is not None
+        and message.effect_id is not None
+    ):
         from . import services
 
         services.apply_event(
@@ -383,14 +387,18 @@ def _sent(db, message_id: int, response: dict[str, Any], now: datetime) -> str: 
     return SENT
 
 
-def _failed(db, message_id: int, err: DeliveryError, now: datetime) -> str:  # type: ignore[no-untyped-def]
-    message = db.get(OutboxMessage, message_id)
+def _failed(db: Session, message_id: int, err: DeliveryError, now: datetime) -> str:
+    message = db.get_one(OutboxMessage, message_id)
     message.last_error = str(err)[:2000]
     message.last_status = err.status
     if err.permanent or message.attempts >= MAX_ATTEMPTS:
         message.status = DEAD
         log.warning("outbox %s dead after %d attempts: %s", message_id, message.attempts, err)
-        if message.payload.get("awaited") and message.run_id is not None:
+        if (
+            message.payload.get("awaited")
+            and message.run_id is not None
+            and message.effect_id is not None
+        ):
             from . import services
 
             data = {"error": str(err), "attempts": message.attempts, "status": err.status}
