@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
@@ -14,6 +14,7 @@ from wtforms import SelectChoice  # type: ignore[attr-defined]  # WTForms 3.2; t
 
 from .config import LANGUAGES
 
+T = TypeVar("T")
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 ROLE_LABELS = {
     "admin": _l("Administrator"),
@@ -133,7 +134,7 @@ def localized(text: Any, lang: str) -> str:
     return "" if text is None else str(text)
 
 
-def in_reader_language(english: str, chinese: str) -> str:
+def in_reader_language(english: T, chinese: T) -> T:
     """Pick the reader's language of a text the libraries give in both (English outside
     a request, like the catalogue's messages)."""
     locale = get_locale() if has_request_context() else None

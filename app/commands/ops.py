@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -268,7 +269,7 @@ def order_ingest(order_file: str, batch: int) -> None:
     for start in range(0, len(docs), batch):
         chunk = docs[start : start + batch]
         try:
-            received = in_transaction(database, lambda db, c=chunk: intake.receive_many(db, c))
+            received = in_transaction(database, partial(intake.receive_many, docs=chunk))
         except ValidationError as err:
             first, last = start + 1, start + len(chunk)
             done = f"{stored + seen} orders before it were stored" if start else "nothing stored"

@@ -3,6 +3,7 @@ decision-table analysis, simulation, backtest, diff, publish and test orders."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
@@ -289,7 +290,7 @@ def backtest_start(key: str) -> ResponseReturnValue:
         )  # fmt: skip
     user = current_user()
     job = jobs.start(db, flow, doc, last=data.get("last", 1000), user_id=user.id if user else None)
-    on_commit(db, lambda j=job.id: jobs.run_job(j))
+    on_commit(db, partial(jobs.run_job, job.id))
     db.commit()
     return jsonify(jobs.job_dict(job)), 202
 

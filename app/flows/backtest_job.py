@@ -17,6 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -341,6 +342,10 @@ def _commit_batch(
     return in_transaction(database, work)
 
 
+def _requeue(job_id: int, db: Session) -> None:
+    db.execute(update(BacktestJob).where(BacktestJob.id == job_id).values(status="queued"))
+
+
 def _finish(database: Database, job_id: int, status: str) -> str:
     def work(db: Session) -> None:
         job = db.get(BacktestJob, job_id)
@@ -373,11 +378,6 @@ def resume_stalled_now(database: Database) -> list[int]:
             )
         ).all()
     for job_id in ids:
-        in_transaction(
-            database,
-            lambda db, j=job_id: db.execute(
-                update(BacktestJob).where(BacktestJob.id == j).values(status="queued")
-            ),
-        )
+        in_transaction(database, partial(_requeue, job_id))
         run_job(job_id)
     return list(ids)

@@ -549,7 +549,7 @@ def person_json(db: Session, person: User) -> dict[str, Any]:
 
 def check_manager(db: Session, person: User, manager: User) -> None:
     """Refuse ``manager`` for ``person``: themself, deactivated, or a manager cycle."""
-    names = dict(db.execute(select(User.id, User.username)).all())
+    names: dict[int | None, str] = dict(db.execute(select(User.id, User.username)).all())
     chain = {names[uid]: names.get(boss) for uid, boss in
              db.execute(select(User.id, User.manager_id))}  # fmt: skip
     message = manager_message(person.username, manager.username, manager.is_active, chain)

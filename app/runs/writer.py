@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -134,7 +135,7 @@ class Writes:
             .order_by(Alert.id)
         )
         for alert in still_open:
-            row = rows.pop(alert.dedup_key, None)
+            row = rows.pop(alert.dedup_key or "", None)  # selected by key: never empty
             if row is not None:  # the oldest open alert of a key counts the repeats
                 repeats = int(alert.data.get("repeats", 1)) + row["data"]["repeats"]
                 alert.data = {**alert.data, "repeats": repeats}
@@ -177,7 +178,7 @@ class Writes:
             soon = self.now + WAKE_AHEAD
             for timer_id, due in conn.execute(_INSERT_TIMERS, self.timers).all():
                 if due <= soon:
-                    on_commit(self.db, lambda t=timer_id, d=due: wake_timer(t, d))
+                    on_commit(self.db, partial(wake_timer, timer_id, due))
         if self.outbox:
             ids = [row[0] for row in conn.execute(_INSERT_OUTBOX, self.outbox).all()]
             on_commit(self.db, lambda: wake_outbox_many(ids))
