@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -77,7 +77,7 @@ class Impact:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: workload sorted by the largest change first."""
-        workload = [
+        workload: list[dict[str, Any]] = [
             {"kind": k, "who": w, "before": b, "after": a, "delta": a - b}
             for (k, w), (b, a) in self.workload.items()
         ]
@@ -114,7 +114,7 @@ def replay(
     after: bt.Cursor | None = None,
     skip: int = 0,
     replay_: bt.Replay | None = None,
-) -> Iterator[list[tuple[bt.StoredOrder, bt.Outcome, bt.Outcome]]]:
+) -> Generator[list[tuple[bt.StoredOrder, bt.Outcome, bt.Outcome]]]:
     """The ``last`` most recent orders replayed before and after, one batch at a time.
 
     With ``workers`` > 1 the batches are shared by that many forked processes while this
@@ -285,7 +285,9 @@ def _run(database: Database, job_id: int, workers: int | None, token: str) -> st
         if job is None:
             return "gone"
         flow = db.scalars(select(Flow).where(Flow.key == job.flow_key)).one()
-        after = (job.cursor_at, job.cursor_id) if job.cursor_id is not None else None
+        after = None  # a batch commits cursor_at and cursor_id together
+        if job.cursor_at is not None and job.cursor_id is not None:
+            after = (job.cursor_at, job.cursor_id)
         skip, last = job.done, job.last
         impact = Impact(job.summary)
         if workers is None:

@@ -150,7 +150,7 @@ def save_channel(
             fields={"webhook_url": "invalid"},
         )
     else:
-        _allow(db, actor, url)
+        _allow(db, actor, str(url))  # a str: url_problem() accepted it
     if channel is None:
         channel = NotificationChannel(name=name, kind=kind)
         db.add(channel)
