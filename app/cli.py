@@ -49,7 +49,7 @@ def cli() -> None:
 )
 def serve(host: str, port: int, threads: int, queue_workers: int) -> None:
     """Run the web server (waitress) with an embedded background worker."""
-    from waitress import create_server
+    from waitress.server import create_server
 
     from .queue import start_embedded_consumer
     from .runs.tasks import recover

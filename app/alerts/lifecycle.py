@@ -57,7 +57,7 @@ def apply(db: Session, rule: AlertRule, outcome: Outcome, now: datetime) -> Chan
         query = query.where(Alert.key.in_(sorted(outcome.scope)))
     active = {a.key: a for a in db.scalars(query)}
     cooldown = timedelta(seconds=rule.cooldown_seconds)
-    outbox: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any] | None] = []
     hooks: list[dict[str, Any] | None] = []
     for key, breach in outcome.breaches.items():
         alert = active.pop(key, None)

@@ -290,7 +290,7 @@ def replay(db: Session, delivery_id: int, *, now: datetime | None = None) -> Out
         else:
             text = _l("This delivery was not held: it already became an order or an event.")
         raise ConflictError(text, code="not_held")
-    channel = db.get(Channel, row.channel_id)
+    channel = db.get_one(Channel, row.channel_id)  # its deliveries go with a deleted channel
     message = Message(row.delivery_id, row.topic, row.payload, row.platform_topic)
     if row.topic in CODES:
         outcome = apply_status(db, channel, message, now)

@@ -54,11 +54,12 @@ def _who(user_id: int | None) -> str:
 
 
 def _draft_meta(flow: Any) -> dict[str, Any]:
+    me = current_user()
     return {
         "revision": flow.draft_revision,
         "updated_at": flow.draft_updated_at.isoformat() if flow.draft_updated_at else None,
         "updated_by": _who(flow.draft_updated_by_id),
-        "updated_by_me": bool(current_user() and flow.draft_updated_by_id == current_user().id),
+        "updated_by_me": bool(me and flow.draft_updated_by_id == me.id),
         "published_version": flow.published_version,
     }
 
