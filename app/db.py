@@ -335,7 +335,7 @@ def reads_only(view: F) -> F:
     """Mark a view that answers a POST without changing data (a check, a preview, a
     simulation): its request session reads without taking SQLite's write lock, so that it
     neither waits for the writers nor holds them up."""
-    view.reads_only = True  # type: ignore[attr-defined]
+    view.reads_only = True  # type: ignore[attr-defined]  # a mark read by the session setup
     return view
 
 

@@ -75,7 +75,7 @@ class Working:
         if "forks" not in self._copied:
             self._copied.add("forks")
             self.forks = dict(self.forks)
-        return self.forks  # type: ignore[return-value]
+        return self.forks  # type: ignore[return-value]  # a dict since the copy above
 
     # -- ids, audit, effects ------------------------------------------------------------------
 
@@ -196,7 +196,7 @@ class Working:
         if "closed" not in self._copied:
             self._copied.add("closed")
             self.closed = dict(self.closed)
-        self.closed.update(reasons)  # type: ignore[attr-defined]
+        self.closed.update(reasons)  # type: ignore[attr-defined]  # a dict since the copy above
 
     def close_key(self, key: str, reason: str) -> None:
         if key not in self.closed:

@@ -316,7 +316,7 @@ class _Step:
                     break
                 # A tuple of branches comes only with fork, which leave() took above; no cast
                 # call in this loop, the hottest of the engine.
-                branch: str | None = out.branch  # type: ignore[assignment]
+                branch: str | None = out.branch  # type: ignore[assignment]  # see above
                 targets = node.next.get(branch)
                 if not targets:
                     problem = NodeError("branch_not_connected", f"no edge for {branch}")
@@ -384,7 +384,7 @@ class _Step:
 
     def join(self, token: Token, node: CompiledNode, data: Any) -> None:
         w = self.w
-        fork_id = token.forks[-1] if token.forks else None
+        fork_id = token.forks[-1] if token.forks else ""
         forks = w.fork_table()
         fork = forks.get(fork_id) if fork_id else None
         if fork is None:
@@ -392,11 +392,11 @@ class _Step:
             return
         arrived = fork["arrived"] + 1
         if arrived < fork["expected"]:
-            forks[fork_id] = {**fork, "arrived": arrived}  # type: ignore[index]
+            forks[fork_id] = {**fork, "arrived": arrived}
             info = {"arrived": arrived, "expected": fork["expected"]}
             w.log("join_waiting", node.id, node.type, data=info)
             return
-        del forks[fork_id]  # type: ignore[arg-type]
+        del forks[fork_id]
         w.log("node_passed", node.id, node.type, data={"joined": fork["expected"]})
         w.ready.append(Token(token.id, node.next[None][0], token.forks[:-1]))
 

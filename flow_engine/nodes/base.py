@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -109,6 +109,8 @@ class Runtime(Protocol):
     def add_tags(self, tags: list[str]) -> list[str]: ...
 
     def schedule_timer(self, due: datetime, purpose: str) -> str: ...
+
+    def later(self, duration: timedelta, business: bool = False) -> datetime: ...
 
     def cancel_timer(self, timer_id: str) -> None: ...
 
@@ -255,7 +257,8 @@ def input_reader(paths: frozenset[str]) -> InputReader:
     lines.append("    return {" + ", ".join(items) + "}")
     namespace = {"__builtins__": {}, **consts}
     exec("\n".join(lines), namespace)  # noqa: S102 - source built above from quoted paths
-    return namespace["read"]  # type: ignore[no-any-return]
+    reader: InputReader = namespace["read"]
+    return reader
 
 
 def _step_into(value: Any, key: str) -> Any:

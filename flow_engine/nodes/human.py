@@ -264,7 +264,7 @@ class ApprovalHandler(HandlerBase):
         checks = evaluate_checks(prep, rt)
         people = resolve_people(prep["people"], rt, every=prep["mode"] != "any")
         tasks = self._new_tasks(rt, people, prep["mode"] == "sequential")
-        later, business = rt.later, prep["business"]  # type: ignore[attr-defined]
+        later, business = rt.later, prep["business"]
         due = later(prep["duration"], business) if prep["duration"] is not None else None
         reminders, deadline = [], None
         for offset in prep["reminders"]:
@@ -579,7 +579,7 @@ class ApprovalHandler(HandlerBase):
         fresh = self._new_tasks(rt, people, sequential=False)
         state.update(tasks=tasks + fresh, escalated=True, deadline=None, due=None)
         if prep["escalation_duration"] is not None:
-            due = rt.later(prep["escalation_duration"], prep["business"])  # type: ignore[attr-defined]
+            due = rt.later(prep["escalation_duration"], prep["business"])
             deadline = rt.schedule_timer(due, "sla_deadline")
             state.update(deadline=deadline, due=due.isoformat())
             state["timers"] = [*state["timers"], deadline]
