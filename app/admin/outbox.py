@@ -250,7 +250,7 @@ def channel_deliveries(channel_id: int) -> str:
     pages = max((total + deliveries.PAGE - 1) // deliveries.PAGE, 1)
     ids = {r.order_id for r in rows if r.order_id is not None}
     order_names = (
-        dict(db.execute(select(Order.id, Order.external_id).where(Order.id.in_(ids))).tuples())
+        dict(db.execute(select(Order.id, Order.external_id).where(Order.id.in_(ids))).all())
         if ids
         else {}
     )

@@ -81,8 +81,8 @@ def load_demo_org(db: Session) -> list[str]:
         if person.manager_id is None and manager:
             person.manager_id = people[manager].id
     business_roles = {r.key: r for r in db.scalars(select(BusinessRole))}
-    held = set(
-        db.execute(select(RoleHolder.role_id, RoleHolder.user_id, RoleHolder.scope)).tuples()
+    held: set[tuple[int, int, str]] = set(
+        db.execute(select(RoleHolder.role_id, RoleHolder.user_id, RoleHolder.scope))
     )
     for key, zh, en, table, holders in ROLES:
         if key not in business_roles:
