@@ -62,7 +62,7 @@ def cli() -> None:
 )
 def serve(host: str, port: int, threads: int, queue_workers: int) -> None:
     """Run the web server (waitress) with an embedded background worker."""
-    from waitress import create_server
+    from waitress.server import create_server
 
     # Embedded mode answers the demo's webhooks itself (ORDERFLOW_DEMO_RECEIVER=0: not).
     os.environ.setdefault("ORDERFLOW_DEMO_RECEIVER", "1")

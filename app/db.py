@@ -18,17 +18,18 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 import simplejson
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Engine, Insert, Table, create_engine, event, text
+from sqlalchemy import CursorResult, Engine, Insert, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.dml import UpdateBase
 
 from .config import normalise_database_url
 from .errors import (
@@ -163,6 +164,12 @@ def insert_ignoring_duplicates(dialect: str, table: Table) -> Insert:
     (built once per pair: constructing a statement costs more than running a small one)."""
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table).on_conflict_do_nothing()
+
+
+def rows_matched(session: Session, statement: UpdateBase) -> int:
+    """Run an UPDATE or DELETE and return how many rows it matched."""
+    # Such a statement always yields a CursorResult; Session.execute's type only says Result.
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
 
 
 def on_commit(session: Session, action: Callable[[], Any]) -> None:
@@ -328,7 +335,7 @@ def reads_only(view: F) -> F:
     """Mark a view that answers a POST without changing data (a check, a preview, a
     simulation): its request session reads without taking SQLite's write lock, so that it
     neither waits for the writers nor holds them up."""
-    view.reads_only = True  # type: ignore[attr-defined]
+    view.reads_only = True  # type: ignore[attr-defined]  # a mark read by the session setup
     return view
 
 

@@ -27,6 +27,7 @@ from flask import (
     render_template,
     request,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
@@ -181,7 +182,7 @@ def init_app(app: Flask) -> None:
         return _render(400, "csrf_failed", str(msg))
 
     @app.errorhandler(HTTPException)
-    def handle_http(err: HTTPException) -> Response | HTTPException:
+    def handle_http(err: HTTPException) -> ResponseReturnValue | HTTPException:
         status = err.code or 500
         if status < 400:
             return err

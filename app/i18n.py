@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from wtforms import SelectChoice
+from wtforms import SelectChoice  # type: ignore[attr-defined]  # WTForms 3.2; types-WTForms lacks it
 
 from .config import LANGUAGES
 from .sales_channels import channel_name, sales_channels
 
+T = TypeVar("T")
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 ROLE_LABELS = {
     "admin": _l("Administrator"),
@@ -134,7 +135,7 @@ def localized(text: Any, lang: str) -> str:
     return "" if text is None else str(text)
 
 
-def in_reader_language(english: str, chinese: str) -> str:
+def in_reader_language(english: T, chinese: T) -> T:
     """Pick the reader's language of a text the libraries give in both (English outside
     a request, like the catalogue's messages)."""
     locale = get_locale() if has_request_context() else None

@@ -24,6 +24,7 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 def _too_deep(raw: bytes | str, limit: int) -> bool:
     opening = ("{", "[") if isinstance(raw, str) else (b"{", b"[")
     # Cheap test first: a body with fewer brackets than the limit cannot be too deep.
+    # raw and opening are both str or both bytes.
     if raw.count(opening[0]) + raw.count(opening[1]) <= limit:  # type: ignore[arg-type]
         return False
     depth = 0
@@ -89,6 +90,7 @@ def parse_json(raw: bytes | str) -> Any:
             code="too_deep",
             details=[{"path": "/", "message": f"max depth {MAX_DEPTH}", "rule": "maxDepth"}],
         )
+    # The needle has raw's type, bytes or str.
     if (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw:  # type: ignore[operator]
         raise _invalid(_l("Text may not contain NUL characters."), "/", "\\u0000")
     try:
@@ -99,6 +101,7 @@ def parse_json(raw: bytes | str) -> Any:
             _l("This is not valid JSON: %(reason)s", reason=reason), "/", reason
         ) from err
     hint = _SURROGATE_HINT_BYTES if isinstance(raw, bytes) else _SURROGATE_HINT
+    # The pattern has raw's type, bytes or str.
     found = _lone_surrogate(doc) if hint.search(raw) else None  # type: ignore[arg-type]
     if found:
         # Text with half a surrogate pair cannot be encoded as UTF-8, so it cannot be stored.

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, flash, redirect, request
+from flask import flash, redirect, request
+from werkzeug.wrappers import Response
 
 from .db import get_session
 from .errors import AppError

@@ -20,14 +20,16 @@ def _keep_each(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def initials(text: str) -> str:
     """The pinyin initial of every Chinese character and the other letters and digits."""
-    parts = lazy_pinyin(text, style=Style.FIRST_LETTER, errors=_keep_each)
+    # pypinyin takes a list of replacements from ``errors``; its annotation says str only.
+    parts = lazy_pinyin(text, style=Style.FIRST_LETTER, errors=_keep_each)  # type: ignore[arg-type]
     return "".join(p[:1].lower() for p in parts if p[:1].isalnum())
 
 
 @lru_cache(maxsize=4096)
 def full(text: str) -> str:
     """The whole pinyin of ``text``, without tones or spaces."""
-    return "".join(p.lower() for p in lazy_pinyin(text, errors=_keep_each) if p.isalnum())
+    parts = lazy_pinyin(text, errors=_keep_each)  # type: ignore[arg-type]  # as in initials()
+    return "".join(p.lower() for p in parts if p.isalnum())
 
 
 def matches(query: str, *texts: str) -> bool:

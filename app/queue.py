@@ -8,6 +8,7 @@ the configured backend, so the same task code runs in the embedded consumer of
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ class QueueStorage(SqliteStorage):
     synchronous=NORMAL): a commit does not wait for the disk, and a wake-up lost to a power
     cut is recovered by the sweeps, since the database, not the queue, holds the truth."""
 
-    def _create_connection(self):  # type: ignore[no-untyped-def]
+    def _create_connection(self) -> sqlite3.Connection:
         conn = super()._create_connection()
         conn.execute("pragma synchronous=1")
         return conn

@@ -124,7 +124,7 @@ def client_address() -> str:
 
 def _over(name: str, who: str, *, count_this: bool) -> int | None:
     """Seconds until ``who``'s window of limit ``name`` ends if it is over; else ``None``."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
     limit = parse(app.config.get(name, DEFAULTS.get(name)))
     if limit is None:
         return None
@@ -171,7 +171,7 @@ def limited(name: str, who: Callable[[], str] = client_address) -> Callable[[F],
             check(name, who())
             return view(*args, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return wrapped  # type: ignore[return-value]  # functools.wraps keeps the signature
 
     return decorator
 

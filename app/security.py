@@ -146,7 +146,7 @@ def login_required(view: F) -> F:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+    return wrapped  # type: ignore[return-value]  # wraps() keeps the signature
 
 
 def permission_required(permission: str) -> Callable[[F], F]:
@@ -161,7 +161,7 @@ def permission_required(permission: str) -> Callable[[F], F]:
                 abort(403)
             return view(*args, **kwargs)
 
-        return login_required(wrapped)  # type: ignore[return-value]
+        return login_required(wrapped)  # type: ignore[return-value]  # wraps() keeps the signature
 
     return decorator
 
@@ -318,7 +318,7 @@ def api_key_required(scope: str) -> Callable[[F], F]:
             g.api_key = key
             return view(*args, **kwargs)
 
-        return wrapped  # type: ignore[return-value]
+        return wrapped  # type: ignore[return-value]  # wraps() keeps the signature
 
     return decorator
 

@@ -97,18 +97,19 @@ def _field(path: str) -> _Field:
     schema: Mapping[str, Any] = order_schema()
     if parts[:1] == ["order"]:
         parts = parts[1:]
-        zh, en = [schema.get("x-label-zh", "订单")], [schema.get("x-label-en", "Order")]
+        names_zh = [str(schema.get("x-label-zh", "订单"))]
+        names_en = [str(schema.get("x-label-en", "Order"))]
     else:
-        zh, en = [], []
+        names_zh, names_en = [], []
     for part in parts:
         if isinstance(part, int) or part == "[]":
             schema = schema.get("items") or {}
             continue
         schema = (schema.get("properties") or {}).get(part) or {}
-        zh.append(str(schema.get("x-label-zh") or part))
-        en.append(str(schema.get("x-label-en") or part.replace("_", " ")))
+        names_zh.append(str(schema.get("x-label-zh") or part))
+        names_en.append(str(schema.get("x-label-en") or part.replace("_", " ")))
     return _Field(
-        tuple(zh), tuple(en), schema.get("x-format") == "money", schema.get("format") == "date-time",
+        tuple(names_zh), tuple(names_en), schema.get("x-format") == "money", schema.get("format") == "date-time",
         status=parts == ["status"],
     )  # fmt: skip
 

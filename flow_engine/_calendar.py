@@ -61,8 +61,8 @@ def parse_hours(spans: Iterable[str]) -> tuple[tuple[int, int], ...]:
             raise _bad(f"{span!r} ends before it starts")
         out.append((first, last))
     out.sort()
-    for (_, end), (start, _) in zip(out, out[1:], strict=False):
-        if start < end:
+    for (_, prev_end), (next_start, _) in zip(out, out[1:], strict=False):
+        if next_start < prev_end:
             raise _bad("working hours overlap")
     return tuple(out)
 
@@ -115,7 +115,9 @@ class BusinessCalendar:
         """The calendar kept in the reference tables ``calendar_hours`` and ``calendar_days``."""
         rows = [r for r in ref.get("calendar_hours") or () if isinstance(r, Mapping)]
         main = next((r for r in rows if r.get("id") == "default"), rows[0] if rows else {})
-        holidays, workdays = [], []
+        # Reference rows are plain JSON; _date refuses a value that is not a date.
+        holidays: list[Any] = []
+        workdays: list[Any] = []
         for row in ref.get("calendar_days") or ():
             if not isinstance(row, Mapping):
                 continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from flow_engine.errors import FlowStateError
 
@@ -93,6 +93,14 @@ def plain(value: Any) -> Any:
 def iso(moment: datetime | None) -> str | None:
     """Return the ISO text of an aware datetime (None stays None)."""
     return None if moment is None else moment.isoformat()
+
+
+@overload
+def parse_iso(text: str) -> datetime: ...
+
+
+@overload
+def parse_iso(text: None) -> None: ...
 
 
 def parse_iso(text: str | None) -> datetime | None:

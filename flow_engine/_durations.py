@@ -67,7 +67,8 @@ def _zh_number(text: str) -> int | None:
 
 def _amounts(text: str) -> dict[str, Decimal]:
     """Amount per unit as written; DurationError when any part cannot be read."""
-    rest, amounts, pos = text.strip().lower(), {}, 0
+    rest, pos = text.strip().lower(), 0
+    amounts: dict[str, Decimal] = {}
     if not rest or len(rest) > MAX_TEXT:
         raise DurationError(text)
     while pos < len(rest):

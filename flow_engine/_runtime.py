@@ -7,7 +7,7 @@ from is never modified and unchanged parts are shared between snapshots.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,7 +55,7 @@ class Working:
         self.effects: list[Effect] = []
         # Copied on first write: most steps never touch them.
         self.forks: Mapping[str, Mapping[str, Any]] = snap.forks
-        self.reservations: list[Mapping[str, Any]] | tuple = snap.reservations
+        self.reservations: Sequence[Mapping[str, Any]] = snap.reservations
         self.closed: Mapping[str, str] = snap.closed
         self._copied: set[str] = set()
         self.path: list[str] = []
@@ -75,7 +75,7 @@ class Working:
         if "forks" not in self._copied:
             self._copied.add("forks")
             self.forks = dict(self.forks)
-        return self.forks  # type: ignore[return-value]
+        return self.forks  # type: ignore[return-value]  # a dict since the copy above
 
     # -- ids, audit, effects ------------------------------------------------------------------
 
@@ -196,7 +196,7 @@ class Working:
         if "closed" not in self._copied:
             self._copied.add("closed")
             self.closed = dict(self.closed)
-        self.closed.update(reasons)  # type: ignore[attr-defined]
+        self.closed.update(reasons)  # type: ignore[attr-defined]  # a dict since the copy above
 
     def close_key(self, key: str, reason: str) -> None:
         if key not in self.closed:

@@ -92,10 +92,20 @@ def _shown(value: Any) -> str:
 Message = tuple[str, str]
 
 
+def _schema_of(err: ValidationError) -> Mapping[str, Any]:
+    """The subschema whose keyword failed (a boolean schema has no titles or choices)."""
+    return err.schema if isinstance(err.schema, Mapping) else {}
+
+
+def _listed(err: ValidationError) -> list[Any]:
+    """The failed keyword's value when it is a list (``required``, ``oneOf``)."""
+    return err.validator_value if isinstance(err.validator_value, list) else []
+
+
 def _required(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     instance = err.instance if isinstance(err.instance, Mapping) else {}
-    missing = next((p for p in err.validator_value if p not in instance), "")
-    sub = (err.schema.get("properties") or {}).get(missing, {})
+    missing = next((p for p in _listed(err) if p not in instance), "")
+    sub = (_schema_of(err).get("properties") or {}).get(missing, {})
     field_en, field_zh = _titles(sub, str(missing))
     example = _example(sub)
     if example is None:
@@ -120,7 +130,7 @@ def _max_items(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str
 
 
 def _enum(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
-    choices_en, choices_zh = _choices(err.schema)
+    choices_en, choices_zh = _choices(_schema_of(err))
     value = _shown(err.instance)
     return (
         f"“{en}” cannot be {value}; choose one of: {choices_en}.",
@@ -129,7 +139,7 @@ def _enum(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> 
 
 
 def _pattern(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
-    example = _example(err.schema) or "`abc_1`"
+    example = _example(_schema_of(err)) or "`abc_1`"
     value = _shown(err.instance)
     return (
         f"“{en}” {value} is not in the accepted form; write it like {example}.",
@@ -173,7 +183,7 @@ def _maximum(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) 
 
 
 def _extra(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
-    props = err.schema.get("properties") or {}
+    props = _schema_of(err).get("properties") or {}
     instance = err.instance if isinstance(err.instance, Mapping) else {}
     unknown = ", ".join(sorted(f"`{k}`" for k in instance if k not in props))
     known_en = ", ".join(_titles(p, k)[0] for k, p in props.items())
@@ -185,9 +195,9 @@ def _extra(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) ->
 
 
 def _one_of_fields(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
-    props = err.schema.get("properties") or {}
+    props = _schema_of(err).get("properties") or {}
     names = []
-    for option in err.validator_value:
+    for option in _listed(err):
         names += [p for p in option.get("required") or () if p not in names]
     if not names:  # not a choice between fields: list what each option would have needed
         return f"“{en}” is not filled in as any accepted form.", f"「{zh}」的填写方式都不符合要求。"
@@ -197,7 +207,7 @@ def _one_of_fields(err: ValidationError, schema: Mapping[str, Any], en: str, zh:
 
 
 def _one_property(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
-    props = err.schema.get("properties") or {}
+    props = _schema_of(err).get("properties") or {}
     opts_en = ", ".join(_titles(p, k)[0] for k, p in props.items())
     opts_zh = "、".join(_titles(p, k)[1] for k, p in props.items())
     return (
@@ -236,10 +246,10 @@ MESSAGES: dict[str, Callable[[ValidationError, Mapping[str, Any], str, str], Mes
 }
 
 
-def describe(err: ValidationError, root: Mapping[str, Any], top: tuple[str, str]) -> Message:
+def describe(err: ValidationError, root: Mapping[str, Any] | bool, top: tuple[str, str]) -> Message:
     """``(English, Chinese)`` for one jsonschema error against ``root``; ``top`` names the
     document itself (the node's config, the flow)."""
-    schema, en, zh = _at(root, list(err.absolute_path))
+    schema, en, zh = _at(root if isinstance(root, Mapping) else {}, list(err.absolute_path))
     if not err.absolute_path:
         en, zh = top
     render = MESSAGES.get(str(err.validator))

@@ -35,7 +35,8 @@ def flow_schema() -> dict[str, Any]:
 
 def order_schema() -> dict[str, Any]:
     """The canonical order JSON Schema with ``x-label-zh`` labels."""
-    return json.loads(_load("order.schema.json"))
+    schema: dict[str, Any] = json.loads(_load("order.schema.json"))
+    return schema
 
 
 def build_context(

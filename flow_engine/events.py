@@ -155,7 +155,7 @@ Event = (
     | Retry
     | CancelRun
 )
-EVENT_TYPES: dict[str, type] = {
+EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
         OrderArrived,
@@ -187,7 +187,7 @@ APPROVAL_EVENTS = (
 def event_to_dict(event: Event) -> dict[str, Any]:
     """Return the JSON form of an event: ``{"type": ..., **fields}``."""
     out: dict[str, Any] = {"type": event.type}
-    for name in event.__slots__:  # type: ignore[union-attr]
+    for name in event.__slots__:
         out[name] = encode(getattr(event, name))
     return out
 
@@ -201,7 +201,7 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     if cls is ApprovalCopied and isinstance(kwargs.get("users"), list):
         kwargs["users"] = tuple(kwargs["users"])
     try:
-        return cls(**kwargs)  # type: ignore[no-any-return]
+        return cls(**kwargs)
     except TypeError as exc:
         raise FlowStateError(f"bad {cls.type} event: {exc}") from None
 
@@ -221,8 +221,4 @@ def event_key(event: Event) -> str | None:
 
 def event_summary(event: Event) -> dict[str, Any]:
     """The event's fields for the audit trail (a corrected order is not repeated there)."""
-    return {
-        name: getattr(event, name)
-        for name in event.__slots__  # type: ignore[union-attr]
-        if name != "order"
-    }
+    return {name: getattr(event, name) for name in event.__slots__ if name != "order"}

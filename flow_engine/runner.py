@@ -314,7 +314,9 @@ class _Step:
                 if type(out) is not Next or out.fork:
                     self.leave(Token(token.id, node_id, forks), node, out)
                     break
-                branch = out.branch
+                # A tuple of branches comes only with fork, which leave() took above; no cast
+                # call in this loop, the hottest of the engine.
+                branch: str | None = out.branch  # type: ignore[assignment]  # see above
                 targets = node.next.get(branch)
                 if not targets:
                     problem = NodeError("branch_not_connected", f"no edge for {branch}")
@@ -360,12 +362,12 @@ class _Step:
                 for target in targets:
                     w.ready.append(Token(w.new_id("k"), target, forks))
                 return
-            targets = node.next.get(branch)
-            if not targets:
+            exits = node.next.get(branch)
+            if not exits:
                 self.fail(token, node, NodeError("branch_not_connected", f"no edge for {branch}"))
                 return
             w.log("node_passed", node.id, node.type, branch, data=data)
-            w.ready.append(Token(token.id, targets[0], token.forks))
+            w.ready.append(Token(token.id, exits[0], token.forks))
         elif kind is Wait:
             w.log("node_waiting", node.id, node.type, None, None, data)
             w.waiting.append(Token(token.id, node.id, token.forks, out.wait))
@@ -382,7 +384,7 @@ class _Step:
 
     def join(self, token: Token, node: CompiledNode, data: Any) -> None:
         w = self.w
-        fork_id = token.forks[-1] if token.forks else None
+        fork_id = token.forks[-1] if token.forks else ""
         forks = w.fork_table()
         fork = forks.get(fork_id) if fork_id else None
         if fork is None:
@@ -390,11 +392,11 @@ class _Step:
             return
         arrived = fork["arrived"] + 1
         if arrived < fork["expected"]:
-            forks[fork_id] = {**fork, "arrived": arrived}  # type: ignore[index]
+            forks[fork_id] = {**fork, "arrived": arrived}
             info = {"arrived": arrived, "expected": fork["expected"]}
             w.log("join_waiting", node.id, node.type, data=info)
             return
-        del forks[fork_id]  # type: ignore[arg-type]
+        del forks[fork_id]
         w.log("node_passed", node.id, node.type, data={"joined": fork["expected"]})
         w.ready.append(Token(token.id, node.next[None][0], token.forks[:-1]))
 

@@ -98,15 +98,21 @@ class SimulationReport:
         Decimals appear as strings and datetimes as ISO text.
         """
         snap = self.result.snapshot
-        steps, fields = [], {}
+        steps: list[dict[str, Any]] = []
+        fields: dict[str, Any] = {}
         for a in self.audit:
             if a.kind not in _STEP_KINDS:
                 continue
             data = dict(a.data)
             changes = data.pop("changes", None) or {}
             fields.update(changes)
-            entry = {"node": a.node_id, "type": a.node_type, "event": a.kind, "branch": a.branch}
-            name = self.names.get(a.node_id)
+            entry: dict[str, Any] = {
+                "node": a.node_id,
+                "type": a.node_type,
+                "event": a.kind,
+                "branch": a.branch,
+            }
+            name = self.names.get(a.node_id or "")
             if name:
                 entry["name"] = name
             entry.update(inputs=data.pop("inputs", {}), decision=data, changes=changes, at=a.at)
@@ -126,7 +132,7 @@ class SimulationReport:
             if due:
                 item["timers"] = due
             pending.append(item)
-        report = {
+        report: dict[str, Any] = {
             "run_id": snap.run_id,
             "flow": snap.flow_key,
             "status": snap.status,
@@ -144,7 +150,8 @@ class SimulationReport:
             "order": snap.order,
             "vars": snap.vars,
         }
-        return plain(report)
+        shown: dict[str, Any] = plain(report)
+        return shown
 
 
 class _Simulator:
@@ -152,7 +159,7 @@ class _Simulator:
         self,
         flow: CompiledFlow,
         ref: Mapping[str, Any] | None,
-        responses: Mapping,
+        responses: Mapping[str, Any],
         calendar: BusinessCalendar | None = None,
     ) -> None:
         self.flow = flow
@@ -198,15 +205,21 @@ class _Simulator:
                 answers.append(EffectResult(effect.id, "grouped", group))
             elif effect.kind == "webhook" and effect.awaited:
                 answers.append(
-                    EffectResult(effect.id, "ok", self.responses.get(effect.node_id, {}))
+                    EffectResult(effect.id, "ok", self.responses.get(effect.node_id or "", {}))
                 )
         for answer in answers:
             result = self.apply(answer)
         return result
 
+    @property
+    def started(self) -> SimulationReport:
+        """The report, there from the run's start (every scripted event comes after it)."""
+        if self.report is None:
+            raise FlowStateError("the simulated run has not started")
+        return self.report
+
     def apply(self, event: Any, raw: Any = None) -> StepResult:
-        assert self.report is not None
-        snapshot = self.report.result.snapshot
+        snapshot = self.started.result.snapshot
         result = step(
             self.flow, snapshot, event, now=self.now, ref=self.ref, calendar=self.calendar
         )
@@ -222,36 +235,36 @@ class _Simulator:
             while True:
                 due = sorted(
                     (t["due"], t["id"])
-                    for t in self.report.timers.values()  # type: ignore[union-attr]
+                    for t in self.started.timers.values()
                     if _aware(t["due"]) <= target
                 )
                 if not due:
                     break
                 self.now = max(self.now, _aware(due[0][0]))
-                self.report.timers.pop(due[0][1], None)  # type: ignore[union-attr]
+                self.started.timers.pop(due[0][1], None)
                 self.apply(TimerFired(due[0][1]), raw)
             self.now = target
             return
         if kind == "timer_fired" and "timer_id" not in raw:
             timers = sorted(
                 (t["due"], t["id"])
-                for t in self.report.timers.values()  # type: ignore[union-attr]
+                for t in self.started.timers.values()
                 if raw.get("node") in (None, t["node"])
             )
             if not timers:
-                self.report.ignored.append({"event": raw, "reason": "no_pending_timer"})  # type: ignore[union-attr]
+                self.started.ignored.append({"event": raw, "reason": "no_pending_timer"})
                 return
             raw["timer_id"] = timers[0][1]
             self.now = max(self.now, _aware(timers[0][0]))
         if kind in ("approval_decided", "approval_delegated") and "task_id" not in raw:
             raw["task_id"] = self._pending_task(raw.get("node"))
         if kind == "timer_fired":
-            self.report.timers.pop(raw["timer_id"], None)  # type: ignore[union-attr]
+            self.started.timers.pop(raw["timer_id"], None)
         event = event_from_dict({k: v for k, v in raw.items() if k != "node"})
         self.apply(event, raw)
 
     def _pending_task(self, node: str | None) -> str:
-        for token in self.report.result.snapshot.tokens:  # type: ignore[union-attr]
+        for token in self.started.result.snapshot.tokens:
             wait = token.wait or {}
             if wait.get("kind") == "approval" and node in (None, token.node_id):
                 for task in wait["tasks"]:

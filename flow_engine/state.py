@@ -91,7 +91,7 @@ class Incident(NamedTuple):
             code=data["code"],
             message=data["message"],
             message_zh=data.get("message_zh", data["message"]),
-            at=parse_iso(data["at"]),  # type: ignore[arg-type]
+            at=parse_iso(data["at"]),
             details=decode(data.get("details") or {}),
         )
 
@@ -126,7 +126,7 @@ class AuditEvent(NamedTuple):
         """Read the JSON form."""
         return cls(
             seq=data["seq"],
-            at=parse_iso(data["at"]),  # type: ignore[arg-type]
+            at=parse_iso(data["at"]),
             kind=data["kind"],
             node_id=data.get("node_id"),
             node_type=data.get("node_type"),
@@ -247,8 +247,8 @@ class RunSnapshot(NamedTuple):
                 order=decode(data["order"]),
                 vars=decode(data.get("vars") or {}),
                 tokens=tuple(Token.from_dict(t) for t in data.get("tokens") or ()),
-                started_at=parse_iso(data["started_at"]),  # type: ignore[arg-type]
-                updated_at=parse_iso(data["updated_at"]),  # type: ignore[arg-type]
+                started_at=parse_iso(data["started_at"]),
+                updated_at=parse_iso(data["updated_at"]),
                 seq=int(data.get("seq", 0)),
                 revision=int(data.get("revision", 0)),
                 forks=decode(data.get("forks") or {}),

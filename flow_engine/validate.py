@@ -174,7 +174,7 @@ def normalise_durations(doc: Mapping[str, Any]) -> dict[str, Any]:
         return out
     out["nodes"] = []
     for raw in nodes:
-        handler = NODE_HANDLERS.get(raw.get("type")) if isinstance(raw, dict) else None
+        handler = NODE_HANDLERS.get(raw.get("type", "")) if isinstance(raw, dict) else None
         if handler is None or not isinstance(raw.get("config"), dict):
             out["nodes"].append(raw)
             continue
@@ -224,7 +224,9 @@ def _usable_flow(doc: Mapping[str, Any]) -> Flow | None:
         and isinstance(raw.get("to"), str)
         and isinstance(raw.get("branch", ""), str)
     )
-    trigger = doc.get("trigger") if isinstance(doc.get("trigger"), dict) else {}
+    trigger = doc.get("trigger")
+    if not isinstance(trigger, dict):
+        trigger = {}
     return Flow(
         key=str(doc.get("key", "")),
         name={},

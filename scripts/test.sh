@@ -34,6 +34,9 @@ echo "== ruff"
 echo "== import contracts (pyproject.toml [tool.importlinter])"
 "$bin/lint-imports" --no-cache
 
+echo "== mypy (pyproject.toml [tool.mypy]: strict on flow_engine, checked on app and templates_lib)"
+"$bin/mypy"
+
 run_pytest() {
   local label=$1; shift
   echo "== pytest ($label)"

@@ -26,7 +26,7 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form."""
-        out = {
+        out: dict[str, Any] = {
             "code": self.code,
             "file": self.file,
             "path": self.path,

@@ -36,9 +36,10 @@ class Observed:
     waiting_at: list[str]
     vars: Mapping[str, Any]
     order: Mapping[str, Any]
-    alerts: list[str] = field(default_factory=list)
-    webhooks: list[str] = field(default_factory=list)
-    notifications: list[str] = field(default_factory=list)
+    # Codes and node ids as the stored rows carry them (None where a row lacks one).
+    alerts: list[str | None] = field(default_factory=list)
+    webhooks: list[str | None] = field(default_factory=list)
+    notifications: list[str | None] = field(default_factory=list)
 
 
 def _norm(value: Any) -> Any:

@@ -165,13 +165,13 @@ def channel_mapping(channel_id: int) -> tuple[str, int] | str | Response:
     problems: list[dict[str, Any]] = []
     message = ""
     result = None
-    trials = None
+    trials: list[dict[str, Any]] | None = None
     if request.method == "POST":
         try:
             override = _parse(text or "{}", "/mapping")
             if form.get("action") == "try_stored":
-                trials = deliveries.try_on_stored(db, channel, override, limit=TRY_LIMIT)
-                trials = [_shown(t) for t in trials]
+                tried = deliveries.try_on_stored(db, channel, override, limit=TRY_LIMIT)
+                trials = [_shown(t) for t in tried]
                 db.rollback()  # trying saves nothing
             elif form.get("action") == "save":
                 channels.set_mapping(db, channel, override)
@@ -248,8 +248,11 @@ def channel_deliveries(channel_id: int) -> str:
     rows, total = deliveries.recent(db, channel.id, outcome=outcome, page=page)
     pages = max((total + deliveries.PAGE - 1) // deliveries.PAGE, 1)
     ids = {r.order_id for r in rows if r.order_id is not None}
-    names = db.execute(select(Order.id, Order.external_id).where(Order.id.in_(ids))) if ids else []
-    order_names = {order_id: external_id for order_id, external_id in names}
+    order_names = (
+        dict(db.execute(select(Order.id, Order.external_id).where(Order.id.in_(ids))).all())
+        if ids
+        else {}
+    )
     return render_template(
         "admin/channel_deliveries.html", channel=channel, rows=rows, total=total, page=page,
         pages=pages, outcome=outcome if outcome in OUTCOMES else None, outcomes=OUTCOMES,

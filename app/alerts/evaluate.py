@@ -7,7 +7,7 @@ how tests and backtests check each kind at exact moments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,6 +24,12 @@ from .rules import PERIODS, parse_duration
 
 MAX_ORDERS = 200
 ALL = "*"
+
+_AGGREGATES: dict[str, Callable[[Any], ColumnElement[Any]]] = {
+    "sum": func.sum,
+    "avg": func.avg,
+    "max": func.max,
+}
 
 
 @dataclass
@@ -92,6 +98,7 @@ def measure(
     group_name = definition.get("group_by") or "none"
     group = ds.fields[group_name].column if group_name != "none" else None
     kind = definition["measure"]
+    value: ColumnElement[Any]
     if kind == "rate":
         hit = sqlfilter.condition(definition["numerator"], ds)
         value = func.sum(case((hit, 1), else_=0))
@@ -99,7 +106,7 @@ def measure(
         value = func.count()
     else:
         column = ds.fields[definition["field"]].column
-        value = {"sum": func.sum, "avg": func.avg, "max": func.max}[kind](column)
+        value = _AGGREGATES[kind](column)
     query = select(func.count(), value).where(
         ds.time >= since, ds.time < until, *_filters(ds, definition)
     )

@@ -26,7 +26,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..db import on_commit
-from ..models import Alert, AlertOrder, AlertRule, Order, OutboxMessage
+from ..models import Alert, AlertOrder, AlertRule, Order, OutboxMessage, table_of
 from ..runs.tasks import wake_outbox_many
 from . import actions
 from .evaluate import Breach, Outcome
@@ -58,7 +58,7 @@ def apply(db: Session, rule: AlertRule, outcome: Outcome, now: datetime) -> Chan
         query = query.where(Alert.key.in_(sorted(outcome.scope)))
     active = {a.key: a for a in db.scalars(query)}
     cooldown = timedelta(seconds=rule.cooldown_seconds)
-    outbox: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any] | None] = []
     hooks: list[dict[str, Any] | None] = []
     for key, breach in outcome.breaches.items():
         alert = active.pop(key, None)
@@ -237,7 +237,7 @@ def _notice(rule: AlertRule, alert: Alert, now: datetime) -> dict[str, Any] | No
 def _send(db: Session, messages: list[dict[str, Any]]) -> None:
     if not messages:
         return
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     ids = [
         row[0]
         for row in db.execute(

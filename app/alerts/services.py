@@ -79,9 +79,10 @@ def save_rule(
         errors.update(
             {f"definition.{k}": v for k, v in err.fields.items()} or {"kind": err.message}
         )
-    chosen = existing.actions if existing is not None and "actions" not in raw else None
+    kept = existing.actions if existing is not None and "actions" not in raw else None
+    chosen: dict[str, Any] = {}
     try:
-        chosen = chosen or actions.check_actions(db, raw.get("actions"))
+        chosen = kept or actions.check_actions(db, raw.get("actions"))
     except ValidationError as err:
         errors.update({k: err.message for k in err.fields})
     if errors:

@@ -63,7 +63,8 @@ def problems(err: AppError) -> list[dict[str, Any]] | None:
         return None
     if isinstance(details, dict):
         return [{"path": f"/{k}", "message": str(v)} for k, v in details.items()]
-    zh = (get_locale() or "zh").language == "zh" if get_locale() else True
+    locale = get_locale()
+    zh = locale is None or locale.language == "zh"
     out = []
     for item in details:
         if not isinstance(item, dict):

@@ -182,12 +182,12 @@ def transact(work: Callable[[Any], T]) -> T:
 
 
 def group_commit(
-    name: str, store_one: Callable[[Any], Any], store_many: Callable[[Any], Any]
-) -> GroupCommit:
+    name: str, store_one: Callable[[Any], T], store_many: Callable[[Any], list[T]]
+) -> GroupCommit[T]:
     """The app's group commit called ``name``: requests of that kind arriving at the same
     moment share a transaction (``app/orders/grouped.py``)."""
     key = f"orderflow.group_commit.{name}"
-    groups = current_app.extensions.get(key)
+    groups: GroupCommit[T] | None = current_app.extensions.get(key)
     if groups is None:
         groups = current_app.extensions.setdefault(key, GroupCommit(store_one, store_many))
     return groups

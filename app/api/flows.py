@@ -224,7 +224,7 @@ def export(key: str) -> Response:
         found = next((v for v in _versions(db, flow) if v.number == number), None)
         if found is None:
             raise NotFoundError(_l("Flow %(key)s has no version %(n)d.", key=key, n=number))
-        doc = found.doc
+        doc: dict[str, Any] | None = found.doc
     else:
         live = flows.live_version(db, flow)
         doc = live.doc if live is not None else flow.draft

@@ -214,11 +214,12 @@ def send_back(task_key: str) -> Response:
     """退回: to a person for more information, an earlier step or an earlier approval."""
     body = json_body()
     comment = _field(body, "comment", required=True)
-    to = {name: _field(body, name) for name in ("to_user", "to_step", "to_node")}
+    to_user, to_step, to_node = (_field(body, name) for name in ("to_user", "to_step", "to_node"))
     owner = _owner()
 
     def work(db: Any) -> dict[str, Any]:
-        approvals.send_back(db, db.merge(owner), task_key, comment=comment, via="api", **to)
+        approvals.send_back(db, db.merge(owner), task_key, comment=comment, via="api",
+                            to_user=to_user, to_step=to_step, to_node=to_node)  # fmt: skip
         return _reloaded(db, task_key)
 
     return reply(transact(work))

@@ -417,7 +417,7 @@ def declare(operations: list[tuple[Any, ...]], schemas: dict[str, Obj]) -> None:
     API package that registers the module's routes)."""
     known = {op[2] for op in OPERATIONS}
     SCHEMAS.update(schemas)
-    OPERATIONS.extend(op for op in operations if op[2] not in known)  # type: ignore[arg-type]
+    OPERATIONS.extend(op for op in operations if op[2] not in known)
     _document.cache_clear()  # the document is built once, on first use
 
 

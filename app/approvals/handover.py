@@ -58,6 +58,11 @@ def _active(db: Session, username: str | None) -> User | None:
     return found if found is not None and found.is_active else None
 
 
+def _username(db: Session, user_id: int | None) -> str | None:
+    found = db.get(User, user_id) if user_id is not None else None
+    return found.username if found is not None else None
+
+
 def _fallback(db: Session, task: ApprovalTask) -> str | None:
     """The fallback person configured on the task's approval node."""
     run = db.get(Run, task.run_id)
@@ -144,7 +149,7 @@ def reassign_open_tasks(
         target, reason = None, "nobody"
         for why, candidate in (
             ("delegate", user.away_delegate),
-            ("manager", db.get(User, user.manager_id).username if user.manager_id else None),
+            ("manager", _username(db, user.manager_id)),
             ("fallback", _fallback(db, task)),
         ):
             found = _active(db, candidate)

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..db import rows_matched
 from ..models import ApprovalLink, ApprovalTask, User, utcnow
 from ..notifications.links import LinkError, LinkGrant, read_token
 from .services import acting_for
@@ -72,12 +73,13 @@ def redeem(
     No commit: the caller commits, and the link counts as used from then on."""
     now = now or utcnow()
     link, grant = inspect(db, app, token, signed_in_as=signed_in_as, now=now)
-    used = db.execute(
+    used = rows_matched(
+        db,
         update(ApprovalLink)
         .where(ApprovalLink.id == link.id, ApprovalLink.used_at.is_(None))
         .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if used != 1:  # opened twice at the same moment: only one of them signs in
         raise LinkError(
             _l("This link was used already. Sign in to open the approval."), code="link_used"

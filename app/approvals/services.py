@@ -104,7 +104,7 @@ def standings(db: Session, people: Iterable[User]) -> dict[int, Standing]:
     ):
         holds[user_id].add((key, scope or ""))
     dept_ids = {p.department_id for p in people if p.department_id}
-    depts = (
+    depts: dict[int | None, str] = (
         {
             i: k
             for i, k in db.execute(

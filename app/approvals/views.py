@@ -98,7 +98,7 @@ def inbox() -> str | Response:
     args = request.args
     # The list polls every second; while no task, decision or notification changed, it gets
     # an empty 204 after one statement and htmx keeps what it shows.
-    chosen = {
+    chosen: dict[str, Any] = {
         "show": args.get("show") if args.get("show") in ("done", "cc") else "pending",
         "search": args.get("q", "")[:64],
         "overdue_only": args.get("overdue") == "1",
@@ -118,7 +118,7 @@ def inbox() -> str | Response:
 
 
 @bp.get("/<task_key>")
-def detail(task_key: str) -> str | Response:
+def detail(task_key: str) -> str | Response | tuple[str, int]:
     user, via = _viewer(task_key)
     if user is None:
         return _login_redirect()

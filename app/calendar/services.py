@@ -122,7 +122,7 @@ def save_settings(
     A new zone also moves where days begin: the daily figures are recomputed from the hourly
     ones in the same transaction."""
     before = settings(db).get("timezone")
-    row = {
+    row: dict[str, Any] = {
         "id": "default",
         "timezone": timezone.strip(),
         "weekdays": sorted({w.strip() for w in weekdays if w.strip()}),

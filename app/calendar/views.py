@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, flash, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from flow_engine import NodeError
@@ -66,7 +69,7 @@ def index() -> str:
     )
 
 
-def _done(work, message: str, year: int | None = None) -> Response:  # type: ignore[no-untyped-def]
+def _done(work: Callable[[Session], Any], message: str, year: int | None = None) -> Response:
     return saved(
         work,
         lambda result: message.format(result=result),

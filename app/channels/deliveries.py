@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from .. import order_fields as schema
+from ..db import rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Channel, ChannelDelivery, Order, utcnow
 from ..orders import intake
@@ -236,11 +237,12 @@ def prune(db: Session, *, now: datetime, days: int, keep: int) -> int:
     """Forget logged deliveries older than ``days`` and, per channel, all but the newest
     ``keep``; deliveries still held wait for the admin whatever their age. No commit."""
     cutoff = now - timedelta(days=days)
-    gone = db.execute(
+    gone = rows_matched(
+        db,
         delete(ChannelDelivery).where(
             ChannelDelivery.status != HELD, ChannelDelivery.received_at < cutoff
-        )
-    ).rowcount
+        ),
+    )
     for channel_id in db.scalars(select(Channel.id)):
         oldest_kept = db.scalar(
             select(ChannelDelivery.id)
@@ -251,13 +253,14 @@ def prune(db: Session, *, now: datetime, days: int, keep: int) -> int:
         )
         if oldest_kept is None:
             continue
-        gone += db.execute(
+        gone += rows_matched(
+            db,
             delete(ChannelDelivery).where(
                 ChannelDelivery.channel_id == channel_id,
                 ChannelDelivery.id < oldest_kept,
                 ChannelDelivery.status != HELD,
-            )
-        ).rowcount
+            ),
+        )
     return gone
 
 
@@ -288,7 +291,7 @@ def replay(db: Session, delivery_id: int, *, now: datetime | None = None) -> Out
         else:
             text = _l("This delivery was not held: it already became an order or an event.")
         raise ConflictError(text, code="not_held")
-    channel = db.get(Channel, row.channel_id)
+    channel = db.get_one(Channel, row.channel_id)  # its deliveries go with a deleted channel
     message = Message(row.delivery_id, row.topic, row.payload, row.platform_topic)
     if row.topic in CODES:
         outcome = apply_status(db, channel, message, now)

@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import Headers
 
 from ..errors import AppError, ValidationError
 from ..jsonbody import parse_json
@@ -85,7 +86,9 @@ def _mac(secret: str, text: bytes, algorithm: str = "sha256") -> bytes:
 
 
 def _same(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.strip().encode(), expected.encode())
+    if not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())
 
 
 def _missing(header: str) -> SignatureError:
@@ -118,7 +121,7 @@ class Protocol:
     header: str = ""
     answer_ok: Answer = field(default_factory=lambda: Answer(200, None))
 
-    def handshake(self, headers: Mapping[str, str], body: bytes) -> Answer | None:
+    def handshake(self, headers: Headers, body: bytes) -> Answer | None:
         """An answer for a set-up request (a ping) that carries no order, else None."""
         return None
 
@@ -126,13 +129,13 @@ class Protocol:
         self,
         secret: str,
         settings: Mapping[str, Any],
-        headers: Mapping[str, str],
+        headers: Headers,
         body: bytes,
         now: datetime,
     ) -> None:
         raise NotImplementedError
 
-    def messages(self, headers: Mapping[str, str], body: bytes) -> list[Message]:
+    def messages(self, headers: Headers, body: bytes) -> list[Message]:
         raise NotImplementedError
 
     def answer(self, results: list[Any]) -> Answer | None:
@@ -391,12 +394,10 @@ class GenericHmac(Protocol):
     def messages(self, headers, body) -> list[Message]:  # noqa: ANN001
         return [Message(None, "created", _json(body))]
 
-    def configured(
-        self, settings: Mapping[str, Any]
-    ) -> Callable[[Mapping[str, str], bytes], list[Message]]:
+    def configured(self, settings: Mapping[str, Any]) -> Callable[[Headers, bytes], list[Message]]:
         conf = {**HMAC_SETTINGS, **settings}
 
-        def read(headers: Mapping[str, str], body: bytes) -> list[Message]:
+        def read(headers: Headers, body: bytes) -> list[Message]:
             topic = headers.get(conf["topic_header"], "") if conf["topic_header"] else ""
             ours = conf["topics"].get(topic, "created" if not topic else "ignored")
             delivery = headers.get(conf["delivery_header"]) if conf["delivery_header"] else None

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import order_fields as schema
+from ..db import rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Channel, WebhookReceipt
 from ..sales_channels import sales_channels
@@ -67,7 +68,7 @@ def verify(
 def forget_old_receipts(db: Session, *, now: datetime) -> int:
     """Drop receipts older than twice the replay window (they can no longer match)."""
     cutoff = now - 2 * REPLAY_WINDOW
-    return db.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < cutoff)).rowcount
+    return rows_matched(db, delete(WebhookReceipt).where(WebhookReceipt.received_at < cutoff))
 
 
 def check_settings(kind: str, settings: Any) -> dict[str, Any] | None:

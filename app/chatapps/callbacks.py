@@ -20,6 +20,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import Headers
 
 from ..approvals import services as approvals
 from ..errors import AppError
@@ -62,7 +63,7 @@ def in_both(say: Any) -> dict[str, str]:
 
 
 def handle(
-    db: Session, row: ChatApp, headers: Mapping[str, str], body: bytes, *, now: float | None = None
+    db: Session, row: ChatApp, headers: Headers, body: bytes, *, now: float | None = None
 ) -> Answer:
     """Check and act on one callback to ``row``'s URL. Commits nothing."""
     secrets = services.secrets_of(row)
@@ -85,7 +86,9 @@ def handle(
         event = outer
     header = event.get("header") or {}
     given_token = str(header.get("token") or event.get("token") or "")
-    if not hmac.compare_digest(given_token, secrets.get("verification_token") or ""):
+    if not hmac.compare_digest(
+        given_token.encode(), (secrets.get("verification_token") or "").encode()
+    ):
         return refused(401, "the verification token does not match")
     if event.get("type") == "url_verification":
         return Answer(200, {"challenge": event.get("challenge")})

@@ -199,7 +199,7 @@ def send(
         token=token,
     )
     result = reply.get("result") if isinstance(reply.get("result"), dict) else reply
-    if not result.get("processQueryKey"):
+    if not (result or {}).get("processQueryKey"):
         raise DeliveryError("DingTalk gave no processQueryKey for the card", permanent=True)
     return track_id, None
 

@@ -16,6 +16,7 @@ from typing import Any
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import Headers
 
 from ..runs.outbox import DeliveryError, send_http
 from . import cards
@@ -54,7 +55,7 @@ def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
     return hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
 
 
-def signature_ok(headers: Mapping[str, str], encrypt_key: str, body: bytes) -> bool:
+def signature_ok(headers: Headers, encrypt_key: str, body: bytes) -> bool:
     """Whether the callback's signature headers match its body."""
     given = headers.get("X-Lark-Signature") or ""
     expected = signature(
@@ -63,7 +64,7 @@ def signature_ok(headers: Mapping[str, str], encrypt_key: str, body: bytes) -> b
         encrypt_key,
         body,
     )
-    return bool(given) and hmac.compare_digest(given, expected)
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def decrypt(encrypted: str, encrypt_key: str) -> str:

@@ -93,7 +93,8 @@ def index() -> str:
     shown: dict[str, dict[str, str]] = {}  # the settings that are not secret, to show them
     for name, module in services.PLATFORMS.items():
         plain = {setting for setting, secret in module.SETTINGS if not secret}
-        saved_values = services.secrets_of(rows[name]) if rows[name] else {}
+        row = rows[name]
+        saved_values = services.secrets_of(row) if row is not None else {}
         shown[name] = {k: v for k, v in saved_values.items() if k in plain}
     return render_template(
         "chatapps/index.html",

@@ -39,7 +39,7 @@ def _checked(
 ) -> Answer | None:
     given, stamp, nonce = (args.get(k) or "" for k in ("msg_signature", "timestamp", "nonce"))
     expected = msgcrypt.signature(settings.get("token") or "", stamp, nonce, encrypted)
-    if not given or not hmac.compare_digest(given, expected):
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         return refused(401, "bad msg_signature (check the Token saved for this app)")
     moment = now if now is not None else time.time()
     if not stamp.isdigit() or abs(moment - int(stamp)) > MAX_SKEW_SECONDS:

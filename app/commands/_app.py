@@ -29,7 +29,7 @@ def friendly_errors(fn: F) -> F:
         except AppError as err:
             raise click.ClickException(_explained(err)) from err
 
-    return wrapped  # type: ignore[return-value]
+    return wrapped  # type: ignore[return-value]  # wraps() keeps the signature
 
 
 def _explained(err: AppError) -> str:

@@ -6,12 +6,13 @@ import os
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .. import order_fields as schema
 from ..channels import kinds, mapping, pull
 from ..channels import services as channels
 from ..db import get_db, in_transaction
-from ..models import ChannelPull
+from ..models import Channel, ChannelPull
 from ..runs import outbox
 from ._app import friendly_errors, ready_app
 from .ops import _echo_json, _load_json
@@ -74,7 +75,7 @@ def channel_pull_setup(
     """Save the credentials of pull channel KEY (stored encrypted)."""
     database = get_db(ready_app())
 
-    def save(db):  # type: ignore[no-untyped-def]
+    def save(db: Session) -> tuple[str, int]:
         row = pull.configure(db, channels.get_channel(db, key), app_key=app_key,
                              app_secret=app_secret, session=session, api_url=api_url,
                              interval=interval)  # fmt: skip
@@ -153,7 +154,7 @@ def channel_mapping(key: str, mapping_file: str | None, payload_file: str | None
                         "effective": mapping.effective(row.kind, row.mapping)})  # fmt: skip
     if override is not None:
 
-        def save(db):  # type: ignore[no-untyped-def]
+        def save(db: Session) -> Channel:
             return channels.set_mapping(db, channels.get_channel(db, key), override)
 
         in_transaction(database, save)

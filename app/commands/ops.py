@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 import simplejson
+from sqlalchemy.orm import Session
 
 from ..db import get_db, in_transaction
 from ..errors import NotFoundError, ValidationError
@@ -268,7 +270,7 @@ def order_ingest(order_file: str, batch: int) -> None:
     for start in range(0, len(docs), batch):
         chunk = docs[start : start + batch]
         try:
-            received = in_transaction(database, lambda db, c=chunk: intake.receive_many(db, c))
+            received = in_transaction(database, partial(intake.receive_many, docs=chunk))
         except ValidationError as err:
             first, last = start + 1, start + len(chunk)
             done = f"{stored + seen} orders before it were stored" if start else "nothing stored"
@@ -394,7 +396,7 @@ def reference_import(
             raise click.BadParameter(f"{spec!r}: use COLUMN:TYPE", param_hint="--type")
         columns.append({"name": name, "type": kind})
 
-    def work(db):  # type: ignore[no-untyped-def]
+    def work(db: Session) -> int:
         t = reference_data.ensure_table(db, table, key_field=key_field, columns=columns)
         return reference_data.import_csv(db, t, text, replace=not merge)
 

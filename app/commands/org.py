@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
 from ..db import get_db, in_transaction
 from ..org import csvio
@@ -41,7 +42,7 @@ def import_csv(file: Path, dry_run: bool, lang: str) -> None:
     data = file.read_bytes()
     with ready_app().test_request_context(headers={"Accept-Language": lang}):
 
-        def work(db):  # type: ignore[no-untyped-def]
+        def work(db: Session) -> csvio.Plan:
             result = csvio.plan(db, data)
             if result.errors:
                 raise csvio.refusal(result)

@@ -146,7 +146,7 @@ def import_cmd(
             )
         people[ref.strip()] = target.strip()
     bundle, source = _bundle(bundle_id)
-    options = dict(params=values, policy=policy, publish=publish, create_fields=create_fields,
+    options: dict[str, Any] = dict(params=values, policy=policy, publish=publish, create_fields=create_fields,
                    allow_hosts=allow_hosts, people=people)  # fmt: skip
     database = get_db(ready_app())
     if dry_run:

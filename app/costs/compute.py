@@ -131,7 +131,7 @@ class Catalog:
             total += amount
         out.total = total.quantize(CENT, rounding=ROUND_HALF_UP)
         for dim in self.dimensions:
-            value: Any = None
+            value = None
             if dim.expr is not None:
                 try:
                     value = dim.expr(context, now=now)

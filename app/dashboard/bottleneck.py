@@ -176,9 +176,10 @@ def _exact(
             v.exit.not_in(PASSED_EXITS_EXCLUDED),
         )
     ):  # fmt: skip
-        nodes[node_id].append(dwell)
+        # A visit gets left_at and dwell_seconds together when it closes.
+        nodes[node_id].append(dwell)  # type: ignore[arg-type]
         if source:
-            edges[(source, node_id)].append(dwell)
+            edges[(source, node_id)].append(dwell)  # type: ignore[arg-type]
     return nodes, edges
 
 

@@ -118,11 +118,11 @@ def save(what: str) -> ResponseReturnValue:
     original = request.form.get("original", "")
     try:
         if what == "drivers":
-            existing = services.get_driver(db, original) if original else None
-            item: Any = services.save_driver(db, current_user(), values, existing=existing)
+            driver = services.get_driver(db, original) if original else None
+            item: Any = services.save_driver(db, current_user(), values, existing=driver)
         else:
-            existing = services.get_dimension(db, original) if original else None
-            item = services.save_dimension(db, current_user(), values, existing=existing)
+            dimension = services.get_dimension(db, original) if original else None
+            item = services.save_dimension(db, current_user(), values, existing=dimension)
     except AppError as err:
         db.rollback()
         fields = getattr(err, "fields", None) or {"key": err.message}

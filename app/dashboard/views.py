@@ -57,13 +57,12 @@ def _version_arg() -> int | None:
 @bp.get("/")
 @permission_required("dashboard.view")
 def index() -> ResponseReturnValue:
+    problem: str | None = None
     try:
         r = _range()
     except ValidationError as err:
         r = ranges.parse({}, utcnow(), zone())
         problem = str(err.message)
-    else:
-        problem = None
     data = figures(r, _version_arg())
     db = get_session()
     context = {

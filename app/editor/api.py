@@ -3,6 +3,7 @@ decision-table analysis, simulation, backtest, diff, publish and test orders."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
@@ -53,11 +54,12 @@ def _who(user_id: int | None) -> str:
 
 
 def _draft_meta(flow: Any) -> dict[str, Any]:
+    me = current_user()
     return {
         "revision": flow.draft_revision,
         "updated_at": flow.draft_updated_at.isoformat() if flow.draft_updated_at else None,
         "updated_by": _who(flow.draft_updated_by_id),
-        "updated_by_me": bool(current_user() and flow.draft_updated_by_id == current_user().id),
+        "updated_by_me": bool(me and flow.draft_updated_by_id == me.id),
         "published_version": flow.published_version,
     }
 
@@ -289,7 +291,7 @@ def backtest_start(key: str) -> ResponseReturnValue:
         )  # fmt: skip
     user = current_user()
     job = jobs.start(db, flow, doc, last=data.get("last", 1000), user_id=user.id if user else None)
-    on_commit(db, lambda j=job.id: jobs.run_job(j))
+    on_commit(db, partial(jobs.run_job, job.id))
     db.commit()
     return jsonify(jobs.job_dict(job)), 202
 

@@ -152,7 +152,7 @@ def order_fields() -> tuple[dict[str, Any], ...]:
     """Scalar fields of the order and customer for the builder's field picker."""
     schema = order_schema()
     defs = schema.get("$defs", {})
-    fields = []
+    fields: list[dict[str, Any]] = []
     for name, sub in (schema.get("properties") or {}).items():
         label = sub.get("x-label-zh", name)
         if name == "customer":

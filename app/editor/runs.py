@@ -53,7 +53,7 @@ class RunRow:
         return [node_name(n, language) for n in nodes if n.get("id") in current]
 
 
-def _query(filters: RunFilters) -> Select[Any]:
+def _query(filters: RunFilters) -> Select[Run, Flow, FlowVersion, Order]:
     query = (
         select(Run, Flow, FlowVersion, Order)
         .join(FlowVersion, Run.flow_version_id == FlowVersion.id)

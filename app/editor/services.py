@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 def _key_taken(db: Session, key: str) -> bool:
-    return db.scalar(select(func.count()).select_from(Flow).where(Flow.key == key)) > 0
+    return (db.scalar(select(func.count()).select_from(Flow).where(Flow.key == key)) or 0) > 0
 
 
 def suggest_key(db: Session, name: str) -> str:
@@ -119,7 +119,7 @@ def flow_summaries(
         ).all()
     )
     owner_ids = {f.owner_id for f in all_flows if f.owner_id}
-    owners = (
+    owners: dict[int | None, str] = (
         {
             u.id: u.display_name or u.username
             for u in db.scalars(select(User).where(User.id.in_(owner_ids)))
@@ -241,7 +241,7 @@ def _order_from(db: Session, source: Mapping[str, Any]) -> dict[str, Any]:
         if order is None:
             raise NotFoundError(_l("That order does not exist."))
         return dict(order.data)
-    doc = source.get("order")
+    doc: Any = source.get("order")
     if isinstance(doc, str):
         doc = parse_json(doc)
     validate_order(doc)

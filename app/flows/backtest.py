@@ -34,7 +34,7 @@ from ..models import Flow, FlowVersion, Order
 from ..org.directory import directory_cache
 from ..reference.services import reference_cache
 from ..runs.cache import compiled_version
-from ..runs.services import enrich_customer
+from ..runs.services import enrich_customer, order_skus
 from .services import _issues_error, live_version
 
 MAX_ORDERS = 10_000
@@ -384,12 +384,7 @@ def order_batches(
 
 def batch_ref(db: Session, rows: list[StoredOrder]) -> dict[str, Any]:
     """What flows read in ``ref`` for these orders: tables, org, stock of their SKUs."""
-    skus = {
-        ln.get("sku")
-        for o in rows
-        for ln in o.data.get("lines") or ()
-        if isinstance(ln, Mapping) and ln.get("sku")
-    }
+    skus = {sku for o in rows for sku in order_skus(o.data)}
     return {
         **reference_cache.get(db),
         "org": directory_cache.get(db),

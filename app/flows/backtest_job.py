@@ -15,8 +15,9 @@ import multiprocessing
 import os
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -24,9 +25,9 @@ from huey import crontab
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ..db import Database, get_db, in_transaction
+from ..db import Database, get_db, in_transaction, rows_matched
 from ..errors import NotFoundError, ValidationError
-from ..models import BacktestChange, BacktestJob, Flow, Order, utcnow
+from ..models import BacktestChange, BacktestJob, Flow, Order, table_of, utcnow
 from ..queue import huey, task_app
 from . import backtest as bt
 
@@ -76,7 +77,7 @@ class Impact:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: workload sorted by the largest change first."""
-        workload = [
+        workload: list[dict[str, Any]] = [
             {"kind": k, "who": w, "before": b, "after": a, "delta": a - b}
             for (k, w), (b, a) in self.workload.items()
         ]
@@ -113,7 +114,7 @@ def replay(
     after: bt.Cursor | None = None,
     skip: int = 0,
     replay_: bt.Replay | None = None,
-) -> Iterator[list[tuple[bt.StoredOrder, bt.Outcome, bt.Outcome]]]:
+) -> Generator[list[tuple[bt.StoredOrder, bt.Outcome, bt.Outcome]]]:
     """The ``last`` most recent orders replayed before and after, one batch at a time.
 
     With ``workers`` > 1 the batches are shared by that many forked processes while this
@@ -284,7 +285,9 @@ def _run(database: Database, job_id: int, workers: int | None, token: str) -> st
         if job is None:
             return "gone"
         flow = db.scalars(select(Flow).where(Flow.key == job.flow_key)).one()
-        after = (job.cursor_at, job.cursor_id) if job.cursor_id is not None else None
+        after = None  # a batch commits cursor_at and cursor_id together
+        if job.cursor_at is not None and job.cursor_id is not None:
+            after = (job.cursor_at, job.cursor_id)
         skip, last = job.done, job.last
         impact = Impact(job.summary)
         if workers is None:
@@ -325,20 +328,24 @@ def _commit_batch(
     token: str,
 ) -> str:
     def work(db: Session) -> str:
-        mine = db.execute(
+        mine = rows_matched(db,
             update(BacktestJob)
             .where(BacktestJob.id == job_id, BacktestJob.claim == token)
             .values(done=BacktestJob.done + count, summary=impact.to_dict(),
                     cursor_at=tail.created_at, cursor_id=tail.id, updated_at=utcnow())
-        ).rowcount  # fmt: skip
+        )  # fmt: skip
         if mine != 1:
             return "lost"
         if rows:
-            db.execute(BacktestChange.__table__.insert(), rows)
+            db.execute(table_of(BacktestChange).insert(), rows)
         asked = db.scalar(select(BacktestJob.cancel_requested).where(BacktestJob.id == job_id))
         return "cancel" if asked else "go"
 
     return in_transaction(database, work)
+
+
+def _requeue(job_id: int, db: Session) -> None:
+    db.execute(update(BacktestJob).where(BacktestJob.id == job_id).values(status="queued"))
 
 
 def _finish(database: Database, job_id: int, status: str) -> str:
@@ -373,11 +380,6 @@ def resume_stalled_now(database: Database) -> list[int]:
             )
         ).all()
     for job_id in ids:
-        in_transaction(
-            database,
-            lambda db, j=job_id: db.execute(
-                update(BacktestJob).where(BacktestJob.id == j).values(status="queued")
-            ),
-        )
+        in_transaction(database, partial(_requeue, job_id))
         run_job(job_id)
     return list(ids)

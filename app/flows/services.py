@@ -30,6 +30,7 @@ from flow_engine import (
 )
 
 from .. import order_fields as order_schema
+from ..db import rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import Flow, FlowVersion, User, utcnow
 from ..org import checks as org_checks
@@ -175,7 +176,8 @@ def save_draft(
             _l("The key of a flow cannot change."), code="invalid_flow", fields={"key": "changed"}
         )
     doc = normalise_durations(doc)
-    updated = db.execute(
+    updated = rows_matched(
+        db,
         update(Flow)
         .where(Flow.id == flow.id, Flow.draft_revision == base_revision)
         .values(
@@ -187,8 +189,8 @@ def save_draft(
             name_en=_names(doc)[1],
             description=_description(doc),
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if updated != 1:
         raise ConflictError(
             _l("Someone else saved this flow since you opened it. Reload to see their changes."),
@@ -218,7 +220,7 @@ def publishable(flow: Flow) -> CompiledFlow:
 def publish(db: Session, actor: User | None, flow: Flow, *, note: str = "") -> FlowVersion:
     """Publish the draft as the next immutable version; new orders start on it."""
     compiled = publishable(flow)
-    doc = migrate(flow.draft)
+    doc = migrate(flow.draft)  # type: ignore[arg-type]  # publishable() refused a missing draft
     number = (
         db.scalar(select(func.max(FlowVersion.number)).where(FlowVersion.flow_id == flow.id)) or 0
     ) + 1

@@ -11,10 +11,10 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..models import InventoryItem, Reservation, utcnow
+from ..models import InventoryItem, Reservation, table_of, utcnow
 
 log = logging.getLogger(__name__)
-RESERVATIONS = Reservation.__table__
+RESERVATIONS = table_of(Reservation)
 
 
 def set_stock(db: Session, sku: str, warehouse: str, on_hand: int) -> InventoryItem:
@@ -72,8 +72,8 @@ def reserve(
         short = view.take(lines)
         if short:
             return {"status": "insufficient", "shortages": short}
-        done = [(w, s, q) for (w, s), q in sorted(lines.items())]
-        return _reserved(db, effect_id, run_id, done, rows)
+        taken = [(w, s, q) for (w, s), q in sorted(lines.items())]
+        return _reserved(db, effect_id, run_id, taken, rows)
     done: list[tuple[str, str, int]] = []
     short = []
     for (warehouse, sku), qty in sorted(lines.items()):

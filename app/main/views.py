@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from ..db import get_session
@@ -16,6 +16,8 @@ bp = Blueprint("main", __name__)
 @login_required
 def index() -> str:
     user = current_user()
+    if user is None:  # login_required sent the visitor to sign in first
+        abort(401)
     return render_template("main/index.html", user=user, home=home_for(get_session(), user))
 
 

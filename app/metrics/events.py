@@ -108,9 +108,9 @@ def process(db: Session, ids: list[int], zone: ZoneInfo) -> EventEffects:
         out.orders.add(order_id)
         if kind == "node_waiting" and node_id:
             origin = last_passed.get(run_id) or _previous_pass(db, run_id, seq)
-            visit = Visit(run_id, order_id, version, node_id, node_type, origin, channel, seq, at)
-            open_visits[(run_id, node_id)].append(visit)
-            state.new.append(visit)
+            opened = Visit(run_id, order_id, version, node_id, node_type, origin, channel, seq, at)
+            open_visits[(run_id, node_id)].append(opened)
+            state.new.append(opened)
             continue
         if kind in CLOSING and node_id:
             waiting = open_visits.get((run_id, node_id))

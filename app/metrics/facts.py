@@ -91,8 +91,8 @@ def rebuilt_view(data: history.OrderData, catalog: Catalog, now: datetime) -> Re
 def fact_row(item: Rebuilt, costed: bool, now: datetime) -> dict[str, Any]:
     data, h = item.data, item.data.history
     doc = data.doc
-    address = doc.get("shipping_address") if isinstance(doc.get("shipping_address"), dict) else {}
-    customer = doc.get("customer") if isinstance(doc.get("customer"), dict) else {}
+    address = _object(doc.get("shipping_address"))
+    customer = _object(doc.get("customer"))
     on_time = None
     if data.delivered_at is not None and data.promised_at is not None:
         on_time = data.delivered_at <= data.promised_at
@@ -121,6 +121,10 @@ def fact_row(item: Rebuilt, costed: bool, now: datetime) -> dict[str, Any]:
         "cost_total": item.breakdown.total if costed else None,
         "updated_at": now,
     }
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any, limit: int) -> str | None:

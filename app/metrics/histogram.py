@@ -39,7 +39,7 @@ def add(hist: Hist, seconds: float, count: int = 1) -> None:
     hist[key] = hist.get(key, 0) + count
 
 
-def merge(into: Hist, other: Mapping[str | int, int] | None) -> Hist:
+def merge(into: Hist, other: Mapping[str, int] | Mapping[int, int] | None) -> Hist:
     """Add ``other`` (stored form: keys may be text) into ``into``; returns ``into``."""
     for key, count in (other or {}).items():
         k = int(key)

@@ -128,7 +128,7 @@ def _runs(db: Session, orders: Mapping[int, OrderData], now: datetime) -> None:
         .where(Run.order_id.in_(ids))
         .order_by(RunEvent.run_id, RunEvent.seq)
     )
-    waits: dict[tuple[int, str], tuple[datetime, str]] = {}
+    waits: dict[tuple[int, str | None], tuple[datetime, str]] = {}
     incident_since: dict[int, datetime] = {}
     seconds: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for order_id, run_id, kind, node_id, node_type, branch, actor, at in rows:
@@ -158,8 +158,8 @@ def _runs(db: Session, orders: Mapping[int, OrderData], now: datetime) -> None:
             started = incident_since.pop(run_id, None)
             if started is not None:
                 spent["incident"] += (at - started).total_seconds()
-    for (run_id, _node), (entered, bucket) in waits.items():  # still waiting: until now
-        seconds[run_order[run_id]][bucket] += (now - entered).total_seconds()
+    for (run_id, _node), (since, bucket) in waits.items():  # still waiting: until now
+        seconds[run_order[run_id]][bucket] += (now - since).total_seconds()
     for run_id, started in incident_since.items():
         seconds[run_order[run_id]]["incident"] += (now - started).total_seconds()
     for order_id, spent in seconds.items():

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -193,7 +194,7 @@ def rebuild_orders(
     type changed), a chunk per transaction, each under the refresher's lock."""
     ids = sorted(set(order_ids))
 
-    def work(db: Session, part: list[int]) -> None:
+    def work(part: list[int], db: Session) -> None:
         moment = now or utcnow()
         tail.lock(db, LOCK, moment, wait=True)
         touched = facts.rebuild(db, part, moment, observers=default_observers())
@@ -203,5 +204,5 @@ def rebuild_orders(
 
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        in_transaction(database, lambda db, part=part: work(db, part))
+        in_transaction(database, partial(work, part))
     return len(ids)

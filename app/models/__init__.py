@@ -4,7 +4,7 @@ from .alert import Alert, AlertOrder, AlertRule
 from .api_key import ApiKey
 from .approval import ApprovalAction, ApprovalLink, ApprovalReader, ApprovalTask
 from .backtest import BacktestChange, BacktestJob
-from .base import Base, JSONType, UTCDateTime, utcnow
+from .base import Base, JSONType, UTCDateTime, table_of, utcnow
 from .channel import (
     Channel,
     ChannelDelivery,
@@ -121,5 +121,6 @@ __all__ = [
     "User",
     "WebhookReceipt",
     "user_roles",
+    "table_of",
     "utcnow",
 ]

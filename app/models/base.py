@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, Table, Text, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -66,3 +66,11 @@ class Base(DeclarativeBase):
     # Removing a row someone else removed a moment earlier is done, not an error: two admins
     # deleting one item at once must not fail the second (updates keep their own checks).
     __mapper_args__ = {"confirm_deleted_rows": False}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table ``model`` maps, for bulk statements that skip the ORM."""
+    table = model.__table__
+    if not isinstance(table, Table):  # every model here maps one table
+        raise TypeError(f"{model.__name__} maps {table!r}, not a table")
+    return table

@@ -300,13 +300,13 @@ def _queue_parts(
 
 
 def _note_routed(
-    db: Session, task: ApprovalTask, principal: str, user: User, now: datetime
+    db: Session, task: ApprovalTask, principal: str, user: User | Contact, now: datetime
 ) -> None:
     db.add(ApprovalAction(task_key=task.task_key, run_id=task.run_id, action="routed", actor="system",
                           on_behalf_of=principal, to_user=user.username, at=now))  # fmt: skip
 
 
-def _delegated_by(db: Session, task: ApprovalTask, user: User) -> str:
+def _delegated_by(db: Session, task: ApprovalTask, user: User | Contact) -> str:
     action = db.scalars(
         select(ApprovalAction)
         .where(

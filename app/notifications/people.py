@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -92,7 +93,7 @@ def _people(db: Session, spec: Mapping[str, object]) -> list[User]:
 
 
 def resolve(
-    db: Session, specs: Iterable[Mapping[str, object]], now: datetime, *, routed: bool = True
+    db: Session, specs: Iterable[Mapping[str, Any]], now: datetime, *, routed: bool = True
 ) -> list[tuple[User | Contact, str | None]]:
     """(user or contact to notify, username they act for or None) in order, without
     duplicates. ``routed=False``: the people themselves, even when out of office (a copy, a
@@ -107,7 +108,7 @@ def resolve(
                 name = str(spec.get("name") or spec["contact"])
                 out.append(
                     (
-                        Contact(key, key, name, spec.get("email"), spec.get("phone")),  # type: ignore[arg-type]
+                        Contact(key, key, name, spec.get("email"), spec.get("phone")),
                         None,
                     )
                 )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from flow_engine.outbound import EXAMPLE_URL, url_problem
 
+from ..db import rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..i18n import in_reader_language
 from ..models import AllowedHost, Notification, NotificationChannel, User, utcnow
@@ -57,8 +58,7 @@ def mark_read(
     )
     if ids is not None:
         query = query.where(Notification.id.in_(list(ids)))
-    result = db.execute(query.values(read_at=now or utcnow()))
-    return int(result.rowcount or 0)
+    return rows_matched(db, query.values(read_at=now or utcnow()))
 
 
 def mark_task_read(db: Session, user: User, task_key: str) -> None:
@@ -151,7 +151,7 @@ def save_channel(
             fields={"webhook_url": "invalid"},
         )
     else:
-        _allow(db, actor, url)
+        _allow(db, actor, str(url))  # a str: url_problem() accepted it
     if channel is None:
         channel = NotificationChannel(name=name, kind=kind)
         db.add(channel)

@@ -17,26 +17,26 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from .intake import Received
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")  # what storing one item gives its request (an order's Received ...)
 
 MAX_GROUP = 50
 
 
-class _Pending:
+class _Pending(Generic[R]):
     __slots__ = ("item", "done", "lead", "result", "error")
 
     def __init__(self, item: Any) -> None:
         self.item = item
         self.done = threading.Event()
         self.lead = False  # woken to store the next group instead of with a result
-        self.result: Received | None = None
+        self.result: R | None = None
         self.error: BaseException | None = None
 
-    def answer(self) -> Received:
+    def answer(self) -> R:
         if self.error is not None:
             raise self.error
         if self.result is None:  # the storing thread was interrupted before it got here
@@ -44,34 +44,34 @@ class _Pending:
         return self.result
 
 
-class GroupCommit:
+class GroupCommit(Generic[R]):
     """Stores orders arriving at once in one transaction; one instance per process and kind
     of request.
 
     ``store_one(item)`` stores a single request's order in its own transaction (an item is
     what the request brought: an order document, a signed channel delivery);
-    ``store_many(items)`` stores several in one, all or nothing, returning one
-    :class:`Received` per item.
+    ``store_many(items)`` stores several in one, all or nothing, returning one result per
+    item.
     """
 
     def __init__(
         self,
-        store_one: Callable[[Any], Received],
-        store_many: Callable[[Sequence[Any]], list[Received]],
+        store_one: Callable[[Any], R],
+        store_many: Callable[[Sequence[Any]], list[R]],
         max_group: int = MAX_GROUP,
     ) -> None:
         self._store_one = store_one
         self._store_many = store_many
         self._max = max_group
         self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
+        self._queue: list[_Pending[R]] = []
         self._busy = False  # a thread is storing a group
         self.groups = 0  # transactions that stored more than one order (for tests and stats)
 
-    def submit(self, item: Any) -> Received:
+    def submit(self, item: Any) -> R:
         """Store ``item``'s order, with whatever else arrives meanwhile; raises its own
         error."""
-        pending = _Pending(item)
+        pending: _Pending[R] = _Pending(item)
         with self._lock:
             self._queue.append(pending)
             lead = not self._busy
@@ -101,7 +101,7 @@ class GroupCommit:
             for pending in group:
                 pending.done.set()
 
-    def _store(self, group: list[_Pending]) -> None:
+    def _store(self, group: list[_Pending[R]]) -> None:
         if len(group) > 1:
             try:
                 received = self._store_many([p.item for p in group])

@@ -185,6 +185,7 @@ def receive_many(
             seen = None if created else _seen_as(order, docs[i], given_keys[i])
             out.append(Received(order, created, runs, seen))
         else:
+            # A key without a result of its own was known or claimed above.
             out.append(Received(known[key], False, [], "dedup_key"))  # type: ignore[index]
     return out
 

@@ -84,6 +84,7 @@ def decided_fields(order: Order, language: str) -> list[dict[str, Any]]:
         spec = props[name]
         value = (order.data or {}).get(name)
         label = spec.get("x-label-zh") if language == "zh" else spec.get("x-label-en")
+        shown: Any
         if isinstance(value, list):
             shown = ", ".join(str(v) for v in value)
         elif name == "priority" and language == "zh":
@@ -172,7 +173,7 @@ def ingest_many(
     stored = _insert_many(db, rows)
     writes.stock = StockView(db, {sku for doc in docs for sku in runs.order_skus(doc)})
     runs.reserve_runs(db, sorted(stored.values()), writes, stamp)
-    results = []
+    results: list[tuple[Order, bool, list[Run]]] = []
     for values in rows:
         order_id = stored.pop((values["channel"], values["external_id"]), None)
         if order_id is None:  # stored before, or earlier in this same batch
@@ -190,7 +191,9 @@ def ingest_many(
 def _order_row(
     doc: Mapping[str, Any], *, now: datetime, idempotency_key: str | None = None
 ) -> dict[str, Any]:
-    customer = doc.get("customer") if isinstance(doc.get("customer"), Mapping) else {}
+    customer = doc.get("customer")
+    if not isinstance(customer, Mapping):
+        customer = {}
     amount = doc.get("amount")
     return {
         "channel": str(doc["channel"]),

@@ -81,7 +81,7 @@ def counts(db: Session) -> dict[str, int]:
     return dict(zip(STANDS, row, strict=True))
 
 
-def _listing(stand: str) -> Select[tuple[Order]]:
+def _listing(stand: str) -> Select[Order]:
     return select(Order).where(_members(stand)).order_by(Order.id.desc())
 
 

@@ -106,7 +106,7 @@ def board() -> str | Response:
             hints=standing.HINTS,
             version=version,
         )
-    flows = []
+    flows: list[dict[str, Any]] = []
     for key in standing.LABELS:
         latest = standing.orders_in(db, key, 1, BOARD_SIZE) if counts[key] else []
         flows.append({"stand": key, "count": counts[key], "orders": latest})

@@ -37,9 +37,11 @@ def usage(db: Session) -> dict[str, dict[str, list[str]]]:
     """Which live flows and drafts name each role, user and department:
     ``{"roles": {key: [flow, ...]}, "users": {...}, "departments": {...}}``."""
     out: dict[str, dict[str, set[str]]] = {kinds: {} for kinds in PLURAL.values()}
-    docs = db.execute(
-        select(Flow.key, Flow.draft).where(Flow.archived_at.is_(None), Flow.draft.is_not(None))
-    ).all()
+    docs = list(
+        db.execute(
+            select(Flow.key, Flow.draft).where(Flow.archived_at.is_(None), Flow.draft.is_not(None))
+        )
+    )
     docs += db.execute(
         select(Flow.key, FlowVersion.doc)
         .join(Flow, FlowVersion.flow_id == Flow.id)

@@ -80,15 +80,18 @@ def load_demo_org(db: Session) -> list[str]:
             person.department_id = depts[dept].id
         if person.manager_id is None and manager:
             person.manager_id = people[manager].id
-    roles = {r.key: r for r in db.scalars(select(BusinessRole))}
-    held = set(db.execute(select(RoleHolder.role_id, RoleHolder.user_id, RoleHolder.scope)))
+    business_roles = {r.key: r for r in db.scalars(select(BusinessRole))}
+    held: set[tuple[int, int, str]] = set(
+        db.execute(select(RoleHolder.role_id, RoleHolder.user_id, RoleHolder.scope))
+    )
     for key, zh, en, table, holders in ROLES:
-        if key not in roles:
-            roles[key] = BusinessRole(key=key, name_zh=zh, name_en=en, scope_table=table)
-            db.add(roles[key])
+        if key not in business_roles:
+            business_roles[key] = BusinessRole(key=key, name_zh=zh, name_en=en, scope_table=table)
+            db.add(business_roles[key])
             db.flush()
+        role = business_roles[key]
         for username, scope in holders:
-            if (roles[key].id, people[username].id, scope) not in held:
-                db.add(RoleHolder(role_id=roles[key].id, user_id=people[username].id, scope=scope))
+            if (role.id, people[username].id, scope) not in held:
+                db.add(RoleHolder(role_id=role.id, user_id=people[username].id, scope=scope))
     db.flush()
     return lines

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session, aliased
 
-from ..models import BusinessRole, Department, OrgRevision, RoleHolder, User
+from ..models import BusinessRole, Department, OrgRevision, RoleHolder, User, table_of
 
 ORG_MODELS = (Department, BusinessRole, RoleHolder)
 # What of a person the directory holds; a change to anything else (a login, a password)
@@ -24,7 +24,7 @@ ORG_MODELS = (Department, BusinessRole, RoleHolder)
 USER_FIELDS = (
     "username", "display_name", "is_active", "email", "phone", "department_id", "manager_id",
 )  # fmt: skip
-_REVISION = OrgRevision.__table__
+_REVISION = table_of(OrgRevision)
 
 
 def _changes_org(session: Session) -> bool:

@@ -114,7 +114,8 @@ def manager_message(name: str, manager: str, active: bool, chain: Mapping[str, s
             manager=manager,
             name=name,
         )
-    seen, at = [name], manager
+    seen = [name]
+    at: str | None = manager
     while at is not None and at not in seen:
         seen.append(at)
         at = chain.get(at)

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ..db import rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import (
     BusinessRole,
@@ -498,13 +499,14 @@ def remove_holder(
 ) -> None:
     role = find_role(db, role_key, "role")
     person = find_person(db, username, "user")
-    gone = db.execute(
+    gone = rows_matched(
+        db,
         delete(RoleHolder).where(
             RoleHolder.role_id == role.id,
             RoleHolder.user_id == person.id,
             RoleHolder.scope == (scope or ""),
-        )
-    ).rowcount
+        ),
+    )
     if not gone:
         where = f"@{scope}" if scope else ""
         raise NotFoundError(
@@ -547,7 +549,7 @@ def person_json(db: Session, person: User) -> dict[str, Any]:
 
 def check_manager(db: Session, person: User, manager: User) -> None:
     """Refuse ``manager`` for ``person``: themself, deactivated, or a manager cycle."""
-    names = dict(db.execute(select(User.id, User.username)).all())
+    names: dict[int | None, str] = dict(db.execute(select(User.id, User.username)).all())
     chain = {names[uid]: names.get(boss) for uid, boss in
              db.execute(select(User.id, User.manager_id))}  # fmt: skip
     message = manager_message(person.username, manager.username, manager.is_active, chain)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -28,7 +29,7 @@ VIEW, MANAGE = "org.view", "org.manage"
 MAX_UPLOAD = 5 * 1024 * 1024
 
 
-def _done(work: Callable[[Any], Any], message: str, to: str, **params: Any) -> Response:
+def _done(work: Callable[[Any], Any], message: str, to: str, **params: Any) -> ResponseReturnValue:
     return saved(work, message, url_for(to, **params))
 
 
@@ -43,7 +44,7 @@ def _active_people(db: Any) -> list[User]:
 
 @bp.get("/")
 @permission_required(VIEW)
-def index() -> Response:
+def index() -> ResponseReturnValue:
     return redirect(url_for("org.departments"))
 
 
@@ -61,7 +62,7 @@ def departments() -> str:
 
 @bp.post("/departments")
 @permission_required(MANAGE)
-def create_department() -> Response:
+def create_department() -> ResponseReturnValue:
     form, actor = request.form, current_user()
     key = form.get("key", "").strip()
     return _done(
@@ -81,7 +82,7 @@ def create_department() -> Response:
 
 @bp.post("/departments/<key>")
 @permission_required(MANAGE)
-def update_department(key: str) -> Response:
+def update_department(key: str) -> ResponseReturnValue:
     form, actor = request.form, current_user()
     changes = {"name_zh": form.get("name_zh", ""), "name_en": form.get("name_en", ""),
                "parent": _optional("parent"), "head": _optional("head")}  # fmt: skip
@@ -94,7 +95,7 @@ def update_department(key: str) -> Response:
 
 @bp.post("/departments/<key>/delete")
 @permission_required(MANAGE)
-def delete_department(key: str) -> Response:
+def delete_department(key: str) -> ResponseReturnValue:
     actor = current_user()
     return _done(
         lambda db: org.delete_department(db, actor, key),
@@ -120,7 +121,7 @@ def roles() -> str:
 
 @bp.post("/roles")
 @permission_required(MANAGE)
-def create_role() -> Response:
+def create_role() -> ResponseReturnValue:
     form, actor = request.form, current_user()
     key = form.get("key", "").strip()
     return _done(
@@ -139,7 +140,7 @@ def create_role() -> Response:
 
 @bp.post("/roles/<key>")
 @permission_required(MANAGE)
-def update_role(key: str) -> Response:
+def update_role(key: str) -> ResponseReturnValue:
     form, actor = request.form, current_user()
     changes = {"name_zh": form.get("name_zh", ""), "name_en": form.get("name_en", "")}
     return _done(
@@ -151,7 +152,7 @@ def update_role(key: str) -> Response:
 
 @bp.post("/roles/<key>/delete")
 @permission_required(MANAGE)
-def delete_role(key: str) -> Response:
+def delete_role(key: str) -> ResponseReturnValue:
     actor = current_user()
     return _done(
         lambda db: org.delete_role(db, actor, key),
@@ -162,7 +163,7 @@ def delete_role(key: str) -> Response:
 
 @bp.post("/roles/<key>/holders")
 @permission_required(MANAGE)
-def add_holder(key: str) -> Response:
+def add_holder(key: str) -> ResponseReturnValue:
     form, actor = request.form, current_user()
     user, scope = form.get("user", "").strip(), form.get("scope", "").strip()
     return _done(
@@ -175,7 +176,7 @@ def add_holder(key: str) -> Response:
 
 @bp.post("/roles/<key>/holders/remove")
 @permission_required(MANAGE)
-def remove_holder(key: str) -> Response:
+def remove_holder(key: str) -> ResponseReturnValue:
     form, actor = request.form, current_user()
     user, scope = form.get("user", "").strip(), form.get("scope", "").strip()
     return _done(
@@ -212,7 +213,7 @@ def people() -> str:
 
 @bp.post("/people/<username>")
 @permission_required(MANAGE)
-def update_person(username: str) -> Response:
+def update_person(username: str) -> ResponseReturnValue:
     actor = current_user()
     changes = {"department": _optional("department"), "manager": _optional("manager")}
     return _done(
@@ -235,7 +236,7 @@ def import_page() -> str:
 
 @bp.post("/import")
 @permission_required(MANAGE)
-def import_csv() -> tuple[str, int] | Response:
+def import_csv() -> ResponseReturnValue:
     """Without ``apply``: the dry run of the uploaded file. With it: import the previewed
     text (sent back from the preview) when it still has no problems."""
     db = get_session()
@@ -272,7 +273,7 @@ def import_csv() -> tuple[str, int] | Response:
 
 @bp.get("/export")
 @permission_required(VIEW)
-def export_csv() -> Response:
+def export_csv() -> ResponseReturnValue:
     text = csvio.export(get_session())
     return Response(
         "\ufeff" + text,  # Excel reads UTF-8 with the mark; the import skips it

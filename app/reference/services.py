@@ -141,9 +141,9 @@ def upsert_rows(
         else:
             db.add(ReferenceRow(table_id=table.id, key=key, data=data))
     if replace:
-        for key, row in existing.items():
+        for key, stale in existing.items():
             if key not in prepared:
-                db.delete(row)
+                db.delete(stale)
     table.revision += 1
     table.updated_at = utcnow()
     db.flush()
@@ -188,16 +188,19 @@ class ReferenceCache:
         self._by_key: dict[str, dict[str, dict[str, Any]]] = {}
 
     def get(
-        self, db: Session, stamp: tuple[int, int] | None = None
+        self, db: Session, stamp: tuple[object, ...] | None = None
     ) -> dict[str, list[dict[str, Any]]]:
+        """The tables; ``stamp`` is the catalogue stamp's ``reference`` part when the caller
+        has read it (the same three figures this reads otherwise)."""
         if stamp is None:
             row = db.execute(
                 select(
                     func.count(ReferenceTable.id),
                     func.coalesce(func.sum(ReferenceTable.revision), 0),
+                    func.max(ReferenceTable.updated_at),
                 )
             ).one()
-            stamp = (int(row[0]), int(row[1]))
+            stamp = tuple(row)
         if stamp == self._stamp:
             return self._data
         names = db.scalars(select(ReferenceTable.name)).all()

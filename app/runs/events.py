@@ -94,8 +94,10 @@ def _state(db: Session, stamp: CatalogStamp | None) -> _Published:
         db.info[_CACHE_KEY] = state = _Published(transaction, None, set())
     if state.targets is None:
         # A stamp read in this transaction, before any change of it: the process copy fits.
-        fresh = stamp is not None and stamp.subscriptions
-        state.targets = _by_stamp.get(db, stamp.subscriptions) if fresh else _read(db)
+        if stamp is not None and stamp.subscriptions:
+            state.targets = _by_stamp.get(db, stamp.subscriptions)
+        else:
+            state.targets = _read(db)
     return state
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from flow_engine import EffectResult
 from flow_engine.outbound import is_reserved_header, url_problem
 
-from ..db import Database, in_transaction, on_commit
+from ..db import Database, in_transaction, on_commit, rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..models import AllowedHost, OutboxMessage, Subscription, utcnow
 from ..queue import task_app
@@ -172,8 +172,9 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
     """
     moment = now or utcnow()
 
-    def claim(db):  # type: ignore[no-untyped-def]
-        claimed = db.execute(
+    def claim(db: Session) -> OutboxMessage | None:
+        claimed = rows_matched(
+            db,
             update(OutboxMessage)
             .where(
                 OutboxMessage.id == message_id,
@@ -182,8 +183,8 @@ def deliver(database: Database, message_id: int, *, now: datetime | None = None)
             )
             .values(
                 status=SENDING, attempts=OutboxMessage.attempts + 1, next_attempt_at=moment + LEASE
-            )
-        ).rowcount
+            ),
+        )
         return db.get(OutboxMessage, message_id) if claimed == 1 else None
 
     message = in_transaction(database, claim)
@@ -329,12 +330,13 @@ def dead_letters(db: Session, *, limit: int = 200) -> list[OutboxMessage]:
 def replay(db: Session, message_id: int, *, now: datetime | None = None) -> OutboxMessage:
     """Queue a dead message again with a fresh retry budget; woken after commit. No commit."""
     moment = now or utcnow()
-    updated = db.execute(
+    updated = rows_matched(
+        db,
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == DEAD)
         .values(status=PENDING, attempts=0, next_attempt_at=moment)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     message = db.get(OutboxMessage, message_id)
     if message is None:
         raise NotFoundError(_l("There is no outbox message %(id)s.", id=message_id))
@@ -354,14 +356,18 @@ def _secret() -> str:
     return str(task_app().config["WEBHOOK_SECRET"])
 
 
-def _sent(db, message_id: int, response: dict[str, Any], now: datetime) -> str:  # type: ignore[no-untyped-def]
-    message = db.get(OutboxMessage, message_id)
+def _sent(db: Session, message_id: int, response: dict[str, Any], now: datetime) -> str:
+    message = db.get_one(OutboxMessage, message_id)
     message.status = SENT
     message.sent_at = now
     message.last_error = None
     status = response.get("status")
     message.last_status = status if isinstance(status, int) else None
-    if message.payload.get("awaited") and message.run_id is not None:
+    if (
+        message.payload.get("awaited")
+        and message.run_id is not None
+        and message.effect_id is not None
+    ):
         services.apply_event(
             db, message.run_id, EffectResult(message.effect_id, "ok", response), now=now
         )
@@ -369,14 +375,18 @@ def _sent(db, message_id: int, response: dict[str, Any], now: datetime) -> str: 
     return SENT
 
 
-def _failed(db, message_id: int, err: DeliveryError, now: datetime) -> str:  # type: ignore[no-untyped-def]
-    message = db.get(OutboxMessage, message_id)
+def _failed(db: Session, message_id: int, err: DeliveryError, now: datetime) -> str:
+    message = db.get_one(OutboxMessage, message_id)
     message.last_error = str(err)[:2000]
     message.last_status = err.status
     if err.permanent or message.attempts >= MAX_ATTEMPTS:
         message.status = DEAD
         log.warning("outbox %s dead after %d attempts: %s", message_id, message.attempts, err)
-        if message.payload.get("awaited") and message.run_id is not None:
+        if (
+            message.payload.get("awaited")
+            and message.run_id is not None
+            and message.effect_id is not None
+        ):
             data = {"error": str(err), "attempts": message.attempts, "status": err.status}
             services.apply_event(
                 db, message.run_id, EffectResult(message.effect_id, "failed", data), now=now

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 
 from huey import crontab
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from flow_engine import TimerFired
 
-from ..db import Database, get_db, in_transaction
+from ..db import Database, get_db, in_transaction, rows_matched
 from ..models import OutboxMessage, RunTimer, utcnow
 from ..queue import huey, task_app
 from . import outbox, schedule, services, triggers
@@ -45,18 +46,19 @@ def fire_timer(timer_id: int) -> str:
 def fire_timer_now(timer_id: int, now: datetime | None = None) -> str:
     database = get_db(task_app())
 
-    def work(db):  # type: ignore[no-untyped-def]
+    def work(db: Session) -> str:
         moment = now or utcnow()
         timer = db.get(RunTimer, timer_id)
         if timer is None or timer.status != "pending":
             return "gone"
         if timer.due_at > moment + timedelta(seconds=1):
             return "early"  # a sweep or the schedule will come back at the due time
-        claimed = db.execute(
+        claimed = rows_matched(
+            db,
             update(RunTimer)
             .where(RunTimer.id == timer_id, RunTimer.status == "pending")
-            .values(status="fired", fired_at=moment)
-        ).rowcount
+            .values(status="fired", fired_at=moment),
+        )
         if claimed != 1:
             return "gone"
         outcome = services.apply_event(db, timer.run_id, TimerFired(timer.timer_key), now=moment)

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from rule_dsl import DslError
 
 from ..db import insert_ignoring_duplicates, jsonable
-from ..models import Alert, Flow, FlowVersion, Order, Run, TriggerReceipt, utcnow
+from ..models import Alert, Flow, FlowVersion, Order, Run, TriggerReceipt, table_of, utcnow
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, live_flows
 from .services import (
     FINISHED_STATUSES,
@@ -46,7 +46,7 @@ from .services import (
 from .writer import Writes
 
 log = logging.getLogger(__name__)
-RECEIPTS = TriggerReceipt.__table__
+RECEIPTS = table_of(TriggerReceipt)
 SKIP = "skip"
 QUEUE = "queue"
 STARTED, QUEUED, DROPPED = "started", "queued", "dropped"

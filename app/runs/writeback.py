@@ -28,10 +28,10 @@ from sqlalchemy.orm.util import identity_key
 
 from flow_engine import AuditEvent, CompiledFlow
 
-from ..models import Order, OrderFieldChange
+from ..models import Order, OrderFieldChange, table_of
 
-ORDERS = Order.__table__
-CHANGES = OrderFieldChange.__table__
+ORDERS = table_of(Order)
+CHANGES = table_of(OrderFieldChange)
 TAGS = "tags"
 # The order's built-in fields flows may write (``x-writable`` in the order schema).
 BUILTIN = frozenset({TAGS, "priority", "warehouse", "carrier", "holds"})

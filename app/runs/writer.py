@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -20,15 +21,15 @@ from flow_engine import NEW
 
 from ..db import on_commit
 from ..inventory.services import RESERVATIONS, StockView
-from ..models import Alert, OutboxMessage, Run, RunEvent, RunTimer
+from ..models import Alert, OutboxMessage, Run, RunEvent, RunTimer, table_of
 from ..order_fields import declared_custom_fields
 from .writeback import FieldWrites, OrderUpdate
 
-ALERTS = Alert.__table__
-RUNS = Run.__table__
-RUN_EVENTS = RunEvent.__table__
-OUTBOX = OutboxMessage.__table__
-TIMERS = RunTimer.__table__
+ALERTS = table_of(Alert)
+RUNS = table_of(Run)
+RUN_EVENTS = table_of(RunEvent)
+OUTBOX = table_of(OutboxMessage)
+TIMERS = table_of(RunTimer)
 # Timers due later than this are fired by the minute sweep; sooner ones get their own wake-up.
 WAKE_AHEAD = timedelta(seconds=90)
 
@@ -134,7 +135,7 @@ class Writes:
             .order_by(Alert.id)
         )
         for alert in still_open:
-            row = rows.pop(alert.dedup_key, None)
+            row = rows.pop(alert.dedup_key or "", None)  # selected by key: never empty
             if row is not None:  # the oldest open alert of a key counts the repeats
                 repeats = int(alert.data.get("repeats", 1)) + row["data"]["repeats"]
                 alert.data = {**alert.data, "repeats": repeats}
@@ -177,7 +178,7 @@ class Writes:
             soon = self.now + WAKE_AHEAD
             for timer_id, due in conn.execute(_INSERT_TIMERS, self.timers).all():
                 if due <= soon:
-                    on_commit(self.db, lambda t=timer_id, d=due: wake_timer(t, d))
+                    on_commit(self.db, partial(wake_timer, timer_id, due))
         if self.outbox:
             ids = [row[0] for row in conn.execute(_INSERT_OUTBOX, self.outbox).all()]
             on_commit(self.db, lambda: wake_outbox_many(ids))

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..db import rows_matched
 from ..errors import ConflictError
 from ..models import Order, Shipment, ShipmentOrder
 
@@ -120,11 +121,12 @@ def release_group(db: Session, shipment: Any, now: datetime) -> bool:
     shipment_id = _shipment_id(shipment)
     if shipment_id is None:
         return False
-    changed = db.execute(
+    changed = rows_matched(
+        db,
         update(Shipment)
         .where(Shipment.id == shipment_id, Shipment.kind == MERGE, Shipment.status == OPEN)
-        .values(status=RELEASED, released_at=now)
-    ).rowcount
+        .values(status=RELEASED, released_at=now),
+    )
     return changed == 1
 
 

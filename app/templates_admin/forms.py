@@ -8,7 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import SelectChoice, StringField
+from wtforms import SelectChoice, StringField  # type: ignore[attr-defined]  # WTForms 3.2; types-WTForms lacks it
 from wtforms.validators import InputRequired, Length, Regexp
 
 from templates_lib import INDUSTRIES, Bundle

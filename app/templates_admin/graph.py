@@ -39,7 +39,7 @@ def branch_label(branch: str | None) -> str:
 
 def _clip(text: str, width: int) -> str:
     """``text`` cut to about ``width`` pixels at 13 px (CJK characters are twice as wide)."""
-    used, out = 0.0, []
+    used, out = 0.0, list[str]()
     for ch in text:
         used += 13 if ord(ch) > 0x2E80 else 7.2
         if used > width:

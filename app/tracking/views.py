@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, render_template, request
+from flask.blueprints import BlueprintSetupState
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -26,8 +27,8 @@ TRACKING_RE = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
 
 
 @bp.record_once
-def _setup(state: object) -> None:
-    ratelimit.init_app(state.app)  # type: ignore[attr-defined]
+def _setup(state: BlueprintSetupState) -> None:
+    ratelimit.init_app(state.app)  # type: ignore[arg-type]  # the Flask app registering it
 
 
 def _order(tracking_id: str) -> Order:

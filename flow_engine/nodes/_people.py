@@ -40,6 +40,11 @@ CONTACT_SOURCES = {"consignee": ("consignee", "shipping_address"), "customer": (
 MAX_LEVELS = 10
 
 
+# Each entry is (kind, value or compiled expression, option); then the fallback person.
+PeopleEntry = tuple[str, Any, Any]
+CompiledPeople = tuple[tuple[PeopleEntry, ...], str | None]
+
+
 def compile_people(
     specs: Sequence[Mapping[str, Any]],
     env: CompileEnv,
@@ -47,12 +52,12 @@ def compile_people(
     *,
     fallback: str | None = None,
     contacts: bool = False,
-) -> tuple:
+) -> CompiledPeople:
     """Compile assignee specs into ``(kinds, fallback)``; expressions are compiled once.
 
     The order's own contacts only receive notifications (``contacts``); they never decide.
     """
-    out: list[tuple[str, Any, Any]] = []
+    out: list[PeopleEntry] = []
     for i, spec in enumerate(specs):
         if "contact" in spec and not contacts:
             env.error(
@@ -232,12 +237,12 @@ class _Resolver:
         )
 
 
-def _identity(entry: Mapping[str, Any]) -> tuple:
+def _identity(entry: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple((k, v) for k, v in entry.items() if k not in ("why", "people"))
 
 
 def resolve_people(
-    compiled: tuple, rt: Runtime, *, code: str = "no_approver", every: bool = False
+    compiled: CompiledPeople, rt: Runtime, *, code: str = "no_approver", every: bool = False
 ) -> list[dict[str, Any]]:
     """The entries of a node for this order, in configured order, without duplicates.
 
@@ -250,7 +255,7 @@ def resolve_people(
     specs, fallback = compiled
     resolver = _Resolver(rt.ref.get("org"), rt)
     out: list[dict[str, Any]] = []
-    seen: set[tuple] = set()
+    seen: set[tuple[tuple[str, Any], ...]] = set()
     missing: list[dict[str, str]] = []
 
     def add(entries: list[dict[str, Any]]) -> None:

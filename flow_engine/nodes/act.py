@@ -31,6 +31,7 @@ from flow_engine.nodes.base import (
 )
 from flow_engine.outbound import EXAMPLE_URL, RESERVED_HEADERS, call_issues
 from flow_engine.state import Token
+from rule_dsl import Expression
 
 _PATH = {"type": "string", "pattern": "^(order|customer|vars)(\\.[A-Za-z_][A-Za-z0-9_]*)+$"}
 _PARAMS = {"type": "object", "additionalProperties": EXPRESSION, "maxProperties": 50}
@@ -58,14 +59,19 @@ def _declared(schema: Mapping[str, Any], parts: list[str]) -> bool:
     return True
 
 
-def compile_params(params: Mapping[str, str], env: CompileEnv, rel: str) -> tuple:
-    """Compile {name: expression} into (name, expression) pairs."""
-    return tuple(
-        (name, env.expression(src, f"{rel}/{name}")) for name, src in (params or {}).items()
-    )
+Params = tuple[tuple[str, Expression], ...]
 
 
-def eval_params(params: tuple, rt: Runtime) -> dict[str, Any]:
+def compile_params(params: Mapping[str, str], env: CompileEnv, rel: str) -> Params:
+    """Compile {name: expression} into (name, expression) pairs.
+
+    An expression that does not compile is left out: its issue keeps the flow from running.
+    """
+    pairs = ((name, env.expression(src, f"{rel}/{name}")) for name, src in (params or {}).items())
+    return tuple((name, expr) for name, expr in pairs if expr is not None)
+
+
+def eval_params(params: Params, rt: Runtime) -> dict[str, Any]:
     """Evaluate compiled params against the run context."""
     return {name: expr(rt.context, now=rt.now) for name, expr in params}
 
@@ -109,7 +115,7 @@ class SetHandler(HandlerBase):
     )
 
     def var_schema(self, node: Node) -> dict[str, Any]:
-        out = {}
+        out: dict[str, Any] = {}
         for item in node.config.get("fields", ()):
             parts = str(item.get("path", "")).split(".") if isinstance(item, Mapping) else []
             if len(parts) >= 2 and parts[0] == "vars":
@@ -275,15 +281,13 @@ class NotifyHandler(HandlerBase):
                 },
                 "Channels",
                 "渠道",
-                **{
-                    "x-enum-zh": {
-                        "inbox": "站内通知",
-                        "email": "邮件",
-                        "wecom": "企业微信",
-                        "dingtalk": "钉钉",
-                        "feishu": "飞书",
-                        "sms": "短信",
-                    }
+                enum_zh={
+                    "inbox": "站内通知",
+                    "email": "邮件",
+                    "wecom": "企业微信",
+                    "dingtalk": "钉钉",
+                    "feishu": "飞书",
+                    "sms": "短信",
                 },
             ),
             "message": field(
@@ -337,7 +341,7 @@ class AlertHandler(HandlerBase):
                 {"enum": ["info", "warning", "critical"]},
                 "Severity",
                 "级别",
-                **{"x-enum-zh": {"info": "提示", "warning": "警告", "critical": "严重"}},
+                enum_zh={"info": "提示", "warning": "警告", "critical": "严重"},
             ),
             "code": field({"type": "string", "pattern": "^[a-z][a-z0-9_.]{0,63}$"}, "Code", "代码"),
             "message": field(I18N, "Message", "消息"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -14,7 +14,7 @@ from flow_engine._runtime import resolve_path
 from flow_engine.issues import ERROR, WARNING, ValidationIssue, make_issue
 from flow_engine.model import Node
 from flow_engine.state import Effect, Token
-from rule_dsl import DslError, compile_expression
+from rule_dsl import DslError, Expression, RuleSet, compile_expression
 
 # ---------------------------------------------------------------------------------------------
 # Outcomes a handler returns to the runner (short-lived messages, so not frozen: cheaper)
@@ -110,6 +110,8 @@ class Runtime(Protocol):
 
     def schedule_timer(self, due: datetime, purpose: str) -> str: ...
 
+    def later(self, duration: timedelta, business: bool = False) -> datetime: ...
+
     def cancel_timer(self, timer_id: str) -> None: ...
 
     def close_keys(self, reasons: Mapping[str, str]) -> None: ...
@@ -122,11 +124,21 @@ class Runtime(Protocol):
 class NodeHandler(Protocol):
     """One node type: its config schema, exits, compilation and behaviour."""
 
-    type: str
-    family: str
-    title: Mapping[str, str]
-    config_schema: Mapping[str, Any]
-    waits: bool
+    # Read-only: handlers declare them as class attributes of narrower types (dict, literal).
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def family(self) -> str: ...
+
+    @property
+    def title(self) -> Mapping[str, str]: ...
+
+    @property
+    def config_schema(self) -> Mapping[str, Any]: ...
+
+    @property
+    def waits(self) -> bool: ...
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec: ...
 
@@ -138,7 +150,7 @@ class NodeHandler(Protocol):
 
     def resume(
         self, prep: Any, rt: Runtime, token: Token, event: Any
-    ) -> Outcome | Wait | Ignore: ...
+    ) -> Outcome | Jump | Ignore: ...
 
     def cancel(self, prep: Any, rt: Runtime, token: Token) -> None: ...
 
@@ -161,7 +173,7 @@ class HandlerBase:
     def compile(self, node: Node, env: CompileEnv) -> Any:
         return node.config
 
-    def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Outcome | Wait | Ignore:
+    def resume(self, prep: Any, rt: Runtime, token: Token, event: Any) -> Outcome | Jump | Ignore:
         return Ignore("not_waiting")
 
     def cancel(self, prep: Any, rt: Runtime, token: Token) -> None:
@@ -245,7 +257,8 @@ def input_reader(paths: frozenset[str]) -> InputReader:
     lines.append("    return {" + ", ".join(items) + "}")
     namespace = {"__builtins__": {}, **consts}
     exec("\n".join(lines), namespace)  # noqa: S102 - source built above from quoted paths
-    return namespace["read"]  # type: ignore[no-any-return]
+    reader: InputReader = namespace["read"]
+    return reader
 
 
 def _step_into(value: Any, key: str) -> Any:
@@ -304,7 +317,7 @@ class CompileEnv:
         *,
         expect: str | None = None,
         extra: Mapping[str, Any] | None = None,
-    ) -> Any:
+    ) -> Expression | None:
         """Compile one expression; None (and an issue) when it does not compile."""
         try:
             return compile_expression(source, self._schema(extra), expect=expect)
@@ -312,7 +325,7 @@ class CompileEnv:
             self.dsl_error(exc, rel)
             return None
 
-    def ruleset(self, source: str, rel: str) -> Any:
+    def ruleset(self, source: str, rel: str) -> RuleSet | None:
         """Compile a rule set; None (and an issue) on error."""
         try:
             return rule_dsl.compile_ruleset(source, self.context_schema)
@@ -354,8 +367,9 @@ def field(
     title_zh: str,
     description: str = "",
     description_zh: str = "",
+    enum_zh: Mapping[str, str] | None = None,
     **extra: Any,
-) -> dict:
+) -> dict[str, Any]:
     """A config schema property with English and Chinese titles and help texts.
 
     A help text needs its Chinese twin (``x-description-zh``): the editor shows the reader's
@@ -368,6 +382,8 @@ def field(
         out["description"] = description
     if description_zh:
         out["x-description-zh"] = description_zh
+    if enum_zh is not None:
+        out["x-enum-zh"] = enum_zh
     out.update(extra)
     return out
 

@@ -78,7 +78,7 @@ class SwitchHandler(HandlerBase):
                 "first: leave by the first matching case; all: follow every matching case "
                 "in parallel (close them with a join).",
                 "首个匹配：走第一个匹配的情况；全部匹配：并行走每个匹配的情况（用汇聚节点收拢）。",
-                **{"x-enum-zh": {"first": "首个匹配", "all": "全部匹配"}},
+                enum_zh={"first": "首个匹配", "all": "全部匹配"},
             ),
             "cases": field(
                 {
@@ -138,7 +138,7 @@ class SwitchHandler(HandlerBase):
 
 
 _CELLS = {"type": "array", "items": {"type": "string", "maxLength": 2000}}
-_TABLE = {
+_TABLE: dict[str, Any] = {
     "type": "object",
     "x-editor": "table",
     "required": ["inputs", "outputs", "rules"],
@@ -147,21 +147,19 @@ _TABLE = {
             {"enum": ["first", "unique", "priority", "collect", "rule_order"]},
             "Hit policy",
             "命中策略",
-            **{
-                "x-enum-zh": {
-                    "first": "首个命中",
-                    "unique": "唯一命中",
-                    "priority": "优先级",
-                    "collect": "全部收集",
-                    "rule_order": "按规则顺序",
-                }
+            enum_zh={
+                "first": "首个命中",
+                "unique": "唯一命中",
+                "priority": "优先级",
+                "collect": "全部收集",
+                "rule_order": "按规则顺序",
             },
         ),  # fmt: skip
         "aggregation": field(
             {"enum": [None, "sum", "count", "min", "max"]},
             "Aggregation",
             "汇总方式",
-            **{"x-enum-zh": {"sum": "求和", "count": "计数", "min": "最小值", "max": "最大值"}},
+            enum_zh={"sum": "求和", "count": "计数", "min": "最小值", "max": "最大值"},
         ),
         "inputs": field(
             {

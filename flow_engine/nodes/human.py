@@ -97,7 +97,7 @@ class ApprovalHandler(HandlerBase):
                 "any: the first decision counts; all: everyone must approve; "
                 "sequential: one after another in the listed order.",
                 "或签：第一个决定即生效；会签：所有人都须同意；依次：按列表顺序逐个审批。",
-                **{"x-enum-zh": {"any": "或签", "all": "会签", "sequential": "依次审批"}},
+                enum_zh={"any": "或签", "all": "会签", "sequential": "依次审批"},
             ),
             "reason": field(I18N, "Why approval is needed", "审批原因"),
             "checks": field(
@@ -134,7 +134,7 @@ class ApprovalHandler(HandlerBase):
                         {"enum": list(_TIMEOUTS), "default": "timeout"},
                         "On timeout",
                         "超时处理",
-                        **{"x-enum-zh": _TIMEOUTS},
+                        enum_zh=_TIMEOUTS,
                     ),
                     "escalate_to": field(_PEOPLE, "Escalate to", "升级给"),
                     "escalation_duration": field(DURATION, "Escalation time limit", "升级后时限"),
@@ -224,7 +224,9 @@ class ApprovalHandler(HandlerBase):
 
     # -- starting --------------------------------------------------------------------------
 
-    def _new_tasks(self, rt: Runtime, people: list[dict[str, str]], sequential: bool) -> list:
+    def _new_tasks(
+        self, rt: Runtime, people: list[dict[str, str]], sequential: bool
+    ) -> list[dict[str, Any]]:
         return [
             {
                 "id": rt.new_id("a"),
@@ -235,7 +237,12 @@ class ApprovalHandler(HandlerBase):
         ]
 
     def _announce(
-        self, rt: Runtime, prep: dict, tasks: list, state: Mapping[str, Any], kind: str
+        self,
+        rt: Runtime,
+        prep: Mapping[str, Any],
+        tasks: list[dict[str, Any]],
+        state: Mapping[str, Any],
+        kind: str,
     ) -> None:
         fresh = [t for t in tasks if t["status"] == "pending"]
         payload = {
@@ -257,7 +264,7 @@ class ApprovalHandler(HandlerBase):
         checks = evaluate_checks(prep, rt)
         people = resolve_people(prep["people"], rt, every=prep["mode"] != "any")
         tasks = self._new_tasks(rt, people, prep["mode"] == "sequential")
-        later, business = rt.later, prep["business"]  # type: ignore[attr-defined]
+        later, business = rt.later, prep["business"]
         due = later(prep["duration"], business) if prep["duration"] is not None else None
         reminders, deadline = [], None
         for offset in prep["reminders"]:
@@ -362,7 +369,9 @@ class ApprovalHandler(HandlerBase):
 
     # -- 加签, 退回, resubmission ---------------------------------------------------------------
 
-    def _follow_up(self, prep: Any, rt: Runtime, state: dict, task: dict) -> Wait | None:
+    def _follow_up(
+        self, prep: Any, rt: Runtime, state: dict[str, Any], task: dict[str, Any]
+    ) -> Wait | None:
         """After ``task`` was approved: the next person added after its assignee, or the task
         of the adder who added this one before themself; None when the approval counts."""
         after = list(task.get("after") or ())
@@ -384,7 +393,14 @@ class ApprovalHandler(HandlerBase):
         self._announce(rt, prep, [new], state, kind)
         return Wait(_keyed(state), {"approved_by": task.get("actor"), "next": new["id"]})
 
-    def _add(self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalAdded) -> Any:
+    def _add(
+        self,
+        prep: Any,
+        rt: Runtime,
+        state: dict[str, Any],
+        task: dict[str, Any],
+        event: ApprovalAdded,
+    ) -> Wait | Ignore:
         if event.position not in ("before", "after") or not event.user:
             return Ignore("invalid_addition")
         if event.position == "after":
@@ -403,8 +419,13 @@ class ApprovalHandler(HandlerBase):
         return Wait(_keyed(state), {"added_before": event.user})
 
     def _send_back(
-        self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalSentBack
-    ) -> Any:
+        self,
+        prep: Any,
+        rt: Runtime,
+        state: dict[str, Any],
+        task: dict[str, Any],
+        event: ApprovalSentBack,
+    ) -> Wait | Jump | Ignore:
         tasks = state["tasks"]
         targets = [x for x in (event.to_user, event.to_step, event.to_node) if x]
         if len(targets) != 1:
@@ -412,7 +433,7 @@ class ApprovalHandler(HandlerBase):
         if event.to_step:
             return self._back_to_step(prep, rt, state, task, event)
         if event.to_node:
-            return self._back_to_node(prep, rt, state, task, event)
+            return self._back_to_node(rt, state, task, event, event.to_node)
         open_tasks = [t for t in tasks if t["status"] == "pending"]
         reopen = [
             {k: t[k] for k in ("assignee", "after", "returns") if t.get(k)} for t in open_tasks
@@ -432,8 +453,13 @@ class ApprovalHandler(HandlerBase):
         return Wait(_keyed(state), {"sent_back_to": event.to_user})
 
     def _back_to_step(
-        self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalSentBack
-    ) -> Any:
+        self,
+        prep: Any,
+        rt: Runtime,
+        state: dict[str, Any],
+        task: dict[str, Any],
+        event: ApprovalSentBack,
+    ) -> Wait | Ignore:
         tasks = state["tasks"]
         target = next((t for t in tasks if t["id"] == event.to_step), None)
         if (
@@ -461,7 +487,12 @@ class ApprovalHandler(HandlerBase):
         return Wait(_keyed(state), {"sent_back_to_step": target["id"], "next": fresh[0]["id"]})
 
     def _back_to_node(
-        self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalSentBack
+        self,
+        rt: Runtime,
+        state: dict[str, Any],
+        task: dict[str, Any],
+        event: ApprovalSentBack,
+        to_node: str,
     ) -> Jump:
         tasks = state["tasks"]
         open_ids = [t["id"] for t in tasks if t["status"] in ("pending", "queued")]
@@ -480,10 +511,15 @@ class ApprovalHandler(HandlerBase):
                 for t in tasks
             }
         )
-        return Jump(event.to_node, {"sent_back_to": event.to_node, "actor": event.actor})
+        return Jump(to_node, {"sent_back_to": to_node, "actor": event.actor})
 
     def _resubmit(
-        self, prep: Any, rt: Runtime, state: dict, task: dict, event: ApprovalResubmitted
+        self,
+        prep: Any,
+        rt: Runtime,
+        state: dict[str, Any],
+        task: dict[str, Any],
+        event: ApprovalResubmitted,
     ) -> Wait:
         tasks = state["tasks"]
         task.update(status="resubmitted", actor=event.actor, reply=event.comment)
@@ -498,7 +534,9 @@ class ApprovalHandler(HandlerBase):
         self._announce(rt, prep, fresh, state, "approval")
         return Wait(_keyed(state), {"resubmitted": [t["id"] for t in fresh]})
 
-    def _timer(self, prep: Any, rt: Runtime, state: dict, timer_id: str) -> Next | Wait | Ignore:
+    def _timer(
+        self, prep: Any, rt: Runtime, state: dict[str, Any], timer_id: str
+    ) -> Next | Wait | Ignore:
         if timer_id in state["reminders"]:
             state["reminders"] = [t for t in state["reminders"] if t != timer_id]
             state["timers"] = [t for t in state["timers"] if t != timer_id]
@@ -529,7 +567,7 @@ class ApprovalHandler(HandlerBase):
             return self._finish(prep, rt, state, branch, auto=True)
         return self._finish(prep, rt, state, "timeout", auto=True)
 
-    def _escalate(self, prep: Any, rt: Runtime, state: dict) -> Wait:
+    def _escalate(self, prep: Any, rt: Runtime, state: dict[str, Any]) -> Wait:
         tasks = [dict(t) for t in state["tasks"]]
         withdrawn = [t["id"] for t in tasks if t["status"] in ("pending", "queued")]
         for t in tasks:
@@ -541,14 +579,16 @@ class ApprovalHandler(HandlerBase):
         fresh = self._new_tasks(rt, people, sequential=False)
         state.update(tasks=tasks + fresh, escalated=True, deadline=None, due=None)
         if prep["escalation_duration"] is not None:
-            due = rt.later(prep["escalation_duration"], prep["business"])  # type: ignore[attr-defined]
+            due = rt.later(prep["escalation_duration"], prep["business"])
             deadline = rt.schedule_timer(due, "sla_deadline")
             state.update(deadline=deadline, due=due.isoformat())
             state["timers"] = [*state["timers"], deadline]
         self._announce(rt, prep, fresh, state, "escalation")
         return Wait(_keyed(state), {"escalated_to": people})
 
-    def _finish(self, prep: Any, rt: Runtime, state: dict, branch: str, auto: bool) -> Next:
+    def _finish(
+        self, prep: Any, rt: Runtime, state: dict[str, Any], branch: str, auto: bool
+    ) -> Next:
         tasks = state["tasks"]
         open_ids = [t["id"] for t in tasks if t["status"] in ("pending", "queued")]
         if open_ids:
@@ -608,7 +648,7 @@ def evaluate_checks(prep: Any, rt: Runtime, *, tolerant: bool = False) -> list[d
 
 
 # Refresh the event keys the runner matches events against.
-def _keyed(state: dict) -> dict:
+def _keyed(state: dict[str, Any]) -> dict[str, Any]:
     keys = [f"task:{t['id']}" for t in state["tasks"] if t["status"] in ("pending", "queued")]
     keys += [f"task:{t['id']}" for t in state["tasks"] if t["status"] not in ("pending", "queued")]
     keys += [f"timer:{t}" for t in state["timers"]]

@@ -14,7 +14,7 @@ reference cache builds new lists on every change; stock in ``inventory`` is read
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flow_engine.errors import NodeError
@@ -178,12 +178,18 @@ def _no_candidate(
     )
 
 
-CHECKS = {"active": _active, "stock": _in_stock, "region": _serves, "capability": _capable}
+Check = Callable[[_Candidate, _Needs], str | None]
+CHECKS: dict[str, Check] = {
+    "active": _active,
+    "stock": _in_stock,
+    "region": _serves,
+    "capability": _capable,
+}
 CHEAP_FIRST = ("region", "active", "capability", "stock")
 
 
 # Check functions for the configured constraints, cheapest and most selective first.
-def _checks(constraints: Any) -> tuple:
+def _checks(constraints: Any) -> tuple[Check, ...]:
     return tuple(CHECKS[name] for name in CHEAP_FIRST if name in constraints)
 
 
@@ -199,7 +205,7 @@ class RouteHandler(HandlerBase):
                 {"enum": ["warehouses", "carriers"]},
                 "Choose from",
                 "选择对象",
-                **{"x-enum-zh": {"warehouses": "仓库", "carriers": "承运商"}},
+                enum_zh={"warehouses": "仓库", "carriers": "承运商"},
             ),
             "constraints": field(
                 {"type": "array", "items": {"enum": _CONSTRAINTS}, "uniqueItems": True},
@@ -209,7 +215,7 @@ class RouteHandler(HandlerBase):
                 "capability (hazmat, cold_chain ... flagged on the lines); the reason recorded "
                 "for a rejected candidate is the first failed check, cheapest checks first",
                 "启用（`active`）、库存（`stock`，每行都有货）、区域（`region`，覆盖收货地址）、能力（`capability`，如订单行标记的 `hazmat`、`cold_chain`）；候选被排除时记录第一个未通过的检查，开销小的检查先做",
-                **{"x-enum-zh": _ZH},
+                enum_zh=_ZH,
             ),
             "where": field(
                 {"type": "array", "items": CONDITION},
@@ -289,7 +295,8 @@ class RouteHandler(HandlerBase):
         needs = _Needs(order, rt.ref, caps)
         rejected: dict[str, str] = {}
         eligible: list[str] = []
-        best, best_cost = None, None
+        best: _Candidate | None = None
+        best_cost: Any = None  # a number, Decimal when a cost expression scores
         rows = rt.ref.get(table) or ()
         scored = bool(where) or cost_expr is not None
         for cand in cache.of(rows):
@@ -318,7 +325,11 @@ class RouteHandler(HandlerBase):
             if best is None or cost < best_cost:  # ties keep the earlier candidate
                 best, best_cost = cand, cost
         if best is None:
-            choice = {"chosen": None, "reason": "no eligible candidate", "rejected": rejected}
+            choice: dict[str, Any] = {
+                "chosen": None,
+                "reason": "no eligible candidate",
+                "rejected": rejected,
+            }
             rt.set_var(store_as, choice)
             if missing is not None:  # never go on without a choice: a visible incident
                 raise _no_candidate(missing, table, len(rows), rejected)
@@ -347,14 +358,14 @@ def _allocate(
     pool = list(enumerate(warehouses))
     while remaining and pool:
 
-        def cover(item: tuple[int, Mapping[str, Any]]) -> tuple:
-            stock = inventory.get(item[1].get("id")) or {}
+        def cover(item: tuple[int, Mapping[str, Any]]) -> tuple[int, Any, int]:
+            stock = inventory.get(item[1].get("id", "")) or {}
             units = sum(min(int(stock.get(s) or 0), q) for s, q in remaining.items())
             return (-units, item[1].get("cost", 0), item[0])
 
         pool.sort(key=cover)
         position, wh = pool.pop(0)
-        stock = inventory.get(wh.get("id")) or {}
+        stock = inventory.get(wh.get("id", "")) or {}
         lines = []
         for sku, qty in list(remaining.items()):
             take = min(int(stock.get(sku) or 0), qty)
@@ -381,7 +392,7 @@ class SplitHandler(HandlerBase):
                 {"type": "array", "items": {"enum": ["active", "region"]}, "uniqueItems": True},
                 "Warehouse constraints",
                 "仓库约束",
-                **{"x-enum-zh": _ZH},
+                enum_zh=_ZH,
             ),
             "store_as": field(VAR_NAME, "Store allocation as", "结果变量"),
         },
