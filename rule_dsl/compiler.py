@@ -9,6 +9,10 @@ Each unit is compiled twice from the same tree:
 
 Callers run the fast function and fall back to the checked one when it raises, so odd data
 costs time, never correctness. Both functions receive ``(ctx, now)`` and nothing else.
+
+A value whose type is unknown (``any``: no schema, or an untyped field) is inlined like a
+number or a text: the same class test that guards typed operands decides at run time, once
+per value, between the inlined operator and the helper the checked function calls.
 """
 
 from __future__ import annotations
@@ -21,6 +25,10 @@ from rule_dsl._unit import Unit, build_entry, build_unit, located
 __all__ = ["Emitter", "Unit", "build_entry", "build_unit", "located"]
 
 _SMALL_INT = 2**53
+# Kinds whose operands fast code inlines behind a class test; for ``any`` the test is what
+# tells the type, for ``number`` it only turns away nulls, JSON floats and bad data.
+_NUMERIC = frozenset({"number", "any"})
+_TEXT = frozenset({"string", "any"})
 # Class test for a number compared with a whole-number literal: a JSON float may be compared
 # as it is, because a float orders against (and equals) an integer below 2**53 exactly as its
 # shortest decimal form does, which is the value the checked path compares. NaN is left to
@@ -72,6 +80,8 @@ class Emitter:
         # (local, class test) -> local already holding the result of that test
         self.guards: dict[tuple[str, str], str] = {}
         self.no_walrus = 0
+        # id of a ``sum`` element whose whole-number result ``sum_`` bounds, so it need not
+        self.summed = 0
         self.budget = False  # whether the code charges the step budget ``w_``
 
     # -------------------------------------------------------------- utilities
@@ -215,7 +225,7 @@ class Emitter:
             return f"({self.emit(node.operand, norm=False)} is not True)"
         operand = self.emit(node.operand, norm=False)
         sid = self.sid(node)
-        if self.inline() and self.kind(node.operand) == "number":
+        if self.inline() and self.kind(node.operand) in _NUMERIC:
             return self.guarded(
                 [(node.operand, operand)],
                 "in NUM_",
@@ -229,15 +239,23 @@ class Emitter:
         sid = self.sid(node)
         kinds = (self.kind(node.left), self.kind(node.right))
         op = node.op
-        if self.inline() and op in "+-*" and kinds == ("number", "number"):
+        # ``+`` of two texts or lists builds a value: inside a comprehension it is charged
+        charge = op == "+" and "number" not in kinds
+
+        def fallback(a: str, b: str) -> str:
+            src = f"arith({op!r}, {a}, {b}, {sid})"
+            return self.charged(src, sid) if charge else src
+
+        if self.inline() and op in "+-*" and _NUMERIC.issuperset(kinds):
             return self.guarded(
                 [(node.left, left), (node.right, right)],
                 "in NUM_",
-                lambda a, b: self.bounded(a, op, b, sid),
-                lambda a, b: f"arith({op!r}, {a}, {b}, {sid})",
+                (lambda a, b: f"{a} {op} {b}")
+                if id(node) == self.summed
+                else (lambda a, b: self.bounded(a, op, b, sid)),
+                fallback,
             )
-        src = f"arith({op!r}, {left}, {right}, {sid})"
-        return self.charged(src, sid) if op == "+" and "number" not in kinds else src
+        return fallback(left, right)
 
     def bounded(self, a: str, op: str, b: str, sid: int) -> str:
         """Inlined ``a op b`` that refuses whole numbers over MAX_DIGITS (a decimal result
@@ -265,12 +283,12 @@ class Emitter:
             )
         else:
             fallback = lambda a, b: f"compare({op!r}, {a}, {b}, {sid})"  # noqa: E731
-        if self.inline() and lk == rk == "number":
+        if self.inline() and lk in _NUMERIC and rk in _NUMERIC:
             operands = [(left, lhs), (right, rhs)]
             cls = NUM_OR_FLOAT if whole_literal(left) or whole_literal(right) else "in NUM_"
             return self.guarded(operands, cls, lambda a, b: f"{a} {op} {b}", fallback)
-        if self.inline() and lk == rk == "string":
-            if equality:
+        if self.inline() and lk in _TEXT and rk in _TEXT:
+            if equality and lk == rk:
                 return f"({lhs} {op} {rhs})"
             operands = [(left, lhs), (right, rhs)]
             return self.guarded(operands, "is str_", lambda a, b: f"{a} {op} {b}", fallback)
@@ -289,14 +307,19 @@ class Emitter:
     def e_Compare(self, node: A.Compare) -> str:
         return self.compare_src(node.op, node.left, node.right)
 
-    def constant_list(self, node: A.Node, kind: str) -> tuple[str, str] | None:
-        """(frozenset, tuple) constants for ``x in [literals of one kind]``."""
-        if not (isinstance(node, A.ListLit) and node.items and kind in ("string", "number")):
+    def constant_list(self, node: A.Node, kind: str) -> tuple[str, str, str] | None:
+        """(kind, frozenset, tuple) for ``x in [literals of one kind]``; an ``any`` x takes
+        the literals' kind."""
+        if not (isinstance(node, A.ListLit) and node.items):
+            return None
+        if kind == "any" and isinstance(node.items[0], A.Literal):
+            kind = node.items[0].kind
+        if kind not in ("string", "number"):
             return None
         if not all(isinstance(i, A.Literal) and i.kind == kind for i in node.items):
             return None
         values = [i.value for i in node.items]  # type: ignore[attr-defined]
-        return self.unit.const(frozenset(values)), self.unit.const(tuple(values))
+        return kind, self.unit.const(frozenset(values)), self.unit.const(tuple(values))
 
     def in_src(self, node: A.In, lsrc: str | None = None) -> str:
         right = node.right
@@ -308,12 +331,12 @@ class Emitter:
         else:
             consts = self.constant_list(right, lk) if self.inline() else None
             if consts is not None and lk == "string":
-                return f"({lhs} {'not in' if node.negated else 'in'} {consts[0]})"
+                return f"({lhs} {'not in' if node.negated else 'in'} {consts[1]})"
             if consts is not None:
-                fs, tup = consts
+                kind, fs, tup = consts
                 src = self.guarded(
                     [(node.left, lhs)],
-                    "in NUM_",
+                    "in NUM_" if kind == "number" else "is str_",
                     lambda a: f"{a} in {fs}",
                     lambda a: f"contained({a}, {tup}, {sid})",
                 )
@@ -331,7 +354,7 @@ class Emitter:
         literal_bounds = all(
             isinstance(b, A.Literal) and b.kind == "number" for b in (rng.low, rng.high)
         )
-        if self.inline() and self.kind(left) == "number" and literal_bounds:
+        if self.inline() and self.kind(left) in _NUMERIC and literal_bounds:
             lo_op = "<=" if rng.low_closed else "<"
             hi_op = "<=" if rng.high_closed else "<"
             whole = whole_literal(rng.low) and whole_literal(rng.high)
@@ -376,7 +399,8 @@ class Emitter:
         sid = self.sid(node)
         self.no_walrus += 1  # Python forbids := in a comprehension's iterable
         try:
-            iterable = f"{self.emit(node.iterable)}, {self.sid(node.iterable)}"
+            # ``iterate`` takes a JSON float for the number it is: no need to read it exactly
+            iterable = f"{self.emit(node.iterable, norm=False)}, {self.sid(node.iterable)}"
         finally:
             self.no_walrus -= 1
         if self.vars:  # nested: its walks multiply, so they count against the step budget
@@ -388,11 +412,14 @@ class Emitter:
         self.count += 1
         saved = self.vars.get(node.var)
         self.vars[node.var] = var
+        summed = self.inline() and node.func == "sum" and self.kind(node.element) in _NUMERIC
+        outer_summed, self.summed = self.summed, id(node.element) if summed else 0
         try:
             wants_bool = node.func in ("any", "all")
             element = self.boolean(node.element) if wants_bool else self.emit(node.element)
             cond = "" if node.condition is None else f" if {self.boolean(node.condition)}"
         finally:
+            self.summed = outer_summed
             if saved is None:
                 del self.vars[node.var]
             else:
@@ -402,6 +429,6 @@ class Emitter:
             return f"[{loop}]"
         if self.inline() and node.func in ("any", "all"):
             return f"{node.func}_({loop})"
-        if self.inline() and node.func == "sum" and self.kind(node.element) == "number":
+        if summed:
             return f"sum_({loop})"
         return f"{_COMPREHENSION_HELPERS[node.func]}(({loop}), {sid})"
