@@ -21,6 +21,7 @@ from typing import Any
 
 from rule_dsl import ast as A
 from rule_dsl._unit import Unit, build_entry, build_unit, located
+from rule_dsl.runtime import EvalFault, to_date, to_datetime
 
 __all__ = ["Emitter", "Unit", "build_entry", "build_unit", "located"]
 
@@ -56,9 +57,27 @@ def whole_literal(node: A.Node) -> bool:
 
 def class_test(first: str, again: str, cls: str) -> str:
     """Source testing the class of a value: ``first`` reads it, ``again`` reads it after."""
+    # two identity tests cost less than one frozenset lookup, and money is mostly decimal
+    exact = f"{first}.__class__ is D or {again}.__class__ is int_"
     if cls == NUM_OR_FLOAT:
-        return f"({first}.__class__ in NUM_ or {again}.__class__ is float_ and {again} == {again})"
+        return f"({exact} or {again}.__class__ is float_ and {again} == {again})"
+    if cls == "in NUM_":
+        return f"({exact})"
     return f"{first}.__class__ {cls}"
+
+
+def plain_text(node: A.Node) -> bool:
+    """A text literal that no date, datetime or duration would read as a moment: ``==``
+    against it is false for every value that is not that text, as ``eq`` says."""
+    if not (isinstance(node, A.Literal) and node.kind == "string"):
+        return False
+    for read in (to_date, to_datetime):
+        try:
+            read(node.value)
+        except EvalFault:
+            continue
+        return False
+    return True
 
 
 class Emitter:
@@ -82,6 +101,7 @@ class Emitter:
         self.no_walrus = 0
         # id of a ``sum`` element whose whole-number result ``sum_`` bounds, so it need not
         self.summed = 0
+        self.exact: set[int] = set()  # ids of nodes whose fast code yields an int or Decimal
         self.budget = False  # whether the code charges the step budget ``w_``
 
     # -------------------------------------------------------------- utilities
@@ -151,8 +171,12 @@ class Emitter:
         """``(body if every operand's class is in cls else fallback)`` with shared temps."""
         names, tests = [], []
         for node, src in operands:
-            if isinstance(node, A.Literal):
+            if isinstance(node, A.Literal) or (src.isidentifier() and id(node) in self.exact):
                 names.append(src)
+            elif id(node) in self.exact:  # its class is known: read it in turn, test nothing
+                t1 = self.tmp()
+                names.append(t1)
+                tests.append(f"(({t1} := {src}) is not None)")
             elif src.isidentifier():
                 names.append(src)
                 tests.append(self.guards.get((src, cls)) or class_test(src, src, cls))
@@ -288,7 +312,7 @@ class Emitter:
             cls = NUM_OR_FLOAT if whole_literal(left) or whole_literal(right) else "in NUM_"
             return self.guarded(operands, cls, lambda a, b: f"{a} {op} {b}", fallback)
         if self.inline() and lk in _TEXT and rk in _TEXT:
-            if equality and lk == rk:
+            if equality and (lk == rk or plain_text(left) or plain_text(right)):
                 return f"({lhs} {op} {rhs})"
             operands = [(left, lhs), (right, rhs)]
             return self.guarded(operands, "is str_", lambda a, b: f"{a} {op} {b}", fallback)
@@ -430,5 +454,6 @@ class Emitter:
         if self.inline() and node.func in ("any", "all"):
             return f"{node.func}_({loop})"
         if summed:
+            self.exact.add(id(node))
             return f"sum_({loop})"
         return f"{_COMPREHENSION_HELPERS[node.func]}(({loop}), {sid})"

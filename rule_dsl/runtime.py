@@ -165,19 +165,17 @@ def sum_numbers(values: Any) -> Any:
     """
     total: Any = None
     for value in values:
-        if value.__class__ is int:
+        cls = value.__class__
+        if cls is _D:
+            total = value if total is None else total + value
+        elif cls is int:
             if not -INT_BOUND < value < INT_BOUND:
                 raise OverflowError("the checked path reports where")
-        elif value.__class__ is not _D:
-            if value is None:
-                continue
+            total = value if total is None else total + value
+            if total.__class__ is int and not -INT_BOUND < total < INT_BOUND:
+                raise OverflowError("the checked path reports where")
+        elif value is not None:
             raise TypeError("not an exact number")
-        if total is None:
-            total = value
-            continue
-        total += value
-        if total.__class__ is int and not -INT_BOUND < total < INT_BOUND:
-            raise OverflowError("the checked path reports where")
     return 0 if total is None else total
 
 
@@ -255,10 +253,10 @@ def index(obj: Any, key: Any, sid: int) -> Any:
 
 def iterate(value: Any, sid: int) -> Iterable[Any]:
     """The list a comprehension walks: null is the empty list."""
+    if value.__class__ is list or value.__class__ is tuple:
+        return value
     if value is None:
         return ()
-    if type(value) is list or type(value) is tuple:
-        return value
     raise EvalFault(sid, "not_a_list", type=kind_of(value))
 
 
