@@ -168,26 +168,49 @@ class Emitter:
     def guarded(
         self, operands: list[tuple[A.Node, str]], cls: str, body: Any, fallback: Any
     ) -> str:
-        """``(body if every operand's class is in cls else fallback)`` with shared temps."""
-        names, tests = [], []
+        """``(body if every operand's class is in cls else fallback)`` with shared temps.
+
+        The tests stop at the first that fails (``and``) when the fallback can read again
+        each operand whose test may not have run; otherwise every test runs (``&``)."""
+        names, tests, reread = [], [], []
+        lazy = True
         for node, src in operands:
-            if isinstance(node, A.Literal) or (src.isidentifier() and id(node) in self.exact):
+            if isinstance(node, A.Literal) or src.isidentifier():
                 names.append(src)
-            elif id(node) in self.exact:  # its class is known: read it in turn, test nothing
-                t1 = self.tmp()
-                names.append(t1)
-                tests.append(f"(({t1} := {src}) is not None)")
-            elif src.isidentifier():
-                names.append(src)
-                tests.append(self.guards.get((src, cls)) or class_test(src, src, cls))
+                reread.append(src)
+                if not isinstance(node, A.Literal) and id(node) not in self.exact:
+                    tests.append(self.guards.get((src, cls)) or class_test(src, src, cls))
+                continue
+            t1 = self.tmp()
+            names.append(t1)
+            if not tests:  # the first test always runs
+                reread.append(t1)
+            elif self.pure(node):  # its test may not have run: the fallback reads it again
+                reread.append(src)
             else:
-                t1 = self.tmp()
-                names.append(t1)
+                reread.append(t1)
+                lazy = False
+            if id(node) in self.exact:  # its class is known: read it in turn, test nothing
+                tests.append(f"(({t1} := {src}) is not None)")
+            else:
                 tests.append(class_test(f"({t1} := {src})", t1, cls))
         if not tests:
             return f"({body(*names)})"
-        guard = tests[0] if len(tests) == 1 else " & ".join(f"({t})" for t in tests)
-        return f"({body(*names)} if {guard} else {fallback(*names)})"
+        if len(tests) == 1:
+            return f"({body(*names)} if {tests[0]} else {fallback(*names)})"
+        if not lazy:
+            guard = " & ".join(f"({t})" for t in tests)
+            return f"({body(*names)} if {guard} else {fallback(*names)})"
+        return f"({body(*names)} if {' and '.join(tests)} else {fallback(*reread)})"
+
+    def pure(self, node: A.Node) -> bool:
+        """Whether the fast source of ``node`` only reads the context or a variable, so the
+        fallback may read it again (a date or datetime read also converts: not pure)."""
+        if self.kind(node) in ("date", "datetime"):
+            return False
+        while isinstance(node, A.Attr):
+            node = node.obj
+        return isinstance(node, A.Name)
 
     # -------------------------------------------------------------- dispatch
     def emit(self, node: A.Node, norm: bool = True) -> str:
