@@ -20,21 +20,19 @@ from __future__ import annotations
 from typing import Any
 
 from rule_dsl import ast as A
+from rule_dsl._guards import (
+    NUM_OR_FLOAT,
+    NUMERIC,
+    SMALL_INT,
+    TEXT,
+    class_test,
+    plain_text,
+    whole_literal,
+)
 from rule_dsl._unit import Unit, build_entry, build_unit, located
-from rule_dsl.runtime import EvalFault, to_date, to_datetime
 
 __all__ = ["Emitter", "Unit", "build_entry", "build_unit", "located"]
 
-_SMALL_INT = 2**53
-# Kinds whose operands fast code inlines behind a class test; for ``any`` the test is what
-# tells the type, for ``number`` it only turns away nulls, JSON floats and bad data.
-_NUMERIC = frozenset({"number", "any"})
-_TEXT = frozenset({"string", "any"})
-# Class test for a number compared with a whole-number literal: a JSON float may be compared
-# as it is, because a float orders against (and equals) an integer below 2**53 exactly as its
-# shortest decimal form does, which is the value the checked path compares. NaN is left to
-# the checked path (it reports it).
-NUM_OR_FLOAT = "in NUM_ or float"
 # Inside a comprehension these functions walk their list arguments and these build texts or
 # lists; both count against the evaluation's step budget there (``runtime.charge``).
 _WALKS = frozenset({"sum", "avg", "count", "any", "all", "min", "max", "distinct", "contains"})
@@ -50,40 +48,10 @@ _COMPREHENSION_HELPERS = {
 }
 
 
-def whole_literal(node: A.Node) -> bool:
-    """A whole-number literal that a float compares with exactly (see NUM_OR_FLOAT)."""
-    return isinstance(node, A.Literal) and type(node.value) is int and abs(node.value) < _SMALL_INT
-
-
-def class_test(first: str, again: str, cls: str) -> str:
-    """Source testing the class of a value: ``first`` reads it, ``again`` reads it after."""
-    # two identity tests cost less than one frozenset lookup, and money is mostly decimal
-    exact = f"{first}.__class__ is D or {again}.__class__ is int_"
-    if cls == NUM_OR_FLOAT:
-        return f"({exact} or {again}.__class__ is float_ and {again} == {again})"
-    if cls == "in NUM_":
-        return f"({exact})"
-    return f"{first}.__class__ {cls}"
-
-
-def plain_text(node: A.Node) -> bool:
-    """A text literal that no date, datetime or duration would read as a moment: ``==``
-    against it is false for every value that is not that text, as ``eq`` says."""
-    if not (isinstance(node, A.Literal) and node.kind == "string"):
-        return False
-    for read in (to_date, to_datetime):
-        try:
-            read(node.value)
-        except EvalFault:
-            continue
-        return False
-    return True
-
-
 class Emitter:
     """Emits Python expression source for checked nodes, in fast or checked mode.
 
-    Fast mode guards inlined operators with an exact class test (``t.__class__ in NUM_``)
+    Fast mode guards inlined operators with an exact class test (``_guards.class_test``)
     and hands anything else (null, JSON floats, wrong types) to the checked helper, so the
     guard costs one test and the answer never depends on the path taken.
     """
@@ -231,7 +199,7 @@ class Emitter:
         value = node.value
         if value is None or type(value) in (bool, str):
             return repr(value)
-        if type(value) is int and abs(value) < _SMALL_INT:
+        if type(value) is int and abs(value) < SMALL_INT:
             return repr(value)
         return self.unit.const(value)
 
@@ -272,7 +240,7 @@ class Emitter:
             return f"({self.emit(node.operand, norm=False)} is not True)"
         operand = self.emit(node.operand, norm=False)
         sid = self.sid(node)
-        if self.inline() and self.kind(node.operand) in _NUMERIC:
+        if self.inline() and self.kind(node.operand) in NUMERIC:
             return self.guarded(
                 [(node.operand, operand)],
                 "in NUM_",
@@ -293,7 +261,7 @@ class Emitter:
             src = f"arith({op!r}, {a}, {b}, {sid})"
             return self.charged(src, sid) if charge else src
 
-        if self.inline() and op in "+-*" and _NUMERIC.issuperset(kinds):
+        if self.inline() and op in "+-*" and NUMERIC.issuperset(kinds):
             return self.guarded(
                 [(node.left, left), (node.right, right)],
                 "in NUM_",
@@ -330,11 +298,11 @@ class Emitter:
             )
         else:
             fallback = lambda a, b: f"compare({op!r}, {a}, {b}, {sid})"  # noqa: E731
-        if self.inline() and lk in _NUMERIC and rk in _NUMERIC:
+        if self.inline() and lk in NUMERIC and rk in NUMERIC:
             operands = [(left, lhs), (right, rhs)]
             cls = NUM_OR_FLOAT if whole_literal(left) or whole_literal(right) else "in NUM_"
             return self.guarded(operands, cls, lambda a, b: f"{a} {op} {b}", fallback)
-        if self.inline() and lk in _TEXT and rk in _TEXT:
+        if self.inline() and lk in TEXT and rk in TEXT:
             if equality and (lk == rk or plain_text(left) or plain_text(right)):
                 return f"({lhs} {op} {rhs})"
             operands = [(left, lhs), (right, rhs)]
@@ -401,7 +369,7 @@ class Emitter:
         literal_bounds = all(
             isinstance(b, A.Literal) and b.kind == "number" for b in (rng.low, rng.high)
         )
-        if self.inline() and self.kind(left) in _NUMERIC and literal_bounds:
+        if self.inline() and self.kind(left) in NUMERIC and literal_bounds:
             lo_op = "<=" if rng.low_closed else "<"
             hi_op = "<=" if rng.high_closed else "<"
             whole = whole_literal(rng.low) and whole_literal(rng.high)
@@ -459,7 +427,7 @@ class Emitter:
         self.count += 1
         saved = self.vars.get(node.var)
         self.vars[node.var] = var
-        summed = self.inline() and node.func == "sum" and self.kind(node.element) in _NUMERIC
+        summed = self.inline() and node.func == "sum" and self.kind(node.element) in NUMERIC
         outer_summed, self.summed = self.summed, id(node.element) if summed else 0
         try:
             wants_bool = node.func in ("any", "all")
