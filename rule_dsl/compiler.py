@@ -67,7 +67,8 @@ class Emitter:
         # (local, class test) -> local already holding the result of that test
         self.guards: dict[tuple[str, str], str] = {}
         self.no_walrus = 0
-        # id of a ``sum`` element whose whole-number result ``sum_`` bounds, so it need not
+        # id of the element of the ``sum_`` being emitted: ``sum_`` bounds the whole numbers
+        # it adds, so the element's own operator is inlined without that check
         self.summed = 0
         self.exact: set[int] = set()  # ids of nodes whose fast code yields an int or Decimal
         self.budget = False  # whether the code charges the step budget ``w_``
