@@ -346,7 +346,9 @@ class Emitter:
             src = self.range_src(right, node.left, lhs)
         else:
             consts = self.constant_list(right, lk) if self.inline() else None
-            if consts is not None and lk == "string":
+            # texts no date would read equal only themselves: no value needs its class tested
+            plain = consts is not None and all(plain_text(i) for i in right.items)  # type: ignore[attr-defined]
+            if consts is not None and (lk == "string" or plain):
                 return f"({lhs} {'not in' if node.negated else 'in'} {consts[1]})"
             if consts is not None:
                 kind, fs, tup = consts
