@@ -9,7 +9,8 @@ Three workloads run over the same generated orders (10,000 by default):
   range and urgency.
 
 Each engine is called through its fastest documented path: OrderFlow's compiled
-``Expression`` / ``DecisionTable``; zen-engine's ``compile_expression(...).evaluate`` and a
+``Expression`` / ``DecisionTable`` (W1 and W2 also compiled without a schema, where the
+compiler knows no field's type); zen-engine's ``compile_expression(...).evaluate`` and a
 ``ZenEngine`` with a loader for the table; rule-engine ``Rule.evaluate``; cel-python
 ``Environment.program(...).evaluate``; panzi-json-logic ``jsonLogic``. OrderFlow and the
 hand-written Python read Decimal money; the peers get the same data converted to floats
@@ -38,6 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import dsl_orders as data  # noqa: E402
+from figures import record  # noqa: E402
 
 from rule_dsl import DecisionTable, compile_expression, context_schema  # noqa: E402
 from rule_dsl.parser import _cached as parse_cache  # noqa: E402
@@ -154,6 +156,13 @@ def orderflow_engines() -> dict[str, Callable[[Any], Any]]:
     return {"W1": w1, "W2": w2, "W3": w3}
 
 
+def schemaless_engines() -> dict[str, Callable[[Any], Any]]:
+    """W1 and W2 compiled without a schema: every field's type is known only at run time."""
+    return {
+        name: compile_expression(src, expect="boolean") for name, src in (("W1", W1), ("W2", W2))
+    }
+
+
 # ------------------------------------------------------------------ measurement
 def timed_passes(
     fn: Callable[[Any], Any], inputs: list[Any], max_passes: int
@@ -175,19 +184,17 @@ def timed_passes(
 
 
 def interleaved(
-    first: Callable[[Any], Any], second: Callable[[Any], Any], inputs: list[Any], rounds: int
-) -> tuple[float, list, float, list]:
-    """Best seconds per evaluation of two engines whose passes alternate, so that a change
-    of machine load during the run affects both alike."""
-    best_a = best_b = float("inf")
-    answers_a: list[Any] = []
-    answers_b: list[Any] = []
+    engines: list[Callable[[Any], Any]], inputs: list[Any], rounds: int
+) -> list[tuple[float, list]]:
+    """Best seconds per evaluation, and the answers, of engines whose passes alternate, so
+    that a change of machine load during the run affects them all alike."""
+    best = [float("inf")] * len(engines)
+    answers: list[list[Any]] = [[] for _ in engines]
     for _ in range(rounds):
-        seconds, answers_a = timed_passes(first, inputs, 1)
-        best_a = min(best_a, seconds)
-        seconds, answers_b = timed_passes(second, inputs, 1)
-        best_b = min(best_b, seconds)
-    return best_a, answers_a, best_b, answers_b
+        for i, fn in enumerate(engines):
+            seconds, answers[i] = timed_passes(fn, inputs, 1)
+            best[i] = min(best[i], seconds)
+    return list(zip(best, answers, strict=True))
 
 
 def compile_times() -> dict[str, float]:
@@ -253,20 +260,35 @@ def main(argv: list[str] | None = None) -> int:
         + " (peers read floats; OrderFlow and hand-written Python read Decimal money)\n"
     )
     ours = orderflow_engines()
+    untyped = schemaless_engines()
     hand = {"W1": hand_w1, "W2": hand_w2, "W3": hand_w3}
     peer_engines = data.build(W1, W2, data.W3_ROWS)
     results: dict[str, Any] = {"orders": args.orders, "workloads": {}}
     verdicts = []
+    bare_verdicts: list[tuple[str, float, bool]] = []
     prepared: dict[Any, list[Any]] = {}
     for workload in ("W1", "W2", "W3"):
         print(
             f"{workload}: {W1 if workload == 'W1' else W2 if workload == 'W2' else '21-row first-hit routing table'}"
         )
-        hand_s, expected, ours_s, answers = interleaved(hand[workload], ours[workload], contexts, 9)
+        engines = [hand[workload], ours[workload]]
+        if workload in untyped:
+            engines.append(untyped[workload])
+        timed = interleaved(engines, contexts, 9)
+        (hand_s, expected), (ours_s, answers) = timed[:2]
         rows = [("python (hand-written)", hand_s, 0)]
         rows.append(
             ("OrderFlow DSL", ours_s, sum(a != e for a, e in zip(answers, expected, strict=True)))
         )
+        record(f"{workload} OrderFlow / hand-written", ours_s / hand_s, better="lower")
+        if len(timed) > 2:
+            bare_s, bare = timed[2]
+            wrong = sum(a != e for a, e in zip(bare, expected, strict=True))
+            rows.append(("OrderFlow DSL, no schema", bare_s, wrong))
+            record(
+                f"{workload} OrderFlow no schema / hand-written", bare_s / hand_s, better="lower"
+            )
+            bare_verdicts.append((workload, bare_s / hand_s, wrong == 0))
         for name, (fn, prepare) in peer_engines[workload].items():
             if prepare is None:
                 inputs = contexts
@@ -289,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {name:24s} {1 / seconds:12,.0f} {seconds * 1e6:9.2f} {seconds / hand_s:9.2f}x {check:>16s}"
             )
-        peer_best = min(s for n, s, _ in rows[2:]) if len(rows) > 2 else float("inf")
+        peers = [s for n, s, _ in rows if not n.startswith(("python", "OrderFlow"))]
+        peer_best = min(peers, default=float("inf"))
         ratio = ours_s / hand_s
         verdicts.append((workload, ratio, peer_best / ours_s, rows[1][2] == 0))
         results["workloads"][workload] = [
@@ -319,6 +342,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {workload}: {ratio:.2f}x Python, best peer {lead:.1f}x slower than OrderFlow"
             f"{'' if agree else ', ANSWERS DIFFER'}  {'ok' if good else 'MISSED'}"
+        )
+    print("without a schema: within 1.5x of hand-written Python, same answers")
+    for workload, ratio, agree in bare_verdicts:
+        good = ratio <= 1.5 and agree
+        ok = ok and good
+        print(
+            f"  {workload}: {ratio:.2f}x Python{'' if agree else ', ANSWERS DIFFER'}"
+            f"  {'ok' if good else 'MISSED'}"
         )
     results.update(compile_ms=compile_ms, memory=memory, max_rss_kib=rss, targets_met=ok)
     if args.json:

@@ -13,8 +13,9 @@ from typing import Any
 
 from rule_dsl import _types as ty
 from rule_dsl import ast as A
+from rule_dsl._guards import NUM_OR_FLOAT, whole_literal
 from rule_dsl.checker import Checker
-from rule_dsl.compiler import NUM_OR_FLOAT, Emitter, Unit, whole_literal
+from rule_dsl.compiler import Emitter, Unit
 from rule_dsl.errors import DslError, DslSyntaxError, make_error
 from rule_dsl.expression import run_checked
 from rule_dsl.parser import parse_expression, parse_tests

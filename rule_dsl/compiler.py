@@ -9,6 +9,10 @@ Each unit is compiled twice from the same tree:
 
 Callers run the fast function and fall back to the checked one when it raises, so odd data
 costs time, never correctness. Both functions receive ``(ctx, now)`` and nothing else.
+
+A value whose type is unknown (``any``: no schema, or an untyped field) is inlined like a
+number or a text: the same class test that guards typed operands decides at run time, once
+per value, between the inlined operator and the helper the checked function calls.
 """
 
 from __future__ import annotations
@@ -16,16 +20,19 @@ from __future__ import annotations
 from typing import Any
 
 from rule_dsl import ast as A
+from rule_dsl._guards import (
+    NUM_OR_FLOAT,
+    NUMERIC,
+    SMALL_INT,
+    TEXT,
+    class_test,
+    plain_text,
+    whole_literal,
+)
 from rule_dsl._unit import Unit, build_entry, build_unit, located
 
 __all__ = ["Emitter", "Unit", "build_entry", "build_unit", "located"]
 
-_SMALL_INT = 2**53
-# Class test for a number compared with a whole-number literal: a JSON float may be compared
-# as it is, because a float orders against (and equals) an integer below 2**53 exactly as its
-# shortest decimal form does, which is the value the checked path compares. NaN is left to
-# the checked path (it reports it).
-NUM_OR_FLOAT = "in NUM_ or float"
 # Inside a comprehension these functions walk their list arguments and these build texts or
 # lists; both count against the evaluation's step budget there (``runtime.charge``).
 _WALKS = frozenset({"sum", "avg", "count", "any", "all", "min", "max", "distinct", "contains"})
@@ -41,22 +48,10 @@ _COMPREHENSION_HELPERS = {
 }
 
 
-def whole_literal(node: A.Node) -> bool:
-    """A whole-number literal that a float compares with exactly (see NUM_OR_FLOAT)."""
-    return isinstance(node, A.Literal) and type(node.value) is int and abs(node.value) < _SMALL_INT
-
-
-def class_test(first: str, again: str, cls: str) -> str:
-    """Source testing the class of a value: ``first`` reads it, ``again`` reads it after."""
-    if cls == NUM_OR_FLOAT:
-        return f"({first}.__class__ in NUM_ or {again}.__class__ is float_ and {again} == {again})"
-    return f"{first}.__class__ {cls}"
-
-
 class Emitter:
     """Emits Python expression source for checked nodes, in fast or checked mode.
 
-    Fast mode guards inlined operators with an exact class test (``t.__class__ in NUM_``)
+    Fast mode guards inlined operators with an exact class test (``_guards.class_test``)
     and hands anything else (null, JSON floats, wrong types) to the checked helper, so the
     guard costs one test and the answer never depends on the path taken.
     """
@@ -72,6 +67,10 @@ class Emitter:
         # (local, class test) -> local already holding the result of that test
         self.guards: dict[tuple[str, str], str] = {}
         self.no_walrus = 0
+        # id of the element of the ``sum_`` being emitted: ``sum_`` bounds the whole numbers
+        # it adds, so the element's own operator is inlined without that check
+        self.summed = 0
+        self.exact: set[int] = set()  # ids of nodes whose fast code yields an int or Decimal
         self.budget = False  # whether the code charges the step budget ``w_``
 
     # -------------------------------------------------------------- utilities
@@ -138,22 +137,49 @@ class Emitter:
     def guarded(
         self, operands: list[tuple[A.Node, str]], cls: str, body: Any, fallback: Any
     ) -> str:
-        """``(body if every operand's class is in cls else fallback)`` with shared temps."""
-        names, tests = [], []
+        """``(body if every operand's class is in cls else fallback)`` with shared temps.
+
+        The tests stop at the first that fails (``and``) when the fallback can read again
+        each operand whose test may not have run; otherwise every test runs (``&``)."""
+        names, tests, reread = [], [], []
+        lazy = True
         for node, src in operands:
-            if isinstance(node, A.Literal):
+            if isinstance(node, A.Literal) or src.isidentifier():
                 names.append(src)
-            elif src.isidentifier():
-                names.append(src)
-                tests.append(self.guards.get((src, cls)) or class_test(src, src, cls))
+                reread.append(src)
+                if not isinstance(node, A.Literal) and id(node) not in self.exact:
+                    tests.append(self.guards.get((src, cls)) or class_test(src, src, cls))
+                continue
+            t1 = self.tmp()
+            names.append(t1)
+            if not tests:  # the first test always runs
+                reread.append(t1)
+            elif self.pure(node):  # its test may not have run: the fallback reads it again
+                reread.append(src)
             else:
-                t1 = self.tmp()
-                names.append(t1)
+                reread.append(t1)
+                lazy = False
+            if id(node) in self.exact:  # its class is known: read it in turn, test nothing
+                tests.append(f"(({t1} := {src}) is not None)")
+            else:
                 tests.append(class_test(f"({t1} := {src})", t1, cls))
         if not tests:
             return f"({body(*names)})"
-        guard = tests[0] if len(tests) == 1 else " & ".join(f"({t})" for t in tests)
-        return f"({body(*names)} if {guard} else {fallback(*names)})"
+        if len(tests) == 1:
+            return f"({body(*names)} if {tests[0]} else {fallback(*names)})"
+        if not lazy:
+            guard = " & ".join(f"({t})" for t in tests)
+            return f"({body(*names)} if {guard} else {fallback(*names)})"
+        return f"({body(*names)} if {' and '.join(tests)} else {fallback(*reread)})"
+
+    def pure(self, node: A.Node) -> bool:
+        """Whether the fast source of ``node`` only reads the context or a variable, so the
+        fallback may read it again (a date or datetime read also converts: not pure)."""
+        if self.kind(node) in ("date", "datetime"):
+            return False
+        while isinstance(node, A.Attr):
+            node = node.obj
+        return isinstance(node, A.Name)
 
     # -------------------------------------------------------------- dispatch
     def emit(self, node: A.Node, norm: bool = True) -> str:
@@ -174,7 +200,7 @@ class Emitter:
         value = node.value
         if value is None or type(value) in (bool, str):
             return repr(value)
-        if type(value) is int and abs(value) < _SMALL_INT:
+        if type(value) is int and abs(value) < SMALL_INT:
             return repr(value)
         return self.unit.const(value)
 
@@ -215,7 +241,7 @@ class Emitter:
             return f"({self.emit(node.operand, norm=False)} is not True)"
         operand = self.emit(node.operand, norm=False)
         sid = self.sid(node)
-        if self.inline() and self.kind(node.operand) == "number":
+        if self.inline() and self.kind(node.operand) in NUMERIC:
             return self.guarded(
                 [(node.operand, operand)],
                 "in NUM_",
@@ -229,15 +255,23 @@ class Emitter:
         sid = self.sid(node)
         kinds = (self.kind(node.left), self.kind(node.right))
         op = node.op
-        if self.inline() and op in "+-*" and kinds == ("number", "number"):
+        # ``+`` of two texts or lists builds a value: inside a comprehension it is charged
+        charge = op == "+" and "number" not in kinds
+
+        def fallback(a: str, b: str) -> str:
+            src = f"arith({op!r}, {a}, {b}, {sid})"
+            return self.charged(src, sid) if charge else src
+
+        if self.inline() and op in "+-*" and NUMERIC.issuperset(kinds):
             return self.guarded(
                 [(node.left, left), (node.right, right)],
                 "in NUM_",
-                lambda a, b: self.bounded(a, op, b, sid),
-                lambda a, b: f"arith({op!r}, {a}, {b}, {sid})",
+                (lambda a, b: f"{a} {op} {b}")
+                if id(node) == self.summed
+                else (lambda a, b: self.bounded(a, op, b, sid)),
+                fallback,
             )
-        src = f"arith({op!r}, {left}, {right}, {sid})"
-        return self.charged(src, sid) if op == "+" and "number" not in kinds else src
+        return fallback(left, right)
 
     def bounded(self, a: str, op: str, b: str, sid: int) -> str:
         """Inlined ``a op b`` that refuses whole numbers over MAX_DIGITS (a decimal result
@@ -265,12 +299,12 @@ class Emitter:
             )
         else:
             fallback = lambda a, b: f"compare({op!r}, {a}, {b}, {sid})"  # noqa: E731
-        if self.inline() and lk == rk == "number":
+        if self.inline() and lk in NUMERIC and rk in NUMERIC:
             operands = [(left, lhs), (right, rhs)]
             cls = NUM_OR_FLOAT if whole_literal(left) or whole_literal(right) else "in NUM_"
             return self.guarded(operands, cls, lambda a, b: f"{a} {op} {b}", fallback)
-        if self.inline() and lk == rk == "string":
-            if equality:
+        if self.inline() and lk in TEXT and rk in TEXT:
+            if equality and (lk == rk or plain_text(left) or plain_text(right)):
                 return f"({lhs} {op} {rhs})"
             operands = [(left, lhs), (right, rhs)]
             return self.guarded(operands, "is str_", lambda a, b: f"{a} {op} {b}", fallback)
@@ -289,14 +323,19 @@ class Emitter:
     def e_Compare(self, node: A.Compare) -> str:
         return self.compare_src(node.op, node.left, node.right)
 
-    def constant_list(self, node: A.Node, kind: str) -> tuple[str, str] | None:
-        """(frozenset, tuple) constants for ``x in [literals of one kind]``."""
-        if not (isinstance(node, A.ListLit) and node.items and kind in ("string", "number")):
+    def constant_list(self, node: A.Node, kind: str) -> tuple[str, str, str] | None:
+        """(kind, frozenset, tuple) for ``x in [literals of one kind]``; an ``any`` x takes
+        the literals' kind."""
+        if not (isinstance(node, A.ListLit) and node.items):
+            return None
+        if kind == "any" and isinstance(node.items[0], A.Literal):
+            kind = node.items[0].kind
+        if kind not in ("string", "number"):
             return None
         if not all(isinstance(i, A.Literal) and i.kind == kind for i in node.items):
             return None
         values = [i.value for i in node.items]  # type: ignore[attr-defined]
-        return self.unit.const(frozenset(values)), self.unit.const(tuple(values))
+        return kind, self.unit.const(frozenset(values)), self.unit.const(tuple(values))
 
     def in_src(self, node: A.In, lsrc: str | None = None) -> str:
         right = node.right
@@ -307,13 +346,15 @@ class Emitter:
             src = self.range_src(right, node.left, lhs)
         else:
             consts = self.constant_list(right, lk) if self.inline() else None
-            if consts is not None and lk == "string":
-                return f"({lhs} {'not in' if node.negated else 'in'} {consts[0]})"
+            # texts no date would read equal only themselves: no value needs its class tested
+            plain = consts is not None and all(plain_text(i) for i in right.items)  # type: ignore[attr-defined]
+            if consts is not None and (lk == "string" or plain):
+                return f"({lhs} {'not in' if node.negated else 'in'} {consts[1]})"
             if consts is not None:
-                fs, tup = consts
+                kind, fs, tup = consts
                 src = self.guarded(
                     [(node.left, lhs)],
-                    "in NUM_",
+                    "in NUM_" if kind == "number" else "is str_",
                     lambda a: f"{a} in {fs}",
                     lambda a: f"contained({a}, {tup}, {sid})",
                 )
@@ -331,7 +372,7 @@ class Emitter:
         literal_bounds = all(
             isinstance(b, A.Literal) and b.kind == "number" for b in (rng.low, rng.high)
         )
-        if self.inline() and self.kind(left) == "number" and literal_bounds:
+        if self.inline() and self.kind(left) in NUMERIC and literal_bounds:
             lo_op = "<=" if rng.low_closed else "<"
             hi_op = "<=" if rng.high_closed else "<"
             whole = whole_literal(rng.low) and whole_literal(rng.high)
@@ -376,7 +417,8 @@ class Emitter:
         sid = self.sid(node)
         self.no_walrus += 1  # Python forbids := in a comprehension's iterable
         try:
-            iterable = f"{self.emit(node.iterable)}, {self.sid(node.iterable)}"
+            # ``iterate`` takes a JSON float for the number it is: no need to read it exactly
+            iterable = f"{self.emit(node.iterable, norm=False)}, {self.sid(node.iterable)}"
         finally:
             self.no_walrus -= 1
         if self.vars:  # nested: its walks multiply, so they count against the step budget
@@ -388,11 +430,14 @@ class Emitter:
         self.count += 1
         saved = self.vars.get(node.var)
         self.vars[node.var] = var
+        summed = self.inline() and node.func == "sum" and self.kind(node.element) in NUMERIC
+        outer_summed, self.summed = self.summed, id(node.element) if summed else 0
         try:
             wants_bool = node.func in ("any", "all")
             element = self.boolean(node.element) if wants_bool else self.emit(node.element)
             cond = "" if node.condition is None else f" if {self.boolean(node.condition)}"
         finally:
+            self.summed = outer_summed
             if saved is None:
                 del self.vars[node.var]
             else:
@@ -402,6 +447,7 @@ class Emitter:
             return f"[{loop}]"
         if self.inline() and node.func in ("any", "all"):
             return f"{node.func}_({loop})"
-        if self.inline() and node.func == "sum" and self.kind(node.element) == "number":
+        if summed:
+            self.exact.add(id(node))
             return f"sum_({loop})"
         return f"{_COMPREHENSION_HELPERS[node.func]}(({loop}), {sid})"

@@ -154,23 +154,29 @@ def kind_of(value: Any) -> str:
     return "unknown"
 
 
-_EXACT_NUMBERS = frozenset({int, Decimal})
-
-
 def sum_numbers(values: Any) -> Any:
-    """The fast path's ``sum``: whole numbers and decimals only.
+    """The fast path's ``sum``: ``aggregate_sum`` of whole numbers, decimals and nulls.
 
-    Anything else (a boolean, a JSON float, null) raises, and the caller falls back to the
-    checked evaluation, which normalises floats and reports type errors with their location.
+    Like the checked sum it skips nulls, keeps a lone value as it is (``-0.00`` stays
+    ``-0.00``, a decimal keeps all its digits) and bounds every partial sum. Anything else (a
+    boolean, a JSON float, a duration) raises, and the caller falls back to the checked
+    evaluation, which normalises floats and reports type errors with their location. So does
+    a whole number over MAX_DIGITS: the fast code leaves that check of its elements to here.
     """
-    total: Any = 0
+    total: Any = None
     for value in values:
-        if value.__class__ not in _EXACT_NUMBERS:
+        cls = value.__class__
+        if cls is _D:
+            total = value if total is None else total + value
+        elif cls is int:
+            if not -INT_BOUND < value < INT_BOUND:
+                raise OverflowError("the checked path reports where")
+            total = value if total is None else total + value
+            if total.__class__ is int and not -INT_BOUND < total < INT_BOUND:
+                raise OverflowError("the checked path reports where")
+        elif value is not None:
             raise TypeError("not an exact number")
-        total += value
-    if total.__class__ is int and not -INT_BOUND < total < INT_BOUND:
-        raise OverflowError("the checked path reports where")
-    return total
+    return 0 if total is None else total
 
 
 def num(value: Any) -> Any:
@@ -247,10 +253,10 @@ def index(obj: Any, key: Any, sid: int) -> Any:
 
 def iterate(value: Any, sid: int) -> Iterable[Any]:
     """The list a comprehension walks: null is the empty list."""
+    if value.__class__ is list or value.__class__ is tuple:
+        return value
     if value is None:
         return ()
-    if type(value) is list or type(value) is tuple:
-        return value
     raise EvalFault(sid, "not_a_list", type=kind_of(value))
 
 
