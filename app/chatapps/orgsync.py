@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..approvals.handover import set_active
-from ..db import get_db
+from ..db import get_db, in_transaction
 from ..errors import NotFoundError, ValidationError
 from ..models import ChatApp, Department, User
 from ..org import csvio
@@ -122,17 +122,21 @@ def connected_app(db: Session, platform: str) -> ChatApp:
     return row
 
 
-def read(db: Session, platform: str) -> Directory:
-    """The address book of the connected app of ``platform``, read now."""
-    row = connected_app(db, platform)
+def read(platform: str) -> Directory:
+    """The address book of the connected app of ``platform``, read now. Reads the app in a
+    session of its own: saving a new token must not wait for a caller's transaction."""
     module = reader(platform)
-    database, app_pk = get_db(), row.id
+    database = get_db()
+    with database.session() as db:
+        row = connected_app(db, platform)
+        app_pk, base_url = row.id, row.base_url
+        app_id, settings = row.app_id, services.secrets_of(row)
     if platform in services.PLATFORMS:
         tokens = Tokens(lambda fresh: services.token(database, app_pk, fresh=fresh))
     else:  # a platform whose cards are not sent from here: a token for this sync only
-        base, app_id, secret = row.base_url, row.app_id, services.secrets_of(row)[module.CREDENTIAL]
-        tokens = Tokens(lambda _fresh: module.fetch_token(base, app_id, secret)[0])
-    return module.read(row.base_url, tokens)
+        secret = settings.get(module.CREDENTIAL, "")
+        tokens = Tokens(lambda _fresh: module.fetch_token(base_url, app_id, secret)[0])
+    return module.read(base_url, tokens)
 
 
 def dept_key(platform: str, dept_id: str) -> str:
@@ -251,9 +255,23 @@ def plan(db: Session, platform: str, directory: Directory) -> SyncPlan:
     return result
 
 
-def dry_run(db: Session, platform: str) -> SyncPlan:
-    """Read the platform's address book and compare it; changes nothing."""
-    return plan(db, platform, read(db, platform))
+def run(platform: str, *, write: bool, actor: str | None = None
+        ) -> tuple[SyncPlan, list[dict[str, str]], dict[str, int]]:  # fmt: skip
+    """Read ``platform``'s address book, then compare it (and apply it when ``write``): the
+    plan, its lines in business words and the figures (with ``handed_over`` once applied)."""
+    database = get_db()
+    directory = read(platform)
+
+    def work(db: Session) -> tuple[SyncPlan, list[dict[str, str]], dict[str, int]]:
+        result = plan(db, platform, directory)
+        said = lines(result)
+        if not write:
+            db.rollback()
+            return result, said, result.counts()
+        who = db.scalars(select(User).where(User.username == actor)).first() if actor else None
+        return result, said, apply(db, result, who)
+
+    return in_transaction(database, work)
 
 
 def apply(db: Session, result: SyncPlan, actor: User | None = None) -> dict[str, int]:

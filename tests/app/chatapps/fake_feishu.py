@@ -92,9 +92,10 @@ class FakeFeishu:
                     fake.expire_tokens()
                 if not self._authorised():
                     return
-                if query.get("department_id_type") != "open_department_id" or query.get(
-                    "user_id_type"
-                ) != "open_id":
+                if (
+                    query.get("department_id_type") != "open_department_id"
+                    or query.get("user_id_type") != "open_id"
+                ):
                     fake.problems.append(f"ids not asked as open ids: {url.query}")
                 if url.path == "/open-apis/contact/v3/departments/0/children":
                     if query.get("fetch_child") != "true":

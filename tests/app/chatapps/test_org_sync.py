@@ -1,0 +1,264 @@
+"""The organisation synced from the chat apps' address books, against fakes on loopback that
+page two items at a time: the dry run (added, moved, deactivated), apply, a second apply
+that changes nothing, tokens expiring mid-sync, identity matching, the admin page, the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.channels import vault
+from app.chatapps import orgsync
+from app.chatapps import services as chat
+from app.db import in_transaction
+from app.errors import NotFoundError, ValidationError
+from app.models import ChatApp, Department, User
+
+from ..approvals.helpers import approval_doc, approver, db_of, start, tasks_of
+from .fake_dingtalk_contacts import APP_KEY, FakeDingTalkContacts
+from .fake_dingtalk_contacts import APP_SECRET as DING_SECRET
+from .fake_feishu import APP_ID, APP_SECRET, VERIFICATION_TOKEN, FakeFeishu
+from .fake_wecom import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWeCom
+
+
+@pytest.fixture
+def feishu():
+    with FakeFeishu() as server:
+        server.department("od-sales", "销售部")
+        server.department("od-east", "华东销售", parent="od-sales")
+        server.department("od-fin", "财务部")
+        server.user("ou_li", "李娜", "od-sales", mobile="+86 138 0000 0001")
+        server.user("ou_wang", "王伟", "od-fin", leader="ou_li", email="WANG@example.com")
+        server.user("ou_zhao", "赵磊", "od-fin", leader="ou_li")
+        server.user("ou_xu", "许晴", "od-east", leader="ou_li", email="xu.qing@corp.cn")
+        yield server
+
+
+@pytest.fixture
+def db(app, feishu):
+    database = db_of(app)
+    approver(database, "li", phone="13800000001")
+    approver(database, "wang")  # wang@example.com
+    approver(database, "zhao", feishu_id="ou_zhao")
+    approver(database, "root", roles=("admin",))
+    in_transaction(database, lambda s: chat.connect(s, "feishu", APP_ID, {
+        "app_secret": APP_SECRET, "verification_token": VERIFICATION_TOKEN}, feishu.url))  # fmt: skip
+    return database
+
+
+def dry_run(app, platform="feishu"):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        result, lines, _counts = orgsync.run(platform, write=False)
+        return result, lines
+
+
+def sync(app, platform="feishu"):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        return orgsync.run(platform, write=True)[2]
+
+
+def people(database):
+    with database.session() as s:
+        depts = {d.id: d.key for d in s.scalars(select(Department))}
+        names = {u.id: u.username for u in s.scalars(select(User))}
+        return {
+            u.username: (depts.get(u.department_id), names.get(u.manager_id), u.is_active,
+                         u.feishu_id)
+            for u in s.scalars(select(User))
+        }  # fmt: skip
+
+
+def test_first_sync_adds_departments_and_people_and_links_by_mobile_and_email(app, db, feishu):
+    result, lines = dry_run(app)
+    counts = result.counts()
+    assert counts["departments_added"] == 3
+    assert (counts["added"], counts["linked"], counts["deactivated"]) == (1, 2, 0)
+    assert {m.person.id: m.status for m in result.matches} == {
+        "ou_li": "matched", "ou_wang": "matched", "ou_zhao": "linked", "ou_xu": "new"}  # fmt: skip
+    texts = [line["text"] for line in lines]
+    assert "New department 华东销售 (feishu_od_east)" in texts
+    assert "li is linked to ou_li (same mobile number or email)" in texts
+    assert any(t.startswith("New person xu.qing: ") and "华东销售" in t for t in texts)
+    assert people(db)["li"] == (None, None, True, None)  # a dry run changes nothing
+
+    sync(app)
+    now = people(db)
+    assert now["li"] == ("feishu_od_sales", None, True, "ou_li")
+    assert now["wang"] == ("feishu_od_fin", "li", True, "ou_wang")
+    assert now["xu.qing"] == ("feishu_od_east", "li", True, "ou_xu")
+    with db.session() as s:
+        east = s.scalars(select(Department).where(Department.key == "feishu_od_east")).one()
+        assert s.get(Department, east.parent_id).key == "feishu_od_sales"
+        assert s.scalars(select(User).where(User.username == "xu.qing")).one().email == (
+            "xu.qing@corp.cn"
+        )
+
+
+def test_a_moved_person_and_a_deactivated_one_whose_task_is_handed_over(app, db, feishu):
+    sync(app)
+    run = start(db, approval_doc(assignees=[{"user": "zhao"}]))
+    (task,) = tasks_of(db, run.id)
+    assert task.assignee == "zhao"
+    feishu.users = [u for u in feishu.users if u["open_id"] != "ou_zhao"]
+    feishu.users[1]["department_ids"] = ["od-east"]  # wang moves to 华东销售
+
+    result, lines = dry_run(app)
+    assert result.deactivate == ["zhao"]
+    counts = result.counts()
+    assert (counts["moved"], counts["deactivated"], counts["added"]) == (1, 1, 0)
+    by_kind = {line["kind"]: line["text"] for line in lines}
+    assert by_kind["moved"] == "wang moves: department → 华东销售"
+    assert by_kind["deactivated"].startswith("zhao left the address book")
+    assert people(db)["zhao"][2] is True
+
+    counts = sync(app)
+    assert (counts["moved"], counts["deactivated"], counts["handed_over"]) == (1, 1, 1)
+    now = people(db)
+    assert now["wang"][0] == "feishu_od_east"
+    assert now["zhao"][2] is False
+    tasks = {t.assignee: t.status for t in tasks_of(db, run.id)}
+    assert tasks["li"] == "pending"  # zhao's manager, as the organisation says
+    assert tasks["zhao"] != "pending"
+
+    again, lines = dry_run(app)
+    assert not again.changed and lines == []
+    before = people(db)
+    assert sync(app)["handed_over"] == 0
+    assert people(db) == before
+
+
+def test_a_second_apply_changes_nothing(app, db, feishu):
+    sync(app)
+    before = people(db)
+    result, lines = dry_run(app)
+    assert not result.changed
+    assert lines == []
+    sync(app)
+    assert people(db) == before
+
+
+def test_paging_reads_every_page(app, db, feishu):
+    for n in range(5):
+        feishu.user(f"ou_p{n}", f"人{n}", "od-fin", leader="ou_wang")
+    result, _ = dry_run(app)
+    assert feishu.max_page == 2
+    assert len(result.matches) == 9
+    assert result.counts()["added"] == 6
+    # 3 departments in 2 pages; the people of the root, od-sales and od-east (1 page each)
+    # and of od-fin (7 people: 4 pages)
+    assert result.calls == 2 + 1 + 1 + 1 + 4
+    assert feishu.problems == []
+
+
+def test_the_token_expires_mid_sync(app, db, feishu):
+    feishu.expire_at_call = 3
+    result, _ = dry_run(app)
+    assert len(feishu.tokens_issued) == 2
+    assert len(result.matches) == 4
+
+
+@pytest.mark.parametrize(
+    ("contact", "status", "candidates"),
+    [
+        ({"phone": "138-0000-0001", "email": None}, "matched", ()),  # +86 and dashes aside
+        ({"phone": "0086 138 0000 0001", "email": None}, "matched", ()),
+        ({"phone": None, "email": " LI@Example.com"}, "matched", ()),  # case and spaces aside
+        ({"phone": "13900000000", "email": "nobody@example.com"}, "new", ()),
+    ],
+)
+def test_identity_matching_unique_and_none(app, feishu, contact, status, candidates):
+    database = db_of(app)
+    approver(database, "li")
+    in_transaction(database, lambda s: _set(s, "li", **contact))
+    in_transaction(database, lambda s: chat.connect(s, "feishu", APP_ID, {
+        "app_secret": APP_SECRET, "verification_token": VERIFICATION_TOKEN}, feishu.url))  # fmt: skip
+    feishu.users = feishu.users[:1]
+    feishu.users[0]["email"] = "li@example.com"
+    result, _ = dry_run(app)
+    (match,) = result.matches
+    assert (match.status, match.candidates) == (status, candidates)
+    assert match.username == ("li" if status == "matched" else None)
+
+
+def _set(s, name, **fields):
+    user = s.scalars(select(User).where(User.username == name)).one()
+    for field, value in fields.items():
+        setattr(user, field, value)
+
+
+def test_an_ambiguous_match_is_left_for_the_admin_to_pick(app, db, feishu):
+    approver(db, "li2", phone="+86 138 0000 0001")
+    result, _ = dry_run(app)
+    li = next(m for m in result.matches if m.person.id == "ou_li")
+    assert (li.status, li.candidates) == ("ambiguous", ("li", "li2"))
+    assert [m.person.id for m in result.review if m.status == "ambiguous"] == ["ou_li"]
+    sync(app)
+    now = people(db)
+    assert now["li"][3] is None and now["li2"][3] is None  # left out until picked
+    assert now["wang"][1] is None  # the leader is not known yet
+    with app.test_request_context():
+        in_transaction(db, lambda s: orgsync.link(s, "feishu", "ou_li", "li2"))
+    sync(app)
+    now = people(db)
+    assert now["li2"][3] == "ou_li" and now["wang"][1] == "li2"
+
+
+def test_an_unknown_platform_or_one_not_connected_is_refused(app, db):
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        with pytest.raises(ValidationError, match="Unknown chat platform slack: use one of"):
+            orgsync.run("slack", write=False)
+        with pytest.raises(NotFoundError, match="No wecom app is connected"):
+            orgsync.run("wecom", write=False)
+
+
+def test_wecom_address_book_with_cursor_paging_and_token_expiry(app):
+    database = db_of(app)
+    approver(database, "li", phone="13800000001")
+    with FakeWeCom() as wecom:
+        wecom.department(1, "总公司", parent=0)
+        wecom.department(2, "仓储部")
+        wecom.department(3, "上海仓", parent=2)
+        wecom.person("LiNa", "李娜", 2, mobile="13800000001")
+        wecom.person("WangWei", "王伟", 3, leader="LiNa")
+        wecom.person("ZhaoLei", "赵磊", 3, leader="WangWei")
+        wecom.person("Gone", "离职者", 3, status=5)
+        in_transaction(database, lambda s: chat.connect(s, "wecom", CORP_ID, {
+            "agent_id": AGENT_ID, "secret": SECRET, "token": TOKEN, "aes_key": AES_KEY},
+            wecom.url))  # fmt: skip
+        result, _ = dry_run(app, "wecom")
+        assert sorted(m.person.id for m in result.matches) == ["LiNa", "WangWei", "ZhaoLei"]
+        assert result.calls == 1 + 2 + 4  # department/list, 2 pages of ids, 4 user/get
+        wecom.expire_tokens()
+        sync(app, "wecom")
+        assert len(wecom.tokens_issued) == 2
+    with database.session() as s:
+        got = {u.username: (u.wecom_id, s.get(Department, u.department_id).key if
+                            u.department_id else None) for u in s.scalars(select(User))}  # fmt: skip
+        assert got == {"li": ("LiNa", "wecom_2"), "WangWei": ("WangWei", "wecom_3"),
+                       "ZhaoLei": ("ZhaoLei", "wecom_3")}  # fmt: skip
+        shanghai = s.scalars(select(Department).where(Department.key == "wecom_3")).one()
+        assert s.get(Department, shanghai.parent_id).name_zh == "仓储部"
+
+
+def test_dingtalk_address_book_with_its_own_token(app):
+    database = db_of(app)
+    with FakeDingTalkContacts() as ding:
+        ding.department(10, "华南区")
+        ding.department(11, "广州办", parent=10)
+        for n in range(3):
+            ding.user(f"u{n}", f"员工{n}", 11, manager="boss01")
+        ding.user("boss01", "老板", 10)
+
+        def connect(s):  # DingTalk apps are connected by the chat apps page of their cards
+            s.add(ChatApp(platform="dingtalk", app_id=APP_KEY, base_url=ding.url,
+                          sealed=vault.seal({"app_secret": DING_SECRET})))  # fmt: skip
+
+        in_transaction(database, connect)
+        result, _ = dry_run(app, "dingtalk")
+        assert result.calls == 3 + 1 + 1 + 2  # listsub x3; user/list: root, 10, 11 (2 pages)
+        counts = sync(app, "dingtalk")
+    assert (counts["added"], counts["departments_added"]) == (4, 2)
+    with database.session() as s:
+        u0 = s.scalars(select(User).where(User.dingtalk_id == "u0")).one()
+        assert s.get(User, u0.manager_id).dingtalk_id == "boss01"
+        assert s.get(Department, u0.department_id).key == "dingtalk_11"
