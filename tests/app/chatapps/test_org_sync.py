@@ -5,11 +5,13 @@ that changes nothing, tokens expiring mid-sync, identity matching, the admin pag
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from app.channels import vault
 from app.chatapps import orgsync
 from app.chatapps import services as chat
+from app.cli import cli
 from app.db import in_transaction
 from app.errors import NotFoundError, ValidationError
 from app.models import ChatApp, Department, User
@@ -262,3 +264,25 @@ def test_dingtalk_address_book_with_its_own_token(app):
         u0 = s.scalars(select(User).where(User.dingtalk_id == "u0")).one()
         assert s.get(User, u0.manager_id).dingtalk_id == "boss01"
         assert s.get(Department, u0.department_id).key == "dingtalk_11"
+
+
+def test_the_cli_dry_run_then_apply(app, app_config, db, feishu):
+    env = {"ORDERFLOW_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+           "DATABASE_URL": app_config["DATABASE_URL"], "SECRET_KEY": app_config["SECRET_KEY"],
+           "OUTBOX_ALLOWED_HOSTS": "127.0.0.1"}  # fmt: skip
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, ["org", "sync", *args, "--lang", "en"], env=env)
+
+    dry = invoke("feishu")
+    assert dry.exit_code == 0, dry.output
+    assert "[added] New department 销售部 (feishu_od_sales)" in dry.output
+    assert "1 added, 3 moved, 0 deactivated" in dry.output, dry.output
+    assert "Dry run: nothing changed" in dry.output
+    assert people(db)["wang"][3] is None
+    done = invoke("feishu", "--apply")
+    assert done.exit_code == 0, done.output
+    assert people(db)["wang"] == ("feishu_od_fin", "li", True, "ou_wang")
+    refused = invoke("slack")
+    assert refused.exit_code == 1
+    assert "Unknown chat platform slack: use one of feishu, wecom, dingtalk" in refused.output
