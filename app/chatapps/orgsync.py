@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from ..approvals.handover import set_active
 from ..db import get_db, in_transaction
-from ..errors import NotFoundError, ValidationError
-from ..models import ChatApp, Department, User
+from ..errors import AppError, NotFoundError, ValidationError
+from ..models import ChatApp, Department, User, utcnow
 from ..org import csvio
+from ..runs.outbox import DeliveryError
 from ..users.services import USERNAME_RE
 from . import contacts_dingtalk, contacts_feishu, contacts_wecom, services
 from .contacts import Directory, Person, Tokens
@@ -371,6 +372,52 @@ def link(db: Session, platform: str, person_id: str, username: str) -> User:
     setattr(user, user_field, person_id)
     db.flush()
     return user
+
+
+def record(platform: str, outcome: dict[str, Any]) -> None:
+    """Keep ``outcome`` as the last sync of ``platform``'s app, with the time. Commits."""
+
+    def save(db: Session) -> None:
+        row = services.connected(db, platform)
+        if row is not None:
+            row.org_sync_last = {"at": utcnow().isoformat(timespec="seconds"), **outcome}
+
+    in_transaction(get_db(), save)
+
+
+def run_and_record(platform: str, *, write: bool, actor: str | None = None
+                   ) -> tuple[SyncPlan, list[dict[str, str]], dict[str, int]]:  # fmt: skip
+    """:func:`run`, keeping the figures (or the error) as the app's last sync."""
+    try:
+        result, said, counts = run(platform, write=write, actor=actor)
+    except (AppError, DeliveryError) as err:
+        record(platform, {"applied": write, "error": str(getattr(err, "message", err))})
+        raise
+    record(platform, {"applied": write, "counts": counts})
+    return result, said, counts
+
+
+def nightly() -> dict[str, Any]:
+    """Sync every app whose nightly sync is on; each outcome (figures or error) by platform."""
+    with get_db().session() as db:
+        due = [r.platform for r in db.scalars(select(ChatApp).where(
+            ChatApp.enabled.is_(True), ChatApp.org_sync_nightly.is_(True))) if r.platform in READERS]  # fmt: skip
+    out: dict[str, Any] = {}
+    for platform in due:
+        try:
+            out[platform] = run_and_record(platform, write=True)[2]
+        except (AppError, DeliveryError) as err:
+            log.warning("nightly organisation sync from %s failed: %s", platform, err)
+            out[platform] = {"error": str(err)}
+    return out
+
+
+def set_nightly(db: Session, platform: str, on: bool) -> ChatApp:
+    """Turn the nightly sync of ``platform``'s app on or off. No commit."""
+    row = connected_app(db, platform)
+    row.org_sync_nightly = on
+    db.flush()
+    return row
 
 
 def summary(counts: Mapping[str, int]) -> str:

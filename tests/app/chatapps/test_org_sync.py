@@ -17,6 +17,7 @@ from app.errors import NotFoundError, ValidationError
 from app.models import ChatApp, Department, User
 
 from ..approvals.helpers import approval_doc, approver, db_of, start, tasks_of
+from ..conftest import csrf_token
 from .fake_dingtalk_contacts import APP_KEY, FakeDingTalkContacts
 from .fake_dingtalk_contacts import APP_SECRET as DING_SECRET
 from .fake_feishu import APP_ID, APP_SECRET, VERIFICATION_TOKEN, FakeFeishu
@@ -286,3 +287,50 @@ def test_the_cli_dry_run_then_apply(app, app_config, db, feishu):
     refused = invoke("slack")
     assert refused.exit_code == 1
     assert "Unknown chat platform slack: use one of feishu, wecom, dingtalk" in refused.output
+
+
+def test_the_admin_page_dry_run_then_apply(app, client, login, db, feishu):
+    approver(db, "li2", phone="13800000001")  # li's mobile twice: to review
+    login("root", **{"Accept-Language": "en"})
+    page = client.get("/admin/chat-apps/", headers={"Accept-Language": "en"}).get_data(True)
+    assert "/admin/chat-apps/feishu/org-sync" in page
+    token = csrf_token(client, "/admin/chat-apps/feishu/org-sync")
+    form = {"csrf_token": token}
+    dry = client.post("/admin/chat-apps/feishu/org-sync/dry-run", data=form, follow_redirects=True,
+                      headers={"Accept-Language": "en"}).get_data(True)  # fmt: skip
+    assert "New department 华东销售 (feishu_od_east)" in dry
+    assert 'name="person" value="ou_li"' in dry  # ambiguous: li or li2
+    assert '<option value="li2">li2</option>' in dry
+    assert people(db)["wang"][3] is None
+    linked = client.post("/admin/chat-apps/feishu/org-sync/link", headers={"Accept-Language": "en"},
+                         data={**form, "person": "ou_li", "username": "li2"})  # fmt: skip
+    assert linked.status_code == 302
+    done = client.post("/admin/chat-apps/feishu/org-sync/apply", data=form,
+                       headers={"Accept-Language": "en"}, follow_redirects=True)  # fmt: skip
+    text = done.get_data(True)
+    assert "Organisation synced: 1 added" in text
+    assert "applied" in text
+    assert people(db)["wang"] == ("feishu_od_fin", "li2", True, "ou_wang")
+    zh = client.post("/admin/chat-apps/feishu/org-sync/dry-run", data=form,
+                     headers={"Accept-Language": "zh-CN"}).get_data(True)  # fmt: skip
+    assert "组织架构已与通讯录一致" in zh
+    assert client.get("/admin/chat-apps/slack/org-sync").status_code == 404
+
+
+def test_the_nightly_sync_applies_and_keeps_the_last_result(app, client, login, db, feishu):
+    login("root")
+    token = csrf_token(client, "/admin/chat-apps/feishu/org-sync")
+    client.post("/admin/chat-apps/feishu/org-sync/schedule", data={"csrf_token": token,
+                                                                    "nightly": "1"})  # fmt: skip
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        outcome = orgsync.nightly()
+    assert outcome["feishu"]["added"] == 1
+    assert people(db)["wang"][3] == "ou_wang"
+    with db.session() as s:
+        last = s.scalars(select(ChatApp)).one().org_sync_last
+    assert last["applied"] is True and last["counts"]["added"] == 1
+    feishu.expire_tokens()
+    feishu.expire_at_call = None
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        in_transaction(db, lambda s: orgsync.set_nightly(s, "feishu", False))
+        assert orgsync.nightly() == {}
