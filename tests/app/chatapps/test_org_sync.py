@@ -4,12 +4,14 @@ that changes nothing, tokens expiring mid-sync, identity matching, the admin pag
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from app.channels import vault
-from app.chatapps import orgsync
+from app.chatapps import orgsync, tasks
 from app.chatapps import services as chat
 from app.cli import cli
 from app.db import in_transaction
@@ -334,3 +336,6 @@ def test_the_nightly_sync_applies_and_keeps_the_last_result(app, client, login, 
     with app.test_request_context(headers={"Accept-Language": "en"}):
         in_transaction(db, lambda s: orgsync.set_nightly(s, "feishu", False))
         assert orgsync.nightly() == {}
+        # 02:30 in the company's zone (Asia/Shanghai by default) is 18:30 UTC
+        assert tasks.due(datetime(2026, 12, 7, 18, 30, tzinfo=UTC))
+        assert not tasks.due(datetime(2026, 12, 7, 2, 30, tzinfo=UTC))
