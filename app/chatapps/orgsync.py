@@ -24,11 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..approvals.handover import set_active
-from ..db import get_db, in_transaction
-from ..errors import AppError, NotFoundError, ValidationError
-from ..models import ChatApp, Department, User, utcnow
+from ..db import get_db
+from ..errors import NotFoundError, ValidationError
+from ..models import ChatApp, Department, User
 from ..org import csvio
-from ..runs.outbox import DeliveryError
 from ..users.services import USERNAME_RE
 from . import contacts_dingtalk, contacts_feishu, contacts_wecom, services
 from .contacts import Directory, Person, Tokens
@@ -70,7 +69,7 @@ class SyncPlan:
     def counts(self) -> dict[str, int]:
         """The changes by kind: the figures a page shows and the schedule keeps."""
         people = self.plan.people
-        added = [u for u in people if self.plan_status(u) == "created"]
+        added = self.created()
         return {
             "departments_added": len(self.plan.new_departments),
             "departments_changed": len(self.plan.department_changes),
@@ -83,11 +82,10 @@ class SyncPlan:
             "review": sum(1 for m in self.matches if m.status == "ambiguous"),
         }  # fmt: skip
 
-    def plan_status(self, username: str) -> str:
-        for line in self.plan.lines:
-            if line["username"] == username:
-                return str(line["status"])
-        return "unchanged"
+    def created(self) -> set[str]:
+        """The usernames of the people this sync adds."""
+        return {line["username"] for line in self.plan.lines
+                if line["status"] == "created" and line["username"]}  # fmt: skip
 
     @property
     def changed(self) -> bool:
@@ -203,6 +201,15 @@ def plan(db: Session, platform: str, directory: Directory) -> SyncPlan:
     """Compare ``directory`` with the organisation; changes nothing. Refuses (with each
     problem) what the organisation would not accept, e.g. a manager loop."""
     module = reader(platform)
+    if not directory.people:
+        raise ValidationError(
+            _l(
+                "The %(platform)s address book lists nobody: check that the app's contact range "
+                "(通讯录权限范围 / 可见范围) covers the company, e.g. the whole organisation.",
+                platform=platform,
+            ),  # fmt: skip
+            fields={"platform": "empty"},
+        )
     user_field = module.USER_FIELD
     users = list(db.scalars(select(User).order_by(User.username)))
     by_name = {u.username: u for u in users}
@@ -256,25 +263,6 @@ def plan(db: Session, platform: str, directory: Directory) -> SyncPlan:
     return result
 
 
-def run(platform: str, *, write: bool, actor: str | None = None
-        ) -> tuple[SyncPlan, list[dict[str, str]], dict[str, int]]:  # fmt: skip
-    """Read ``platform``'s address book, then compare it (and apply it when ``write``): the
-    plan, its lines in business words and the figures (with ``handed_over`` once applied)."""
-    database = get_db()
-    directory = read(platform)
-
-    def work(db: Session) -> tuple[SyncPlan, list[dict[str, str]], dict[str, int]]:
-        result = plan(db, platform, directory)
-        said = lines(result)
-        if not write:
-            db.rollback()
-            return result, said, result.counts()
-        who = db.scalars(select(User).where(User.username == actor)).first() if actor else None
-        return result, said, apply(db, result, who)
-
-    return in_transaction(database, work)
-
-
 def apply(db: Session, result: SyncPlan, actor: User | None = None) -> dict[str, int]:
     """Write ``result`` and commit: departments and people through the CSV import, then
     each deactivation with its tasks handed over. The figures written, with ``handed_over``."""
@@ -314,14 +302,13 @@ def lines(result: SyncPlan) -> list[dict[str, str]]:
         if "name_zh" in changes:
             out.append({"kind": "renamed", "text": _("Department %(key)s is renamed %(name)s",
                         key=key, name=changes["name_zh"])})  # fmt: skip
-    texts = {line["username"]: line for line in plan_.lines if line["username"]}
+    created = result.created()
     for username, changes in plan_.people.items():
         if username in result.deactivate:
             continue
-        status = texts[username]["status"] if username in texts else "updated"
         detail = "; ".join(_change_text(c, result.dept_names.get(v, v) if c == "department"
                                         else v) for c, v in changes.items() if c != "active")  # fmt: skip
-        if status == "created":
+        if username in created:
             out.append({"kind": "added", "text": _("New person %(name)s: %(detail)s",
                                                    name=username, detail=detail)})  # fmt: skip
         elif "department" in changes:
@@ -334,8 +321,9 @@ def lines(result: SyncPlan) -> list[dict[str, str]]:
         out.append({"kind": "deactivated", "text": _(
             "%(name)s left the address book: deactivated, open tasks handed over",
             name=username)})  # fmt: skip
+    created = result.created()
     for username, person_id in result.links.items():
-        if result.plan_status(username) != "created":
+        if username not in created:
             out.append({"kind": "linked", "text": _(
                 "%(name)s is linked to %(id)s (same mobile number or email)",
                 name=username, id=person_id)})  # fmt: skip
@@ -372,52 +360,6 @@ def link(db: Session, platform: str, person_id: str, username: str) -> User:
     setattr(user, user_field, person_id)
     db.flush()
     return user
-
-
-def record(platform: str, outcome: dict[str, Any]) -> None:
-    """Keep ``outcome`` as the last sync of ``platform``'s app, with the time. Commits."""
-
-    def save(db: Session) -> None:
-        row = services.connected(db, platform)
-        if row is not None:
-            row.org_sync_last = {"at": utcnow().isoformat(timespec="seconds"), **outcome}
-
-    in_transaction(get_db(), save)
-
-
-def run_and_record(platform: str, *, write: bool, actor: str | None = None
-                   ) -> tuple[SyncPlan, list[dict[str, str]], dict[str, int]]:  # fmt: skip
-    """:func:`run`, keeping the figures (or the error) as the app's last sync."""
-    try:
-        result, said, counts = run(platform, write=write, actor=actor)
-    except (AppError, DeliveryError) as err:
-        record(platform, {"applied": write, "error": str(getattr(err, "message", err))})
-        raise
-    record(platform, {"applied": write, "counts": counts})
-    return result, said, counts
-
-
-def nightly() -> dict[str, Any]:
-    """Sync every app whose nightly sync is on; each outcome (figures or error) by platform."""
-    with get_db().session() as db:
-        due = [r.platform for r in db.scalars(select(ChatApp).where(
-            ChatApp.enabled.is_(True), ChatApp.org_sync_nightly.is_(True))) if r.platform in READERS]  # fmt: skip
-    out: dict[str, Any] = {}
-    for platform in due:
-        try:
-            out[platform] = run_and_record(platform, write=True)[2]
-        except (AppError, DeliveryError) as err:
-            log.warning("nightly organisation sync from %s failed: %s", platform, err)
-            out[platform] = {"error": str(err)}
-    return out
-
-
-def set_nightly(db: Session, platform: str, on: bool) -> ChatApp:
-    """Turn the nightly sync of ``platform``'s app on or off. No commit."""
-    row = connected_app(db, platform)
-    row.org_sync_nightly = on
-    db.flush()
-    return row
 
 
 def summary(counts: Mapping[str, int]) -> str:

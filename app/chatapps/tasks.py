@@ -11,7 +11,7 @@ from huey import crontab
 
 from .. import clock
 from ..queue import huey, task_app
-from . import orgsync
+from . import orgsync_runs
 
 # The company's local hour of the nightly sync; the task wakes every hour at :30 to find it,
 # as the queue's clock is UTC and the company's zone is a setting.
@@ -23,7 +23,7 @@ def org_sync_nightly() -> dict[str, Any]:
     """Sync the organisation from each app with the nightly sync on; the outcomes."""
     app = task_app()
     with app.test_request_context():
-        return orgsync.nightly() if due(datetime.now(UTC)) else {}
+        return orgsync_runs.nightly() if due(datetime.now(UTC)) else {}
 
 
 def due(now: datetime) -> bool:

@@ -30,7 +30,7 @@ from ..models import ChatApp
 from ..pages import saved
 from ..runs.outbox import DeliveryError
 from ..security import current_user, permission_required
-from . import callbacks, feishu, orgsync, services, wecom, wecom_callbacks
+from . import callbacks, feishu, orgsync, orgsync_runs, services, wecom, wecom_callbacks
 from .callbacks import Answer
 from .hooks import install
 
@@ -163,7 +163,7 @@ def org_sync_dry_run(platform: str) -> str | Response:
     _sync_app(platform)
     _before_sync()
     try:
-        result, lines, counts = orgsync.run_and_record(platform, write=False)
+        result, lines, counts = orgsync_runs.run_and_record(platform, write=False)
     except (AppError, DeliveryError) as err:
         flash(str(getattr(err, "message", err)), "error")
         return redirect(url_for("chatapps.org_sync", platform=platform))
@@ -178,7 +178,7 @@ def org_sync_apply(platform: str) -> Response:
     actor = user.username if user is not None else None
     _before_sync()
     try:
-        _result, _lines, counts = orgsync.run_and_record(platform, write=True, actor=actor)
+        _result, _lines, counts = orgsync_runs.run_and_record(platform, write=True, actor=actor)
     except (AppError, DeliveryError) as err:
         flash(str(getattr(err, "message", err)), "error")
     else:
@@ -207,7 +207,7 @@ def org_sync_schedule(platform: str) -> Response:
     _sync_app(platform)
     on = request.form.get("nightly") == "1"
     return saved(
-        lambda db: orgsync.set_nightly(db, platform, on),
+        lambda db: orgsync_runs.set_nightly(db, platform, on),
         str(_l("The nightly sync is on.") if on else _l("The nightly sync is off.")),
         url_for("chatapps.org_sync", platform=platform),
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..chatapps import orgsync
+from ..chatapps import orgsync, orgsync_runs
 from ..db import get_db, in_transaction
 from ..org import csvio
 from ..org.check import check as find_problems
@@ -114,7 +114,7 @@ def sync(platform: str, write: bool, lang: str) -> None:
 
     with ready_app().test_request_context(headers={"Accept-Language": lang}):
         try:
-            result, lines, counts = orgsync.run(platform, write=write, actor=None)
+            result, lines, counts = orgsync_runs.run_and_record(platform, write=write)
         except DeliveryError as err:
             raise click.ClickException(
                 f"The {platform} address book could not be read: {err}"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from app.channels import vault
-from app.chatapps import orgsync, tasks
+from app.chatapps import orgsync, orgsync_runs, tasks
 from app.chatapps import services as chat
 from app.cli import cli
 from app.db import in_transaction
@@ -53,13 +53,13 @@ def db(app, feishu):
 
 def dry_run(app, platform="feishu"):
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        result, lines, _counts = orgsync.run(platform, write=False)
+        result, lines, _counts = orgsync_runs.run(platform, write=False)
         return result, lines
 
 
 def sync(app, platform="feishu"):
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        return orgsync.run(platform, write=True)[2]
+        return orgsync_runs.run(platform, write=True)[2]
 
 
 def people(database):
@@ -211,9 +211,9 @@ def test_an_ambiguous_match_is_left_for_the_admin_to_pick(app, db, feishu):
 def test_an_unknown_platform_or_one_not_connected_is_refused(app, db):
     with app.test_request_context(headers={"Accept-Language": "en"}):
         with pytest.raises(ValidationError, match="Unknown chat platform slack: use one of"):
-            orgsync.run("slack", write=False)
+            orgsync_runs.run("slack", write=False)
         with pytest.raises(NotFoundError, match="No wecom app is connected"):
-            orgsync.run("wecom", write=False)
+            orgsync_runs.run("wecom", write=False)
 
 
 def test_wecom_address_book_with_cursor_paging_and_token_expiry(app):
@@ -325,7 +325,7 @@ def test_the_nightly_sync_applies_and_keeps_the_last_result(app, client, login, 
     client.post("/admin/chat-apps/feishu/org-sync/schedule", data={"csrf_token": token,
                                                                     "nightly": "1"})  # fmt: skip
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        outcome = orgsync.nightly()
+        outcome = orgsync_runs.nightly()
     assert outcome["feishu"]["added"] == 1
     assert people(db)["wang"][3] == "ou_wang"
     with db.session() as s:
@@ -334,8 +334,26 @@ def test_the_nightly_sync_applies_and_keeps_the_last_result(app, client, login, 
     feishu.expire_tokens()
     feishu.expire_at_call = None
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        in_transaction(db, lambda s: orgsync.set_nightly(s, "feishu", False))
-        assert orgsync.nightly() == {}
+        in_transaction(db, lambda s: orgsync_runs.set_nightly(s, "feishu", False))
+        assert orgsync_runs.nightly() == {}
         # 02:30 in the company's zone (Asia/Shanghai by default) is 18:30 UTC
         assert tasks.due(datetime(2026, 12, 7, 18, 30, tzinfo=UTC))
         assert not tasks.due(datetime(2026, 12, 7, 2, 30, tzinfo=UTC))
+
+
+def test_an_unwatched_sync_does_not_deactivate_many_and_an_empty_book_is_refused(app, db, feishu):
+    for n in range(4):
+        feishu.user(f"ou_p{n}", f"人{n}", "od-fin", email=f"p{n}@corp.cn")
+    sync(app)
+    feishu.users = feishu.users[:4]
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        in_transaction(db, lambda s: orgsync_runs.set_nightly(s, "feishu", True))
+        outcome = orgsync_runs.nightly()
+    assert "The nightly sync stopped: 4 of 8 people linked" in outcome["feishu"]["error"]
+    assert all(people(db)[f"p{n}"][2] for n in range(4))
+    with db.session() as s:
+        assert "stopped" in s.scalars(select(ChatApp)).one().org_sync_last["error"]
+    assert sync(app)["deactivated"] == 4  # the admin, watching, applies it
+    feishu.users = []
+    with pytest.raises(ValidationError, match="The feishu address book lists nobody"):
+        dry_run(app)
