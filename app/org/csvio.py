@@ -533,11 +533,13 @@ def apply(db: Session, result: Plan, actor: User | str | None = None) -> Plan:
                 setattr(dept, column, value)
     users = {u.username: u for u in db.scalars(select(User))}
     new_role = db.scalars(select(Role).where(Role.name == NEW_PERSON_ROLE)).one()
+    # New people get no usable password: the hash of a random secret nobody keeps. One hash
+    # serves them all (hashing is slow on purpose: a thousand would take minutes).
+    unusable = hash_password(secrets.token_urlsafe(24))
     for username in result.people:
         if username not in users:
             users[username] = User(username=username, display_name=username,
-                                    password_hash=hash_password(secrets.token_urlsafe(24)),
-                                    roles=[new_role])  # fmt: skip
+                                    password_hash=unusable, roles=[new_role])  # fmt: skip
             db.add(users[username])
     db.flush()
     roles = {r.key: r for r in db.scalars(select(BusinessRole))}
