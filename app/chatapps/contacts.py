@@ -51,6 +51,7 @@ class Directory:
 
     depts: dict[str, Dept] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
+    heads: dict[str, str] = field(default_factory=dict)  # department id -> its leader's id
     calls: int = 0  # requests made, pages included
 
 

@@ -90,6 +90,8 @@ def read(base_url: str, tokens: Tokens) -> Directory:
 
         for item in pages(page):
             person_id = str(item.get("userid") or "")
+            if item.get("leader") and person_id:  # the leader of the department listed
+                out.heads.setdefault(dept_id, person_id)
             if not person_id or person_id in out.people or item.get("active") is False:
                 continue
             depts = [str(d) for d in item.get("dept_id_list") or () if str(d) in out.depts]

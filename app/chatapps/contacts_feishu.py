@@ -43,6 +43,8 @@ def read(base_url: str, tokens: Tokens) -> Directory:
         parent = str(item.get("parent_department_id") or ROOT)
         out.depts[dept_id] = Dept(dept_id, str(item.get("name") or dept_id),
                                   None if parent == ROOT else parent)  # fmt: skip
+        if item.get("leader_user_id"):
+            out.heads[dept_id] = str(item["leader_user_id"])
     for dept_id in [ROOT, *out.depts]:
         query = {"department_id": dept_id}
         for item in _paged(base_url, tokens, "contact/v3/users/find_by_department", query, out):

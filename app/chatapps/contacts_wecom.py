@@ -46,6 +46,10 @@ def read(base_url: str, tokens: Tokens) -> Directory:
         depts = [str(d) for d in item.get("department") or ()]
         main = str(item.get("main_department") or (depts[0] if depts else "")) or None
         leaders = [str(x) for x in item.get("direct_leader") or () if x]
+        flags = list(item.get("is_leader_in_dept") or ())
+        for dept, flag in zip(depts, flags, strict=False):
+            if flag == 1:
+                out.heads.setdefault(dept, user_id)
         out.people[user_id] = Person(
             id=user_id,
             name=str(item.get("name") or user_id),

@@ -3,7 +3,8 @@ read from the platform's address book, compared with OrderFlow's as a dry run (a
 manager changed, deactivated), then applied through the organisation's CSV import
 (``app.org.csvio``) and the deactivation hand-over (``app.approvals.handover``).
 
-Platform people are matched to OrderFlow users by the id saved on the user (``feishu_id``,
+A person's manager is their direct leader on the platform, else the leader of their
+department (of its parent for the leader themself). Platform people are matched to OrderFlow users by the id saved on the user (``feishu_id``,
 ``wecom_id``, ``dingtalk_id``), else by mobile number or email address: one match is linked
 on apply, several are listed for the admin to pick from and left out until then, none makes
 a new person. People whose id is saved and who left the address book are deactivated, their
@@ -247,9 +248,13 @@ def plan(db: Session, platform: str, directory: Directory) -> SyncPlan:
         username = usernames[m.person.id]
         row = {"username": username, "display_name": m.person.name[:128],
                "department": dept_key(platform, m.person.dept) if m.person.dept else ""}  # fmt: skip
-        if m.person.leader in usernames:
-            row["manager"] = usernames[m.person.leader]
-        elif not m.person.leader:
+        leader = m.person.leader or directory.heads.get(m.person.dept or "")
+        if leader == m.person.id:  # the head of their own department: its parent's head
+            parent = directory.depts[m.person.dept or ""].parent if m.person.dept else None
+            leader = directory.heads.get(parent or "")
+        if leader in usernames:
+            row["manager"] = usernames[leader]
+        elif not leader:
             row["manager"] = ""
         rows.append((len(rows) + 1, row))
     for user in users:

@@ -180,11 +180,11 @@ class FakeWeCom:
         self.departments.append({"id": dept_id, "name": name, "parentid": parent, "order": 1})
 
     def person(self, userid: str, name: str, dept: int, leader: str = "", mobile: str = "",
-               email: str = "", status: int = 1) -> None:  # fmt: skip
+               email: str = "", status: int = 1, leads: bool = False) -> None:  # fmt: skip
         self.people.append({"userid": userid, "name": name, "department": [dept],
                             "main_department": dept, "mobile": mobile, "email": email,
                             "direct_leader": [leader] if leader else [], "status": status,
-                            "is_leader_in_dept": [0]})  # fmt: skip
+                            "is_leader_in_dept": [1 if leads else 0]})  # fmt: skip
 
     def expire_tokens(self) -> None:
         """Every token given so far has expired (errcode 42001)."""

@@ -224,8 +224,8 @@ def test_wecom_address_book_with_cursor_paging_and_token_expiry(app):
         wecom.department(2, "仓储部")
         wecom.department(3, "上海仓", parent=2)
         wecom.person("LiNa", "李娜", 2, mobile="13800000001")
-        wecom.person("WangWei", "王伟", 3, leader="LiNa")
-        wecom.person("ZhaoLei", "赵磊", 3, leader="WangWei")
+        wecom.person("WangWei", "王伟", 3, leader="LiNa", leads=True)
+        wecom.person("ZhaoLei", "赵磊", 3)  # no direct leader: the head of 上海仓
         wecom.person("Gone", "离职者", 3, status=5)
         in_transaction(database, lambda s: chat.connect(s, "wecom", CORP_ID, {
             "agent_id": AGENT_ID, "secret": SECRET, "token": TOKEN, "aes_key": AES_KEY},
@@ -241,6 +241,9 @@ def test_wecom_address_book_with_cursor_paging_and_token_expiry(app):
                             u.department_id else None) for u in s.scalars(select(User))}  # fmt: skip
         assert got == {"li": ("LiNa", "wecom_2"), "WangWei": ("WangWei", "wecom_3"),
                        "ZhaoLei": ("ZhaoLei", "wecom_3")}  # fmt: skip
+        managers = {u.username: s.get(User, u.manager_id).username if u.manager_id else None
+                    for u in s.scalars(select(User))}  # fmt: skip
+        assert managers == {"li": None, "WangWei": "li", "ZhaoLei": "WangWei"}
         shanghai = s.scalars(select(Department).where(Department.key == "wecom_3")).one()
         assert s.get(Department, shanghai.parent_id).name_zh == "仓储部"
 
