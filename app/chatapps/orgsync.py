@@ -102,7 +102,7 @@ def reader(platform: str) -> Any:
                 "Unknown chat platform %(name)s: use one of %(known)s, e.g. feishu.",
                 name=platform,
                 known=", ".join(READERS),
-            ),  # fmt: skip
+            ),
             fields={"platform": "unknown"},
         )
     return module
@@ -117,7 +117,7 @@ def connected_app(db: Session, platform: str) -> ChatApp:
             _l(
                 "No %(platform)s app is connected: connect one under Chat apps first.",
                 platform=platform,
-            )  # fmt: skip
+            )
         )
     return row
 
@@ -159,7 +159,13 @@ def email_of(text: str | None) -> str:
 
 def _match(users: list[User], user_field: str, directory: Directory) -> list[Match]:
     by_id = {getattr(u, user_field): u for u in users if getattr(u, user_field)}
-    free = [u for u in users if not getattr(u, user_field)]
+    by_contact: dict[str, set[str]] = {}  # "m:<mobile>" / "e:<email>" -> usernames
+    for u in users:
+        if getattr(u, user_field):
+            continue
+        for key in (f"m:{mobile_of(u.phone)}", f"e:{email_of(u.email)}"):
+            if len(key) > 2:
+                by_contact.setdefault(key, set()).add(u.username)
     out: list[Match] = []
     for person in directory.people.values():
         user = by_id.get(person.id)
@@ -168,9 +174,8 @@ def _match(users: list[User], user_field: str, directory: Directory) -> list[Mat
             continue
         mobile, email = mobile_of(person.mobile), email_of(person.email)
         found = sorted(
-            u.username
-            for u in free
-            if (mobile and mobile_of(u.phone) == mobile) or (email and email_of(u.email) == email)
+            (by_contact.get(f"m:{mobile}", set()) if mobile else set())
+            | (by_contact.get(f"e:{email}", set()) if email else set())
         )
         if len(found) == 1:
             out.append(Match(person, "matched", found[0]))
@@ -208,7 +213,7 @@ def plan(db: Session, platform: str, directory: Directory) -> SyncPlan:
                 "The %(platform)s address book lists nobody: check that the app's contact range "
                 "(通讯录权限范围 / 可见范围) covers the company, e.g. the whole organisation.",
                 platform=platform,
-            ),  # fmt: skip
+            ),
             fields={"platform": "empty"},
         )
     user_field = module.USER_FIELD
@@ -359,7 +364,7 @@ def link(db: Session, platform: str, person_id: str, username: str) -> User:
                 "%(id)s is linked to %(other)s already; unlink it there first.",
                 id=person_id,
                 other=holder.username,
-            ),  # fmt: skip
+            ),
             fields={"person": "taken"},
         )
     setattr(user, user_field, person_id)
@@ -372,7 +377,10 @@ def summary(counts: Mapping[str, int]) -> str:
     return _(
         "%(added)d added, %(moved)d moved, %(deactivated)d deactivated, %(manager)d manager "
         "changes, %(depts)d new departments, %(review)d to review",
-        added=counts.get("added", 0), moved=counts.get("moved", 0),
-        deactivated=counts.get("deactivated", 0), manager=counts.get("manager_changed", 0),
-        depts=counts.get("departments_added", 0), review=counts.get("review", 0),
-    )  # fmt: skip
+        added=counts.get("added", 0),
+        moved=counts.get("moved", 0),
+        deactivated=counts.get("deactivated", 0),
+        manager=counts.get("manager_changed", 0),
+        depts=counts.get("departments_added", 0),
+        review=counts.get("review", 0),
+    )

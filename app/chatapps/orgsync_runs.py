@@ -60,7 +60,7 @@ def _check_unwatched(result: SyncPlan) -> None:
                 "apply from the page.",
                 gone=gone,
                 linked=linked,
-            ),  # fmt: skip
+            ),
             fields={"platform": "too_many_gone"},
         )
 

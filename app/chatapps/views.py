@@ -196,7 +196,7 @@ def org_sync_link(platform: str) -> Response:
         lambda db: orgsync.link(db, platform, form.get("person", ""), form.get("username", "")),
         lambda user: str(
             _l("%(name)s is linked. Run the dry run again to see the changes.", name=user.username)
-        ),  # fmt: skip
+        ),
         url_for("chatapps.org_sync", platform=platform),
     )
 
