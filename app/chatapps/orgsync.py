@@ -269,7 +269,17 @@ def plan(db: Session, platform: str, directory: Directory) -> SyncPlan:
             rows.append((len(rows) + 1, {"username": user.username, "active": "0"}))
     result.plan = csvio.plan_rows(db, rows, departments)
     if result.plan.errors:
-        raise csvio.refusal(result.plan)
+        problems = csvio.refusal(result.plan).details
+        raise ValidationError(
+            _l(
+                "The %(platform)s address book was not synced: %(n)d problems, listed below. "
+                "Nothing was changed; correct them on the platform, e.g. a manager loop.",
+                platform=platform,
+                n=len(result.plan.errors),
+            ),  # fmt: skip
+            code="invalid_address_book",
+            details=problems,
+        )
     return result
 
 

@@ -144,6 +144,14 @@ def _sync_page(platform: str, **shown: Any) -> str:
                            summary=orgsync.summary, **shown)  # fmt: skip
 
 
+def _refused(err: AppError | DeliveryError) -> None:
+    flash(str(getattr(err, "message", err)), "error")
+    details = getattr(err, "details", None)
+    for item in details if isinstance(details, list) else []:
+        if isinstance(item, dict) and item.get("message"):
+            flash(str(item["message"]), "error")
+
+
 def _before_sync() -> None:
     # The sync reads and writes in units of its own; the reader's language is settled now,
     # as settling it later would read the signed-in user while such a unit holds the lock.
@@ -165,7 +173,7 @@ def org_sync_dry_run(platform: str) -> str | Response:
     try:
         result, lines, counts = orgsync_runs.run_and_record(platform, write=False)
     except (AppError, DeliveryError) as err:
-        flash(str(getattr(err, "message", err)), "error")
+        _refused(err)
         return redirect(url_for("chatapps.org_sync", platform=platform))
     return _sync_page(platform, result=result, lines=lines, counts=counts)
 
@@ -180,7 +188,7 @@ def org_sync_apply(platform: str) -> Response:
     try:
         _result, _lines, counts = orgsync_runs.run_and_record(platform, write=True, actor=actor)
     except (AppError, DeliveryError) as err:
-        flash(str(getattr(err, "message", err)), "error")
+        _refused(err)
     else:
         flash(str(_l("Organisation synced: %(summary)s.", summary=orgsync.summary(counts))),
               "success")  # fmt: skip

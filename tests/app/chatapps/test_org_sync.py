@@ -360,3 +360,11 @@ def test_an_unwatched_sync_does_not_deactivate_many_and_an_empty_book_is_refused
     feishu.users = []
     with pytest.raises(ValidationError, match="The feishu address book lists nobody"):
         dry_run(app)
+
+
+def test_a_manager_loop_on_the_platform_is_refused_with_the_people_named(app, db, feishu):
+    feishu.users[0]["leader_user_id"] = "ou_wang"  # li reports to wang, wang to li
+    with pytest.raises(ValidationError, match="address book was not synced: 2 problems") as err:
+        dry_run(app)
+    assert "the manager chain would go round in a circle" in str(err.value.details)
+    assert people(db)["wang"][3] is None
