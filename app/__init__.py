@@ -27,12 +27,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import clock, db, errors, i18n, queue, security, tasks, views, wiring
     from .channels import tasks as channel_tasks
+    from .chatapps import tasks as chat_tasks
     from .flows import backtest_job
     from .runs import order_events
     from .runs import tasks as run_tasks
 
     # The modules whose functions the background queue runs, registered on it by import.
-    del tasks, channel_tasks, backtest_job, run_tasks
+    del tasks, channel_tasks, chat_tasks, backtest_job, run_tasks
     wiring.connect()
 
     db.init_app(app)

@@ -12,6 +12,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -89,12 +90,12 @@ def encrypt(plain: str, encrypt_key: str, iv: bytes) -> str:
 
 
 def _call(
-    url: str, body: Mapping[str, Any], *, token: str | None = None, method: str = "POST"
+    url: str, body: Mapping[str, Any] | None, *, token: str | None = None, method: str = "POST"
 ) -> dict[str, Any]:
     headers = {"Content-Type": "application/json; charset=utf-8"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body, ensure_ascii=False).encode()
+    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else b""
     # Feishu explains a refusal in the body ({"code", "msg"}), often with HTTP 400.
     status, raw = send_http(url, data, headers, method=method, who="Feishu", client_errors=True)
     try:
@@ -120,6 +121,12 @@ def _call(
             status=status,
         )
     return reply
+
+
+def get(base_url: str, path: str, query: Mapping[str, Any], token: str) -> dict[str, Any]:
+    """The ``data`` of a GET of an open API (``path`` after /open-apis/)."""
+    url = f"{base_url}/open-apis/{path}?{urlencode(query)}"
+    return _call(url, None, token=token, method="GET").get("data") or {}
 
 
 def fetch_token(base_url: str, app_id: str, app_secret: str) -> tuple[str, int]:

@@ -4,6 +4,7 @@ token: each callback is checked by its platform's signature and verification tok
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -17,18 +18,29 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from ..db import get_db, get_session
-from ..errors import NotFoundError
+from ..errors import AppError, NotFoundError
 from ..models import ChatApp
 from ..pages import saved
 from ..runs.outbox import DeliveryError
-from ..security import permission_required
-from . import callbacks, dingtalk, dingtalk_callbacks, feishu, services, wecom, wecom_callbacks
+from ..security import current_user, permission_required
+from . import (
+    callbacks,
+    dingtalk,
+    dingtalk_callbacks,
+    feishu,
+    orgsync,
+    orgsync_runs,
+    services,
+    wecom,
+    wecom_callbacks,
+)
 from .callbacks import Answer
 from .hooks import install
 
@@ -132,6 +144,102 @@ def test(platform: str) -> Response:
     else:
         flash(str(SAYS[platform][1]), "success")
     return redirect(url_for("chatapps.index"))
+
+
+# -- the organisation synced from an app's address book ----------------------------------
+
+
+def _sync_app(platform: str) -> ChatApp:
+    row = services.connected(get_session(), platform) if platform in orgsync.READERS else None
+    if row is None or not row.enabled:
+        abort(404)
+    return row
+
+
+def _sync_page(platform: str, **shown: Any) -> str:
+    row = _sync_app(platform)
+    last = dict(row.org_sync_last or {})
+    if last.get("at"):
+        last["at"] = datetime.fromisoformat(last["at"])
+    return render_template("chatapps/org_sync.html", platform=platform, row=row, last=last,
+                           summary=orgsync.summary, **shown)  # fmt: skip
+
+
+def _refused(err: AppError | DeliveryError) -> None:
+    flash(str(getattr(err, "message", err)), "error")
+    details = getattr(err, "details", None)
+    for item in details if isinstance(details, list) else []:
+        if isinstance(item, dict) and item.get("message"):
+            flash(str(item["message"]), "error")
+
+
+def _before_sync() -> None:
+    # The sync reads and writes in units of its own; the reader's language is settled now,
+    # as settling it later would read the signed-in user while such a unit holds the lock.
+    get_locale()
+    get_session().rollback()
+
+
+@bp.get("/admin/chat-apps/<platform>/org-sync")
+@permission_required(ADMIN)
+def org_sync(platform: str) -> str:
+    return _sync_page(platform)
+
+
+@bp.post("/admin/chat-apps/<platform>/org-sync/dry-run")
+@permission_required(ADMIN)
+def org_sync_dry_run(platform: str) -> str | Response:
+    _sync_app(platform)
+    _before_sync()
+    try:
+        result, lines, counts = orgsync_runs.run_and_record(platform, write=False)
+    except (AppError, DeliveryError) as err:
+        _refused(err)
+        return redirect(url_for("chatapps.org_sync", platform=platform))
+    return _sync_page(platform, result=result, lines=lines, counts=counts)
+
+
+@bp.post("/admin/chat-apps/<platform>/org-sync/apply")
+@permission_required(ADMIN)
+def org_sync_apply(platform: str) -> Response:
+    _sync_app(platform)
+    user = current_user()
+    actor = user.username if user is not None else None
+    _before_sync()
+    try:
+        _result, _lines, counts = orgsync_runs.run_and_record(platform, write=True, actor=actor)
+    except (AppError, DeliveryError) as err:
+        _refused(err)
+    else:
+        flash(str(_l("Organisation synced: %(summary)s.", summary=orgsync.summary(counts))),
+              "success")  # fmt: skip
+    return redirect(url_for("chatapps.org_sync", platform=platform))
+
+
+@bp.post("/admin/chat-apps/<platform>/org-sync/link")
+@permission_required(ADMIN)
+def org_sync_link(platform: str) -> Response:
+    _sync_app(platform)
+    form = request.form
+    return saved(
+        lambda db: orgsync.link(db, platform, form.get("person", ""), form.get("username", "")),
+        lambda user: str(
+            _l("%(name)s is linked. Run the dry run again to see the changes.", name=user.username)
+        ),
+        url_for("chatapps.org_sync", platform=platform),
+    )
+
+
+@bp.post("/admin/chat-apps/<platform>/org-sync/schedule")
+@permission_required(ADMIN)
+def org_sync_schedule(platform: str) -> Response:
+    _sync_app(platform)
+    on = request.form.get("nightly") == "1"
+    return saved(
+        lambda db: orgsync_runs.set_nightly(db, platform, on),
+        str(_l("The nightly sync is on.") if on else _l("The nightly sync is off.")),
+        url_for("chatapps.org_sync", platform=platform),
+    )
 
 
 def _found(platform: str, app_id: str) -> ChatApp | tuple[Response, int]:

@@ -99,6 +99,15 @@ def _call(url: str, body: Mapping[str, Any] | None, *, method: str = "POST") -> 
     return reply
 
 
+def api(
+    base_url: str, path: str, token: str, query: Mapping[str, Any] | None = None,
+    body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The reply of a server API call (``path`` after /cgi-bin/): a POST of ``body``, else a GET."""
+    url = f"{base_url}/cgi-bin/{path}?{urlencode({'access_token': token, **(query or {})})}"
+    return _call(url, body, method="POST" if body is not None else "GET")
+
+
 def fetch_token(base_url: str, corp_id: str, secret: str) -> tuple[str, int]:
     """A new ``access_token`` and its lifetime in seconds."""
     query = urlencode({"corpid": corp_id, "corpsecret": secret})

@@ -12,9 +12,11 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session
 
+from ..chatapps import orgsync, orgsync_runs
 from ..db import get_db, in_transaction
 from ..org import csvio
 from ..org.check import check as find_problems
+from ..runs.outbox import DeliveryError
 from ._app import friendly_errors, ready_app
 
 LANG = click.option(
@@ -100,6 +102,35 @@ def check(lang: str) -> None:
             click.echo(f"{len(problems)} problems found.", err=True)
             sys.exit(1)
         click.echo("Every role, person and department named by the flows can take a task.")
+
+
+@org_cli.command("sync")
+@click.argument("platform")
+@click.option("--apply", "write", is_flag=True, help="Apply the changes (default: a dry run).")
+@LANG
+@friendly_errors
+def sync(platform: str, write: bool, lang: str) -> None:
+    """Compare the organisation with the address book of the connected PLATFORM app
+    (feishu, wecom, dingtalk): departments, people and managers; --apply writes it."""
+
+    with ready_app().test_request_context(headers={"Accept-Language": lang}):
+        try:
+            result, lines, counts = orgsync_runs.run_and_record(platform, write=write)
+        except DeliveryError as err:
+            raise click.ClickException(
+                f"The {platform} address book could not be read: {err}"
+            ) from err
+        for line in lines:
+            click.echo(f"[{line['kind']}] {line['text']}")
+        for match in result.review:
+            if match.status == "ambiguous":
+                click.echo(f"[review] {match.person.id} {match.person.name}: "
+                           f"{', '.join(match.candidates)}")  # fmt: skip
+        click.echo(orgsync.summary(counts))
+        if write:
+            click.echo(f"Applied; {counts.get('handed_over', 0)} open tasks handed over.")
+        else:
+            click.echo("Dry run: nothing changed (add --apply to write it).")
 
 
 def register(cli: click.Group) -> None:

@@ -4,11 +4,12 @@ the approval card sent to each person, and the receipts that refuse a replayed c
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, JSONType, utcnow
 
 
 class ChatApp(Base):
@@ -27,6 +28,10 @@ class ChatApp(Base):
     # The platform's access token, sealed, and when it stops working.
     token_sealed: Mapped[str | None] = mapped_column(Text)
     token_expires_at: Mapped[datetime | None]
+    # The organisation synced from the app's address book every night (app.chatapps.orgsync),
+    # and the last sync: {"at", "applied", "counts"} or {"at", "error"}.
+    org_sync_nightly: Mapped[bool] = mapped_column(default=False, server_default=false())
+    org_sync_last: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -14,6 +14,10 @@ One row per person::
   list replaces what the person held (empty: none).
 - ``active`` is 1 or 0 (also yes/no, true/false, 是/否; empty: unchanged, new people active).
 
+:func:`plan_rows` takes rows already read (the organisation synced from a chat app), with
+the departments described apart; a column missing from such a row (display_name,
+department, manager, roles, active) leaves that field as it is.
+
 People not in the database are created with the access role ``approver`` and no usable
 password (set one with ``orderflow user set-password``). A file with any problem is refused
 as a whole, every problem listed with its row and column; nothing is changed.
@@ -196,6 +200,19 @@ def plan(db: Session, data: bytes | str) -> Plan:
     return result
 
 
+def plan_rows(
+    db: Session,
+    rows: list[tuple[int, dict[str, str]]],
+    departments: dict[str, dict[str, Any]] | None = None,
+) -> Plan:
+    """Compare rows already read, (row number, column -> text), and departments (key ->
+    name_zh, name_en, parent key or None) with the database; changes nothing. A column
+    missing from a row leaves that field as it is."""
+    result = Plan()
+    _Planner(db, result).run(rows, {k: (0, d) for k, d in (departments or {}).items()})
+    return result
+
+
 class _Planner:
     def __init__(self, db: Session, result: Plan) -> None:
         self.db, self.result = db, result
@@ -225,9 +242,10 @@ class _Planner:
     def refuse(self, row: int, column: str, message: str) -> None:
         self.result.refuse(row, column, message)
 
-    def run(self, rows: list[tuple[int, dict[str, str]]]) -> None:
+    def run(self, rows: list[tuple[int, dict[str, str]]],
+            described: dict[str, tuple[int, dict[str, Any]]] | None = None) -> None:  # fmt: skip
         seen: dict[str, int] = {}
-        described: dict[str, tuple[int, dict[str, Any]]] = {}
+        described = dict(described or {})
         wanted: dict[str, dict[str, Any]] = {}
         for line, row in rows:
             username = row["username"]
@@ -269,18 +287,20 @@ class _Planner:
 
     def _person(self, line: int, row: dict[str, str]) -> dict[str, Any]:
         want: dict[str, Any] = {}
-        name = row["display_name"]
+        name = row.get("display_name", "")
         if len(name) > MAX_NAME:
             self.refuse(line, "display_name", _("A name has at most %(n)d characters.", n=MAX_NAME))
         if name:
             want["display_name"] = name
-        dept = row["department"]
+        dept = row.get("department", "")
         problem = key_message(dept, "finance") if dept else None
         if problem:
             self.refuse(line, "department", problem)
-        want["department"] = dept or None
-        want["manager"] = row["manager"] or None
-        active = row["active"].lower()
+        if "department" in row:
+            want["department"] = dept or None
+        if "manager" in row:
+            want["manager"] = row["manager"] or None
+        active = row.get("active", "").lower()
         if active in TRUE:
             want["active"] = True
         elif active in FALSE:
@@ -289,7 +309,8 @@ class _Planner:
             self.refuse(line, "active", _(
                 "%(value)s is not accepted for active: write 1 (active) or 0 (deactivated).",
                 value=repr(row["active"])))  # fmt: skip
-        want["roles"] = self._roles(line, row["roles"])
+        if "roles" in row:
+            want["roles"] = self._roles(line, row["roles"])
         return want
 
     def _roles(self, line: int, text: str) -> list[str]:
@@ -322,6 +343,8 @@ class _Planner:
 
     def _department(self, line: int, row: dict[str, str],
                     described: dict[str, tuple[int, dict[str, Any]]]) -> None:  # fmt: skip
+        if "department_zh" not in row:  # rows read with their departments apart
+            return
         key = row["department"]
         if not key or not KEY_RE.match(key):
             if row["department_zh"] or row["department_en"] or row["parent_department"]:
@@ -387,11 +410,11 @@ class _Planner:
         }
         active = {name: u.is_active for name, u in self.users.items()}
         for name, want in wanted.items():
-            managers[name] = want["manager"]
+            managers[name] = want.get("manager", managers.get(name))
             active[name] = want.get("active", active.get(name, True))
         people = {n: (u.display_name,) for n, u in self.users.items()}
         for name, want in wanted.items():
-            manager = want["manager"]
+            manager = want.get("manager")
             if not manager:
                 continue
             if manager not in active:
@@ -510,11 +533,13 @@ def apply(db: Session, result: Plan, actor: User | str | None = None) -> Plan:
                 setattr(dept, column, value)
     users = {u.username: u for u in db.scalars(select(User))}
     new_role = db.scalars(select(Role).where(Role.name == NEW_PERSON_ROLE)).one()
+    # New people get no usable password: the hash of a random secret nobody keeps. One hash
+    # serves them all (hashing is slow on purpose: a thousand would take minutes).
+    unusable = hash_password(secrets.token_urlsafe(24))
     for username in result.people:
         if username not in users:
             users[username] = User(username=username, display_name=username,
-                                    password_hash=hash_password(secrets.token_urlsafe(24)),
-                                    roles=[new_role])  # fmt: skip
+                                    password_hash=unusable, roles=[new_role])  # fmt: skip
             db.add(users[username])
     db.flush()
     roles = {r.key: r for r in db.scalars(select(BusinessRole))}

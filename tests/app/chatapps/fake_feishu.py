@@ -1,6 +1,9 @@
 """A Feishu open platform on loopback, as open.feishu.cn documents it: the tenant access
 token endpoint, sending a message (im/v1/messages) and updating one (PATCH), each checking
-the Authorization header, each card request noted with the time it arrived; and a callback client that signs and encrypts like Feishu."""
+the Authorization header, each card request noted with the time it arrived; the address
+book (contact/v3 departments' children and users find_by_department, paged with page_token,
+at most ``max_page`` items a page); and a callback client that signs and encrypts like
+Feishu."""
 
 from __future__ import annotations
 
@@ -26,6 +29,12 @@ class FakeFeishu:
         self.sent: list[dict[str, Any]] = []
         self.patched: list[dict[str, Any]] = []
         self.problems: list[str] = []
+        # the address book: contact/v3 department and user objects
+        self.departments: list[dict[str, Any]] = []
+        self.users: list[dict[str, Any]] = []
+        self.max_page = 2
+        self.contact_calls = 0
+        self.expire_at_call: int | None = None  # every token expires before this call
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,6 +86,40 @@ class FakeFeishu:
                                       "at": time.time()})  # fmt: skip
                     self._reply({"code": 0, "msg": "success", "data": {"message_id": message_id}})
 
+            def do_GET(self) -> None:  # noqa: N802
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                fake.contact_calls += 1
+                if fake.contact_calls == fake.expire_at_call:
+                    fake.expire_tokens()
+                if not self._authorised():
+                    return
+                if (
+                    query.get("department_id_type") != "open_department_id"
+                    or query.get("user_id_type") != "open_id"
+                ):
+                    fake.problems.append(f"ids not asked as open ids: {url.query}")
+                if url.path == "/open-apis/contact/v3/departments/0/children":
+                    if query.get("fetch_child") != "true":
+                        fake.problems.append("children without fetch_child")
+                    self._page(fake.departments, query)
+                elif url.path == "/open-apis/contact/v3/users/find_by_department":
+                    dept = query.get("department_id", "")
+                    people = [u for u in fake.users if dept in u["department_ids"]
+                              or (dept == "0" and not u["department_ids"])]  # fmt: skip
+                    self._page(people, query)
+                else:
+                    self._reply({"code": 404, "msg": "no such API"}, 404)
+
+            def _page(self, items: list[dict[str, Any]], query: dict[str, str]) -> None:
+                size = min(int(query.get("page_size", "20")), fake.max_page)
+                start = int(query.get("page_token") or 0)
+                more = start + size < len(items)
+                data: dict[str, Any] = {"has_more": more, "items": items[start : start + size]}
+                if more:
+                    data["page_token"] = str(start + size)
+                self._reply({"code": 0, "msg": "success", "data": data})
+
             def do_PATCH(self) -> None:  # noqa: N802
                 url = urlsplit(self.path)
                 body = self._body()
@@ -90,6 +133,17 @@ class FakeFeishu:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def department(self, dept_id: str, name: str, parent: str = "0") -> None:
+        self.departments.append({"open_department_id": dept_id, "department_id": dept_id[3:],
+                                 "name": name, "parent_department_id": parent})  # fmt: skip
+
+    def user(self, open_id: str, name: str, dept: str | None, leader: str = "", mobile: str = "",
+             email: str = "") -> None:  # fmt: skip
+        self.users.append({"open_id": open_id, "user_id": open_id[3:], "name": name,
+                           "mobile": mobile, "email": email,
+                           "department_ids": [dept] if dept else [], "leader_user_id": leader,
+                           "status": {"is_activated": True, "is_resigned": False}})  # fmt: skip
 
     def expire_tokens(self) -> None:
         """Feishu no longer takes any token given so far."""

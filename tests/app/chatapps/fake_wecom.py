@@ -1,7 +1,8 @@
 """A WeCom server API on loopback, as developer.work.weixin.qq.com documents a self-built
 app: ``gettoken``, ``message/send`` of a template card and ``message/update_template_card``
 with a one-time ``response_code``, each checking the access token (42001 once it expired);
-and the platform's side of the receive URL: a template-card click, encrypted and signed.
+the address book (``department/list``, ``user/list_id`` paged by cursor at most
+``max_page`` ids a page, ``user/get``); and the platform's side of the receive URL: a template-card click, encrypted and signed.
 
 The app's settings are the ones of WeCom's official callback sample (sbzhu/weworkapi_python,
 callback/Sample.py): its Token, EncodingAESKey and corp id.
@@ -35,6 +36,10 @@ class FakeWeCom:
         self.sent: list[dict[str, Any]] = []
         self.updated: list[dict[str, Any]] = []
         self.problems: list[str] = []
+        # the address book: department/list and user/get objects
+        self.departments: list[dict[str, Any]] = []
+        self.people: list[dict[str, Any]] = []
+        self.max_page = 2
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -65,7 +70,21 @@ class FakeWeCom:
                 return False
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                if urlsplit(self.path).path != "/cgi-bin/gettoken":
+                path = urlsplit(self.path).path
+                if path == "/cgi-bin/department/list":
+                    if self._authorised():
+                        self._reply({"errcode": 0, "errmsg": "ok", "department": fake.departments})
+                    return
+                if path == "/cgi-bin/user/get":
+                    if self._authorised():
+                        wanted = self._query().get("userid")
+                        found = [p for p in fake.people if p["userid"] == wanted]
+                        if not found:
+                            self._reply({"errcode": 60111, "errmsg": "userid not found"})
+                            return
+                        self._reply({"errcode": 0, "errmsg": "ok", **found[0]})
+                    return
+                if path != "/cgi-bin/gettoken":
                     self._reply({"errcode": 404, "errmsg": "no such API"})
                     return
                 query = self._query()
@@ -85,6 +104,16 @@ class FakeWeCom:
                 path = urlsplit(self.path).path
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if not self._authorised():
+                    return
+                if path == "/cgi-bin/user/list_id":
+                    size = min(int(body.get("limit") or 1000), fake.max_page)
+                    start = int(body.get("cursor") or 0)
+                    ids = [{"userid": p["userid"], "department": p["main_department"]}
+                           for p in fake.people]  # fmt: skip
+                    reply = {"errcode": 0, "errmsg": "ok", "dept_user": ids[start : start + size]}
+                    if start + size < len(ids):
+                        reply["next_cursor"] = str(start + size)
+                    self._reply(reply)
                     return
                 if str(body.get("agentid")) != AGENT_ID:
                     self._reply({"errcode": 40056, "errmsg": "invalid agentid"})
@@ -146,6 +175,16 @@ class FakeWeCom:
                 self.problems.append(f"a URL button without url: {button}")
             if button.get("type", 0) == 0 and not button.get("key"):
                 self.problems.append(f"a callback button without key: {button}")
+
+    def department(self, dept_id: int, name: str, parent: int = 1) -> None:
+        self.departments.append({"id": dept_id, "name": name, "parentid": parent, "order": 1})
+
+    def person(self, userid: str, name: str, dept: int, leader: str = "", mobile: str = "",
+               email: str = "", status: int = 1, leads: bool = False) -> None:  # fmt: skip
+        self.people.append({"userid": userid, "name": name, "department": [dept],
+                            "main_department": dept, "mobile": mobile, "email": email,
+                            "direct_leader": [leader] if leader else [], "status": status,
+                            "is_leader_in_dept": [1 if leads else 0]})  # fmt: skip
 
     def expire_tokens(self) -> None:
         """Every token given so far has expired (errcode 42001)."""
