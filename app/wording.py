@@ -217,7 +217,7 @@ class Wording:
         said clause by clause (arithmetic, functions, comprehensions)."""
         try:
             clauses = self._clauses(parse_expression(source), inputs, 0)
-        except (DslError, _Unsayable):
+        except (DslError, _UnsayableError):
             clauses = None
         return clauses if clauses else self.facts(inputs)
 
@@ -244,7 +244,7 @@ class Wording:
 
     def _clauses(self, node: A.Node, inputs: Mapping[str, Any], depth: int) -> list[Clause]:
         if depth > 6:
-            raise _Unsayable
+            raise _UnsayableError
         if isinstance(node, A.BoolOp):
             return [c for o in node.operands for c in self._clauses(o, inputs, depth + 1)]
         return [self._clause(node, inputs)]
@@ -254,7 +254,7 @@ class Wording:
             left, right = _side(node.left, inputs), _side(node.right, inputs)
             path = left.path or right.path
             if path is None:
-                raise _Unsayable
+                raise _UnsayableError
             text = " ".join(
                 (self._said(left, path), SYMBOLS.get(node.op, node.op), self._said(right, path))
             )
@@ -262,7 +262,7 @@ class Wording:
         if isinstance(node, A.IsNull):
             side = _side(node.operand, inputs)
             if side.path is None:
-                raise _Unsayable
+                raise _UnsayableError
             word = self.words["not_empty" if node.negated else "is_empty"]
             empty = side.value is None
             return Clause(f"{self.label(side.path)} {word}", empty != node.negated)
@@ -270,7 +270,7 @@ class Wording:
             side = _side(node.left, inputs)
             items = [_side(i, inputs) for i in node.right.items]
             if side.path is None or any(i.path is not None or not i.known for i in items):
-                raise _Unsayable
+                raise _UnsayableError
             options = [i.value for i in items]
             word = self.words["not_in" if node.negated else "in"]
             text = f"{self._said(side, side.path)} {word} {self.value(side.path, options)}"
@@ -283,7 +283,7 @@ class Wording:
         side = _side(node, inputs)
         if side.path is not None:  # a yes/no field on its own
             return Clause(self.fact(side.path, side.value), side.value is True)
-        raise _Unsayable
+        raise _UnsayableError
 
     def _said(self, side: _Side, path: str) -> str:
         if side.path is not None:
@@ -291,7 +291,7 @@ class Wording:
         return self.value(path, side.value)
 
 
-class _Unsayable(Exception):
+class _UnsayableError(Exception):
     """The rule uses something that reads better as the values it read."""
 
 
@@ -337,7 +337,7 @@ def _side(node: A.Node, inputs: Mapping[str, Any]) -> _Side:
         arg = node.args[0]
         if isinstance(arg, A.Literal) and isinstance(arg.value, str):
             return _Side(None, arg.value)
-    raise _Unsayable
+    raise _UnsayableError
 
 
 def _number(value: Any) -> Decimal | None:

@@ -8,7 +8,7 @@ that need none are decided here.
 from __future__ import annotations
 
 from rule_dsl import ast as A
-from rule_dsl.runtime import EvalFault, to_date, to_datetime
+from rule_dsl.runtime import EvalFaultError, to_date, to_datetime
 
 __all__ = [
     "NUMERIC",
@@ -56,7 +56,7 @@ def plain_text(node: A.Node) -> bool:
     for read in (to_date, to_datetime):
         try:
             read(node.value)
-        except EvalFault:
+        except EvalFaultError:
             continue
         return False
     return True

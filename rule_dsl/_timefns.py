@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rule_dsl.runtime import (
     DATE_LIMIT,
-    EvalFault,
+    EvalFaultError,
     kind_of,
     num,
     overflow,
@@ -31,7 +31,7 @@ _US_PER_HOUR = Decimal(3_600_000_000)
 def _need_number(sid: int, name: str, value: Any) -> Any:
     value = num(value)
     if kind_of(value) != "number":
-        raise EvalFault(sid, "eval_type", op=name, left="number", right=kind_of(value))
+        raise EvalFaultError(sid, "eval_type", op=name, left="number", right=kind_of(value))
     return value
 
 
@@ -48,7 +48,7 @@ def _tz(name: Any, sid: int) -> ZoneInfo:
     try:
         return zone(str(name))
     except ValueError:
-        raise EvalFault(sid, "bad_timezone", name=repr(name)) from None
+        raise EvalFaultError(sid, "bad_timezone", name=repr(name)) from None
 
 
 def _in_zone(sid: int, name: str, moment: datetime, zone_info: Any) -> datetime:
@@ -85,7 +85,7 @@ def f_datetime(sid: int, value: Any, tz: Any = None) -> Any:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise EvalFault(sid, "bad_value", expected="datetime", value=repr(value)) from None
+            raise EvalFaultError(sid, "bad_value", expected="datetime", value=repr(value)) from None
         if parsed.tzinfo is None:  # wall-clock time in the named zone
             return parsed.replace(tzinfo=zone_info)
         return _in_zone(sid, "datetime", parsed, zone_info)

@@ -13,7 +13,7 @@ from rule_dsl import _types as ty
 from rule_dsl import ast as A
 from rule_dsl.checker import Checker
 from rule_dsl.errors import DslEvalError, DslSyntaxError, make_error
-from rule_dsl.runtime import EvalFault, namespace
+from rule_dsl.runtime import EvalFaultError, namespace
 
 if TYPE_CHECKING:
     from rule_dsl.compiler import Emitter
@@ -67,8 +67,8 @@ class Unit:
         return scope
 
 
-def located(unit: Unit, fault: EvalFault, whole: A.Span) -> DslEvalError:
-    """Turn a helper's ``EvalFault`` into a ``DslEvalError`` at the span it names."""
+def located(unit: Unit, fault: EvalFaultError, whole: A.Span) -> DslEvalError:
+    """Turn a helper's ``EvalFaultError`` into a ``DslEvalError`` at the span it names."""
     known = 0 <= fault.sid < len(unit.spans)
     span = unit.spans[fault.sid] if known else whole
     source, location = unit.origins[fault.sid] if known else (unit.source, None)

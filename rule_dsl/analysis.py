@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rule_dsl import ast as A
-from rule_dsl.runtime import EvalFault, compare, eq, in_range, kind_of
+from rule_dsl.runtime import EvalFaultError, compare, eq, in_range, kind_of
 
 if TYPE_CHECKING:
     from rule_dsl._tablegen import Column
@@ -70,7 +70,7 @@ def _holds(node: A.Node, value: Any) -> bool:
             return compare(node.op, value, right, -1)
         rng = node.right  # type: ignore[attr-defined]
         return in_range(value, rng.low.value, rng.high.value, rng.low_closed, rng.high_closed, -1)
-    except EvalFault:
+    except EvalFaultError:
         return False
 
 

@@ -16,7 +16,7 @@ from rule_dsl import _types as ty
 from rule_dsl import ast as A
 from rule_dsl.errors import DslSyntaxError, DslTypeError, make_error
 from rule_dsl.functions import SIGNATURES, compile_pattern, zone
-from rule_dsl.runtime import EvalFault, to_date, to_datetime
+from rule_dsl.runtime import EvalFaultError, to_date, to_datetime
 
 __all__ = ["COMPREHENSIONS", "MAX_LOOPS", "Checker"]
 
@@ -358,7 +358,7 @@ class Checker:
             value: date | datetime = (
                 to_date(arg.value) if node.name == "date" else to_datetime(arg.value)
             )
-        except EvalFault:
+        except EvalFaultError:
             raise self.fail("bad_literal", arg.span, kind=node.name, text=repr(arg.value)) from None
         return A.Literal(node.span, value, node.name)
 

@@ -12,7 +12,7 @@ from rule_dsl.checker import Checker
 from rule_dsl.compiler import Emitter, Unit, build_entry, build_unit, located
 from rule_dsl.errors import DslError, DslEvalError, make_error
 from rule_dsl.parser import parse_expression
-from rule_dsl.runtime import RANGE_LIMIT, EvalFault
+from rule_dsl.runtime import RANGE_LIMIT, EvalFaultError
 
 __all__ = ["Expression", "compile_expression", "run_checked", "validate_expression"]
 
@@ -23,13 +23,13 @@ def run_checked(
     unit: Unit, fast: Any, safe: Any, exc: Exception, args: tuple[Any, ...], whole: A.Span
 ) -> Any:
     """Recover from an exception of a fast function: rerun its checked twin, locate errors."""
-    if isinstance(exc, EvalFault):
+    if isinstance(exc, EvalFaultError):
         raise located(unit, exc, whole) from None
     if isinstance(exc, DslError):
         raise exc
     try:
         return safe(*args)
-    except EvalFault as fault:
+    except EvalFaultError as fault:
         raise located(unit, fault, whole) from None
     except DslError:
         raise

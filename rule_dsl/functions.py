@@ -23,7 +23,7 @@ from rule_dsl.runtime import (
     MAX_DIGITS,
     MAX_STEPS,
     MAX_TEXT,
-    EvalFault,
+    EvalFaultError,
     aggregate_all,
     aggregate_any,
     aggregate_avg,
@@ -79,7 +79,9 @@ def compile_pattern(pattern: str) -> Any:
 def _need(sid: int, name: str, value: Any, *kinds: str) -> Any:
     value = num(value)
     if kind_of(value) not in kinds:
-        raise EvalFault(sid, "eval_type", op=name, left=" or ".join(kinds), right=kind_of(value))
+        raise EvalFaultError(
+            sid, "eval_type", op=name, left=" or ".join(kinds), right=kind_of(value)
+        )
     return value
 
 
@@ -88,7 +90,7 @@ def f_len(sid: int, value: Any) -> Any:
         return None
     if isinstance(value, (str, list, tuple, Mapping)):
         return len(value)
-    raise EvalFault(sid, "eval_type", op="len", left="a list or text", right=kind_of(value))
+    raise EvalFaultError(sid, "eval_type", op="len", left="a list or text", right=kind_of(value))
 
 
 def f_abs(sid: int, value: Any) -> Any:
@@ -100,7 +102,7 @@ def _whole(sid: int, name: str, value: Any, rounding: str = ROUND_DOWN) -> int:
     if type(value) is int:
         return value
     if value.adjusted() >= MAX_DIGITS:
-        raise EvalFault(sid, "too_large", name=name)
+        raise EvalFaultError(sid, "too_large", name=name)
     return int(value.to_integral_value(rounding=rounding))
 
 
@@ -114,7 +116,7 @@ def f_round(sid: int, value: Any, digits: Any = 0) -> Any:
     try:
         return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     except InvalidOperation:
-        raise EvalFault(sid, "too_large", name="round") from None
+        raise EvalFaultError(sid, "too_large", name="round") from None
 
 
 def _to_int(sid: int, name: str, value: Any, rounding: str) -> Any:
@@ -148,7 +150,7 @@ def _list_arg(sid: int, name: str, value: Any) -> Any:
         return ()
     if isinstance(value, (list, tuple)):
         return value
-    raise EvalFault(sid, "eval_type", op=name, left="a list", right=kind_of(value))
+    raise EvalFaultError(sid, "eval_type", op=name, left="a list", right=kind_of(value))
 
 
 def f_sum(sid: int, value: Any) -> Any:
@@ -244,7 +246,7 @@ def f_matches(sid: int, value: Any, pattern: Any) -> bool:
     try:
         regex = compile_pattern(_text(sid, "matches", pattern))
     except ValueError as err:
-        raise EvalFault(sid, "bad_pattern", reason=str(err)) from None
+        raise EvalFaultError(sid, "bad_pattern", reason=str(err)) from None
     return regex.search(value) is not None
 
 
@@ -276,7 +278,7 @@ def f_split(sid: int, value: Any, sep: Any) -> Any:
         return None
     separator = _text(sid, "split", sep)
     if not separator:
-        raise EvalFault(sid, "empty_separator")
+        raise EvalFaultError(sid, "empty_separator")
     return check_size(_text(sid, "split", value).split(separator), sid, "split")
 
 

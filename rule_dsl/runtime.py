@@ -2,7 +2,7 @@
 
 Compiled code runs with ``__builtins__`` set to ``{}`` and a namespace holding only
 ``NAMESPACE``. Helpers take plain values and an integer span id (``sid``) and report a
-failure by raising ``EvalFault(sid, code, params)``, which the caller turns into a
+failure by raising ``EvalFaultError(sid, code, params)``, which the caller turns into a
 located ``DslEvalError``.
 """
 
@@ -20,7 +20,7 @@ __all__ = [
     "MAX_STEPS",
     "MAX_TEXT",
     "NAMESPACE",
-    "EvalFault",
+    "EvalFaultError",
     "kind_of",
     "normalize_now",
     "overflow",
@@ -49,7 +49,7 @@ DATE_LIMIT = ("dates must lie between the years 1 and 9999", "日期必须在公
 RANGE_LIMIT = ("the result is outside the supported range", "结果超出支持的范围")
 
 
-class EvalFault(Exception):
+class EvalFaultError(Exception):
     """A located evaluation failure raised by a helper (internal; becomes DslEvalError)."""
 
     def __init__(self, sid: int, code: str, **params: Any) -> None:
@@ -59,9 +59,9 @@ class EvalFault(Exception):
         self.params = params
 
 
-def overflow(sid: int, op: str, limit: tuple[str, str] = RANGE_LIMIT) -> EvalFault:
+def overflow(sid: int, op: str, limit: tuple[str, str] = RANGE_LIMIT) -> EvalFaultError:
     """The ``overflow`` fault of ``op``, saying which bound (``DIGITS_LIMIT``...) was passed."""
-    return EvalFault(sid, "overflow", op=op, limit=limit[0], limit_zh=limit[1])
+    return EvalFaultError(sid, "overflow", op=op, limit=limit[0], limit_zh=limit[1])
 
 
 def int_overflow(sid: int, op: str) -> Any:
@@ -69,11 +69,11 @@ def int_overflow(sid: int, op: str) -> Any:
     raise overflow(sid, op, DIGITS_LIMIT)
 
 
-def too_large(sid: int, op: str, size: int, text: bool) -> EvalFault:
+def too_large(sid: int, op: str, size: int, text: bool) -> EvalFaultError:
     """The ``value_too_large`` fault of ``op`` building ``size`` characters or items."""
     limit = MAX_TEXT if text else MAX_ITEMS
     unit, unit_zh = ("characters", "个字符") if text else ("items", "项")
-    return EvalFault(
+    return EvalFaultError(
         sid, "value_too_large", op=op, size=f"{size:,}", limit=f"{limit:,}", unit=unit,
         unit_zh=unit_zh,
     )  # fmt: skip
@@ -107,9 +107,9 @@ def within_bounds(value: Any) -> bool:
     return True
 
 
-def too_much_work(sid: int) -> EvalFault:
+def too_much_work(sid: int) -> EvalFaultError:
     """The fault of an evaluation that passed MAX_STEPS."""
-    return EvalFault(sid, "too_much_work", limit=f"{MAX_STEPS:,}")
+    return EvalFaultError(sid, "too_much_work", limit=f"{MAX_STEPS:,}")
 
 
 def charge(value: Any, sid: int, budget: list[int]) -> Any:
@@ -206,11 +206,11 @@ def to_datetime(value: Any, sid: int = -1) -> Any:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise EvalFault(sid, "bad_value", expected="datetime", value=repr(value)) from None
+            raise EvalFaultError(sid, "bad_value", expected="datetime", value=repr(value)) from None
         return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     if t is date:
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise EvalFault(sid, "wrong_value", type=kind_of(value), expected="datetime")
+    raise EvalFaultError(sid, "wrong_value", type=kind_of(value), expected="datetime")
 
 
 def to_date(value: Any, sid: int = -1) -> Any:
@@ -224,8 +224,8 @@ def to_date(value: Any, sid: int = -1) -> Any:
         try:
             return date.fromisoformat(value) if len(value) <= 10 else to_datetime(value).date()
         except ValueError:
-            raise EvalFault(sid, "bad_value", expected="date", value=repr(value)) from None
-    raise EvalFault(sid, "wrong_value", type=kind_of(value), expected="date")
+            raise EvalFaultError(sid, "bad_value", expected="date", value=repr(value)) from None
+    raise EvalFaultError(sid, "wrong_value", type=kind_of(value), expected="date")
 
 
 def get(obj: Any, key: Any) -> Any:
@@ -257,7 +257,7 @@ def iterate(value: Any, sid: int) -> Iterable[Any]:
         return value
     if value is None:
         return ()
-    raise EvalFault(sid, "not_a_list", type=kind_of(value))
+    raise EvalFaultError(sid, "not_a_list", type=kind_of(value))
 
 
 def iterate_charged(value: Any, sid: int, budget: list[int]) -> Iterable[Any]:
@@ -271,12 +271,12 @@ def _coerce_text(text: str, other: Any) -> Any:
     if t is date or (t is timedelta and len(text) == 10):
         try:
             return to_date(text)
-        except EvalFault:
+        except EvalFaultError:
             return text
     if t is datetime or t is timedelta:
         try:
             return to_datetime(text)
-        except EvalFault:
+        except EvalFaultError:
             return text
     return text
 
@@ -294,8 +294,8 @@ def _coerce_pair(a: Any, b: Any) -> tuple[Any, Any]:
     return a, b
 
 
-def _fault(sid: int, op: str, a: Any, b: Any) -> EvalFault:
-    return EvalFault(sid, "eval_type", op=op, left=kind_of(a), right=kind_of(b))
+def _fault(sid: int, op: str, a: Any, b: Any) -> EvalFaultError:
+    return EvalFaultError(sid, "eval_type", op=op, left=kind_of(a), right=kind_of(b))
 
 
 def eq(a: Any, b: Any) -> bool:
@@ -329,7 +329,7 @@ def compare(op: str, a: Any, b: Any, sid: int) -> bool:
     if ka != kind_of(b) or ka not in _ORDERED:
         raise _fault(sid, op, a, b)
     if ka == "number" and (_is_nan(a) or _is_nan(b)):  # a JSON NaN orders with nothing
-        raise EvalFault(sid, "bad_value", expected="number", value="NaN")
+        raise EvalFaultError(sid, "bad_value", expected="number", value="NaN")
     if ka == "datetime":  # same-zone datetimes would otherwise compare wall-clock times
         try:
             a, b = a.astimezone(UTC), b.astimezone(UTC)
@@ -378,7 +378,7 @@ def _arith_number(op: str, a: Any, b: Any, sid: int) -> Any:
             raise overflow(sid, op, DIGITS_LIMIT)
         return result
     if b == 0:
-        raise EvalFault(sid, "division_by_zero")
+        raise EvalFaultError(sid, "division_by_zero")
     if op == "/":
         return _D(a) / _D(b)
     return _D(a) % _D(b)
@@ -418,11 +418,11 @@ def arith(op: str, a: Any, b: Any, sid: int) -> Any:
             return timedelta(microseconds=int(_D(d // timedelta(microseconds=1)) * n))
         if op == "/" and ka == "duration" and kb == "number":
             if b == 0:
-                raise EvalFault(sid, "division_by_zero")
+                raise EvalFaultError(sid, "division_by_zero")
             return timedelta(microseconds=int(_D(a // timedelta(microseconds=1)) / _D(b)))
         if op == "/" and ka == kb == "duration":
             if not b:
-                raise EvalFault(sid, "division_by_zero")
+                raise EvalFaultError(sid, "division_by_zero")
             return _D(a // timedelta(microseconds=1)) / _D(b // timedelta(microseconds=1))
     except OverflowError:
         raise overflow(sid, op, DATE_LIMIT if "date" in (ka + kb) else RANGE_LIMIT) from None
@@ -446,7 +446,7 @@ def negate(value: Any, sid: int) -> Any:
         return None
     if kind_of(value) in ("number", "duration"):
         return -value
-    raise EvalFault(sid, "eval_type", op="-", left="-", right=kind_of(value))
+    raise EvalFaultError(sid, "eval_type", op="-", left="-", right=kind_of(value))
 
 
 def aggregate_sum(values: Iterable[Any], sid: int) -> Any:
@@ -456,7 +456,7 @@ def aggregate_sum(values: Iterable[Any], sid: int) -> Any:
         if value is None:
             continue
         if kind_of(value) not in ("number", "duration"):
-            raise EvalFault(sid, "eval_type", op="sum", left="numbers", right=kind_of(value))
+            raise EvalFaultError(sid, "eval_type", op="sum", left="numbers", right=kind_of(value))
         total = num(value) if total is None else arith("+", total, value, sid)
     return 0 if total is None else total
 

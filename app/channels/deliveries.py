@@ -141,7 +141,7 @@ def _external_id(channel: Channel, payload: Any) -> str | None:
         return None
     try:
         value = mappings.value_of(spec, payload)
-    except mappings.MappingProblem:
+    except mappings.MappingProblemError:
         return None
     return None if value is None else str(value)
 
@@ -350,7 +350,7 @@ def try_on_stored(db: Session, channel: Channel, override: Any, *, limit: int = 
             spec = rules["fields"].get("external_id")
             try:
                 value = mappings.value_of(spec, row.payload) if spec else None
-            except mappings.MappingProblem as problem:
+            except mappings.MappingProblemError as problem:
                 trial.problems = [_problem(problem)]
                 continue
             if value is not None:
@@ -382,7 +382,7 @@ def try_on_stored(db: Session, channel: Channel, override: Any, *, limit: int = 
     return trials
 
 
-def _problem(problem: mappings.MappingProblem) -> dict[str, Any]:
+def _problem(problem: mappings.MappingProblemError) -> dict[str, Any]:
     return {"path": problem.path, "message": problem.message, "message_zh": problem.message_zh}
 
 

@@ -38,7 +38,7 @@ CHINA = timezone(timedelta(hours=8))
 _MISSING = object()
 
 
-class MappingProblem(Exception):
+class MappingProblemError(Exception):
     """A field the mapping cannot fill, with what went wrong in English and Chinese."""
 
     def __init__(self, path: str, message: str, message_zh: str = "") -> None:
@@ -127,7 +127,7 @@ def _value(
         parts = [str(v) for v in (_get(doc, p) for p in spec["join"]) if v is not _MISSING]
         value = spec.get("sep", " ").join(parts) if parts else _MISSING
     else:
-        raise MappingProblem(
+        raise MappingProblemError(
             where,
             "mapping spec needs path, first, join, const or each",
             "映射规则需要 path、first、join、const 或 each 之一",
@@ -141,7 +141,7 @@ def _value(
         if spec.get("required"):
             source = spec.get("path") or spec.get("first") or spec.get("join")
             paths = " / ".join(source) if isinstance(source, list) else str(source)
-            raise MappingProblem(
+            raise MappingProblemError(
                 where,
                 f"missing in the channel payload (looked in {paths})",
                 f"渠道数据中没有这个必填字段（查找了 {paths}）",
@@ -152,7 +152,7 @@ def _value(
         try:
             value = CONVERTERS[kind](value)
         except (ValueError, TypeError, InvalidOperation, OverflowError, KeyError) as err:
-            raise MappingProblem(
+            raise MappingProblemError(
                 where, f"cannot read {value!r} as {kind}", f"无法把 {value!r} 读作 {kind}"
             ) from err
     return value
@@ -167,7 +167,7 @@ def _put(target: dict[str, Any], path: str, value: Any) -> None:
 
 
 def value_of(spec: Mapping[str, Any], doc: Any) -> Any:
-    """One spec's value in ``doc`` (None when missing); raises MappingProblem."""
+    """One spec's value in ``doc`` (None when missing); raises MappingProblemError."""
     value = _value(spec, doc, "")
     return None if value is _MISSING else value
 
@@ -183,7 +183,7 @@ def _map(
                 items = _get(doc, spec["each"])
                 items = [] if items is _MISSING else items
                 if not isinstance(items, list):
-                    raise MappingProblem(
+                    raise MappingProblemError(
                         where, f"{spec['each']} is not a list", f"{spec['each']} 不是列表"
                     )
                 value: Any = [
@@ -192,7 +192,7 @@ def _map(
                 ]
             else:
                 value = _value(spec, doc, where, warnings)
-        except MappingProblem as problem:
+        except MappingProblemError as problem:
             problems.append(
                 {
                     "path": problem.path,

@@ -345,7 +345,7 @@ def configure(
     if row.credentials:
         try:
             saved = vault.open_sealed(row.credentials)
-        except vault.CredentialsUnreadable:
+        except vault.CredentialsUnreadableError:
             saved = {}
     values = {"app_key": app_key.strip() or saved.get("app_key", ""),
               "app_secret": app_secret.strip() or saved.get("app_secret", ""),
@@ -540,7 +540,7 @@ def sync(
         return report
     try:
         creds = vault.open_sealed(sealed)
-    except vault.CredentialsUnreadable as err:
+    except vault.CredentialsUnreadableError as err:
         report.state = _fail(database, channel_id, PlatformError(UNREADABLE, "", str(err)), now)
         report.error = UNREADABLE
         return report

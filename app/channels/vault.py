@@ -2,7 +2,7 @@
 ``ORDERFLOW_SECRETS_KEY`` setting, or from ``SECRET_KEY`` when it is not set.
 
 A value encrypted under another key (the setting changed, a database restored elsewhere)
-cannot be read back: :class:`CredentialsUnreadable` says so and what to do, it never
+cannot be read back: :class:`CredentialsUnreadableError` says so and what to do, it never
 crashes a sync.
 """
 
@@ -21,7 +21,7 @@ from ..errors import AppError
 from ..queue import task_app
 
 
-class CredentialsUnreadable(AppError):
+class CredentialsUnreadableError(AppError):
     code = "credentials_unreadable"
     status = 409
 
@@ -41,12 +41,12 @@ def seal(values: dict[str, Any], *, key: str | None = None) -> str:
 
 
 def open_sealed(token: str, *, key: str | None = None) -> dict[str, Any]:
-    """The values sealed in ``token``; CredentialsUnreadable when the key is not the one
+    """The values sealed in ``token``; CredentialsUnreadableError when the key is not the one
     they were sealed with."""
     try:
         return json.loads(_fernet(key).decrypt(token.encode()))
     except (InvalidToken, ValueError):
-        raise CredentialsUnreadable(
+        raise CredentialsUnreadableError(
             _l(
                 "The stored credentials cannot be decrypted with this server's key "
                 "(ORDERFLOW_SECRETS_KEY or SECRET_KEY changed since they were saved): "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..runs.outbox import DeliveryError
-from .errors import TokenExpired
+from .errors import TokenExpiredError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Tokens:
             self._token = self._fetch(False)
         try:
             return request(self._token)
-        except TokenExpired:
+        except TokenExpiredError:
             log.info("the access token expired during the sync; fetching a new one")
             self._token = self._fetch(True)
             self.renewed += 1

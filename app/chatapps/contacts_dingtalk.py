@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from ..runs.outbox import DeliveryError, send_http
 from .contacts import Dept, Directory, Person, Tokens, pages
-from .errors import TokenExpired
+from .errors import TokenExpiredError
 
 NAME = "dingtalk"
 USER_FIELD = "dingtalk_id"
@@ -42,7 +42,7 @@ def _call(url: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
         raise DeliveryError(f"HTTP {status} from DingTalk: {raw[:200]!r}", permanent=True)
     code = reply["errcode"]
     if code in TOKEN_CODES:
-        raise TokenExpired(f"DingTalk refused the access token: {code} {reply.get('errmsg')}")
+        raise TokenExpiredError(f"DingTalk refused the access token: {code} {reply.get('errmsg')}")
     if code != 0:
         raise DeliveryError(f"DingTalk refused the request: {code} {reply.get('errmsg')}",
                             permanent=code != -1, status=status)  # fmt: skip

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..runs.outbox import DeliveryError, send_http
 from . import cards, msgcrypt
-from .errors import TokenExpired
+from .errors import TokenExpiredError
 
 NAME = "dingtalk"
 DEFAULT_BASE_URL = "https://api.dingtalk.com"
@@ -97,7 +97,7 @@ def _call(
         )
     code = reply.get("code", reply.get("errcode"))
     if code in TOKEN_CODES or (status == 401 and token):
-        raise TokenExpired(f"DingTalk refused the access token: {code} {_said(reply)}")
+        raise TokenExpiredError(f"DingTalk refused the access token: {code} {_said(reply)}")
     if status >= 400 or code not in (None, 0, "0"):
         # Throttling is retried later; any other refusal (an unknown userid, a card template
         # not published, a missing permission) will not change by sending it again.

@@ -1,15 +1,15 @@
 """Errors shared by the chat platforms.
 
 DeliveryError (app.runs.outbox)
-└── TokenExpired: the platform no longer takes the cached access token
+└── TokenExpiredError: the platform no longer takes the cached access token
 """
 
 from __future__ import annotations
 
 from ..runs.outbox import DeliveryError
 
-__all__ = ["TokenExpired"]
+__all__ = ["TokenExpiredError"]
 
 
-class TokenExpired(DeliveryError):
+class TokenExpiredError(DeliveryError):
     """The platform no longer takes the cached access token: fetch a new one, try once more."""

@@ -21,7 +21,7 @@ from werkzeug.datastructures import Headers
 
 from ..runs.outbox import DeliveryError, send_http
 from . import cards
-from .errors import TokenExpired
+from .errors import TokenExpiredError
 
 NAME = "feishu"
 DEFAULT_BASE_URL = "https://open.feishu.cn"
@@ -107,7 +107,7 @@ def _call(
     again = status in (408, 409, 425, 429)
     code = reply.get("code", 0 if status < 400 else None)
     if code in TOKEN_CODES or (status == 401 and token):
-        raise TokenExpired(f"Feishu refused the access token: {code} {reply.get('msg')}")
+        raise TokenExpiredError(f"Feishu refused the access token: {code} {reply.get('msg')}")
     if code is None:
         raise DeliveryError(
             f"HTTP {status} from Feishu: {raw[:200]!r}", permanent=not again, status=status

@@ -51,7 +51,7 @@ from ..queue import task_app
 from ..runs import outbox
 from ..runs.tasks import wake_outbox_many
 from . import dingtalk, feishu, sla, wecom
-from .errors import TokenExpired
+from .errors import TokenExpiredError
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def with_token(database: Any, app_pk: int, call: Any) -> Any:
     """``call(token)``; when the platform says the token expired, once more with a new one."""
     try:
         return call(token(database, app_pk))
-    except TokenExpired:
+    except TokenExpiredError:
         log.info("chat app %s: access token refused, fetching a new one", app_pk)
         return call(token(database, app_pk, fresh=True))
 

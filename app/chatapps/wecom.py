@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..runs.outbox import DeliveryError, send_http
 from . import cards, msgcrypt
-from .errors import TokenExpired
+from .errors import TokenExpiredError
 
 NAME = "wecom"
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
@@ -87,7 +87,7 @@ def _call(url: str, body: Mapping[str, Any] | None, *, method: str = "POST") -> 
         raise DeliveryError(f"HTTP {status} from WeCom: {raw[:200]!r}", permanent=True)
     code = reply["errcode"]
     if code in TOKEN_CODES:
-        raise TokenExpired(f"WeCom refused the access token: {code} {reply.get('errmsg')}")
+        raise TokenExpiredError(f"WeCom refused the access token: {code} {reply.get('errmsg')}")
     if code != 0:
         # Busy and frequency limits are retried later; any other refusal (a bad userid, a bad
         # card, an app without the permission) will not change by sending it again.

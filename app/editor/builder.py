@@ -35,7 +35,7 @@ OPERATORS = COMPARISONS + LISTS + UNARY + TEXT_TESTS
 MAX_DEPTH = 8
 
 
-class NotRepresentable(Exception):
+class NotRepresentableError(Exception):
     """The DSL uses something the builder cannot show."""
 
 
@@ -123,14 +123,14 @@ def _path(node: A.Node) -> str:
         names.append(node.name)
         node = node.obj
     if not isinstance(node, A.Name):
-        raise NotRepresentable("not a field")
+        raise NotRepresentableError("not a field")
     names.append(node.name)
     written = ".".join(reversed(names))
     path = field_aliases().get(written, written)
     if path.startswith("order.customer."):
         path = path[len("order.") :]
     if path not in _field_types():
-        raise NotRepresentable(f"{written} is not a field the builder offers")
+        raise NotRepresentableError(f"{written} is not a field the builder offers")
     return path
 
 
@@ -147,12 +147,12 @@ def _value(node: A.Node) -> Any:
         and node.args[0].kind == "string"
     ):
         return str(node.args[0].value)
-    raise NotRepresentable("not a constant")
+    raise NotRepresentableError("not a constant")
 
 
 def _from_node(node: A.Node, depth: int) -> dict[str, Any]:
     if depth > MAX_DEPTH:
-        raise NotRepresentable("too deep")
+        raise NotRepresentableError("too deep")
     if isinstance(node, A.BoolOp):
         return {"op": node.op, "items": [_from_node(o, depth + 1) for o in node.operands]}
     if isinstance(node, A.Compare):
@@ -168,7 +168,7 @@ def _from_node(node: A.Node, depth: int) -> dict[str, Any]:
         return {"field": _path(node.operand), "cmp": "is_not_null" if node.negated else "is_null"}
     if isinstance(node, A.Call) and node.name in TEXT_TESTS and len(node.args) == 2:
         return {"field": _path(node.args[0]), "cmp": node.name, "value": _value(node.args[1])}
-    raise NotRepresentable(type(node).__name__)
+    raise NotRepresentableError(type(node).__name__)
 
 
 def from_dsl(source: str) -> dict[str, Any]:
@@ -182,7 +182,7 @@ def from_dsl(source: str) -> dict[str, Any]:
     node = parse_expression(source)
     try:
         tree = _from_node(node, 0)
-    except NotRepresentable as why:
+    except NotRepresentableError as why:
         return {"tree": None, "reason": str(why)}
     if "items" not in tree:
         tree = {"op": "and", "items": [tree]}

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rule_dsl import DecisionTable, DslError, compile_expression, compile_ruleset
-from rule_dsl.runtime import EvalFault
+from rule_dsl.runtime import EvalFaultError
 
 from .schemas import SCHEMA, sample_context
 
@@ -367,7 +367,7 @@ def checked_outcome(run: Any) -> tuple[str, Any]:
     """What the internal checked twin does, translated as the entry point translates it."""
     try:
         return ("value", run())
-    except EvalFault as fault:
+    except EvalFaultError as fault:
         return ("error", fault.code)
     except DslError as err:
         return ("error", err.code)
