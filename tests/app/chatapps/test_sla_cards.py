@@ -1,5 +1,5 @@
 """SLA reminders, escalations and automatic decisions on the chat cards, against the fake
-Feishu and the fake WeCom on loopback, on an injected clock: a reminder shows the time left
+Feishu, WeCom and DingTalk on loopback, on an injected clock: a reminder shows the time left
 on every card of the task, an escalation sends the target a card saying from whom and marks
 the old cards, a click on an escalated card is refused saying so, a timed-out task's cards say
 what happened."""
@@ -21,6 +21,7 @@ from app.models import ChatCard, utcnow
 
 from ..approvals.helpers import approval_doc, approver, db_of, deliver_all, start, tasks_of
 from . import fake_feishu, fake_wecom
+from .fake_dingtalk import AES_KEY, APP_KEY, APP_SECRET, TEMPLATE, TOKEN, FakeDingTalk
 from .fake_feishu import FakeFeishu, card_action, encrypted, signed_headers
 from .fake_wecom import FakeWeCom, click, encrypted_post, passive_reply
 
@@ -65,6 +66,19 @@ def wecom(app):
         in_transaction(
             database, lambda s: chat.connect(s, "wecom", fake_wecom.CORP_ID, settings, fake.url)
         )
+        yield fake
+
+
+@pytest.fixture
+def dingtalk(app):
+    with FakeDingTalk() as fake:
+        database = db_of(app)
+        approver(database, "li", dingtalk_id="LiNa", locale="zh")
+        approver(database, "wang", dingtalk_id="WangWei", locale="en")
+        approver(database, "zhao", dingtalk_id="ZhaoLei", locale="zh")
+        settings = {"robot_code": APP_KEY, "card_template_id": TEMPLATE,
+                    "app_secret": APP_SECRET, "token": TOKEN, "aes_key": AES_KEY}  # fmt: skip
+        in_transaction(database, lambda s: chat.connect(s, "dingtalk", APP_KEY, settings, fake.url))
         yield fake
 
 
@@ -249,3 +263,36 @@ def test_wecom_automatic_decision_at_the_deadline_is_said_on_the_card(app, wecom
     assert said["LiNa"]["replace_text"] == "已超过时限，已自动拒绝。"
     assert said["LiNa"]["main_title"]["title"] == "已超时：订单 PO-1"
     assert said["WangWei"]["replace_text"] == "The time limit passed: rejected automatically."
+
+
+def test_dingtalk_reminder_updates_every_card_in_place_with_the_time_left(app, dingtalk):
+    t0, _run, _tasks = two_approvers(app, ESCALATING)
+    sent = {s["to"]: s["body"]["outTrackId"] for s in dingtalk.sent}
+    run_until(app, t0 + timedelta(hours=2, seconds=1))
+    assert dingtalk.problems == []
+    by_track = {u["body"]["outTrackId"]: u["card"] for u in dingtalk.updated}
+    assert set(by_track) == set(sent.values())  # updated in place, nothing sent anew
+    assert len(dingtalk.sent) == 2
+    assert "还剩 6 小时" in text(by_track[sent["LiNa"]])
+    assert "6 hours left" in text(by_track[sent["WangWei"]])
+    assert set(shows(app).values()) == {"reminder"}
+    run_until(app, t0 + timedelta(hours=2, seconds=30))
+    assert len(dingtalk.updated) == 2  # once per reminder, however often the sweep runs
+
+
+def test_dingtalk_escalation_sends_the_target_a_card_and_marks_the_old_ones(app, dingtalk):
+    t0, run, tasks = two_approvers(app, ESCALATING)
+    sent = {s["to"]: s["body"]["outTrackId"] for s in dingtalk.sent}
+    run_until(app, t0 + timedelta(hours=2, seconds=1))
+    updated_before = len(dingtalk.updated)
+    run_until(app, t0 + timedelta(hours=8, seconds=1))
+    assert dingtalk.problems == []
+    new = [s for s in dingtalk.sent if s["to"] == "ZhaoLei"]
+    assert len(new) == 1 and "已升级给您：Li、Wang 未在时限内处理。" in text(new[0]["card"])
+    marked = {u["body"]["outTrackId"]: u["card"] for u in dingtalk.updated[updated_before:]}
+    assert set(marked) == {sent["LiNa"], sent["WangWei"]}
+    assert "已升级给 Zhao，不再需要你审批。" in text(marked[sent["LiNa"]])
+    assert "Escalated to Zhao; it no longer needs you." in text(marked[sent["WangWei"]])
+    assert shows(app)[tasks["li"]] == "escalated"
+    statuses = {t.assignee: t.status for t in tasks_of(db_of(app), run.id)}
+    assert statuses == {"li": "withdrawn", "wang": "withdrawn", "zhao": "pending"}
