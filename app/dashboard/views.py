@@ -14,8 +14,10 @@ from ..db import get_session, json_dumps
 from ..editor.catalog import node_types, type_titles
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
+from ..i18n import current_language
 from ..models import Flow, FlowVersion, utcnow
 from ..pages import partial
+from ..sales_channels import channel_name, sales_channels
 from ..security import permission_required
 from ..urls import id_arg
 from . import bottleneck, compare, format, kpis, ranges
@@ -67,7 +69,13 @@ def index() -> ResponseReturnValue:
     db = get_session()
     context = {
         "data": data,
-        "payload": format.script_json(data),
+        # The page names sales channels in the reader's language (the JSON keeps the keys).
+        "payload": format.script_json(
+            {
+                **data,
+                "channel_names": {c: channel_name(c, current_language()) for c in sales_channels()},
+            }
+        ),
         "r": r,
         "problem": problem,
         "channels": kpis.channels(db),

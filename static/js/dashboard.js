@@ -76,7 +76,7 @@
       const channels = Object.keys(panel.total.by_channel || {});
       const o = base(labels);
       o.series = channels.map((c, i) => ({
-        name: c, type: 'bar', stack: 'orders', data: rows.map((r) => (r.by_channel || {})[c] || 0),
+        name: (data.channel_names || {})[c] || c, type: 'bar', stack: 'orders', data: rows.map((r) => (r.by_channel || {})[c] || 0),
         markLine: i === 0 ? mark : undefined,
       }));
       if (!o.series.length) o.series = [{ name: T.orders, type: 'bar', data: rows.map((r) => r.orders), markLine: mark }];

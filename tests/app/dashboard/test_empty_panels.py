@@ -3,6 +3,8 @@ instead of drawing an empty chart."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -25,3 +27,16 @@ def test_empty_panels_say_what_feeds_them(client, login, make_user, language, wo
     assert 'href="/costs/setup"' in page and 'href="/admin/status-mappings/"' in page
     # Alerts open has no hint: none open is good news, its chart stays.
     assert 'id="chart-alerts_open"' in page
+
+
+@pytest.mark.parametrize(("language", "taobao"), [("zh", "淘宝"), ("en", "Taobao")])
+def test_the_charts_name_sales_channels_in_the_readers_language(
+    client, login, make_user, language, taobao
+):
+    make_user("boss", roles=("admin",))
+    login("boss")
+    page = client.get("/dashboard/", headers={"Accept-Language": language}).get_data(as_text=True)
+    payload = page.split('<script type="application/json" id="db-data">', 1)[1].split("</script>")[
+        0
+    ]
+    assert json.loads(payload)["channel_names"]["taobao"] == taobao
