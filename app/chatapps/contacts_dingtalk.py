@@ -23,6 +23,8 @@ USER_FIELD = "dingtalk_id"
 DEFAULT_BASE_URL = "https://oapi.dingtalk.com"
 # The connected app's setting that gets an access token with its AppKey (the app id).
 CREDENTIAL = "app_secret"
+# Where the cards go (the new API); the address book is on the server API (oapi).
+CARDS_API = "https://api.dingtalk.com"
 ROOT = "1"
 PAGE_SIZE = 100
 # "Invalid" and "expired" access token: fetch a new one and try once more.
@@ -47,6 +49,13 @@ def _call(url: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
         raise DeliveryError(f"DingTalk refused the request: {code} {reply.get('errmsg')}",
                             permanent=code != -1, status=status)  # fmt: skip
     return reply
+
+
+def contacts_base(cards_base_url: str) -> str:
+    """The address book's API address for a connected app whose cards go to
+    ``cards_base_url``: the server API beside DingTalk's card API, else the same address (a
+    proxy in front of both)."""
+    return DEFAULT_BASE_URL if cards_base_url.rstrip("/") == CARDS_API else cards_base_url
 
 
 def fetch_token(base_url: str, app_key: str, app_secret: str) -> tuple[str, int]:

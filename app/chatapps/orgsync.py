@@ -131,11 +131,13 @@ def read(platform: str) -> Directory:
         row = connected_app(db, platform)
         app_pk, base_url = row.id, row.base_url
         app_id, settings = row.app_id, services.secrets_of(row)
-    if platform in services.PLATFORMS:
+    base_url = getattr(module, "contacts_base", lambda url: url)(base_url)
+    own_token = getattr(module, "fetch_token", None)
+    if own_token is None:  # the token the cards are sent with reads the address book too
         tokens = Tokens(lambda fresh: services.token(database, app_pk, fresh=fresh))
-    else:  # a platform whose cards are not sent from here: a token for this sync only
+    else:  # an address book behind another API than the cards: a token of its own
         secret = settings.get(module.CREDENTIAL, "")
-        tokens = Tokens(lambda _fresh: module.fetch_token(base_url, app_id, secret)[0])
+        tokens = Tokens(lambda _fresh: own_token(base_url, app_id, secret)[0])
     return module.read(base_url, tokens)
 
 

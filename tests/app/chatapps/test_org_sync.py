@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from app.channels import vault
-from app.chatapps import orgsync, orgsync_runs, tasks
+from app.chatapps import contacts_dingtalk, orgsync, orgsync_runs, tasks
 from app.chatapps import services as chat
 from app.cli import cli
 from app.db import in_transaction
@@ -368,3 +368,13 @@ def test_a_manager_loop_on_the_platform_is_refused_with_the_people_named(app, db
         dry_run(app)
     assert "the manager chain would go round in a circle" in str(err.value.details)
     assert people(db)["wang"][3] is None
+
+
+def test_dingtalks_address_book_is_read_from_its_server_api_beside_the_card_api():
+    assert (
+        contacts_dingtalk.contacts_base("https://api.dingtalk.com") == "https://oapi.dingtalk.com"
+    )
+    assert (
+        contacts_dingtalk.contacts_base("https://api.dingtalk.com/") == "https://oapi.dingtalk.com"
+    )
+    assert contacts_dingtalk.contacts_base("http://127.0.0.1:9") == "http://127.0.0.1:9"
