@@ -252,6 +252,13 @@ REQUESTS: dict[str, Builder] = {
                                         app_secret=f"secret-{n}", verification_token="vtoken",
                                         encrypt_key="ekey", base_url="http://127.0.0.1:9"),
     "chatapps.test": lambda w, n: _form("/admin/chat-apps/feishu/test"),
+    # The app's address book is unreachable here: a dry run and an apply are refused, saying why.
+    "chatapps.org_sync_dry_run": lambda w, n: _form("/admin/chat-apps/feishu/org-sync/dry-run"),
+    "chatapps.org_sync_apply": lambda w, n: _form("/admin/chat-apps/feishu/org-sync/apply"),
+    "chatapps.org_sync_link": lambda w, n: _form("/admin/chat-apps/feishu/org-sync/link",
+                                                 person=f"ou_{n}", username="root"),
+    "chatapps.org_sync_schedule": lambda w, n: _form("/admin/chat-apps/feishu/org-sync/schedule",
+                                                     nightly=str(n % 2)),
     "chat_hooks.callback": lambda w, n: ("POST", "/hooks/chat/feishu/cli_writers", {"json": {
         "type": "url_verification", "challenge": f"c{n}", "token": "vtoken"}}),
     "outbox_admin.toggle_channel": lambda w, n: _form(
