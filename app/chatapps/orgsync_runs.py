@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -65,6 +66,33 @@ def _check_unwatched(result: SyncPlan) -> None:
         )
 
 
+PLATFORM_NAMES = {"feishu": _l("Feishu"), "wecom": _l("WeCom"), "dingtalk": _l("DingTalk")}
+
+
+def explained(platform: str, err: AppError | DeliveryError) -> str:
+    """What went wrong, for the admin, in the reader's language: an address book that could
+    not be read says where to look, with the platform's own answer in brackets."""
+    if isinstance(err, AppError):
+        return str(err.message)
+    return str(
+        _l(
+            "Could not read the address book from %(platform)s (%(reason)s). Check the app's "
+            "API address, its permission to read contacts and the network, then try again.",
+            platform=PLATFORM_NAMES.get(platform, platform),
+            reason=str(err),
+        )
+    )
+
+
+def _error(platform: str, err: AppError | DeliveryError) -> dict[str, str]:
+    """The error in Chinese and English: the page shows the reader's (a nightly run has none)."""
+    said = {}
+    for language in ("zh", "en"):
+        with force_locale(language):
+            said[language] = explained(platform, err)
+    return {"error": said["en"], "error_zh": said["zh"]}
+
+
 def record(platform: str, outcome: dict[str, Any]) -> None:
     """Keep ``outcome`` as the last sync of ``platform``'s app, with the time. Commits."""
 
@@ -83,7 +111,7 @@ def run_and_record(platform: str, *, write: bool, actor: str | None = None,
     try:
         result, said, counts = run(platform, write=write, actor=actor, careful=careful)
     except (AppError, DeliveryError) as err:
-        record(platform, {"applied": write, "error": str(getattr(err, "message", err))})
+        record(platform, {"applied": write, **_error(platform, err)})
         raise
     record(platform, {"applied": write, "counts": counts})
     return result, said, counts

@@ -165,8 +165,8 @@ def _sync_page(platform: str, **shown: Any) -> str:
                            summary=orgsync.summary, **shown)  # fmt: skip
 
 
-def _refused(err: AppError | DeliveryError) -> None:
-    flash(str(getattr(err, "message", err)), "error")
+def _refused(platform: str, err: AppError | DeliveryError) -> None:
+    flash(orgsync_runs.explained(platform, err), "error")
     details = getattr(err, "details", None)
     for item in details if isinstance(details, list) else []:
         if isinstance(item, dict) and item.get("message"):
@@ -194,7 +194,7 @@ def org_sync_dry_run(platform: str) -> str | Response:
     try:
         result, lines, counts = orgsync_runs.run_and_record(platform, write=False)
     except (AppError, DeliveryError) as err:
-        _refused(err)
+        _refused(platform, err)
         return redirect(url_for("chatapps.org_sync", platform=platform))
     return _sync_page(platform, result=result, lines=lines, counts=counts)
 
@@ -209,7 +209,7 @@ def org_sync_apply(platform: str) -> Response:
     try:
         _result, _lines, counts = orgsync_runs.run_and_record(platform, write=True, actor=actor)
     except (AppError, DeliveryError) as err:
-        _refused(err)
+        _refused(platform, err)
     else:
         flash(str(_l("Organisation synced: %(summary)s.", summary=orgsync.summary(counts))),
               "success")  # fmt: skip

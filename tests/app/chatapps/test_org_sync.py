@@ -378,3 +378,25 @@ def test_dingtalks_address_book_is_read_from_its_server_api_beside_the_card_api(
         contacts_dingtalk.contacts_base("https://api.dingtalk.com/") == "https://oapi.dingtalk.com"
     )
     assert contacts_dingtalk.contacts_base("http://127.0.0.1:9") == "http://127.0.0.1:9"
+
+
+def test_an_address_book_that_cannot_be_read_is_explained_in_the_readers_language(
+    app, client, login, db, feishu
+):
+    in_transaction(db, lambda s: chat.connect(s, "feishu", APP_ID, {}, "http://127.0.0.1:9"))
+    login("root")
+    form = {"csrf_token": csrf_token(client, "/admin/chat-apps/feishu/org-sync")}
+    for language, said in (
+        ("zh-CN", "无法从飞书读取通讯录"),
+        ("en", "Could not read the address book from Feishu"),
+    ):
+        page = client.post("/admin/chat-apps/feishu/org-sync/dry-run", data=form,
+                           headers={"Accept-Language": language}, follow_redirects=True)  # fmt: skip
+        text = page.get_data(True)
+        assert page.status_code == 200 and said in text, text
+        assert "请检查应用的接口地址" in text if language == "zh-CN" else "API address" in text
+    with db.session() as s:
+        last = chat.connected(s, "feishu").org_sync_last
+    assert last["error_zh"].startswith("无法从飞书读取通讯录") and last["error"].startswith(
+        "Could not"
+    )
