@@ -42,6 +42,7 @@ from flow_engine.events import (
     event_to_dict,
 )
 from flow_engine.exclusive import exclusive_winners
+from flow_engine.fork import divergence, simulate_pair
 from flow_engine.issues import ValidationIssue
 from flow_engine.migrations import migrate
 from flow_engine.model import CURRENT_FORMAT_VERSION, Edge, Flow, Node, Trigger
@@ -109,6 +110,7 @@ __all__ = [
     "approval_checks",
     "build_context",
     "compile_flow",
+    "divergence",
     "event_from_dict",
     "event_to_dict",
     "exclusive_winners",
@@ -119,6 +121,7 @@ __all__ = [
     "migrate",
     "order_schema",
     "simulate",
+    "simulate_pair",
     "start_run",
     "step",
     "normalise_durations",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from flow_engine.context import build_context
@@ -48,6 +49,8 @@ class CompiledFlow:
     trigger_event: str
     trigger_filter: Any
     warnings: tuple[ValidationIssue, ...]
+    # Each named node's name as simulation reports show it (English, else Chinese).
+    node_names: Mapping[str, str] = field(default_factory=dict)
 
     def matches(
         self,
@@ -139,4 +142,7 @@ def compile_flow(
         trigger_event=flow.trigger.event,
         trigger_filter=analysis.trigger_filter,
         warnings=tuple(i for i in analysis.issues if i.severity == WARNING),
+        node_names=MappingProxyType(
+            {n.id: n.name.get("en") or n.name.get("zh") or "" for n in flow.nodes if n.name}
+        ),
     )

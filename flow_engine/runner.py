@@ -60,12 +60,50 @@ def start_run(
     vars: Mapping[str, Any] | None = None,
     max_nodes: int = MAX_NODES_PER_STEP,
     calendar: BusinessCalendar | None = None,
+    pause_before: frozenset[str] = frozenset(),
 ) -> StepResult:
-    """Start a run of ``flow`` for ``order`` and advance it as far as it goes."""
+    """Start a run of ``flow`` for ``order`` and advance it as far as it goes.
+
+    With ``pause_before`` the walk stops, untouched, when it is about to run one of those
+    nodes: the snapshot then holds that token ready (see :func:`is_paused`) and
+    :func:`run_paused` goes on exactly where it stopped.
+    """
     _check_clock(now)
     snapshot = RunSnapshot(run_id, flow.key, flow.version, NEW, {}, dict(vars or {}), (), now, now)
     run = _Step(flow, snapshot, now, ref, max_nodes, calendar)
+    run.pause = pause_before
     run.begin(order)  # what step() does with OrderArrived(order) on a new snapshot
+    return run.result()
+
+
+def is_paused(snapshot: RunSnapshot) -> bool:
+    """True when ``start_run(pause_before=...)`` stopped this run before one of the nodes."""
+    return snapshot.status == WAITING and any(t.wait is None for t in snapshot.tokens)
+
+
+def run_paused(
+    flow: CompiledFlow,
+    snapshot: RunSnapshot,
+    *,
+    now: datetime,
+    ref: Mapping[str, Any] | None = None,
+    max_nodes: int = MAX_NODES_PER_STEP,
+    calendar: BusinessCalendar | None = None,
+    pause_before: frozenset[str] = frozenset(),
+) -> StepResult:
+    """Go on with a paused run in ``flow`` (its own version, or another version of the same
+    flow whose nodes on the way so far are alike: :func:`flow_engine.fork.divergence`),
+    walking the same nodes in the same order as if it had never stopped. The node it paused
+    before runs; with ``pause_before`` the walk pauses again before the next of those nodes.
+    The result holds only what was done after the pause; the snapshot is pinned to
+    ``flow``'s version."""
+    _check_clock(now)
+    if snapshot.flow_key != flow.key or not is_paused(snapshot):
+        raise FlowStateError(f"run {snapshot.run_id} is not a paused run of {flow.key}")
+    pinned = snapshot._replace(flow_version=flow.version)
+    run = _Step(flow, pinned, now, ref, max_nodes, calendar)
+    run.pause, run.resumed = pause_before, True
+    run.drain()
     return run.result()
 
 
@@ -127,7 +165,7 @@ def approval_checks(
 class _Step:
     __slots__ = (
         "flow", "nodes", "snap", "w", "max_nodes", "count", "status", "outcome", "incident",
-        "pending",
+        "pending", "pause", "resumed",
     )  # fmt: skip
 
     def __init__(
@@ -149,6 +187,8 @@ class _Step:
         self.outcome = snapshot.outcome
         self.incident = snapshot.incident
         self.pending: list[Event] = list(snapshot.pending_events)
+        self.pause: frozenset[str] = frozenset()
+        self.resumed = False  # a paused run going on: the node it paused before runs
 
     # -- events ----------------------------------------------------------------------------
 
@@ -288,7 +328,7 @@ class _Step:
     # -- walking ---------------------------------------------------------------------------
 
     def drain(self) -> None:
-        w, nodes, max_nodes = self.w, self.nodes, self.max_nodes
+        w, nodes, max_nodes, pause = self.w, self.nodes, self.max_nodes, self.pause
         ready, path, audit = w.ready, w.path, w.audit
         now = w.now
         while ready and self.incident is None and self.status not in FINISHED:
@@ -297,6 +337,11 @@ class _Step:
             # Follow the token through single exits without re-queueing it; a Token is only
             # built again when it parks, forks, joins, ends or fails.
             while True:
+                if pause and node_id in pause:
+                    if not self.resumed:  # first in line again: nothing else moves
+                        ready.appendleft(Token(token.id, node_id, forks))
+                        return
+                    self.resumed = False
                 node = nodes[node_id]
                 if self.count >= max_nodes:
                     limit = NodeError("step_limit", f"more than {max_nodes} nodes in one step")

@@ -167,9 +167,8 @@ class _Simulator:
         self.ref = ref or {}
         self.inventory = InMemoryInventory(self.ref.get("inventory"))
         self.responses = responses
-        names = {n.id: n.name.get("en") or n.name.get("zh") for n in flow.flow.nodes if n.name}
         self.report: SimulationReport | None = None
-        self.names = names
+        self.names = flow.node_names
         self.now = datetime.now(UTC)
 
     def absorb(self, result: StepResult, event: Any = None) -> StepResult:

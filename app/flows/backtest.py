@@ -20,9 +20,11 @@ from flow_engine import (
     FlowValidationError,
     SimulationReport,
     compile_flow,
+    divergence,
     exclusive_winners,
     flow_digest,
     simulate,
+    simulate_pair,
 )
 from flow_engine._codec import plain
 from flow_engine.simulate import _STEP_KINDS
@@ -194,6 +196,11 @@ def _outcome(
     sim = _replay(flow, order, doc, ref, rivals)
     if isinstance(sim, Outcome):
         return sim
+    return _read(sim)
+
+
+def _read(sim: SimulationReport) -> Outcome:
+    """The :class:`Outcome` of a simulation that ran, read from its snapshot and audit."""
     snap = sim.result.snapshot
     fields: dict[str, Any] = {}
     routes: list[str] = []
@@ -306,6 +313,8 @@ class Replay:
     draft: CompiledFlow
     published: CompiledFlow | None
     rivals: list[CompiledFlow]
+    # The nodes where the two can part ways (None: they differ beyond their nodes).
+    apart: frozenset[str] | None = None
 
 
 def prepare(db: Session, flow: Flow, draft_doc: Mapping[str, Any] | None = None) -> Replay:
@@ -320,7 +329,9 @@ def prepare(db: Session, flow: Flow, draft_doc: Mapping[str, Any] | None = None)
     version = live_version(db, flow)
     published = compiled_version(version) if version else None
     rivals = group_rivals(db, flow.key, draft, published)
-    return Replay(flow.key, version.number if version else None, draft, published, rivals)
+    apart = divergence(published, draft) if published is not None else None
+    number = version.number if version else None
+    return Replay(flow.key, number, draft, published, rivals, apart)
 
 
 _drafts: OrderedDict[str, CompiledFlow] = OrderedDict()
@@ -399,10 +410,40 @@ def replay_batch(
     out = []
     for order in rows:
         doc_in = enrich_customer(order.data, ref)
+        pair = _paired(replay, order, doc_in, ref)
+        if pair is not None:
+            out.append((order, pair[0], pair[1]))
+            continue
         before = _outcome(replay.published, order, doc_in, ref, replay.rivals)
         after = _outcome(replay.draft, order, doc_in, ref, replay.rivals)
         out.append((order, before, after))
     return out
+
+
+def _paired(
+    replay: Replay, order: Any, doc: Mapping[str, Any], ref: Mapping[str, Any]
+) -> tuple[Outcome, Outcome] | None:
+    """Both outcomes from one paired simulation, the stretch of the run the two versions
+    share walked once; None when they cannot be paired for this order (they differ beyond
+    their nodes, the flow does not start, or the simulation fails: each is then replayed
+    alone, so an error is told for the version that has it)."""
+    published, apart = replay.published, replay.apart
+    if published is None or apart is None:
+        return None
+    try:
+        if not published.matches(published.trigger_event, doc, now=order.created_at, ref=ref):
+            return None
+        if published.flow.trigger.exclusive_group is not None:
+            if ahead_in_group(published, replay.rivals, doc, order.created_at, ref) is not None:
+                return None
+        sims = simulate_pair(
+            published, replay.draft, doc, now=order.created_at, ref=ref,
+            run_id=f"backtest-{order.id}", apart=apart,
+        )  # fmt: skip
+    except (DslError, FlowError):
+        return None
+    before = _read(sims.first)
+    return before, before if sims.alike else _read(sims.second)
 
 
 def backtest(

@@ -173,7 +173,7 @@ def test_fast_reading_equals_the_full_report_over_varied_orders(app):
         in_transaction(database, lambda db, d=data: orders.ingest(db, d))
     with database.session() as db:
         replay = bt.prepare(db, services.get_flow(db, doc["key"]), draft)
-        kinds, changed = set(), 0
+        kinds, changed, shared = set(), 0, 0
         for rows in bt.order_batches(db, 500, size=37):
             ref = bt.batch_ref(db, rows)
             for order in rows:
@@ -188,7 +188,18 @@ def test_fast_reading_equals_the_full_report_over_varied_orders(app):
                 (fast_a, full_a), (fast_b, full_b) = pair
                 assert bt._changes(fast_a, fast_b) == bt._changes(full_a, full_b)
                 changed += bool(bt._changes(fast_a, fast_b))
+                # What the job runs: both versions in one paired simulation.
+                paired = bt._paired(replay, order, doc_in, ref)
+                if paired is not None:
+                    shared += 1
+                    assert (paired[0].to_dict(), paired[1].to_dict()) == (
+                        full_a.to_dict(),
+                        full_b.to_dict(),
+                    ), order.external_id
+                [(_o, before, after)] = bt.replay_batch(replay, [order], ref)
+                assert (before.to_dict(), after.to_dict()) == (full_a.to_dict(), full_b.to_dict())
     assert len(kinds) >= 3 and changed  # the fixture reaches different ends, and changes
+    assert replay.apart == {"large"} and shared >= 100  # paired wherever the flow starts
 
 
 def test_the_editor_starts_polls_pages_and_cancels_a_job(app, reviewed, client, login, make_user):
