@@ -36,6 +36,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from figures import record  # noqa: E402
 
 CHANNELS = ["taobao", "tmall", "jd", "douyin", "pinduoduo", "wechat", "b2b", "shopify"]
 
@@ -199,6 +202,7 @@ def main() -> None:
                 check=True, capture_output=True, text=True, cwd=ROOT,
             )  # fmt: skip
             got[mode] = r = json.loads(out.stdout.strip().splitlines()[-1])
+            record(f"backtest {n} orders {mode} seconds", r["seconds"], better="lower")
             print(
                 f"{n:>8} {mode:>7} {r['seconds']:>8.2f} {n / r['seconds']:>9.0f}"
                 f" {r['peak_mb']:>8.0f} {r['changed']:>8}",
