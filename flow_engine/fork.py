@@ -124,10 +124,8 @@ class _Lockstep:
         self.snapshot = start.snapshot
         # What each version did on its own (a node of ``apart`` logs its own inputs);
         # shared stretches are appended to both.
-        self.audit: dict[str, list[AuditEvent]] = {"a": list(start.audit), "b": []}
-        self.effects: dict[str, list[Effect]] = {"a": list(start.effects), "b": []}
-        self.audit["b"] = list(self.audit["a"])
-        self.effects["b"] = list(self.effects["a"])
+        self.audit: dict[str, list[AuditEvent]] = {side: list(start.audit) for side in "ab"}
+        self.effects: dict[str, list[Effect]] = {side: list(start.effects) for side in "ab"}
         self.walked = len(start.snapshot.path)
         self.every = frozenset(first.nodes) | frozenset(second.nodes)
         self.apart_at: tuple[StepResult, StepResult] | None = None
