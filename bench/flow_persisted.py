@@ -4,6 +4,8 @@ PostgreSQL, one order per transaction and in batches, as a ratio to the DSL alon
 Orders go through the same calls as the API: ``intake.receive`` (``POST /api/v1/orders``) and
 ``intake.receive_many`` (``POST /api/v1/orders/batch``, ``orderflow order ingest``), with the
 effective order schema checked, runs started and everything committed; HTTP is left out.
+Beside the throughput it prints the SQL statements sent per order (round trips: an
+executemany counts once; COMMIT, and PostgreSQL's BEGIN, included).
 
 Called by ``bench/flow_bench.py`` (``persisted_section``); run alone with
 ``python bench/flow_persisted.py [--orders N]``. PostgreSQL is measured when a server answers
@@ -26,10 +28,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "flows"))
 
 from baselines import DslOnlyRouting  # noqa: E402
-from sqlalchemy import create_engine, text, update  # noqa: E402
+from figures import record  # noqa: E402
+from sqlalchemy import create_engine, event, text, update  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.db import get_db, in_transaction  # noqa: E402
@@ -38,6 +42,7 @@ from app.inventory import services as inventory  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import InventoryItem  # noqa: E402
 from app.orders import intake  # noqa: E402
+from app.org import services as org  # noqa: E402
 from app.reference import services as reference  # noqa: E402
 from flow_engine import compile_flow  # noqa: E402
 
@@ -67,6 +72,8 @@ def _setup(url: str, instance: str, doc: dict, ref: dict) -> Any:
                 continue
             table = reference.ensure_table(db, name, key_field=REF_KEYS.get(name, "id"))
             reference.upsert_rows(db, table, rows)
+        # The flow's approval node is assigned to this business role.
+        org.create_role(db, None, key="finance", name_zh="财务", name_en="Finance")
         flows.import_flow(db, None, doc, publish_now=True)
         # Plenty of stock: every order exercises the reservation path instead of backorder.
         db.execute(update(InventoryItem).where(InventoryItem.on_hand > 0).values(on_hand=10**9))
@@ -84,17 +91,44 @@ def _orders(orders: list[dict], prefix: str) -> list[dict]:
     return out
 
 
-def _measure(database: Any, docs: list[dict], batch: int) -> tuple[float, float]:
-    """Returns (wall seconds, CPU seconds) to ingest ``docs`` (each batch one transaction)."""
+class _Statements:
+    """Counts the SQL statements the database engine sends (executemany counts once: one
+    round trip) and COMMIT; on PostgreSQL the driver's own BEGIN too (on SQLite OrderFlow
+    sends ``BEGIN IMMEDIATE`` as a statement, already counted)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.count = 0
+        self.engine = engine
+        self.events = ["before_cursor_execute", "commit"]
+        if engine.dialect.name != "sqlite":
+            self.events.append("begin")
+        for name in self.events:
+            event.listen(engine, name, self._one)
+
+    def _one(self, *_args: Any, **_kw: Any) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        for name in self.events:
+            event.remove(self.engine, name, self._one)
+
+
+def _measure(database: Any, docs: list[dict], batch: int) -> tuple[float, float, float]:
+    """Returns (wall seconds, CPU seconds, statements per order) to ingest ``docs`` (each
+    batch one transaction)."""
+    statements = _Statements(database.engine)
     t0, c0 = time.perf_counter(), time.process_time()
-    if batch == 1:
-        for d in docs:
-            in_transaction(database, lambda db, d=d: intake.receive(db, d))
-    else:
-        for k in range(0, len(docs), batch):
-            chunk = docs[k : k + batch]
-            in_transaction(database, lambda db, chunk=chunk: intake.receive_many(db, chunk))
-    return time.perf_counter() - t0, time.process_time() - c0
+    try:
+        if batch == 1:
+            for d in docs:
+                in_transaction(database, lambda db, d=d: intake.receive(db, d))
+        else:
+            for k in range(0, len(docs), batch):
+                chunk = docs[k : k + batch]
+                in_transaction(database, lambda db, chunk=chunk: intake.receive_many(db, chunk))
+        return time.perf_counter() - t0, time.process_time() - c0, statements.count / len(docs)
+    finally:
+        statements.close()
 
 
 def _dsl_seconds(doc: dict, ref: dict, orders: list[dict]) -> float:
@@ -106,12 +140,15 @@ def _dsl_seconds(doc: dict, ref: dict, orders: list[dict]) -> float:
     return time.perf_counter() - t0
 
 
-def _report(label: str, n: int, wall: float, cpu: float, dsl: float) -> float:
+def _report(label: str, n: int, measured: tuple[float, float, float], dsl: float) -> float:
+    wall, cpu, statements = measured
     per_s = n / wall
     print(
         f"  {label:<44}{per_s:>9,.0f} orders/s {wall / n * 1e3:7.2f} ms/order"
-        f"  (cpu {cpu / n * 1e3:5.2f} ms)  {wall / dsl:7.0f}x DSL-only"
+        f"  (cpu {cpu / n * 1e3:5.2f} ms)  {statements:5.1f} statements/order"
+        f"  {wall / dsl:7.0f}x DSL-only"
     )
+    record(f"{label} statements/order", statements, better="lower")
     return per_s
 
 
@@ -122,10 +159,10 @@ def _backend(
         _app, database = _setup(url, instance, doc, ref)
         try:
             n = len(orders)
-            wall, cpu = _measure(database, _orders(orders, "ONE"), 1)
-            one = _report(f"{label}: one order per transaction", n, wall, cpu, dsl)
-            wall, cpu = _measure(database, _orders(orders, "BATCH"), BATCH)
-            batch = _report(f"{label}: batches of {BATCH} per transaction", n, wall, cpu, dsl)
+            measured = _measure(database, _orders(orders, "ONE"), 1)
+            one = _report(f"{label}: one order per transaction", n, measured, dsl)
+            measured = _measure(database, _orders(orders, "BATCH"), BATCH)
+            batch = _report(f"{label}: batches of {BATCH} per transaction", n, measured, dsl)
         finally:
             database.dispose()
     return {"one": one, "batch": batch}
