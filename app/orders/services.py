@@ -165,8 +165,8 @@ def ingest_many(
             details=problems[:MAX_ERRORS],
         )
     now = now or utcnow()
-    writes = Writes(db, now)
     stamp = catalog_stamp(db)
+    writes = Writes(db, now, stamp)
     keys = idempotency_keys or [None] * len(docs)
     rows = [_order_row(doc, now=now, idempotency_key=k) for doc, k in zip(docs, keys, strict=True)]
     # One statement stores the whole batch; orders seen before are skipped by it and found.

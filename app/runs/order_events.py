@@ -58,10 +58,13 @@ def announce_order_event(
     return start_runs_for_event(db, OrderEvent(kind, order, key, data), now=now, stamp=stamp)
 
 
-def announce_field_updates(db: Session, updates: list[OrderUpdate], now: datetime) -> None:
-    """Announce ``order.updated`` for the order fields runs just wrote."""
+def announce_field_updates(
+    db: Session, updates: list[OrderUpdate], now: datetime, stamp: CatalogStamp | None = None
+) -> None:
+    """Announce ``order.updated`` for the order fields runs just wrote, against the catalog
+    ``stamp`` the runs started with (read here when not given)."""
     depth = db.info.get(_DEPTH, 0)
-    stamp = catalog_stamp(db)  # once for all the orders of a batch, not once per order
+    stamp = stamp or catalog_stamp(db)  # once for all the orders of a batch, not per order
     for update in updates:
         order = db.get(Order, update.order_id)
         if order is None:  # deleted in this same transaction

@@ -119,7 +119,7 @@ def start_runs(
     ref = reference_for(db, order.data, stamp, writes.stock if writes is not None else None)
     doc = enrich_customer(order.data, ref)
     own = writes is None
-    writes = writes or Writes(db, now)
+    writes = writes or Writes(db, now, stamp)
     matched = []
     for version in versions:
         try:

@@ -113,7 +113,7 @@ def start_runs_for_event(
     # Flows see the order's current status (the stored document keeps the one it arrived with).
     doc = enrich_customer({**order.data, "status": order.status}, ref)
     own = writes is None
-    writes = writes or Writes(db, now)
+    writes = writes or Writes(db, now, stamp)
     matched = []
     for version in versions:
         try:

@@ -23,6 +23,7 @@ from ..db import on_commit
 from ..inventory.services import RESERVATIONS, StockView
 from ..models import Alert, OutboxMessage, Run, RunEvent, RunTimer, table_of
 from ..order_fields import declared_custom_fields
+from .cache import CatalogStamp
 from .writeback import FieldWrites, OrderUpdate
 
 ALERTS = table_of(Alert)
@@ -57,7 +58,7 @@ _INSERT_OUTBOX = OUTBOX.insert().returning(OUTBOX.c.id)
 
 # Told of the order fields runs changed, after they are written (``order.updated``); set by
 # the app at start-up (``app.runs.order_events.init_app``).
-OrderUpdateListener = Callable[[Session, list[OrderUpdate], datetime], None]
+OrderUpdateListener = Callable[[Session, list[OrderUpdate], datetime, CatalogStamp | None], None]
 _order_update_listener: OrderUpdateListener | None = None
 
 
@@ -68,9 +69,12 @@ def listen_to_order_updates(listener: OrderUpdateListener) -> None:
 
 
 class Writes:
-    def __init__(self, db: Session, now: datetime) -> None:
+    def __init__(self, db: Session, now: datetime, stamp: CatalogStamp | None = None) -> None:
         self.db = db
         self.now = now
+        # The catalog as this transaction read it before starting runs: the order.updated
+        # their field changes announce is dispatched against the same one, not read again.
+        self.stamp = stamp
         self.audit: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
         self.timers: list[dict[str, Any]] = []
@@ -197,7 +201,7 @@ class Writes:
                 self.flush()
         if updated and _order_update_listener is not None:
             # Flows started by order.updated may take stock too: after this batch's is written.
-            _order_update_listener(self.db, updated, self.now)
+            _order_update_listener(self.db, updated, self.now, self.stamp)
 
 
 def new_run_row(order_id: int, version_id: int, now: datetime) -> dict[str, Any]:
