@@ -244,7 +244,13 @@ def _store(
     order = _attach(db, order_id, values)
     stamp = catalog_stamp(db)
     publish(db, "order.created", order, {}, now=now, stamp=stamp)
-    return order, True, runs.start_runs(db, order, now=now, stamp=stamp)
+    # As for a batch: the order's stock read once, its lines taken from that view and
+    # written with one statement for all of them at flush.
+    writes = Writes(db, now, stamp)
+    writes.stock = StockView(db, runs.order_skus(doc))
+    started = runs.start_runs(db, order, now=now, stamp=stamp, writes=writes)
+    writes.flush()
+    return order, True, started
 
 
 def _insert_many(db: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
