@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Run the whole OrderFlow test suite: lint, then every test on SQLite (browser tests in
-# headless Chromium included), then the database-backed tests again on PostgreSQL + Redis.
-# Extra arguments go to pytest (e.g. -k login). Nothing is skipped silently: without a
-# reachable PostgreSQL or Chromium the run fails.
+# Run the whole OrderFlow test suite: lint, import contracts and types, then every test on
+# SQLite (browser tests in headless Chromium included) and the database-backed tests again on
+# PostgreSQL + Redis, the two side by side (one per core). Extra arguments go to pytest
+# (e.g. -k login). Nothing is skipped silently: without a reachable PostgreSQL or Chromium
+# the run fails.
 source "$(dirname "$0")/_venv.sh"
 ensure_venv "test"
 cd "$ROOT"
@@ -47,9 +48,8 @@ run_pytest() {
   if [ $rc -ne 0 ]; then echo "pytest ($label) failed with exit code $rc" >&2; exit $rc; fi
 }
 
-run_pytest "SQLite" -p no:cacheprovider --durations=25 "$@"
-
 if [ "${ORDERFLOW_TEST_SQLITE_ONLY:-0}" = 1 ] && [ "${CI:-}" != true ]; then
+  run_pytest "SQLite" -p no:cacheprovider --durations=25 "$@"
   echo "!! ORDERFLOW_TEST_SQLITE_ONLY=1: the PostgreSQL + Redis pass was NOT run." >&2
   exit 0
 fi
@@ -72,10 +72,46 @@ redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || { echo "Redis is not reachable on
 pg_user=${PGUSER:-postgres}
 dbname="orderflow_test_$$_$(date +%s)"
 psql -q -h 127.0.0.1 -U "$pg_user" -d postgres -c "CREATE DATABASE $dbname" >/dev/null
-trap 'psql -q -h 127.0.0.1 -U "$pg_user" -d postgres -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
-export DATABASE_URL="postgresql+psycopg://$pg_user@127.0.0.1:5432/$dbname"
-export REDIS_URL="redis://127.0.0.1:6379/0"
-export ORDERFLOW_QUEUE_NAME="orderflow-test-$$"
-# The pure libraries do not touch a database; their tests ran in the first pass.
-run_pytest "PostgreSQL + Redis" -p no:cacheprovider --durations=25 -m "not browser" tests/app "$@"
+logs=$(mktemp -d)
+trap 'psql -q -h 127.0.0.1 -U "$pg_user" -d postgres -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null 2>&1 || true; rm -rf "$logs"' EXIT
+
+# Two streams at once, one per core, each a plain pytest run with its own log:
+#   1. every test but the browser tests, on SQLite;
+#   2. the database-backed tests on PostgreSQL + Redis (the pure libraries do not touch a
+#      database; their tests ran in stream 1), then the browser tests on SQLite.
+stream() {  # stream NAME ENV... -- PYTEST-ARGS...: run pytest, its output to $logs/NAME.log
+  local name=$1; shift
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  env "${envs[@]}" "$bin/python" -m pytest -p no:cacheprovider --durations=15 "$@" \
+    >"$logs/$name.log" 2>&1
+}
+show() {  # show NAME RC LABEL: print a stream's log and say how it ended
+  echo "== pytest ($3)"
+  cat "$logs/$1.log"
+  if [ "$2" -ne 0 ]; then echo "pytest ($3) failed with exit code $2" >&2; fi
+}
+pg_env=(DATABASE_URL="postgresql+psycopg://$pg_user@127.0.0.1:5432/$dbname"
+        REDIS_URL="redis://127.0.0.1:6379/0" ORDERFLOW_QUEUE_NAME="orderflow-test-$$")
+echo "== pytest: SQLite and PostgreSQL + Redis side by side, then the browser tests (logs follow)"
+set +e
+stream sqlite -u DATABASE_URL -u REDIS_URL -- -m "not browser" "$@" &
+sqlite_pid=$!
+stream postgres "${pg_env[@]}" -- -m "not browser" tests/app "$@"
+pg_rc=$?
+stream browser -u DATABASE_URL -u REDIS_URL -- -m browser "$@"
+browser_rc=$?
+wait "$sqlite_pid"
+sqlite_rc=$?
+set -e
+show sqlite "$sqlite_rc" "SQLite"
+show postgres "$pg_rc" "PostgreSQL + Redis"
+show browser "$browser_rc" "browser, SQLite"
+# pytest exits 5 when a selection holds no test: fine for one stream (-k naming only browser
+# tests), a failure when no stream ran anything.
+if [ "$sqlite_rc$pg_rc$browser_rc" = 555 ]; then echo "No test matched: $*" >&2; exit 5; fi
+for rc in "$sqlite_rc" "$pg_rc" "$browser_rc"; do
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || exit "$rc"
+done
 echo "== all test passes succeeded"
