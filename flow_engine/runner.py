@@ -100,8 +100,9 @@ def run_paused(
     _check_clock(now)
     if snapshot.flow_key != flow.key or not is_paused(snapshot):
         raise FlowStateError(f"run {snapshot.run_id} is not a paused run of {flow.key}")
-    pinned = snapshot._replace(flow_version=flow.version)
-    run = _Step(flow, pinned, now, ref, max_nodes, calendar)
+    if snapshot.flow_version != flow.version:
+        snapshot = snapshot._replace(flow_version=flow.version)
+    run = _Step(flow, snapshot, now, ref, max_nodes, calendar)
     run.pause, run.resumed = pause_before, True
     run.drain()
     return run.result()
