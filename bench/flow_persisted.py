@@ -148,6 +148,7 @@ def _report(label: str, n: int, measured: tuple[float, float, float], dsl: float
         f"  (cpu {cpu / n * 1e3:5.2f} ms)  {statements:5.1f} statements/order"
         f"  {wall / dsl:7.0f}x DSL-only"
     )
+    record(f"{label} orders/s", per_s)
     record(f"{label} statements/order", statements, better="lower")
     return per_s
 
