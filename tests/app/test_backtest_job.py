@@ -269,3 +269,19 @@ def test_a_run_whose_job_was_resumed_elsewhere_stops(reviewed, monkeypatch):
     assert jobs.run_job_now(reviewed, job_id) == "superseded"
     # The second batch found the claim gone: not counted, not stored.
     assert seen == [2, 2] and _get(reviewed, job_id)["done"] == 2
+
+
+@pytest.mark.parametrize(
+    ("orders", "cores", "load", "expected"),
+    [
+        (100_000, 2, 0.2, 2),  # an idle 2-core machine: a second process pays
+        (100_000, 2, 1.6, 1),  # a busy one: it measured slower
+        (100_000, 8, 5.0, 2),
+        (100_000, 1, 0.0, 1),
+        (5_000, 8, 0.0, 1),  # too few orders to pay for starting and feeding it
+    ],
+)
+def test_a_second_process_only_where_a_core_is_free(monkeypatch, orders, cores, load, expected):
+    monkeypatch.setattr(jobs.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(jobs.os, "getloadavg", lambda: (load, load, load))
+    assert jobs.processes_for(orders) == expected
