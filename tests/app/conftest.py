@@ -16,17 +16,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import text
 
-from app import create_app
+from app import create_app, security
 from app.db import get_db, get_session
 from app.migrate import upgrade
 from app.models import Base, User
 from app.users import services
 
 SEEDED_TABLES = {"roles"}
+
+# Passwords are hashed with Argon2 as in production, with the cost turned down: at the
+# default cost (64 MiB, 3 passes) every user a test creates and every login it makes takes
+# about 0.2 s of CPU, minutes over the suite. A hash records its own cost, so checking one
+# works the same either way; tests that need the production cost build their own hasher.
+PRODUCTION_HASHER = security._hasher
+security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+security._DUMMY_HASH = security._hasher.hash("not-a-password")
 PG_URL = os.environ.get("DATABASE_URL", "")
 USING_PG = PG_URL.startswith("postgres")
 

@@ -214,3 +214,13 @@ def test_unknown_page_is_a_translated_404(client):
     response = client.get("/no-such-page", headers={"Accept-Language": "zh"})
     assert response.status_code == 404
     assert "页面不存在" in response.get_data(as_text=True)
+
+
+def test_passwords_are_hashed_with_argon2_at_the_recommended_cost():
+    """The suite turns the cost down to run fast (see conftest); the app keeps RFC 9106's
+    second recommended setting's memory and more passes: 64 MiB, 3 passes, 4 lanes."""
+    from .conftest import PRODUCTION_HASHER
+
+    hashed = PRODUCTION_HASHER.hash("correct-horse")
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert PRODUCTION_HASHER.verify(hashed, "correct-horse")
