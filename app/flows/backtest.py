@@ -173,15 +173,31 @@ def _replay(
     if flow is None:
         return Outcome(triggered=False)
     try:
-        if not flow.matches(flow.trigger_event, doc, now=order.created_at, ref=ref):
-            return Outcome(triggered=False)
-        if flow.flow.trigger.exclusive_group is not None:
-            ahead = ahead_in_group(flow, rivals, doc, order.created_at, ref)
-            if ahead is not None:
-                return Outcome(triggered=False, excluded_by=ahead)
+        skipped = _not_started(flow, order, doc, ref, rivals)
+        if skipped is not None:
+            return skipped
         return simulate(flow, doc, now=order.created_at, ref=ref, run_id=f"backtest-{order.id}")
     except (DslError, FlowError) as err:
         return Outcome(triggered=True, status="error", error=str(err))
+
+
+def _not_started(
+    flow: CompiledFlow,
+    order: Any,
+    doc: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    rivals: list[CompiledFlow],
+) -> Outcome | None:
+    """The :class:`Outcome` of an order ``flow`` does not start for (its trigger does not
+    match, another flow of its exclusive group comes first), or None when it starts. A
+    trigger filter that fails raises the DSL's error."""
+    if not flow.matches(flow.trigger_event, doc, now=order.created_at, ref=ref):
+        return Outcome(triggered=False)
+    if flow.flow.trigger.exclusive_group is not None:
+        ahead = ahead_in_group(flow, rivals, doc, order.created_at, ref)
+        if ahead is not None:
+            return Outcome(triggered=False, excluded_by=ahead)
+    return None
 
 
 def _outcome(
@@ -424,18 +440,17 @@ def _paired(
     replay: Replay, order: Any, doc: Mapping[str, Any], ref: Mapping[str, Any]
 ) -> tuple[Outcome, Outcome] | None:
     """Both outcomes from one paired simulation, the stretch of the run the two versions
-    share walked once; None when they cannot be paired for this order (they differ beyond
-    their nodes, the flow does not start, or the simulation fails: each is then replayed
-    alone, so an error is told for the version that has it)."""
+    share walked once; None when they cannot be paired (they differ beyond their nodes, or
+    a trigger or the simulation fails: each is then replayed alone, so an error is told for
+    the version that has it). Versions that differ only in their nodes have the same trigger
+    and exclusive group: an order one does not start for, the other does not either."""
     published, apart = replay.published, replay.apart
     if published is None or apart is None:
         return None
     try:
-        if not published.matches(published.trigger_event, doc, now=order.created_at, ref=ref):
-            return None
-        if published.flow.trigger.exclusive_group is not None:
-            if ahead_in_group(published, replay.rivals, doc, order.created_at, ref) is not None:
-                return None
+        skipped = _not_started(published, order, doc, ref, replay.rivals)
+        if skipped is not None:
+            return skipped, skipped
         sims = simulate_pair(
             published, replay.draft, doc, now=order.created_at, ref=ref,
             run_id=f"backtest-{order.id}", apart=apart,
