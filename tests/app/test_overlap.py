@@ -106,3 +106,28 @@ def test_backtest_applies_the_exclusive_group(history):
     assert report.changed == OVER
     assert {(d.published.triggered, d.draft.triggered) for d in report.diffs} == {(True, False)}
     assert {d.draft.excluded_by for d in report.diffs} == {"finance-review"}
+
+
+@pytest.mark.parametrize(("priority", "first"), [(0, "finance-review"), (9, None)])
+def test_a_paired_backtest_keeps_the_exclusive_group(history, priority, first):
+    """Live and draft in one group, only a node changed: the two are walked together, and
+    where another flow of the group goes first neither version starts."""
+    for doc in (approval_flow("finance-review", group="large", priority=5),
+                approval_flow("big-orders", group="large", priority=priority)):  # fmt: skip
+        in_transaction(history, lambda db, doc=doc: publish(db, doc))
+    draft = approval_flow("big-orders", group="large", priority=priority)
+    draft["nodes"][3]["config"]["outcome"] = "signed_off"  # the approved end, renamed
+    outcomes = []
+    with history.session() as db:
+        replay = backtest.prepare(db, flows.get_flow(db, "big-orders"), draft)
+        assert replay.apart == {"done"}  # paired: only a node differs
+        for rows in backtest.order_batches(db, 200):
+            ref = backtest.batch_ref(db, rows)
+            outcomes += [(b, a) for _o, b, a in backtest.replay_batch(replay, rows, ref)]
+    over = [(b, a) for b, a in outcomes if b.triggered or b.excluded_by]
+    assert len(outcomes) == 200 and len(over) == OVER
+    for before, after in over:
+        assert before.excluded_by == after.excluded_by == first
+        assert before.triggered is after.triggered is (first is None)
+        if first is None:  # both start and wait at the approval: nothing decided differs
+            assert before.waiting_at == after.waiting_at == ("ok",)
