@@ -76,9 +76,9 @@ logs=$(mktemp -d)
 trap 'psql -q -h 127.0.0.1 -U "$pg_user" -d postgres -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null 2>&1 || true; rm -rf "$logs"' EXIT
 
 # Two streams at once, one per core, each a plain pytest run with its own log:
-#   1. every test but the browser tests, on SQLite;
+#   1. every test but the browser tests on SQLite, then the browser tests on SQLite;
 #   2. the database-backed tests on PostgreSQL + Redis (the pure libraries do not touch a
-#      database; their tests ran in stream 1), then the browser tests on SQLite.
+#      database; their tests ran in stream 1).
 stream() {  # stream NAME ENV... -- PYTEST-ARGS...: run pytest, its output to $logs/NAME.log
   local name=$1; shift
   local envs=()
@@ -94,16 +94,16 @@ show() {  # show NAME RC LABEL: print a stream's log and say how it ended
 }
 pg_env=(DATABASE_URL="postgresql+psycopg://$pg_user@127.0.0.1:5432/$dbname"
         REDIS_URL="redis://127.0.0.1:6379/0" ORDERFLOW_QUEUE_NAME="orderflow-test-$$")
-echo "== pytest: SQLite and PostgreSQL + Redis side by side, then the browser tests (logs follow)"
+echo "== pytest: SQLite (then the browser tests) and PostgreSQL + Redis side by side (logs follow)"
 set +e
-stream sqlite -u DATABASE_URL -u REDIS_URL -- -m "not browser" "$@" &
-sqlite_pid=$!
-stream postgres "${pg_env[@]}" -- -m "not browser" tests/app "$@"
-pg_rc=$?
+stream postgres "${pg_env[@]}" -- -m "not browser" tests/app "$@" &
+pg_pid=$!
+stream sqlite -u DATABASE_URL -u REDIS_URL -- -m "not browser" "$@"
+sqlite_rc=$?
 stream browser -u DATABASE_URL -u REDIS_URL -- -m browser "$@"
 browser_rc=$?
-wait "$sqlite_pid"
-sqlite_rc=$?
+wait "$pg_pid"
+pg_rc=$?
 set -e
 show sqlite "$sqlite_rc" "SQLite"
 show postgres "$pg_rc" "PostgreSQL + Redis"
