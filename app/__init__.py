@@ -29,12 +29,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .channels import tasks as channel_tasks
     from .chatapps import tasks as chat_tasks
     from .flows import backtest_job
-    from .runs import order_events
+    from .runs import effects, order_events
     from .runs import tasks as run_tasks
 
     # The modules whose functions the background queue runs, registered on it by import.
     del tasks, channel_tasks, chat_tasks, backtest_job, run_tasks
     wiring.connect()
+    effects.require_performers()
 
     db.init_app(app)
     errors.init_app(app)

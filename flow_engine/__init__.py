@@ -17,6 +17,7 @@ from __future__ import annotations
 from flow_engine._calendar import BusinessCalendar
 from flow_engine.compiled import CompiledFlow, CompiledNode, compile_flow, flow_digest
 from flow_engine.context import build_context, flow_context_schema, flow_schema, order_schema
+from flow_engine.effect_kinds import EffectKind
 from flow_engine.errors import (
     FlowError,
     FlowMigrationError,
@@ -46,7 +47,13 @@ from flow_engine.fork import divergence, simulate_pair
 from flow_engine.issues import ValidationIssue
 from flow_engine.migrations import migrate
 from flow_engine.model import CURRENT_FORMAT_VERSION, Edge, Flow, Node, Trigger
-from flow_engine.nodes import NODE_HANDLERS, NodeHandler, register_node_type
+from flow_engine.nodes import (
+    NODE_HANDLERS,
+    NodeHandler,
+    effect_kinds,
+    register_node_type,
+    unregister_node_type,
+)
 from flow_engine.runner import approval_checks, is_paused, run_paused, start_run, step
 from flow_engine.simulate import InMemoryInventory, SimulationReport, simulate
 from flow_engine.state import (
@@ -85,6 +92,7 @@ __all__ = [
     "CompiledNode",
     "Edge",
     "Effect",
+    "EffectKind",
     "EffectResult",
     "Event",
     "ExternalEvent",
@@ -111,6 +119,7 @@ __all__ = [
     "build_context",
     "compile_flow",
     "divergence",
+    "effect_kinds",
     "event_from_dict",
     "event_to_dict",
     "exclusive_winners",
@@ -127,5 +136,6 @@ __all__ = [
     "start_run",
     "step",
     "normalise_durations",
+    "unregister_node_type",
     "validate_flow",
 ]

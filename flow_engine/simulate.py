@@ -1,6 +1,7 @@
 """Simulation: run a flow on one order with scripted events and perform no effects.
 
-Awaited effects are answered on the spot: ``reserve_inventory`` from a small in-memory
+Effects are played by their kind's ``simulate`` (declared with the node type that emits it,
+see :mod:`flow_engine.effect_kinds`) and awaited ones answered on the spot: ``reserve_inventory`` from a small in-memory
 inventory seeded with ``ref["inventory"]``, awaited webhooks with ``ok`` and the canned response
 given for their node, ``merge`` with a group of this order alone that closes at the end of its
 window (a simulation sees one order, so there is nobody to merge with). Scripted events may
@@ -26,7 +27,8 @@ from flow_engine._codec import plain
 from flow_engine._durations import parse_duration
 from flow_engine.compiled import CompiledFlow, compile_flow
 from flow_engine.errors import FlowStateError
-from flow_engine.events import EffectResult, TimerFired, event_from_dict
+from flow_engine.events import TimerFired, event_from_dict
+from flow_engine.nodes import effect_kinds
 from flow_engine.runner import start_run, step
 from flow_engine.state import AuditEvent, Effect, StepResult
 
@@ -169,7 +171,13 @@ class _Simulator:
         self.responses = responses
         self.report: SimulationReport | None = None
         self.names = flow.node_names
+        self.kinds = effect_kinds()
         self.now = datetime.now(UTC)
+
+    @property
+    def timers(self) -> dict[str, dict[str, Any]]:
+        """Timers pending in the report (the effects of scheduling and cancelling play here)."""
+        return self.started.timers
 
     def absorb(self, result: StepResult, event: Any = None) -> StepResult:
         rep = self.report
@@ -182,30 +190,13 @@ class _Simulator:
         rep.effects += result.effects
         answers = []
         for effect in result.effects:
-            payload = effect.payload
-            if effect.kind == "schedule_timer":
-                rep.timers[payload["timer_id"]] = {
-                    "id": payload["timer_id"],
-                    "due": payload["due"],
-                    "purpose": payload["purpose"],
-                    "node": effect.node_id,
-                }
-            elif effect.kind == "cancel_timer":
-                rep.timers.pop(payload["timer_id"], None)
-            elif effect.kind == "release_inventory":
-                self.inventory.release(payload["allocations"])
-            elif effect.kind == "reserve_inventory":
-                status, data = self.inventory.reserve(payload["allocations"])
-                answers.append(EffectResult(effect.id, status, data))
-            elif effect.kind == "merge":
-                group = {"group_key": payload["group_key"], "shipment": f"SIM-{effect.id}",
-                         "closes_at": payload["until"], "orders": [payload["order_id"]],
-                         "opened": True}  # fmt: skip
-                answers.append(EffectResult(effect.id, "grouped", group))
-            elif effect.kind == "webhook" and effect.awaited:
-                answers.append(
-                    EffectResult(effect.id, "ok", self.responses.get(effect.node_id or "", {}))
-                )
+            kind = self.kinds.get(effect.kind)
+            if kind is None:
+                raise FlowStateError(f"effect kind {effect.kind!r} is not declared by a node type")
+            if kind.simulate is not None:
+                answer = kind.simulate(self, effect)
+                if answer is not None:
+                    answers.append(answer)
         for answer in answers:
             result = self.apply(answer)
         return result

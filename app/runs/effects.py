@@ -1,8 +1,9 @@
 """Performing a run's effects inside the run's transaction.
 
-Each effect kind has one handler. Handlers only write rows (timers, tasks, reservations,
-outbox messages, alerts), most of them through the transaction's :class:`Writes` buffer;
-anything another process must act on is woken up after commit.
+Each effect kind the engine declares (``flow_engine.effect_kinds()``: the runtime's and each
+node type's) has one handler here, checked when the app starts. Handlers only write rows
+(timers, tasks, reservations, outbox messages, alerts), most of them through the transaction's
+:class:`Writes` buffer; anything another process must act on is woken up after commit.
 A handler may answer an awaited effect at once (inventory) by returning the event to feed
 back into the run.
 """
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from flow_engine import Effect, EffectResult, Event
+from flow_engine import Effect, EffectResult, Event, effect_kinds
 
 from ..db import jsonable
 from ..inventory import services as inventory
@@ -272,6 +273,18 @@ EFFECT_HANDLERS: dict[str, Handler] = {
     "split": _split,
     "alert": _alert,
 }
+
+
+def require_performers() -> None:
+    """Refuse to start when the engine declares an effect kind no performer here takes (a node
+    type registered without its performer), instead of failing on the first order that
+    reaches it."""
+    missing = sorted(set(effect_kinds()) - set(EFFECT_HANDLERS))
+    if missing:
+        raise RuntimeError(
+            "no performer for the effect kinds " + ", ".join(missing) + ": add one to "
+            "app.runs.effects.EFFECT_HANDLERS for each kind the node type declares"
+        )
 
 
 def perform(ctx: EffectContext, effect: Effect) -> Event | None:

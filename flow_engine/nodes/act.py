@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flow_engine._durations import parse_duration
+from flow_engine.effect_kinds import EffectKind, SimulatedWorld
 from flow_engine.errors import NodeError
 from flow_engine.events import EffectResult, TimerFired
 from flow_engine.model import Node
@@ -30,7 +31,7 @@ from flow_engine.nodes.base import (
     obj,
 )
 from flow_engine.outbound import EXAMPLE_URL, RESERVED_HEADERS, call_issues
-from flow_engine.state import Token
+from flow_engine.state import Effect, Token
 from rule_dsl import Expression
 
 _PATH = {"type": "string", "pattern": "^(order|customer|vars)(\\.[A-Za-z_][A-Za-z0-9_]*)+$"}
@@ -183,8 +184,16 @@ class TagHandler(HandlerBase):
         return Next(None, {"added": rt.add_tags(wanted)})
 
 
+def _answer_webhook(world: SimulatedWorld, effect: Effect) -> EffectResult | None:
+    """In a simulation an awaited call answers ``ok`` with the response given for its node."""
+    if not effect.awaited:
+        return None
+    return EffectResult(effect.id, "ok", world.responses.get(effect.node_id or "", {}))
+
+
 class WebhookHandler(HandlerBase):
     type = "webhook"
+    effects = (EffectKind("webhook", _answer_webhook),)
     family = "act"
     title = {"en": "Call webhook", "zh": "调用 Webhook"}
     config_schema = obj(
@@ -264,6 +273,7 @@ class WebhookHandler(HandlerBase):
 
 class NotifyHandler(HandlerBase):
     type = "notify"
+    effects = (EffectKind("notify"),)
     family = "act"
     title = {"en": "Notify", "zh": "发送通知"}
     config_schema = obj(
@@ -331,6 +341,7 @@ class NotifyHandler(HandlerBase):
 
 class AlertHandler(HandlerBase):
     type = "alert"
+    effects = (EffectKind("alert"),)
     family = "act"
     title = {"en": "Raise alert", "zh": "发出告警"}
     config_schema = obj(
@@ -375,8 +386,22 @@ def merge_key(order: Mapping[str, Any]) -> str:
     return "|".join(parts)
 
 
+def _group_alone(world: SimulatedWorld, effect: Effect) -> EffectResult:
+    """A simulation sees one order: its group holds it alone and closes at the window's end."""
+    payload = effect.payload
+    group = {"group_key": payload["group_key"], "shipment": f"SIM-{effect.id}",
+             "closes_at": payload["until"], "orders": [payload["order_id"]],
+             "opened": True}  # fmt: skip
+    return EffectResult(effect.id, "grouped", group)
+
+
 class MergeHandler(HandlerBase):
     type = "merge"
+    effects = (
+        EffectKind("merge", _group_alone),
+        EffectKind("merge_left"),
+        EffectKind("merge_closed"),
+    )
     family = "act"
     title = {"en": "Merge orders", "zh": "合单"}
     waits = True

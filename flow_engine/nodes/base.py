@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import rule_dsl
 from flow_engine._runtime import resolve_path
+from flow_engine.effect_kinds import EffectKind
 from flow_engine.issues import ERROR, WARNING, ValidationIssue, make_issue
 from flow_engine.model import Node
 from flow_engine.state import Effect, Token
@@ -140,6 +141,11 @@ class NodeHandler(Protocol):
     @property
     def waits(self) -> bool: ...
 
+    @property
+    def effects(self) -> tuple[EffectKind, ...]:
+        """The effect kinds the node emits besides the runtime's (timers, releases)."""
+        ...
+
     def branches(self, config: Mapping[str, Any]) -> BranchSpec: ...
 
     def var_schema(self, node: Node) -> dict[str, Any]: ...
@@ -163,6 +169,7 @@ class HandlerBase:
     title: Mapping[str, str] = {}
     config_schema: Mapping[str, Any] = {"type": "object"}
     waits = False
+    effects: tuple[EffectKind, ...] = ()
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:
         return SINGLE_EXIT

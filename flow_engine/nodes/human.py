@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flow_engine._durations import parse_duration
+from flow_engine.effect_kinds import EffectKind
 from flow_engine.errors import NodeError
 from flow_engine.events import (
     ApprovalAdded,
@@ -76,6 +77,11 @@ def _timeout_branch(config: Mapping[str, Any]) -> bool:
 
 class ApprovalHandler(HandlerBase):
     type = "approval"
+    effects = (
+        EffectKind("create_approval_tasks"),
+        EffectKind("withdraw_approval_tasks"),
+        EffectKind("copy_approval"),
+    )
     family = "human"
     title = {"en": "Approval", "zh": "审批"}
     waits = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flow_engine.effect_kinds import EffectKind, SimulatedWorld
 from flow_engine.errors import NodeError
 from flow_engine.events import EffectResult
 from flow_engine.model import Node
@@ -26,11 +27,18 @@ from flow_engine.nodes.base import (
     obj,
 )
 from flow_engine.nodes.routing import demand
-from flow_engine.state import Token
+from flow_engine.state import Effect, Token
+
+
+def _reserve_in_simulation(world: SimulatedWorld, effect: Effect) -> EffectResult:
+    """Reserved from the simulation's stock (``ref.inventory``), all lines or none."""
+    status, data = world.inventory.reserve(effect.payload["allocations"])
+    return EffectResult(effect.id, status, data)
 
 
 class ReserveInventoryHandler(HandlerBase):
     type = "reserve_inventory"
+    effects = (EffectKind("reserve_inventory", _reserve_in_simulation),)
     family = "act"
     title = {"en": "Reserve inventory", "zh": "预占库存"}
     config_schema = obj(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flow_engine.effect_kinds import EffectKind
 from flow_engine.errors import NodeError
 from flow_engine.model import Node
 from flow_engine.nodes.base import (
@@ -382,6 +383,7 @@ def _allocate(
 
 class SplitHandler(HandlerBase):
     type = "split"
+    effects = (EffectKind("split"),)
     family = "act"
     title = {"en": "Split shipment", "zh": "拆单"}
     config_schema = obj(

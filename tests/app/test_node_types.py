@@ -1,6 +1,8 @@
 """A node type is one handler registered with the engine: a throw-away type, added here and
 nowhere else, is in the flow schema, the editor's palette and forms, validation (its config
-schema and its condition field), simulation and execution on stored orders."""
+schema and its condition field), simulation and execution on stored orders. The effect kind it
+declares is played by the simulator from its declaration and performed by the app's performer
+for it; without a performer the app refuses to start."""
 
 from __future__ import annotations
 
@@ -9,21 +11,43 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app import create_app
 from app.db import get_db, in_transaction
 from app.editor.catalog import expression_kind, node_types, type_titles
 from app.models import Order
 from app.orders import services as orders
-from flow_engine import NODE_HANDLERS, flow_schema, register_node_type, simulate, validate_flow
+from app.runs import effects
+from flow_engine import (
+    NODE_HANDLERS,
+    Effect,
+    EffectKind,
+    EffectResult,
+    effect_kinds,
+    flow_schema,
+    register_node_type,
+    simulate,
+    unregister_node_type,
+    validate_flow,
+)
+from flow_engine.effect_kinds import SimulatedWorld
 from flow_engine.model import Node
 from flow_engine.nodes.base import CONDITION, CompileEnv, HandlerBase, Next, Runtime, field, obj
 
 from .flows_fixtures import flow_doc, order_doc, publish
 
 
+def _printed_in_simulation(world: SimulatedWorld, effect: Effect) -> EffectResult | None:
+    world.timers["stamp-shown"] = {"id": "stamp-shown", "due": "2030-01-01T00:00:00+00:00",
+                                   "purpose": effect.payload["mark"], "node": effect.node_id}  # fmt: skip
+    return None
+
+
 class StampHandler(HandlerBase):
-    """Stamps the order with a mark (a tag) when its condition holds."""
+    """Stamps the order with a mark (a tag) when its condition holds, and asks the host to
+    print the stamp (its own effect kind)."""
 
     type = "stamp"
+    effects = (EffectKind("stamp_printed", _printed_in_simulation),)
     family = "act"
     title = {"en": "Stamp", "zh": "盖章"}
     config_schema = obj(
@@ -45,16 +69,25 @@ class StampHandler(HandlerBase):
         mark, when = prep
         if when is not None and when(rt.context, now=rt.now) is not True:
             return Next(None, {"stamped": False})
+        rt.emit("stamp_printed", {"mark": mark})
         return Next(None, {"stamped": True, "added": rt.add_tags([mark])})
+
+
+PRINTED: list[tuple[str, dict[str, Any]]] = []
+
+
+def _print(ctx: effects.EffectContext, effect: Effect) -> None:
+    PRINTED.append((effect.kind, dict(effect.payload)))
 
 
 @pytest.fixture
 def stamp(monkeypatch: pytest.MonkeyPatch) -> StampHandler:
     handler = StampHandler()
-    monkeypatch.delitem(NODE_HANDLERS, "stamp", raising=False)
+    monkeypatch.setitem(effects.EFFECT_HANDLERS, "stamp_printed", _print)
+    PRINTED.clear()
     register_node_type(handler)
     yield handler
-    NODE_HANDLERS.pop("stamp", None)
+    unregister_node_type("stamp")
 
 
 def _doc(config: dict[str, Any]) -> dict[str, Any]:
@@ -92,6 +125,9 @@ def test_simulation_runs_it(stamp: StampHandler) -> None:
     assert big.to_dict()["path"] == ["start", "mark", "done"]
     assert "大单" in big.to_dict()["order"]["tags"]
     assert "大单" not in (small.to_dict()["order"].get("tags") or [])
+    assert [e["kind"] for e in big.to_dict()["effects"]] == ["stamp_printed"]
+    assert big.timers["stamp-shown"]["purpose"] == "大单"  # played by its declared simulate
+    assert small.to_dict()["effects"] == [] and small.timers == {}
 
 
 def test_a_published_flow_runs_it_on_stored_orders(app, stamp: StampHandler) -> None:
@@ -104,6 +140,31 @@ def test_a_published_flow_runs_it_on_stored_orders(app, stamp: StampHandler) -> 
     with database.session() as db:
         tags = {o.external_id: o.data.get("tags") or [] for o in db.scalars(select(Order))}
     assert "大单" in tags["E1"] and "大单" not in tags["E2"]
+    assert PRINTED == [("stamp_printed", {"mark": "大单"})]  # performed once, for E1
+
+
+def test_its_effect_kind_is_declared_once_and_goes_with_it(stamp: StampHandler) -> None:
+    assert effect_kinds()["stamp_printed"].simulate is _printed_in_simulation
+    twin = StampHandler()
+    twin.type = "stamp_twin"
+    twin.effects = (EffectKind("stamp_printed"),)  # another declaration of the same name
+    with pytest.raises(ValueError, match="'stamp_printed' is declared already"):
+        register_node_type(twin)
+    unregister_node_type("stamp")
+    assert "stamp_printed" not in effect_kinds() and "stamp" not in NODE_HANDLERS
+    assert "reserve_inventory" in effect_kinds() and "schedule_timer" in effect_kinds()
+
+
+def test_the_app_refuses_to_start_without_a_performer_for_it(
+    stamp: StampHandler, monkeypatch: pytest.MonkeyPatch, app_config: dict[str, Any]
+) -> None:
+    monkeypatch.delitem(effects.EFFECT_HANDLERS, "stamp_printed")
+    with pytest.raises(RuntimeError, match="no performer for the effect kinds stamp_printed"):
+        create_app(app_config)
+
+
+def test_every_built_in_effect_kind_has_a_performer() -> None:
+    assert set(effect_kinds()) == set(effects.EFFECT_HANDLERS)
 
 
 def test_a_handler_missing_what_the_editor_needs_is_refused() -> None:
