@@ -38,7 +38,7 @@ def token_span(token: Token) -> A.Span:
     )
 
 
-def span_of(item: Tree | Token) -> A.Span:
+def span_of(item: Tree[Token] | Token) -> A.Span:
     if isinstance(item, Token):
         return token_span(item)
     meta = item.meta
@@ -55,13 +55,14 @@ class Builder:
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def build(self, item: Tree | Token) -> A.Node:
+    def build(self, item: Tree[Token] | Token) -> A.Node:
         if isinstance(item, Token):
             return self.token(item)
         method = getattr(self, f"t_{item.data}", None)
         if method is None:  # a parenthesised or single-child rule
             return self.build(item.children[0])
-        return method(item, span_of(item), item.children)
+        node: A.Node = method(item, span_of(item), item.children)
+        return node
 
     def token(self, token: Token) -> A.Node:
         span = token_span(token)
@@ -98,17 +99,18 @@ class Builder:
                 return chr(int(esc[1:], 16))
             if esc in _ESCAPES:
                 return _ESCAPES[esc]
-            start = token.column + 1 + match.start()
-            span = A.Span(token.line, start, token.line, start + 2)
+            line = token.line or 1
+            start = (token.column or 1) + 1 + match.start()
+            span = A.Span(line, start, line, start + 2)
             raise make_error(DslSyntaxError, "bad_escape", self.source, span, escape=match.group(0))
 
         return _ESCAPE_RE.sub(unescape, body)
 
     # literals
-    def t_number(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_number(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return self.token(ch[0])
 
-    def t_duration(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_duration(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", str(ch[0]))
         assert match is not None  # the terminal's own pattern
         micros = Decimal(match.group(1)) * _DURATION_US[match.group(2)]
@@ -120,40 +122,40 @@ class Builder:
             ) from None
         return A.Literal(span, value, "duration")
 
-    def t_string(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_string(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Literal(span, self.string_value(ch[0]), "string")
 
-    def t_true(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_true(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Literal(span, True, "boolean")
 
-    def t_false(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_false(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Literal(span, False, "boolean")
 
-    def t_null(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_null(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Literal(span, None, "null")
 
-    def t_name(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_name(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Name(span, str(ch[0]))
 
-    def t_list(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_list(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.ListLit(span, self.arguments(ch[0]))
 
-    def arguments(self, tree: Tree | None) -> tuple[A.Node, ...]:
+    def arguments(self, tree: Tree[Token] | None) -> tuple[A.Node, ...]:
         if tree is None:
             return ()
         return tuple(self.build(child) for child in tree.children)
 
     # paths and calls
-    def t_attr(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_attr(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Attr(span, self.build(ch[0]), str(ch[1]), token_span(ch[1]))
 
-    def t_index(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_index(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Index(span, self.build(ch[0]), self.build(ch[1]))
 
-    def t_call(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_call(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Call(span, str(ch[0]), self.arguments(ch[1]), token_span(ch[0]))
 
-    def t_comprehension(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_comprehension(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         func, element, var, iterable, cond = ch
         return A.Comprehension(
             span,
@@ -166,7 +168,7 @@ class Builder:
             token_span(func),
         )
 
-    def t_list_comprehension(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_list_comprehension(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         element, var, iterable, cond = ch
         return A.Comprehension(
             span,
@@ -180,59 +182,59 @@ class Builder:
         )
 
     # operators
-    def t_neg(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_neg(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         operand = self.build(ch[1])
         if isinstance(operand, A.Literal) and operand.kind in ("number", "duration"):
             return A.Literal(span, -operand.value, operand.kind)
         return A.Unary(span, "neg", operand)
 
-    def t_not_(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_not_(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Unary(span, "not", self.build(ch[1]))
 
-    def t_binary(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_binary(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Binary(span, str(ch[1]), self.build(ch[0]), self.build(ch[2]))
 
-    def t_compare(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_compare(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.Compare(span, str(ch[1]), self.build(ch[0]), self.build(ch[2]))
 
-    def t_and_chain(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_and_chain(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.BoolOp(span, "and", tuple(self.build(c) for c in ch))
 
-    def t_or_chain(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_or_chain(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.BoolOp(span, "or", tuple(self.build(c) for c in ch))
 
-    def t_in_(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_in_(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.In(span, False, self.build(ch[0]), self.build(ch[1]))
 
-    def t_not_in(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_not_in(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.In(span, True, self.build(ch[0]), self.build(ch[2]))
 
-    def t_is_null(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_is_null(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.IsNull(span, False, self.build(ch[0]))
 
-    def t_is_not_null(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_is_not_null(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.IsNull(span, True, self.build(ch[0]))
 
-    def t_if_expr(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_if_expr(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.IfExpr(span, self.build(ch[0]), self.build(ch[1]), self.build(ch[2]))
 
     def _range(self, span: A.Span, ch: list[Any], low: bool, high: bool) -> A.Range:
         return A.Range(span, self.build(ch[0]), self.build(ch[1]), low, high)
 
-    def t_range_cc(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_range_cc(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return self._range(span, ch, True, True)
 
-    def t_range_co(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_range_co(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return self._range(span, ch, True, False)
 
-    def t_range_oc(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_range_oc(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return self._range(span, ch, False, True)
 
-    def t_range_oo(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_range_oo(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return self._range(span, ch, False, False)
 
     # rule sets
-    def t_ruleset(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_ruleset(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         mode = None
         rules = []
         for child in ch:
@@ -244,7 +246,7 @@ class Builder:
                 rules.append(self.t_rule(child, span_of(child), child.children))
         return A.RuleSetNode(span, mode, tuple(rules))
 
-    def t_rule(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Rule:
+    def t_rule(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Rule:
         name_tok, priority, cond, *actions = ch
         prio = 0
         if priority is not None:
@@ -258,33 +260,33 @@ class Builder:
             tuple(self.build(a) for a in actions),
         )
 
-    def t_set_action(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_set_action(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.SetAction(span, self.build(ch[0]), self.build(ch[1]))
 
-    def t_tag_action(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_tag_action(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.TagAction(span, self.build(ch[0]))
 
-    def t_stop_action(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_stop_action(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.StopAction(span)
 
     # unary tests
-    def t_any_test(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_any_test(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.AnyTest(span)
 
-    def t_not_tests(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_not_tests(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         inner = self.t_positive_tests(ch[1], span_of(ch[1]), ch[1].children)
         return A.NotTests(span, inner)
 
-    def t_positive_tests(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Tests:
+    def t_positive_tests(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Tests:
         return A.Tests(span, tuple(self.build(c) for c in ch))
 
-    def t_compare_test(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_compare_test(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.CompareTest(span, str(ch[0]), self.build(ch[1]))
 
-    def t_range_test(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_range_test(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         rng = self.build(ch[0])
         assert isinstance(rng, A.Range)
         return A.RangeTest(span, rng)
 
-    def t_equal_test(self, tree: Tree, span: A.Span, ch: list[Any]) -> A.Node:
+    def t_equal_test(self, tree: Tree[Token], span: A.Span, ch: list[Any]) -> A.Node:
         return A.EqualTest(span, self.build(ch[0]))

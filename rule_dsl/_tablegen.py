@@ -7,7 +7,7 @@ share a cell are nested under a single test, the way a person would write the br
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -337,7 +337,7 @@ def compile_table(
     return comp, policy, aggregation, outputs, defaults
 
 
-def result_maker(names: list[str]) -> Any:
+def result_maker(names: list[str]) -> Callable[[int | None, tuple[Any, ...]], TableResult]:
     single = len(names) == 1
 
     def make(row: int | None, values: tuple[Any, ...]) -> TableResult:

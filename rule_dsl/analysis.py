@@ -306,14 +306,14 @@ def analyze(table: DecisionTable) -> list[Finding]:
                     continue
                 both = tuple(a & b for a, b in zip(sure[i], sure[j], strict=True))
                 if all(both) and len(findings) < MAX_FINDINGS:
-                    sample = text(example(both))
+                    shown_sample = text(example(both))
                     findings.append(
                         Finding(
                             "overlap",
                             (i, j),
                             example(both),
-                            f"rows {i + 1} and {j + 1} overlap: both match {sample}",
-                            f"第 {i + 1} 行与第 {j + 1} 行重叠：两行都匹配 {sample}",
+                            f"rows {i + 1} and {j + 1} overlap: both match {shown_sample}",
+                            f"第 {i + 1} 行与第 {j + 1} 行重叠：两行都匹配 {shown_sample}",
                         )
                     )
     if domains and table._defaults is None:  # with defaults, unmatched inputs are handled

@@ -85,7 +85,8 @@ class Checker:
     # -------------------------------------------------------------- dispatch
     def check(self, node: A.Node, env: dict[str, T]) -> tuple[A.Node, T]:
         method = getattr(self, f"c_{type(node).__name__}")
-        return method(node, env)
+        checked: tuple[A.Node, T] = method(node, env)
+        return checked
 
     def c_Literal(self, node: A.Literal, env: dict[str, T]) -> tuple[A.Node, T]:
         if node.kind == "number":

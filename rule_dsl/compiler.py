@@ -17,6 +17,7 @@ per value, between the inlined operator and the helper the checked function call
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rule_dsl import ast as A
@@ -291,6 +292,7 @@ class Emitter:
         rhs = self.emit(right, norm=False)
         sid = self.unit.sid(left.span.to(right.span))
         equality = op in ("==", "!=")
+        fallback: Callable[[str, str], str]
         if equality:
             fallback = (
                 (lambda a, b: f"eq({a}, {b})")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +64,8 @@ class Expression:
     result_type: str
     paths: frozenset[str]
     uses_clock: bool
+    _entry: Callable[..., Any]
+    _unit: Unit
 
     def __call__(self, context: Mapping[str, Any], *, now: datetime | None = None) -> Any:
         return self._entry(context, now=now)

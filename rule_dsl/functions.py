@@ -230,13 +230,15 @@ def f_contains(sid: int, container: Any, item: Any) -> bool:
 def f_starts_with(sid: int, value: Any, prefix: Any) -> bool:
     if value is None or prefix is None:
         return False
-    return _text(sid, "starts_with", value).startswith(_text(sid, "starts_with", prefix))
+    text: str = _text(sid, "starts_with", value)
+    return text.startswith(_text(sid, "starts_with", prefix))
 
 
 def f_ends_with(sid: int, value: Any, suffix: Any) -> bool:
     if value is None or suffix is None:
         return False
-    return _text(sid, "ends_with", value).endswith(_text(sid, "ends_with", suffix))
+    text: str = _text(sid, "ends_with", value)
+    return text.endswith(_text(sid, "ends_with", suffix))
 
 
 def f_matches(sid: int, value: Any, pattern: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from lark import Lark, Tree
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
@@ -92,15 +92,13 @@ def _point(line: int, column: int, width: int = 1) -> A.Span:
 
 def _syntax_error(err: UnexpectedInput, source: str) -> DslSyntaxError:
     if isinstance(err, UnexpectedCharacters):
-        char = source[err.pos_in_stream] if err.pos_in_stream < len(source) else ""
+        pos = err.pos_in_stream or 0
+        char = source[pos] if pos < len(source) else ""
         hint = None
         if char in "“”‘’":
             hint = ("quote_text", {"text": "..."})
-        elif (
-            char in _TOKEN_HINTS
-            or source[err.pos_in_stream : err.pos_in_stream + 2] in _TOKEN_HINTS
-        ):
-            two = source[err.pos_in_stream : err.pos_in_stream + 2]
+        elif char in _TOKEN_HINTS or source[pos : pos + 2] in _TOKEN_HINTS:
+            two = source[pos : pos + 2]
             hint = ("did_you_mean", {"name": _TOKEN_HINTS.get(two) or _TOKEN_HINTS[char]})
         return make_error(  # type: ignore[return-value]
             DslSyntaxError,
@@ -150,7 +148,7 @@ def _syntax_error(err: UnexpectedInput, source: str) -> DslSyntaxError:
     return exc  # type: ignore[return-value]
 
 
-def _check_depth(tree: Tree, source: str) -> None:
+def _check_depth(tree: Tree[Token], source: str) -> None:
     stack: list[tuple[Any, int]] = [(tree, 1)]
     while stack:
         node, depth = stack.pop()
@@ -161,7 +159,7 @@ def _check_depth(tree: Tree, source: str) -> None:
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
-def _parse(source: str, start: str) -> Tree:
+def _parse(source: str, start: str) -> Tree[Token]:
     if not isinstance(source, str):
         raise DslSyntaxError("empty", "the source must be text", "源内容必须是文本")
     if len(source) > MAX_SOURCE_LENGTH:

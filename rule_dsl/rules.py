@@ -52,10 +52,13 @@ class RuleInfo:
 @dataclass(slots=True)
 class _Action:
     kind: str  # "set" | "tag" | "stop"
+    span: A.Span
     path: tuple[str, ...] = ()
     fast: Any = None
     safe: Any = None
-    span: A.Span | None = None
+
+
+EMPTY_PATH: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -148,11 +151,11 @@ def _target_path(checker: Checker, node: A.Node, source: str) -> tuple[str, ...]
 def _compile_action(unit: Unit, checker: Checker, action: A.Node, key: str) -> _Action:
     source = unit.source
     if isinstance(action, A.StopAction):
-        return _Action("stop", span=action.span)
+        return _Action("stop", action.span)
     if isinstance(action, A.TagAction):
         node, t = checker.check(action.tag, {})
         checker.expect(node, t, "string")
-        kind, path = "tag", ()
+        kind, path = "tag", EMPTY_PATH
     else:
         assert isinstance(action, A.SetAction)
         target, target_t = checker.check(action.target, {})
@@ -172,7 +175,7 @@ def _compile_action(unit: Unit, checker: Checker, action: A.Node, key: str) -> _
     for name, fast in ((f"{key}_fast", True), (f"{key}_safe", False)):
         emitter = Emitter(unit, fast)
         build_unit(unit, name, emitter.emit(node), clock=checker.uses_clock, emitter=emitter)
-    return _Action(kind, path, f"{key}_fast", f"{key}_safe", node.span)
+    return _Action(kind, node.span, path, f"{key}_fast", f"{key}_safe")
 
 
 def _attempt(errors: list[DslError] | None, build: Any, *args: Any) -> Any:
@@ -226,13 +229,13 @@ def _compile(
         return None
     scope = unit.build()
     rules = []
-    for rule, actions in pending:
-        rule.fast, rule.safe = scope[rule.fast], scope[rule.safe]
+    for compiled, actions in pending:
+        compiled.fast, compiled.safe = scope[compiled.fast], scope[compiled.safe]
         for action in actions:
             if action.kind != "stop":
                 action.fast, action.safe = scope[action.fast], scope[action.safe]
-        rule.actions = actions
-        rules.append(rule)
+        compiled.actions = actions
+        rules.append(compiled)
     rules.sort(key=lambda r: -r.info.priority)
     return RuleSet(source, chosen, rules, unit)
 

@@ -38,7 +38,7 @@ MAX_STEPS = 100_000  # steps of one evaluation: see ``charge``
 
 _D = Decimal
 _ZERO = Decimal(0)
-INT_BOUND = 10**MAX_DIGITS  # a whole number of MAX_DIGITS digits is below this
+INT_BOUND: int = 10**MAX_DIGITS  # a whole number of MAX_DIGITS digits is below this
 _TEXT_PER_STEP = 100
 
 DIGITS_LIMIT = (
@@ -95,7 +95,8 @@ def within_bounds(value: Any) -> bool:
     between 10**-MAX_DIGITS and 10**MAX_DIGITS (or zero)."""
     t = value.__class__
     if t is int:
-        return -INT_BOUND < value < INT_BOUND
+        whole: int = value
+        return -INT_BOUND < whole < INT_BOUND
     if t is Decimal:
         return value.is_finite() and (not value or -MAX_DIGITS < value.adjusted() < MAX_DIGITS)
     if t is float:
@@ -262,7 +263,8 @@ def iterate(value: Any, sid: int) -> Iterable[Any]:
 
 def iterate_charged(value: Any, sid: int, budget: list[int]) -> Iterable[Any]:
     """``iterate`` for a comprehension nested in another: its items count as steps."""
-    return charge(iterate(value, sid), sid, budget)
+    items: Iterable[Any] = charge(iterate(value, sid), sid, budget)
+    return items
 
 
 def _coerce_text(text: str, other: Any) -> Any:
@@ -309,7 +311,9 @@ def eq(a: Any, b: Any) -> bool:
     if ka == "object":
         return a.keys() == b.keys() and all(eq(a[k], b[k]) for k in a)
     if ka == "datetime":
-        return a.astimezone(UTC) == b.astimezone(UTC)
+        moment: datetime = a.astimezone(UTC)
+        other: datetime = b.astimezone(UTC)
+        return moment == other
     return bool(a == b)
 
 

@@ -131,7 +131,7 @@ class DecisionTable:
     def _no_match(self) -> TableResult:
         if self._defaults is None:
             return TableResult((), None, None)
-        values = tuple(n.value for n in self._defaults)  # type: ignore[attr-defined]
+        values = tuple(n.value for n in self._defaults)
         return result_maker(list(self.output_names))(None, values)
 
     def analyze(self) -> list[Finding]:
