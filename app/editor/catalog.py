@@ -85,6 +85,7 @@ def _node_types(handlers: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
                 "description": help_texts(handler.config_schema),
                 "waits": bool(getattr(handler, "waits", False)),
                 "branches": _branches(handler),
+                "exits": exits.to_dict() if (exits := getattr(handler, "exits", None)) else None,
                 "config_schema": handler.config_schema,
             }
         )
@@ -95,30 +96,6 @@ def _node_types(handlers: tuple[Any, ...]) -> tuple[dict[str, Any], ...]:
 def type_titles() -> dict[str, dict[str, str]]:
     """The ``{"en", "zh"}`` name of every node type, by type (``approval`` → 审批 / Approval)."""
     return {t["type"]: t["title"] for t in node_types()}
-
-
-def branches_of(node_type: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The exits of a node with this config (switch cases add their branch names)."""
-    handler = NODE_HANDLERS.get(node_type)
-    if handler is None:
-        return {"required": [], "allowed": [], "single": False, "any": False}
-    try:
-        spec = handler.branches(config)
-    except Exception:  # a half-edited config must not break the editor; fall back to the type
-        spec = handler.branches({})
-    required = [b for b in spec.required if b is not None]
-    allowed = None if spec.allowed is None else [b for b in spec.allowed if b is not None]
-    if allowed is not None:
-        allowed = sorted(
-            set(allowed),
-            key=lambda b: (b not in required, required.index(b) if b in required else 0, b),
-        )
-    return {
-        "required": required,
-        "allowed": allowed,
-        "single": None in spec.required or (spec.allowed is not None and None in spec.allowed),
-        "any": spec.allowed is None,
-    }
 
 
 def _walk(

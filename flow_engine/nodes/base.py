@@ -85,6 +85,67 @@ class BranchSpec:
 
 SINGLE_EXIT = BranchSpec()
 
+# A condition on a node's config, as data both the engine and the editor evaluate:
+# {"path": "sla.on_timeout", "default": "timeout", "in": ["timeout"]} (a missing key reads as
+# ``default``), {"path": "timeout", "present": true} (set, not null, not empty), and
+# {"all": [...]} / {"any": [...]} of those.
+ConfigTest = Mapping[str, Any]
+
+
+def config_holds(test: ConfigTest, config: Mapping[str, Any]) -> bool:
+    """Whether ``test`` holds for ``config`` (the editor's ``configHolds`` is its twin)."""
+    if "all" in test:
+        return all(config_holds(t, config) for t in test["all"])
+    if "any" in test:
+        return any(config_holds(t, config) for t in test["any"])
+    value: Any = config
+    for key in test["path"].split("."):
+        value = value.get(key, _MISSING) if isinstance(value, Mapping) else _MISSING
+    if value is _MISSING:
+        value = test.get("default")
+    if "present" in test:
+        return (value is not None and value != "" and value != {}) is bool(test["present"])
+    return value in test["in"]
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Exits:
+    """Exits that depend on the node's config, declared as data so the editor draws the same
+    exits the engine checks: ``required`` always need an edge, the labels of the
+    ``labels_from`` list (``("cases", "branch")``: each case's ``branch``) come before them,
+    and each ``optional`` exit (with its test, or None) is allowed and becomes required while
+    its test holds."""
+
+    required: tuple[str, ...] = ()
+    labels_from: tuple[str, str] | None = None
+    optional: tuple[tuple[str, ConfigTest | None], ...] = ()
+
+    def spec(self, config: Mapping[str, Any]) -> BranchSpec:
+        """The node's exits for ``config``."""
+        labels: list[str] = []
+        if self.labels_from is not None:
+            items, key = self.labels_from
+            listed = config.get(items)
+            for item in listed if isinstance(listed, list | tuple) else ():
+                if isinstance(item, Mapping) and item.get(key):
+                    labels.append(item[key])
+        labels += self.required
+        labels += [e for e, test in self.optional if test and config_holds(test, config)]
+        required = tuple(dict.fromkeys(labels))
+        optional = (e for e, _ in self.optional)
+        return BranchSpec(required=required, allowed=frozenset((*required, *optional)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The declaration as JSON, for the editor."""
+        return {
+            "required": list(self.required),
+            "labels_from": list(self.labels_from) if self.labels_from else None,
+            "optional": [[exit_, test] for exit_, test in self.optional],
+        }
+
 
 # ---------------------------------------------------------------------------------------------
 # The runner's side of a step, as handlers see it
@@ -170,9 +231,10 @@ class HandlerBase:
     config_schema: Mapping[str, Any] = {"type": "object"}
     waits = False
     effects: tuple[EffectKind, ...] = ()
+    exits: Exits | None = None  # declared by types whose exits depend on their config
 
     def branches(self, config: Mapping[str, Any]) -> BranchSpec:
-        return SINGLE_EXIT
+        return SINGLE_EXIT if self.exits is None else self.exits.spec(config)
 
     def var_schema(self, node: Node) -> dict[str, Any]:
         return {}

@@ -14,6 +14,7 @@ from flow_engine.nodes.base import (
     VAR_NAME,
     BranchSpec,
     CompileEnv,
+    Exits,
     HandlerBase,
     Next,
     Runtime,
@@ -65,6 +66,7 @@ class ConditionHandler(HandlerBase):
 
 class SwitchHandler(HandlerBase):
     type = "switch"
+    exits = Exits(required=("default",), labels_from=("cases", "branch"))
     family = "decide"
     title = {"en": "Switch", "zh": "多路分支"}
     config_schema = obj(
@@ -105,11 +107,6 @@ class SwitchHandler(HandlerBase):
         description="Unmatched orders leave by the 'default' branch.",
         description_zh="没有匹配任何情况的订单走“默认”出口。",
     )
-
-    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
-        labels = [c.get("branch") for c in config.get("cases", ()) if isinstance(c, Mapping)]
-        required = tuple(dict.fromkeys([*labels, "default"]))
-        return BranchSpec(required=required, allowed=frozenset(required))
 
     def compile(self, node: Node, env: CompileEnv) -> Any:
         cases = []

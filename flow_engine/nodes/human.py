@@ -42,8 +42,8 @@ from flow_engine.nodes.base import (
     I18N,
     NO_INPUTS,
     VAR_NAME,
-    BranchSpec,
     CompileEnv,
+    Exits,
     HandlerBase,
     Ignore,
     Jump,
@@ -69,14 +69,21 @@ _TIMEOUTS = {
 }
 
 
-def _timeout_branch(config: Mapping[str, Any]) -> bool:
-    sla = config.get("sla") or {}
-    action = sla.get("on_timeout", "timeout") if sla else None
-    return action == "timeout" or (action == "escalate" and "escalation_duration" in sla)
+# An SLA ends in the timeout exit when its action is "timeout" (the default), or "escalate" with
+# an escalation duration (the escalation's own deadline): that exit then needs an edge.
+TIMEOUT_EXIT = {
+    "any": [
+        {"all": [{"path": "sla", "present": True},
+                 {"path": "sla.on_timeout", "default": "timeout", "in": ["timeout"]}]},
+        {"all": [{"path": "sla.on_timeout", "in": ["escalate"]},
+                 {"path": "sla.escalation_duration", "present": True}]},
+    ]
+}  # fmt: skip
 
 
 class ApprovalHandler(HandlerBase):
     type = "approval"
+    exits = Exits(required=("approved", "rejected"), optional=(("timeout", TIMEOUT_EXIT),))
     effects = (
         EffectKind("create_approval_tasks"),
         EffectKind("withdraw_approval_tasks"),
@@ -174,17 +181,6 @@ class ApprovalHandler(HandlerBase):
         },
         required=("assignees",),
     )
-
-    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
-        required = (
-            ("approved", "rejected", "timeout")
-            if _timeout_branch(config)
-            else (
-                "approved",
-                "rejected",
-            )
-        )
-        return BranchSpec(required=required, allowed=frozenset({"approved", "rejected", "timeout"}))
 
     def var_schema(self, node: Node) -> dict[str, Any]:
         props = {"decision": {"type": "string"}, "actors": {"type": "array"}}

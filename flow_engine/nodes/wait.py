@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -14,8 +13,8 @@ from flow_engine.nodes.base import (
     DURATION,
     EXPRESSION,
     VAR_NAME,
-    BranchSpec,
     CompileEnv,
+    Exits,
     HandlerBase,
     Ignore,
     Next,
@@ -93,6 +92,9 @@ class TimerHandler(HandlerBase):
 
 class WaitEventHandler(HandlerBase):
     type = "wait_event"
+    exits = Exits(
+        required=("received",), optional=(("timeout", {"path": "timeout", "present": True}),)
+    )
     family = "wait"
     title = {"en": "Wait for event", "zh": "等待事件"}
     waits = True
@@ -120,10 +122,6 @@ class WaitEventHandler(HandlerBase):
         description="Leaves by 'received' when the event arrives.",
         description_zh="事件到达时走“已收到”出口。",
     )
-
-    def branches(self, config: Mapping[str, Any]) -> BranchSpec:
-        required = ("received", "timeout") if "timeout" in config else ("received",)
-        return BranchSpec(required=required, allowed=frozenset({"received", "timeout"}))
 
     def var_schema(self, node: Node) -> dict[str, Any]:
         name = node.config.get("store_as")

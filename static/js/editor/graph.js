@@ -27,6 +27,24 @@
     if (r.offline) return OF.t('offline');
     return (r.data && r.data.error && r.data.error.message) || OF.t('unknown_error');
   };
+  // Whether a test on a node's config holds; the twin of the engine's config_holds():
+  // {path, default, in: [...]}, {path, present: true|false}, {all: [...]}, {any: [...]}.
+  OF.configHolds = function (test, config) {
+    if (test.all) return test.all.every((t) => OF.configHolds(t, config));
+    if (test.any) return test.any.some((t) => OF.configHolds(t, config));
+    let value = config;
+    for (const key of test.path.split('.')) {
+      value = value && typeof value === 'object' && !Array.isArray(value) && key in value ? value[key] : undefined;
+      if (value === undefined) break;
+    }
+    if (value === undefined) value = test.default === undefined ? null : test.default;
+    if ('present' in test) {
+      const empty = value === null || value === '' || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
+      return !empty === Boolean(test.present);
+    }
+    return test.in.includes(value);
+  };
+
   OF.esc = function (s) {
     return String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
   };
@@ -514,23 +532,20 @@
       if (!t) return { required: [], allowed: [], single: true, any: false };
       const tb = t.branches;
       const b = { required: tb.required.slice(), allowed: tb.allowed ? tb.allowed.slice() : tb.allowed, single: tb.single, any: tb.any };
-      if (data.type === 'switch') {
+      // Exits that depend on the config, from the type's declaration (as the engine reads it)
+      const x = t.exits;
+      if (x) {
+        const config = data.config || {};
         const names = [];
-        for (const c of (data.config && data.config.cases) || []) if (c && c.branch && !names.includes(c.branch)) names.push(c.branch);
-        b.required = names.concat(['default']);
-        b.allowed = b.required.slice();
-      }
-      const config = data.config || {};
-      if (data.type === 'approval') {
-        b.allowed = ['approved', 'rejected', 'timeout'];
-        // As the engine: an SLA that ends in the timeout branch makes that exit required.
-        const sla = config.sla;
-        const action = sla ? sla.on_timeout || 'timeout' : null;
-        b.required = ['approved', 'rejected'].concat(action === 'timeout' || (action === 'escalate' && sla.escalation_duration) ? ['timeout'] : []);
-      }
-      if (data.type === 'wait_event') {
-        b.allowed = ['received', 'timeout'];
-        b.required = 'timeout' in config ? ['received', 'timeout'] : ['received'];
+        const listed = x.labels_from ? config[x.labels_from[0]] : null;
+        for (const item of Array.isArray(listed) ? listed : []) {
+          const label = item && item[x.labels_from[1]];
+          if (label && !names.includes(label)) names.push(label);
+        }
+        for (const name of x.required) if (!names.includes(name)) names.push(name);
+        for (const [name, test] of x.optional) if (test && OF.configHolds(test, config) && !names.includes(name)) names.push(name);
+        b.required = names;
+        b.allowed = names.concat(x.optional.map(([name]) => name).filter((name) => !names.includes(name)));
       }
       return b;
     }
