@@ -14,14 +14,10 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar, cast
 
-import orjson
-import simplejson
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, Engine, Insert, Table, create_engine, event, text
@@ -38,6 +34,7 @@ from .errors import (
     DatabaseBusyError,
     unexpected_error_response,
 )
+from .jsontext import json_dumps, json_loads
 
 EXTENSION_KEY = "orderflow.db"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -68,65 +65,6 @@ def _sqlite_begin(connection: Any) -> None:
     # "database is locked" when another writer committed meanwhile.
     immediate = connection.get_execution_options().get("sqlite_immediate")
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def json_dumps(value: Any) -> str:
-    """JSON columns keep decimals exact: ``Decimal("12.50")`` is stored as the number 12.50;
-    datetimes are stored as ISO text.
-
-    orjson writes the common values several times faster (every run step stores a dozen
-    audit records); what it refuses (integers beyond 64 bits, say) is written by simplejson,
-    to the same text.
-    """
-    try:
-        return orjson.dumps(value, default=_orjson_default, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return _ENCODER.encode(value)
-
-
-def _orjson_default(value: Any) -> Any:
-    if type(value) is Decimal and value.is_finite():
-        return orjson.Fragment(str(value))  # the decimal's own digits, as a JSON number
-    return _json_default(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Mapping):  # read-only mappings the engine shares between records
-        return dict(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=repr)
-    raise TypeError(f"cannot store a value of type {type(value).__name__} as JSON")
-
-
-# One encoder for every JSON column: building one per value costs more than most encodings.
-_ENCODER = simplejson.JSONEncoder(
-    use_decimal=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
-)
-
-
-def jsonable(value: Any) -> Any:
-    """Make ``value`` storable in a JSON column: datetimes become ISO text, tuples lists;
-    decimals stay decimals (stored exactly by :func:`json_dumps`)."""
-    if isinstance(value, str | int | float | bool | Decimal) or value is None:
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return str(value)
-
-
-def json_loads(text: str | bytes) -> Any:
-    """Numbers with a fraction come back as ``Decimal``, never as binary floats."""
-    return simplejson.loads(text, use_decimal=True)
 
 
 def make_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> Engine:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import simplejson
 from flask_babel import lazy_gettext as _l
 
 from .errors import ValidationError
+from .jsontext import json_loads
 
 __all__ = ["MAX_DEPTH", "parse_json"]
 
@@ -94,7 +94,7 @@ def parse_json(raw: bytes | str) -> Any:
     if (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw:  # type: ignore[operator]
         raise _invalid(_l("Text may not contain NUL characters."), "/", "\\u0000")
     try:
-        doc = simplejson.loads(raw, use_decimal=True)
+        doc = json_loads(raw)
     except (ValueError, RecursionError) as err:
         reason = str(err)[:200]
         raise _invalid(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import simplejson
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,6 +18,7 @@ from ..channels.tasks import pull_now
 from ..db import get_session
 from ..errors import AppError, NotFoundError, ValidationError
 from ..jsonbody import parse_json
+from ..jsontext import shown
 from ..models import AllowedHost, Channel, Order
 from ..runs import outbox
 from ..runs.delivery_reasons import reason_text
@@ -150,7 +150,7 @@ def _channel(channel_id: int) -> Channel:
 
 
 def _pretty(value: Any) -> str:
-    return simplejson.dumps(value, ensure_ascii=False, indent=2, use_decimal=True, default=str)
+    return shown(value)
 
 
 @bp.route("/channels/<id:channel_id>/mapping", methods=["GET", "POST"])

@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 from flask import Response, current_app, g, request
 from flask_babel import lazy_gettext as _l
 
-from ..db import get_db, in_transaction, json_dumps
+from ..db import get_db, in_transaction
 from ..errors import AppError, ValidationError
 from ..jsonbody import parse_json
+from ..jsontext import json_dumps
 from ..orders.grouped import GroupCommit
 
 T = TypeVar("T")

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import simplejson
 from sqlalchemy.orm import Session
 
 from ..db import get_db, in_transaction
@@ -19,6 +18,7 @@ from ..flows import backtest_job as jobs
 from ..flows import services as flow_services
 from ..inventory import services as stock
 from ..jsonbody import parse_json
+from ..jsontext import shown
 from ..models import Run
 from ..orders import intake
 from ..reference import services as reference_data
@@ -47,7 +47,7 @@ def _load_json(path: str) -> Any:
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(simplejson.dumps(value, use_decimal=True, ensure_ascii=False, indent=2, default=str))
+    click.echo(shown(value))
 
 
 def _details(err: ValidationError) -> str:

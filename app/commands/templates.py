@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import simplejson
 
 from ..db import get_db, in_transaction
 from ..errors import ValidationError
+from ..jsontext import shown
 from ..templates_admin import export, samples, services
 from ..templates_admin.gallery import search
 from ._app import friendly_errors, ready_app
@@ -57,7 +57,7 @@ def list_cmd(industry: str | None, query: str, as_json: bool) -> None:
     if as_json:
         rows = [{"id": b.id, "version": b.version, "name": b.name, "industries": list(b.industries),
                  "stats": b.stats} for b in found]  # fmt: skip
-        click.echo(simplejson.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(shown(rows))
         return
     for b in found:
         s = b.stats
@@ -75,7 +75,7 @@ def show_cmd(bundle_id: str, as_json: bool) -> None:
     """Show what BUNDLE_ID (an id, a folder or a zip) contains."""
     bundle, _ = _bundle(bundle_id)
     if as_json:
-        click.echo(simplejson.dumps(bundle.manifest, ensure_ascii=False, indent=2))
+        click.echo(shown(bundle.manifest))
         return
     click.echo(f"{bundle.name['zh']} / {bundle.name['en']}  ({bundle.id} {bundle.version})")
     click.echo(bundle.description["en"])

@@ -16,13 +16,14 @@ from rule_dsl import DslError
 from rule_dsl.expression import validate_expression
 from rule_dsl.rules import validate_ruleset
 
-from ..db import get_session, jsonable, on_commit, reads_only
+from ..db import get_session, on_commit, reads_only
 from ..errors import ConflictError, PermissionDeniedError, ValidationError
 from ..flows import backtest as backtests
 from ..flows import backtest_job as jobs
 from ..flows import overlap as overlaps
 from ..flows import services as flows
 from ..jsonbody import parse_json
+from ..jsontext import jsonable
 from ..models import User
 from ..orders import services as orders
 from ..org.directory import directory_cache

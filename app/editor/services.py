@@ -27,11 +27,11 @@ from flow_engine import (
 )
 from rule_dsl import DslError
 
-from ..db import jsonable
 from ..errors import NotFoundError, ValidationError
 from ..flows import backtest as backtests
 from ..flows import services as flows
 from ..jsonbody import parse_json
+from ..jsontext import jsonable
 from ..models import Flow, FlowVersion, Order, Run, User, utcnow
 from ..orders.services import validate_order
 from ..pinyin import matches, slug

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from flow_engine import Effect, EffectResult, Event, effect_kinds
 
-from ..db import jsonable
 from ..inventory import services as inventory
+from ..jsontext import jsonable
 from ..models import ApprovalTask, RunTimer
 from ..shipments import services as shipments
 from .readers import add_readers

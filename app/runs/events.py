@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import simplejson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db import jsonable
+from ..jsontext import canonical, jsonable
 from ..models import Order, Subscription, utcnow
 from .cache import CatalogStamp
 from .writer import Writes
@@ -110,7 +109,7 @@ def forget(db: Session) -> None:
 
 def event_id(kind: str, order: Order, key: Any) -> str:
     """A stable id of an event: the same order, kind and key give the same id."""
-    text = simplejson.dumps([kind, order.tracking_id, jsonable(key)], sort_keys=True)
+    text = canonical([kind, order.tracking_id, jsonable(key)])
     return "evt_" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

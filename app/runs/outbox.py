@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import simplejson
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -32,6 +31,7 @@ from flow_engine.outbound import is_reserved_header, url_problem
 
 from ..db import Database, in_transaction, on_commit, rows_matched
 from ..errors import ConflictError, NotFoundError, ValidationError
+from ..jsontext import body_bytes, json_loads
 from ..models import AllowedHost, OutboxMessage, Subscription, utcnow
 from ..queue import task_app
 from ..signing import sign
@@ -123,9 +123,7 @@ def send_http(
 
 def _webhook(message: OutboxMessage, secret: str) -> dict[str, Any]:
     payload = message.payload
-    body = simplejson.dumps(
-        payload.get("body") or {}, use_decimal=True, ensure_ascii=False
-    ).encode()
+    body = body_bytes(payload.get("body") or {})
     timestamp = int(time.time())
     headers = {
         **_custom_headers(message),
@@ -136,7 +134,7 @@ def _webhook(message: OutboxMessage, secret: str) -> dict[str, Any]:
     }
     status, raw = send_http(payload["url"], body, headers, method=payload.get("method", "POST"))
     try:
-        parsed: Any = simplejson.loads(raw, use_decimal=True) if raw else None
+        parsed: Any = json_loads(raw) if raw else None
     except ValueError:
         parsed = raw.decode("utf-8", "replace")
     return {"status": status, "body": parsed}

@@ -35,9 +35,9 @@ from flow_engine import (
 )
 from rule_dsl import DslError
 
-from ..db import jsonable
 from ..errors import ConflictError, NotFoundError
 from ..inventory.services import StockView, available_for
+from ..jsontext import jsonable
 from ..models import Alert, FlowVersion, Order, Run, RunEvent, utcnow
 from ..org.directory import directory_cache
 from ..reference.services import reference_cache

@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 
 from rule_dsl import DslError
 
-from ..db import insert_ignoring_duplicates, jsonable
+from ..db import insert_ignoring_duplicates
+from ..jsontext import jsonable
 from ..models import Alert, Flow, FlowVersion, Order, Run, TriggerReceipt, table_of, utcnow
 from .cache import CatalogStamp, LiveVersion, catalog_stamp, live_flows
 from .services import (

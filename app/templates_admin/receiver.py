@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import simplejson
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..db import get_session
+from ..jsontext import json_loads
 from ..models import AllowedHost
 from ..signing import SIGNATURE_RE, sign
 
@@ -84,7 +84,7 @@ def receive(name: str) -> Response | tuple[Response, int]:
         log.warning("demo receiver %s: refused a delivery with a wrong signature", name)
         return jsonify({"received": False, "error": "bad_signature"}), 401
     try:
-        payload: Any = simplejson.loads(body, use_decimal=True) if body else None
+        payload: Any = json_loads(body) if body else None
     except ValueError:
         payload = body[:2000].decode("utf-8", "replace")
     entry = {

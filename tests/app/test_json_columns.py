@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.db import _ENCODER, get_db, in_transaction, json_dumps
+from app.db import get_db, in_transaction
+from app.jsontext import _ENCODER, json_dumps
 from app.models import Order
 
 leaves = st.one_of(
