@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 py=.venv/bin
 case "${1:-extract}" in
   extract)
-    "$py/pybabel" extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+    "$py/pybabel" extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output \
       --project OrderFlow -o app/translations/messages.pot . >/dev/null
     "$py/pybabel" update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching \
       --ignore-obsolete >/dev/null

@@ -16,7 +16,7 @@ from ..alerts import services as alerts
 from ..clock import zone
 from ..costs import heatmap as cost_heatmap
 from ..costs import services as costs
-from ..dashboard import bottleneck, compare, kpis, ranges
+from ..dashboard import bottleneck, compare, panels, ranges
 from ..db import get_session
 from ..errors import NotFoundError, ValidationError
 from ..models import AlertRule, Order, utcnow
@@ -59,7 +59,7 @@ def dashboard_figures() -> Response:
     db, r = get_session(), _range()
     return reply({
         "range": _range_json(r),
-        "panels": {key: fn(db, r).as_dict() for key, fn in kpis.PANELS.items()},
+        "panels": {key: spec.compute(db, r).as_dict() for key, spec in panels.PANELS.items()},
         "publishes": compare.publishes(db, r.start, r.end),
     })  # fmt: skip
 
@@ -67,11 +67,11 @@ def dashboard_figures() -> Response:
 @bp.get("/dashboard/<panel>")
 @api_key_required("orders:read")
 def dashboard_panel(panel: str) -> Response:
-    fn = kpis.PANELS.get(panel)
-    if fn is None:
+    spec = panels.PANELS.get(panel)
+    if spec is None:
         raise NotFoundError(_l("There is no dashboard panel %(key)s.", key=panel[:64]))
     r = _range()
-    return reply({"range": _range_json(r), **fn(get_session(), r).as_dict()})
+    return reply({"range": _range_json(r), **spec.compute(get_session(), r).as_dict()})
 
 
 @bp.get("/flows/<flow_key:key>/bottlenecks")
@@ -223,7 +223,7 @@ SCHEMAS = {
         last_error=_T,
     ),  # fmt: skip
 }
-_PANEL_PARAM = _param("panel", "path", {"type": "string", "enum": list(kpis.PANELS)})
+_PANEL_PARAM = _param("panel", "path", {"type": "string", "enum": list(panels.PANELS)})
 _ID = _param("order_id", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})
 _RULE = _param("key", "path", {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"})
 OPERATIONS = [

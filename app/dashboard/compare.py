@@ -1,11 +1,14 @@
 """Before and after a flow was published: the same figures over equal windows either side.
 
 The window is as long as the dashboard's range, but never longer than the time since the
-publish (so "after" is never mostly empty); both windows are whole hours.
+publish (so "after" is never mostly empty); both windows are whole hours. The panels
+compared, the field of each and which way is better come from their :class:`PanelSpec`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,12 +17,11 @@ from sqlalchemy.orm import Session
 
 from ..metrics.rollups import hour_of
 from ..models import Flow, FlowVersion
-from .kpis import PANELS
+from .panels import PANELS, PanelSpec
 from .ranges import Range
 
 MIN_WINDOW = timedelta(hours=1)
-COMPARED = ("orders", "unit_cost", "status_lag", "manual_rate", "on_time", "self_service",
-            "approval_turnaround")  # fmt: skip
+SIGN = {"up": 1, "down": -1, "none": 0}
 
 
 def publishes(db: Session, start: datetime, end: datetime, limit: int = 50) -> list[dict[str, Any]]:
@@ -52,8 +54,12 @@ def before_after(db: Session, r: Range, version: FlowVersion, now: datetime) -> 
     before = r.shifted(pivot - window, pivot)
     after = r.shifted(pivot, pivot + window)
     panels = {
-        key: {"before": PANELS[key](db, before).total, "after": PANELS[key](db, after).total}
-        for key in COMPARED
+        spec.key: {
+            "before": spec.compute(db, before).total,
+            "after": spec.compute(db, after).total,
+        }
+        for spec in PANELS.values()
+        if spec.compared
     }
     return {
         "version": version.number,
@@ -63,3 +69,25 @@ def before_after(db: Session, r: Range, version: FlowVersion, now: datetime) -> 
         "after": {"start": after.start, "end": after.end},
         "panels": panels,
     }
+
+
+@dataclass(frozen=True)
+class Change:
+    """A compared panel's field before and after, and how it changed."""
+
+    before: Any
+    after: Any
+    percent: float | None  # after against before; None when either is unknown or before is 0
+    tone: str  # "ok": the better way, "bad": the worse way, "": neither or no way is better
+
+
+def change(spec: PanelSpec, pair: Mapping[str, Mapping[str, Any]]) -> Change:
+    """How ``spec``'s compared field moved between the totals ``pair["before"]`` and ``["after"]``."""
+    field = spec.compared or ""
+    b, a = pair["before"].get(field), pair["after"].get(field)
+    if b is None or a is None or b == 0:
+        return Change(b, a, None, "")
+    percent = (a - b) * 100 / b
+    sign = SIGN[spec.better]
+    tone = "ok" if percent * sign > 0 else ("bad" if sign and percent != 0 else "")
+    return Change(b, a, percent, tone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -38,6 +39,15 @@ def number(value: Any) -> str:
         return "—"
     value = float(value)
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+
+
+# The formats a dashboard panel declares for its figures.
+FORMATS: dict[str, Callable[[Any], str]] = {
+    "count": number,
+    "percent": percent,
+    "money": money,
+    "duration": duration,
+}
 
 
 def script_json(data: Any) -> Markup:

@@ -1,4 +1,5 @@
-"""The dashboard's figures: one function per panel, each reading hourly rollups.
+"""The dashboard's figures: one function per panel, each reading hourly rollups (the panels
+themselves are declared in :mod:`.panels`).
 
 Every panel returns its total for the range and a series per bucket (hour or day). Rates
 are percentages of their base; unit cost is cost per costed order; durations are seconds.
@@ -316,19 +317,6 @@ def split_rate(db: Session, r: Range) -> Panel:
         for x in r.buckets()
     ]
     return Panel("split_rate", "percent", {"rate": _pct(h, b), "count": h, "base": b}, series)
-
-
-PANELS: dict[str, Callable[[Session, Range], Panel]] = {
-    "orders": orders,
-    "unit_cost": unit_cost,
-    "status_lag": status_lag,
-    "manual_rate": manual_rate,
-    "on_time": on_time,
-    "self_service": self_service,
-    "approval_turnaround": approval_turnaround,
-    "alerts_open": alerts_open,
-    "split_rate": split_rate,
-}
 
 
 def channels(db: Session) -> list[str]:

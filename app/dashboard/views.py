@@ -20,7 +20,7 @@ from ..pages import partial
 from ..sales_channels import channel_name, sales_channels
 from ..security import permission_required
 from ..urls import id_arg
-from . import bottleneck, compare, format, kpis, ranges
+from . import bottleneck, compare, format, kpis, panels, ranges
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -41,7 +41,7 @@ def figures(r: ranges.Range, version_id: int | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "range": {"start": r.start, "end": r.end, "label": r.label, "hourly": r.hourly,
                   "channels": list(r.channels), "zone": str(r.zone)},
-        "panels": {key: fn(db, r).as_dict() for key, fn in kpis.PANELS.items()},
+        "panels": {key: spec.compute(db, r).as_dict() for key, spec in panels.PANELS.items()},
         "publishes": compare.publishes(db, r.start, r.end),
     }  # fmt: skip
     if version_id is not None:
@@ -69,13 +69,17 @@ def index() -> ResponseReturnValue:
     db = get_session()
     context = {
         "data": data,
-        # The page names sales channels in the reader's language (the JSON keeps the keys).
+        # The page names sales channels in the reader's language (the JSON keeps the keys),
+        # and tells the charts' script how to draw each panel.
         "payload": format.script_json(
             {
                 **data,
                 "channel_names": {c: channel_name(c, current_language()) for c in sales_channels()},
+                "charts": {key: spec.chart_json() for key, spec in panels.PANELS.items()},
             }
         ),
+        "specs": list(panels.PANELS.values()),
+        "change": compare.change,
         "r": r,
         "problem": problem,
         "channels": kpis.channels(db),
@@ -120,10 +124,11 @@ def data_json() -> Response:
 @bp.get("/panels/<key>.json")
 @permission_required("dashboard.view")
 def panel_json(key: str) -> Response:
-    fn = kpis.PANELS.get(key)
-    if fn is None:
+    spec = panels.PANELS.get(key)
+    if spec is None:
         raise NotFoundError("no such panel")
-    return Response(json_dumps(fn(get_session(), _range()).as_dict()), mimetype="application/json")
+    panel = spec.compute(get_session(), _range())
+    return Response(json_dumps(panel.as_dict()), mimetype="application/json")
 
 
 # -- bottlenecks ---------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 /* OrderFlow dashboard: draws the KPI panels and the cost heatmap with ECharts from the JSON
-   the page carries (#db-data, #cost-data). Redraws after htmx swaps in new figures. */
+   the page carries (#db-data, #cost-data). How each panel is drawn (its format, series and
+   styles) comes with its figures (#db-data's "charts"), from the panel's declaration on the
+   server. Redraws after htmx swaps in new figures. */
 (function () {
   'use strict';
   const zh = (document.documentElement.lang || '').startsWith('zh');
   const T = zh
-    ? { orders: '订单', unit: '单位成本', p50: '中位数', p95: 'P95', p90: 'P90', rate: '比率', raised: '新告警', cost: '成本', share: '成本占比', volume: '订单占比', ratio: '倍数' }
-    : { orders: 'Orders', unit: 'Unit cost', p50: 'Median', p95: 'P95', p90: 'P90', rate: 'Rate', raised: 'Raised', cost: 'Cost', share: 'Share of cost', volume: 'Share of orders', ratio: 'Ratio' };
+    ? { cost: '成本', share: '成本占比', volume: '订单占比', ratio: '倍数' }
+    : { cost: 'Cost', share: 'Share of cost', volume: 'Share of orders', ratio: 'Ratio' };
   const PALETTE = ['#0b5cd5', '#1a7f37', '#9a6700', '#cf222e', '#8250df', '#0a7ea4', '#bf3989', '#57606a'];
   const charts = [];
 
@@ -67,44 +69,44 @@
     };
   }
 
-  function option(key, panel, data) {
+  // How a panel's value axis and tooltip read, by the panel's format (never by panel).
+  const AXES = {
+    count: {},
+    money: { axis: { axisLabel: { formatter: (v) => '¥' + v, fontSize: 10 } } },
+    duration: { axis: { axisLabel: { formatter: duration, fontSize: 10 } }, tooltip: duration },
+    percent: { axis: { max: 100, axisLabel: { formatter: '{value}%', fontSize: 10 } }, tooltip: (v) => (v == null ? '—' : v.toFixed(1) + '%') },
+  };
+  // How a series is drawn, by the style its panel declares.
+  const STYLES = {
+    bar: { type: 'bar' },
+    line: { type: 'line', connectNulls: true },
+    smooth: { type: 'line', smooth: true, connectNulls: true, showSymbol: true },
+    dotted: { type: 'line', connectNulls: true, lineStyle: { type: 'dotted' } },
+    area: { type: 'line', areaStyle: { opacity: 0.12 }, connectNulls: true },
+  };
+
+  function option(chart, panel, data) {
+    // chart: the panel's drawing as the server declares it (format, series, by_channel).
     const rows = panel.series;
     const fmt = labeller(data.range);
     const labels = rows.map((r) => fmt(r.t));
     const mark = markers(data, labels, rows);
-    if (key === 'orders') {
-      const channels = Object.keys(panel.total.by_channel || {});
-      const o = base(labels);
+    const axes = AXES[chart.format] || {};
+    const o = base(labels, axes.axis);
+    if (axes.tooltip) o.tooltip.valueFormatter = axes.tooltip;
+    const channels = chart.by_channel ? Object.keys(panel.total.by_channel || {}) : [];
+    if (channels.length) {
       o.series = channels.map((c, i) => ({
-        name: (data.channel_names || {})[c] || c, type: 'bar', stack: 'orders', data: rows.map((r) => (r.by_channel || {})[c] || 0),
+        name: (data.channel_names || {})[c] || c, type: 'bar', stack: 'channels', data: rows.map((r) => (r.by_channel || {})[c] || 0),
         markLine: i === 0 ? mark : undefined,
       }));
-      if (!o.series.length) o.series = [{ name: T.orders, type: 'bar', data: rows.map((r) => r.orders), markLine: mark }];
       return o;
     }
-    if (key === 'unit_cost') {
-      const o = base(labels, { axisLabel: { formatter: (v) => '¥' + v, fontSize: 10 } });
-      o.series = [{ name: T.unit, type: 'line', smooth: true, connectNulls: true, showSymbol: true, data: rows.map((r) => r.unit_cost), markLine: mark }];
-      return o;
-    }
-    if (key === 'status_lag' || key === 'approval_turnaround') {
-      const hi = key === 'status_lag' ? 'p95' : 'p90';
-      const o = base(labels, { axisLabel: { formatter: duration, fontSize: 10 } });
-      o.tooltip.valueFormatter = duration;
-      o.series = [
-        { name: T.p50, type: 'line', connectNulls: true, data: rows.map((r) => r.p50), markLine: mark },
-        { name: T[hi], type: 'line', connectNulls: true, lineStyle: { type: 'dotted' }, data: rows.map((r) => r[hi]) },
-      ];
-      return o;
-    }
-    if (key === 'alerts_open') {
-      const o = base(labels);
-      o.series = [{ name: T.raised, type: 'bar', data: rows.map((r) => r.raised), itemStyle: { color: '#cf222e' }, markLine: mark }];
-      return o;
-    }
-    const o = base(labels, { max: 100, axisLabel: { formatter: '{value}%', fontSize: 10 } });
-    o.tooltip.valueFormatter = (v) => (v == null ? '—' : v.toFixed(1) + '%');
-    o.series = [{ name: T.rate, type: 'line', areaStyle: { opacity: 0.12 }, connectNulls: true, data: rows.map((r) => r.rate), markLine: mark }];
+    o.series = chart.series.map((s, i) => Object.assign(
+      { name: s.label, data: rows.map((r) => r[s.field]), markLine: i === 0 ? mark : undefined },
+      STYLES[s.style] || STYLES.line,
+      s.colour ? { itemStyle: { color: s.colour } } : {},
+    ));
     return o;
   }
 
@@ -114,9 +116,9 @@
     const data = JSON.parse(holder.textContent);
     for (const [key, panel] of Object.entries(data.panels)) {
       const el = document.getElementById('chart-' + key);
-      if (!el) continue;
+      if (!el || !(data.charts || {})[key]) continue;
       const chart = echarts.init(el, null, { renderer: 'svg' });
-      chart.setOption(option(key, panel, data));
+      chart.setOption(option(data.charts[key], panel, data));
       charts.push(chart);
     }
   }

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from app.clock import zone
-from app.dashboard import compare, kpis, ranges
+from app.dashboard import compare, kpis, panels, ranges
 from app.metrics.hooks import flush_lookups
 from app.metrics.refresh import refresh
 from app.models import FlowVersion, LookupHourly, utcnow
@@ -22,7 +22,7 @@ def _range(**args: str) -> ranges.Range:
 def _panels(database, **args: str) -> dict:
     with database.session() as db:
         r = _range(**args)
-        return {key: fn(db, r) for key, fn in kpis.PANELS.items()}
+        return {key: spec.compute(db, r) for key, spec in panels.PANELS.items()}
 
 
 def test_seven_days_of_the_scenario(database, scenario):

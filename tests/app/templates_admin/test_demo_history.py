@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from app.clock import zone
-from app.dashboard import bottleneck, kpis, ranges
+from app.dashboard import bottleneck, panels, ranges
 from app.db import get_db, in_transaction
 from app.flows import backtest, services
 from app.models import ApprovalTask, Order, OutboxMessage, Run, RunEvent, utcnow
@@ -54,16 +54,16 @@ def test_demo_history_fills_every_panel_and_leaves_no_dead_letters(app):
             assert db.scalar(select(func.count()).select_from(Run).where(Run.status == "completed"))
 
             r = ranges.parse({"range": "30d"}, utcnow(), zone())
-            panels = {key: fn(db, r).as_dict() for key, fn in kpis.PANELS.items()}
-            assert panels["orders"]["total"]["orders"] >= len(past) * 0.8
-            assert panels["unit_cost"]["total"]["orders"] > 0
-            assert panels["unit_cost"]["total"]["unit_cost"] > 0
-            on_time = panels["on_time"]["total"]
+            figures = {key: spec.compute(db, r).as_dict() for key, spec in panels.PANELS.items()}
+            assert figures["orders"]["total"]["orders"] >= len(past) * 0.8
+            assert figures["unit_cost"]["total"]["orders"] > 0
+            assert figures["unit_cost"]["total"]["unit_cost"] > 0
+            on_time = figures["on_time"]["total"]
             assert on_time["base"] > 100 and 50 < on_time["rate"] < 100  # some late
-            assert panels["status_lag"]["total"]
-            assert panels["approval_turnaround"]["total"]
-            assert panels["manual_rate"]["total"]["count"] > 0
-            assert panels["self_service"]["total"]
+            assert figures["status_lag"]["total"]
+            assert figures["approval_turnaround"]["total"]
+            assert figures["manual_rate"]["total"]["count"] > 0
+            assert figures["self_service"]["total"]
 
             scope = bottleneck.scope(db, "large-order-finance-review", None)
             heat = bottleneck.heatmap(db, scope, r, utcnow())
