@@ -9,7 +9,7 @@ from flask import Flask
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from ..db import json_dumps
+from ..jsontext import json_dumps
 
 
 def duration(seconds: Any) -> str:

@@ -10,11 +10,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from ..clock import zone
-from ..db import get_session, json_dumps
+from ..db import get_session
 from ..editor.catalog import node_types, type_titles
 from ..errors import NotFoundError, ValidationError
 from ..flows import services as flows
 from ..i18n import current_language
+from ..jsontext import json_dumps
 from ..models import Flow, FlowVersion, utcnow
 from ..pages import partial
 from ..sales_channels import channel_name, sales_channels
