@@ -104,6 +104,10 @@ class PanelSpec:
             FORMATS[self.format](total.get(self.figure)), note
         )
 
+    def shown(self, value: Any) -> str:
+        """A value of the figure's field in the panel's format (``—`` when unknown)."""
+        return FORMATS[self.format](value)
+
     def chart_json(self) -> dict[str, Any]:
         """What the charts' script needs to draw the panel, in the reader's language."""
         return {

@@ -90,7 +90,7 @@ def test_a_registered_panel_shows_with_its_title_figure_and_comparison(
     assert figure == f"¥14,600.00 {orders}"
     # Before the publish A, B and C (6300), after it D and E (8300): up, and up is better.
     delta = section.split('data-testid="compare-order_value">', 1)[1].split("</p>")[0]
-    assert "<b>6300.0</b>" in delta and "<b>8300.0</b>" in delta
+    assert "<b>¥6,300.00</b>" in delta and "<b>¥8,300.00</b>" in delta  # in the panel's format
     assert '<span class="tag ok">+31.7%</span>' in delta
     assert 'id="chart-order_value"' in section and "db-empty" not in section
     # The charts' script gets its drawing from the spec, in the reader's language.
