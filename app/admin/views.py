@@ -78,7 +78,9 @@ def set_active(user_id: int) -> Response:
     active = request.form.get("active") == "1"
     if FlaskForm().validate_on_submit():
         try:
-            handed = handover.set_active(get_session(), current_user(), user, active)
+            db = get_session()
+            handed = handover.set_active(db, current_user(), user, active)
+            db.commit()
         except AppError as err:
             flash(str(err.message), "error")
         else:

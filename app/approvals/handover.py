@@ -227,7 +227,8 @@ def _alert_nobody(db: Session, task: ApprovalTask, user: User, now: datetime) ->
 
 def set_active(db: Session, actor: User | None, user: User, active: bool) -> list[Handover]:
     """Deactivate (which also ends every session and hands on the person's open tasks as
-    described above) or reactivate ``user``."""
+    described above) or reactivate ``user``. No commit: the caller's transaction holds the
+    change together with whatever else it does (an organisation sync deactivating several)."""
     if not active and actor is not None and actor.id == user.id:
         raise ValidationError(
             _l("You cannot deactivate your own account; ask another administrator."),
@@ -241,7 +242,6 @@ def set_active(db: Session, actor: User | None, user: User, active: bool) -> lis
         if was_active:
             db.flush()
             handed = reassign_open_tasks(db, user, actor=actor)
-    db.commit()
     log.info(
         "user %s %s by %s", user.username, "activated" if active else "deactivated",
         actor.username if actor else "system",

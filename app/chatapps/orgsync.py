@@ -286,8 +286,9 @@ def plan(db: Session, platform: str, directory: Directory) -> SyncPlan:
 
 
 def apply(db: Session, result: SyncPlan, actor: User | None = None) -> dict[str, int]:
-    """Write ``result`` and commit: departments and people through the CSV import, then
-    each deactivation with its tasks handed over. The figures written, with ``handed_over``."""
+    """Write ``result`` and commit, all in one transaction: departments and people through the
+    CSV import, then each deactivation with its tasks handed over (a failure anywhere leaves
+    the organisation as it was). The figures written, with ``handed_over``."""
     counts = result.counts()
     user_field = READERS[result.platform].USER_FIELD
     for changes in result.plan.people.values():

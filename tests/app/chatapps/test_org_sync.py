@@ -142,6 +142,37 @@ def test_a_second_apply_changes_nothing(app, db, feishu):
     assert people(db) == before
 
 
+def test_an_apply_that_fails_part_way_changes_nothing(app, db, feishu, monkeypatch):
+    sync(app)
+    run = start(db, approval_doc(assignees=[{"user": "zhao"}]))
+    feishu.users = [u for u in feishu.users if u["open_id"] not in ("ou_zhao", "ou_wang")]
+    feishu.users[0]["department_ids"] = ["od-fin"]  # li moves to 财务部
+    feishu.department("od-new", "新部门")
+    before = people(db)
+    real = orgsync.set_active
+    calls: list[str] = []
+
+    def second_fails(s, actor, user, active):
+        calls.append(user.username)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return real(s, actor, user, active)
+
+    monkeypatch.setattr(orgsync, "set_active", second_fails)
+    with pytest.raises(RuntimeError), app.test_request_context():
+        orgsync_runs.run("feishu", write=True)
+    assert len(calls) == 2  # the first deactivation was written in the transaction, then undone
+    assert people(db) == before
+    with db.session() as s:
+        assert s.scalars(select(Department).where(Department.key == "feishu_od_new")).all() == []
+    assert {t.assignee: t.status for t in tasks_of(db, run.id)} == {"zhao": "pending"}
+
+    monkeypatch.setattr(orgsync, "set_active", real)
+    counts = sync(app)
+    assert counts["deactivated"] == 2 and counts["moved"] == 1
+    assert people(db)["zhao"][2] is False and people(db)["wang"][2] is False
+
+
 def test_paging_reads_every_page(app, db, feishu):
     for n in range(5):
         feishu.user(f"ou_p{n}", f"人{n}", "od-fin", leader="ou_wang")
