@@ -1,5 +1,5 @@
 """Approval card latency: from an order that needs an approval to the card request reaching
-Feishu and WeCom, through the real path (intake, run, task, outbox, background worker, chat
+DingTalk, Feishu and WeCom, through the real path (intake, run, task, outbox, background worker, chat
 fan-out, access token, card request). Target: p99 under 2 s.
 
     .venv/bin/python bench/chat_card_bench.py [--orders 100] [--pause 0.2]
@@ -7,8 +7,8 @@ fan-out, access token, card request). Target: p99 under 2 s.
 Runs the embedded Huey consumer in this process as ``orderflow serve`` does (SQLite database
 and queue in a temporary instance folder; PostgreSQL when DATABASE_URL is set, e.g.
 postgresql+psycopg://postgres@127.0.0.1:5432/of_chat_bench on an empty database) and the fake
-Feishu and WeCom open platforms of the tests on loopback, which note the time each card
-request arrives. The approver is on both, so each order brings two cards. The clock starts
+DingTalk, Feishu and WeCom open platforms of the tests on loopback, which note the time each
+card request arrives. The approver is on all three, so each order brings three cards. The clock starts
 before the order is handed to the intake service (its ingest and first run step count).
 """
 
@@ -39,7 +39,7 @@ from app.queue import start_embedded_consumer  # noqa: E402
 from app.users import services as users  # noqa: E402
 from bench.figures import peak_rss_mb, record  # noqa: E402
 from flow_engine import CURRENT_FORMAT_VERSION  # noqa: E402
-from tests.app.chatapps import fake_feishu, fake_wecom  # noqa: E402
+from tests.app.chatapps import fake_dingtalk, fake_feishu, fake_wecom  # noqa: E402
 
 TARGET_SECONDS = 2.0
 FLOW = {
@@ -63,12 +63,20 @@ FLOW = {
 }  # fmt: skip
 
 
-def _setup(database: Any, feishu_url: str, wecom_url: str) -> None:
+PLATFORMS = ("dingtalk", "feishu", "wecom")
+
+
+def _setup(database: Any, dingtalk_url: str, feishu_url: str, wecom_url: str) -> None:
     def work(db: Any) -> None:
         person = users.create_user(db, None, username="li", password="bench-password",
                                    roles=["approver"], display_name="李娜")  # fmt: skip
         person.feishu_id, person.wecom_id, person.locale = "ou_li", "LiNa", "zh"
+        person.dingtalk_id = "LiNa"
         flows.import_flow(db, None, FLOW, publish_now=True)
+        chat.connect(db, "dingtalk", fake_dingtalk.APP_KEY, {
+            "robot_code": fake_dingtalk.APP_KEY, "card_template_id": fake_dingtalk.TEMPLATE,
+            "app_secret": fake_dingtalk.APP_SECRET, "token": fake_dingtalk.TOKEN,
+            "aes_key": fake_dingtalk.AES_KEY}, dingtalk_url)  # fmt: skip
         chat.connect(db, "feishu", fake_feishu.APP_ID, {
             "app_secret": fake_feishu.APP_SECRET,
             "verification_token": fake_feishu.VERIFICATION_TOKEN,
@@ -80,9 +88,15 @@ def _setup(database: Any, feishu_url: str, wecom_url: str) -> None:
     in_transaction(database, work)
 
 
-def _arrivals(feishu: fake_feishu.FakeFeishu, wecom: fake_wecom.FakeWeCom) -> dict[str, Any]:
+def _arrivals(
+    dingtalk: fake_dingtalk.FakeDingTalk,
+    feishu: fake_feishu.FakeFeishu,
+    wecom: fake_wecom.FakeWeCom,
+) -> dict[tuple[str, str], Any]:
     """When each card arrived, by (platform, order id): the order id ends the card's title."""
-    found: dict[str, Any] = {}
+    found: dict[tuple[str, str], Any] = {}
+    for sent in list(dingtalk.sent):
+        found[("dingtalk", sent["card"]["title"].rsplit(" ", 1)[-1])] = sent["at"]
     for sent in list(feishu.sent):
         found[("feishu", sent["card"]["header"]["title"]["content"].rsplit(" ", 1)[-1])] = sent[
             "at"
@@ -114,8 +128,12 @@ def main() -> None:
     database = get_db(app)
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     began: dict[str, float] = {}
-    with fake_feishu.FakeFeishu() as feishu, fake_wecom.FakeWeCom() as wecom:
-        _setup(database, feishu.url, wecom.url)
+    with (
+        fake_dingtalk.FakeDingTalk() as dingtalk,
+        fake_feishu.FakeFeishu() as feishu,
+        fake_wecom.FakeWeCom() as wecom,
+    ):
+        _setup(database, dingtalk.url, feishu.url, wecom.url)
         consumer, _thread = start_embedded_consumer(2)
         try:
             for i in range(args.orders):
@@ -129,19 +147,20 @@ def main() -> None:
                 began[order_id] = time.time()
                 in_transaction(database, lambda db, d=doc: orders.ingest(db, d))
             deadline = time.monotonic() + args.wait
-            while len(_arrivals(feishu, wecom)) < 2 * args.orders and time.monotonic() < deadline:
+            cards = len(PLATFORMS) * args.orders
+            while len(_arrivals(dingtalk, feishu, wecom)) < cards and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
             consumer.stop(graceful=True)
-        arrived = _arrivals(feishu, wecom)
-        problems = feishu.problems + wecom.problems
+        arrived = _arrivals(dingtalk, feishu, wecom)
+        problems = dingtalk.problems + feishu.problems + wecom.problems
     rss = peak_rss_mb()
     print(f"order needing approval → card request at the fake platform ({backend} database, "
           f"SQLite queue, embedded worker, {args.orders} orders {args.pause:.1f} s apart, "
-          f"one approver on Feishu and WeCom)")  # fmt: skip
+          f"one approver on DingTalk, Feishu and WeCom)")  # fmt: skip
     label = backend.lower()
     worst = 0.0
-    for platform in ("feishu", "wecom"):
+    for platform in PLATFORMS:
         took = {o: arrived[(platform, o)] - t for o, t in began.items() if (platform, o) in arrived}
         latencies = sorted(took.values())
         lost = args.orders - len(latencies)

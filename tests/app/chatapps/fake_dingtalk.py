@@ -100,7 +100,8 @@ class FakeDingTalk:
                         self._reply({"code": "duplicateOutTrackId", "message": "重复"}, 400)
                         return
                     fake.track_ids[body["outTrackId"]] = receiver
-                    fake.sent.append({"to": receiver, "body": body, "card": params})
+                    fake.sent.append({"to": receiver, "body": body, "card": params,
+                                      "at": time.time()})  # fmt: skip
                     self._reply({"result": {"processQueryKey": secrets.token_hex(12)},
                                  "success": True})  # fmt: skip
                 elif (method, path) == ("PUT", "/v1.0/im/interactiveCards"):
