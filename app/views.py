@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from .admin.outbox import bp as outbox_admin_bp
+from .admin.integrations import bp as integrations_bp
 from .admin.status_mappings import bp as status_admin_bp
 from .admin.subscriptions import bp as subscriptions_admin_bp
 from .admin.views import bp as admin_bp
@@ -40,7 +40,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
     csrf.exempt(api_bp)
     for bp in (auth_bp, main_bp, admin_bp, api_bp, health_bp):
         app.register_blueprint(bp)
-    for bp in (orders_bp, tracking_bp, outbox_admin_bp, status_admin_bp, subscriptions_admin_bp):
+    for bp in (orders_bp, tracking_bp, integrations_bp, status_admin_bp, subscriptions_admin_bp):
         app.register_blueprint(bp)
     for bp in (editor_bp, editor_api_bp):
         app.register_blueprint(bp)

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from ..db import get_session
 from ..errors import ValidationError
 from ..org import services as org
-from ..org.rules import MAX_SCOPE
+from ..org.accepted import MAX_SCOPE
 from ..security import api_key_required
 from ._blueprint import bp
 from ._http import actor_name, json_body, reply, str_param, transact

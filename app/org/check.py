@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import BusinessRole, Department, Flow, FlowVersion, RoleHolder, User
-from .rules import hint
+from .accepted import hint
 
 PLURAL = {"role": "roles", "user": "users", "department": "departments"}
 

@@ -43,7 +43,7 @@ from ..i18n import current_language
 from ..models import BusinessRole, Department, ReferenceRow, ReferenceTable, Role, RoleHolder, User
 from ..security import hash_password
 from ..users.services import USERNAME_RE
-from .rules import KEY_RE, MAX_NAME, hint, key_message, manager_message, scope_message, sep
+from .accepted import KEY_RE, MAX_NAME, hint, key_message, manager_message, scope_message, sep
 
 log = logging.getLogger(__name__)
 

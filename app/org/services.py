@@ -28,8 +28,7 @@ from ..models import (
     RoleHolder,
     User,
 )
-from .check import usage
-from .rules import (
+from .accepted import (
     MAX_NAME,
     hint,
     key_message,
@@ -37,6 +36,7 @@ from .rules import (
     scope_message,
     sep,
 )
+from .check import usage
 
 log = logging.getLogger(__name__)
 
