@@ -170,3 +170,7 @@ def check_command(
     click.echo(
         f"{source_file}: ok ({kind})" if lang == "en" else f"{source_file}：无错误（{kind}）"
     )
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(dsl)

@@ -160,3 +160,7 @@ def simulate_command(
     except (FlowError, ValueError, KeyError) as exc:
         raise click.ClickException(f"simulation failed: {exc}") from None
     click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(flow)

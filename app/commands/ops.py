@@ -25,6 +25,7 @@ from ..reference import services as reference_data
 from ..runs import schedule
 from ..runs import services as run_services
 from ._app import friendly_errors, ready_app
+from .flow import flow
 
 
 def _read(path: str) -> str:
@@ -426,8 +427,8 @@ def inventory_set(sku: str, warehouse: str, on_hand: int) -> None:
     click.echo(f"{sku} @ {warehouse}: on hand {item.on_hand}, reserved {item.reserved}")
 
 
-def register(cli: click.Group, flow_group: click.Group) -> None:
+def register(cli: click.Group) -> None:
     for command in (flow_import, flow_publish, flow_list, flow_backtest, flow_schedule_tick):
-        flow_group.add_command(command)
+        flow.add_command(command)
     for group in (order, run, reference, inventory):
         cli.add_command(group)

@@ -225,3 +225,7 @@ def export_cmd(
     s = bundle.stats
     click.echo(f"Exported {bundle.id}: {s['flows']} flows, {s['tables']} tables, "
                f"{s['rows']} rows, {s['alert_rules']} alert rules -> {output}")  # fmt: skip
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(templates)

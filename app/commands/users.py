@@ -1,149 +1,141 @@
-"""``orderflow api-key``: API keys made on the server, for integrators without the web page.
-
-The commands call the same operations as the admin page (``services.create_api_key`` and
-``services.revoke_api_key``): the same scopes, checks and log lines.
-"""
+"""``orderflow user``: users, their roles, passwords and deactivation (with the hand-over of
+their open approval tasks), as on the admin pages."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from ..clock import zone
-from ..db import get_session
-from ..models import ApiKey, utcnow
-from ..security import API_KEY_RECHECK_SECONDS, API_SCOPES
+from ..approvals import handover
+from ..config import ROLES
+from ..db import get_db, get_session, in_transaction
 from ..users import services
 from ._app import friendly_errors, ready_app
 
-DAYS_RE = re.compile(r"^(\d{1,5})d$")
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
-class Expiry(click.ParamType):
-    """When a key stops working: ``90d``, a date (the key works through that day, in the
-    company's time zone) or a time (with an offset, else in the company's time zone)."""
-
-    name = "expiry"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        text = str(value).strip()
-        moment = self._parse(text)
-        if moment is None:
-            self.fail(
-                f"{text!r} is not an expiry. Give a number of days (90d), a date "
-                "(2027-06-30: the key works through that day, company time zone) or a time "
-                "(2027-06-30T18:00+08:00).",
-                param,
-                ctx,
-            )
-        if moment <= utcnow():
-            self.fail(f"{text!r} is in the past; give a later expiry.", param, ctx)
-        return moment
-
-    @staticmethod
-    def _parse(text: str) -> datetime | None:
-        days = DAYS_RE.match(text)
-        try:
-            if days:
-                return utcnow() + timedelta(days=int(days.group(1)))
-            if len(text) == 10:
-                day = date.fromisoformat(text)
-                return datetime.combine(day + timedelta(days=1), time(), tzinfo=zone())
-            moment = datetime.fromisoformat(text)
-            # Stored in UTC: a time that cannot be (past year 9999 there) is no expiry.
-            return (moment if moment.tzinfo else moment.replace(tzinfo=zone())).astimezone(UTC)
-        except (ValueError, OverflowError):
-            return None
+@click.group()
+def user() -> None:
+    """Users and roles."""
 
 
-def _when(moment: datetime | None, never: str = "-") -> str:
-    return moment.astimezone(zone()).strftime("%Y-%m-%d %H:%M %z") if moment else never
-
-
-def _state(key: ApiKey) -> str:
-    if key.revoked_at is not None:
-        return f"revoked {_when(key.revoked_at)}"
-    if key.expires_at is not None and key.expires_at <= utcnow():
-        return "expired"
-    return "active"
-
-
-@click.group("api-key")
-def api_key() -> None:
-    """API keys for the REST API (the same keys as the admin page's)."""
-
-
-@api_key.command("create")
-@click.argument("name")
+@user.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
 @click.option(
-    "--scope",
-    "scopes",
-    multiple=True,
-    required=True,
-    type=click.Choice(API_SCOPES),
-    help="A scope the key carries; repeat for several.",
+    "--password",
+    envvar="ORDERFLOW_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The password (else read from ORDERFLOW_PASSWORD or asked for).",
 )
-@click.option(
-    "--expires",
-    type=Expiry(),
-    default=None,
-    help="90d, 2027-06-30 (works through that day) or 2027-06-30T18:00+08:00. Default: never.",
-)
-@click.option("--owner", default=None, help="The user the key acts as (approvals:write needs one).")
+@click.option("--display-name", default="")
+@click.option("--email", default=None)
+@click.option("--locale", type=click.Choice(["zh", "en"]), default=None)
 @friendly_errors
-def create(name: str, scopes: tuple[str, ...], expires: datetime | None, owner: str | None) -> None:
-    """Create an API key called NAME and print it (shown only once)."""
+def user_create(
+    username: str,
+    roles: tuple[str, ...],
+    password: str,
+    display_name: str,
+    email: str | None,
+    locale: str | None,
+) -> None:
+    """Create a user with one or more roles."""
+
+    def work(db: Session) -> str:
+        created = services.create_user(
+            db,
+            None,
+            username=username,
+            password=password,
+            roles=roles,
+            display_name=display_name,
+            email=email,
+            locale=locale,
+        )
+        return f"Created user {created.username} with roles {', '.join(sorted(created.role_names))}"
+
     with ready_app().app_context():
-        db = get_session()
-        actor = services.get_user(db, owner) if owner else None
-        key, plaintext = services.create_api_key(
-            db, actor, name=name, scopes=scopes, expires_at=expires
-        )
-        click.echo(
-            f"Created API key {key.prefix} ({key.name}): scopes {', '.join(key.scopes)}; "
-            f"expires {_when(key.expires_at, 'never')}; owner {owner or 'none'}."
-        )
-        click.echo("The key, shown only once (store it now; only its hash is kept):")
-        click.echo(plaintext)
+        click.echo(in_transaction(get_db(), work))
 
 
-@api_key.command("list")
+@user.command("list")
 @friendly_errors
-def list_keys() -> None:
-    """List API keys: prefix, name, scopes, expiry, last use and state (never the secret)."""
+def user_list() -> None:
+    """List users with their roles."""
+
     with ready_app().app_context():
-        click.echo(f"{'PREFIX':<9} {'NAME':<24} {'SCOPES':<40} {'EXPIRES':<23} "
-                   f"{'LAST USED':<23} STATE")  # fmt: skip
-        for key in services.list_api_keys(get_session()):
+        for u in services.list_users(get_session()):
+            state = "" if u.is_active else "  (inactive)"
             click.echo(
-                f"{key.prefix:<9} {key.name:<24} {','.join(key.scopes):<40} "
-                f"{_when(key.expires_at, 'never'):<23} {_when(key.last_used_at):<23} {_state(key)}"
+                f"{u.username:<24} {','.join(sorted(u.role_names)):<30} {u.display_name}{state}"
             )
 
 
-@api_key.command("revoke")
-@click.argument("key_ref", metavar="PREFIX_OR_ID")
+@user.command("set-role")
+@click.argument("username")
+@click.argument("roles", nargs=-1, required=True, type=click.Choice(ROLES))
 @friendly_errors
-def revoke(key_ref: str) -> None:
-    """Revoke the API key with PREFIX_OR_ID (as ``list`` shows them)."""
+def user_set_role(username: str, roles: tuple[str, ...]) -> None:
+    """Replace the roles of USERNAME with ROLES."""
+
+    def work(db: Session) -> str:
+        target = services.set_roles(db, None, services.get_user(db, username), roles)
+        return f"{target.username}: {', '.join(sorted(target.role_names))}"
+
     with ready_app().app_context():
-        db = get_session()
-        found = services.find_api_key(db, key_ref)
-        already = found.revoked_at is not None
-        key = services.revoke_api_key(db, None, found.id)
-        if already:
-            click.echo(f"API key {key.prefix} ({key.name}) was already revoked.")
-            return
-        click.echo(
-            f"API key {key.prefix} ({key.name}) revoked. Running servers refuse it within "
-            f"{API_KEY_RECHECK_SECONDS:.0f} seconds."
-        )
+        click.echo(in_transaction(get_db(), work))
+
+
+@user.command("deactivate")
+@click.argument("username")
+@friendly_errors
+def user_deactivate(username: str) -> None:
+    """Deactivate USERNAME: end their sessions and hand on their open approval tasks (to
+    their delegate, else their manager, else the node's fallback person)."""
+
+    def work(db: Session) -> str:
+        target = services.get_user(db, username)
+        handed = handover.set_active(db, None, target, False)
+        lines = [f"{target.username}: deactivated / 已停用"]
+        for h in handed:
+            if h.to:
+                lines.append(f"  {h.task_key} -> {h.to} ({h.reason})")
+            else:
+                lines.append(
+                    f"  {h.task_key}: no one to take it, admins alerted / 无人接手，已告警管理员"
+                )
+        return "\n".join(lines)
+
+    with ready_app().app_context():
+        click.echo(in_transaction(get_db(), work))
+
+
+@user.command("set-password")
+@click.argument("username")
+@click.option(
+    "--password",
+    envvar="ORDERFLOW_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+)
+@friendly_errors
+def user_set_password(username: str, password: str) -> None:
+    """Set a new password for USERNAME (logs out their sessions)."""
+
+    def work(db: Session) -> None:
+        services.set_password(db, None, services.get_user(db, username), password)
+
+    with ready_app().app_context():
+        in_transaction(get_db(), work)
+        click.echo(f"Password of {username} changed")
 
 
 def register(cli: click.Group) -> None:
-    cli.add_command(api_key)
+    cli.add_command(user)

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from app.cli import DEMO_USERS, cli
+from app.cli import cli
+from app.commands.demo import DEMO_USERS
 
 BIN = Path(sys.executable).parent / "orderflow"
 
