@@ -46,7 +46,7 @@ from flow_engine.fork import divergence, simulate_pair
 from flow_engine.issues import ValidationIssue
 from flow_engine.migrations import migrate
 from flow_engine.model import CURRENT_FORMAT_VERSION, Edge, Flow, Node, Trigger
-from flow_engine.nodes import NODE_HANDLERS, NodeHandler, register_node_type
+from flow_engine.nodes import NODE_HANDLERS, NodeHandler, register_node_type, set_notify_channels
 from flow_engine.runner import approval_checks, is_paused, run_paused, start_run, step
 from flow_engine.simulate import InMemoryInventory, SimulationReport, simulate
 from flow_engine.state import (
@@ -119,6 +119,7 @@ __all__ = [
     "flow_schema",
     "is_paused",
     "register_node_type",
+    "set_notify_channels",
     "run_paused",
     "migrate",
     "order_schema",

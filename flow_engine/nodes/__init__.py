@@ -9,6 +9,7 @@ switch, decision_table, ruleset), ``act`` (set, tag, webhook, notify, alert, mer
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from flow_engine.nodes.act import (
     AlertHandler,
@@ -79,6 +80,15 @@ def register_node_type(handler: NodeHandler) -> None:
     NODE_HANDLERS[handler.type] = handler
 
 
+def set_notify_channels(channels: Mapping[str, str]) -> None:
+    """Name the channels a notify node may use, each with its Chinese name (the embedding
+    app's): the flow schema, validation and the editor's form read them from the notify
+    handler, which is replaced when they change."""
+    current = NODE_HANDLERS["notify"]
+    if getattr(current, "channels", None) != dict(channels):
+        NODE_HANDLERS["notify"] = NotifyHandler(channels)
+
+
 __all__ = [
     "FAMILIES",
     "NODE_HANDLERS",
@@ -87,4 +97,5 @@ __all__ = [
     "NodeHandler",
     "Runtime",
     "register_node_type",
+    "set_notify_channels",
 ]
