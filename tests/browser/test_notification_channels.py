@@ -53,6 +53,7 @@ def test_channels_page_in_both_languages(app, live_server, page_for, make_user):
         for view, path in (
             ("email", "/admin/notifications/?edit=1"),
             ("robot", "/admin/notifications/?edit=2"),
+            ("new", "/admin/notifications/?kind=email"),
             ("contact", "/notifications/contact"),
             ("templates", "/admin/notifications/templates?kind=dingtalk"),
         ):

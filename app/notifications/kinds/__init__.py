@@ -9,7 +9,7 @@ and the channel names on pages. ``inbox`` (in-app notifications) is always there
 kind: it has no settings and sends nothing.
 
 A new kind is one module with its ``KIND``, entered in :data:`KINDS` below, or registered at
-run time with :func:`register_channel_kind` (docs/notifications.md tells how).
+run time with :func:`register_channel_kind` (docs/approvals.md, "Adding a channel kind").
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ KIND = ChannelKind(
     title={"en": "email", "zh": "邮件"},
     settings=(
         Setting("host", _l("Mail server"), required=True, example="smtp.example.com"),
-        Setting("port", _l("Port"), example="465", check=_port),
+        Setting("port", _l("Port"), example="25", check=_port),
         Setting(
             "security",
             _l("Connection security"),
