@@ -25,7 +25,7 @@ ROLE_LABELS = {
 }
 
 # Codes the engine and the app store, as readers see them (unknown codes stay as they are).
-CODE_LABELS: dict[str, Mapping[str, Any]] = {
+CODE_LABELS: dict[str, dict[str, Any]] = {
     "run_status": {
         "new": _l("new run"),
         "waiting": _l("waiting"),
@@ -65,14 +65,8 @@ CODE_LABELS: dict[str, Mapping[str, Any]] = {
         "received": _l("received"),
         "no_match": _l("no match"),
     },
-    "channel": {
-        "inbox": _l("in-app"),
-        "email": _l("email"),
-        "wecom": _l("WeCom"),
-        "dingtalk": _l("DingTalk"),
-        "feishu": _l("Feishu"),
-        "sms": _l("SMS"),
-    },
+    # Entered with their {"en", "zh"} names by app.notifications.kinds when the app is built.
+    "channel": {},
     "tier": {
         "standard": _l("standard"),
         "silver": _l("silver"),
@@ -103,7 +97,14 @@ def code_label(code: Any, kind: str) -> str:
     if code is None or code == "":
         return "—"
     known = CODE_LABELS[kind].get(str(code))
-    return str(known) if known is not None else str(code)
+    return _text(known) if known is not None else str(code)
+
+
+def _text(label: Any) -> str:
+    """A catalogue string, or a ``{"en", "zh"}`` name, in the reader's language."""
+    if isinstance(label, Mapping):
+        return str(in_reader_language(label.get("en"), label.get("zh")))
+    return str(label)
 
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")
@@ -118,7 +119,7 @@ def with_code(text: Any) -> Markup:
 
 def code_labels_of(kind: str) -> dict[str, str]:
     """Every label of one kind of code in the reader's language (for the page scripts)."""
-    return {code: str(label) for code, label in CODE_LABELS[kind].items()}
+    return {code: _text(label) for code, label in CODE_LABELS[kind].items()}
 
 
 def language_choices(with_browser: bool = True) -> list[SelectChoice]:

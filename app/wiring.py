@@ -10,7 +10,9 @@ feature is entered in it here, once, when the app is built:
 - approval tasks withdrawn in bulk by a run (``app.runs.effects``) update their chat cards,
   and so does an SLA reminder about them (``app.notifications.delivery``);
 - a changed company time zone (``app.calendar``) regroups the daily figures (``app.metrics``);
-- every order the figures rebuild, and every figures tick, reaches the alert rules.
+- every order the figures rebuild, and every figures tick, reaches the alert rules;
+- the notification channel kinds (``app.notifications.kinds``) are the channels a flow's
+  notify node may name (``flow_engine``) and have their names on pages (``app.i18n``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .db import Database
 from .metrics import refresh, rollups
 from .metrics import tasks as metric_tasks
 from .notifications import delivery as notifications
+from .notifications import kinds as channel_kinds
 from .runs import effects, outbox
 
 
@@ -48,3 +51,4 @@ def connect() -> None:
     _enter(calendar.ZONE_CHANGED, rollups.rebuild_daily)
     _enter(refresh.OBSERVERS, order_alerts.observe)
     metric_tasks.AFTER_REFRESH["rules"] = _due_alert_rules
+    channel_kinds.announce()

@@ -52,6 +52,7 @@ from flow_engine.nodes import (
     NodeHandler,
     effect_kinds,
     register_node_type,
+    set_notify_channels,
     unregister_node_type,
 )
 from flow_engine.runner import approval_checks, is_paused, run_paused, start_run, step
@@ -128,6 +129,7 @@ __all__ = [
     "flow_schema",
     "is_paused",
     "register_node_type",
+    "set_notify_channels",
     "run_paused",
     "migrate",
     "order_schema",

@@ -32,12 +32,12 @@ from rule_dsl import DslError
 
 from ..costs.services import check_order_condition
 from ..errors import ValidationError
+from ..notifications.kinds import channel_names
 from . import sqlfilter
 from .datasets import DATASETS
 
 KINDS = ("order", "aggregate", "streak", "stuck", "backlog")
 SEVERITIES = ("info", "warning", "critical")
-CHANNELS = ("inbox", "email", "wecom", "dingtalk", "feishu", "sms")
 MEASURES = ("count", "sum", "avg", "max", "rate")
 OPS = (">", ">=", "<", "<=")
 PERIODS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -240,7 +240,7 @@ def check_rule_fields(raw: Mapping[str, Any]) -> dict[str, Any]:
             who = {k: str(v)[:64] for k, v in item.items() if k in ("user", "role") and v}
             if who:
                 recipients.append(who)
-    channels = [c for c in raw.get("channels") or [] if c in CHANNELS] or ["inbox"]
+    channels = [c for c in raw.get("channels") or [] if c in channel_names()] or ["inbox"]
     out = {
         "key": key,
         "name_zh": name_zh,

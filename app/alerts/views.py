@@ -14,12 +14,13 @@ from werkzeug.datastructures import MultiDict
 from ..db import get_session, reads_only
 from ..errors import AppError, ValidationError
 from ..models import AlertRule
+from ..notifications.kinds import channel_names
 from ..pages import partial
 from ..security import can, current_user, permission_required
 from ..urls import row_id
 from . import exchange, services
 from .datasets import DATASETS
-from .rules import CHANNELS, KINDS, MEASURES, OPS, PERIODS, SEVERITIES, SUBJECTS
+from .rules import KINDS, MEASURES, OPS, PERIODS, SEVERITIES, SUBJECTS
 
 bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 DEFINITION_FIELDS = (
@@ -120,7 +121,7 @@ def bulk() -> ResponseReturnValue:
 
 def _options() -> dict[str, Any]:
     return {
-        "kinds": KINDS, "severities": SEVERITIES, "channels": CHANNELS, "measures": MEASURES,
+        "kinds": KINDS, "severities": SEVERITIES, "channels": channel_names(), "measures": MEASURES,
         "ops": OPS, "periods": list(PERIODS), "subjects": SUBJECTS, "datasets": DATASETS,
     }  # fmt: skip
 

@@ -31,7 +31,7 @@ class AlertRule(Base):
     severity: Mapped[str] = mapped_column(String(16), default="warning")
     # [{"user": "wangmin"}, {"role": "supervisor"}]
     recipients: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
-    # Notification channel kinds: inbox, email, wecom, dingtalk, feishu, sms.
+    # Channels: inbox and the notification channel kinds (app.notifications.kinds).
     channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # No second notice for the same rule and key within this many seconds.
     cooldown_seconds: Mapped[int] = mapped_column(default=3600)

@@ -39,7 +39,7 @@ from ..runs import outbox
 from ..runs.effects import fill
 from ..wording import Wording
 from . import links, messages
-from .channels import SENDERS
+from .kinds import KINDS, ChannelKind, check_destinations
 from .people import Contact, resolve
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ APPROVAL_EVENTS = {
     "info": "approval_info",
     "approval_reminder": "approval_reminder",
 }
-PERSONAL = ("email", "sms")  # channels that reach one person: they carry sign-in links
 # Told of an SLA reminder's tasks and the moment it fired, in the fan-out's transaction:
 # registered by features that follow tasks (the chat apps' cards) when the app is built.
 TASKS_REMINDED: list[Callable[[Session, list[str], datetime], None]] = []
@@ -76,10 +75,14 @@ def send_part(database: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
         channel = db.get(NotificationChannel, payload["channel_id"])
         if channel is None or not channel.enabled:
             raise outbox.DeliveryError("the channel was removed or disabled", permanent=True)
+        kind = KINDS.get(channel.kind)
+        if kind is None:
+            raise outbox.DeliveryError(
+                f"no channel kind {channel.kind!r} is registered", permanent=True
+            )
         config = dict(channel.config)
-        if channel.kind != "email":
-            outbox.check_destination(db, config.get("webhook_url"))
-    return SENDERS[channel.kind](config, payload)
+        check_destinations(db, kind, config)
+    return kind.send(config, payload)
 
 
 def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any]:
@@ -109,11 +112,17 @@ def task_values(db: Session, task: ApprovalTask, language: str) -> dict[str, Any
 
 
 def _channels(db: Session, event: str, kinds: list[str] | None) -> list[NotificationChannel]:
-    found = db.scalars(
-        select(NotificationChannel)
-        .where(NotificationChannel.enabled.is_(True))
-        .order_by(NotificationChannel.id)
-    )
+    """The enabled channels that carry ``event`` (of the named kinds, for a flow's message)
+    and whose kind is registered."""
+    found = [
+        c
+        for c in db.scalars(
+            select(NotificationChannel)
+            .where(NotificationChannel.enabled.is_(True))
+            .order_by(NotificationChannel.id)
+        )
+        if c.kind in KINDS
+    ]
     if event == "flow_message":
         return [c for c in found if kinds is None or c.kind in kinds]
     return [c for c in found if event in (c.events or ())]
@@ -162,21 +171,13 @@ def _targets(
     return out
 
 
-def _part(channel: NotificationChannel, user: User | Contact) -> dict[str, Any] | None:
-    """Who to address on this channel, or None if the user cannot be reached there. The
-    order's contacts are reached by email and SMS only, never through the team's chat."""
-    if isinstance(user, Contact) and channel.kind not in ("email", "sms"):
+def address(kind: ChannelKind, user: User | Contact) -> dict[str, Any] | None:
+    """Who to address on a channel of ``kind``, or None if the user cannot be reached there.
+    The order's contacts are reached by personal channels only (email, SMS), never through
+    the team's group chats."""
+    if isinstance(user, Contact) and not kind.personal:
         return None
-    if channel.kind == "email":
-        return {"email": user.email, "name": user.display_name} if user.email else None
-    if channel.kind == "sms":
-        return {"phone": user.phone} if user.phone else None
-    return {
-        "mobiles": [user.phone] if user.phone else [],
-        "wecom_ids": [user.wecom_id] if user.wecom_id else [],
-        "dingtalk_ids": [user.dingtalk_id] if user.dingtalk_id else [],
-        "feishu_ids": [user.feishu_id] if user.feishu_id else [],
-    }
+    return kind.address_of(user)
 
 
 def fan_out(db: Session, app: Flask, message: OutboxMessage) -> list[int]:
@@ -244,12 +245,13 @@ def fan_out(db: Session, app: Flask, message: OutboxMessage) -> list[int]:
                                 url=f"/approvals/{task.task_key}" if task else None,
                                 task_key=task.task_key if task else None, created_at=now))  # fmt: skip
         for channel in channels:
-            address = _part(channel, user)
-            if address is None:
+            kind = KINDS[channel.kind]
+            reach = address(kind, user)
+            if reach is None:
                 continue
-            personal = channel.kind in PERSONAL or bool(channel.config.get("personal_links"))
+            personal = kind.personal or bool(channel.config.get("personal_links"))
             parts.append({"n": n, "channel": channel, "user": user, "task": task, "values": values,
-                          "address": address, "personal": personal, "language": language})  # fmt: skip
+                          "address": reach, "personal": personal, "language": language})  # fmt: skip
     return _queue_parts(db, app, message, event, parts, now)
 
 

@@ -1,4 +1,5 @@
-"""Message templates: one per channel kind, event and language, editable by the admin.
+"""Message templates: one per channel (the inbox and each channel kind), event and language,
+editable by the admin.
 
 Templates are Jinja text rendered in a sandbox (an admin's template cannot reach Python
 objects). The defaults below apply until the admin saves a template of their own; resetting
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError, ValidationError
 from ..models import NotificationTemplate, User, utcnow
+from .kinds import KINDS, channel_names
 
 EVENTS = (
     "approval_needed",
@@ -29,9 +31,7 @@ EVENTS = (
     "approval_mention",
     "flow_message",
 )
-TEMPLATE_KINDS = ("inbox", "email", "wecom", "dingtalk", "feishu", "sms")
 LANGUAGES = ("zh", "en")
-_STYLE = {"wecom": "markdown", "dingtalk": "markdown", "sms": "short"}
 
 _env = SandboxedEnvironment(autoescape=False, trim_blocks=True, lstrip_blocks=True)
 _strict = SandboxedEnvironment(
@@ -124,7 +124,7 @@ def default_template(kind: str, event: str, language: str) -> tuple[str, str]:
     subject = _SUBJECTS[(event, language)]
     if event == "flow_message":
         return subject, _FLOW[language]
-    style = _STYLE.get(kind, "text")
+    style = KINDS[kind].style if kind in KINDS else "text"
     if event in READ_EVENTS:
         return subject, (_READ_SHORT if style == "short" else _READ)[language]
     body = {"markdown": _MARKDOWN, "short": _SHORT}.get(style, _TEXT)[language]
@@ -132,7 +132,7 @@ def default_template(kind: str, event: str, language: str) -> tuple[str, str]:
 
 
 def _check_key(kind: str, event: str, language: str) -> None:
-    if kind not in TEMPLATE_KINDS or event not in EVENTS or language not in LANGUAGES:
+    if kind not in channel_names() or event not in EVENTS or language not in LANGUAGES:
         raise NotFoundError(_l("There is no such message template."))
 
 

@@ -19,8 +19,8 @@ from ..errors import ConflictError, NotFoundError, ValidationError
 from ..i18n import in_reader_language
 from ..models import AllowedHost, Notification, NotificationChannel, User, utcnow
 from ..runs import outbox
-from .channels import CHANNEL_KINDS, SENDERS
-from .delivery import _part
+from .delivery import address
+from .kinds import KINDS, PERSON_FIELDS, ChannelKind, check_destinations
 from .messages import EVENTS
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,10 @@ def get_channel(db: Session, channel_id: int) -> NotificationChannel:
 
 
 def public_config(channel: NotificationChannel) -> dict[str, Any]:
-    """The channel's settings with secrets masked, for pages."""
-    secret = {name for name, hidden in CHANNEL_KINDS[channel.kind] if hidden}
+    """The channel's settings with secrets masked, for pages (all masked when its kind is no
+    longer registered: nothing says which are secret)."""
+    kind = KINDS.get(channel.kind)
+    secret = kind.secrets if kind is not None else set(channel.config)
     return {k: (SECRET_MASK if k in secret and v else v) for k, v in channel.config.items()}
 
 
@@ -119,7 +121,8 @@ def save_channel(
     name = name.strip()
     if not name or len(name) > 64:
         raise ValidationError(_l("Give the channel a name."), fields={"name": "required"})
-    if kind not in CHANNEL_KINDS:
+    spec = KINDS.get(kind)
+    if spec is None:
         raise ValidationError(_l("Unknown kind of channel."), fields={"kind": "invalid"})
     chosen = [e for e in events if e in EVENTS]
     channel = get_channel(db, channel_id) if channel_id else None
@@ -128,30 +131,14 @@ def save_channel(
         raise ConflictError(_l("A channel named %(name)s exists already.", name=name))
     old = dict(channel.config) if channel is not None and channel.kind == kind else {}
     config: dict[str, Any] = {}
-    for field, secret in CHANNEL_KINDS[kind]:
-        value = (settings.get(field) or "").strip()
-        config[field] = old.get(field, "") if secret and value in ("", SECRET_MASK) else value
+    for setting in spec.settings:
+        value = (settings.get(setting.name) or "").strip()
+        keep = setting.secret and value in ("", SECRET_MASK)
+        config[setting.name] = old.get(setting.name, "") if keep else value
     config["personal_links"] = settings.get("personal_links") in ("1", "on", "true")
-    url = config.get("webhook_url")
-    if kind == "email":
-        if not config.get("host") or not str(config.get("port") or "25").isdigit():
-            raise ValidationError(
-                _l("An email channel needs the mail server and its port."),
-                fields={"host": "required"},
-            )
-    elif (problem := url_problem(url)) is not None:
-        raise ValidationError(
-            _l(
-                "The webhook address %(url)s cannot be used: %(reason)s. Give an http:// or "
-                "https:// address with a host, e.g. %(example)s.",
-                url=repr(url),
-                reason=in_reader_language(*problem),
-                example=EXAMPLE_URL,
-            ),
-            fields={"webhook_url": "invalid"},
-        )
-    else:
-        _allow(db, actor, str(url))  # a str: url_problem() accepted it
+    _check_settings(spec, config)
+    for url in spec.urls:
+        _allow(db, actor, str(config[url]))  # a str: _check_settings() accepted it
     if channel is None:
         channel = NotificationChannel(name=name, kind=kind)
         db.add(channel)
@@ -164,6 +151,37 @@ def save_channel(
     return channel
 
 
+def _check_settings(kind: ChannelKind, config: Mapping[str, Any]) -> None:
+    """The first problem with a kind's settings, as a ValidationError naming the field."""
+    for setting in kind.settings:
+        value = config[setting.name]
+        if setting.url and (problem := url_problem(value)) is not None:
+            raise ValidationError(
+                _l(
+                    "The webhook address %(url)s cannot be used: %(reason)s. Give an http:// or "
+                    "https:// address with a host, e.g. %(example)s.",
+                    url=repr(value),
+                    reason=in_reader_language(*problem),
+                    example=EXAMPLE_URL,
+                ),
+                fields={setting.name: "invalid"},
+            )
+    missing = {s.name: "required" for s in kind.settings if s.required and not config[s.name]}
+    if missing:
+        hint = kind.required_hint or _l("Fill in every required setting of the channel.")
+        raise ValidationError(hint, fields=missing)
+    for setting in kind.settings:
+        value = config[setting.name]
+        choices = [choice for choice, _label in setting.choices]
+        if value and choices and value not in choices:
+            raise ValidationError(
+                _l("Choose one of: %(options)s.", options=", ".join(choices)),
+                fields={setting.name: "invalid"},
+            )
+        if value and setting.check is not None and (problem := setting.check(value)):
+            raise ValidationError(problem, fields={setting.name: "invalid"})
+
+
 def delete_channel(db: Session, channel_id: int) -> None:
     db.delete(get_channel(db, channel_id))
     db.flush()
@@ -172,8 +190,11 @@ def delete_channel(db: Session, channel_id: int) -> None:
 def send_test(db: Session, channel: NotificationChannel, user: User) -> dict[str, Any]:
     """Send a test message to ``user`` through ``channel`` now; raises on failure."""
 
-    address = _part(channel, user)
-    if address is None:
+    kind = KINDS.get(channel.kind)
+    if kind is None:
+        raise ValidationError(_l("Unknown kind of channel."), fields={"kind": "invalid"})
+    reach = address(kind, user)
+    if reach is None:
         raise ValidationError(
             _l("Your account has no address for this channel (email or mobile number).")
         )
@@ -181,16 +202,14 @@ def send_test(db: Session, channel: NotificationChannel, user: User) -> dict[str
         "subject": str(_l("OrderFlow test message")),
         "body": str(_l("This channel works: OrderFlow can reach you here.")),
         "key": f"test-{channel.id}-{utcnow().timestamp():.0f}",
-        **address,
+        **reach,
     }
-    if channel.kind != "email":
-        outbox.check_destination(db, channel.config.get("webhook_url"))
-    return SENDERS[channel.kind](dict(channel.config), message)
+    config = dict(channel.config)
+    check_destinations(db, kind, config)
+    return kind.send(config, message)
 
 
 # -- where people are reached -------------------------------------------------------------
-
-CONTACT_FIELDS = ("phone", "wecom_id", "dingtalk_id", "feishu_id")
 
 
 def list_users_for_admin(db: Session) -> list[User]:
@@ -198,15 +217,15 @@ def list_users_for_admin(db: Session) -> list[User]:
 
 
 def set_contact(db: Session, user: User, values: Mapping[str, str]) -> User:
-    """Set the mobile number and WeCom / DingTalk / Feishu user ids of ``user``. No commit."""
-    phone = (values.get("phone") or "").strip().replace(" ", "").replace("-", "")
-    if phone and not (phone.lstrip("+").isdigit() and 6 <= len(phone.lstrip("+")) <= 15):
-        raise ValidationError(
-            _l("Give the mobile number in digits, e.g. 13800138000."), fields={"phone": "invalid"}
-        )
-    user.phone = phone or None
-    for field in CONTACT_FIELDS[1:]:
-        text = (values.get(field) or "").strip()[:64]
-        setattr(user, field, text or None)
+    """Set where ``user`` is reached (:data:`PERSON_FIELDS`: the mobile number, the WeCom,
+    DingTalk and Feishu user ids). No commit."""
+    cleaned: dict[str, str | None] = {}
+    for name, field in PERSON_FIELDS.items():
+        value, problem = field.clean((values.get(name) or "").strip())
+        if problem is not None:
+            raise ValidationError(problem, fields={name: "invalid"})
+        cleaned[name] = value
+    for name, value in cleaned.items():
+        setattr(user, name, value)
     db.flush()
     return user

@@ -14,7 +14,7 @@ from ..runs.outbox import DeliveryError
 from ..security import can, current_user, login_required, permission_required
 from ..urls import id_arg, row_id
 from . import messages, services
-from .channels import CHANNEL_KINDS
+from .kinds import KINDS, PERSON_FIELDS, channel_names, channel_titles
 
 bp = Blueprint("notifications", __name__)
 ADMIN = "channels.manage"
@@ -69,7 +69,9 @@ def _contact_page(target: User, here: str) -> str | Response:
             here,
         )
     users = services.list_users_for_admin(get_session()) if can(ADMIN) else []
-    return render_template("notifications/contact.html", target=target, users=users)
+    return render_template(
+        "notifications/contact.html", target=target, users=users, fields=PERSON_FIELDS
+    )
 
 
 # -- admin: channels ----------------------------------------------------------------------
@@ -81,14 +83,15 @@ def channels() -> str:
     db = get_session()
     edit_id = id_arg(request.args, "edit")
     editing = services.get_channel(db, edit_id) if edit_id else None
+    kind = request.args.get("kind") or (editing.kind if editing else "")
     return render_template(
         "notifications/channels.html",
         channels=services.list_channels(db),
         editing=editing,
         editing_config=services.public_config(editing) if editing else {},
-        kinds=CHANNEL_KINDS,
+        kinds=KINDS,
         events=messages.EVENTS,
-        kind=request.args.get("kind") or (editing.kind if editing else "email"),
+        kind=kind if kind in KINDS else next(iter(KINDS)),
     )
 
 
@@ -162,7 +165,8 @@ def templates() -> str:
     subject, body, custom = messages.effective(db, kind, event, language)
     return render_template(
         "notifications/templates.html",
-        kinds=messages.TEMPLATE_KINDS,
+        kinds=channel_names(),
+        kind_titles=channel_titles(),
         events=messages.EVENTS,
         template_languages=messages.LANGUAGES,
         kind=kind,

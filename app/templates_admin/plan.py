@@ -37,6 +37,7 @@ from ..models import (
     ReferenceTable,
     TemplateItem,
 )
+from ..notifications.kinds import channel_names
 from ..orders import rules
 from ..runs import outbox
 from .people import map_people, mapped_doc
@@ -301,7 +302,7 @@ def _kept(db: Session, plan: Plan) -> None:
             select(TemplateItem).where(TemplateItem.kind == kind, TemplateItem.key == key)
         ).one_or_none()
         if current is None:
-            plan.items.append(Item(kind, key, "keep", note=pending_note(kind)))
+            plan.items.append(Item(kind, key, "keep", note=_kept_note(kind, data)))
         elif _same(current.data, data):
             plan.items.append(Item(kind, key, "unchanged"))
         else:
@@ -309,7 +310,7 @@ def _kept(db: Session, plan: Plan) -> None:
             if action == "rename":
                 taken = set(db.scalars(select(TemplateItem.key).where(TemplateItem.kind == kind)))
                 target = _free_name(taken, key, "-")
-            plan.items.append(Item(kind, key, action, target, note=pending_note(kind)))
+            plan.items.append(Item(kind, key, action, target, note=_kept_note(kind, data)))
 
 
 def pending_note(kind: str) -> str:
@@ -330,6 +331,18 @@ def pending_note(kind: str) -> str:
         "status_board": _l("Kept as data: the suggested columns of the status board."),
     }
     return str(notes[kind])
+
+
+def _kept_note(kind: str, data: Mapping[str, Any]) -> str:
+    """What becomes of a kept item; a text for a channel this installation lacks says so."""
+    note = pending_note(kind)
+    if kind == "notification_text" and data.get("channel") not in channel_names():
+        missing = _l(
+            "No channel of the kind %(kind)s is known here: nothing will send this text.",
+            kind=str(data.get("channel")),
+        )
+        note = f"{note} {missing}"
+    return note
 
 
 def kept_items(bundle: Bundle) -> list[tuple[str, str, dict[str, Any]]]:

@@ -115,6 +115,15 @@ def unregister_node_type(type_name: str) -> None:
         _EFFECT_KINDS.update(_declared_effects())
 
 
+def set_notify_channels(channels: Mapping[str, str]) -> None:
+    """Name the channels a notify node may use, each with its Chinese name (the embedding
+    app's): the flow schema, validation and the editor's form read them from the notify
+    handler, which is replaced when they change."""
+    current = NODE_HANDLERS["notify"]
+    if getattr(current, "channels", None) != dict(channels):
+        NODE_HANDLERS["notify"] = NotifyHandler(channels)
+
+
 __all__ = [
     "FAMILIES",
     "NODE_HANDLERS",
@@ -125,4 +134,5 @@ __all__ = [
     "effect_kinds",
     "register_node_type",
     "unregister_node_type",
+    "set_notify_channels",
 ]

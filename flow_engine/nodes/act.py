@@ -271,12 +271,17 @@ class WebhookHandler(HandlerBase):
         return Next(None, {"status": event.status})
 
 
-class NotifyHandler(HandlerBase):
-    type = "notify"
-    effects = (EffectKind("notify"),)
-    family = "act"
-    title = {"en": "Notify", "zh": "发送通知"}
-    config_schema = obj(
+# A channel name when the embedding app has not said which channels it has.
+CHANNEL_NAME = "^[a-z][a-z0-9_]{0,31}$"
+
+
+def _notify_schema(channels: Mapping[str, str] | None) -> dict[str, Any]:
+    names: dict[str, Any] = (
+        {"enum": list(channels)}
+        if channels is not None
+        else {"type": "string", "pattern": CHANNEL_NAME}
+    )
+    return obj(
         "Notify",
         "发送通知",
         {
@@ -284,21 +289,10 @@ class NotifyHandler(HandlerBase):
                 {"type": "array", "minItems": 1, "items": ASSIGNEE}, "Recipients", "接收人"
             ),
             "channels": field(
-                {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {"enum": ["inbox", "email", "wecom", "dingtalk", "feishu", "sms"]},
-                },
+                {"type": "array", "minItems": 1, "items": names},
                 "Channels",
                 "渠道",
-                enum_zh={
-                    "inbox": "站内通知",
-                    "email": "邮件",
-                    "wecom": "企业微信",
-                    "dingtalk": "钉钉",
-                    "feishu": "飞书",
-                    "sms": "短信",
-                },
+                enum_zh=dict(channels) if channels is not None else None,
             ),
             "message": field(
                 I18N,
@@ -318,6 +312,24 @@ class NotifyHandler(HandlerBase):
         },
         required=("to", "message"),
     )
+
+
+class NotifyHandler(HandlerBase):
+    """Emits a ``notify`` effect to the people and channels it names.
+
+    ``channels`` are the channels a node may name, each with its Chinese name: the embedding
+    app's own (OrderFlow's in-app inbox and notification channel kinds). Without them any
+    lowercase name is accepted: the engine only passes the names on.
+    """
+
+    type = "notify"
+    effects = (EffectKind("notify"),)
+    family = "act"
+    title = {"en": "Notify", "zh": "发送通知"}
+
+    def __init__(self, channels: Mapping[str, str] | None = None) -> None:
+        self.channels = dict(channels) if channels is not None else None
+        self.config_schema = _notify_schema(self.channels)
 
     def compile(self, node: Node, env: CompileEnv) -> Any:
         cfg = node.config
