@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import simplejson
 from flask_babel import lazy_gettext as _l
 
+from ...jsontext import body_bytes, json_loads
 from ...runs.outbox import DeliveryError, send_http
 
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -136,11 +136,11 @@ def signing_secret(hint: Text = None) -> Setting:
 
 def post_json(url: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Any:
     """POST ``body`` as JSON; the parsed answer (``{"raw": ...}`` when it is not JSON)."""
-    data = simplejson.dumps(body, ensure_ascii=False, use_decimal=True).encode()
+    data = body_bytes(body)
     wanted = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     _, raw = send_http(url, data, wanted, max_bytes=MAX_RESPONSE_BYTES, who="the channel")
     try:
-        return simplejson.loads(raw) if raw else {}
+        return json_loads(raw) if raw else {}
     except ValueError:
         return {"raw": raw.decode("utf-8", "replace")[:200]}
 

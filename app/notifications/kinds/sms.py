@@ -7,9 +7,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import simplejson
 from flask_babel import lazy_gettext as _l
 
+from ...jsontext import body_bytes
 from ...signing import sign
 from .base import ChannelKind, post_json, signing_secret, webhook_url
 
@@ -17,7 +17,7 @@ from .base import ChannelKind, post_json, signing_secret, webhook_url
 def send_sms(config: Mapping[str, Any], msg: Mapping[str, Any]) -> dict[str, Any]:
     """One text message to ``msg["phone"]`` through the gateway."""
     body = {"to": msg["phone"], "text": msg["body"], "idempotency_key": msg.get("key")}
-    raw = simplejson.dumps(body, ensure_ascii=False).encode()
+    raw = body_bytes(body)
     stamp = int(time.time())
     headers = {"Idempotency-Key": str(msg.get("key") or "")}
     if config.get("secret"):
