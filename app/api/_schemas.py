@@ -596,3 +596,75 @@ SCHEMAS: dict[str, Obj] = {
         ["name", "prefix", "scopes"], name=STR, prefix=STR, scopes={"type": "array", "items": STR}
     ),  # fmt: skip
 }
+
+
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_ACTIONS = {
+    "type": "object",
+    "description": "What each opening of an alert does besides notifying.",
+    "properties": {
+        "webhook": {"type": ["object", "null"], "properties": {"url": {"type": "string"}},
+                    "description": "Called once per opening through the outbox (signed, retried)."},
+        "start_flows": {"type": "boolean",
+                        "description": "Start live flows whose trigger is alert.opened."},
+    },
+}  # fmt: skip
+_PANEL = obj(["key", "unit", "total", "series", "estimated"], key={"type": "string"},
+                      unit={"type": "string"}, total=OBJ,
+                      series={"type": "array", "items": OBJ}, estimated={"type": "boolean"})  # fmt: skip
+# The figures', costs' and alert rules' answers.
+FIGURE_SCHEMAS: dict[str, Obj] = {
+    "DashboardPanel": _PANEL,
+    "Dashboard": obj(
+        ["range", "panels", "publishes"],
+        range=OBJ,
+        panels={"type": "object", "additionalProperties": ref("DashboardPanel")},
+        publishes={"type": "array", "items": OBJ},
+    ),  # fmt: skip
+    "Bottlenecks": obj(
+        ["flow", "versions", "nodes", "edges"],
+        flow={"type": "string"},
+        versions={"type": "array", "items": {"type": "integer"}},
+        nodes=OBJ,
+        edges={"type": "array", "items": OBJ},
+        estimated={"type": "boolean"},
+        range=OBJ,
+    ),  # fmt: skip
+    "CostHeatmap": obj(
+        ["dimension", "types", "drivers", "cells"],
+        dimension={"type": "string"},
+        types={"type": "array", "items": OBJ},
+        drivers={"type": "array", "items": OBJ},
+        cells={"type": "array", "items": OBJ},
+        orders={"type": "integer"},
+        cost={"type": "number"},
+        range=OBJ,
+    ),  # fmt: skip
+    "OrderCost": obj(
+        ["order_id", "items", "total", "types"],
+        order_id={"type": "integer"},
+        items={"type": "array", "items": OBJ},
+        total={"type": "number"},
+        types={"type": "array", "items": OBJ},
+    ),  # fmt: skip
+    "AlertRule": obj(
+        ["key", "kind", "definition", "severity"],
+        key={"type": "string"},
+        name=OBJ,
+        description={"type": "string"},
+        kind={"type": "string"},
+        definition=OBJ,
+        severity={"type": "string"},
+        recipients={"type": "array", "items": OBJ},
+        channels={"type": "array", "items": {"type": "string"}},
+        cooldown_seconds={"type": "integer"},
+        auto_resolve={"type": "boolean"},
+        enabled={"type": "boolean"},
+        every_seconds={"type": "integer"},
+        source={"type": "string"},
+        actions=_ACTIONS,
+        last_evaluated_at=_NULLABLE_TEXT,
+        last_error=_NULLABLE_TEXT,
+    ),  # fmt: skip
+}
+SCHEMAS.update(FIGURE_SCHEMAS)

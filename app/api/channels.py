@@ -21,9 +21,10 @@ from ..errors import ValidationError
 from ..jsonbody import parse_json
 from ..models import Channel, ChannelDelivery, table_of, utcnow
 from ..orders import intake
-from ._blueprint import bp
 from ._http import group_commit, raw_body, reply, transact
+from ._schemas import OBJ, ref
 from .orders import created_reply, order_json, receive_once_more
+from .spec import CHANNEL, api, param
 
 OWN_HEADER = "X-OrderFlow-Signature"
 
@@ -35,7 +36,17 @@ class _Delivery:
     body: bytes
 
 
-@bp.post("/channels/<key>/webhook")
+@api.post(
+    "/channels/<key>/webhook",
+    scope=None,
+    summary="An order or order event from a sales channel, signed the platform's way (Shopify, "
+     "WooCommerce, Youzan, Douyin shop, generic HMAC) or OrderFlow's way; no API key",
+    params=[CHANNEL, param("X-OrderFlow-Signature", "header", required=False,
+                  description="t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>; "
+                              "platform kinds use their own header instead")],
+    body=OBJ,
+    responses={"201": ref("Order"), "200": ref("Order"), "202": OBJ},
+)  # fmt: skip
 def channel_webhook(key: str) -> Response:
     """An order or order event from channel ``key``, authenticated by its signature (no API
     key): the platform's own scheme for a platform kind, ``X-OrderFlow-Signature`` for any.

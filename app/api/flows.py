@@ -13,9 +13,9 @@ from ..errors import NotFoundError, ValidationError
 from ..flows import overlap
 from ..flows import services as flows
 from ..models import Flow, FlowVersion
-from ..security import api_key_required
-from ._blueprint import bp
 from ._http import bool_param, int_param, iso, json_body, reply
+from ._schemas import BOOL, OBJ, STR, list_of, obj, ref
+from .spec import KEY, api, param
 
 
 def version_json(version: FlowVersion, *, with_doc: bool = False) -> dict[str, Any]:
@@ -64,16 +64,26 @@ def _document() -> dict[str, Any]:
     return draft
 
 
-@bp.get("/flows")
-@api_key_required("flows:read")
+@api.get(
+    "/flows",
+    scope="flows:read",
+    summary="List flows",
+    params=[param("archived", schema={"type": "boolean"})],
+    responses={"200": list_of(ref("Flow"))},
+)  # fmt: skip
 def list_flows() -> Response:
     archived = bool_param("archived")
     items = flows.list_flows(get_session(), include_archived=archived)
     return reply({"items": [flow_json(f) for f in items]})
 
 
-@bp.post("/flows")
-@api_key_required("flows:write")
+@api.post(
+    "/flows",
+    scope="flows:write",
+    summary="Create a flow from a draft document",
+    body=ref("FlowDocument"),
+    responses={"201": ref("Flow")},
+)  # fmt: skip
 def create_flow() -> Response:
     db = get_session()
     doc = json_body()
@@ -84,14 +94,25 @@ def create_flow() -> Response:
     return reply(body, 201)
 
 
-@bp.get("/flows/<flow_key:key>")
-@api_key_required("flows:read")
+@api.get(
+    "/flows/<flow_key:key>",
+    scope="flows:read",
+    summary="A flow with its draft",
+    params=[KEY],
+    responses={"200": ref("Flow")},
+)  # fmt: skip
 def get_flow(key: str) -> Response:
     return reply(flow_json(flows.get_flow(get_session(), key), with_draft=True))
 
 
-@bp.put("/flows/<flow_key:key>/draft")
-@api_key_required("flows:write")
+@api.put(
+    "/flows/<flow_key:key>/draft",
+    scope="flows:write",
+    summary="Save the draft (revision-checked)",
+    params=[KEY],
+    body=ref("DraftInput"),
+    responses={"200": ref("Flow")},
+)  # fmt: skip
 def save_draft(key: str) -> Response:
     """Save the draft; ``base_revision`` must be the revision the caller started from."""
     db = get_session()
@@ -117,9 +138,15 @@ def save_draft(key: str) -> Response:
     return reply(result)
 
 
-@bp.post("/flows/<flow_key:key>/validate")
+@api.post(
+    "/flows/<flow_key:key>/validate",
+    scope="flows:read",
+    summary="Validate the draft or a sent document",
+    params=[KEY],
+    body={**OBJ, "x-optional": True},
+    responses={"200": ref("ValidationResult")},
+)  # fmt: skip
 @reads_only
-@api_key_required("flows:read")
 def validate(key: str) -> Response:
     """Validate the stored draft, or the document in the body when one is sent."""
     flow = flows.get_flow(get_session(), key)
@@ -129,8 +156,19 @@ def validate(key: str) -> Response:
     return reply({"valid": not errors, "issues": issues})
 
 
-@bp.post("/flows/<flow_key:key>/publish")
-@api_key_required("flows:write")
+@api.post(
+    "/flows/<flow_key:key>/publish",
+    scope="flows:write",
+    summary="Publish the draft as the next version; a dry run publishes nothing and reports the other "
+     "live flows that would also run on recent orders and what both would do",
+    params=[KEY, param("dry_run", schema={"type": "boolean"},
+                                 description="true: publish nothing, answer the overlap report"),
+                     param("last", schema={"type": "integer", "minimum": 1, "maximum": 2000},
+                            description="dry run: how many recent orders to compare (200)")],
+    body={**obj([], note=STR, dry_run=BOOL, last={"type": "integer", "minimum": 1, "maximum": 2000}),
+      "x-optional": True},
+    responses={"201": ref("Version"), "200": ref("PublishDryRun")},
+)  # fmt: skip
 def publish(key: str) -> Response:
     """Publish the draft; a dry run (``?dry_run=true`` or ``"dry_run": true``) publishes
     nothing and answers which other live flows would also run on recent orders."""
@@ -193,15 +231,25 @@ def _versions(db: Any, flow: Flow) -> list[FlowVersion]:
     )
 
 
-@bp.get("/flows/<flow_key:key>/versions")
-@api_key_required("flows:read")
+@api.get(
+    "/flows/<flow_key:key>/versions",
+    scope="flows:read",
+    summary="Published versions, newest first",
+    params=[KEY],
+    responses={"200": list_of(ref("Version"))},
+)  # fmt: skip
 def versions(key: str) -> Response:
     db = get_session()
     return reply({"items": [version_json(v) for v in _versions(db, flows.get_flow(db, key))]})
 
 
-@bp.get("/flows/<flow_key:key>/versions/<id:number>")
-@api_key_required("flows:read")
+@api.get(
+    "/flows/<flow_key:key>/versions/<id:number>",
+    scope="flows:read",
+    summary="One version with its document",
+    params=[KEY, param("number", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})],
+    responses={"200": ref("Version")},
+)  # fmt: skip
 def version(key: str, number: int) -> Response:
     db = get_session()
     flow = flows.get_flow(db, key)
@@ -213,8 +261,14 @@ def version(key: str, number: int) -> Response:
     return reply(version_json(found, with_doc=True))
 
 
-@bp.get("/flows/<flow_key:key>/export")
-@api_key_required("flows:read")
+@api.get(
+    "/flows/<flow_key:key>/export",
+    scope="flows:read",
+    summary="The flow document (version, live or draft)",
+    params=[KEY, param("version", schema={"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                  description="0 or absent: the live version, else the draft")],
+    responses={"200": ref("FlowDocument")},
+)  # fmt: skip
 def export(key: str) -> Response:
     """The flow document: a given ``version``, else the live one, else the draft."""
     db = get_session()
@@ -232,8 +286,14 @@ def export(key: str) -> Response:
     return reply(doc or {}, 200, headers)
 
 
-@bp.post("/flows/import")
-@api_key_required("flows:write")
+@api.post(
+    "/flows/import",
+    scope="flows:write",
+    summary="Create or update a flow from a document",
+    params=[param("publish", schema={"type": "boolean"})],
+    body=ref("FlowDocument"),
+    responses={"200": ref("Flow"), "201": ref("Flow")},
+)  # fmt: skip
 def import_flow() -> Response:
     """Create or update a flow from a document; ``?publish=true`` publishes it too."""
     db = get_session()

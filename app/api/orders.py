@@ -15,10 +15,8 @@ from ..errors import NotFoundError, ValidationError
 from ..models import Order, Run
 from ..orders import intake
 from ..orders import services as order_services
-from ..security import api_key_required
 from ..shipments import services as shipments
 from ..status import services as status
-from ._blueprint import bp
 from ._http import (
     cursor_id,
     group_commit,
@@ -31,6 +29,8 @@ from ._http import (
     time_param,
     transact,
 )
+from ._schemas import OBJ, list_of, ref
+from .spec import IDEMPOTENCY_KEY, ORDER_ID, PAGING, api, filter_param, param
 from .status import event_json
 
 IDEMPOTENCY_MAX = 128
@@ -110,8 +110,14 @@ def created_reply(received: intake.Received) -> Response:
     return reply(body, 201 if received.created else 200, headers)
 
 
-@bp.post("/orders")
-@api_key_required("orders:write")
+@api.post(
+    "/orders",
+    scope="orders:write",
+    summary="Create an order (idempotent)",
+    params=[IDEMPOTENCY_KEY],
+    body=ref("OrderInput"),
+    responses={"201": ref("Order"), "200": ref("Order")},
+)  # fmt: skip
 def create_order() -> Response:
     """Create an order; a repeat (same Idempotency-Key or channel + external id) returns
     the stored order with 200 instead of 201."""
@@ -133,8 +139,13 @@ def _store_together(items: list[tuple[dict[str, Any], str | None]]) -> list[inta
     return receive_once_more(lambda db: intake.receive_many(db, docs, idempotency_keys=keys))
 
 
-@bp.post("/orders/batch")
-@api_key_required("orders:write")
+@api.post(
+    "/orders/batch",
+    scope="orders:write",
+    summary="Create up to 500 orders in one transaction (all or nothing, idempotent per order)",
+    body=ref("OrderBatchInput"),
+    responses={"201": ref("OrderBatchResult"), "200": ref("OrderBatchResult")},
+)  # fmt: skip
 def create_orders() -> Response:
     """Create up to 500 orders in one transaction, all or nothing; orders seen before come
     back with ``created`` false. 201 when at least one order was created, else 200."""
@@ -157,8 +168,17 @@ def create_orders() -> Response:
     return reply({"items": items}, 201 if any(r.created for r in received) else 200)
 
 
-@bp.get("/orders")
-@api_key_required("orders:read")
+@api.get(
+    "/orders",
+    scope="orders:read",
+    summary="List and search orders, newest first",
+    params=[*PAGING, filter_param("status"), filter_param("channel"), filter_param("external_id"),
+      filter_param("tracking_id"), filter_param("customer", description="customer id"),
+      filter_param("q", description="external id, tracking id or customer id"),
+      param("created_from", schema={"type": "string", "format": "date-time"}),
+      param("created_to", schema={"type": "string", "format": "date-time"})],
+    responses={"200": list_of(ref("Order"), paged=True)},
+)  # fmt: skip
 def list_orders() -> Response:
     db = get_session()
     limit = limit_param()
@@ -199,8 +219,13 @@ def _order(order_id: int) -> Order:
     return order
 
 
-@bp.get("/orders/<id:order_id>")
-@api_key_required("orders:read")
+@api.get(
+    "/orders/<id:order_id>",
+    scope="orders:read",
+    summary="An order with its milestones",
+    params=[ORDER_ID],
+    responses={"200": ref("Order")},
+)  # fmt: skip
 def get_order(order_id: int) -> Response:
     order = _order(order_id)
     body = order_json(order)
@@ -228,24 +253,38 @@ def get_order(order_id: int) -> Response:
     return reply(body)
 
 
-@bp.get("/orders/<id:order_id>/status-events")
-@api_key_required("orders:read")
+@api.get(
+    "/orders/<id:order_id>/status-events",
+    scope="orders:read",
+    summary="Status events of an order",
+    params=[ORDER_ID],
+    responses={"200": list_of(ref("StatusEvent"))},
+)  # fmt: skip
 def order_status_events(order_id: int) -> Response:
 
     order = _order(order_id)
     return reply({"items": [event_json(e) for e in status.history(get_session(), order.id)]})
 
 
-@bp.get("/orders/<id:order_id>/runs")
-@api_key_required("runs:read")
+@api.get(
+    "/orders/<id:order_id>/runs",
+    scope="runs:read",
+    summary="Runs of an order",
+    params=[ORDER_ID],
+    responses={"200": list_of(ref("Run"))},
+)  # fmt: skip
 def order_runs(order_id: int) -> Response:
     order = _order(order_id)
     runs = get_session().scalars(select(Run).where(Run.order_id == order.id).order_by(Run.id))
     return reply({"items": [run_json(r) for r in runs]})
 
 
-@bp.get("/order-schema")
-@api_key_required("orders:read")
+@api.get(
+    "/order-schema",
+    scope="orders:read",
+    summary="The order JSON Schema with custom fields",
+    responses={"200": OBJ},
+)  # fmt: skip
 def order_schema() -> Response:
     """The order JSON Schema payloads are validated against, custom fields included."""
     return reply(schema.effective_schema(get_session()))

@@ -12,8 +12,6 @@ from ..db import get_session
 from ..errors import NotFoundError, ValidationError
 from ..models import ReferenceRow, ReferenceTable, utcnow
 from ..reference import services as reference
-from ..security import api_key_required
-from ._blueprint import bp
 from ._http import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
@@ -23,7 +21,8 @@ from ._http import (
     raw_body,
     reply,
 )
-from ._schemas import MAX_ROWS_PER_CALL
+from ._schemas import MAX_ROWS_PER_CALL, list_of, ref
+from .spec import TABLE, api, param
 
 
 def table_json(table: ReferenceTable, rows: list[ReferenceRow] | None = None) -> dict[str, Any]:
@@ -48,15 +47,24 @@ def _rows(table: ReferenceTable) -> list[ReferenceRow]:
     )
 
 
-@bp.get("/reference-tables")
-@api_key_required("flows:read")
+@api.get(
+    "/reference-tables",
+    scope="flows:read",
+    summary="List reference tables",
+    responses={"200": list_of(ref("ReferenceTable"))},
+)  # fmt: skip
 def list_tables() -> Response:
     tables = get_session().scalars(select(ReferenceTable).order_by(ReferenceTable.name))
     return reply({"items": [table_json(t) for t in tables]})
 
 
-@bp.get("/reference-tables/<name>")
-@api_key_required("flows:read")
+@api.get(
+    "/reference-tables/<name>",
+    scope="flows:read",
+    summary="A table with its rows",
+    params=[TABLE],
+    responses={"200": ref("ReferenceTable")},
+)  # fmt: skip
 def get_table(name: str) -> Response:
     table = reference.get_table(get_session(), name)
     return reply(table_json(table, _rows(table)))
@@ -81,8 +89,14 @@ def _rows_of(body: dict[str, Any]) -> list[dict[str, Any]] | None:
     return rows
 
 
-@bp.put("/reference-tables/<name>")
-@api_key_required("reference:write")
+@api.put(
+    "/reference-tables/<name>",
+    scope="reference:write",
+    summary="Create or update a table",
+    params=[TABLE],
+    body=ref("ReferenceTableInput"),
+    responses={"200": ref("ReferenceTable")},
+)  # fmt: skip
 def put_table(name: str) -> Response:
     """Create or update a table; ``rows``, when given, replace all its rows."""
     body = json_body()
@@ -111,8 +125,14 @@ def put_table(name: str) -> Response:
     return reply(table_json(table, _rows(table)))
 
 
-@bp.post("/reference-tables/<name>/rows")
-@api_key_required("reference:write")
+@api.post(
+    "/reference-tables/<name>/rows",
+    scope="reference:write",
+    summary="Insert or update rows by key",
+    params=[TABLE],
+    body=ref("RowsInput"),
+    responses={"200": ref("Count")},
+)  # fmt: skip
 def upsert_rows(name: str) -> Response:
     """Insert or update rows by their key."""
     body = json_body()
@@ -130,8 +150,13 @@ def upsert_rows(name: str) -> Response:
     return reply({"upserted": count, "revision": table.revision})
 
 
-@bp.delete("/reference-tables/<name>/rows/<row_key>")
-@api_key_required("reference:write")
+@api.delete(
+    "/reference-tables/<name>/rows/<row_key>",
+    scope="reference:write",
+    summary="Delete a row",
+    params=[TABLE, param("row_key", "path")],
+    responses={"200": ref("Count")},
+)  # fmt: skip
 def delete_row(name: str, row_key: str) -> Response:
     db = get_session()
     table = reference.get_table(db, name)
@@ -168,8 +193,14 @@ def _csv_bytes() -> bytes:
     return data
 
 
-@bp.post("/reference-tables/<name>/csv")
-@api_key_required("reference:write")
+@api.post(
+    "/reference-tables/<name>/csv",
+    scope="reference:write",
+    summary="Replace rows from a CSV (a file part named file; a text/csv body is accepted too)",
+    params=[TABLE],
+    body={"x-media": "multipart/form-data", **ref("CsvUpload")},
+    responses={"200": ref("Count")},
+)  # fmt: skip
 def upload_csv(name: str) -> Response:
     """Replace the table's rows with a CSV (header row = column names): a multipart file
     part named ``file``, or a ``text/csv`` body."""

@@ -14,8 +14,6 @@ from ..db import get_session
 from ..errors import NotFoundError, PermissionDeniedError, ValidationError
 from ..models import Alert, ApprovalReader, ApprovalTask, Run, RunEvent, User
 from ..runs import services as runs
-from ..security import api_key_required
-from ._blueprint import bp
 from ._http import (
     cursor_id,
     int_param,
@@ -27,7 +25,9 @@ from ._http import (
     str_param,
     transact,
 )
+from ._schemas import list_of, ref
 from .orders import run_json
+from .spec import PAGING, api, filter_param, param
 
 
 def event_json(event: RunEvent) -> dict[str, Any]:
@@ -43,8 +43,14 @@ def event_json(event: RunEvent) -> dict[str, Any]:
     }
 
 
-@bp.get("/runs")
-@api_key_required("runs:read")
+@api.get(
+    "/runs",
+    scope="runs:read",
+    summary="List runs, newest first",
+    params=[*PAGING, filter_param("status", 16),
+      param("order_id", schema={"type": "integer", "minimum": 0, "maximum": 2**31 - 1})],
+    responses={"200": list_of(ref("Run"), paged=True)},
+)  # fmt: skip
 def list_runs() -> Response:
     limit = limit_param()
     query = select(Run).order_by(Run.id.desc()).limit(limit + 1)
@@ -69,8 +75,13 @@ def _run(run_id: int) -> Run:
     return run
 
 
-@bp.get("/runs/<id:run_id>")
-@api_key_required("runs:read")
+@api.get(
+    "/runs/<id:run_id>",
+    scope="runs:read",
+    summary="A run",
+    params=[param("run_id", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})],
+    responses={"200": ref("Run")},
+)  # fmt: skip
 def get_run(run_id: int) -> Response:
     run = _run(run_id)
     body = run_json(run)
@@ -78,8 +89,13 @@ def get_run(run_id: int) -> Response:
     return reply(body)
 
 
-@bp.get("/runs/<id:run_id>/timeline")
-@api_key_required("runs:read")
+@api.get(
+    "/runs/<id:run_id>/timeline",
+    scope="runs:read",
+    summary="A run's audit trail",
+    params=[param("run_id", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})],
+    responses={"200": list_of(ref("RunEvent"))},
+)  # fmt: skip
 def run_timeline(run_id: int) -> Response:
     run = _run(run_id)
     return reply({"items": [event_json(e) for e in runs.timeline(get_session(), run.id)]})
@@ -115,8 +131,14 @@ def task_json(task: ApprovalTask) -> dict[str, Any]:
     }
 
 
-@bp.get("/approvals")
-@api_key_required("approvals:write")
+@api.get(
+    "/approvals",
+    scope="approvals:write",
+    summary="Pending approvals of the key's owner, or those copied to them",
+    params=[param("box", schema={"type": "string", "enum": ["pending", "cc"]},
+                                description="pending (default): waiting for the owner; cc: copied to them (抄送) or mentioned")],
+    responses={"200": list_of(ref("ApprovalTask"))},
+)  # fmt: skip
 def my_approvals() -> Response:
     """Pending approval tasks of the key's owner (assigned to them or to their roles)."""
     user = _owner()
@@ -153,8 +175,14 @@ def my_approvals() -> Response:
     return reply({"items": [task_json(t) for t in tasks]})
 
 
-@bp.post("/approvals/<task_key>/decision")
-@api_key_required("approvals:write")
+@api.post(
+    "/approvals/<task_key>/decision",
+    scope="approvals:write",
+    summary="Approve or reject a task",
+    params=[param("task_key", "path")],
+    body=ref("DecisionInput"),
+    responses={"200": ref("ApprovalTask")},
+)  # fmt: skip
 def decide(task_key: str) -> Response:
     body = json_body()
     decision, comment = body.get("decision"), body.get("comment")
@@ -189,8 +217,14 @@ def _reloaded(db: Any, task_key: str) -> dict[str, Any]:
     return task_json(approvals.get_task(db, task_key))
 
 
-@bp.post("/approvals/<task_key>/add-approver")
-@api_key_required("approvals:write")
+@api.post(
+    "/approvals/<task_key>/add-approver",
+    scope="approvals:write",
+    summary="加签: add an approver before or after the key's owner",
+    params=[param("task_key", "path")],
+    body=ref("AddApproverInput"),
+    responses={"200": ref("ApprovalTask")},
+)  # fmt: skip
 def add_approver(task_key: str) -> Response:
     """加签: add an approver before or after the key's owner."""
     body = json_body()
@@ -208,8 +242,14 @@ def add_approver(task_key: str) -> Response:
     return reply(transact(work))
 
 
-@bp.post("/approvals/<task_key>/send-back")
-@api_key_required("approvals:write")
+@api.post(
+    "/approvals/<task_key>/send-back",
+    scope="approvals:write",
+    summary="退回: send a task back to a person, an earlier step or an earlier approval",
+    params=[param("task_key", "path")],
+    body=ref("SendBackInput"),
+    responses={"200": ref("ApprovalTask")},
+)  # fmt: skip
 def send_back(task_key: str) -> Response:
     """退回: to a person for more information, an earlier step or an earlier approval."""
     body = json_body()
@@ -225,8 +265,14 @@ def send_back(task_key: str) -> Response:
     return reply(transact(work))
 
 
-@bp.post("/approvals/<task_key>/resubmit")
-@api_key_required("approvals:write")
+@api.post(
+    "/approvals/<task_key>/resubmit",
+    scope="approvals:write",
+    summary="Resubmit a request for more information; the step opens again",
+    params=[param("task_key", "path")],
+    body=ref("ResubmitInput"),
+    responses={"200": list_of(ref("ApprovalTask"))},
+)  # fmt: skip
 def resubmit(task_key: str) -> Response:
     """Answer a 需补充信息 task: the step opens again; returns its fresh tasks."""
     body = json_body()
@@ -240,8 +286,14 @@ def resubmit(task_key: str) -> Response:
     return reply({"items": transact(work)})
 
 
-@bp.post("/approvals/<task_key>/cc")
-@api_key_required("approvals:write")
+@api.post(
+    "/approvals/<task_key>/cc",
+    scope="approvals:write",
+    summary="抄送: let colleagues read a task",
+    params=[param("task_key", "path")],
+    body=ref("CopyInput"),
+    responses={"200": ref("ApprovalTask")},
+)  # fmt: skip
 def copy_approval(task_key: str) -> Response:
     """抄送: let colleagues read a pending task and its outcome."""
     body = json_body()
@@ -262,8 +314,14 @@ def copy_approval(task_key: str) -> Response:
     return reply(transact(work))
 
 
-@bp.post("/approvals/<task_key>/comments")
-@api_key_required("approvals:write")
+@api.post(
+    "/approvals/<task_key>/comments",
+    scope="approvals:write",
+    summary="Comment on a task; @mentioned users are told",
+    params=[param("task_key", "path")],
+    body=ref("CommentInput"),
+    responses={"201": ref("Commented")},
+)  # fmt: skip
 def comment_approval(task_key: str) -> Response:
     """A comment on a task; @mentioned users are told and may read it."""
     body = json_body()
@@ -295,8 +353,13 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     }
 
 
-@bp.get("/alerts")
-@api_key_required("alerts:read")
+@api.get(
+    "/alerts",
+    scope="alerts:read",
+    summary="List alerts, newest first",
+    params=[*PAGING, filter_param("status", 16), filter_param("severity", 16)],
+    responses={"200": list_of(ref("Alert"), paged=True)},
+)  # fmt: skip
 def list_alerts() -> Response:
     limit = limit_param()
     query = select(Alert).order_by(Alert.id.desc()).limit(limit + 1)
@@ -312,8 +375,13 @@ def list_alerts() -> Response:
     return reply(result)
 
 
-@bp.get("/alerts/<id:alert_id>")
-@api_key_required("alerts:read")
+@api.get(
+    "/alerts/<id:alert_id>",
+    scope="alerts:read",
+    summary="An alert",
+    params=[param("alert_id", "path", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})],
+    responses={"200": ref("Alert")},
+)  # fmt: skip
 def get_alert(alert_id: int) -> Response:
     alert = get_session().get(Alert, alert_id)
     if alert is None:

@@ -12,11 +12,11 @@ from ..db import get_session, release_session
 from ..errors import ValidationError
 from ..models import StatusEvent
 from ..orders import intake
-from ..security import api_key_required
 from ..status import services as status
 from ..status import sources as source_tables
-from ._blueprint import bp
 from ._http import actor_name, group_commit, iso, json_body, reply, transact
+from ._schemas import ref
+from .spec import SOURCE, api
 
 
 def event_json(event: StatusEvent) -> dict[str, Any]:
@@ -86,8 +86,13 @@ def _order_ref(doc: dict[str, Any]) -> dict[str, Any]:
     return {"order_id": order_id, **strings}
 
 
-@bp.post("/status-events")
-@api_key_required("orders:write")
+@api.post(
+    "/status-events",
+    scope="orders:write",
+    summary="Record a status event (idempotent)",
+    body=ref("StatusEventInput"),
+    responses={"201": ref("StatusEvent"), "200": ref("StatusEvent")},
+)  # fmt: skip
 def post_status_event() -> Response:
     """Record a source system's status event; a repeat of the same (source, event_id)
     answers 200 and changes nothing."""
@@ -128,8 +133,12 @@ def _record_together(items: list[status.Incoming]) -> list[status.Recorded]:
     return transact(lambda db: status.record_many(db, items, intake.find_order))
 
 
-@bp.get("/status-mappings")
-@api_key_required("orders:read")
+@api.get(
+    "/status-mappings",
+    scope="orders:read",
+    summary="Order states and source code mappings",
+    responses={"200": ref("StatusMappings")},
+)  # fmt: skip
 def status_mappings() -> Response:
     """Order states in progression order and each source system's code mapping."""
     states = [
@@ -147,8 +156,14 @@ def _source_json(db: Any, source: str) -> dict[str, Any]:
             "customised": view.stored}  # fmt: skip
 
 
-@bp.put("/status-mappings/<source>")
-@api_key_required("reference:write")
+@api.put(
+    "/status-mappings/<source>",
+    scope="reference:write",
+    summary="Use these codes as the source system's table (replaces a shipped one, or adds a source)",
+    params=[SOURCE],
+    body=ref("StatusSourceInput"),
+    responses={"200": ref("StatusSource")},
+)  # fmt: skip
 def put_status_mapping(source: str) -> Response:
     """Use the codes sent as ``source``'s table: replaces a shipped source's table, or adds
     a source system."""
@@ -162,8 +177,14 @@ def put_status_mapping(source: str) -> Response:
     return reply(transact(work))
 
 
-@bp.delete("/status-mappings/<source>")
-@api_key_required("reference:write")
+@api.delete(
+    "/status-mappings/<source>",
+    scope="reference:write",
+    summary="Drop the saved table: a shipped source gets its shipped codes back, an added one is "
+     "gone (no codes)",
+    params=[SOURCE],
+    responses={"200": ref("StatusSource")},
+)  # fmt: skip
 def delete_status_mapping(source: str) -> Response:
     """Drop the saved table: a shipped source gets its shipped codes back, an added source
     is gone (answered with no codes)."""

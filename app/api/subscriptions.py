@@ -8,10 +8,10 @@ from flask import Response
 
 from ..db import get_session
 from ..models import OutboxMessage, Subscription
-from ..security import api_key_required
 from ..subscriptions import services as subscriptions
-from ._blueprint import bp
 from ._http import actor_name, iso, json_body, reply, transact
+from ._schemas import list_of, ref
+from .spec import SUBSCRIPTION_ID, api
 
 
 def subscription_json(row: Subscription, *, with_secret: bool = False) -> dict[str, Any]:
@@ -49,15 +49,24 @@ def delivery_json(message: OutboxMessage) -> dict[str, Any]:
     }
 
 
-@bp.get("/subscriptions")
-@api_key_required("subscriptions:read")
+@api.get(
+    "/subscriptions",
+    scope="subscriptions:read",
+    summary="Outbound order event subscriptions",
+    responses={"200": list_of(ref("Subscription"))},
+)  # fmt: skip
 def list_subscriptions() -> Response:
     rows = subscriptions.list_subscriptions(get_session())
     return reply({"items": [subscription_json(r) for r in rows]})
 
 
-@bp.post("/subscriptions")
-@api_key_required("subscriptions:write")
+@api.post(
+    "/subscriptions",
+    scope="subscriptions:write",
+    summary="Subscribe an allowed endpoint to order events",
+    body=ref("SubscriptionInput"),
+    responses={"201": ref("Subscription")},
+)  # fmt: skip
 def create_subscription() -> Response:
     doc = json_body()
     actor = actor_name()
@@ -69,14 +78,25 @@ def create_subscription() -> Response:
     return reply(transact(work), 201)
 
 
-@bp.get("/subscriptions/<id:subscription_id>")
-@api_key_required("subscriptions:read")
+@api.get(
+    "/subscriptions/<id:subscription_id>",
+    scope="subscriptions:read",
+    summary="A subscription",
+    params=[SUBSCRIPTION_ID],
+    responses={"200": ref("Subscription")},
+)  # fmt: skip
 def get_subscription(subscription_id: int) -> Response:
     return reply(subscription_json(subscriptions.get_subscription(get_session(), subscription_id)))
 
 
-@bp.patch("/subscriptions/<id:subscription_id>")
-@api_key_required("subscriptions:write")
+@api.patch(
+    "/subscriptions/<id:subscription_id>",
+    scope="subscriptions:write",
+    summary="Change a subscription (pause with active: false)",
+    params=[SUBSCRIPTION_ID],
+    body=ref("SubscriptionPatch"),
+    responses={"200": ref("Subscription")},
+)  # fmt: skip
 def update_subscription(subscription_id: int) -> Response:
     """Change the fields sent; ``own_secret: true`` answers with the new secret once."""
     doc = json_body()
@@ -88,8 +108,13 @@ def update_subscription(subscription_id: int) -> Response:
     return reply(transact(work))
 
 
-@bp.delete("/subscriptions/<id:subscription_id>")
-@api_key_required("subscriptions:write")
+@api.delete(
+    "/subscriptions/<id:subscription_id>",
+    scope="subscriptions:write",
+    summary="Delete a subscription (its messages not sent yet are dropped)",
+    params=[SUBSCRIPTION_ID],
+    responses={"200": ref("Subscription")},
+)  # fmt: skip
 def delete_subscription(subscription_id: int) -> Response:
 
     def work(db: Any) -> dict[str, Any]:
@@ -100,8 +125,13 @@ def delete_subscription(subscription_id: int) -> Response:
     return reply(transact(work))
 
 
-@bp.get("/subscriptions/<id:subscription_id>/deliveries")
-@api_key_required("subscriptions:read")
+@api.get(
+    "/subscriptions/<id:subscription_id>/deliveries",
+    scope="subscriptions:read",
+    summary="The subscription's recent messages, newest first",
+    params=[SUBSCRIPTION_ID],
+    responses={"200": list_of(ref("Delivery"))},
+)  # fmt: skip
 def subscription_deliveries(subscription_id: int) -> Response:
     rows = subscriptions.deliveries(get_session(), subscription_id)
     return reply({"items": [delivery_json(m) for m in rows]})

@@ -6,30 +6,34 @@ from typing import Any
 
 from flask import g
 
-from ..security import api_key_required
+# Each module declares its operations beside its views (spec.api); importing it routes them.
 from . import (  # noqa: F401 (routes)
+    alert_rules,
     channels,
-    dashboard,
+    costs,
     docs,
+    figures,
     flows,
     orders,
     org,
     reference,
     runs,
-    spec,
     status,
     subscriptions,
 )
 from ._blueprint import bp
-
-# The figures, costs and alert rules are declared beside their routes.
-spec.declare(dashboard.OPERATIONS, dashboard.SCHEMAS)
+from ._schemas import ref
+from .spec import api
 
 __all__ = ["bp"]
 
 
-@bp.get("/me")
-@api_key_required("orders:read")
+@api.get(
+    "/me",
+    scope="orders:read",
+    summary="The calling key, its name and scopes",
+    responses={"200": ref("Me")},
+)  # fmt: skip
 def me() -> dict[str, Any]:
     """Who the calling key is and what it may do."""
     key = g.api_key

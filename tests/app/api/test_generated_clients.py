@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.api import views  # noqa: F401 (declares the operations)
 from app.api.spec import document
 from tests.browser.serving import serving
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from jsonschema import Draft202012Validator
 from schemathesis.checks import positive_data_acceptance
 
+from app.api import views  # noqa: F401 (declares the operations)
 from app.api.spec import document
 
 from ..flows_fixtures import order_doc
