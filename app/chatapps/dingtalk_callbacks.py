@@ -40,8 +40,9 @@ def handle(db: Session, row: ChatApp, key: str, body: bytes) -> Answer:
     """Check and act on one card callback posted to ``row``'s URL with ``key`` in its path.
     Commits nothing."""
     settings = services.secrets_of(row)
+    expected = dingtalk.url_key(settings)
     # Bytes: compare_digest refuses str with non-ASCII characters (a raise, not a refusal).
-    if not key or not hmac.compare_digest(key.encode(), dingtalk.url_key(settings).encode()):
+    if not expected or not key or not hmac.compare_digest(key.encode(), expected.encode()):
         return refused(401, "the key in the callback URL does not match: save the app again")
     try:
         event = json.loads(body or b"{}")

@@ -176,6 +176,8 @@ def register_callback(database: Any, app_pk: int, url: str) -> None:
         if row is None or row.platform != dingtalk.NAME:
             raise outbox.DeliveryError("no connected DingTalk app", permanent=True)
         base_url, settings = row.base_url, secrets_of(row)
+    if not settings.get("api_secret"):
+        raise outbox.DeliveryError("the app has no apiSecret yet: save it again", permanent=True)
     with_token(database, app_pk, lambda t: dingtalk.register(base_url, t, settings, url))
 
 

@@ -1,5 +1,6 @@
 """The admin's connected chat apps, and the platforms' card callbacks (no session, no CSRF
-token: each callback is checked by its platform's signature and verification token)."""
+token: each callback is checked by its platform's signature and verification token, a
+DingTalk one by the key in the URL OrderFlow registered with DingTalk)."""
 
 from __future__ import annotations
 
@@ -293,8 +294,13 @@ def callback(platform: str, app_id: str) -> tuple[Response, int]:
     row = _found(platform, app_id)
     if not isinstance(row, ChatApp):
         return row
+    return _taken(lambda db: RECEIVERS[platform][0](db, row, request))
+
+
+def _taken(work: Callable[[Session], Answer]) -> tuple[Response, int]:
+    """``work``'s answer, committed when it is a 200, else rolled back."""
     db = get_session()
-    answer = RECEIVERS[platform][0](db, row, request)
+    answer = work(db)
     if answer.status != 200:
         db.rollback()
         return jsonify(answer.body), answer.status
@@ -313,10 +319,4 @@ def dingtalk_card(app_id: str, key: str) -> tuple[Response, int]:
         row = services.by_app_id(get_session(), dingtalk.NAME, app_id)
     except NotFoundError:
         return jsonify({"error": f"no connected dingtalk app {app_id}"}), 404
-    db = get_session()
-    answer = dingtalk_callbacks.handle(db, row, key, request.get_data())
-    if answer.status != 200:
-        db.rollback()
-        return jsonify(answer.body), answer.status
-    db.commit()
-    return _answered(answer)
+    return _taken(lambda db: dingtalk_callbacks.handle(db, row, key, request.get_data()))

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from app.chatapps import dingtalk
+from app.chatapps import dingtalk, dingtalk_callbacks
 from app.chatapps import services as chat
 from app.db import in_transaction
 from app.models import ApprovalAction, ChatApp, ChatCard, OutboxMessage
@@ -212,6 +212,18 @@ def test_refused_callbacks_say_why(app, db, fake, live):
     # the old event-subscription address takes no card callbacks any more
     assert post(f"{live}/hooks/chat/dingtalk/{APP_KEY}", good)[0] == 404
     assert [t.status for t in tasks_of(db, 1)] == ["pending", "pending"] and decisions(db) == []
+
+
+def test_an_app_saved_without_an_api_secret_takes_no_clicks(monkeypatch):
+    import hashlib
+    import hmac
+
+    row = ChatApp(platform="dingtalk", app_id=APP_KEY, sealed="", base_url="")
+    monkeypatch.setattr(chat, "secrets_of", lambda _row: {"app_secret": APP_SECRET})
+    empty = hmac.new(b"", b"orderflow dingtalk card callback", hashlib.sha256).hexdigest()[:32]
+    for key in ("", empty):  # not even the key an empty secret would make
+        answer = dingtalk_callbacks.handle(None, row, key, callback("of-1", "LiNa"))
+        assert answer.status == 401 and "does not match" in answer.body["error"]
 
 
 def test_a_callback_for_another_company_is_refused_once_the_corp_id_is_saved(app, db, fake):
