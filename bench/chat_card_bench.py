@@ -75,8 +75,7 @@ def _setup(database: Any, dingtalk_url: str, feishu_url: str, wecom_url: str) ->
         flows.import_flow(db, None, FLOW, publish_now=True)
         chat.connect(db, "dingtalk", fake_dingtalk.APP_KEY, {
             "robot_code": fake_dingtalk.APP_KEY, "card_template_id": fake_dingtalk.TEMPLATE,
-            "app_secret": fake_dingtalk.APP_SECRET, "token": fake_dingtalk.TOKEN,
-            "aes_key": fake_dingtalk.AES_KEY}, dingtalk_url)  # fmt: skip
+            "app_secret": fake_dingtalk.APP_SECRET}, dingtalk_url)  # fmt: skip
         chat.connect(db, "feishu", fake_feishu.APP_ID, {
             "app_secret": fake_feishu.APP_SECRET,
             "verification_token": fake_feishu.VERIFICATION_TOKEN,
@@ -86,6 +85,10 @@ def _setup(database: Any, dingtalk_url: str, feishu_url: str, wecom_url: str) ->
             "token": fake_wecom.TOKEN, "aes_key": fake_wecom.AES_KEY}, wecom_url)  # fmt: skip
 
     in_transaction(database, work)
+    with database.session() as db:
+        app_pk = chat.connected(db, "dingtalk").id
+    # DingTalk sends card clicks to the URL registered for the route; none are made here.
+    chat.register_callback(database, app_pk, "http://127.0.0.1/hooks/chat/dingtalk/cards")
 
 
 def _arrivals(

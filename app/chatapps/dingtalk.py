@@ -6,16 +6,22 @@ robot (``POST /v1.0/im/interactiveCards/send``) and updated in place once the ta
 
 The card is built from a template made once in DingTalk's card platform (卡片平台); OrderFlow
 fills its variables (``cardParamMap``, every value a string). Approve is a callback button
-(回传请求, action id ``approve``) that reaches the URL registered for the app's ``callbackRouteKey``. A card takes no
-free text here, so Reject opens the mobile page of the task (signed in for that person),
-where a rejection asks for its reason.
+(回传请求, action id ``approve``). DingTalk sends a click on a card sent with a
+``callbackRouteKey`` to the URL registered for that key (``POST /v1.0/card/callbacks/register``
+with ``callbackUrl``, ``apiSecret`` and ``forceUpdate``); OrderFlow registers its own URL
+there, with a key in the path that only OrderFlow and DingTalk know (``url_key``). A card
+takes no free text here, so Reject opens the mobile page of the task (signed in for that
+person), where a rejection asks for its reason.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask_babel import force_locale, pgettext
@@ -23,7 +29,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..runs.outbox import DeliveryError, send_http
-from . import cards, msgcrypt
+from . import cards
 from .errors import TokenExpiredError
 
 NAME = "dingtalk"
@@ -35,13 +41,15 @@ SETTINGS = (
     ("robot_code", False),
     ("card_template_id", False),
     ("callback_route_key", False),
-    # Only for a company-wide event subscription, whose callbacks are encrypted for it.
+    # When saved, a card callback naming another company (its ``corpId``) is refused.
     ("corp_id", False),
     ("app_secret", True),
-    ("token", True),
-    ("aes_key", True),
+    # The apiSecret registered with the callback URL; OrderFlow makes it (``GENERATED``).
+    ("api_secret", True),
 )
-REQUIRED = ("robot_code", "card_template_id", "app_secret", "token", "aes_key")
+REQUIRED = ("robot_code", "card_template_id", "app_secret")
+# Settings OrderFlow makes itself when none is given or saved.
+GENERATED: dict[str, Callable[[], str]] = {"api_secret": lambda: secrets.token_urlsafe(24)}
 # The setting that gets an access token.
 CREDENTIAL = "app_secret"
 # A reminder updates the card in place: an interactive card can be updated any number of times.
@@ -50,9 +58,8 @@ APP_ID_HINT = _l(
     "Give the app's AppKey (Client ID) from its credentials page, e.g. dingxxh3ojxcc2xsyuvk."
 )
 REQUIRED_HINT = _l(
-    "Fill in the app's AppSecret and RobotCode (for an internal app, its AppKey), the card "
-    "template id from the card platform, and the Token and aes_key of its event subscription "
-    "(事件订阅)."
+    "Fill in the app's AppSecret and RobotCode (for an internal app, its AppKey) and the card "
+    "template id from the card platform."
 )
 # The callbackRouteKey the app's callback URL is registered under, unless one is given.
 ROUTE_KEY = "orderflow-approvals"
@@ -65,17 +72,24 @@ RETRIED = frozenset({"Throttling", "Throttling.Api", "Throttling.User", -1})
 APPROVE = "approve"
 
 
-def check(values: Mapping[str, str]) -> dict[str, Any]:
-    """Settings DingTalk would refuse, by name: the aes_key has 43 Base64 characters."""
-    problems: dict[str, Any] = {}
-    try:
-        msgcrypt.key_of(values["aes_key"])
-    except ValueError:
-        problems["aes_key"] = _l(
-            "The aes_key has 43 letters and digits, as the console generates it, "
-            "e.g. o1w0aum42yaptlz8alnhwikjd3jenzt9cb9wmzptgus."
-        )
-    return problems
+def check(_values: Mapping[str, str]) -> dict[str, Any]:
+    """Settings DingTalk would refuse, by name: none it documents a form for."""
+    return {}
+
+
+def route_key(settings: Mapping[str, str]) -> str:
+    """The ``callbackRouteKey`` the cards are sent with and the callback URL registered for."""
+    return settings.get("callback_route_key") or ROUTE_KEY
+
+
+def url_key(settings: Mapping[str, str]) -> str:
+    """The key in the path of the callback URL OrderFlow registers, made from its apiSecret:
+    DingTalk does not document how it signs a card callback with the apiSecret, so a click is
+    taken only at the URL that was registered with DingTalk and is known to nobody else."""
+    secret = (settings.get("api_secret") or "").encode()
+    if not secret:  # an app saved before OrderFlow made one: no URL admits a click
+        return ""
+    return hmac.new(secret, b"orderflow dingtalk card callback", hashlib.sha256).hexdigest()[:32]
 
 
 def _call(
@@ -192,7 +206,7 @@ def send(
             "conversationType": 0,
             "robotCode": settings.get("robot_code") or "",
             "outTrackId": track_id,
-            "callbackRouteKey": settings.get("callback_route_key") or ROUTE_KEY,
+            "callbackRouteKey": route_key(settings),
             "cardData": {"cardParamMap": card(values, language)},
             "userIdType": 1,
         },
@@ -227,3 +241,20 @@ def update(
         method="PUT",
     )
     return None
+
+
+def register(base_url: str, token: str, settings: Mapping[str, str], url: str) -> None:
+    """Register ``url`` as where DingTalk sends the clicks on cards sent with the app's
+    ``callbackRouteKey``, replacing what was registered for that key before."""
+    reply = _call(
+        f"{base_url}/v1.0/card/callbacks/register",
+        {
+            "callbackRouteKey": route_key(settings),
+            "callbackUrl": url,
+            "apiSecret": settings.get("api_secret") or "",
+            "forceUpdate": True,
+        },
+        token=token,
+    )
+    if reply.get("success") is False:
+        raise DeliveryError(f"DingTalk did not register the callback URL: {_said(reply)}")

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +34,8 @@ SETTINGS = (
     ("encrypt_key", True),
 )
 REQUIRED = ("app_secret", "verification_token")
+# Settings OrderFlow makes itself when none is given or saved: none here.
+GENERATED: dict[str, Callable[[], str]] = {}
 # The setting that gets an access token.
 CREDENTIAL = "app_secret"
 APP_ID_HINT = _l("Give the app's App ID from the developer console, e.g. cli_a1b2c3d4e5f6.")

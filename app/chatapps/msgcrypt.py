@@ -1,4 +1,4 @@
-"""The callback crypto WeCom (企业微信) documents, and DingTalk uses as well.
+"""The callback crypto WeCom (企业微信) documents; DingTalk's event subscription uses it too.
 
 ``msg_signature`` is the hex SHA-1 of the sorted concatenation of the callback Token, the
 timestamp, the nonce and the encrypted text. The EncodingAESKey is 43 Base64 characters

@@ -10,7 +10,8 @@ its own. A reminder's ``refresh`` and ``patch`` carry ``remind``, the moment it 
 card shows the time left from then.
 
 A platform is a module in :data:`PLATFORMS` with ``NAME``, ``DEFAULT_BASE_URL``,
-``SETTINGS`` (name, is it secret), ``REQUIRED``, ``CREDENTIAL`` (the setting that gets a
+``SETTINGS`` (name, is it secret), ``REQUIRED``, ``GENERATED`` (settings OrderFlow makes
+itself when none is given or saved), ``CREDENTIAL`` (the setting that gets a
 token), ``USER_FIELD`` (the user's id on it), ``APP_ID_HINT`` and ``REQUIRED_HINT`` (what to
 fill in), ``REMIND_IN_PLACE`` (a reminder updates the card, or sends it again where an update
 would use up the card's last chance to show the outcome), ``check``, ``fetch_token``, ``send``
@@ -95,6 +96,8 @@ def connect(
     values = {
         name: (settings.get(name) or "").strip() or old.get(name, "") for name, _ in module.SETTINGS
     }
+    for name, make in module.GENERATED.items():
+        values[name] = values[name] or make()
     missing = [name for name in module.REQUIRED if not values[name]]
     if missing:
         raise ValidationError(module.REQUIRED_HINT, fields={name: "required" for name in missing})
@@ -163,6 +166,19 @@ def with_token(database: Any, app_pk: int, call: Any) -> Any:
     except TokenExpiredError:
         log.info("chat app %s: access token refused, fetching a new one", app_pk)
         return call(token(database, app_pk, fresh=True))
+
+
+def register_callback(database: Any, app_pk: int, url: str) -> None:
+    """Register ``url`` with DingTalk as where the clicks on the app's cards are sent (its
+    card callback route), with a fresh token if the cached one is refused."""
+    with database.session() as db:
+        row = db.get(ChatApp, app_pk)
+        if row is None or row.platform != dingtalk.NAME:
+            raise outbox.DeliveryError("no connected DingTalk app", permanent=True)
+        base_url, settings = row.base_url, secrets_of(row)
+    if not settings.get("api_secret"):
+        raise outbox.DeliveryError("the app has no apiSecret yet: save it again", permanent=True)
+    with_token(database, app_pk, lambda t: dingtalk.register(base_url, t, settings, url))
 
 
 # -- queuing ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The admin's connected chat apps, and the platforms' card callbacks (no session, no CSRF
-token: each callback is checked by its platform's signature and verification token)."""
+token: each callback is checked by its platform's signature and verification token, a
+DingTalk one by the key in the URL OrderFlow registered with DingTalk)."""
 
 from __future__ import annotations
 
@@ -77,11 +78,6 @@ RECEIVERS: dict[str, tuple[Receiver, Callable[[ChatApp, Request], Answer] | None
         lambda db, row, req: wecom_callbacks.handle(db, row, req.args, req.get_data()),
         lambda row, req: wecom_callbacks.verify(row, req.args),
     ),
-    # DingTalk checks its callback URL with a POST (an encrypted check_url event).
-    dingtalk.NAME: (
-        lambda db, row, req: dingtalk_callbacks.handle(db, row, req.args, req.get_data()),
-        None,
-    ),
 }
 
 
@@ -94,7 +90,26 @@ def _install(state: Any) -> None:
 def _callback_url(row: ChatApp | None) -> str:
     if row is None:
         return ""
+    if row.platform == dingtalk.NAME:
+        key = dingtalk.url_key(services.secrets_of(row))
+        return url_for("chat_hooks.dingtalk_card", app_id=row.app_id, key=key, _external=True)
     return url_for("chat_hooks.callback", platform=row.platform, app_id=row.app_id, _external=True)
+
+
+def _register(platform: str) -> None:
+    """Register the DingTalk app's card callback URL with DingTalk, saying how it went."""
+    row = services.connected(get_session(), platform)
+    if platform != dingtalk.NAME or row is None:
+        return
+    url = _callback_url(row)
+    try:
+        services.register_callback(get_db(), row.id, url)
+    except DeliveryError as err:
+        flash(str(_l("DingTalk did not register the card callback URL: %(error)s", error=str(err))),
+              "error")  # fmt: skip
+    else:
+        flash(str(_l("DingTalk sends the card clicks of route %(key)s to OrderFlow.",
+                     key=dingtalk.route_key(services.secrets_of(row)))), "success")  # fmt: skip
 
 
 @bp.get("/admin/chat-apps/")
@@ -122,13 +137,17 @@ def save(platform: str) -> Response:
     if platform not in SAYS:
         abort(404)
     form = request.form
-    return saved(
-        lambda db: services.connect(
-            db, platform, form.get("app_id", ""), form, form.get("base_url", "")
-        ),
-        str(SAYS[platform][0]),
-        url_for("chatapps.index"),
-    )
+    db = get_session()
+    try:
+        services.connect(db, platform, form.get("app_id", ""), form, form.get("base_url", ""))
+    except AppError as err:
+        db.rollback()
+        flash(str(err.message), "error")
+    else:
+        db.commit()
+        flash(str(SAYS[platform][0]), "success")
+        _register(platform)  # a changed URL, route key or secret is registered at once
+    return redirect(url_for("chatapps.index"))
 
 
 @bp.post("/admin/chat-apps/<platform>/test")
@@ -143,6 +162,7 @@ def test(platform: str) -> Response:
         flash(str(SAYS[platform][2]) % {"error": str(err)}, "error")
     else:
         flash(str(SAYS[platform][1]), "success")
+        _register(platform)
     return redirect(url_for("chatapps.index"))
 
 
@@ -274,8 +294,13 @@ def callback(platform: str, app_id: str) -> tuple[Response, int]:
     row = _found(platform, app_id)
     if not isinstance(row, ChatApp):
         return row
+    return _taken(lambda db: RECEIVERS[platform][0](db, row, request))
+
+
+def _taken(work: Callable[[Session], Answer]) -> tuple[Response, int]:
+    """``work``'s answer, committed when it is a 200, else rolled back."""
     db = get_session()
-    answer = RECEIVERS[platform][0](db, row, request)
+    answer = work(db)
     if answer.status != 200:
         db.rollback()
         return jsonify(answer.body), answer.status
@@ -285,3 +310,13 @@ def callback(platform: str, app_id: str) -> tuple[Response, int]:
         db.rollback()
         return jsonify({"error": "this callback was taken already (replayed)"}), 409
     return _answered(answer)
+
+
+@hooks_bp.post("/hooks/chat/dingtalk/<app_id>/cards/<key>")
+def dingtalk_card(app_id: str, key: str) -> tuple[Response, int]:
+    """A click on a DingTalk card, at the URL registered for the app's callback route."""
+    try:
+        row = services.by_app_id(get_session(), dingtalk.NAME, app_id)
+    except NotFoundError:
+        return jsonify({"error": f"no connected dingtalk app {app_id}"}), 404
+    return _taken(lambda db: dingtalk_callbacks.handle(db, row, key, request.get_data()))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,6 +37,8 @@ SETTINGS = (
     ("aes_key", True),
 )
 REQUIRED = ("agent_id", "secret", "token", "aes_key")
+# Settings OrderFlow makes itself when none is given or saved: none here.
+GENERATED: dict[str, Callable[[], str]] = {}
 # The setting that gets an access token.
 CREDENTIAL = "secret"
 APP_ID_HINT = _l(

@@ -156,11 +156,11 @@ def test_the_dingtalk_card_each_approver_gets(app, page_for):
     approver(db, "wang", dingtalk_id="WangWei", locale="en")
     with fake_dingtalk.FakeDingTalk() as fake:
         settings = {"robot_code": fake_dingtalk.APP_KEY, "card_template_id": fake_dingtalk.TEMPLATE,
-                    "app_secret": fake_dingtalk.APP_SECRET, "token": fake_dingtalk.TOKEN,
-                    "aes_key": fake_dingtalk.AES_KEY}  # fmt: skip
-        in_transaction(
-            db, lambda s: chat.connect(s, "dingtalk", fake_dingtalk.APP_KEY, settings, fake.url)
+                    "app_secret": fake_dingtalk.APP_SECRET}  # fmt: skip
+        app_pk = in_transaction(
+            db, lambda s: chat.connect(s, "dingtalk", fake_dingtalk.APP_KEY, settings, fake.url).id
         )
+        chat.register_callback(db, app_pk, "http://127.0.0.1/hooks/chat/dingtalk/cards")
         start(db, approval_doc(assignees=[{"user": "li"}, {"user": "wang"}], mode="all",
                                checks=CHECKS, sla={"duration": "24h"}))  # fmt: skip
         deliver_all(app)

@@ -1,11 +1,10 @@
 """A DingTalk open platform on loopback, as open.dingtalk.com documents an internal app:
 the new API's ``oauth2/accessToken``, sending an interactive card to one person
-(``im/interactiveCards/send``) and updating it (``PUT im/interactiveCards``), each checking
-the ``x-acs-dingtalk-access-token`` header (401 ``InvalidAuthentication`` once it expired);
-and the platform's side of the callback URL: a card button click, encrypted and signed.
-
-The callback settings are the ones of DingTalk's official crypto sample
-(open-dingtalk/DingTalk-Callback-Crypto, DingCallbackCrypto3.py): its Token, aes_key and key.
+(``im/interactiveCards/send``), updating it (``PUT im/interactiveCards``) and registering the
+URL of a card callback route (``card/callbacks/register``), each checking the
+``x-acs-dingtalk-access-token`` header (401 ``InvalidAuthentication`` once it expired); and
+the platform's side of a card button click: the documented card callback JSON, posted over
+HTTP to the URL registered for the card's ``callbackRouteKey`` (``click``).
 """
 
 from __future__ import annotations
@@ -16,12 +15,13 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode, urlsplit
-
-from app.chatapps import msgcrypt
+from urllib.error import HTTPError
+from urllib.parse import urlsplit
+from urllib.request import Request, urlopen
 
 APP_KEY, APP_SECRET = "ding6ccabc44d2c8d38b", "app-secret-1"
-TOKEN, AES_KEY = "mryue", "Yue0EfdN5900c1ce5cf6A152c63DDe1808a60c5ecd7"
+# The corpId of the card callback sample in open-dingtalk/dingtalk-stream-sdk-python.
+CORP_ID = "ding9f50b15bccd16741"
 TEMPLATE = "tpl-orderflow-approval.schema"
 USERS = frozenset({"LiNa", "WangWei", "ZhaoLei"})
 # The variables the card template in the docs uses; every value is a string.
@@ -39,6 +39,7 @@ class FakeDingTalk:
         self.updated: list[dict[str, Any]] = []
         self.problems: list[str] = []
         self.track_ids: dict[str, str] = {}  # outTrackId -> userid
+        self.routes: dict[str, dict[str, Any]] = {}  # callbackRouteKey -> registration
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,7 +79,9 @@ class FakeDingTalk:
                 if not self._authorised():
                     return
                 params = (body.get("cardData") or {}).get("cardParamMap") or {}
-                if (method, path) == ("POST", "/v1.0/im/interactiveCards/send"):
+                if (method, path) == ("POST", "/v1.0/card/callbacks/register"):
+                    self._register(body)
+                elif (method, path) == ("POST", "/v1.0/im/interactiveCards/send"):
                     fake.check_params(params)
                     if not body.get("cardTemplateId"):
                         self._reply({"code": "card.templateEmpty", "message": "卡片模板ID为空"},
@@ -99,6 +102,10 @@ class FakeDingTalk:
                     if body.get("outTrackId") in fake.track_ids:
                         self._reply({"code": "duplicateOutTrackId", "message": "重复"}, 400)
                         return
+                    if body.get("callbackRouteKey") not in fake.routes:
+                        fake.problems.append(
+                            f"no URL registered for {body.get('callbackRouteKey')}"
+                        )
                     fake.track_ids[body["outTrackId"]] = receiver
                     fake.sent.append({"to": receiver, "body": body, "card": params,
                                       "at": time.time()})  # fmt: skip
@@ -115,6 +122,20 @@ class FakeDingTalk:
                     self._reply({"success": True, "result": True})
                 else:
                     self._reply({"code": "NotFound", "message": "no such API"}, 404)
+
+            def _register(self, body: dict[str, Any]) -> None:
+                key, url = body.get("callbackRouteKey"), str(body.get("callbackUrl") or "")
+                if not key or not url.startswith(("https://", "http://")):
+                    self._reply({"code": "invalidParameter",
+                                 "message": "callbackRouteKey 或 callbackUrl 无效"}, 400)  # fmt: skip
+                    return
+                if key in fake.routes and body.get("forceUpdate") is not True:
+                    self._reply({"code": "invalidParameter",
+                                 "message": "callbackRouteKey 已注册"}, 400)  # fmt: skip
+                    return
+                fake.routes[key] = body
+                self._reply({"success": True, "result": {"apiSecret": body.get("apiSecret"),
+                                                         "callbackUrl": url}})  # fmt: skip
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 self._handle("POST")
@@ -133,6 +154,15 @@ class FakeDingTalk:
             if not isinstance(value, str):
                 self.problems.append(f"{name} is not a string")
 
+    def click(self, track_id: str, userid: str, action: str = "approve",
+              corp_id: str = CORP_ID) -> tuple[int, dict[str, Any]]:  # fmt: skip
+        """``userid`` clicks ``action`` on the card ``track_id``: the callback posted to the URL
+        registered for the card's route (the only route, for a card DingTalk does not know)."""
+        sent = [s["body"] for s in self.sent if s["body"]["outTrackId"] == track_id]
+        (route,) = [sent[0]["callbackRouteKey"]] if sent else list(self.routes)
+        url = self.routes[route]["callbackUrl"]
+        return post(url, callback(track_id, userid, action, corp_id))
+
     def expire_tokens(self) -> None:
         """Every token given so far has expired (401 InvalidAuthentication)."""
         self.expired |= self.valid
@@ -147,34 +177,24 @@ class FakeDingTalk:
         self.server.server_close()
 
 
-def click(track_id: str, userid: str, action: str = "approve") -> str:
-    """The plain JSON of a card callback: ``userid`` clicked the button ``action`` on the
-    card ``track_id``."""
-    content = {"cardPrivateData": {"actionIds": [action], "params": {}}}
-    return json.dumps({"outTrackId": track_id, "corpId": "ding9f50b15bccd16741",
-                       "userId": userid, "content": json.dumps(content),
-                       "type": "actionCallback"})  # fmt: skip
+def callback(track_id: str, userid: str, action: str = "approve", corp_id: str = CORP_ID) -> bytes:
+    """The JSON DingTalk posts when ``userid`` clicks the button ``action`` on the card
+    ``track_id``, as the card callback sample of open-dingtalk/dingtalk-stream-sdk-python."""
+    content = json.dumps({"cardPrivateData": {"actionIds": [action], "params": {}}})
+    return json.dumps({"extension": "{}", "corpId": corp_id, "spaceType": "", "userIdType": 1,
+                       "type": "actionCallback", "userId": userid, "content": content,
+                       "spaceId": "", "outTrackId": track_id, "value": content}).encode()  # fmt: skip
 
 
-def encrypted_post(
-    plain: str,
-    *,
-    token: str = TOKEN,
-    aes_key: str = AES_KEY,
-    app_key: str = APP_KEY,
-    at_ms: int | None = None,
-) -> tuple[str, bytes]:
-    """(query string, body) of the POST DingTalk makes to the callback URL with ``plain``."""
-    stamp = str(at_ms if at_ms is not None else int(time.time() * 1000))
-    nonce = secrets.token_hex(4)
-    encrypted = msgcrypt.encrypt(plain, aes_key, app_key)
-    query = urlencode({"msg_signature": msgcrypt.signature(token, stamp, nonce, encrypted),
-                       "timestamp": stamp, "nonce": nonce})  # fmt: skip
-    return query, json.dumps({"encrypt": encrypted}).encode()
-
-
-def success_reply(body: dict[str, str]) -> str:
-    """The plain text of an encrypted callback answer, after checking its signature."""
-    expected = msgcrypt.signature(TOKEN, body["timeStamp"], body["nonce"], body["encrypt"])
-    assert body["msg_signature"] == expected, "the answer's msg_signature does not match"
-    return msgcrypt.decrypt(body["encrypt"], AES_KEY, APP_KEY)
+def post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` to ``url`` as DingTalk does: (status, the answer's JSON, or its text)."""
+    request = Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urlopen(request, timeout=10) as answer:  # noqa: S310 (a loopback test URL)
+            status, raw = answer.status, answer.read()
+    except HTTPError as err:
+        status, raw = err.code, err.read()
+    try:
+        return status, json.loads(raw or b"{}")
+    except ValueError:
+        return status, {"text": raw.decode(errors="replace")}

@@ -1,17 +1,18 @@
 """Approving inside DingTalk against a fake DingTalk on loopback: interactive cards to each
-approver of a 会签 task, decisions through encrypted and signed callbacks, refusals, card
-updates; and the callback crypto checked against the numbers of DingTalk's official samples."""
+approver of a 会签 task, the card callback route registered with DingTalk, decisions through
+card callbacks DingTalk posts over HTTP to the registered URL, refusals, card updates."""
 
 from __future__ import annotations
 
 import json
-import time
+import threading
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
+from werkzeug.serving import make_server
 
-from app.chatapps import dingtalk_callbacks, msgcrypt
+from app.chatapps import dingtalk, dingtalk_callbacks
 from app.chatapps import services as chat
 from app.db import in_transaction
 from app.models import ApprovalAction, ChatApp, ChatCard, OutboxMessage
@@ -27,81 +28,9 @@ from ..approvals.helpers import (
     start,
     tasks_of,
 )
-from .fake_dingtalk import (
-    AES_KEY,
-    APP_KEY,
-    APP_SECRET,
-    TEMPLATE,
-    TOKEN,
-    FakeDingTalk,
-    click,
-    encrypted_post,
-    success_reply,
-)
+from .fake_dingtalk import APP_KEY, APP_SECRET, CORP_ID, TEMPLATE, FakeDingTalk, callback, post
 
-HOOK = f"/hooks/chat/dingtalk/{APP_KEY}"
-SETTINGS = {"robot_code": APP_KEY, "card_template_id": TEMPLATE, "app_secret": APP_SECRET,
-            "token": TOKEN, "aes_key": AES_KEY}  # fmt: skip
-
-# DingTalk's official callback crypto samples, github.com/open-dingtalk/DingTalk-Callback-Crypto
-# at commit bd49e62ddd052d1d506674ac1e43edaecc915093: (file, token, aes_key, key, timestamp,
-# nonce, encrypt, msg_signature, the plain text the sample expects).
-VECTORS = [
-    ("DingCallbackCrypto3.py", "mryue", "Yue0EfdN5900c1ce5cf6A152c63DDe1808a60c5ecd7",
-     "ding6ccabc44d2c8d38b", "1608001896814", "WL4PK6yA",
-     "0vJiX6vliEpwG3U45CtXqi+m8PXbQRARJ8p8BbDuD1EMTDf0jKpQ79QS93qEk7XHpP6u+oTTrd15NRPvNvmBKyDCYxx"
-     "OK+HZeKju4yhELOFchzNukR+t8SB/qk4ROMu3",
-     "03044561471240d4a14bb09372dfcfd4fd0e40cb", '{"EventType":"check_url"}'),
-    ("dingtalk_callback_crypto.rs", "123456", "4g5j64qlyl3zvetqxz5jiocdr586fn2zvjpa8zls3ij",
-     "suite4xxxxxxxxxxxxxxx", "1445827045067", "nEXhMP4r",
-     "1a3NBxmCFwkCJvfoQ7WhJHB+iX3qHPsc9JbaDznE1i03peOk1LaOQoRz3+nlyGNhwmwJ3vDMG+OzrHMeiZI7gTRWVdU"
-     "BmfxjZ8Ej23JVYa9VrYeJ5as7XM/ZpulX8NEQis44w53h1qAgnC3PRzM7Zc/D6Ibr0rgUathB6zRHP8PYrfgnNOS9Ph"
-     "SBdHlegK+AGGanfwjXuQ9+0pZcy0w9lQ==",
-     "5a65ceeef9aab2d149439f82dc191dd6c5cbe2c0",
-     '{"EventType":"check_create_suite_url","Random":"LPIdSnlF","TestSuiteKey":"suite4xxxxxxxxxxxxxxx"}'),
-    # DingTalkCrypto.go and DingTalkEncryptor.cs decrypt this one and print it (no expected
-    # text is written down; it is the "success" the samples encrypt just before).
-    ("DingTalkCrypto.go", "tokenxxxx", "o1w0aum42yaptlz8alnhwikjd3jenzt9cb9wmzptgus", "dingxxxxxx",
-     "1605695694141", "WelUQl6bCqcBa2fM",
-     "X1VSe9cTJUMZu60d3kyLYTrBq5578ZRJtteU94wG0Q4Uk6E/wQYeJRIC0/UFW5Wkya1Ihz9oXAdLlyC9TRaqsQ==",
-     "f36f4ba5337d426c7d4bca0dbcb06b3ddc1388fc", "success"),
-]  # fmt: skip
-# The 16 random bytes each sample's text starts with (its first AES block, decrypted).
-RANDOM = {"DingCallbackCrypto3.py": b"l7Y3EcX2CU5w8av3", "dingtalk_callback_crypto.rs":
-          b"hU3bEfGZZewzhG5a", "DingTalkCrypto.go": b"WelUQl6bCqcBa2fM"}  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("source", "token", "aes_key", "key", "stamp", "nonce", "encrypted", "signature", "plain"),
-    VECTORS,
-)
-def test_the_official_samples_sign_and_decrypt_as_documented(
-    source, token, aes_key, key, stamp, nonce, encrypted, signature, plain
-):
-    assert msgcrypt.signature(token, stamp, nonce, encrypted) == signature
-    assert msgcrypt.decrypt(encrypted, aes_key, key) == plain
-    with pytest.raises(ValueError, match="not 'ding-other'"):
-        msgcrypt.decrypt(encrypted, aes_key, "ding-other")
-    # With the sample's own 16 random bytes, encrypting gives its text back byte for byte.
-    assert msgcrypt.encrypt(plain, aes_key, key, random16=RANDOM[source]) == encrypted
-
-
-def test_the_check_url_of_the_official_sample_is_answered_with_encrypted_success(monkeypatch):
-    _, token, aes_key, key, stamp, nonce, encrypted, signature, _plain = VECTORS[0]
-    row = ChatApp(platform="dingtalk", app_id=key, sealed="", base_url="")
-    monkeypatch.setattr(chat, "secrets_of", lambda _row: {"token": token, "aes_key": aes_key})
-    args = {"msg_signature": signature, "timestamp": stamp, "nonce": nonce}
-    body = json.dumps({"encrypt": encrypted}).encode()
-    answer = dingtalk_callbacks.handle(None, row, args, body, now=int(stamp) / 1000 + 60)
-    assert answer.status == 200 and set(answer.body) == {
-        "msg_signature", "timeStamp", "nonce", "encrypt"}  # fmt: skip
-    reply = answer.body
-    assert reply["msg_signature"] == msgcrypt.signature(
-        token, reply["timeStamp"], reply["nonce"], reply["encrypt"]
-    )
-    assert msgcrypt.decrypt(reply["encrypt"], aes_key, key) == "success"
-    late = dingtalk_callbacks.handle(None, row, args, body, now=int(stamp) / 1000 + 600)
-    assert late.status == 401 and "5 minutes" in late.body["error"]
+SETTINGS = {"robot_code": APP_KEY, "card_template_id": TEMPLATE, "app_secret": APP_SECRET}
 
 
 # -- the app against the fake DingTalk --------------------------------------------------------
@@ -114,12 +43,34 @@ def fake():
 
 
 @pytest.fixture
-def db(app, fake):
+def live(app):
+    """OrderFlow served on loopback, where the fake DingTalk posts its card callbacks."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def card_url(database, base):
+    """The card callback URL of the connected app on ``base``, with its key."""
+    with database.session() as s:
+        row = s.scalars(select(ChatApp)).one()
+        return (
+            f"{base}/hooks/chat/dingtalk/{APP_KEY}/cards/{dingtalk.url_key(chat.secrets_of(row))}"
+        )
+
+
+@pytest.fixture
+def db(app, fake, live):
     database = db_of(app)
     approver(database, "li", dingtalk_id="LiNa", locale="zh")
     approver(database, "wang", dingtalk_id="WangWei", locale="en")
     approver(database, "zhao", dingtalk_id="ZhaoLei", locale="zh")
-    in_transaction(database, lambda s: chat.connect(s, "dingtalk", APP_KEY, SETTINGS, fake.url))
+    app_pk = in_transaction(
+        database, lambda s: chat.connect(s, "dingtalk", APP_KEY, SETTINGS, fake.url).id
+    )
+    chat.register_callback(database, app_pk, card_url(database, live))
     return database
 
 
@@ -131,20 +82,15 @@ def countersign(app, db):
     return run, {t.assignee: t.task_key for t in tasks_of(db, run.id)}
 
 
-def post(client, plain, **kw):
-    query, body = encrypted_post(plain, **kw)
-    return client.post(f"{HOOK}?{query}", data=body, content_type="application/json")
-
-
 def track_of(fake, userid):
     return next(s["body"]["outTrackId"] for s in fake.sent if s["to"] == userid)
 
 
-def approve(client, fake, userid, card_of=None):
+def approve(fake, userid, card_of=None):
     """``userid`` clicks Approve on ``card_of``'s card (their own); the answer's body."""
-    answer = post(client, click(track_of(fake, card_of or userid), userid))
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    return answer.json
+    status, body = fake.click(track_of(fake, card_of or userid), userid)
+    assert status == 200, body
+    return body
 
 
 def notice(body):
@@ -192,11 +138,29 @@ def test_each_approver_of_a_countersign_gets_an_interactive_card(app, db, fake):
     }
 
 
-def test_approve_through_an_encrypted_signed_callback(app, client, db, fake):
+def test_the_card_callback_route_is_registered_with_dingtalk(db, fake, live):
+    ((key, registered),) = fake.routes.items()
+    assert key == "orderflow-approvals"
+    assert registered["callbackUrl"] == card_url(db, live) and registered["forceUpdate"] is True
+    with db.session() as s:  # OrderFlow made the apiSecret itself and keeps it sealed
+        (row,) = s.scalars(select(ChatApp))
+        api_secret = chat.secrets_of(row)["api_secret"]
+    assert registered["apiSecret"] == api_secret and len(api_secret) >= 32
+    assert api_secret not in row.sealed and dingtalk.url_key(chat.secrets_of(row)) in card_url(
+        db, live
+    )
+
+
+def test_approve_through_the_card_callback(app, db, fake):
     _, tasks = countersign(app, db)
-    body = approve(client, fake, "LiNa")
+    assert fake.sent[0]["body"]["callbackRouteKey"] in fake.routes and fake.problems == []
+    body = approve(fake, "LiNa")
     assert notice(body) == "" and body["cardData"]["cardParamMap"]["outcome"] == "已由 Li 同意。"
     assert body["cardData"]["cardParamMap"]["pending"] == "false"
+    assert body["cardUpdateOptions"] == {
+        "updateCardDataByKey": True,
+        "updatePrivateDataByKey": True,
+    }
     (action,) = decisions(db)
     assert (action.actor, action.decision, action.via, action.device) == (
         "li", "approved", "dingtalk", "DingTalk")  # fmt: skip
@@ -228,51 +192,83 @@ def test_reject_on_the_page_the_card_opens_updates_the_card(app, client, db, fak
     assert by_user["WangWei"]["title"] == "Rejected: order PO-1"
 
 
-def test_refused_callbacks_say_why(app, client, db, fake):
-    _, tasks = countersign(app, db)
-    plain = click(track_of(fake, "LiNa"), "LiNa")
+def test_refused_callbacks_say_why(app, db, fake, live):
+    countersign(app, db)
+    url, track = card_url(db, live), track_of(fake, "LiNa")
+    good = callback(track, "LiNa")
+    base = url.rsplit("/", 1)[0]
     cases = [
-        (encrypted_post(plain, token="guess"), 401, "bad msg_signature"),
-        (encrypted_post(plain, at_ms=int(time.time() * 1000) - 600_000), 401,
-         "more than 5 minutes away"),
-        (encrypted_post(plain, app_key="ding-other"), 400, "not 'ding6ccabc44d2c8d38b'"),
-        (encrypted_post(plain, aes_key="B" * 43), 400, "bad padding"),
-        ((encrypted_post(plain)[0], b'{"data": 1}'), 400, 'no "encrypt" field'),
-        ((encrypted_post(plain)[0], b"<xml/>"), 400, "not JSON"),
+        (f"{base}/{'0' * 32}", good, 401, "key in the callback URL does not match"),
+        (f"{base}/%E9%92%A5%E5%8C%99", good, 401, "key in the callback URL does not match"),
+        (url, b"<xml/>", 400, "not JSON"),
+        (url, b'{"type": "actionCallback"}', 400, "no outTrackId"),
+        (f"{live}/hooks/chat/dingtalk/ding-nobody/cards/{url.rsplit('/', 1)[1]}", good, 404,
+         "no connected dingtalk app"),
     ]  # fmt: skip
-    for (query, body), status, reason in cases:
-        answer = client.post(f"{HOOK}?{query}", data=body, content_type="application/json")
-        assert answer.status_code == status and reason in answer.json["error"], answer.json
-    query, body = encrypted_post(plain)
-    forged = client.post(f"{HOOK}?msg_signature=签名&{query.split('&', 1)[1]}", data=body)
-    assert forged.status_code == 401 and "bad msg_signature" in forged.json["error"]
-    assert client.post(f"{HOOK}?{query}", data=body).status_code == 200
-    replay = client.post(f"{HOOK}?{query}", data=body)
-    assert replay.status_code == 409 and "replayed" in replay.json["error"]
-    assert len(decisions(db)) == 1
-    unknown = client.post(f"/hooks/chat/dingtalk/ding-nobody?{query}", data=body)
-    assert unknown.status_code == 404 and "no connected dingtalk app" in unknown.json["error"]
+    for target, body, status, reason in cases:
+        answer = post(target, body)
+        assert answer[0] == status and reason in answer[1]["error"], (target, answer)
+    assert post(f"{base}/", good)[0] in (404, 405)  # no key: not a callback URL at all
+    # the old event-subscription address takes no card callbacks any more
+    assert post(f"{live}/hooks/chat/dingtalk/{APP_KEY}", good)[0] == 404
+    assert [t.status for t in tasks_of(db, 1)] == ["pending", "pending"] and decisions(db) == []
 
 
-def test_a_clicker_who_is_not_the_assignee_is_refused_on_the_card(app, client, db, fake):
+def test_an_app_saved_without_an_api_secret_takes_no_clicks(monkeypatch):
+    import hashlib
+    import hmac
+
+    row = ChatApp(platform="dingtalk", app_id=APP_KEY, sealed="", base_url="")
+    monkeypatch.setattr(chat, "secrets_of", lambda _row: {"app_secret": APP_SECRET})
+    empty = hmac.new(b"", b"orderflow dingtalk card callback", hashlib.sha256).hexdigest()[:32]
+    for key in ("", empty):  # not even the key an empty secret would make
+        answer = dingtalk_callbacks.handle(None, row, key, callback("of-1", "LiNa"))
+        assert answer.status == 401 and "does not match" in answer.body["error"]
+
+
+def test_a_callback_for_another_company_is_refused_once_the_corp_id_is_saved(app, db, fake):
+    countersign(app, db)
+    in_transaction(
+        db, lambda s: chat.connect(s, "dingtalk", APP_KEY, {"corp_id": CORP_ID}, fake.url)
+    )
+    other = fake.click(track_of(fake, "LiNa"), "LiNa", corp_id="ding-other-company")
+    assert other[0] == 403 and CORP_ID in other[1]["error"] and decisions(db) == []
+    assert notice(approve(fake, "LiNa")) == "" and len(decisions(db)) == 1
+
+
+def test_a_clicker_who_is_not_the_cards_recipient_is_refused_on_the_card(app, db, fake):
     _, tasks = countersign(app, db)
-    forwarded = approve(client, fake, "ZhaoLei", card_of="LiNa")
+    forwarded = approve(fake, "ZhaoLei", card_of="LiNa")
     assert notice(forwarded) == "该审批未分配给您。" and "cardData" not in forwarded
-    stranger = approve(client, fake, "Stranger", card_of="LiNa")
+    colleague = approve(fake, "WangWei", card_of="LiNa")  # an assignee, but not of this card
+    assert notice(colleague) == "This approval is not assigned to you."
+    stranger = approve(fake, "Stranger", card_of="LiNa")
     assert notice(stranger).startswith("未关联 OrderFlow 用户")
-    foreign = post(client, click(track_of(fake, "LiNa"), "LiNa", action="reject")).json
+    foreign = fake.click(track_of(fake, "LiNa"), "LiNa", action="reject")[1]
     assert notice(foreign) == "这个按钮不属于 OrderFlow。"
-    unknown = post(client, click("of-not-ours", "LiNa")).json  # the card decides the task
+    unknown = fake.click("of-not-ours", "LiNa")[1]  # the card decides the task
     assert notice(unknown) == "这个按钮不属于 OrderFlow。"
     assert [t.status for t in tasks_of(db, 1)] == ["pending", "pending"] and decisions(db) == []
 
 
-def test_a_double_click_gives_one_decision(app, client, db, fake):
+def test_a_role_task_is_decided_only_on_the_card_sent_to_the_clicker(app, db, fake):
+    start(db, approval_doc(assignees=[{"role": "approver"}]))  # one task, a card to each member
+    deliver_all(app)
+    assert {s["to"] for s in fake.sent} == {"LiNa", "WangWei", "ZhaoLei"}
+    forwarded = approve(fake, "ZhaoLei", card_of="LiNa")  # Zhao may decide, but not on Li's card
+    assert notice(forwarded) == "该审批未分配给您。" and decisions(db) == []
+    assert notice(approve(fake, "ZhaoLei")) == "" and len(decisions(db)) == 1
+
+
+def test_a_double_click_or_a_replay_gives_one_decision(app, db, fake, live):
     _, tasks = countersign(app, db)
-    assert notice(approve(client, fake, "LiNa")) == ""
-    second = approve(client, fake, "LiNa")
+    assert notice(approve(fake, "LiNa")) == ""
+    second = approve(fake, "LiNa")
     assert notice(second) == "已由 Li 处理：通过。"  # the refusal of the second click says why
     assert second["cardData"]["cardParamMap"]["outcome"] == "已由 Li 同意。"
+    # the same request posted again later (DingTalk's body carries no nonce): no new decision
+    replay = post(card_url(db, live), callback(track_of(fake, "LiNa"), "LiNa"))
+    assert replay[0] == 200 and notice(replay[1]) == "已由 Li 处理：通过。"
     assert len(decisions(db)) == 1
 
 
@@ -287,10 +283,10 @@ def test_a_decision_on_the_web_updates_every_card(app, db, fake):
     assert update["card"]["outcome"] == "Approved by Wang."
 
 
-def test_any_mode_withdraws_the_other_card_when_one_approves_in_dingtalk(app, client, db, fake):
+def test_any_mode_withdraws_the_other_card_when_one_approves_in_dingtalk(app, db, fake):
     start(db, approval_doc(assignees=[{"user": "li"}, {"user": "wang"}], mode="any"))
     deliver_all(app)
-    approve(client, fake, "LiNa")
+    approve(fake, "LiNa")
     deliver_all(app)
     by_user = {u["to"]: u["card"]["outcome"] for u in fake.updated}
     assert by_user == {
@@ -336,50 +332,37 @@ def test_a_template_that_is_not_published_is_a_dead_letter_saying_so(app, db, fa
     assert "模板是否已发布" in error and fake.sent == []
 
 
-def test_the_callback_url_check_is_answered_with_encrypted_success(client, db):
-    answer = post(client, json.dumps({"EventType": "check_url"}))
-    assert answer.status_code == 200 and success_reply(answer.json) == "success"
-    query, body = encrypted_post(json.dumps({"EventType": "check_url"}), token="guess")
-    assert client.post(f"{HOOK}?{query}", data=body).status_code == 401
-
-
-def test_the_admin_connects_the_dingtalk_app_and_tests_it(app, client, login, make_user, fake):
+def test_the_admin_connects_the_dingtalk_app_and_it_registers_the_callback_route(
+    app, client, login, make_user, fake
+):
     from ..conftest import csrf_token
 
     make_user("boss", roles=("admin",), email="boss@example.com")
     login("boss")
     token = csrf_token(client, "/admin/chat-apps/")
     form = {"csrf_token": token, "app_id": APP_KEY, "robot_code": APP_KEY,
-            "card_template_id": TEMPLATE, "app_secret": "wrong", "token": TOKEN,
-            "aes_key": "too-short", "base_url": fake.url}  # fmt: skip
+            "card_template_id": "", "app_secret": "wrong", "base_url": fake.url}  # fmt: skip
     client.post("/admin/chat-apps/dingtalk", data=form)
     page = client.get("/admin/chat-apps/").get_data(as_text=True)
-    assert "aes_key 为 43 位" in page  # refused, saying what is accepted
-    client.post("/admin/chat-apps/dingtalk", data=form | {"aes_key": AES_KEY})
+    assert "卡片模板" in page and fake.routes == {}  # refused, saying what is needed
+    client.post("/admin/chat-apps/dingtalk", data=form | {"card_template_id": TEMPLATE})
     page = client.get("/admin/chat-apps/").get_data(as_text=True)
-    assert f"/hooks/chat/dingtalk/{APP_KEY}" in page and TOKEN not in page
-    assert f'value="{TEMPLATE}"' in page
-    client.post("/admin/chat-apps/dingtalk/test", data={"csrf_token": token})
-    assert "invalidClientIdOrSecret" in client.get("/admin/chat-apps/").get_data(as_text=True)
-    client.post("/admin/chat-apps/dingtalk", data=form | {"aes_key": "", "app_secret": APP_SECRET})
-    client.post("/admin/chat-apps/dingtalk/test", data={"csrf_token": token})
-    assert "钉钉为此应用发放了访问令牌" in client.get("/admin/chat-apps/").get_data(as_text=True)
+    assert "钉钉未注册卡片回调地址" in page and "invalidClientIdOrSecret" in page
+    assert f"/hooks/chat/dingtalk/{APP_KEY}/cards/" in page and f'value="{TEMPLATE}"' in page
+    client.post("/admin/chat-apps/dingtalk", data=form | {"card_template_id": "",
+                                                          "app_secret": APP_SECRET})  # fmt: skip
+    page = client.get("/admin/chat-apps/").get_data(as_text=True)
+    assert "钉钉会把回调路由 orderflow-approvals 的卡片点击发给 OrderFlow" in page
+    ((key, registered),) = fake.routes.items()
+    assert registered["callbackUrl"] in page and "/cards/" in registered["callbackUrl"]
     with app.app_context():
         from app.db import get_session
 
         (row,) = get_session().scalars(select(ChatApp))
-        assert APP_SECRET not in row.sealed and chat.secrets_of(row)["aes_key"] == AES_KEY
-
-
-def test_a_company_wide_subscription_is_taken_for_the_saved_corp_id(app, client, db, fake):
-    countersign(app, db)
-    corp = "ding9f50b15bccd16741"
-    check = json.dumps({"EventType": "check_url"})
-    refused = post(client, check, app_key=corp)
-    assert refused.status_code == 400 and "not 'ding6ccabc44d2c8d38b'" in refused.json["error"]
-    in_transaction(db, lambda s: chat.connect(s, "dingtalk", APP_KEY, {"corp_id": corp}, fake.url))
-    answer = post(client, check, app_key=corp)
-    assert answer.status_code == 200
-    assert msgcrypt.decrypt(answer.json["encrypt"], AES_KEY, corp) == "success"
-    body = post(client, click(track_of(fake, "LiNa"), "LiNa"), app_key=corp).json
-    assert body["cardData"]["cardParamMap"]["outcome"] == "已由 Li 同意。"
+        saved = chat.secrets_of(row)
+        assert APP_SECRET not in row.sealed and saved["api_secret"] == registered["apiSecret"]
+        assert registered["apiSecret"] not in page
+    fake.routes.clear()
+    client.post("/admin/chat-apps/dingtalk/test", data={"csrf_token": token})
+    page = client.get("/admin/chat-apps/").get_data(as_text=True)
+    assert "钉钉为此应用发放了访问令牌" in page and list(fake.routes) == [key]

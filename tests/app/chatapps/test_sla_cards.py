@@ -21,7 +21,7 @@ from app.models import ChatCard, utcnow
 
 from ..approvals.helpers import approval_doc, approver, db_of, deliver_all, start, tasks_of
 from . import fake_feishu, fake_wecom
-from .fake_dingtalk import AES_KEY, APP_KEY, APP_SECRET, TEMPLATE, TOKEN, FakeDingTalk
+from .fake_dingtalk import APP_KEY, APP_SECRET, TEMPLATE, FakeDingTalk
 from .fake_feishu import FakeFeishu, card_action, encrypted, signed_headers
 from .fake_wecom import FakeWeCom, click, encrypted_post, passive_reply
 
@@ -76,9 +76,11 @@ def dingtalk(app):
         approver(database, "li", dingtalk_id="LiNa", locale="zh")
         approver(database, "wang", dingtalk_id="WangWei", locale="en")
         approver(database, "zhao", dingtalk_id="ZhaoLei", locale="zh")
-        settings = {"robot_code": APP_KEY, "card_template_id": TEMPLATE,
-                    "app_secret": APP_SECRET, "token": TOKEN, "aes_key": AES_KEY}  # fmt: skip
-        in_transaction(database, lambda s: chat.connect(s, "dingtalk", APP_KEY, settings, fake.url))
+        settings = {"robot_code": APP_KEY, "card_template_id": TEMPLATE, "app_secret": APP_SECRET}
+        app_pk = in_transaction(
+            database, lambda s: chat.connect(s, "dingtalk", APP_KEY, settings, fake.url).id
+        )
+        chat.register_callback(database, app_pk, f"http://127.0.0.1/hooks/chat/dingtalk/{APP_KEY}")
         yield fake
 
 
