@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..chatapps import orgsync, orgsync_runs
 from ..db import get_db, in_transaction
 from ..org import csvio
-from ..org.check import check as find_problems
+from ..org.usage import check as find_problems
 from ..runs.outbox import DeliveryError
 from ._app import friendly_errors, ready_app
 

@@ -36,7 +36,7 @@ from .accepted import (
     scope_message,
     sep,
 )
-from .check import usage
+from .usage import usage
 
 log = logging.getLogger(__name__)
 
