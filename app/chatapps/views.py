@@ -118,15 +118,19 @@ def index() -> str:
     db = get_session()
     rows = {name: services.connected(db, name) for name in services.PLATFORMS}
     shown: dict[str, dict[str, str]] = {}  # the settings that are not secret, to show them
+    unregistered = False
     for name, module in services.PLATFORMS.items():
         plain = {setting for setting, secret in module.SETTINGS if not secret}
         row = rows[name]
         saved_values = services.secrets_of(row) if row is not None else {}
         shown[name] = {k: v for k, v in saved_values.items() if k in plain}
+        if name == "dingtalk" and row is not None and not saved_values.get("api_secret"):
+            unregistered = True  # connected before card callbacks were registered
     return render_template(
         "chatapps/index.html",
         apps=rows,
         shown=shown,
+        dingtalk_unregistered=unregistered,
         callbacks={name: _callback_url(row) for name, row in rows.items()},
     )
 

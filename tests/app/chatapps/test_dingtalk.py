@@ -366,3 +366,35 @@ def test_the_admin_connects_the_dingtalk_app_and_it_registers_the_callback_route
     client.post("/admin/chat-apps/dingtalk/test", data={"csrf_token": token})
     page = client.get("/admin/chat-apps/").get_data(as_text=True)
     assert "钉钉为此应用发放了访问令牌" in page and list(fake.routes) == [key]
+
+
+def test_an_app_connected_before_callbacks_were_registered_is_flagged_until_saved_again(
+    app, client, login, make_user, fake
+):
+    from app.channels import vault
+
+    from ..conftest import csrf_token
+
+    make_user("boss", roles=("admin",))
+    login("boss")
+
+    def connect_as_before(db):
+        chat.connect(db, "dingtalk", APP_KEY, {"robot_code": APP_KEY, "card_template_id": TEMPLATE,
+                                               "app_secret": APP_SECRET}, fake.url)  # fmt: skip
+        (row,) = db.scalars(select(ChatApp))
+        old = chat.secrets_of(row)
+        del old["api_secret"]  # as an app saved by an earlier OrderFlow
+        row.sealed = vault.seal(old)
+
+    in_transaction(db_of(app), connect_as_before)
+    warning = "clicks on DingTalk cards are refused until this app is saved again"
+    page = client.get("/admin/chat-apps/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert warning in page
+    zh = client.get("/admin/chat-apps/", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "审批人在钉钉卡片上的点击都会被拒绝" in zh and 'role="alert"' in zh
+    token = csrf_token(client, "/admin/chat-apps/")
+    client.post("/admin/chat-apps/dingtalk", data={  # the secrets left empty: the saved ones stay
+        "csrf_token": token, "app_id": APP_KEY, "robot_code": APP_KEY,
+        "card_template_id": TEMPLATE, "app_secret": "", "base_url": fake.url})  # fmt: skip
+    page = client.get("/admin/chat-apps/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert warning not in page and len(fake.routes) == 1
