@@ -68,7 +68,7 @@ limiter = Limiter(
 )
 
 
-def parse(spec: str | None) -> tuple[int, int] | None:
+def _parse(spec: str | None) -> tuple[int, int] | None:
     """``"30/60"`` → ``(30, 60)``; ``None`` when the limit is off."""
     if not spec:
         return None
@@ -81,7 +81,7 @@ def parse(spec: str | None) -> tuple[int, int] | None:
 
 def _notation(name: str) -> str:
     """The configured limit ``name`` in Flask-Limiter's notation; empty when it is off."""
-    limit = parse(current_app.config.get(name))
+    limit = _parse(current_app.config.get(name))
     return f"{limit[0]} per {limit[1]} second" if limit else ""
 
 
@@ -90,7 +90,7 @@ def configured(name: str) -> Callable[[], str]:
     return lambda: _notation(name)
 
 
-def seconds_until(reset_at: float) -> int:
+def _seconds_until(reset_at: float) -> int:
     """Whole seconds, at least one, until a window that ends at ``reset_at`` is over."""
     return max(1, math.ceil(reset_at - time.time()))
 
@@ -98,7 +98,7 @@ def seconds_until(reset_at: float) -> int:
 def retry_after(limit: RequestLimit | None) -> int:
     """Seconds until ``limit``'s window ends (1 when the storage cannot tell)."""
     try:
-        return seconds_until(limit.window.reset_time) if limit is not None else 1
+        return _seconds_until(limit.window.reset_time) if limit is not None else 1
     except Exception:  # the storage went away after refusing: any short wait will do
         return 1
 
@@ -118,7 +118,7 @@ def count_failure(name: str, who: str) -> int | None:
     try:
         if strategy.hit(item, name, who):
             return None
-        return seconds_until(strategy.get_window_stats(item, name, who).reset_time)
+        return _seconds_until(strategy.get_window_stats(item, name, who).reset_time)
     except Exception:  # a Redis outage must not take the API down; the limit lapses
         current_app.logger.warning("rate limit %s not checked: storage unavailable", name)
         return None

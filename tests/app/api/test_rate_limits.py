@@ -73,7 +73,8 @@ def test_apps_on_one_redis_share_one_count(app, make_app):
     second = make_app(RATELIMIT_API="2/60")
     refused = second.test_client().get("/api/v1/orders")
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
-    stored = redis.Redis.from_url(REDIS_URL).keys(f"{app.config['QUEUE_NAME']}:rl:*")
+    with redis.Redis.from_url(REDIS_URL) as server:
+        stored = server.keys(f"{app.config['QUEUE_NAME']}:rl:*")
     assert stored, "the counts are kept in Redis under the deployment's queue name"
     # Another deployment on the same Redis (another queue name) counts on its own.
     other = make_app(RATELIMIT_API="2/60", QUEUE_NAME=f"test-{uuid.uuid4().hex[:12]}")
