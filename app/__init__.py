@@ -25,7 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from flask_wtf.csrf import CSRFProtect
 
-    from . import clock, db, errors, i18n, queue, security, tasks, views, wiring
+    from . import clock, db, errors, i18n, queue, ratelimit, security, tasks, views, wiring
     from .channels import tasks as channel_tasks
     from .chatapps import tasks as chat_tasks
     from .flows import backtest_job
@@ -45,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     queue.init_app(app)
     order_events.init_app(app)
     csrf = CSRFProtect(app)
+    ratelimit.init_app(app)
     views.init_app(app, csrf)
     if not app.testing:
         _freeze_startup_objects()

@@ -1,29 +1,38 @@
-"""Rate limits: fixed windows counted in Redis (shared by every process) or in memory.
+"""Rate limits, counted by Flask-Limiter in fixed windows: in Redis (shared by every process)
+when ``REDIS_URL`` is set, else in the process's memory.
 
 A limit is written ``"COUNT/SECONDS"`` (``"30/60"``: thirty requests a minute) and set in the
 configuration or the environment (``ORDERFLOW_RATELIMIT_API``, ``..._WEBHOOK``,
 ``..._PUBLIC``, ``..._API_AUTH``, ``..._API_AUTH_ADDRESS``, ``..._LOGIN``); ``"0/1"`` or an
-empty value turns a limit off. Without ``REDIS_URL`` every process counts for itself, so
-with N web processes a client may get up to N times the limit.
+empty value turns a limit off. A limit is read on each request, so a changed setting applies
+at once. Without ``REDIS_URL`` every process counts for itself, so with N web processes a
+client may get up to N times the limit.
+
+Views declare their limits with ``limiter.limit`` (``limiter.shared_limit`` for a whole
+blueprint) and :func:`configured`; a refusal is :class:`RateLimitedError`'s answer (the
+caller's language, ``Retry-After``). Failed API key checks are events rather than requests
+(a valid key is never refused), so :func:`count_failure` counts them on the same storage.
+
+The limiter is one per process, as Flask-Limiter keeps it: each ``init_app`` gives it that
+app's storage, so of several apps built in one process (tests) the last one's storage counts.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, current_app, request
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
+from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
+from limits import parse as parse_limit
 
-from .errors import AppError, _render
+from .errors import AppError, app_error_response
 
-F = TypeVar("F", bound=Callable[..., Any])
-EXTENSION_KEY = "orderflow.ratelimit"
 DEFAULTS = {
     "RATELIMIT_API": "3000/1",
     "RATELIMIT_WEBHOOK": "1000/1",
@@ -48,7 +57,18 @@ class RateLimitedError(AppError):
         self.retry_after = retry_after
 
 
-def parse(spec: str | None) -> tuple[int, int] | None:
+def client_address() -> str:
+    """The caller's address (behind a proxy, configure ProxyFix so this is the client's)."""
+    return request.remote_addr or "unknown"
+
+
+# A Redis outage must not take the site down: the limits lapse (logged) instead.
+limiter = Limiter(
+    client_address, strategy="fixed-window", swallow_errors=True, headers_enabled=False
+)
+
+
+def _parse(spec: str | None) -> tuple[int, int] | None:
     """``"30/60"`` → ``(30, 60)``; ``None`` when the limit is off."""
     if not spec:
         return None
@@ -59,136 +79,71 @@ def parse(spec: str | None) -> tuple[int, int] | None:
     return limit, window
 
 
-class MemoryCounter:
-    """Per-process fixed-window counters (the embedded single-process deployment)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[str, tuple[int, int]] = {}
-
-    def hit(self, key: str, window: int, now: float) -> int:
-        slot = int(now // window)
-        with self._lock:
-            seen_slot, count = self._counts.get(key, (slot, 0))
-            count = count + 1 if seen_slot == slot else 1
-            self._counts[key] = (slot, count)
-            if len(self._counts) > 100_000:  # forget old windows rather than grow forever
-                self._counts = {k: v for k, v in self._counts.items() if v[0] == slot}
-            return count
-
-    def peek(self, key: str, window: int, now: float) -> int:
-        slot = int(now // window)
-        with self._lock:
-            seen_slot, count = self._counts.get(key, (slot, 0))
-        return count if seen_slot == slot else 0
+def _notation(name: str) -> str:
+    """The configured limit ``name`` in Flask-Limiter's notation; empty when it is off."""
+    limit = _parse(current_app.config.get(name))
+    return f"{limit[0]} per {limit[1]} second" if limit else ""
 
 
-class RedisCounter:
-    """Counters shared by every process through Redis (``INCR`` + ``EXPIRE``)."""
-
-    def __init__(self, url: str, namespace: str) -> None:
-        import redis
-
-        self._redis = redis.Redis.from_url(url)
-        self._namespace = namespace
-
-    def hit(self, key: str, window: int, now: float) -> int:
-        slot = int(now // window)
-        name = f"{self._namespace}:rl:{key}:{slot}"
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.incr(name)
-        pipe.expire(name, window + 1)
-        count, _ = pipe.execute()
-        return int(count)
-
-    def peek(self, key: str, window: int, now: float) -> int:
-        value = self._redis.get(f"{self._namespace}:rl:{key}:{int(now // window)}")
-        return int(value or 0)
+def configured(name: str) -> Callable[[], str]:
+    """The limit set as ``name`` (``"RATELIMIT_PUBLIC"``), for ``limiter.limit``."""
+    return lambda: _notation(name)
 
 
-def _counter(app: Flask) -> MemoryCounter | RedisCounter:
-    counter = app.extensions.get(EXTENSION_KEY)
-    if counter is None:
-        url = app.config.get("REDIS_URL")
-        # The queue name separates deployments (and test runs) sharing one Redis.
-        namespace = str(app.config.get("QUEUE_NAME") or "orderflow")
-        counter = RedisCounter(url, namespace) if url else MemoryCounter()
-        app.extensions[EXTENSION_KEY] = counter
-    return counter
+def _seconds_until(reset_at: float) -> int:
+    """Whole seconds, at least one, until a window that ends at ``reset_at`` is over."""
+    return max(1, math.ceil(reset_at - time.time()))
 
 
-def client_address() -> str:
-    """The caller's address (behind a proxy, configure ProxyFix so this is the client's)."""
-    return request.remote_addr or "unknown"
-
-
-def _over(name: str, who: str, *, count_this: bool) -> int | None:
-    """Seconds until ``who``'s window of limit ``name`` ends if it is over; else ``None``."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
-    limit = parse(app.config.get(name, DEFAULTS.get(name)))
-    if limit is None:
-        return None
-    allowed, window = limit
-    now = time.time()
+def retry_after(limit: RequestLimit | None) -> int:
+    """Seconds until ``limit``'s window ends (1 when the storage cannot tell)."""
     try:
-        counter = _counter(app)
-        if count_this:
-            over = counter.hit(f"{name}:{who}", window, now) > allowed
-        else:
-            over = counter.peek(f"{name}:{who}", window, now) >= allowed
-    except Exception:  # a Redis outage must not take the API down; the limit lapses
-        app.logger.warning("rate limit %s not checked: counter unavailable", name)
+        return _seconds_until(limit.window.reset_time) if limit is not None else 1
+    except Exception:  # the storage went away after refusing: any short wait will do
+        return 1
+
+
+def refusal() -> RateLimitedError:
+    """The error that answers this request, refused by one of the limiter's limits."""
+    return RateLimitedError(retry_after(limiter.current_limit))
+
+
+def count_failure(name: str, who: str) -> int | None:
+    """Count one failure of ``who`` against the limit ``name``, refusing nothing; return the
+    seconds to wait when ``who`` is now over it."""
+    spec = _notation(name)
+    if not spec:
         return None
-    return max(1, math.ceil(window - (now % window))) if over else None
+    item, strategy = parse_limit(spec), limiter.limiter
+    try:
+        if strategy.hit(item, name, who):
+            return None
+        return _seconds_until(strategy.get_window_stats(item, name, who).reset_time)
+    except Exception:  # a Redis outage must not take the API down; the limit lapses
+        current_app.logger.warning("rate limit %s not checked: storage unavailable", name)
+        return None
 
 
-def check(name: str, who: str) -> None:
-    """Count one request of ``who`` against the limit ``name``; raise when over it."""
-    retry_after = _over(name, who, count_this=True)
-    if retry_after is not None:
-        raise RateLimitedError(retry_after)
+def _storage_uri(redis_url: str | None) -> str:
+    if not redis_url:
+        return "memory://"
+    # The ``limits`` library names a Redis socket ``redis+unix://``.
+    return "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
 
 
-def count(name: str, who: str) -> int | None:
-    """Count one event of ``who`` (a failure) against the limit ``name``, refusing nothing;
-    return the seconds to wait when ``who`` is now over it."""
-    return _over(name, who, count_this=True)
-
-
-def refuse_if_over(name: str, who: str) -> None:
-    """Raise when ``who`` is already over limit ``name``, without counting this request."""
-    retry_after = _over(name, who, count_this=False)
-    if retry_after is not None:
-        raise RateLimitedError(retry_after)
-
-
-def limited(name: str, who: Callable[[], str] = client_address) -> Callable[[F], F]:
-    """Apply the configured limit ``name`` to a view, counted per ``who()``."""
-
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            check(name, who())
-            return view(*args, **kwargs)
-
-        return wrapped  # type: ignore[return-value]  # functools.wraps keeps the signature
-
-    return decorator
+def _too_many(err: RateLimitExceeded) -> ResponseReturnValue:
+    if err.response is not None:  # a view's own answer (the sign-in form says why)
+        return err.response
+    return app_error_response(refusal())
 
 
 def init_app(app: Flask) -> None:
-    """Set the default limits and answer 429 with ``Retry-After`` (idempotent)."""
+    """Set the default limits, count in Redis or memory, and answer 429 with ``Retry-After``."""
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, os.environ.get(f"ORDERFLOW_{key}", value))
-    if app.extensions.get(EXTENSION_KEY + ".init"):
-        return
-    app.extensions[EXTENSION_KEY + ".init"] = True
-
-    @app.errorhandler(RateLimitedError)
-    def too_many(err: RateLimitedError) -> Any:
-
-        response, status = _render(err.status, err.code, str(err.message))
-        if not isinstance(response, str):
-            response.headers["Retry-After"] = str(err.retry_after)
-            return response, status
-        return response, status, {"Retry-After": str(err.retry_after)}
+    app.config["RATELIMIT_STORAGE_URI"] = _storage_uri(app.config.get("REDIS_URL"))
+    # The queue name separates deployments (and test runs) sharing one Redis.
+    namespace = str(app.config.get("QUEUE_NAME") or "orderflow")
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"key_prefix": f"{namespace}:rl"}
+    limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, _too_many)

@@ -283,8 +283,8 @@ def _throttle_failed_key() -> None:
     parts = (_key_from_request() or "").split("_", 2)
     prefix = parts[1][:16] if len(parts) == 3 else "-"
     waits = [
-        ratelimit.count("RATELIMIT_API_AUTH", f"ip:{address}:key:{prefix}"),
-        ratelimit.count("RATELIMIT_API_AUTH_ADDRESS", f"ip:{address}"),
+        ratelimit.count_failure("RATELIMIT_API_AUTH", f"ip:{address}:key:{prefix}"),
+        ratelimit.count_failure("RATELIMIT_API_AUTH_ADDRESS", f"ip:{address}"),
     ]
     retry_after = max((w for w in waits if w is not None), default=None)
     if retry_after is not None:

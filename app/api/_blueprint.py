@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_limiter import RateLimitExceeded
 from werkzeug.routing import BaseConverter
 
 from .. import ratelimit
@@ -33,7 +34,6 @@ class FlowKeyConverter(BaseConverter):
 @bp.record_once
 def _setup(state: Any) -> None:
     state.app.url_map.converters["flow_key"] = FlowKeyConverter
-    ratelimit.init_app(state.app)
 
 
 def _caller() -> str:
@@ -44,13 +44,22 @@ def _caller() -> str:
     return f"key:{parts[1]}" if len(parts) == 3 else f"ip:{ratelimit.client_address()}"
 
 
+# Webhooks have a limit of their own (per channel); the documentation is not metered.
+UNMETERED = frozenset({"api.channel_webhook", "api.openapi", "api.reference_page"})
+
+# One bucket per caller over every API route.
+ratelimit.limiter.shared_limit(
+    ratelimit.configured("RATELIMIT_API"),
+    scope="api",
+    key_func=_caller,
+    exempt_when=lambda: request.endpoint in UNMETERED,
+)(bp)
+
+
 @bp.before_request
-def _limit() -> None:
+def _nul_in_path() -> None:
     if "\x00" in request.path:
         raise NotFoundError(_l("This page does not exist."))
-    if request.endpoint in ("api.channel_webhook", "api.openapi", "api.reference_page"):
-        return
-    ratelimit.check("RATELIMIT_API", _caller())
 
 
 def problems(err: AppError) -> list[dict[str, Any]] | None:
@@ -83,3 +92,8 @@ def problems(err: AppError) -> list[dict[str, Any]] | None:
 def _app_error(err: AppError) -> Response:
     body = error_body(err.code, str(err.message), problems(err))
     return reply(body, err.status, retry_headers(err))
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _rate_limited(err: RateLimitExceeded) -> Response:
+    return _app_error(ratelimit.refusal())

@@ -36,6 +36,10 @@ class _Delivery:
     body: bytes
 
 
+def _channel() -> str:
+    return f"channel:{(request.view_args or {}).get('key')}"
+
+
 @api.post(
     "/channels/<key>/webhook",
     scope=None,
@@ -47,6 +51,7 @@ class _Delivery:
     body=OBJ,
     responses={"201": ref("Order"), "200": ref("Order"), "202": OBJ},
 )  # fmt: skip
+@ratelimit.limiter.limit(ratelimit.configured("RATELIMIT_WEBHOOK"), key_func=_channel)
 def channel_webhook(key: str) -> Response:
     """An order or order event from channel ``key``, authenticated by its signature (no API
     key): the platform's own scheme for a platform kind, ``X-OrderFlow-Signature`` for any.
@@ -54,7 +59,6 @@ def channel_webhook(key: str) -> Response:
     Orders arriving while another one's transaction runs share the next transaction (group
     commit); each is still verified, answered and, when refused, refused on its own.
     """
-    ratelimit.check("RATELIMIT_WEBHOOK", f"channel:{key}")
     body = raw_body()
     own = request.headers.get(OWN_HEADER)
     release_session()  # the delivery is stored in transactions of its own

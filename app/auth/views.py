@@ -8,13 +8,16 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask.wrappers import Response as FlaskResponse
 from flask_babel import gettext as _
+from flask_limiter import RequestLimit
 from werkzeug.wrappers import Response
 
 from .. import ratelimit
@@ -37,16 +40,33 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _too_many_failures(limit: RequestLimit) -> FlaskResponse:
+    """The sign-in form again, saying how long this address waits (429 with Retry-After)."""
+    seconds = ratelimit.retry_after(limit)
+    error = _(
+        "Too many failed sign-ins from your network address (%(address)s). Wait "
+        "%(seconds)d seconds and try again; sign-ins from other addresses still work.",
+        address=ratelimit.client_address(),
+        seconds=seconds,
+    )
+    page = render_template("auth/login.html", form=LoginForm(), error=error)
+    return make_response(page, 429, {"Retry-After": str(seconds)})
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | tuple[str, int, dict[str, str]]:
+# Failed sign-ins (401) are counted per address across usernames, so that one address cannot
+# try a password on many accounts; once over, refused before any password is checked.
+@ratelimit.limiter.limit(
+    ratelimit.configured("RATELIMIT_LOGIN"),
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 401,
+    on_breach=_too_many_failures,
+)
+def login() -> Response | tuple[str, int]:
     form = LoginForm()
-    error, status, headers = None, 200, {}
+    error, status = None, 200
     if form.validate_on_submit():
-        # Failed sign-ins are counted per address across usernames, so that one address
-        # cannot try a password on many accounts; refused before any password is checked.
-        who = f"ip:{ratelimit.client_address()}"
         try:
-            ratelimit.refuse_if_over("RATELIMIT_LOGIN", who)
             user = services.authenticate(
                 get_session(),
                 form.username.data or "",
@@ -54,16 +74,7 @@ def login() -> Response | tuple[str, int, dict[str, str]]:
                 max_failures=current_app.config["LOGIN_MAX_FAILURES"],
                 lock_seconds=current_app.config["LOGIN_LOCK_SECONDS"],
             )
-        except ratelimit.RateLimitedError as err:
-            status, headers["Retry-After"] = 429, str(err.retry_after)
-            error = _(
-                "Too many failed sign-ins from your network address (%(address)s). Wait "
-                "%(seconds)d seconds and try again; sign-ins from other addresses still work.",
-                address=ratelimit.client_address(),
-                seconds=err.retry_after,
-            )
         except AppError as err:
-            ratelimit.count("RATELIMIT_LOGIN", who)
             status, error = 401, str(err.message)
         else:
             lang = session.get("lang")
@@ -73,7 +84,7 @@ def login() -> Response | tuple[str, int, dict[str, str]]:
             return redirect(_safe_next(request.args.get("next")))
     if form.errors:
         status = 422
-    return render_template("auth/login.html", form=form, error=error), status, headers
+    return render_template("auth/login.html", form=form, error=error), status
 
 
 @bp.post("/logout")

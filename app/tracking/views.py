@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, render_template, request
-from flask.blueprints import BlueprintSetupState
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -24,11 +23,6 @@ from ..status import services as status
 
 bp = Blueprint("tracking", __name__)
 TRACKING_RE = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
-
-
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    ratelimit.init_app(state.app)  # type: ignore[arg-type]  # the Flask app registering it
 
 
 def _order(tracking_id: str) -> Order:
@@ -74,7 +68,7 @@ def _view(tracking_id: str) -> dict[str, object]:
 
 
 @bp.get("/track/<tracking_id>")
-@ratelimit.limited("RATELIMIT_PUBLIC")
+@ratelimit.limiter.limit(ratelimit.configured("RATELIMIT_PUBLIC"))  # per client address
 def track(tracking_id: str) -> str:
     view = _view(tracking_id)
     template = (
