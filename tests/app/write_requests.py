@@ -261,6 +261,9 @@ REQUESTS: dict[str, Builder] = {
                                                      nightly=str(n % 2)),
     "chat_hooks.callback": lambda w, n: ("POST", "/hooks/chat/feishu/cli_writers", {"json": {
         "type": "url_verification", "challenge": f"c{n}", "token": "vtoken"}}),
+    # A DingTalk card click for an app nobody connected: refused before anything is read.
+    "chat_hooks.dingtalk_card": lambda w, n: ("POST", f"/hooks/chat/dingtalk/ding{n}/cards/k{n}", {
+        "json": {"type": "actionCallback", "outTrackId": f"t{n}", "userId": "u"}}),
     "outbox_admin.toggle_channel": lambda w, n: _form(
         f"/admin/outbox/channels/{w.ids['channel']}/toggle"),
     "outbox_admin.add_host": lambda w, n: _form("/admin/outbox/hosts", host=f"h{n}.example.com",
