@@ -125,8 +125,8 @@ def receive_many(
     """Store a batch of orders and start their flows in one transaction, all or nothing.
 
     Every order is checked against the effective schema first; one invalid order refuses the
-    batch and the error lists each problem under the order's index (``/3/amount``). Orders
-    seen before, also earlier in the same batch, come back with ``created`` false.
+    batch and the error lists each problem under the order's index (``/orders/3/amount``).
+    Orders seen before, also earlier in the same batch, come back with ``created`` false.
     ``dedup_keys`` (one per order, or None) are the buyer-order keys a channel's mapping
     gave; an order without one gets the intake rules' key, as :func:`receive` does.
     ``idempotency_keys`` (one per order, or None) work as :func:`receive`'s: a key used
@@ -146,7 +146,8 @@ def receive_many(
         n, found = schema.problems(
             db, doc, at=f"/orders/{i}", limit=schema.MAX_PROBLEMS - len(problems)
         )
-        count, problems = count + n, problems + found
+        count += n
+        problems += found
     if count:
         raise ValidationError(
             _l("The batch has %(n)d problems; no order was stored.", n=count),
