@@ -7,8 +7,8 @@ official province, city and district names, so routing by region works; the text
 is kept under ``custom.raw_address``. cpca (with pandas) is the optional extra ``address``
 and is imported only when an address is cleaned; without it a bundle that asks for
 ``clean_address`` raises :class:`AddressParserMissingError` rather than leave addresses as
-they came. ``dedup`` names the order paths that identify one buyer
-order across channels (the same live-stream order pushed by two systems).
+they came. ``dedup`` names the order paths that identify one buyer order across channels
+(the same live-stream order pushed by two systems).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 A rule (installed by a template bundle's ``intake`` section) cleans shipping addresses with
 the Chinese address parser (the optional extra ``address``; without it such orders are
-refused with ``config_error``/``address_parser_missing``, never stored uncleaned) and names the order paths that identify one buyer order across
-channels. Every order coming in through the API, a channel webhook or a batch passes through
+refused with ``config_error``/``address_parser_missing``, never stored uncleaned) and names
+the order paths that identify one buyer order across channels. Every order coming in through the API, a channel webhook or a batch passes through
 :func:`prepare`. Rules are read once every few seconds per process and database, not once per
 order, so another process sees a new rule within :data:`CACHE_SECONDS`.
 """
