@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Flask, g, has_request_context, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from wtforms import SelectChoice  # type: ignore[attr-defined]  # WTForms 3.2; types-WTForms lacks it
@@ -141,6 +141,15 @@ def in_reader_language(english: T, chinese: T) -> T:
     a request, like the catalogue's messages)."""
     locale = get_locale() if has_request_context() else None
     return chinese if locale is not None and locale.language == "zh" else english
+
+
+def in_both(say: Callable[[], Any]) -> dict[str, str]:
+    """What ``say()`` says in Chinese and in English (``{"zh": ..., "en": ...}``)."""
+    out = {}
+    for language, locale in (("zh", "zh_Hans_CN"), ("en", "en")):
+        with force_locale(locale):
+            out[language] = str(say())
+    return out
 
 
 def current_language() -> str:

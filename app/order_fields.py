@@ -3,14 +3,20 @@
 Custom fields live in the database (``order_custom_fields``) and are merged under
 ``custom.properties`` so that payloads are checked and flows can type-check expressions
 such as ``order.custom.po_number``. Validators are compiled once per set of custom fields.
+
+:func:`validate` is the one check of an order, whichever way it comes in; each problem is
+``{"path", "field", "message", "rule", "example"}`` (``field_zh`` and ``message_zh`` in
+Chinese): the JSON pointer and the field's label, why, and an accepted value as JSON text.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import threading
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any
 
 import jsonschema_rs
@@ -23,6 +29,7 @@ from flow_engine import order_schema
 
 from .db import on_commit
 from .errors import ConflictError, NotFoundError, ValidationError
+from .i18n import in_both
 from .models import CustomField
 from .rechecked import Rechecked
 from .sales_channels import with_sales_channels
@@ -57,6 +64,7 @@ def _field_schema(field: CustomField) -> dict[str, Any]:
     if field.options:
         schema["enum"] = list(field.options)
     schema["description"] = field.label_en
+    schema["x-label-en"] = field.label_en
     schema["x-label-zh"] = field.label_zh
     return schema
 
@@ -117,55 +125,135 @@ def declared_custom_fields(db: Session) -> frozenset[str]:
     return frozenset(custom.get("properties") or ())
 
 
-def _problem(err: Any) -> dict[str, Any]:
-    path = "/" + "/".join(str(p) for p in err.instance_path)
+def _label(schema: Mapping[str, Any], parts: list[Any]) -> tuple[Mapping[str, Any], str, str]:
+    """The schema of the value at ``parts`` and its field label in English and Chinese."""
+    spec: Mapping[str, Any] = schema
+    en, zh = [str(schema.get("x-label-en"))], [str(schema.get("x-label-zh"))]
+    for step in parts:
+        if isinstance(step, int):
+            items = spec.get("items")
+            spec = items if isinstance(items, Mapping) else {}
+            en[-1], zh[-1] = f"{en[-1]} #{step + 1}", f"{zh[-1]}第 {step + 1} 项"
+            continue
+        found = (spec.get("properties") or {}).get(step)
+        spec = found if isinstance(found, Mapping) else {}
+        en.append(str(spec.get("x-label-en") or step))
+        zh.append(str(spec.get("x-label-zh") or spec.get("x-label-en") or step))
+    if len(en) > 1:  # "Order" goes without saying below the order itself
+        en, zh = en[1:], zh[1:]
+    return spec, " › ".join(en), " › ".join(zh)
+
+
+# A value of each type, for fields whose schema gives no example or options.
+TYPE_EXAMPLES: dict[Any, Any] = {"string": "text", "boolean": True, "array": []}
+
+
+def _accepted(spec: Mapping[str, Any]) -> Any:
+    """A value ``spec`` accepts: its example, its first option, or one of its type."""
+    if spec.get("examples"):
+        return spec["examples"][0]
+    if spec.get("enum"):
+        return spec["enum"][0]
+    if spec.get("format") == "date-time":
+        return "2026-12-07T09:30:00+08:00"
+    kinds = spec.get("type")
+    kind = next((k for k in kinds if k != "null"), None) if isinstance(kinds, list) else kinds
+    if kind == "object":
+        props = spec.get("properties") or {}
+        return {name: _accepted(props.get(name) or {}) for name in spec.get("required") or ()}
+    if kind in ("integer", "number"):
+        low = spec.get("minimum", 0)
+        return max(low, 1) if kind == "integer" else max(low, 12.5)
+    return TYPE_EXAMPLES.get(kind, "text")
+
+
+def _why(kind: str, info: Mapping[str, Any], err: Any) -> str:
+    """Why the value is refused, in the current language."""
+    if kind == "required":
+        return _("This field is required.")
+    if kind == "type":
+        return _("Expected %(types)s.", types=" / ".join(info.get("types") or ()))
+    if kind == "enum":
+        options = ", ".join(str(o) for o in info.get("options") or ())
+        return _("Must be one of: %(options)s.", options=options)
+    if kind in ("minLength", "maxLength", "minItems", "maxItems"):
+        return _("Length is out of range (%(rule)s).", rule=kind)
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return _("The number is out of range (%(rule)s %(limit)s).", rule=kind,
+                 limit=info.get("limit"))  # fmt: skip
+    if kind == "format":
+        return _("Not a valid %(format)s.", format=info.get("format"))
+    if kind == "pattern":
+        return _("Does not match the expected pattern.")
+    return _("Not accepted (%(rule)s): %(detail)s", rule=kind, detail=err.message)
+
+
+def _pointer(parts: list[Any]) -> str:
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _problem(schema: Mapping[str, Any], parts: list[Any], err: Any, at: str) -> dict[str, Any]:
+    """One problem: where (JSON pointer and field label), what and why (the rule and a
+    sentence), and a value that would be accepted; texts in English and Chinese."""
     kind = err.kind.name
     info = err.kind.as_dict()
-    if kind == "required":
-        path = path.rstrip("/") + "/" + str(info.get("property"))
-        message = _("This field is required.")
-    elif kind == "type":
-        message = _("Expected %(types)s.", types=" / ".join(info.get("types") or ()))
-    elif kind == "enum":
-        options = ", ".join(str(o) for o in info.get("options") or ())
-        message = _("Must be one of: %(options)s.", options=options)
-    elif kind in ("minLength", "maxLength", "minItems", "maxItems"):
-        message = _("Length is out of range (%(rule)s).", rule=kind)
-    elif kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        message = _("The number is out of range (%(rule)s %(limit)s).", rule=kind,
-                    limit=info.get("limit"))  # fmt: skip
-    elif kind == "format":
-        message = _("Not a valid %(format)s.", format=info.get("format"))
-    elif kind == "pattern":
-        message = _("Does not match the expected pattern.")
+    spec, field, field_zh = _label(schema, parts)
+    if kind in ("minimum", "maximum"):
+        example = info.get("limit")
     else:
-        message = err.message
-    return {"path": path, "message": str(message), "rule": kind}
+        example = _accepted(spec)
+    said = in_both(lambda: _why(kind, info, err))
+    return {
+        "path": at + _pointer(parts) if parts else at or "/",
+        "field": field,
+        "field_zh": field_zh,
+        "message": said["en"],
+        "message_zh": said["zh"],
+        "rule": kind,
+        "example": json.dumps(example, ensure_ascii=False, default=str),
+    }
+
+
+def _not_an_object(schema: Mapping[str, Any], at: str) -> dict[str, Any]:
+    said = in_both(lambda: _("An order is a JSON object."))
+    return {
+        "path": at or "/",
+        "field": str(schema.get("x-label-en")),
+        "field_zh": str(schema.get("x-label-zh")),
+        "message": said["en"],
+        "message_zh": said["zh"],
+        "rule": "type",
+        "example": json.dumps(_accepted(schema), ensure_ascii=False),
+    }
+
+
+def problems(
+    db: Session, doc: Any, *, at: str = "", limit: int = MAX_PROBLEMS
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many problems ``doc`` has against the effective schema (at most MAX_PROBLEMS are
+    counted), and the first ``limit`` of them by path, their paths under ``at``."""
+    schema, validator = _compiled(db)
+    if not isinstance(doc, Mapping):
+        return 1, [_not_an_object(schema, at)][:limit]
+    if validator.is_valid(doc):
+        return 0, []
+    found = []
+    for err in islice(validator.iter_errors(doc), MAX_PROBLEMS):
+        parts = list(err.instance_path)
+        if err.kind.name == "required":
+            parts.append(str(err.kind.as_dict().get("property")))
+        found.append((_pointer(parts), parts, err))
+    found.sort(key=lambda f: f[0])
+    return len(found), [_problem(schema, parts, err, at) for _, parts, err in found[:limit]]
 
 
 def validate(db: Session, doc: Any) -> None:
-    """Raise ValidationError listing every problem of ``doc`` with its JSON path."""
-    if not isinstance(doc, Mapping):
+    """Raise ValidationError (``invalid_order``) listing every problem of ``doc``."""
+    count, found = problems(db, doc)
+    if count:
         raise ValidationError(
-            _l("An order is a JSON object."),
-            code="invalid_order",
-            details=[{"path": "/", "message": str(_l("An order is a JSON object.")),
-                      "rule": "type"}],
-        )  # fmt: skip
-    validator = _compiled(db)[1]
-    if validator.is_valid(doc):
-        return
-    problems = []
-    for err in validator.iter_errors(doc):
-        problems.append(_problem(err))
-        if len(problems) >= MAX_PROBLEMS:
-            break
-    problems.sort(key=lambda p: p["path"])
-    raise ValidationError(
-        _l("The order has %(n)d problems.", n=len(problems)),
-        code="invalid_order",
-        details=problems,
-    )
+            _l("The order has %(n)d problems.", n=count), code="invalid_order", details=found
+        )
 
 
 # -- admin operations -------------------------------------------------------------------

@@ -3,7 +3,7 @@
 # background worker, demo users loaded. Open http://127.0.0.1:5000 afterwards.
 # Environment: PORT (default 5000), HOST (default 127.0.0.1), DATABASE_URL, REDIS_URL.
 source "$(dirname "$0")/_venv.sh"
-ensure_venv "postgres,redis"
+ensure_venv "postgres,redis,address"
 cd "$ROOT"
 of="$VENV/bin/orderflow"
 "$of" db upgrade

@@ -16,8 +16,8 @@ reads, checks, simulates and writes it. It never touches a database: the app imp
 from __future__ import annotations
 
 from .bundle import INDUSTRIES, Bundle, TableSpec, substitute
-from .errors import BundleError, Problem
-from .intake import clean_address, dedup_key, prepare_order
+from .errors import INSTALL_ADDRESS, AddressParserMissingError, BundleError, Problem
+from .intake import address_parser, clean_address, dedup_key, prepare_order
 from .loader import (
     BUNDLES_DIR,
     builtin_bundle,
@@ -36,12 +36,15 @@ from .writer import to_files, to_zip
 
 __all__ = [
     "BUNDLES_DIR",
+    "INSTALL_ADDRESS",
     "INDUSTRIES",
+    "AddressParserMissingError",
     "Bundle",
     "BundleError",
     "Observed",
     "Problem",
     "TableSpec",
+    "address_parser",
     "builtin_bundle",
     "builtin_bundles",
     "check_expectations",

@@ -4,8 +4,11 @@ Live-commerce and mini-program orders often carry the whole address in one line,
 provinces written short (``浙江``) or missing. With ``clean_address`` the address is parsed by
 ``cpca`` (a maintained parser with the national administrative-division data) into the
 official province, city and district names, so routing by region works; the text as received
-is kept under ``custom.raw_address``. ``dedup`` names the order paths that identify one buyer
-order across channels (the same live-stream order pushed by two systems).
+is kept under ``custom.raw_address``. cpca (with pandas) is the optional extra ``address``
+and is imported only when an address is cleaned; without it a bundle that asks for
+``clean_address`` raises :class:`AddressParserMissingError` rather than leave addresses as
+they came. ``dedup`` names the order paths that identify one buyer order across channels
+(the same live-stream order pushed by two systems).
 """
 
 from __future__ import annotations
@@ -13,19 +16,25 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
-__all__ = ["clean_address", "dedup_key", "prepare_order"]
+from .errors import AddressParserMissingError
+
+__all__ = ["address_parser", "clean_address", "dedup_key", "prepare_order"]
 
 _PARTS = ("province", "city", "district", "street")
 _MUNICIPALITY_CITY = "市辖区"
 
 
-@cache
-def _parser() -> Any:
-    import cpca  # imported on first use: it loads the division table once
-
+def address_parser(bundle: str = "") -> Any:
+    """The address parser module (cpca); AddressParserMissingError, naming ``bundle``, when
+    it is not installed."""
+    try:
+        # Imported on first use, not with this module: it loads pandas and the division
+        # table, which orders without clean_address never need.
+        import cpca
+    except ImportError as err:
+        raise AddressParserMissingError(bundle) from err
     return cpca
 
 
@@ -43,7 +52,7 @@ def clean_address(address: Mapping[str, Any]) -> dict[str, Any]:
     text = "".join(p for p in parts if p)
     if not text:
         return dict(address)
-    row = _parser().transform([text]).iloc[0]
+    row = address_parser().transform([text]).iloc[0]
 
     def value(column: str) -> str:
         found = row.get(column)
@@ -97,11 +106,16 @@ def dedup_key(intake: Mapping[str, Any], order: Mapping[str, Any]) -> str | None
 
 
 def prepare_order(bundle: Any, order: Mapping[str, Any]) -> dict[str, Any]:
-    """``order`` prepared as the bundle's intake says (address cleaned); unchanged otherwise."""
+    """``order`` prepared as the bundle's intake says (address cleaned); unchanged otherwise.
+
+    ``bundle`` is a Bundle or its ``intake`` section (``"bundle"`` may name it there).
+    AddressParserMissingError when the intake cleans addresses and cpca is not installed.
+    """
     intake = bundle.intake if hasattr(bundle, "intake") else dict(bundle or {})
     doc = dict(order)
     if intake.get("clean_address") and isinstance(doc.get("shipping_address"), Mapping):
         if not intake.get("channels") or doc.get("channel") in intake["channels"]:
+            address_parser(str(getattr(bundle, "id", None) or intake.get("bundle") or ""))
             raw = doc["shipping_address"]
             cleaned = clean_address(raw)
             if cleaned != raw:

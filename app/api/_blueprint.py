@@ -3,7 +3,8 @@
 Every error is ``{"error": {"code", "message", "details"?}}``: ``code`` is stable for
 programs, ``message`` is for people (Chinese or English by ``Accept-Language``), and
 ``details`` of validation errors lists each problem as ``{"path", "message", "rule"?}``
-with a JSON pointer into the request body (``?name`` for a query parameter).
+with a JSON pointer into the request body (``?name`` for a query parameter); an order's
+problems also give the ``field`` label and an ``example`` of an accepted value.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def problems(err: AppError) -> list[dict[str, Any]] | None:
         entry = dict(item)
         if zh and entry.get("message_zh"):
             entry["message"] = entry["message_zh"]
+        if zh and entry.get("field_zh"):
+            entry["field"] = entry["field_zh"]
         entry.setdefault("path", "/")
         entry["message"] = str(entry.get("message", ""))
         out.append(entry)

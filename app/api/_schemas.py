@@ -137,6 +137,8 @@ SCHEMAS: dict[str, Obj] = {
         },
         message=STR,
         rule={"type": "string"},
+        field={"type": "string", "description": "The field's label (orders)"},
+        example={"type": "string", "description": "An accepted value as JSON text (orders)"},
     ),
     "Error": obj(
         ["error"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g
+from flask import Response, g, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
@@ -142,7 +142,8 @@ def task_json(task: ApprovalTask) -> dict[str, Any]:
 def my_approvals() -> Response:
     """Pending approval tasks of the key's owner (assigned to them or to their roles)."""
     user = _owner()
-    box = str_param("box", max_length=16) or "pending"
+    # As documented, box is pending or cc when given: an empty box is refused too.
+    box = request.args.get("box", "pending")
     if box not in ("pending", "cc"):
         raise ValidationError(
             _l("box is pending or cc."),

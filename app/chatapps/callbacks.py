@@ -24,6 +24,7 @@ from werkzeug.datastructures import Headers
 
 from ..approvals import services as approvals
 from ..errors import AppError
+from ..i18n import in_both
 from ..models import ApprovalTask, ChatApp, ChatReceipt, utcnow
 from . import cards, feishu, services
 
@@ -51,15 +52,6 @@ def _toast(kind: str, texts: Mapping[str, str]) -> dict[str, Any]:
         "content": texts["zh"],
         "i18n": {"zh_cn": texts["zh"], "en_us": texts["en"]},
     }
-
-
-def in_both(say: Any) -> dict[str, str]:
-    """What ``say()`` says in Chinese and in English."""
-    out = {}
-    for language, locale in (("zh", "zh_Hans_CN"), ("en", "en")):
-        with force_locale(locale):
-            out[language] = str(say())
-    return out
 
 
 def handle(

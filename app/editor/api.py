@@ -25,7 +25,7 @@ from ..flows import services as flows
 from ..jsonbody import parse_json
 from ..jsontext import jsonable
 from ..models import User
-from ..orders import services as orders
+from ..orders import intake
 from ..org.directory import directory_cache
 from ..security import can, current_user, permission_required
 from . import builder, forms, people, services, tables
@@ -383,12 +383,12 @@ def test_order(key: str) -> ResponseReturnValue:
     db = get_session()
     flows.get_flow(db, key)
     doc = services._order_from(db, _body())
-    order, created, runs = orders.ingest(db, doc)
+    received = intake.receive(db, doc)
     db.commit()
     return jsonify(
         {
-            "order_id": order.id,
-            "created": created,
-            "runs": [{"id": r.id, "status": r.status} for r in runs],
+            "order_id": received.order.id,
+            "created": received.created,
+            "runs": [{"id": r.id, "status": r.status} for r in received.runs],
         }
     )

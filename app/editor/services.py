@@ -27,13 +27,13 @@ from flow_engine import (
 )
 from rule_dsl import DslError
 
+from .. import order_fields
 from ..errors import NotFoundError, ValidationError
 from ..flows import backtest as backtests
 from ..flows import services as flows
 from ..jsonbody import parse_json
 from ..jsontext import jsonable
 from ..models import Flow, FlowVersion, Order, Run, User, utcnow
-from ..orders.services import validate_order
 from ..pinyin import matches, slug
 from ..runs.services import enrich_customer, reference_for
 
@@ -244,7 +244,7 @@ def _order_from(db: Session, source: Mapping[str, Any]) -> dict[str, Any]:
     doc: Any = source.get("order")
     if isinstance(doc, str):
         doc = parse_json(doc)
-    validate_order(doc)
+    order_fields.validate(db, doc)
     return dict(doc)
 
 

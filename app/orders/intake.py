@@ -1,6 +1,7 @@
-"""Orders from the API and channel webhooks: validated against the effective schema, stored
-once per idempotency key, per (channel, external id) and, where a channel's rule says so,
-per buyer order across channels."""
+"""Orders from the API, channel webhooks and pulls, the CLI and template samples: the one
+place they are validated (against the effective schema, :mod:`app.order_fields`), then
+stored once per idempotency key, per (channel, external id) and, where a channel's rule
+says so, per buyer order across channels."""
 
 from __future__ import annotations
 
@@ -124,8 +125,8 @@ def receive_many(
     """Store a batch of orders and start their flows in one transaction, all or nothing.
 
     Every order is checked against the effective schema first; one invalid order refuses the
-    batch and the error lists each problem under the order's index (``/3/amount``). Orders
-    seen before, also earlier in the same batch, come back with ``created`` false.
+    batch and the error lists each problem under the order's index (``/orders/3/amount``).
+    Orders seen before, also earlier in the same batch, come back with ``created`` false.
     ``dedup_keys`` (one per order, or None) are the buyer-order keys a channel's mapping
     gave; an order without one gets the intake rules' key, as :func:`receive` does.
     ``idempotency_keys`` (one per order, or None) work as :func:`receive`'s: a key used
@@ -140,16 +141,18 @@ def receive_many(
     prepared = [rules.prepare(db, doc) for doc in docs]
     docs = [doc for doc, _ in prepared]
     problems: list[dict[str, Any]] = []
+    count = 0
     for i, doc in enumerate(docs):
-        try:
-            schema.validate(db, doc)
-        except ValidationError as err:
-            problems += [{**d, "path": f"/orders/{i}{d['path'].rstrip('/')}"} for d in err.details]
-    if problems:
+        n, found = schema.problems(
+            db, doc, at=f"/orders/{i}", limit=schema.MAX_PROBLEMS - len(problems)
+        )
+        count += n
+        problems += found
+    if count:
         raise ValidationError(
-            _l("The batch has %(n)d problems; no order was stored.", n=len(problems)),
+            _l("The batch has %(n)d problems; no order was stored.", n=count),
             code="invalid_order",
-            details=problems[: schema.MAX_PROBLEMS],
+            details=problems,
         )
     # The same buyer order seen before, or twice in this batch, is stored once: the first
     # occurrence of a key not seen before is stored, the others answer with its order.

@@ -1,8 +1,9 @@
 """Intake rules: orders of some channels prepared before they are stored.
 
 A rule (installed by a template bundle's ``intake`` section) cleans shipping addresses with
-the Chinese address parser and names the order paths that identify one buyer order across
-channels. Every order coming in through the API, a channel webhook or a batch passes through
+the Chinese address parser (the optional extra ``address``; without it such orders are
+refused with ``config_error``/``address_parser_missing``, never stored uncleaned) and names
+the order paths that identify one buyer order across channels. Every order coming in through the API, a channel webhook or a batch passes through
 :func:`prepare`. Rules are read once every few seconds per process and database, not once per
 order, so another process sees a new rule within :data:`CACHE_SECONDS`.
 """
@@ -19,8 +20,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from templates_lib import dedup_key, prepare_order
+from templates_lib import AddressParserMissingError, dedup_key, prepare_order
 
+from ..errors import ConfigError
+from ..i18n import in_reader_language
 from ..models import IntakeRule, utcnow
 
 CACHE_SECONDS = 5.0
@@ -46,7 +49,7 @@ class _Rules:
         )
         rules = [
             {"channels": list(r.channels or ()), "clean_address": r.clean_address,
-             "dedup": list(r.dedup or ())}
+             "dedup": list(r.dedup or ()), "bundle": r.source.removeprefix("template:")}
             for r in rows
         ]  # fmt: skip
         with self._lock:
@@ -71,6 +74,12 @@ def prepare(db: Session, doc: Any) -> tuple[Any, str | None]:
             continue
         try:
             doc = prepare_order(rule, doc)
+        except AddressParserMissingError as err:  # refused, never stored uncleaned
+            (problem,) = err.problems
+            raise ConfigError(
+                in_reader_language(problem.message, problem.message_zh),
+                code="address_parser_missing",
+            ) from err
         except Exception:  # an address the parser chokes on is stored as received
             log.warning("intake rule: address of order %s left as received", doc.get("external_id"),
                         exc_info=True)  # fmt: skip

@@ -1,4 +1,8 @@
-"""Orders in: validate the canonical document, store it once, start the flows it triggers."""
+"""Orders in: store a checked canonical document once and start the flows it triggers.
+
+Documents are checked before they get here, by :mod:`app.orders.intake` (every way an order
+comes in goes through it) against the effective schema of :mod:`app.order_fields`.
+"""
 
 from __future__ import annotations
 
@@ -10,54 +14,22 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-import jsonschema_rs
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from flow_engine import order_schema
 
 from ..db import insert_ignoring_duplicates
-from ..errors import ConflictError, ValidationError
+from ..errors import ConflictError
 from ..inventory.services import StockView
 from ..models import Order, OrderFieldChange, Run, utcnow
 from ..runs import services as runs
 from ..runs.cache import catalog_stamp
 from ..runs.writeback import on_hold
 from ..runs.writer import Writes
-from ..sales_channels import with_sales_channels
 from ..subscriptions import publish
 
 log = logging.getLogger(__name__)
-MAX_ERRORS = 50
-
-
-@cache
-def _validator() -> Any:
-    # Compiled once; checking a typical order takes microseconds (it is on the ingest path).
-    return jsonschema_rs.validator_for(with_sales_channels(order_schema()), validate_formats=True)
-
-
-def validate_order(doc: Any) -> None:
-    """Raise ValidationError listing every problem with its JSON path."""
-    if not isinstance(doc, Mapping):
-        raise ValidationError(
-            _l("An order is a JSON object."), code="invalid_order", details=[{"path": "/"}]
-        )
-    validator = _validator()
-    if validator.is_valid(doc):
-        return
-    problems = []
-    for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.instance_path]):
-        path = "/" + "/".join(str(p) for p in err.instance_path)
-        problems.append({"path": path, "message": err.message})
-        if len(problems) >= MAX_ERRORS:
-            break
-    raise ValidationError(
-        _l("The order has %(n)d problems.", n=len(problems)),
-        code="invalid_order",
-        details=problems,
-    )
 
 
 def field_history(db: Session, order_id: int) -> list[OrderFieldChange]:
@@ -126,13 +98,13 @@ def ingest(
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Order, bool, list[Run]]:
-    """Store ``doc`` and start its flows in the caller's transaction.
+    """Store ``doc``, already checked by ``order_fields``, and start its flows in the
+    caller's transaction.
 
     Returns ``(order, created, runs)``. An order seen before (same channel and external id,
     or same idempotency key) is returned as it is, with ``created`` false and no new runs,
     also when two identical requests race.
     """
-    validate_order(doc)
     return _store(db, doc, idempotency_key=idempotency_key, now=now or utcnow())
 
 
@@ -143,27 +115,14 @@ def ingest_many(
     idempotency_keys: Sequence[str | None] | None = None,
     now: datetime | None = None,
 ) -> list[tuple[Order, bool, list[Run]]]:
-    """Store a batch of orders and start their flows in one transaction, all or nothing.
+    """Store a batch of orders, already checked by ``order_fields``, and start their flows
+    in one transaction, all or nothing.
 
-    Every order is validated first: one invalid order refuses the batch, and the error lists
-    each problem with its path under the order's index (``/3/amount``). The batch shares one
-    catalog read and writes the runs' rows together, which is what makes bulk intake fast.
+    The batch shares one catalog read and writes the runs' rows together, which is what makes bulk intake fast.
     ``idempotency_keys`` (one per order, or None) are stored with the orders; an order whose
     key or whose channel and external id were seen before comes back as it is, as in
     :func:`ingest`.
     """
-    problems: list[dict[str, Any]] = []
-    for i, doc in enumerate(docs):
-        try:
-            validate_order(doc)
-        except ValidationError as err:
-            problems += [{**d, "path": f"/{i}{d['path'].rstrip('/')}"} for d in err.details]
-    if problems:
-        raise ValidationError(
-            _l("The batch has %(n)d problems; no order was stored.", n=len(problems)),
-            code="invalid_order",
-            details=problems[:MAX_ERRORS],
-        )
     now = now or utcnow()
     stamp = catalog_stamp(db)
     writes = Writes(db, now, stamp)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from flow_engine import validate_flow
 from flow_engine.issues import REFUSED_AT_PUBLISH
 from flow_engine.outbound import EXAMPLE_URL, url_problem
-from templates_lib import Bundle
+from templates_lib import AddressParserMissingError, Bundle, address_parser
 
 from ..alerts.exchange import export_rule, translate
 from ..errors import ValidationError
@@ -374,6 +374,12 @@ def _intake(db: Session, plan: Plan) -> None:
     intake = plan.bundle.intake
     if not intake or not (intake.get("clean_address") or intake.get("dedup")):
         return
+    if intake.get("clean_address"):
+        try:
+            address_parser(plan.bundle.id)
+        except AddressParserMissingError as err:
+            (problem,) = err.problems
+            plan.refusals.append(in_reader_language(problem.message, problem.message_zh))
     same = rules.same(db, f"template:{plan.bundle.id}", intake)
     channels = ", ".join(intake.get("channels") or ()) or str(_l("every channel"))
     what = []

@@ -3,9 +3,16 @@ orders from the API, a batch, and a template bundle's channels."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from sqlalchemy import func, select
 
 from app.db import get_db, in_transaction
+from app.errors import ConfigError, ValidationError
 from app.models import IntakeRule, Order
 from app.orders import intake, rules
 from app.templates_admin import services as templates
@@ -105,3 +112,80 @@ def test_an_address_the_parser_fails_on_is_stored_as_received(app, monkeypatch):
     received = in_transaction(database, lambda db: intake.receive(db, _order("DY-1")))
     assert received.created
     assert received.order.data["shipping_address"]["province"] == ""  # as received
+
+
+def test_without_the_address_parser_a_bundle_that_cleans_addresses_is_not_imported(
+    app, without_cpca
+):
+    database = get_db(app)
+    bundle = templates.get_builtin("live-commerce-intake")
+    for lang, words in (("en", "cleans shipping addresses"), ("zh", "清洗收货地址")):
+        with app.test_request_context(headers={"Accept-Language": lang}):
+            plan = in_transaction(database, lambda db: templates.dry_run(db, bundle).to_dict())
+        (refusal,) = [r for r in plan["refusals"] if "clean_address" in r]
+        assert words in refusal and "live-commerce-intake" in refusal
+        assert 'pip install "orderflow[address]"' in refusal
+    with pytest.raises(ValidationError) as err:
+        in_transaction(
+            database, lambda db: templates.import_bundle(db, None, bundle, create_fields=True)
+        )
+    assert 'pip install "orderflow[address]"' in str(err.value.message)
+    with database.session() as db:
+        assert db.scalar(select(func.count()).select_from(IntakeRule)) == 0
+
+
+def test_without_the_address_parser_an_order_to_clean_is_refused_not_stored_uncleaned(
+    app, without_cpca
+):
+    database = get_db(app)
+    in_transaction(database, lambda db: rules.install(db, "template:live", LIVE))
+    with pytest.raises(ConfigError) as err:
+        in_transaction(database, lambda db: intake.receive(db, _order("DY-1")))
+    assert err.value.code == "address_parser_missing"
+    assert "live" in str(err.value.message) and "clean_address" in str(err.value.message)
+    assert 'pip install "orderflow[address]"' in str(err.value.message)
+    assert _stored(database) == {}
+    # Orders of channels the rule does not clean are stored as ever.
+    assert in_transaction(database, lambda db: intake.receive(db, _order("JD-1", "jd"))).created
+
+
+RECEIVE_ONE = """
+import sys, tempfile
+from pathlib import Path
+from app import create_app
+from app.db import get_db, in_transaction
+from app.errors import ConfigError, ValidationError
+from app.migrate import upgrade
+from app.orders import intake, rules
+from tests.app.flows_fixtures import order_doc
+
+folder = Path(tempfile.mkdtemp())
+url = f"sqlite:///{folder / 'of.db'}"
+upgrade(url)
+app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(folder / "instance"),
+                  "SECRET_KEY": "test"})
+database = get_db(app)
+rule = {"channels": ["douyin"], "clean_address": sys.argv[1] == "clean", "dedup": []}
+in_transaction(database, lambda db: rules.install(db, "template:live", rule))
+doc = order_doc("DY-1", channel="douyin",
+                shipping_address={"street": "浙江杭州市余杭区五常街道文一西路969号"})
+received = in_transaction(database, lambda db: intake.receive(db, doc))
+assert received.created
+print("pandas" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(("mode", "pandas"), [("keep", "False"), ("clean", "True")])
+def test_an_order_loads_pandas_only_when_its_address_is_cleaned(mode, pandas):
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", RECEIVE_ONE, mode],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == pandas

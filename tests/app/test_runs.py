@@ -304,9 +304,10 @@ def test_trigger_filter_selects_orders(app, database):
 )
 def test_invalid_orders_are_refused_with_paths(app, database, doc, path):
     from app.errors import ValidationError
+    from app.orders import intake
 
     with pytest.raises(ValidationError) as err:
-        ingest(database, doc)
+        in_transaction(database, lambda db: intake.receive(db, doc))
     assert any(d["path"].startswith(path) for d in err.value.details), err.value.details
     with database.session() as db:
         assert db.scalar(select(func.count()).select_from(Order)) == 0
@@ -477,12 +478,13 @@ def test_orders_in_one_batch_see_the_stock_the_earlier_ones_took(app, database):
 
 def test_batch_with_one_invalid_order_stores_nothing(app, database):
     from app.errors import ValidationError
+    from app.orders import intake
 
     good, bad = order_doc("G1"), order_doc("G2", amount="1")
     bad["amount"] = "lots"
     with pytest.raises(ValidationError) as err:
-        in_transaction(database, lambda db: orders.ingest_many(db, [good, bad]))
-    assert [d["path"] for d in err.value.details] == ["/1/amount"]
+        in_transaction(database, lambda db: intake.receive_many(db, [good, bad]))
+    assert [d["path"] for d in err.value.details] == ["/orders/1/amount"]
     with database.session() as db:
         assert db.scalar(select(func.count()).select_from(Order)) == 0
 

@@ -105,7 +105,14 @@
 
     showError(r) {
       const details = (r.data && r.data.error && r.data.error.details) || [];
-      const list = Array.isArray(details) ? details.map((d) => '<li>' + OF.esc(OF.lang === 'zh' ? d.message_zh || d.message : d.message || JSON.stringify(d)) + '</li>').join('') : '';
+      const zh = OF.lang === 'zh';
+      const item = (d) => {
+        const field = zh ? d.field_zh || d.field : d.field;
+        const message = zh ? d.message_zh || d.message : d.message || JSON.stringify(d);
+        return '<li>' + (d.path ? '<code>' + OF.esc(d.path) + '</code> ' : '') + OF.esc(field ? field + ': ' : '') + OF.esc(message) +
+          (d.example ? ' ' + OF.esc(OF.t('accepted_eg')) + ' <code>' + OF.esc(d.example) + '</code>' : '') + '</li>';
+      };
+      const list = Array.isArray(details) ? details.map(item).join('') : '';
       this.result.innerHTML = '<div class="error"><p>' + OF.esc(OF.errorText(r)) + '</p>' + (list ? '<ul>' + list + '</ul>' : '') + '</div>';
     }
 

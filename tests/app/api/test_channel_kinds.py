@@ -17,7 +17,6 @@ from app.channels import kinds, mapping
 from app.channels import services as channels
 from app.db import get_db, in_transaction
 from app.errors import ValidationError
-from app.orders import services as order_services
 
 from .test_channels import _send
 
@@ -53,7 +52,6 @@ def _forget() -> None:
     kinds._declared.cache_clear()
     sales_channels.sales_channels.cache_clear()
     mapping.shipped.cache_clear()
-    order_services._validator.cache_clear()
     order_fields._cache.clear()
     order_fields.forget()
 

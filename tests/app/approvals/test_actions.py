@@ -425,6 +425,9 @@ def test_api_add_send_back_resubmit_cc_and_comment(db, client):
     sun = {"Authorization": f"Bearer {_key(db, 'sun')}"}
     copied = client.get("/api/v1/approvals?box=cc", headers=sun).json["items"]
     assert [t["task_key"] for t in copied] == [li.task_key]
+    for box in ("", "all"):  # the document's enum: pending or cc
+        refused = client.get(f"/api/v1/approvals?box={box}", headers=sun)
+        assert refused.status_code == 422 and refused.json["error"]["code"] == "invalid_parameter"
     assert (
         client.post(f"{base}/decision", json={"decision": "approved"}, headers=sun).status_code
         == 403

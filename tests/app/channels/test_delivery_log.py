@@ -178,6 +178,28 @@ def test_a_held_delivery_fixed_by_a_mapping_tried_on_stored_deliveries_then_repl
     assert f'href="/orders/{row.order_id}"' in shown and "&#34;id&#34;: 9300" in shown
 
 
+def test_an_order_the_schema_refuses_is_held_with_its_problems_in_both_languages(
+    app, client, make_user, login
+):
+    _shop(app)
+    held = _deliver(client, {**ORDER, "id": 9310, "total_price": "-1.00"}, "neg-1")
+    assert held.status_code == 202 and held.json["results"][0]["reason"] == "invalid_order"
+    (problem,) = held.json["results"][0]["problems"]
+    assert problem == {
+        "path": "/amount", "field": "Amount", "field_zh": "金额", "rule": "minimum",
+        "message": "The number is out of range (minimum 0).",
+        "message_zh": problem["message_zh"], "example": "0",
+    }  # fmt: skip
+    assert problem["message_zh"] != problem["message"]
+    _admin(app, make_user, login)
+    delivery = held.json["results"][0]["held_delivery"]
+    for lang, shown in (("en", "<code>/amount</code> Amount: The number is out of range"),
+                        ("zh-CN", "<code>/amount</code> 金额:")):  # fmt: skip
+        page = client.get(f"/admin/outbox/deliveries/{delivery}",
+                          headers={"Accept-Language": lang})  # fmt: skip
+        assert shown in page.get_data(as_text=True)
+
+
 def test_a_bad_mapping_names_the_field_with_an_example_in_both_languages(
     app, client, make_user, login
 ):
