@@ -35,7 +35,7 @@ echo "== ruff"
 echo "== import contracts (pyproject.toml [tool.importlinter])"
 "$bin/lint-imports" --no-cache
 
-echo "== mypy (pyproject.toml [tool.mypy]: strict on flow_engine, checked on app and templates_lib)"
+echo "== mypy (pyproject.toml [tool.mypy]: strict on rule_dsl and flow_engine, checked on app and templates_lib)"
 "$bin/mypy"
 
 run_pytest() {
