@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from .. import order_fields as schema
 from ..errors import ConflictError, ValidationError
 from ..models import Order, OrderDedupKey, Run
-from . import rules
+from . import intake_rules
 from . import services as orders
 
 
@@ -55,7 +55,7 @@ def receive(
     Raises :class:`DedupRaceError` when a concurrent request claimed ``dedup_key`` with
     another order; the caller rolls back and calls again, and then gets that order.
     """
-    doc, automatic = rules.prepare(db, doc)
+    doc, automatic = intake_rules.prepare(db, doc)
     dedup_key = dedup_key or automatic
     schema.validate(db, doc)
     if dedup_key:
@@ -138,7 +138,7 @@ def receive_many(
             code="invalid_batch",
             details=[{"path": "/orders", "message": f"1-{MAX_BATCH} orders", "rule": "maxItems"}],
         )
-    prepared = [rules.prepare(db, doc) for doc in docs]
+    prepared = [intake_rules.prepare(db, doc) for doc in docs]
     docs = [doc for doc, _ in prepared]
     problems: list[dict[str, Any]] = []
     count = 0

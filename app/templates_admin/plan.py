@@ -38,7 +38,7 @@ from ..models import (
     TemplateItem,
 )
 from ..notifications.kinds import channel_names
-from ..orders import rules
+from ..orders import intake_rules
 from ..runs import outbox
 from .people import map_people, mapped_doc
 
@@ -380,7 +380,7 @@ def _intake(db: Session, plan: Plan) -> None:
         except AddressParserMissingError as err:
             (problem,) = err.problems
             plan.refusals.append(in_reader_language(problem.message, problem.message_zh))
-    same = rules.same(db, f"template:{plan.bundle.id}", intake)
+    same = intake_rules.same(db, f"template:{plan.bundle.id}", intake)
     channels = ", ".join(intake.get("channels") or ()) or str(_l("every channel"))
     what = []
     if intake.get("clean_address"):

@@ -33,7 +33,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..orders import rules
+from ..orders import intake_rules
 from ..reference import services as reference
 from ..runs import outbox
 from ..status import services as status
@@ -292,7 +292,7 @@ def _status_mapping(db: Session, actor: User | None, plan: Plan, item: Any) -> N
 
 def _intake_rule(db: Session, actor: User | None, plan: Plan, item: Any) -> None:
 
-    rules.install(db, f"template:{plan.bundle.id}", plan.bundle.intake)
+    intake_rules.install(db, f"template:{plan.bundle.id}", plan.bundle.intake)
 
 
 def _host(db: Session, actor: User | None, plan: Plan, item: Any) -> None:

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from app.db import get_db, in_transaction
 from app.errors import ConfigError, ValidationError
 from app.models import IntakeRule, Order
-from app.orders import intake, rules
+from app.orders import intake
+from app.orders import intake_rules as rules
 from app.templates_admin import services as templates
 
 from .flows_fixtures import order_doc
@@ -156,7 +157,8 @@ from app import create_app
 from app.db import get_db, in_transaction
 from app.errors import ConfigError, ValidationError
 from app.migrate import upgrade
-from app.orders import intake, rules
+from app.orders import intake
+from app.orders import intake_rules as rules
 from tests.app.flows_fixtures import order_doc
 
 folder = Path(tempfile.mkdtemp())
