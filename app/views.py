@@ -13,6 +13,8 @@ from .alerts.views import bp as alerts_bp
 from .api.views import bp as api_bp
 from .approvals.views import bp as approvals_bp
 from .auth.views import bp as auth_bp
+from .bundles import receiver as demo_receiver
+from .bundles.views import bp as bundles_bp
 from .calendar.views import bp as calendar_bp
 from .chatapps.views import bp as chatapps_bp
 from .chatapps.views import hooks_bp as chat_hooks_bp
@@ -26,8 +28,6 @@ from .metrics.views import bp as metrics_bp
 from .notifications.views import bp as notifications_bp
 from .orders.views import bp as orders_bp
 from .org.views import bp as org_bp
-from .templates_admin import receiver as demo_receiver
-from .templates_admin.views import bp as templates_admin_bp
 from .tracking.views import bp as tracking_bp
 from .urls import IdConverter
 
@@ -46,7 +46,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> None:
         app.register_blueprint(bp)
     for bp in (approvals_bp, notifications_bp, calendar_bp, org_bp):
         app.register_blueprint(bp)
-    app.register_blueprint(templates_admin_bp)
+    app.register_blueprint(bundles_bp)
     demo_receiver.init_app(app, csrf)
     # Chat platforms call back without a session: each call carries the platform's signature.
     csrf.exempt(chat_hooks_bp)

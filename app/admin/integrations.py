@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from ..bundles import receiver
 from ..channels import deliveries, kinds, mapping, pull
 from ..channels import services as channels
 from ..channels.tasks import pull_now
@@ -24,7 +25,6 @@ from ..runs import outbox
 from ..runs.delivery_reasons import reason_text
 from ..sales_channels import sales_channels
 from ..security import current_user, permission_required
-from ..templates_admin import receiver
 
 bp = Blueprint("outbox_admin", __name__, url_prefix="/admin/outbox")
 bp.add_app_template_filter(reason_text, "delivery_reason")

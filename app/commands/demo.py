@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import click
 from sqlalchemy import select
 
+from ..bundles.demo import load_demo
 from ..db import get_db, in_transaction
 from ..models import User
 from ..org.demo import load_demo_org
-from ..templates_admin.demo import load_demo
 from ..users import services
 from ._app import friendly_errors, ready_app
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
+from ..bundles import export, samples, services
+from ..bundles.gallery import search
 from ..db import get_db, in_transaction
 from ..errors import ValidationError
 from ..jsontext import shown
-from ..templates_admin import export, samples, services
-from ..templates_admin.gallery import search
 from ._app import friendly_errors, ready_app
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from app.bundles import services as templates
 from app.db import get_db, in_transaction
 from app.errors import ConfigError, ValidationError
 from app.models import IntakeRule, Order
 from app.orders import intake
 from app.orders import intake_rules as rules
-from app.templates_admin import services as templates
 
 from .flows_fixtures import order_doc
 

@@ -275,15 +275,15 @@ REQUESTS: dict[str, Builder] = {
     "status_admin.save": lambda w, n: _form("/admin/status-mappings/wms",
                                             codes="GATE_OUT = shipped"),
     "status_admin.reset": lambda w, n: _form("/admin/status-mappings/wms/reset"),
-    "templates_admin.dry_run": lambda w, n: _form("/admin/templates/large-order-finance-review/dry-run",
+    "bundles.dry_run": lambda w, n: _form("/admin/templates/large-order-finance-review/dry-run",
                                                   create_fields="1"),
-    "templates_admin.run_import": lambda w, n: _form(
+    "bundles.run_import": lambda w, n: _form(
         "/admin/templates/large-order-finance-review/import", create_fields="1"),
-    "templates_admin.export_page": lambda w, n: _form(
+    "bundles.export_page": lambda w, n: _form(
         "/admin/templates/export", bundle_id=f"desk-{n}", name_zh="模板", name_en="Desk",
         description_zh="d", description_en="d", version="1.0.0", flows=["plain"]),
-    "templates_admin.upload_dry_run": _upload("/admin/templates/upload"),
-    "templates_admin.upload_import": _upload("/admin/templates/upload/import"),
+    "bundles.upload_dry_run": _upload("/admin/templates/upload"),
+    "bundles.upload_import": _upload("/admin/templates/upload/import"),
     "org.create_department": lambda w, n: _form("/admin/org/departments", key=f"d{n}", name_zh="部门",
                                                 parent="hq"),
     "org.update_department": lambda w, n: _form("/admin/org/departments/hq", name_zh=f"总部{n}"),

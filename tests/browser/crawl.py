@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from app.bundles.demo import load_demo
 from app.db import get_db, get_session, in_transaction
 from app.flows import services as flows
 from app.models import AllowedHost, ApprovalTask, OutboxMessage, Run
 from app.orders import services as orders
 from app.runs import outbox
-from app.templates_admin.demo import load_demo
 from flow_engine import NODE_HANDLERS
 from tests.app.flows_fixtures import flow_doc, order_doc, publish
 

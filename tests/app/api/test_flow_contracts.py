@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import jsonschema
 
+from app.bundles import services as templates
 from app.db import get_db, in_transaction
 from app.org.demo import load_demo_org
-from app.templates_admin import services as templates
 
 from ..flows_fixtures import flow_doc
 

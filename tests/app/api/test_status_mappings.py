@@ -179,7 +179,7 @@ def test_the_page_is_for_admins(client, make_user, login):
 
 
 def test_importing_a_template_adds_its_status_codes(app, api):
-    from app.templates_admin import services as templates
+    from app.bundles import services as templates
     from templates_lib import builtin_bundle
 
     database = get_db(app)

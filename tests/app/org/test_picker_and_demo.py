@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.bundles.demo import load_demo
 from app.db import get_db, get_session, in_transaction
 from app.models import ApprovalTask, Flow, FlowVersion
 from app.org import checks
 from app.org.demo import load_demo_org
 from app.org.directory import directory_cache
-from app.templates_admin.demo import load_demo
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from app.bundles import services
 from app.cli import cli
 from app.db import get_db, get_session, in_transaction
 from app.errors import ValidationError
 from app.models import BusinessRole, Flow
 from app.org.demo import load_demo_org
-from app.templates_admin import services
 from templates_lib import builtin_bundles
 from tests.app.conftest import csrf_token
 from tests.app.org.test_doors import make_org

@@ -9,12 +9,12 @@ from io import BytesIO
 import pytest
 from sqlalchemy import select
 
+from app.bundles import services
 from app.db import get_db
 from app.models import TemplateImport
-from app.templates_admin import services
 from templates_lib import BUNDLES_DIR, read_dir, read_zip, to_zip
+from tests.app.bundles.test_views import EN, HX, ZH, _counts
 from tests.app.conftest import csrf_token
-from tests.app.templates_admin.test_views import EN, HX, ZH, _counts
 from tests.templates_lib.damaged import GOOD, damaged_member
 
 LARGE = BUNDLES_DIR / "large-order-finance-review"

@@ -7,12 +7,12 @@ import time
 
 from sqlalchemy import select
 
+from app.bundles import receiver
+from app.bundles.demo import load_demo
 from app.db import get_db, get_session
 from app.models import AllowedHost, OutboxMessage
 from app.runs import outbox
 from app.signing import sign
-from app.templates_admin import receiver
-from app.templates_admin.demo import load_demo
 from tests.app.conftest import csrf_token
 from tests.browser.serving import serving
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from app.bundles import samples, services
 from app.db import get_db
 from app.models import Flow, FlowVersion, OutboxMessage, TemplateImport
 from app.runs import outbox
-from app.templates_admin import samples, services
 from templates_lib import builtin_bundles, check_expectations, sample_now
 from tests.app.org_fixtures import role_keys, staffed
 from tests.app.webhook_server import Receiver

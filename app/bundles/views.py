@@ -39,7 +39,7 @@ from .forms import ExportForm, default_options, import_options, param_values
 from .graph import branch_label, flow_svg
 from .plan import Plan
 
-bp = Blueprint("templates_admin", __name__, url_prefix="/admin/templates")
+bp = Blueprint("bundles", __name__, url_prefix="/admin/templates")
 PERMISSION = "templates.manage"
 
 
@@ -77,8 +77,8 @@ def index() -> ResponseReturnValue:
     context = {"bundles": found, "q": query, "industry": industry,
                "installed": services.installed(db)}  # fmt: skip
     if partial():
-        return render_template("templates_admin/_cards.html", **context)
-    return render_template("templates_admin/gallery.html", history=services.history(db, limit=10),
+        return render_template("bundles/_cards.html", **context)
+    return render_template("bundles/gallery.html", history=services.history(db, limit=10),
                            **context)  # fmt: skip
 
 
@@ -91,11 +91,11 @@ def _plan_context(
     """The dry run of ``bundle`` with ``options`` (or why it cannot even be planned), and
     where the import form posts."""
     if source == "upload":
-        urls = {"action_url": url_for("templates_admin.upload_dry_run"),
-                "import_url": url_for("templates_admin.upload_import"), "upload": True}  # fmt: skip
+        urls = {"action_url": url_for("bundles.upload_dry_run"),
+                "import_url": url_for("bundles.upload_import"), "upload": True}  # fmt: skip
     else:
-        urls = {"action_url": url_for("templates_admin.dry_run", bundle_id=bundle.id),
-                "import_url": url_for("templates_admin.run_import", bundle_id=bundle.id),
+        urls = {"action_url": url_for("bundles.dry_run", bundle_id=bundle.id),
+                "import_url": url_for("bundles.run_import", bundle_id=bundle.id),
                 "upload": False}  # fmt: skip
     try:
         plan: Plan | None = services.dry_run(db, bundle, **options)
@@ -114,7 +114,7 @@ def show(bundle_id: str) -> ResponseReturnValue:
     db = get_session()
     context = _plan_context(db, bundle, default_options(bundle))
     return render_template(
-        "templates_admin/preview.html",
+        "bundles/preview.html",
         bundle=bundle,
         installed=services.installed(db).get(bundle.id),
         **context,
@@ -129,9 +129,9 @@ def dry_run(bundle_id: str) -> ResponseReturnValue:
     context = _plan_context(get_session(), bundle, import_options(request.form, bundle))
     status = 422 if context["error"] else 200
     if partial():
-        return render_template("templates_admin/_plan.html", bundle=bundle, **context), status
+        return render_template("bundles/_plan.html", bundle=bundle, **context), status
     return render_template(
-        "templates_admin/preview.html",
+        "bundles/preview.html",
         bundle=bundle,
         installed=services.installed(get_session()).get(bundle.id),
         **context,
@@ -160,8 +160,8 @@ def _import(bundle: Bundle, source: str) -> ResponseReturnValue:
     record_id = record.id
     db.commit()
     if partial():
-        return render_template("templates_admin/_summary.html", record=record)
-    return redirect(url_for("templates_admin.summary", import_id=record_id))
+        return render_template("bundles/_summary.html", record=record)
+    return redirect(url_for("bundles.summary", import_id=record_id))
 
 
 def _refused(bundle: Bundle, source: str, options: dict[str, Any], err: AppError) -> Any:
@@ -169,7 +169,7 @@ def _refused(bundle: Bundle, source: str, options: dict[str, Any], err: AppError
     db = get_session()
     context = _plan_context(db, bundle, options, source)
     context["error"] = preview.error_view(err, _lang())
-    template = "templates_admin/_plan.html" if partial() else "templates_admin/refused.html"
+    template = "bundles/_plan.html" if partial() else "bundles/refused.html"
     return render_template(template, bundle=bundle, **context), err.status
 
 
@@ -179,7 +179,7 @@ def summary(import_id: int) -> ResponseReturnValue:
     record = get_session().get(TemplateImport, import_id)
     if record is None:
         raise NotFoundError(_("There is no such import."))
-    return render_template("templates_admin/summary.html", record=record)
+    return render_template("bundles/summary.html", record=record)
 
 
 # -- an uploaded bundle zip ---------------------------------------------------------------
@@ -214,7 +214,7 @@ def _uploaded() -> Bundle:
 @bp.get("/upload")
 @permission_required(PERMISSION)
 def upload() -> ResponseReturnValue:
-    return render_template("templates_admin/upload.html", limit=_upload_limit(), bundle=None)
+    return render_template("bundles/upload.html", limit=_upload_limit(), bundle=None)
 
 
 @bp.post("/upload")
@@ -228,7 +228,7 @@ def upload_dry_run() -> ResponseReturnValue:
     except AppError as err:
         return _upload_refused(err)
     context = _plan_context(get_session(), bundle, import_options(request.form, bundle), "upload")
-    template = "templates_admin/_upload_result.html" if partial() else "templates_admin/upload.html"
+    template = "bundles/_upload_result.html" if partial() else "bundles/upload.html"
     return render_template(template, bundle=bundle, limit=_upload_limit(),
                            **context), (422 if context["error"] else 200)  # fmt: skip
 
@@ -261,7 +261,7 @@ def _too_large(err: Exception) -> ResponseReturnValue:
 
 def _upload_refused(err: AppError) -> ResponseReturnValue:
     context = {"error": preview.error_view(err, _lang()), "plan": None, "bundle": None}
-    template = "templates_admin/_upload_result.html" if partial() else "templates_admin/upload.html"
+    template = "bundles/_upload_result.html" if partial() else "bundles/upload.html"
     status = 413 if err.code == "too_large" else err.status
     return render_template(template, limit=_upload_limit(), **context), status
 
@@ -309,4 +309,4 @@ def export_page() -> ResponseReturnValue:
                 download_name=f"{bundle.id}-{bundle.version}.zip",
             )
     status = 422 if form.errors or error else 200
-    return render_template("templates_admin/export.html", form=form, error=error), status
+    return render_template("bundles/export.html", form=form, error=error), status

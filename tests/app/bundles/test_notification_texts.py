@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from app.bundles import services
+from app.bundles.plan import make_plan
 from app.errors import ValidationError
-from app.templates_admin import services
-from app.templates_admin.plan import make_plan
 from templates_lib import BUNDLES_DIR, read_dir, to_zip
 
 

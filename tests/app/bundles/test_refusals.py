@@ -8,9 +8,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from app.bundles import export, services
 from app.errors import ValidationError
 from app.models import CustomField, Flow, ReferenceTable, TemplateImport, TemplateItem
-from app.templates_admin import export, services
 from templates_lib import BUNDLES_DIR, builtin_bundle, read_dir, to_zip
 
 B2B = BUNDLES_DIR / "b2b-flexible-routing"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from app.bundles import services
 from app.db import get_db, get_session, in_transaction
 from app.flows.services import live_version
 from app.migrate import upgrade
@@ -25,11 +26,10 @@ from app.models import (
     ReferenceTable,
     TemplateItem,
 )
-from app.templates_admin import services
 from app.users import services as users
 from templates_lib import read_zip
+from tests.app.bundles.test_views_files import _upload
 from tests.app.conftest import PG_URL, USING_PG, csrf_token
-from tests.app.templates_admin.test_views_files import _upload
 
 BUNDLES = ("b2b-flexible-routing", "large-order-finance-review", "cross-system-status-alignment")
 

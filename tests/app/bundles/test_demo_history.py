@@ -10,14 +10,14 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app.bundles import history
+from app.bundles.demo import load_demo
 from app.clock import zone
 from app.dashboard import bottleneck, panels, ranges
 from app.db import get_db, in_transaction
 from app.flows import backtest, services
 from app.models import ApprovalTask, Order, OutboxMessage, Run, RunEvent, utcnow
 from app.runs import outbox
-from app.templates_admin import history
-from app.templates_admin.demo import load_demo
 
 
 def test_demo_history_fills_every_panel_and_leaves_no_dead_letters(app):
