@@ -47,6 +47,19 @@ CODE_LABELS: dict[str, dict[str, Any]] = {
         "event_ignored": _l("Event ignored"),
         "event_deferred": _l("Event held back"),
     },
+    # What a notification message template is for (notifications.messages.EVENTS).
+    "notification_event": {
+        "approval_needed": _l("Approval needed"),
+        "approval_reminder": _l("Approval reminder"),
+        "approval_escalated": _l("Approval escalated"),
+        "approval_delegated": _l("Approval handed over"),
+        "approval_info": _l("Sent back for more information"),
+        "approval_cc": _l("Approval copied to you"),
+        "approval_mention": _l("Mentioned in an approval comment"),
+        "flow_message": _l("Flow notify node"),
+    },
+    # A message template's language, named in that language.
+    "template_language": {"zh": "中文", "en": "English"},
     # The engine's own exits; a switch's case names are the flow's own words.
     "branch": {
         "true": _l("yes"),

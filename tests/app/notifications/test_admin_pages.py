@@ -58,6 +58,23 @@ def test_channel_pages_keep_secrets_send_a_test_and_allow_the_robot_host(
         assert mail["To"].endswith("<boss@example.com>")
 
 
+def test_template_page_names_events_and_languages_in_the_readers_words(client, login, make_user):
+    make_user("boss", roles=("admin",))
+    login("boss")
+    path = "/admin/notifications/templates?kind=sms&event=approval_reminder&language=en"
+    zh = client.get(path, headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    en = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<option value="approval_reminder" selected>审批提醒</option>' in zh
+    assert '<option value="approval_reminder" selected>Approval reminder</option>' in en
+    assert '<option value="flow_message" >流程通知节点</option>' in zh
+    for page in (zh, en):
+        assert '<option value="zh"  lang="zh">中文</option>' in page
+        assert '<option value="en" selected lang="en">English</option>' in page
+        assert ">approval_needed<" not in page and ">en<" not in page
+    channels = client.get("/admin/notifications/", headers={"Accept-Language": "zh"})
+    assert "待审批" in channels.get_data(as_text=True)
+
+
 def test_template_page_saves_and_resets(app, client, login, make_user):
     make_user("boss", roles=("admin",))
     login("boss")
