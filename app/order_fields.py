@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema_rs
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -167,12 +168,25 @@ def _accepted(spec: Mapping[str, Any]) -> Any:
     return TYPE_EXAMPLES.get(kind, "text")
 
 
+# JSON's types as a reader names them ("应为数字" / "Expected a number", not "number").
+JSON_TYPES = {
+    "string": lazy_pgettext("json type", "text"),
+    "number": lazy_pgettext("json type", "a number"),
+    "integer": lazy_pgettext("json type", "a whole number"),
+    "boolean": lazy_pgettext("json type", "true or false"),
+    "object": lazy_pgettext("json type", "an object"),
+    "array": lazy_pgettext("json type", "a list"),
+    "null": lazy_pgettext("json type", "null"),
+}
+
+
 def _why(kind: str, info: Mapping[str, Any], err: Any) -> str:
     """Why the value is refused, in the current language."""
     if kind == "required":
         return _("This field is required.")
     if kind == "type":
-        return _("Expected %(types)s.", types=" / ".join(info.get("types") or ()))
+        named = (str(JSON_TYPES.get(t, t)) for t in info.get("types") or ())
+        return _("Expected %(types)s.", types=" / ".join(named))
     if kind == "enum":
         options = ", ".join(str(o) for o in info.get("options") or ())
         return _("Must be one of: %(options)s.", options=options)

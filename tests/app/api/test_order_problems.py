@@ -41,13 +41,13 @@ def _broken(change: str) -> dict:
 @pytest.mark.parametrize(
     ("change", "lang", "path", "rule", "field", "message", "example"),
     [
-        ("amount", "en", "/amount", "type", "Amount", "Expected number.", "12.5"),
-        ("amount", "zh", "/amount", "type", "金额", "应为 number。", "12.5"),
+        ("amount", "en", "/amount", "type", "Amount", "Expected a number.", "12.5"),
+        ("amount", "zh", "/amount", "type", "金额", "应为数字。", "12.5"),
         ("currency", "en", "/currency", "required", "Currency", "This field is required.",
          '"CNY"'),
         ("currency", "zh", "/currency", "required", "币种", "此字段为必填项。", '"CNY"'),
-        ("qty", "en", "/lines/0/qty", "type", "Lines #1 › Quantity", "Expected integer.", "1"),
-        ("qty", "zh", "/lines/0/qty", "type", "订单行第 1 项 › 数量", "应为 integer。", "1"),
+        ("qty", "en", "/lines/0/qty", "type", "Lines #1 › Quantity", "Expected a whole number.", "1"),
+        ("qty", "zh", "/lines/0/qty", "type", "订单行第 1 项 › 数量", "应为整数。", "1"),
         ("huge", "en", "/amount", "maximum", "Amount",
          "The number is out of range (maximum 999999999999).", "999999999999"),
         ("channel", "en", "/channel", "enum", "Channel", None, '"taobao"'),
@@ -107,7 +107,7 @@ def test_every_way_in_gives_the_same_problem(
     assert single["code"] == batch["code"] == "invalid_order"
     (problem,) = single["details"]
     assert batch["details"] == [{**problem, "path": "/orders/1/amount"}]
-    assert problem["message_zh"] == "应为 number。" and problem["field_zh"] == "金额"
+    assert problem["message_zh"] == "应为数字。" and problem["field_zh"] == "金额"
     # The editor's simulated order, as the page's script reads it.
     store(app, review_doc())
     make_user("wang", roles=("supervisor",))
@@ -124,4 +124,4 @@ def test_every_way_in_gives_the_same_problem(
     env = {"ORDERFLOW_INSTANCE_PATH": app_config["INSTANCE_PATH"],
            "DATABASE_URL": app_config["DATABASE_URL"], "SECRET_KEY": "test"}  # fmt: skip
     refused = CliRunner().invoke(cli, ["order", "ingest", str(listed)], env=env)
-    assert "order 1 /amount (Amount): Expected number. Accepted, e.g.: 12.5" in refused.output
+    assert "order 1 /amount (Amount): Expected a number. Accepted, e.g.: 12.5" in refused.output
