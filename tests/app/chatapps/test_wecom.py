@@ -24,6 +24,7 @@ from ..approvals.helpers import (
     as_user,
     db_of,
     deliver_all,
+    outbox_rows,
     start,
     tasks_of,
 )
@@ -152,6 +153,9 @@ def countersign(app, db):
                        sla={"duration": "24h"})  # fmt: skip
     run = start(db, doc)
     deliver_all(app)
+    unsent = [(m.payload.get("op"), m.status, m.attempts, m.last_error)
+              for m in outbox_rows(db, "chat") if m.status != "sent"]  # fmt: skip
+    assert unsent == [], unsent  # a card that did not go out says why
     return run, {t.assignee: t.task_key for t in tasks_of(db, run.id)}
 
 
