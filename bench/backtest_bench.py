@@ -142,8 +142,7 @@ def child(mode: str, path: Path, n: int) -> dict[str, float]:
             impact = backtest_job.Impact()
             workers = 2 if mode == "new-2p" else 1
             for batch in backtest_job.replay(db, flow, None, last=n, workers=workers):
-                for order, a, b in batch:
-                    impact.add(order, a, b)
+                impact.merge(batch.impact)
             changed = impact.changed
         seconds = time.perf_counter() - t0
     return {"seconds": seconds, "peak_mb": _peak_mb() - base, "changed": changed}

@@ -381,6 +381,20 @@ class StoredOrder(NamedTuple):
 Cursor = tuple[datetime, int]
 
 
+def _newest_first(query: Any, after: Cursor | None) -> Any:
+    """``query`` ordered newest first, behind the order at ``after`` when given."""
+    query = query.order_by(Order.created_at.desc(), Order.id.desc())
+    return query if after is None else query.where(_behind(after))
+
+
+def _behind(after: Cursor) -> Any:
+    """Orders older than the order at ``after`` (by time, then id). The leading ``<=`` is
+    what lets the database seek in the time index instead of scanning it from the newest
+    order at every page."""
+    at, oid = after
+    return and_(Order.created_at <= at, or_(Order.created_at < at, Order.id < oid))
+
+
 def order_batches(
     db: Session,
     last: int,
@@ -395,13 +409,8 @@ def order_batches(
     columns = (Order.id, Order.external_id, Order.channel, Order.created_at, Order.data)
     left = last - skip
     while left > 0:
-        query = select(*columns).order_by(Order.created_at.desc(), Order.id.desc())
-        if after is not None:
-            at, oid = after
-            query = query.where(
-                or_(Order.created_at < at, and_(Order.created_at == at, Order.id < oid))
-            )
-        rows = [StoredOrder(*r) for r in db.execute(query.limit(min(size or BATCH, left)))]
+        query = _newest_first(select(*columns), after).limit(min(size or BATCH, left))
+        rows = [StoredOrder(*r) for r in db.execute(query)]
         if not rows:
             return
         yield rows
@@ -409,14 +418,58 @@ def order_batches(
         after = (rows[-1].created_at, rows[-1].id)
 
 
+def key_ranges(
+    db: Session,
+    last: int,
+    *,
+    after: Cursor | None = None,
+    skip: int = 0,
+    size: int | None = None,
+) -> Iterator[tuple[Cursor | None, Cursor]]:
+    """The batches of :func:`order_batches`, each named by the order it starts behind (None:
+    the newest) and its own last order, found by one indexed lookup per batch: whoever
+    replays a batch reads its orders itself with :func:`orders_between`, so the order
+    documents are decoded once, where they are used."""
+    left = last - skip
+    keys = select(Order.created_at, Order.id)
+    while left > 0:
+        wanted = min(size or BATCH, left)
+        tail = db.execute(_newest_first(keys, after).offset(wanted - 1).limit(1)).first()
+        if tail is None:  # fewer orders left than a batch: it ends at the oldest
+            oldest = keys.order_by(Order.created_at, Order.id).limit(1)
+            if after is not None:
+                oldest = oldest.where(_behind(after))
+            tail = db.execute(oldest).first()
+            if tail is not None:
+                yield after, (tail[0], tail[1])
+            return
+        yield after, (tail[0], tail[1])
+        left -= wanted
+        after = (tail[0], tail[1])
+
+
+def orders_between(db: Session, after: Cursor | None, last: Cursor) -> list[StoredOrder]:
+    """The orders behind ``after`` (all when None) down to ``last`` included, newest first."""
+    last_at, last_id = last
+    columns = (Order.id, Order.external_id, Order.channel, Order.created_at, Order.data)
+    query = select(*columns).where(
+        Order.created_at >= last_at, or_(Order.created_at > last_at, Order.id >= last_id)
+    )
+    return [StoredOrder(*r) for r in db.execute(_newest_first(query, after))]
+
+
 def batch_ref(db: Session, rows: list[StoredOrder]) -> dict[str, Any]:
     """What flows read in ``ref`` for these orders: tables, org, stock of their SKUs."""
-    skus = {sku for o in rows for sku in order_skus(o.data)}
     return {
         **reference_cache.get(db),
         "org": directory_cache.get(db),
-        "inventory": available_for(db, skus),
+        "inventory": batch_stock(db, rows),
     }
+
+
+def batch_stock(db: Session, rows: list[StoredOrder]) -> dict[str, Any]:
+    """The ``inventory`` of ``ref`` for these orders: the stock of their SKUs."""
+    return available_for(db, {sku for o in rows for sku in order_skus(o.data)})
 
 
 def replay_batch(

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Generator, Mapping
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from huey import crontab
@@ -75,6 +75,17 @@ class Impact:
                 self.counts[kind] += 1
         return changes
 
+    def merge(self, other: Impact) -> None:
+        """Count in what ``other`` counted (a batch replayed elsewhere)."""
+        self.orders += other.orders
+        self.changed += other.changed
+        for kind, count in other.counts.items():
+            self.counts[kind] = self.counts.get(kind, 0) + count
+        for key, (before, after) in other.workload.items():
+            mine = self.workload.setdefault(key, [0, 0])
+            mine[0] += before
+            mine[1] += after
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: workload sorted by the largest change first."""
         workload: list[dict[str, Any]] = [
@@ -90,18 +101,42 @@ class Impact:
         }
 
 
-# The replay a forked worker process runs (set in the parent just before the fork).
-_worker_replay: bt.Replay | None = None
-_worker_ref: dict[str, Any] = {}
+class Batch(NamedTuple):
+    """One batch replayed and summarised where it ran: what it adds to the impact, the
+    orders it changed (with how, before and after) and its last order (the job's cursor).
+    Orders come without their documents."""
+
+    impact: Impact
+    changed: list[tuple[bt.StoredOrder, tuple[str, ...], bt.Outcome, bt.Outcome]]
+    tail: bt.StoredOrder
 
 
-def _replay_in_worker(
-    rows: list[bt.StoredOrder], inventory: dict[str, Any]
-) -> list[tuple[bt.Outcome, bt.Outcome]]:
-    if _worker_replay is None:  # pragma: no cover - set before every fork
-        raise RuntimeError("no replay in this worker")
-    ref = {**_worker_ref, "inventory": inventory}
-    return [(b, a) for _o, b, a in bt.replay_batch(_worker_replay, rows, ref)]
+def _summarised(replayed: list[tuple[bt.StoredOrder, bt.Outcome, bt.Outcome]]) -> Batch:
+    impact = Impact()
+    changed = []
+    for order, before, after in replayed:
+        changes = impact.add(order, before, after)
+        if changes:
+            changed.append((order._replace(data={}), changes, before, after))
+    return Batch(impact, changed, replayed[-1][0]._replace(data={}))
+
+
+# What a forked worker process replays with (set in the parent just before the fork).
+_worker: dict[str, Any] = {}
+
+
+def _start_worker() -> None:
+    # The parent's pooled connections are the parent's: this process opens its own.
+    _worker["engine"].dispose(close=False)
+
+
+def _replay_in_worker(after: bt.Cursor | None, last: bt.Cursor) -> Batch:
+    """Read the orders behind ``after`` down to ``last``, replay and summarise them: only
+    the summary and the changed orders travel back to the parent."""
+    with Session(_worker["engine"]) as db:
+        rows = bt.orders_between(db, after, last)
+        ref = {**_worker["ref"], "inventory": bt.batch_stock(db, rows)}
+    return _summarised(bt.replay_batch(_worker["replay"], rows, ref))
 
 
 def replay(
@@ -114,32 +149,29 @@ def replay(
     after: bt.Cursor | None = None,
     skip: int = 0,
     replay_: bt.Replay | None = None,
-) -> Generator[list[tuple[bt.StoredOrder, bt.Outcome, bt.Outcome]]]:
+) -> Generator[Batch]:
     """The ``last`` most recent orders replayed before and after, one batch at a time.
 
-    With ``workers`` > 1 the batches are shared by that many forked processes while this
-    one reads the next batches (results come back in order)."""
-    global _worker_replay, _worker_ref
+    With ``workers`` > 1 the batches are shared by that many forked processes, each reading
+    its batch's orders itself and summarising them, while this one only finds where each
+    batch starts and ends (results come back in order)."""
     replay_ = replay_ or bt.prepare(db, flow, draft_doc)
-    batches = bt.order_batches(db, last, after=after, skip=skip)
     if workers <= 1:
-        for rows in batches:
-            yield bt.replay_batch(replay_, rows, bt.batch_ref(db, rows))
+        for rows in bt.order_batches(db, last, after=after, skip=skip):
+            yield _summarised(bt.replay_batch(replay_, rows, bt.batch_ref(db, rows)))
         return
-    _worker_replay = replay_
-    _worker_ref = {k: v for k, v in bt.batch_ref(db, []).items() if k != "inventory"}
+    ref = {k: v for k, v in bt.batch_ref(db, []).items() if k != "inventory"}
+    _worker.update(engine=db.get_bind(), replay=replay_, ref=ref)
+    ranges = bt.key_ranges(db, last, after=after, skip=skip)
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers) as pool:
-        pending: deque[tuple[list[bt.StoredOrder], Any]] = deque()
-        for rows in batches:
-            inventory = bt.batch_ref(db, rows)["inventory"]
-            pending.append((rows, pool.apply_async(_replay_in_worker, (rows, inventory))))
+    with context.Pool(workers, initializer=_start_worker) as pool:
+        pending: deque[Any] = deque()
+        for behind, final in ranges:
+            pending.append(pool.apply_async(_replay_in_worker, (behind, final)))
             if len(pending) > 2 * workers:
-                done_rows, result = pending.popleft()
-                yield [(o, b, a) for o, (b, a) in zip(done_rows, result.get(), strict=True)]
+                yield pending.popleft().get()
         while pending:
-            done_rows, result = pending.popleft()
-            yield [(o, b, a) for o, (b, a) in zip(done_rows, result.get(), strict=True)]
+            yield pending.popleft().get()
 
 
 def processes_for(orders: int) -> int:
@@ -310,18 +342,15 @@ def _run(database: Database, job_id: int, workers: int | None, token: str) -> st
         batches = replay(db, flow, job.draft, last=last, workers=workers, after=after,
                          skip=skip, replay_=replay_)  # fmt: skip
         for batch in batches:
-            rows = []
-            for order, before, now in batch:
-                changes = impact.add(order, before, now)
-                if changes:
-                    rows.append(
-                        {"job_id": job_id, "order_id": order.id,
-                         "external_id": order.external_id, "channel": order.channel,
-                         "changes": list(changes), "published": before.to_dict(),
-                         "draft": now.to_dict()}
-                    )  # fmt: skip
-            tail = batch[-1][0]
-            step = _commit_batch(database, job_id, rows, len(batch), impact, tail, token)
+            impact.merge(batch.impact)
+            rows = [
+                {"job_id": job_id, "order_id": order.id, "external_id": order.external_id,
+                 "channel": order.channel, "changes": list(changes),
+                 "published": before.to_dict(), "draft": now.to_dict()}
+                for order, changes, before, now in batch.changed
+            ]  # fmt: skip
+            tail = batch.tail
+            step = _commit_batch(database, job_id, rows, batch.impact.orders, impact, tail, token)
             if step == "lost":  # resumed elsewhere: that run finishes the job
                 batches.close()
                 return "superseded"
