@@ -22,11 +22,10 @@ from typing import Any
 import jsonschema_rs
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flow_engine import order_schema
+from flow_engine import SchemaFailure, describe_schema_error, order_schema
 
 from .db import on_commit
 from .errors import ConflictError, NotFoundError, ValidationError
@@ -168,61 +167,31 @@ def _accepted(spec: Mapping[str, Any]) -> Any:
     return TYPE_EXAMPLES.get(kind, "text")
 
 
-# JSON's types as a reader names them ("应为数字" / "Expected a number", not "number").
-JSON_TYPES = {
-    "string": lazy_pgettext("json type", "text"),
-    "number": lazy_pgettext("json type", "a number"),
-    "integer": lazy_pgettext("json type", "a whole number"),
-    "boolean": lazy_pgettext("json type", "true or false"),
-    "object": lazy_pgettext("json type", "an object"),
-    "array": lazy_pgettext("json type", "a list"),
-    "null": lazy_pgettext("json type", "null"),
-}
-
-
-def _why(kind: str, info: Mapping[str, Any], err: Any) -> str:
-    """Why the value is refused, in the current language."""
-    if kind == "required":
-        return _("This field is required.")
-    if kind == "type":
-        named = (str(JSON_TYPES.get(t, t)) for t in info.get("types") or ())
-        return _("Expected %(types)s.", types=" / ".join(named))
-    if kind == "enum":
-        options = ", ".join(str(o) for o in info.get("options") or ())
-        return _("Must be one of: %(options)s.", options=options)
-    if kind in ("minLength", "maxLength", "minItems", "maxItems"):
-        return _("Length is out of range (%(rule)s).", rule=kind)
-    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return _("The number is out of range (%(rule)s %(limit)s).", rule=kind,
-                 limit=info.get("limit"))  # fmt: skip
-    if kind == "format":
-        return _("Not a valid %(format)s.", format=info.get("format"))
-    if kind == "pattern":
-        return _("Does not match the expected pattern.")
-    return _("Not accepted (%(rule)s): %(detail)s", rule=kind, detail=err.message)
-
-
 def _pointer(parts: list[Any]) -> str:
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def _problem(schema: Mapping[str, Any], parts: list[Any], err: Any, at: str) -> dict[str, Any]:
     """One problem: where (JSON pointer and field label), what and why (the rule and a
-    sentence), and a value that would be accepted; texts in English and Chinese."""
+    sentence naming the field, what is accepted and an example, as the flow editor says it),
+    and a value that would be accepted; texts in English and Chinese."""
     kind = err.kind.name
-    info = err.kind.as_dict()
     spec, field, field_zh = _label(schema, parts)
-    if kind in ("minimum", "maximum"):
-        example = info.get("limit")
-    else:
+    example = err.kind.as_dict().get("limit") if kind in ("minimum", "maximum") else None
+    if example is None:
         example = _accepted(spec)
-    said = in_both(lambda: _why(kind, info, err))
+    failure = SchemaFailure.located(
+        schema, list(err.schema_path), list(err.instance_path), err.instance, err.message
+    )
+    if kind == "required":  # one failure per missing field: this one's
+        failure = failure._replace(validator_value=[parts[-1]])
+    en, zh = describe_schema_error(failure, schema, ("Order", "订单"), (field, field_zh))
     return {
         "path": at + _pointer(parts) if parts else at or "/",
         "field": field,
         "field_zh": field_zh,
-        "message": said["en"],
-        "message_zh": said["zh"],
+        "message": en,
+        "message_zh": zh,
         "rule": kind,
         "example": json.dumps(example, ensure_ascii=False, default=str),
     }

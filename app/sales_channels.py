@@ -37,5 +37,8 @@ def channel_name(key: str, language: str) -> str:
 
 def with_sales_channels(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` (an order schema, changed in place) accepting every sales channel."""
-    schema["properties"]["channel"]["enum"] = list(sales_channels())
+    channel, known = schema["properties"]["channel"], sales_channels()
+    channel["enum"] = list(known)
+    channel["x-enum-zh"] = {key: names["zh"] for key, names in known.items()}
+    channel["x-enum-en"] = {key: names["en"] for key, names in known.items()}
     return schema

@@ -15,6 +15,8 @@ The engine never performs effects and never reads the clock: the app does both.
 from __future__ import annotations
 
 from flow_engine._calendar import BusinessCalendar
+from flow_engine._schema_errors import Failure as SchemaFailure
+from flow_engine._schema_errors import describe as describe_schema_error
 from flow_engine.compiled import CompiledFlow, CompiledNode, compile_flow, flow_digest
 from flow_engine.context import build_context, flow_context_schema, flow_schema, order_schema
 from flow_engine.effect_kinds import EffectKind
@@ -73,6 +75,8 @@ from flow_engine.state import (
 from flow_engine.validate import normalise_durations, validate_flow
 
 __all__ = [
+    "SchemaFailure",
+    "describe_schema_error",
     "CANCELLED",
     "COMPLETED",
     "CURRENT_FORMAT_VERSION",

@@ -5,14 +5,16 @@ a supervisor needs ``「审批人」至少需要 1 项``. Each error kind (requi
 pattern, type, ...) has an English and a Chinese sentence naming the field by its ``title`` /
 ``x-title-zh`` (or ``x-label-en`` / ``x-label-zh``), with an example of an accepted value.
 Values and examples are `backquoted`: the editor shows them as code.
+
+One describer for every schema in OrderFlow: the flow and node schemas and the template
+bundles (checked with jsonschema) and orders at intake (checked with jsonschema-rs, whose
+errors are located in their schema by :meth:`Failure.located`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
-
-from jsonschema.exceptions import ValidationError
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 # Examples for the identifier patterns of the flow and node schemas.
 PATTERN_EXAMPLES = {
@@ -76,9 +78,9 @@ def _example(schema: Mapping[str, Any]) -> str | None:
 
 
 def _choices(schema: Mapping[str, Any]) -> tuple[str, str]:
-    names = schema.get("x-enum-zh") or {}
+    names, names_en = schema.get("x-enum-zh") or {}, schema.get("x-enum-en") or {}
     values = [v for v in schema.get("enum") or () if v is not None]
-    en = ", ".join(f"`{v}`" for v in values)
+    en = ", ".join(f"{names_en[v]} (`{v}`)" if v in names_en else f"`{v}`" for v in values)
     zh = "、".join(f"{names[v]}（`{v}`）" if v in names else f"`{v}`" for v in values)
     return en, zh
 
@@ -92,17 +94,68 @@ def _shown(value: Any) -> str:
 Message = tuple[str, str]
 
 
-def _schema_of(err: ValidationError) -> Mapping[str, Any]:
+class SchemaError(Protocol):
+    """What the describer reads of a failed check (jsonschema's ``SchemaError`` has it)."""
+
+    @property
+    def validator(self) -> Any: ...  # the keyword that failed: "required", "minimum", ...
+    @property
+    def validator_value(self) -> Any: ...  # that keyword's value in the schema
+    @property
+    def instance(self) -> Any: ...  # the value checked
+    @property
+    def schema(self) -> Any: ...  # the (sub)schema holding the keyword
+    @property
+    def absolute_path(self) -> Sequence[Any]: ...  # where the value is in the document
+    @property
+    def message(self) -> str: ...  # the library's own sentence, the last resort
+
+
+class Failure(NamedTuple):
+    """A failed check given by where it is, for validators that do not hand over the
+    subschema (jsonschema-rs): see :meth:`located`."""
+
+    validator: str
+    validator_value: Any
+    instance: Any
+    schema: Any
+    absolute_path: Sequence[Any]
+    message: str
+
+    @classmethod
+    def located(
+        cls,
+        root: Mapping[str, Any],
+        schema_path: Sequence[Any],
+        instance_path: Sequence[Any],
+        instance: Any,
+        message: str,
+    ) -> Failure:
+        """The failure of the keyword at ``schema_path`` in ``root`` (a schema without
+        ``$ref``) on the value ``instance`` at ``instance_path``."""
+        holder: Any = root
+        for step in schema_path[:-1]:
+            try:
+                holder = holder[step]
+            except (KeyError, IndexError, TypeError):
+                holder = {}
+                break
+        keyword = str(schema_path[-1]) if schema_path else ""
+        value = holder.get(keyword) if isinstance(holder, Mapping) else None
+        return cls(keyword, value, instance, holder, list(instance_path), message)
+
+
+def _schema_of(err: SchemaError) -> Mapping[str, Any]:
     """The subschema whose keyword failed (a boolean schema has no titles or choices)."""
     return err.schema if isinstance(err.schema, Mapping) else {}
 
 
-def _listed(err: ValidationError) -> list[Any]:
+def _listed(err: SchemaError) -> list[Any]:
     """The failed keyword's value when it is a list (``required``, ``oneOf``)."""
     return err.validator_value if isinstance(err.validator_value, list) else []
 
 
-def _required(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _required(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     instance = err.instance if isinstance(err.instance, Mapping) else {}
     missing = next((p for p in _listed(err) if p not in instance), "")
     sub = (_schema_of(err).get("properties") or {}).get(missing, {})
@@ -116,7 +169,7 @@ def _required(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str)
     )
 
 
-def _min_items(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _min_items(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     n = err.validator_value
     return (
         f"“{en}” needs at least {n} {'entry' if n == 1 else 'entries'}.",
@@ -124,12 +177,12 @@ def _min_items(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str
     )
 
 
-def _max_items(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _max_items(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     n = err.validator_value
     return f"“{en}” takes at most {n} entries.", f"「{zh}」最多 {n} 项。"
 
 
-def _enum(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _enum(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     choices_en, choices_zh = _choices(_schema_of(err))
     value = _shown(err.instance)
     return (
@@ -138,7 +191,7 @@ def _enum(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> 
     )
 
 
-def _pattern(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _pattern(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     example = _example(_schema_of(err)) or "`abc_1`"
     value = _shown(err.instance)
     return (
@@ -147,7 +200,7 @@ def _pattern(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) 
     )
 
 
-def _type(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _type(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     wanted = err.validator_value
     wanted = (
         next((t for t in wanted if t != "null"), "string") if isinstance(wanted, list) else wanted
@@ -160,29 +213,29 @@ def _type(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> 
     )
 
 
-def _min_length(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _min_length(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     if err.validator_value == 1:
         return f"“{en}” cannot be empty.", f"「{zh}」不能为空。"
     n = err.validator_value
     return f"“{en}” needs at least {n} characters.", f"「{zh}」至少需要 {n} 个字符。"
 
 
-def _max_length(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _max_length(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     n = err.validator_value
     return f"“{en}” is longer than {n} characters.", f"「{zh}」不能超过 {n} 个字符。"
 
 
-def _minimum(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _minimum(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     n = err.validator_value
     return f"“{en}” must be at least {n}.", f"「{zh}」不能小于 {n}。"
 
 
-def _maximum(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _maximum(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     n = err.validator_value
     return f"“{en}” must be at most {n}.", f"「{zh}」不能大于 {n}。"
 
 
-def _extra(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _extra(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     props = _schema_of(err).get("properties") or {}
     instance = err.instance if isinstance(err.instance, Mapping) else {}
     unknown = ", ".join(sorted(f"`{k}`" for k in instance if k not in props))
@@ -194,7 +247,7 @@ def _extra(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) ->
     )
 
 
-def _one_of_fields(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _one_of_fields(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     props = _schema_of(err).get("properties") or {}
     names = []
     for option in _listed(err):
@@ -206,7 +259,7 @@ def _one_of_fields(err: ValidationError, schema: Mapping[str, Any], en: str, zh:
     return f"“{en}” needs exactly one of {opts_en}.", f"「{zh}」需要且只能填写{opts_zh}其中一项。"
 
 
-def _one_property(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _one_property(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     props = _schema_of(err).get("properties") or {}
     opts_en = ", ".join(_titles(p, k)[0] for k, p in props.items())
     opts_zh = "、".join(_titles(p, k)[1] for k, p in props.items())
@@ -216,16 +269,37 @@ def _one_property(err: ValidationError, schema: Mapping[str, Any], en: str, zh: 
     )
 
 
-def _unique(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _unique(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     return f"“{en}” lists the same entry twice.", f"「{zh}」中有重复的项。"
 
 
-def _const(err: ValidationError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def _const(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
     value = err.validator_value
     return f"“{en}” must be `{value!r}`.", f"「{zh}」只能是 `{value!r}`。"
 
 
-MESSAGES: dict[str, Callable[[ValidationError, Mapping[str, Any], str, str], Message]] = {
+FORMATS = {
+    "date-time": ("a date and time", "日期时间", "2026-12-07T09:30:00+08:00"),
+    "date": ("a date", "日期", "2026-12-07"),
+    "time": ("a time", "时间", "09:30:00+08:00"),
+    "email": ("an email address", "邮箱地址", "ops@example.com"),
+    "uri": ("a web address", "网址", "https://erp.example.com/hooks"),
+}
+
+
+def _format(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+    name = str(err.validator_value)
+    kind_en, kind_zh, example = FORMATS.get(name, (name, name, ""))
+    example = _example(schema) or (f"`{example}`" if example else "")
+    value = _shown(err.instance)
+    tail_en, tail_zh = (f", e.g. {example}", f"，例如 {example}") if example else ("", "")
+    return (
+        f"“{en}” {value} is not {kind_en}{tail_en}.",
+        f"「{zh}」的 {value} 不是有效的{kind_zh}{tail_zh}。",
+    )
+
+
+MESSAGES: dict[str, Callable[[SchemaError, Mapping[str, Any], str, str], Message]] = {
     "required": _required,
     "minItems": _min_items,
     "maxItems": _max_items,
@@ -243,15 +317,25 @@ MESSAGES: dict[str, Callable[[ValidationError, Mapping[str, Any], str, str], Mes
     "maxProperties": _one_property,
     "uniqueItems": _unique,
     "const": _const,
+    "format": _format,
 }
 
 
-def describe(err: ValidationError, root: Mapping[str, Any] | bool, top: tuple[str, str]) -> Message:
-    """``(English, Chinese)`` for one jsonschema error against ``root``; ``top`` names the
-    document itself (the node's config, the flow)."""
-    schema, en, zh = _at(root if isinstance(root, Mapping) else {}, list(err.absolute_path))
-    if not err.absolute_path:
+def describe(
+    err: SchemaError,
+    root: Mapping[str, Any] | bool,
+    top: tuple[str, str],
+    label: tuple[str, str] | None = None,
+) -> Message:
+    """``(English, Chinese)`` for one failed check against ``root``; ``top`` names the
+    document itself (the node's config, the flow), ``label`` the value when the caller names
+    it better than its schema title does (a breadcrumb such as 订单行第 2 项 › 数量)."""
+    path = list(err.absolute_path)
+    schema, en, zh = _at(root if isinstance(root, Mapping) else {}, path)
+    if not path:
         en, zh = top
+    if label is not None:
+        en, zh = label
     render = MESSAGES.get(str(err.validator))
     if render is None:
         return f"“{en}”: {err.message}", f"「{zh}」的值无效（`{err.message}`）"

@@ -19,7 +19,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from flow_engine import order_schema, validate_flow
+from flow_engine import describe_schema_error, order_schema, validate_flow
 
 from .bundle import Bundle, TableSpec, placeholders, substitute
 from .errors import BundleError, Problem
@@ -78,15 +78,8 @@ def _schema_problems(validator: Draft202012Validator, doc: Any, file: str, code:
     out = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
         path = _pointer(err.absolute_path)
-        out.append(
-            _problem(
-                code,
-                file,
-                path,
-                f"{path or '/'}: {err.message}",
-                f"{path or '/'}：不符合格式要求（{err.message}）",
-            )
-        )
+        en, zh = describe_schema_error(err, validator.schema, (file, file))
+        out.append(_problem(code, file, path, f"{path or '/'}: {en}", f"{path or '/'}：{zh}"))
     return out
 
 

@@ -279,9 +279,8 @@ def order_ingest(order_file: str, batch: int) -> None:
             for item in err.details or []:
                 index, _, rest = str(item.get("path", "")).removeprefix("/orders/").partition("/")
                 where = f"order {start + int(index) + 1}" if index.isdigit() else "batch"
-                field = f" ({item['field']})" if item.get("field") else ""
-                example = f" Accepted, e.g.: {item['example']}" if item.get("example") else ""
-                problems.append(f"  {where} /{rest}{field}: {item.get('message', item)}{example}")
+                # The message names the field and gives an accepted example.
+                problems.append(f"  {where} /{rest}: {item.get('message', item)}")
             raise click.ClickException(
                 f"orders {first}-{last} refused ({done}): " + "\n".join(problems)
             ) from err

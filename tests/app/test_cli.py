@@ -197,7 +197,7 @@ def test_order_ingest_reads_json_lines_in_batches_and_refuses_a_bad_batch_whole(
     refused = run("order", "ingest", str(listed), "--batch", "2")
     assert refused.exit_code == 1
     assert "orders 3-3 refused (2 orders before it were stored)" in refused.output
-    assert "order 3 /lines (Lines): Expected a list. Accepted, e.g.: []" in refused.output
+    assert 'order 3 /lines: “Lines” must be a list, e.g. `["a", "b"]`.' in refused.output
     with get_db(app).session() as db:
         stored = sorted(db.scalars(select(Order.external_id)))
     assert stored == [f"CLI-{i}" for i in range(7)]

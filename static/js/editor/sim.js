@@ -109,7 +109,10 @@
       const item = (d) => {
         const field = zh ? d.field_zh || d.field : d.field;
         const message = zh ? d.message_zh || d.message : d.message || JSON.stringify(d);
-        return '<li>' + (d.path ? '<code>' + OF.esc(d.path) + '</code> ' : '') + OF.esc(field ? field + ': ' : '') + OF.esc(message) +
+        const where = d.path ? '<code>' + OF.esc(d.path) + '</code> ' : '';
+        // An order's problem (it has a rule) names the field, what is accepted and an example.
+        if (d.rule) return '<li>' + where + OF.withCode(message) + '</li>';
+        return '<li>' + where + OF.esc(field ? field + ': ' : '') + OF.esc(message) +
           (d.example ? ' ' + OF.esc(OF.t('accepted_eg')) + ' <code>' + OF.esc(d.example) + '</code>' : '') + '</li>';
       };
       const list = Array.isArray(details) ? details.map(item).join('') : '';

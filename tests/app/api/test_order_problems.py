@@ -41,16 +41,20 @@ def _broken(change: str) -> dict:
 @pytest.mark.parametrize(
     ("change", "lang", "path", "rule", "field", "message", "example"),
     [
-        ("amount", "en", "/amount", "type", "Amount", "Expected a number.", "12.5"),
-        ("amount", "zh", "/amount", "type", "金额", "应为数字。", "12.5"),
-        ("currency", "en", "/currency", "required", "Currency", "This field is required.",
-         '"CNY"'),
-        ("currency", "zh", "/currency", "required", "币种", "此字段为必填项。", '"CNY"'),
-        ("qty", "en", "/lines/0/qty", "type", "Lines #1 › Quantity", "Expected a whole number.", "1"),
-        ("qty", "zh", "/lines/0/qty", "type", "订单行第 1 项 › 数量", "应为整数。", "1"),
-        ("huge", "en", "/amount", "maximum", "Amount",
-         "The number is out of range (maximum 999999999999).", "999999999999"),
+        ("amount", "en", "/amount", "type", "Amount", "“Amount” must be a number, e.g. `12.5`.",
+         "12.5"),
+        ("amount", "zh", "/amount", "type", "金额", "「金额」应为数字，例如 `12.5`。", "12.5"),
+        ("currency", "en", "/currency", "required", "Currency",
+         "“Currency” is required, e.g. `CNY`.", '"CNY"'),
+        ("currency", "zh", "/currency", "required", "币种", "「币种」必填，例如 `CNY`。", '"CNY"'),
+        ("qty", "en", "/lines/0/qty", "type", "Lines #1 › Quantity",
+         "“Lines #1 › Quantity” must be a whole number, e.g. `3`.", "1"),
+        ("qty", "zh", "/lines/0/qty", "type", "订单行第 1 项 › 数量",
+         "「订单行第 1 项 › 数量」应为整数，例如 `3`。", "1"),
+        ("huge", "en", "/amount", "maximum", "Amount", "“Amount” must be at most 999999999999.",
+         "999999999999"),
         ("channel", "en", "/channel", "enum", "Channel", None, '"taobao"'),
+        ("channel", "zh", "/channel", "enum", "渠道", None, '"taobao"'),
     ],
 )  # fmt: skip
 def test_each_problem_says_where_what_why_and_what_is_accepted(
@@ -63,8 +67,14 @@ def test_each_problem_says_where_what_why_and_what_is_accepted(
     assert problem["example"] == example
     if message is not None:
         assert problem["message"] == message
+    elif lang == "en":  # every channel by its name, the code beside it
+        assert problem["message"].startswith(
+            "“Channel” cannot be `nowhere`; choose one of: Taobao (`taobao`), Tmall (`tmall`), "
+        )
     else:
-        assert problem["message"].startswith("Must be one of: taobao, ")
+        assert problem["message"].startswith(
+            "「渠道」不能是 `nowhere`，请从以下选择：淘宝（`taobao`）、"
+        )
 
 
 def test_not_an_object_gets_the_same_format_with_a_whole_order_as_example(app, api):
@@ -107,7 +117,9 @@ def test_every_way_in_gives_the_same_problem(
     assert single["code"] == batch["code"] == "invalid_order"
     (problem,) = single["details"]
     assert batch["details"] == [{**problem, "path": "/orders/1/amount"}]
-    assert problem["message_zh"] == "应为数字。" and problem["field_zh"] == "金额"
+    assert (
+        problem["message_zh"] == "「金额」应为数字，例如 `12.5`。" and problem["field_zh"] == "金额"
+    )
     # The editor's simulated order, as the page's script reads it.
     store(app, review_doc())
     make_user("wang", roles=("supervisor",))
@@ -124,4 +136,4 @@ def test_every_way_in_gives_the_same_problem(
     env = {"ORDERFLOW_INSTANCE_PATH": app_config["INSTANCE_PATH"],
            "DATABASE_URL": app_config["DATABASE_URL"], "SECRET_KEY": "test"}  # fmt: skip
     refused = CliRunner().invoke(cli, ["order", "ingest", str(listed)], env=env)
-    assert "order 1 /amount (Amount): Expected a number. Accepted, e.g.: 12.5" in refused.output
+    assert "order 1 /amount: “Amount” must be a number, e.g. `12.5`." in refused.output

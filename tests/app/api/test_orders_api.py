@@ -192,7 +192,7 @@ def test_validation_error_lists_each_problem_with_its_path(api, lang, message):
     assert paths == {"/amount": "type", "/currency": "required", "/lines/0/qty": "type"}
     required = next(p for p in error["details"] if p["rule"] == "required")
     assert required["message"] == (
-        "此字段为必填项。" if lang == "zh" else "This field is required."
+        "「币种」必填，例如 `CNY`。" if lang == "zh" else "“Currency” is required, e.g. `CNY`."
     )
 
 
