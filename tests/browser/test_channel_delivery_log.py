@@ -30,6 +30,8 @@ def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page
     order_id = _deliver(client, DRAFT, "log-1").json["id"]
     assert _deliver(client, DRAFT, "log-1").status_code == 200
     held = _deliver(client, {**DRAFT, "id": 7102, "currency": None}, "log-2").json["results"][0]
+    refused = _deliver(client, {**DRAFT, "id": 7103, "total_price": "-1.00"}, "log-3")
+    refused = refused.json["results"][0]
     with get_db(app).session() as db:
         from sqlalchemy import select
 
@@ -44,7 +46,7 @@ def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page
         log = page.locator("[data-testid=delivery-log]").inner_text()
         assert ("新订单" if lang == "zh" else "New order") in log
         assert ("重复推送" if lang == "zh" else "redelivery") in log
-        assert page.locator("[data-testid=delivery-log] tbody tr").count() == 3
+        assert page.locator("[data-testid=delivery-log] tbody tr").count() == 4
         screenshot(page, f"channel-delivery-log-{lang}")
         _no_english(page, lang)
         page.goto(f"{live_server}/admin/outbox/deliveries/{first.id}")
@@ -58,6 +60,13 @@ def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page
         _no_english(page, lang)
         page.goto(f"{live_server}/admin/outbox/deliveries/{held['held_delivery']}")
         assert "/currency" in page.locator("[data-testid=delivery-problems]").inner_text()
+        # An order the schema refuses: the problem names the field and the accepted values.
+        page.goto(f"{live_server}/admin/outbox/deliveries/{refused['held_delivery']}")
+        problems = page.locator("[data-testid=delivery-problems]")
+        said = "「金额」不能小于 0。" if lang == "zh" else "“Amount” must be at least 0."
+        assert problems.inner_text().strip() == f"/amount {said}"
+        screenshot(page, f"channel-delivery-problems-{lang}")
+        _no_english(page, lang)
         page.goto(f"{live_server}/admin/outbox/channels/{channel_id}/mapping")
         page.fill("#mapping", json.dumps({"fields": {"currency": {"path": "currency",
                                                                    "default": "USD"}}}))  # fmt: skip
