@@ -12,6 +12,7 @@ Chinese): the JSON pointer and the field's label, why, and an accepted value as 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import threading
@@ -144,6 +145,25 @@ def _label(schema: Mapping[str, Any], parts: list[Any]) -> tuple[Mapping[str, An
     return spec, " › ".join(en), " › ".join(zh)
 
 
+@functools.cache
+def _canonical() -> dict[str, Any]:
+    # Labels only: the channel list is not needed, nor refreshed.
+    return order_schema()
+
+
+def field_label(pointer: str) -> tuple[Mapping[str, Any], str, str]:
+    """The schema of the order value at the JSON pointer ``pointer`` (``/lines/0/sku``) and
+    its label in English and Chinese (订单行第 1 项 › 商品编码), by the canonical order schema;
+    a custom field is named by its key."""
+    parts: list[Any] = [int(p) if p.isdigit() else p for p in pointer.strip("/").split("/") if p]
+    return _label(_canonical(), parts)
+
+
+def accepted_example(spec: Mapping[str, Any]) -> str:
+    """A value ``spec`` accepts, as JSON text (``"CNY"``, ``12.5``)."""
+    return json.dumps(_accepted(spec), ensure_ascii=False, default=str)
+
+
 # A value of each type, for fields whose schema gives no example or options.
 TYPE_EXAMPLES: dict[Any, Any] = {"string": "text", "boolean": True, "array": []}
 
@@ -161,6 +181,8 @@ def _accepted(spec: Mapping[str, Any]) -> Any:
     if kind == "object":
         props = spec.get("properties") or {}
         return {name: _accepted(props.get(name) or {}) for name in spec.get("required") or ()}
+    if kind == "array" and isinstance(spec.get("items"), Mapping):
+        return [_accepted(spec["items"])]
     if kind in ("integer", "number"):
         low = spec.get("minimum", 0)
         return max(low, 1) if kind == "integer" else max(low, 12.5)

@@ -31,6 +31,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from .. import order_fields
 from ..errors import ValidationError
 from . import kinds
 
@@ -140,11 +141,15 @@ def _value(
     if value is _MISSING:
         if spec.get("required"):
             source = spec.get("path") or spec.get("first") or spec.get("join")
-            paths = " / ".join(source) if isinstance(source, list) else str(source)
+            paths = " / ".join(f"`{p}`" for p in (source if isinstance(source, list) else [source]))
+            field, en, zh = order_fields.field_label(where)
+            example = f"`{order_fields.accepted_example(field)}`"
             raise MappingProblemError(
                 where,
-                f"missing in the channel payload (looked in {paths})",
-                f"渠道数据中没有这个必填字段（查找了 {paths}）",
+                f"“{en}” is not in the channel payload (looked in {paths}); map it from another "
+                f"payload field or give it a default in the mapping, e.g. {example}.",
+                f"渠道数据中没有「{zh}」（查找了 {paths}）：请在字段映射中改从其他字段读取，"
+                f"或给出默认值，例如 {example}。",
             )
         return _MISSING
     kind = spec.get("type")
@@ -152,10 +157,30 @@ def _value(
         try:
             value = CONVERTERS[kind](value)
         except (ValueError, TypeError, InvalidOperation, OverflowError, KeyError) as err:
+            _, en, zh = order_fields.field_label(where)
+            read_en, read_zh, example = READ_AS.get(kind, (kind, kind, ""))
+            shown = str(value).replace("`", "'")[:40]
             raise MappingProblemError(
-                where, f"cannot read {value!r} as {kind}", f"无法把 {value!r} 读作 {kind}"
+                where,
+                f"“{en}”: the channel sent `{shown}`, which cannot be read as {read_en} "
+                f"(e.g. `{example}`).",
+                f"「{zh}」：渠道发来的 `{shown}` 无法读作{read_zh}（例如 `{example}`）。",
             ) from err
     return value
+
+
+# What each ``type`` of a mapping reads, in words, with a value it reads.
+READ_AS = {
+    "string": ("text", "文本", "SKU-1001"),
+    "int": ("a whole number", "整数", "3"),
+    "decimal": ("a number", "数字", "12.50"),
+    "fen": ("an amount in fen (分)", "以分为单位的金额", "1250"),
+    "datetime": ("a date and time", "日期时间", "2026-12-07T09:30:00+08:00"),
+    "china_time": ("a China time", "北京时间", "2026-12-07 09:30:00"),
+    "unix_time": ("a Unix time in seconds", "Unix 时间戳（秒）", "1796607000"),
+    "date": ("a date", "日期", "2026-12-07"),
+    "split": ("a comma-separated list", "逗号分隔的列表", "gift, urgent"),
+}
 
 
 def _put(target: dict[str, Any], path: str, value: Any) -> None:
@@ -183,8 +208,15 @@ def _map(
                 items = _get(doc, spec["each"])
                 items = [] if items is _MISSING else items
                 if not isinstance(items, list):
+                    field, en, zh = order_fields.field_label(where)
+                    example = (
+                        LINES_EXAMPLE if where == "/lines" else order_fields.accepted_example(field)
+                    )
                     raise MappingProblemError(
-                        where, f"{spec['each']} is not a list", f"{spec['each']} 不是列表"
+                        where,
+                        f"“{en}”: `{spec['each']}` in the channel payload is not a list, "
+                        f"e.g. `{example}`.",
+                        f"「{zh}」：渠道数据中的 `{spec['each']}` 不是列表，例如 `{example}`。",
                     )
                 value: Any = [
                     _map(spec["fields"], item, f"{where}/{i}", problems, warnings)

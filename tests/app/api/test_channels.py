@@ -287,3 +287,47 @@ def test_an_admin_edits_a_channels_mapping_tries_it_and_the_webhook_uses_it(
     assert stored.status_code == 201
     order = api.get(f"/orders/{stored.json['id']}").json["data"]
     assert order["custom"]["shop_ref"] == "SHOP-77" and order["urgent"] is True
+
+
+def test_a_payload_the_mapping_cannot_read_names_the_order_field_and_an_accepted_value():
+    """Each mapping problem says which order field, where it was looked for or what was sent,
+    and a value that would do, in both languages."""
+    from app.channels import mapping as mappings
+
+    rules = {"fields": {
+        "currency": {"first": ["currency", "presentment_currency"], "required": True},
+        "amount": {"path": "total", "type": "decimal"},
+        "lines": {"each": "items", "fields": {"qty": {"path": "n", "type": "int"}}},
+        "tags": {"each": "labels", "fields": {}},
+        "holds": {"each": "stops", "fields": {}},
+    }}  # fmt: skip
+    payload = {"total": "lots", "items": [{"n": "two"}], "labels": "gift", "stops": 1}
+    with pytest.raises(Exception) as refused:
+        mappings.to_order(rules, payload, channel="shopify")
+    said = {p["path"]: (p["message"], p["message_zh"]) for p in refused.value.details}
+    assert said == {
+        "/currency": (
+            "“Currency” is not in the channel payload (looked in `currency` / "
+            "`presentment_currency`); map it from another payload field or give it a default "
+            'in the mapping, e.g. `"CNY"`.',
+            "渠道数据中没有「币种」（查找了 `currency` / `presentment_currency`）：请在字段映射中"
+            '改从其他字段读取，或给出默认值，例如 `"CNY"`。',
+        ),
+        "/amount": (
+            "“Amount”: the channel sent `lots`, which cannot be read as a number (e.g. `12.50`).",
+            "「金额」：渠道发来的 `lots` 无法读作数字（例如 `12.50`）。",
+        ),
+        "/lines/0/qty": (
+            "“Lines #1 › Quantity”: the channel sent `two`, which cannot be read as a whole "
+            "number (e.g. `3`).",
+            "「订单行第 1 项 › 数量」：渠道发来的 `two` 无法读作整数（例如 `3`）。",
+        ),
+        "/tags": (
+            '“Tags”: `labels` in the channel payload is not a list, e.g. `["gift"]`.',
+            '「标签」：渠道数据中的 `labels` 不是列表，例如 `["gift"]`。',
+        ),
+        "/holds": (
+            '“Holds”: `stops` in the channel payload is not a list, e.g. `["payment"]`.',
+            '「暂扣」：渠道数据中的 `stops` 不是列表，例如 `["payment"]`。',
+        ),
+    }
