@@ -209,9 +209,7 @@ def _map(
                 items = [] if items is _MISSING else items
                 if not isinstance(items, list):
                     field, en, zh = order_fields.field_label(where)
-                    example = (
-                        LINES_EXAMPLE if where == "/lines" else order_fields.accepted_example(field)
-                    )
+                    example = order_fields.accepted_example(field)
                     raise MappingProblemError(
                         where,
                         f"“{en}”: `{spec['each']}` in the channel payload is not a list, "
