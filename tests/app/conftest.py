@@ -80,10 +80,34 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     yield application
     database = get_db(application)
     if USING_PG:
-        tables = [t.name for t in Base.metadata.sorted_tables if t.name not in SEEDED_TABLES]
         with database.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            conn.execute(text(_pg_reset(conn)))
     database.dispose()
+
+
+_PG_RESET: list[str] = []
+
+
+def _pg_reset(conn: Any) -> str:
+    """What empties the test database between tests: each table deleted from (children
+    first) and its id sequences restarted, in one round trip. TRUNCATE does the same at
+    about ten times the cost on tables this small, and waits for every other connection."""
+    if not _PG_RESET:
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)
+                  if t.name not in SEEDED_TABLES]  # fmt: skip
+        sequences = conn.execute(
+            text(
+                "SELECT s.relname FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "
+                "JOIN pg_class t ON d.refobjid = t.oid "
+                "WHERE s.relkind = 'S' AND d.deptype IN ('a', 'i') AND t.relname = ANY(:tables)"
+            ),
+            {"tables": tables},
+        ).scalars()
+        _PG_RESET.append(
+            "".join(f'DELETE FROM "{t}";' for t in tables)
+            + "".join(f'ALTER SEQUENCE "{name}" RESTART;' for name in sequences)
+        )
+    return _PG_RESET[0]
 
 
 @pytest.fixture
