@@ -36,11 +36,11 @@ log = logging.getLogger(__name__)
 MAX_JOB_ORDERS = 1_000_000
 STALLED_AFTER = timedelta(minutes=2)
 PAGE = 50
-# Below this many orders a second process costs more to start and feed than it saves. Above,
-# two processes pay when a core is free: on an idle 2-core machine they replayed 100,000 orders
-# 1.4x faster than one, while on a machine already busy they measured slower
-# (bench/backtest_bench.py, mode new-2p).
-PROCESSES_FROM = 20_000
+# Below this many orders a second process costs more to start than it saves (at 1,000 orders
+# two took as long as one). Above, two processes pay when a core is free: on an idle 2-core
+# machine they replayed 10,000 orders 1.8x and 100,000 orders 1.9x faster than one, while on a
+# machine already busy they measured slower (bench/backtest_bench.py, mode new-2p).
+PROCESSES_FROM = 10_000
 ACTIVE = ("queued", "running")
 
 

@@ -280,7 +280,8 @@ def test_a_run_whose_job_was_resumed_elsewhere_stops(reviewed, monkeypatch):
         (100_000, 2, 1.6, 1),  # a busy one: it measured slower
         (100_000, 8, 5.0, 2),
         (100_000, 1, 0.0, 1),
-        (5_000, 8, 0.0, 1),  # too few orders to pay for starting and feeding it
+        (10_000, 2, 0.2, 2),
+        (5_000, 8, 0.0, 1),  # too few orders to pay for starting it
     ],
 )
 def test_a_second_process_only_where_a_core_is_free(monkeypatch, orders, cores, load, expected):
