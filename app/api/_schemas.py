@@ -128,7 +128,8 @@ def _org_input(required: list[str], **props: Any) -> Obj:
     return {**obj(required, **props), "additionalProperties": False}
 
 
-SCHEMAS: dict[str, Obj] = {
+# Orders, flows, the organisation and the other resources the API reads and writes.
+_RESOURCES: dict[str, Obj] = {
     "Problem": obj(
         ["path", "message"],
         path={
@@ -669,4 +670,5 @@ FIGURE_SCHEMAS: dict[str, Obj] = {
         last_error=_NULLABLE_TEXT,
     ),  # fmt: skip
 }
-SCHEMAS.update(FIGURE_SCHEMAS)
+# Every schema the document names, by name.
+SCHEMAS: dict[str, Obj] = {**_RESOURCES, **FIGURE_SCHEMAS}

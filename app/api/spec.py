@@ -142,19 +142,26 @@ class Routes:
         _document.cache_clear()
         return guarded
 
-    def _method(self, method: str) -> Callable[..., Callable[[F], F]]:
-        def described(rule: str, **description: Any) -> Callable[[F], F]:
-            def decorator(view: F) -> F:
-                return cast(F, self.add(method, rule, view, **description))
+    def _route(self, method: str, rule: str, description: dict[str, Any]) -> Callable[[F], F]:
+        def decorator(view: F) -> F:
+            return cast(F, self.add(method, rule, view, **description))
 
-            return decorator
+        return decorator
 
-        return described
+    def get(self, rule: str, **description: Any) -> Callable[[F], F]:
+        return self._route("get", rule, description)
 
-    def __getattr__(self, method: str) -> Callable[..., Callable[[F], F]]:
-        if method not in ("get", "post", "put", "patch", "delete"):
-            raise AttributeError(method)
-        return self._method(method)
+    def post(self, rule: str, **description: Any) -> Callable[[F], F]:
+        return self._route("post", rule, description)
+
+    def put(self, rule: str, **description: Any) -> Callable[[F], F]:
+        return self._route("put", rule, description)
+
+    def patch(self, rule: str, **description: Any) -> Callable[[F], F]:
+        return self._route("patch", rule, description)
+
+    def delete(self, rule: str, **description: Any) -> Callable[[F], F]:
+        return self._route("delete", rule, description)
 
 
 api = Routes()
