@@ -91,6 +91,15 @@ def wait_until(page, expression: str, arg: object = None, timeout: float = 10_00
         page.wait_for_timeout(50)
 
 
+def sign_in(page, base: str, username: str, password: str = "correct-horse") -> None:
+    """Sign ``username`` in through the login form and wait for the home page."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit].btn")
+    page.wait_for_url(f"{base}/")
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -10,7 +10,7 @@ import pytest
 from tests.app.editor.helpers import review_doc, store
 from tests.app.flows_fixtures import order_doc
 
-from .conftest import screenshot
+from .conftest import screenshot, sign_in
 
 
 @pytest.mark.parametrize(
@@ -28,11 +28,7 @@ def test_a_pasted_order_the_schema_refuses_says_which_field_and_what_it_takes(
     make_user("wang", roles=("supervisor",), display_name="王敏")
     store(app, review_doc(threshold="5000"), publish=True)
     page = page_for(1280, 900, locale=locale)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "wang")
-    page.fill("input[name=password]", "correct-horse")
-    page.click("button[type=submit].btn")
-    page.wait_for_url(f"{live_server}/")
+    sign_in(page, live_server, "wang")
     page.goto(f"{live_server}/flows/large-order-review")
     page.wait_for_selector("#graph svg")
     page.click(".side-tabs [data-tab=sim]")

@@ -11,7 +11,7 @@ from app.db import get_session
 from app.users import services as users
 from tests.app.flows_fixtures import order_doc
 
-from .conftest import screenshot, wait_until
+from .conftest import screenshot, sign_in, wait_until
 
 PHONE = {"width": 360, "height": 740}
 
@@ -42,11 +42,7 @@ def test_order_page_and_board_update_within_a_second(app, live_server, page_for,
     key = _key(app)
     order = _post(app, key, "/orders", order_doc("LIVE-1"))
     page = page_for(**PHONE, locale="en-US")
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "watcher")
-    page.fill("input[name=password]", "correct-horse")
-    page.click("button[type=submit].btn")
-    page.wait_for_url(f"{live_server}/")
+    sign_in(page, live_server, "watcher")
 
     page.goto(f"{live_server}/orders/{order['id']}")
     status = page.locator("[data-testid=order-status]")
@@ -93,11 +89,7 @@ def test_tracking_page_at_phone_width_in_chinese(app, live_server, page_for):
 def test_integration_pages_fit_a_phone(app, live_server, page_for, make_user):
     make_user("root", roles=("admin",))
     page = page_for(**PHONE, locale="zh-CN")
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "root")
-    page.fill("input[name=password]", "correct-horse")
-    page.click("button[type=submit].btn")
-    page.wait_for_url(f"{live_server}/")
+    sign_in(page, live_server, "root")
     page.goto(f"{live_server}/admin/outbox/")
     page.fill("input[name=key]", "tmall-main")
     page.select_option("select[name=kind]", "taobao")

@@ -9,7 +9,7 @@ from app.db import get_db, in_transaction
 
 from ..app.approvals.helpers import approval_doc, approver, run_of, start, tasks_of
 from ..app.org_fixtures import hold
-from .conftest import screenshot
+from .conftest import screenshot, sign_in
 from .test_approvals import IPHONE, PHONE, _overflow
 
 SHOTS = "/work/shots/h1"
@@ -26,11 +26,7 @@ def test_a_finance_person_sees_the_finance_task_and_decides_it(
     run = start(db, approval_doc(assignees=[{"role": "finance"}]), external_id="PO-FIN-1")
     (task,) = tasks_of(db, run.id)
     page = page_for(**PHONE, locale=locale, user_agent=IPHONE)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "fang")
-    page.fill("input[name=password]", "correct-horse")
-    page.click("button[type=submit].btn")
-    page.wait_for_url(f"{live_server}/")
+    sign_in(page, live_server, "fang")
     page.goto(f"{live_server}/approvals/")
     card = page.locator(f".ap-card[data-task='{task.task_key}']")
     assert card.count() == 1
