@@ -205,8 +205,6 @@ def _problem(schema: Mapping[str, Any], parts: list[Any], err: Any, at: str) -> 
     failure = SchemaFailure.located(
         schema, list(err.schema_path), list(err.instance_path), err.instance, err.message
     )
-    if kind == "required":  # one failure per missing field: this one's
-        failure = failure._replace(validator_value=[parts[-1]])
     en, zh = describe_schema_error(failure, schema, ("Order", "订单"), (field, field_zh))
     return {
         "path": at + _pointer(parts) if parts else at or "/",

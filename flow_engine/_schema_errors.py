@@ -13,6 +13,7 @@ errors are located in their schema by :meth:`Failure.located`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -67,7 +68,7 @@ def _at(root: Mapping[str, Any], path: list[Any]) -> tuple[Mapping[str, Any], st
 
 def _example(schema: Mapping[str, Any]) -> str | None:
     """An accepted value, `backquoted` (pages show it as code)."""
-    for key in ("x-example", "examples", "default"):
+    for key in ("x-example", "examples", "default", "enum"):
         value = schema.get(key)
         if isinstance(value, list) and value:
             value = value[0]
@@ -155,9 +156,22 @@ def _listed(err: SchemaError) -> list[Any]:
     return err.validator_value if isinstance(err.validator_value, list) else []
 
 
-def _required(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+def missing_property(err: SchemaError) -> str | None:
+    """The field a ``required`` failure is about. Validators report each missing field as a
+    failure of its own, with the whole ``required`` list: the one meant is the missing field
+    the message starts with (``'sku' is a required property``, or ``"sku" …`` from
+    jsonschema-rs), else the first missing one."""
     instance = err.instance if isinstance(err.instance, Mapping) else {}
-    missing = next((p for p in _listed(err) if p not in instance), "")
+    missing = [p for p in _listed(err) if p not in instance]
+    message = str(err.message)
+    for name in missing:
+        if message.startswith((repr(name), json.dumps(name, ensure_ascii=False))):
+            return str(name)
+    return str(missing[0]) if missing else None
+
+
+def _required(err: SchemaError, schema: Mapping[str, Any], en: str, zh: str) -> Message:
+    missing = missing_property(err) or ""
     sub = (_schema_of(err).get("properties") or {}).get(missing, {})
     field_en, field_zh = _titles(sub, str(missing))
     example = _example(sub)

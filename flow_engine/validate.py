@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from flow_engine._durations import DurationError, duration_fields, normalise_duration
 from flow_engine._graph import GraphCheck
-from flow_engine._schema_errors import describe
+from flow_engine._schema_errors import describe, missing_property
 from flow_engine.context import flow_context_schema, flow_schema
 from flow_engine.errors import FlowMigrationError
 from flow_engine.issues import ERROR, ValidationIssue, make_issue
@@ -90,8 +90,8 @@ def _error_pointer(err: Any) -> str:
     """Where ``err`` points; a missing required field points at the field itself, so that
     the editor puts the message under it and names it."""
     pointer = _pointer(err.absolute_path).rstrip("/")
-    if err.validator == "required" and isinstance(err.instance, Mapping):
-        missing = next((p for p in err.validator_value if p not in err.instance), None)
+    if err.validator == "required":
+        missing = missing_property(err)
         if missing is not None:
             pointer += f"/{missing}"
     return pointer

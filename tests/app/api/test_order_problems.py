@@ -77,6 +77,17 @@ def test_each_problem_says_where_what_why_and_what_is_accepted(
         )
 
 
+def test_each_missing_field_is_named_in_its_own_problem(api):
+    doc = order_doc("P4")
+    del doc["currency"], doc["channel"]
+    response = _post(api, doc, **{"Accept-Language": "en"})
+    said = [(p["path"], p["message"]) for p in response.json["error"]["details"]]
+    assert said == [
+        ("/channel", "“Channel” is required, e.g. `taobao`."),
+        ("/currency", "“Currency” is required, e.g. `CNY`."),
+    ]
+
+
 def test_not_an_object_gets_the_same_format_with_a_whole_order_as_example(app, api):
     response = _post(api, {"orders": [order_doc("P2"), 7]}, "/orders/batch")
     (problem,) = response.json["error"]["details"]
