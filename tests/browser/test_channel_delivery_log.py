@@ -59,7 +59,13 @@ def test_delivery_log_and_delivery_page_in_both_languages(app, live_server, page
         screenshot(page, f"channel-delivery-page-{lang}")
         _no_english(page, lang)
         page.goto(f"{live_server}/admin/outbox/deliveries/{held['held_delivery']}")
-        assert "/currency" in page.locator("[data-testid=delivery-problems]").inner_text()
+        missing = page.locator("[data-testid=delivery-problems]").inner_text()
+        assert missing.startswith(
+            "/currency 渠道数据中没有「币种」" if lang == "zh"
+            else "/currency “Currency” is not in the channel payload"
+        )  # fmt: skip
+        screenshot(page, f"channel-delivery-unmapped-{lang}")
+        _no_english(page, lang)
         # An order the schema refuses: the problem names the field and the accepted values.
         page.goto(f"{live_server}/admin/outbox/deliveries/{refused['held_delivery']}")
         problems = page.locator("[data-testid=delivery-problems]")
